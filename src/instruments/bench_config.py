@@ -1,0 +1,170 @@
+"""Bench configs (``configs/benches/*.toml``): which instruments, at which VISA address, wired how.
+
+A bench names a generator and a scope (VISA resource, optional driver name, timeout), the wiring between
+them and the board (which generator channel drives which input pin, which scope channel sees which node),
+and, for a simulated bench, which board sits on it, which dialect each virtual instrument speaks and the
+imperfections the simulator models.
+
+Wiring: ``in1``/``in2`` name the generator channel (1 or 2) that drives each board input; the same channel
+for both means the inputs are tied to one channel (common mode from one channel). ``v1, v2, vo1, vo2``
+name the scope channel (1..4) that probes each node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config_schema import Section, load_toml, optional, required, validate
+from .errors import ConfigError
+
+GENERATOR_DRIVERS = ("keysight_33500", "rigol_dg1000z", "siglent_sdg", "tektronix_afg31000")
+SCOPE_DRIVERS = ("keysight_infiniivision", "rigol_ds1000z", "siglent_sds", "tektronix_mso")
+SIM_GENERATOR_DIALECTS = ("keysight_33500", "rigol_dg1000z")
+SIM_SCOPE_DIALECTS = ("keysight_infiniivision", "rigol_ds1000z")
+
+
+def _instrument_section(drivers: tuple[str, ...], dialects: tuple[str, ...]) -> Section:
+    return Section({
+        "resource": optional(str, None, doc="VISA resource string; for a simulated bench, filled in when served"),
+        "driver": optional(str, None, choices=drivers, doc="driver to use; default: chosen from *IDN?"),
+        "timeout_ms": optional(int, 5000, lo=1, doc="VISA timeout, ms"),
+        "dialect": optional(str, None, choices=dialects, doc="simulated bench only: the SCPI dialect served"),
+        "port": optional(int, 0, lo=0, hi=65535, doc="simulated bench only: TCP port (0 = any free port)"),
+    })
+
+
+SCHEMA: dict[str, Section] = {
+    "bench": Section({
+        "name": required(str),
+        "description": optional(str, ""),
+        "simulated": optional(bool, False, doc="true: the instruments are diffbench's simulator"),
+        "board": optional(str, None, doc="simulated bench only: board config on the bench (relative to this file)"),
+        "host": optional(str, "127.0.0.1", doc="simulated bench only: address the servers listen on"),
+    }),
+    "generator": _instrument_section(GENERATOR_DRIVERS, SIM_GENERATOR_DIALECTS),
+    "scope": _instrument_section(SCOPE_DRIVERS, SIM_SCOPE_DIALECTS),
+    "wiring": Section({
+        "in1": optional(int, 1, lo=1, hi=2, doc="generator channel driving input 1"),
+        "in2": optional(int, 2, lo=1, hi=2, doc="generator channel driving input 2 (= in1: tied)"),
+        "v1": optional(int, 1, lo=1, hi=4, doc="scope channel on input 1"),
+        "v2": optional(int, 2, lo=1, hi=4, doc="scope channel on input 2"),
+        "vo1": optional(int, 3, lo=1, hi=4, doc="scope channel on output 1"),
+        "vo2": optional(int, 4, lo=1, hi=4, doc="scope channel on output 2"),
+    }, optional=True),
+    "sim": Section({
+        "seed": optional(int, 0),
+        "gen_source_r_ohm": optional(float, 50.0, lo=0.0),
+        "gen_amplitude_mismatch_db": optional(float, 0.1, doc="channel 2 relative to channel 1, dB"),
+        "gen_phase_mismatch_deg": optional(float, 0.1, doc="channel 2 relative to channel 1, degrees"),
+        "scope_noise_lsb": optional(float, 1.0, lo=0.0, doc="scope input noise, rms, in LSB at the set scale"),
+        "scope_gain_error": optional(list, [0.0, 0.01, 0.0, -0.007], item_kind=float,
+                                     doc="relative gain error per channel"),
+        "scope_skew_s": optional(list, [0.0, 50e-12, 0.0, 20e-12], item_kind=float,
+                                 doc="timing skew per channel, s"),
+        "scope_crosstalk_db": optional(float, -70.0, hi=0.0, doc="coupling between neighbouring channels, dB"),
+        "scope_bandwidth_hz": optional(float, 100e6, lo=0.0, lo_open=True, doc="analog bandwidth (1st order), Hz"),
+    }, optional=True),
+}
+
+
+@dataclass(frozen=True)
+class InstrumentEntry:
+    """One instrument of a bench: where it is and how to talk to it."""
+
+    resource: str | None
+    driver: str | None
+    timeout_ms: int
+    dialect: str | None = None
+    port: int = 0
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """Generator channel per board input and scope channel per board node."""
+
+    in1: int = 1
+    in2: int = 2
+    v1: int = 1
+    v2: int = 2
+    vo1: int = 3
+    vo2: int = 4
+
+    @property
+    def tied(self) -> bool:
+        """True when one generator channel drives both inputs."""
+        return self.in1 == self.in2
+
+    def scope_channels(self) -> dict[str, int]:
+        """Node name (v1, v2, vo1, vo2) -> scope channel."""
+        return {"v1": self.v1, "v2": self.v2, "vo1": self.vo1, "vo2": self.vo2}
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """A validated bench config; ``raw`` is the TOML text as given (archived with every run)."""
+
+    source: str
+    raw: str
+    name: str
+    description: str
+    simulated: bool
+    board_path: Path | None
+    host: str
+    generator: InstrumentEntry
+    scope: InstrumentEntry
+    wiring: Wiring
+    sim: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_bench(doc: dict[str, Any], source: str = "<bench>", raw: str = "",
+                base_dir: Path | None = None) -> BenchConfig:
+    """Validate a parsed bench TOML document and return a :class:`BenchConfig`."""
+    v = validate(source, SCHEMA, doc)
+    bench = v["bench"]
+    wiring = Wiring(**v["wiring"])
+    chans = [wiring.v1, wiring.v2, wiring.vo1, wiring.vo2]
+    if len(set(chans)) != 4:
+        raise ConfigError(source, "[wiring]", f"v1, v2, vo1, vo2 must be four different scope channels, got {chans}")
+    sim = v["sim"]
+    for key in ("scope_gain_error", "scope_skew_s"):
+        if len(sim[key]) != 4:
+            raise ConfigError(source, f"[sim] {key}", f"needs one value per scope channel (4), got {len(sim[key])}")
+    board_path = None
+    if bench["simulated"]:
+        if bench["board"] is None:
+            raise ConfigError(source, "[bench] board", "a simulated bench needs the board config it carries")
+        board_path = (base_dir or Path(".")) / bench["board"]
+        for name, entry, dialects in (("generator", v["generator"], SIM_GENERATOR_DIALECTS),
+                                      ("scope", v["scope"], SIM_SCOPE_DIALECTS)):
+            if entry["dialect"] is None:
+                raise ConfigError(source, f"[{name}] dialect",
+                                  f"a simulated bench needs the dialect to serve ({', '.join(dialects)})")
+    else:
+        for name in ("generator", "scope"):
+            if v[name]["resource"] is None:
+                raise ConfigError(source, f"[{name}] resource", "missing required key (the VISA resource string)")
+            for key in ("dialect",):
+                if v[name][key] is not None:
+                    raise ConfigError(source, f"[{name}] {key}", "applies only to a simulated bench")
+    return BenchConfig(
+        source=source,
+        raw=raw,
+        name=bench["name"],
+        description=bench["description"],
+        simulated=bench["simulated"],
+        board_path=board_path,
+        host=bench["host"],
+        generator=InstrumentEntry(**v["generator"]),
+        scope=InstrumentEntry(**v["scope"]),
+        wiring=wiring,
+        sim=sim,
+    )
+
+
+def load_bench(path: str | Path) -> BenchConfig:
+    """Load and validate ``configs/benches/<name>.toml``; any problem is one-line :class:`ConfigError`."""
+    p = Path(path)
+    doc = load_toml(p)
+    return parse_bench(doc, source=str(p), raw=p.read_text(encoding="utf-8"), base_dir=p.parent)

@@ -1,0 +1,207 @@
+"""SCPI over a pyvisa resource: the plumbing every driver shares.
+
+:class:`ScpiInstrument` wraps one open pyvisa resource (or anything with the same ``write``/``query``/
+``read``/``query_binary_values`` methods, such as the protocol-test playback in ``tests/protocol.py``). It
+turns VISA failures into diffbench errors that name the instrument and the command, and checks every
+setting: :meth:`ScpiInstrument.set` writes a command and then drains the error queue (IEEE 488.2 /
+SCPI-99 ``SYSTem:ERRor?``, reference/scpi.md §1.2), raising :class:`~instruments.errors.InstrumentError`
+with the instrument's own text. Families with another error mechanism override :meth:`read_error`.
+
+pyvisa is imported lazily (only to recognise its exception types), so ``import instruments`` stays light.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Sequence, TypeVar
+
+from .errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
+
+T = TypeVar("T")
+
+MAX_ERROR_READS = 20  # reference/scpi.md §1.2: cap the drain loop
+_ERROR_REPLY = re.compile(r'^\s*([+-]?\d+)\s*,\s*"?(.*?)"?\s*$', re.S)
+
+
+def _visa_failure(instrument: str, command: str, exc: Exception) -> InstrumentError:
+    """Map a transport exception to the diffbench error a user should see."""
+    text = str(exc)
+    try:
+        from pyvisa import constants, errors as visa_errors
+    except ImportError:  # pragma: no cover - pyvisa is a hard dependency
+        visa_errors = None
+    if visa_errors is not None and isinstance(exc, visa_errors.VisaIOError):
+        if exc.error_code == constants.StatusCode.error_timeout:
+            return InstrumentTimeout(instrument, "no answer within the VISA timeout", command)
+        if exc.error_code in (constants.StatusCode.error_connection_lost,
+                              constants.StatusCode.error_resource_not_found,
+                              constants.StatusCode.error_io):
+            return InstrumentConnectionError(instrument, f"connection lost ({text})", command)
+        return InstrumentError(instrument, f"VISA error {text}", command)
+    if isinstance(exc, (ConnectionError, BrokenPipeError, EOFError)):
+        return InstrumentConnectionError(instrument, f"connection lost ({exc.__class__.__name__}: {text})", command)
+    if isinstance(exc, TimeoutError):
+        return InstrumentTimeout(instrument, "no answer within the VISA timeout", command)
+    return InstrumentError(instrument, f"{exc.__class__.__name__}: {text}", command)
+
+
+class ScpiInstrument:
+    """One SCPI instrument on an open pyvisa resource.
+
+    ``label`` names the instrument in every error (for example ``"generator Keysight 33522B at
+    TCPIP0::10.0.0.5::5025::SOCKET"``). Use as a context manager: on exit :meth:`safe_state` runs, then
+    the resource is closed, however the block ends.
+    """
+
+    #: query that returns the oldest error as ``<code>,"<text>"``; ``None`` if the family has no queue
+    error_query: str | None = "SYSTem:ERRor?"
+
+    def __init__(self, resource: Any, label: str | None = None) -> None:
+        self.resource = resource
+        self.label = label or f"{type(self).__name__} at {getattr(resource, 'resource_name', '?')}"
+
+    # -- transport -------------------------------------------------------------------------------
+    def _call(self, command: str, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except InstrumentError:
+            raise
+        except Exception as exc:  # pyvisa raises many types; each becomes one clear line
+            raise _visa_failure(self.label, command, exc) from exc
+
+    def write(self, command: str) -> None:
+        """Send one command without checking the error queue (prefer :meth:`set`)."""
+        self._call(command, lambda: self.resource.write(command))
+
+    def query(self, command: str) -> str:
+        """Send a query and return the reply without its terminator."""
+        return self._call(command, lambda: self.resource.query(command)).strip()
+
+    def query_float(self, command: str) -> float:
+        """Query a number; a reply that is not one raises :class:`InstrumentError`."""
+        reply = self.query(command)
+        try:
+            return float(reply)
+        except ValueError:
+            raise InstrumentError(self.label, f"expected a number, got {reply!r}", command) from None
+
+    def query_binary(self, command: str, datatype: str, *, is_big_endian: bool = False,
+                     header_fmt: str = "ieee", expect_termination: bool = True,
+                     chunk_size: int | None = None) -> Any:
+        """Query an IEEE 488.2 definite-length block with pyvisa's reader; returns a numpy array.
+
+        ``datatype`` is a struct code (``'B'`` uint8, ``'b'`` int8, ``'H'``/``'h'`` 16-bit).
+        """
+        import numpy as np
+
+        def run() -> Any:
+            kwargs: dict[str, Any] = dict(datatype=datatype, is_big_endian=is_big_endian, container=np.array,
+                                          header_fmt=header_fmt, expect_termination=expect_termination)
+            if chunk_size is not None:
+                kwargs["chunk_size"] = chunk_size
+            return self.resource.query_binary_values(command, **kwargs)
+
+        return self._call(command, run)
+
+    # -- checked settings ------------------------------------------------------------------------
+    def read_error(self) -> tuple[int, str]:
+        """Read the oldest entry of the error queue as ``(code, text)``; code 0 means empty."""
+        assert self.error_query is not None
+        reply = self.query(self.error_query)
+        m = _ERROR_REPLY.match(reply)
+        if not m:
+            raise InstrumentError(self.label, f"unreadable error-queue reply {reply!r}", self.error_query)
+        return int(m.group(1)), m.group(2).strip()
+
+    def drain_errors(self) -> list[tuple[int, str]]:
+        """Read the error queue until it is empty (at most :data:`MAX_ERROR_READS` entries)."""
+        if self.error_query is None:
+            return []
+        errors = []
+        for _ in range(MAX_ERROR_READS):
+            code, text = self.read_error()
+            if code == 0:
+                break
+            errors.append((code, text))
+        return errors
+
+    def check_errors(self, command: str) -> None:
+        """Raise :class:`InstrumentError` with the instrument's text if the error queue is not empty."""
+        errors = self.drain_errors()
+        if errors:
+            detail = "; ".join(f"{code},\"{text}\"" for code, text in errors)
+            raise InstrumentError(self.label, f"instrument reported {detail}", command)
+
+    def set(self, *commands: str) -> None:
+        """Write each command, then drain the error queue once and raise on any error."""
+        for command in commands:
+            self.write(command)
+        self.check_errors("; ".join(commands))
+
+    def set_checked(self, command: str, query: str, expected: float, *, rel: float = 1e-6,
+                    abs_tol: float = 0.0, what: str = "value") -> float:
+        """Set a numeric value, then read it back; raise if the instrument silently clamped it.
+
+        Returns the value read back. Some families (reference/scpi.md §1.2: Rigol DS1000Z memory depth)
+        reject or clamp values with an empty error queue, so reading back is the only check.
+        """
+        self.set(command)
+        got = self.query_float(query)
+        if abs(got - expected) > max(abs_tol, rel * abs(expected)):
+            raise InstrumentError(self.label, f"{what} set to {expected:g} but the instrument reads back {got:g}",
+                                  command)
+        return got
+
+    # -- identity and lifecycle ------------------------------------------------------------------
+    def idn(self) -> str:
+        """``*IDN?``: ``maker,model,serial,firmware``."""
+        return self.query("*IDN?")
+
+    def clear(self) -> None:
+        """``*CLS``: clear status and the error queue (so old front-panel errors are not blamed on us)."""
+        self.write("*CLS")
+
+    def wait_complete(self) -> None:
+        """``*OPC?``: block until pending operations finish."""
+        self.query("*OPC?")
+
+    def safe_state(self) -> None:
+        """Put the instrument in its safe state; drivers override (generator: outputs off)."""
+
+    def close(self) -> None:
+        """Close the VISA resource (idempotent)."""
+        res, self.resource = self.resource, None
+        if res is not None:
+            try:
+                res.close()
+            except Exception:
+                pass
+
+    def __enter__(self: "ScpiInstrument") -> "ScpiInstrument":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.resource is not None:
+                self.safe_state()
+        finally:
+            self.close()
+
+
+def parse_bool(reply: str) -> bool:
+    """Parse an instrument's boolean reply (``1``/``0``/``ON``/``OFF``)."""
+    r = reply.strip().upper()
+    if r in ("1", "ON", "TRUE"):
+        return True
+    if r in ("0", "OFF", "FALSE"):
+        return False
+    raise ValueError(f"not a boolean reply: {reply!r}")
+
+
+def first_match(options: Sequence[str], text: str) -> str | None:
+    """The first of ``options`` contained in ``text`` (case-insensitive), for *IDN? model matching."""
+    t = text.upper()
+    for o in options:
+        if o.upper() in t:
+            return o
+    return None

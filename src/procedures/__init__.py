@@ -1,0 +1,1 @@
+"""diffbench procedures: excitation, acquisition, phasors, gain solves, sweeps, fits, archive, reports, CLI."""

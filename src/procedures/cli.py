@@ -1,0 +1,64 @@
+"""The ``diffbench`` command line: one subcommand per job, each in a module of its own.
+
+Every subcommand module exposes ``add_arguments(parser)`` and ``run(args) -> int`` (or, when one module
+serves several subcommands, ``add_arguments_<name>`` and ``run_<name>``). Subcommand modules keep their
+top-level imports light (the parser imports all of them); heavy imports go inside ``run``. Errors diffbench
+raises on purpose (:class:`~instruments.errors.DiffbenchError`) are printed as one line on stderr with
+exit status 2; nothing else is caught, so a bug still shows its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from instruments.errors import DiffbenchError
+
+# name -> (module, one-line help). Modules are imported only when their subcommand runs, so
+# ``diffbench predict`` does not pay for pyvisa and ``diffbench sim`` does not pay for plotting.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "predict": ("procedures.cli_predict", "predict a board's gains, CMRR and distortion from its components"),
+}
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("diffbench")
+    except Exception:  # not installed (running from a source tree)
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="diffbench", description="Characterise differential-pair amplifier boards.")
+    parser.add_argument("--version", action="version", version=f"diffbench {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module, _name=name)
+        mod = importlib.import_module(module)
+        adder = getattr(mod, f"add_arguments_{name}", None) or mod.add_arguments
+        adder(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    mod = importlib.import_module(args._module)
+    runner = getattr(mod, f"run_{args._name}", None) or mod.run
+    try:
+        return int(runner(args) or 0)
+    except DiffbenchError as exc:
+        print(f"diffbench {args._name}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"diffbench {args._name}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
