@@ -59,7 +59,7 @@ SCHEMA: dict[str, Section] = {
         "gen_amplitude_mismatch_db": optional(float, 0.1, doc="channel 2 relative to channel 1, dB"),
         "gen_phase_mismatch_deg": optional(float, 0.1, doc="channel 2 relative to channel 1, degrees"),
         "scope_noise_lsb": optional(float, 1.0, lo=0.0, doc="scope input noise, rms, in LSB at the set scale"),
-        "scope_gain_error": optional(list, [0.0, 0.01, 0.0, -0.007], item_kind=float,
+        "scope_gain_error": optional(list, [0.0, 0.004, -0.003, 0.002], item_kind=float,
                                      doc="relative gain error per channel"),
         "scope_skew_s": optional(list, [0.0, 50e-12, 0.0, 20e-12], item_kind=float,
                                  doc="timing skew per channel, s"),
