@@ -13,7 +13,20 @@ from .errors import (
     SafetyError,
 )
 
+
+
+def __getattr__(name: str):
+    # ``from instruments import open_bench`` without paying for pyvisa at ``import instruments``
+    if name in ("open_bench", "Bench"):
+        from . import bench
+
+        return getattr(bench, name)
+    raise AttributeError(f"module 'instruments' has no attribute {name!r}")
+
+
 __all__ = [
+    "Bench",
+    "open_bench",
     "ConfigError",
     "DiffbenchError",
     "InstrumentConnectionError",

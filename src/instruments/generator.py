@@ -22,7 +22,12 @@ HIGH_Z = math.inf
 
 @dataclass(frozen=True)
 class GeneratorLimits:
-    """What the instrument says it can do for a sine on one channel at the current load setting."""
+    """What the instrument says it can do for a sine on one channel *at its current settings*.
+
+    These are the instrument's own MIN/MAX answers: the largest amplitude at the present offset and the
+    largest offset at the present amplitude (``|offset| + Vpp/2 <= V_max``, reference/scpi.md §2.3), both at
+    the present load setting.
+    """
 
     amplitude_min_vpp: float
     amplitude_max_vpp: float
@@ -49,6 +54,9 @@ class FunctionGenerator(ScpiInstrument, ABC):
     channels: tuple[int, ...] = (1, 2)
     #: the family's ways to make a differential pair: "tracking-inverted" and/or "phase-180"
     differential_methods: tuple[str, ...] = ("phase-180",)
+
+    def configure_model(self, model: str) -> None:
+        """Adapt to the model named by ``*IDN?`` (channel count, quirks); called by ``open_bench``."""
 
     # -- per channel ---------------------------------------------------------------------------------
     @abstractmethod

@@ -1,0 +1,266 @@
+"""Siglent SDG1000X, SDG2000X and SDG6000X function generators.
+
+Facts: reference/scpi.md §3.3 (QCoDeS-contrib ``Siglent/sdg.py`` and ``sdg_channel.py``; the SDG2000X
+phase-invert, channel-interaction and protocol-audit hardware logs of an SDG2122X, fw 2.01.01.39R7T2,
+against programming guide PG02_E05C), §2.1-§2.4, §1.2.
+
+Siglent generators speak their own LeCroy-heritage dialect: ``C<n>:BSWV NAME,value,...`` sets the basic
+wave, ``C<n>:BSWV?`` answers every field with units attached (``FRQ,1000HZ``, ``AMP,4V``), ``C<n>:OUTP``
+carries the output state, ``LOAD`` and ``PLRT``. The family documents **no error queue** (§1.2, §3.3),
+so :attr:`error_query` is ``None`` and every setting is read back instead: a value the instrument did not
+keep raises :class:`~instruments.errors.InstrumentError` with what was asked and what was kept.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from .errors import InstrumentError
+from .generator import ChannelState, FunctionGenerator, GeneratorLimits, Tracking
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_FUNCTIONS = {"SINE": "sine", "DC": "dc"}
+
+# Read-back tolerances (relative, absolute): above the reply's printed precision and the setting
+# resolution, far below what a clamp to a limit changes.
+_TOL = {"FRQ": (1e-6, 1e-6), "AMP": (1e-3, 1e-4), "OFST": (1e-3, 1e-3), "PHSE": (0.0, 0.05)}
+_WHAT = {"FRQ": "frequency (Hz)", "AMP": "amplitude (Vpp)", "OFST": "offset (V)", "PHSE": "phase (deg)"}
+
+# Sine limits of the source EMF (what appears across High-Z): 2 mVpp-20 Vpp, |offset| + Vpp/2 <= 10 V
+# (QCoDeS-contrib sdg.py ranges, the High-Z figures of §3.3; §2.1 scales them to the load setting).
+# These are the low-frequency figures: above ~10 MHz the models allow less, which the read-back catches.
+_EMF_AMPLITUDE_MIN_VPP = 2e-3
+_EMF_AMPLITUDE_MAX_VPP = 20.0
+_EMF_LEVEL_MAX_V = 10.0
+_SOURCE_OHM = 50.0  # §2.1: every generator here has a 50 ohm source
+#: maximum sine frequency per model (QCoDeS-contrib: SDG2042X 40 MHz, SDG6022X 200 MHz; the others from
+#: the Siglent model numbering, which encodes the bandwidth: SDG1032X 30 MHz ... SDG6052X 500 MHz)
+_MAX_SINE_HZ = {
+    "SDG1032X": 30e6, "SDG1062X": 60e6,
+    "SDG2042X": 40e6, "SDG2082X": 80e6, "SDG2122X": 120e6,
+    "SDG6022X": 200e6, "SDG6032X": 350e6, "SDG6052X": 500e6,
+}
+
+
+def _num(value: float) -> str:
+    """A number as command text: up to 15 significant digits, no padding (1000 -> ``1000``)."""
+    return format(float(value) + 0.0, ".15g")
+
+
+def _split(reply: str) -> tuple[str | None, dict[str, str]]:
+    """``C1:OUTP ON,LOAD,HZ,PLRT,NOR`` -> ``("ON", {"LOAD": "HZ", "PLRT": "NOR"})``; the header (up to the
+    first space) is dropped; a leading value without a name (odd field count) is returned first."""
+    body = reply.strip().split(" ", 1)[-1]
+    tokens = [t.strip() for t in body.split(",")]
+    first = tokens.pop(0) if len(tokens) % 2 else None
+    return first, {tokens[i].upper(): tokens[i + 1] for i in range(0, len(tokens) - 1, 2)}
+
+
+def _value(text: str) -> float:
+    """``1000HZ`` -> 1000.0, ``-2V`` -> -2.0, ``1.414Vrms`` -> 1.414 (Siglent attaches units)."""
+    m = _NUMBER.match(text.strip())
+    if not m:
+        raise ValueError(f"not a number: {text!r}")
+    return float(m.group(0))
+
+
+class SiglentSDG(FunctionGenerator):
+    """Siglent SDG1000X / SDG2000X / SDG6000X two-channel generators.
+
+    Differential drive (§2.4, §3.3): identical basic waves on C1 and C2 (same load), then either
+    ``C2`` phase 180 or :meth:`set_inverted` (``C2:INVT ON``, measured 179.5 degrees on an SDG2122X),
+    then :meth:`sync_phase` (``MODE PHASE-LOCKED`` + ``EQPHASE``). The family has no documented
+    track-inverted, so :meth:`set_tracking` accepts only "on"/"off" (``COUP TRACE``).
+    """
+
+    error_query = None
+    differential_methods = ("phase-180", "polarity-inverted")
+    model: str | None = None
+
+    def configure_model(self, model: str) -> None:
+        """Remember the model named by ``*IDN?`` (no I/O); every SDG model here has two channels."""
+        self.model = model
+
+    # -- helpers --------------------------------------------------------------------------------------
+    def _c(self, channel: int) -> str:
+        if channel not in self.channels:
+            raise ValueError(f"{self.label}: no channel {channel} (channels {self.channels})")
+        return f"C{channel}"
+
+    def _wave(self, channel: int) -> dict[str, str]:
+        return _split(self.query(f"{self._c(channel)}:BSWV?"))[1]
+
+    def _output(self, channel: int) -> tuple[bool, float]:
+        """(output on, load setting in ohm) from ``C<n>:OUTP?``."""
+        command = f"{self._c(channel)}:OUTP?"
+        reply = self.query(command)
+        state, fields = _split(reply)
+        load = fields.get("LOAD", "")
+        if state not in ("ON", "OFF") or not load:
+            raise InstrumentError(self.label, f"unexpected reply {reply!r}", command)
+        return state == "ON", math.inf if load.upper() == "HZ" else _value(load)
+
+    def _set_wave(self, channel: int, asked: dict[str, float | str]) -> None:
+        """``C<n>:BSWV`` with ``asked`` (in order), then ``C<n>:BSWV?``; raise on anything not kept."""
+        command = f"{self._c(channel)}:BSWV " + ",".join(
+            f"{k},{v if isinstance(v, str) else _num(v)}" for k, v in asked.items())
+        self.write(command)
+        kept = self._wave(channel)
+        wrong = []
+        for key, want in asked.items():
+            got = kept.get(key)
+            if got is None:
+                wrong.append(f"{key} missing from the reply")
+            elif isinstance(want, str):
+                if got.upper() != want:
+                    wrong.append(f"{key}: asked {want}, kept {got}")
+            else:
+                rel, abs_tol = _TOL[key]
+                diff = _value(got) - want
+                if key == "PHSE":
+                    diff = (diff + 180.0) % 360.0 - 180.0
+                if abs(diff) > max(abs_tol, rel * abs(want)):
+                    wrong.append(f"{_WHAT[key]}: asked {want:g}, the instrument kept {_value(got):g}")
+        if wrong:
+            raise InstrumentError(self.label, "; ".join(wrong) + " (silently not applied)", command)
+
+    # -- per channel ----------------------------------------------------------------------------------
+    def set_sine(self, channel: int, frequency_hz: float, amplitude_vpp: float, offset_v: float,
+                 phase_deg: float = 0.0) -> None:
+        """One ``C<n>:BSWV WVTP,SINE,FRQ,..,AMP,..,OFST,..,PHSE,..`` (Hz, Vpp at the load setting, V,
+        degrees 0-360), read back.
+
+        The current amplitude is read first so AMP and OFST go in the order that never passes through a
+        state outside ``|offset| + Vpp/2 <= Vmax`` (§2.3); the instrument would clamp silently.
+        """
+        current = _value(self._wave(channel).get("AMP", "0"))
+        asked: dict[str, float | str] = {"WVTP": "SINE", "FRQ": frequency_hz}
+        if amplitude_vpp <= current:
+            asked.update(AMP=amplitude_vpp, OFST=offset_v)
+        else:
+            asked.update(OFST=offset_v, AMP=amplitude_vpp)
+        asked["PHSE"] = phase_deg % 360.0
+        self._set_wave(channel, asked)
+
+    def set_dc(self, channel: int, level_v: float) -> None:
+        """``C<n>:BSWV WVTP,DC,OFST,<V>``, read back."""
+        self._set_wave(channel, {"WVTP": "DC", "OFST": level_v})
+
+    def set_frequency(self, channel: int, frequency_hz: float) -> None:
+        """``C<n>:BSWV FRQ,<Hz>``, read back."""
+        self._set_wave(channel, {"FRQ": frequency_hz})
+
+    def set_amplitude(self, channel: int, amplitude_vpp: float) -> None:
+        """``C<n>:BSWV AMP,<Vpp>`` (AMP is always Vpp into the load setting, §3.3), read back."""
+        self._set_wave(channel, {"AMP": amplitude_vpp})
+
+    def set_offset(self, channel: int, offset_v: float) -> None:
+        """``C<n>:BSWV OFST,<V>``, read back."""
+        self._set_wave(channel, {"OFST": offset_v})
+
+    def set_phase(self, channel: int, phase_deg: float) -> None:
+        """``C<n>:BSWV PHSE,<deg>`` (sent as 0-360), read back."""
+        self._set_wave(channel, {"PHSE": phase_deg % 360.0})
+
+    def set_load(self, channel: int, load_ohm: float) -> None:
+        """``C<n>:OUTP LOAD,HZ`` for ``math.inf`` or ``LOAD,<ohm>`` (50-100 000 Ω), read back (§3.3)."""
+        if not load_ohm > 0:
+            raise ValueError(f"{self.label}: load must be > 0 ohm or math.inf, got {load_ohm!r}")
+        command = f"{self._c(channel)}:OUTP LOAD,{'HZ' if math.isinf(load_ohm) else _num(load_ohm)}"
+        self.write(command)
+        kept = self._output(channel)[1]
+        if not (math.isinf(kept) if math.isinf(load_ohm) else abs(kept - load_ohm) <= 1e-4 * load_ohm):
+            raise InstrumentError(self.label, f"load (ohm): asked {load_ohm:g}, the instrument kept {kept:g}",
+                                  command)
+
+    def set_output(self, channel: int, on: bool) -> None:
+        """``C<n>:OUTP ON|OFF``, then ``C<n>:OUTP?`` to confirm."""
+        command = f"{self._c(channel)}:OUTP {'ON' if on else 'OFF'}"
+        self.write(command)
+        if self._output(channel)[0] != on:
+            raise InstrumentError(self.label, f"output: asked {'ON' if on else 'OFF'}, the instrument reads "
+                                  f"back {'OFF' if on else 'ON'}", command)
+
+    def channel_state(self, channel: int) -> ChannelState:
+        """Read back one channel from ``C<n>:BSWV?`` and ``C<n>:OUTP?``; fields a wave type does not
+        have (frequency, amplitude and phase of DC) are NaN."""
+        wave = self._wave(channel)
+        output, load = self._output(channel)
+        kind = wave.get("WVTP", "?").upper()
+
+        def field(key: str) -> float:
+            return _value(wave[key]) if key in wave else math.nan
+
+        return ChannelState(function=_FUNCTIONS.get(kind, kind.lower()), frequency_hz=field("FRQ"),
+                            amplitude_vpp=field("AMP"), offset_v=field("OFST"), phase_deg=field("PHSE"),
+                            load_ohm=load, output=output)
+
+    def limits(self, channel: int) -> GeneratorLimits:
+        """Sine limits at the current settings, from the data-sheet figures (the SDG cannot be asked).
+
+        The source-EMF limits (2 mVpp-20 Vpp, 10 V level) are scaled to the load setting by §2.1
+        (``V = EMF * R/(R + 50)``). ``amplitude_max_vpp`` holds at the current offset, ``offset_max_v``
+        at the current amplitude (``|offset| + Vpp/2 <= Vmax``, §2.3), as the SCPI families' MIN/MAX
+        queries answer. ``*IDN?`` is asked if :meth:`configure_model` was not told the model.
+        """
+        wave = self._wave(channel)
+        if wave.get("WVTP", "").upper() != "SINE":
+            raise InstrumentError(self.label, f"limits are for a sine but channel {channel} is set to "
+                                  f"{wave.get('WVTP')}; call set_sine first", f"{self._c(channel)}:BSWV?")
+        load = self._output(channel)[1]
+        model = self.model or self.idn().split(",")[1].strip()
+        key = re.match(r"SDG\d{4}X", model.upper())
+        if key is None or key.group(0) not in _MAX_SINE_HZ:
+            raise InstrumentError(self.label, f"maximum sine frequency of model {model!r} unknown "
+                                  f"(known: {', '.join(_MAX_SINE_HZ)})")
+        scale = 1.0 if math.isinf(load) else load / (load + _SOURCE_OHM)
+        level_max = _EMF_LEVEL_MAX_V * scale
+        return GeneratorLimits(
+            amplitude_min_vpp=_EMF_AMPLITUDE_MIN_VPP * scale,
+            amplitude_max_vpp=min(_EMF_AMPLITUDE_MAX_VPP * scale, 2.0 * (level_max - abs(_value(wave["OFST"])))),
+            offset_max_v=level_max - _value(wave["AMP"]) / 2.0,
+            frequency_max_hz=_MAX_SINE_HZ[key.group(0)],
+        )
+
+    # -- across channels ------------------------------------------------------------------------------
+    def sync_phase(self) -> None:
+        """``MODE PHASE-LOCKED`` (read back: the unhyphenated spelling was silently ignored on an SDG2122X,
+        §3.3), then ``EQPHASE`` (an action with no reply)."""
+        self.write("MODE PHASE-LOCKED")
+        mode = self.query("MODE?")
+        if "PHASE-LOCKED" not in mode.upper():
+            raise InstrumentError(self.label, f"phase mode: asked PHASE-LOCKED, the instrument kept {mode!r}",
+                                  "MODE PHASE-LOCKED")
+        self.write("EQPHASE")
+
+    def set_tracking(self, mode: Tracking) -> None:
+        """``COUP TRACE,ON|OFF`` (CH2 copies CH1's basic wave and follows it, §3.3), read back with ``COUP?``.
+
+        "inverted" raises :class:`NotImplementedError`: the SDG has no documented track-inverted (§2.4);
+        use :meth:`set_inverted` on channel 2 or phase 180, then :meth:`sync_phase`.
+        """
+        if mode == "inverted":
+            raise NotImplementedError(f"{self.label}: Siglent SDG has no track-inverted; use set_inverted(2, True)"
+                                      " or phase 180 on channel 2, then sync_phase()")
+        if mode not in ("on", "off"):
+            raise ValueError(f"{self.label}: tracking mode must be 'on', 'off' or 'inverted', got {mode!r}")
+        command = f"COUP TRACE,{mode.upper()}"
+        self.write(command)
+        kept = self.query("COUP?").upper().replace(" ", "")
+        if ("TRACE,ON" in kept) != (mode == "on"):
+            raise InstrumentError(self.label, f"tracking: asked {mode.upper()}, the instrument answers {kept!r}",
+                                  command)
+
+    def set_inverted(self, channel: int, on: bool) -> None:
+        """``C<n>:INVT ON|OFF``: invert the channel's polarity (§3.3), read back with ``C<n>:INVT?``.
+
+        Whether the offset is inverted too is unconfirmed on Siglent (§2.4, §6 item 2).
+        """
+        c = self._c(channel)
+        command = f"{c}:INVT {'ON' if on else 'OFF'}"
+        self.write(command)
+        state, _ = _split(self.query(f"{c}:INVT?"))
+        if (state or "").upper() != ("ON" if on else "OFF"):
+            raise InstrumentError(self.label, f"polarity invert: asked {'ON' if on else 'OFF'}, the instrument "
+                                  f"kept {state!r}", command)
