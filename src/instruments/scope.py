@@ -21,7 +21,7 @@ AcquisitionMode = Literal["normal", "average", "highres", "peak"]
 
 @dataclass(frozen=True)
 class ScopeChannelState:
-    """A channel's vertical settings as read back."""
+    """A channel's vertical settings as read back; ``offset_v`` is the voltage at the screen centre."""
 
     enabled: bool
     scale_v_per_div: float
@@ -44,7 +44,11 @@ class Oscilloscope(ScpiInstrument, ABC):
                     offset_v: float | None = None, coupling: Coupling | None = None,
                     impedance_ohm: float | None = None, probe: float | None = None,
                     bandwidth_limit: bool | None = None) -> None:
-        """Set any of a channel's vertical settings (None leaves one as it is)."""
+        """Set any of a channel's vertical settings (None leaves one as it is).
+
+        ``offset_v`` is the IVI meaning on every family: the voltage at the centre of the screen (drivers
+        whose instrument counts the other way, such as Rigol and Siglent, negate it on the wire).
+        """
 
     @abstractmethod
     def channel_state(self, channel: int) -> ScopeChannelState:

@@ -1,0 +1,286 @@
+"""Keysight (Agilent) InfiniiVision X-Series oscilloscopes: EDUX/DSOX1000X, DSOX/MSOX2000X, 3000T, 4000X.
+
+Every command and conversion comes from reference/scpi.md §4.1 (Keysight InfiniiVision 1000X/2000X/3000T/
+4000X Programmer's Guides and pymeasure ``keysightDSOX1102G.py``) unless a docstring names another source.
+Waveforms travel as IEEE 488.2 ``#8`` blocks through pyvisa's block reader: BYTE for normal and peak
+acquisitions, WORD (16 bit, left-justified) for averaged and high-resolution ones so their extra bits survive.
+The scope keeps 8 vertical and 10 horizontal divisions; ``:CHANnel<n>:OFFSet`` is the voltage at screen
+centre, which is also this interface's meaning of ``offset_v``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
+from .scope import AcquisitionMode, Coupling, Oscilloscope, ScopeChannelState
+from .scpi_instrument import parse_bool
+from .waveform import Waveform
+
+_IMPEDANCE_TOKEN = {50.0: "FIFTy", 1e6: "ONEMeg"}
+_IMPEDANCE_REPLY = {"FIFT": 50.0, "FIFTY": 50.0, "ONEM": 1e6, "ONEMEG": 1e6}
+_ACQUIRE_TYPE = {"normal": "NORMal", "average": "AVERage", "highres": "HRESolution", "peak": "PEAK"}
+_SLOPE = {"rising": "POSitive", "falling": "NEGative"}
+
+# Special codes of :WAVeform:DATA? with UNSigned 1 (4000 X-Series Programmer's Guide, :WAVeform:DATA, via
+# manualarchiveguide.com p. 1243): 0 = hole, 1 = clipped low, 0xFF / 0xFFFF = clipped high.
+_CLIPPED_LOW = 1
+_CLIPPED_HIGH = {"BYTE": 0xFF, "WORD": 0xFFFF}
+
+
+def _num(value: float) -> str:
+    """A number as SCPI text, exact enough for any setting (10 significant digits)."""
+    return f"{value:.10g}"
+
+
+@dataclass(frozen=True)
+class KeysightPreamble:
+    """``:WAVeform:PREamble?``: ten comma-separated fields (reference/scpi.md §4.1 preamble table)."""
+
+    format: int          # 0 BYTE, 1 WORD, 4 ASCii
+    type: int            # 0 NORMal, 1 PEAK, 2 AVERage, 3 HRESolution
+    points: int
+    count: int
+    x_increment: float   # s between points
+    x_origin: float      # s, time of point x_reference relative to the trigger
+    x_reference: float
+    y_increment: float   # V per code
+    y_origin: float      # V at code y_reference
+    y_reference: float
+
+    @classmethod
+    def parse(cls, reply: str) -> "KeysightPreamble":
+        """Parse the reply; raises ValueError if it does not hold ten numbers."""
+        fields = [float(f) for f in reply.split(",")]
+        if len(fields) != 10:
+            raise ValueError(f"expected 10 fields, got {len(fields)}")
+        return cls(int(fields[0]), int(fields[1]), int(fields[2]), int(fields[3]), *fields[4:])
+
+
+class KeysightInfiniiVision(Oscilloscope):
+    """Keysight InfiniiVision 1000X-4000X oscilloscope (four analog channels).
+
+    ``single()`` uses ``:DIGitize`` + ``*OPC?`` so an averaged acquisition is a full ``:ACQuire:COUNt``
+    deep (reference/scpi.md §4.1 and §6 item 4). Transfers read the raw acquisition record
+    (``:WAVeform:POINts:MODE RAW``), all of it unless :meth:`set_record_length` asked for fewer points.
+    """
+
+    vertical_divisions = 8
+    horizontal_divisions = 10
+    #: bytes pyvisa asks the transport for per read during a block transfer (bigger is faster)
+    transfer_chunk_bytes = 1 << 20
+
+    def __init__(self, resource: object, label: str | None = None) -> None:
+        super().__init__(resource, label)
+        self._transfer_points: int | None = None  # None: every raw point (:WAVeform:POINts MAXimum)
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def _channel(self, channel: int) -> str:
+        if channel not in self.channels:
+            raise InstrumentError(self.label, f"no channel {channel} (channels are {self.channels})")
+        return f":CHANnel{channel}"
+
+    def _query_bool(self, command: str) -> bool:
+        reply = self.query(command)
+        try:
+            return parse_bool(reply)
+        except ValueError:
+            raise InstrumentError(self.label, f"expected 0 or 1, got {reply!r}", command) from None
+
+    # -- vertical --------------------------------------------------------------------------------------
+    def set_channel(self, channel: int, *, enabled: bool | None = None, scale_v_per_div: float | None = None,
+                    offset_v: float | None = None, coupling: Coupling | None = None,
+                    impedance_ohm: float | None = None, probe: float | None = None,
+                    bandwidth_limit: bool | None = None) -> None:
+        """Set a channel's display (on/off), probe ratio, scale (V/div, probe included), offset (V at screen
+        centre), coupling (DC/AC), input impedance (50 or 1e6 Ohm; 50 Ohm only on 3000T/4000X) and the
+        ~20-25 MHz bandwidth limit. Each setting is one checked step (``:SYSTem:ERRor?`` drained)."""
+        c = self._channel(channel)
+        if coupling is not None and coupling not in ("DC", "AC"):
+            raise InstrumentError(self.label, f"coupling must be 'DC' or 'AC', got {coupling!r}", f"{c}:COUPling")
+        if impedance_ohm is not None and impedance_ohm not in _IMPEDANCE_TOKEN:
+            raise InstrumentError(self.label, f"input impedance must be 50 or 1e6 Ohm, got {impedance_ohm:g}",
+                                  f"{c}:IMPedance")
+        if enabled is not None:
+            self.set(f"{c}:DISPlay {int(enabled)}")
+        if probe is not None:
+            self.set(f"{c}:PROBe {_num(probe)}")  # before SCALe: the scale includes the probe factor
+        if scale_v_per_div is not None:
+            self.set(f"{c}:SCALe {_num(scale_v_per_div)}")
+        if offset_v is not None:
+            self.set(f"{c}:OFFSet {_num(offset_v)}")
+        if coupling is not None:
+            self.set(f"{c}:COUPling {coupling}")
+        if impedance_ohm is not None:
+            self.set(f"{c}:IMPedance {_IMPEDANCE_TOKEN[impedance_ohm]}")
+        if bandwidth_limit is not None:
+            self.set(f"{c}:BWLimit {int(bandwidth_limit)}")
+
+    def channel_state(self, channel: int) -> ScopeChannelState:
+        """Read back a channel: display, scale (V/div), offset (V at centre), coupling, impedance (Ohm),
+        probe ratio, bandwidth limit."""
+        c = self._channel(channel)
+        enabled = self._query_bool(f"{c}:DISPlay?")
+        scale = self.query_float(f"{c}:SCALe?")
+        offset = self.query_float(f"{c}:OFFSet?")
+        coupling = self.query(f"{c}:COUPling?").upper()
+        imp_reply = self.query(f"{c}:IMPedance?")
+        if imp_reply.upper() not in _IMPEDANCE_REPLY:
+            raise InstrumentError(self.label, f"unexpected impedance reply {imp_reply!r}", f"{c}:IMPedance?")
+        probe = self.query_float(f"{c}:PROBe?")
+        bwl = self._query_bool(f"{c}:BWLimit?")
+        return ScopeChannelState(enabled, scale, offset, coupling, _IMPEDANCE_REPLY[imp_reply.upper()], probe, bwl)
+
+    # -- horizontal ------------------------------------------------------------------------------------
+    def set_timebase(self, scale_s_per_div: float, position_s: float = 0.0) -> None:
+        """``:TIMebase:SCALe`` (s/div) and ``:TIMebase:POSition`` (s from the trigger to the reference point,
+        screen centre unless ``:TIMebase:REFerence`` says otherwise)."""
+        if not scale_s_per_div > 0:
+            raise InstrumentError(self.label, f"timebase scale must be > 0 s/div, got {scale_s_per_div!r}")
+        self.set(f":TIMebase:SCALe {_num(scale_s_per_div)}")
+        self.set(f":TIMebase:POSition {_num(position_s)}")
+
+    def timebase(self) -> tuple[float, float]:
+        """(``:TIMebase:SCALe?`` s/div, ``:TIMebase:POSition?`` s)."""
+        return self.query_float(":TIMebase:SCALe?"), self.query_float(":TIMebase:POSition?")
+
+    def set_record_length(self, points: int) -> int:
+        """Ask for ``points`` per channel per transfer; returns what ``:WAVeform:DATA?`` will deliver.
+
+        Memory depth is automatic on InfiniiVision (``:ACQuire:POINts?`` is read-only), so the request
+        decimates the raw record: ``:WAVeform:POINts:MODE RAW`` then ``:WAVeform:POINts <n>`` (the order
+        matters only for ``MAXimum``, which changes the mode). ``:WAVeform:POINts?`` answers the points the
+        next transfer holds; with no acquisition yet it answers 0, and the answer is then the smaller of the
+        request and ``:ACQuire:POINts?``. The preamble of each transfer has the exact count.
+        """
+        if int(points) != points or points < 1:
+            raise InstrumentError(self.label, f"record length must be a positive integer, got {points!r}")
+        self.set(":WAVeform:POINts:MODE RAW", f":WAVeform:POINts {int(points)}")
+        self._transfer_points = int(points)
+        delivered = int(self.query_float(":WAVeform:POINts?"))
+        if delivered == 0:
+            delivered = min(int(points), int(self.query_float(":ACQuire:POINts?")))
+        return delivered
+
+    # -- trigger and acquisition -----------------------------------------------------------------------
+    def set_trigger_edge(self, source_channel: int, level_v: float,
+                         slope: Literal["rising", "falling"] = "rising") -> None:
+        """Edge trigger on ``source_channel`` at ``level_v`` volts, rising or falling; the sweep
+        (AUTO/NORMal) is left as it is."""
+        self._channel(source_channel)
+        if slope not in _SLOPE:
+            raise InstrumentError(self.label, f"slope must be 'rising' or 'falling', got {slope!r}")
+        self.set(":TRIGger:MODE EDGE", f":TRIGger:EDGE:SOURce CHANnel{source_channel}",
+                 f":TRIGger:EDGE:LEVel {_num(level_v)}", f":TRIGger:EDGE:SLOPe {_SLOPE[slope]}")
+
+    def set_acquisition(self, mode: AcquisitionMode = "normal", average_count: int = 1) -> None:
+        """``:ACQuire:TYPE {NORMal|AVERage|HRESolution|PEAK}``; for "average" also ``:ACQuire:COUNt``
+        (2 to 65536)."""
+        if mode not in _ACQUIRE_TYPE:
+            raise InstrumentError(self.label, f"unknown acquisition mode {mode!r}")
+        if mode == "average" and not 2 <= average_count <= 65536:
+            raise InstrumentError(self.label, f"average count must be 2 to 65536, got {average_count}",
+                                  ":ACQuire:COUNt")
+        self.set(f":ACQuire:TYPE {_ACQUIRE_TYPE[mode]}")
+        if mode == "average":
+            self.set(f":ACQuire:COUNt {int(average_count)}")
+
+    def single(self, timeout_s: float = 10.0) -> None:
+        """One acquisition of every displayed channel together, blocking until complete.
+
+        ``:DIGitize CHANnel1,...`` with every displayed channel listed, then ``*OPC?`` with the VISA timeout
+        raised to ``timeout_s`` for that one read (DIGitize holds the parser until the acquisition, a full
+        average in AVERage mode, is done). The scope is left stopped. Without completion in time this raises
+        :class:`InstrumentTimeout` after a device clear, which drops the pending reply.
+        """
+        displayed = [ch for ch in self.channels if self._query_bool(f":CHANnel{ch}:DISPlay?")]
+        if not displayed:
+            raise InstrumentError(self.label, "no channel is displayed, nothing to acquire", ":DIGitize")
+        command = ":DIGitize " + ",".join(f"CHANnel{ch}" for ch in displayed)
+        self.write(command)
+        previous = self.resource.timeout
+        self.resource.timeout = timeout_s * 1000.0
+        try:
+            reply = self.query("*OPC?")
+        except InstrumentTimeout as exc:
+            self._device_clear()
+            raise InstrumentTimeout(self.label, f"acquisition not complete within {timeout_s:g} s "
+                                                f"(no trigger?)", command) from exc
+        finally:
+            if self.resource is not None:
+                self.resource.timeout = previous
+        if reply != "1":
+            raise InstrumentError(self.label, f"*OPC? answered {reply!r}, expected '1'", command)
+        self.check_errors(command)
+
+    def _device_clear(self) -> None:
+        try:
+            self.resource.clear()
+        except Exception:  # best effort: the timeout is the error the user must see
+            pass
+
+    def run(self) -> None:
+        """``:RUN``: continuous acquisition (the safe state)."""
+        self.set(":RUN")
+
+    # -- transfer --------------------------------------------------------------------------------------
+    def read_waveform(self, channel: int) -> Waveform:
+        """Transfer the last acquisition of ``channel`` as a binary block with its preamble.
+
+        BYTE (uint8) for normal/peak, WORD (uint16, MSB first) for average/high-resolution
+        acquisitions; unsigned, so the preamble's y reference applies as is. Volts are
+        ``(code - yreference) * yincrement + yorigin``, times ``(i - xreference) * xincrement + xorigin``.
+        Codes 1 and 0xFF/0xFFFF mark samples clipped below/above the screen (code 0, a hole, counts as
+        clipped too). In PEAK mode the codes are min/max pairs, each pair 2 x ``xincrement`` apart. The
+        transfer settings (format, signedness, byte order, points mode) are restored afterwards.
+        """
+        self._channel(channel)
+        acq_type = self.query(":ACQuire:TYPE?").upper()
+        fmt = "WORD" if acq_type.startswith(("AVER", "HRES")) else "BYTE"
+        wanted = {  # setting -> (value we send, the form the query answers)
+            ":WAVeform:FORMat": (fmt, fmt),
+            ":WAVeform:UNSigned": ("1", "1"),
+            ":WAVeform:BYTeorder": ("MSBFirst", "MSBF"),
+            ":WAVeform:POINts:MODE": ("RAW", "RAW"),
+        }
+        saved = {setting: self.query(f"{setting}?") for setting in wanted}
+        link_ok = True
+        try:
+            return self._transfer(channel, fmt)
+        except (InstrumentTimeout, InstrumentConnectionError):
+            link_ok = False  # restoring over a dead or desynchronised link would only hide this error
+            raise
+        finally:
+            if link_ok:
+                restore = [f"{s} {saved[s]}" for s, (_, form) in wanted.items() if saved[s].upper() != form]
+                if restore:
+                    self.set(*restore)
+
+    def _transfer(self, channel: int, fmt: str) -> Waveform:
+        setup = [f":WAVeform:SOURce CHANnel{channel}", f":WAVeform:FORMat {fmt}", ":WAVeform:UNSigned 1",
+                 ":WAVeform:BYTeorder MSBFirst"]
+        if self._transfer_points is None:
+            setup += [":WAVeform:POINts MAXimum", ":WAVeform:POINts:MODE RAW"]  # POINts MAX changes the mode
+        else:
+            setup += [":WAVeform:POINts:MODE RAW", f":WAVeform:POINts {self._transfer_points}"]
+        self.set(*setup)
+        reply = self.query(":WAVeform:PREamble?")
+        try:
+            pre = KeysightPreamble.parse(reply)
+        except ValueError as exc:
+            raise InstrumentError(self.label, f"unreadable preamble {reply!r} ({exc})", ":WAVeform:PREamble?") from None
+        if pre.format != (1 if fmt == "WORD" else 0):
+            raise InstrumentError(self.label, f"preamble format {pre.format} does not match {fmt}",
+                                  ":WAVeform:PREamble?")
+        codes = self.query_binary(":WAVeform:DATA?", "H" if fmt == "WORD" else "B", is_big_endian=True,
+                                  chunk_size=self.transfer_chunk_bytes)
+        if codes.size != pre.points:
+            raise InstrumentError(self.label, f"block holds {codes.size} points, preamble says {pre.points}",
+                                  ":WAVeform:DATA?")
+        self.check_errors(":WAVeform:DATA?")
+        codes = codes.astype(codes.dtype.newbyteorder("="), copy=False)  # MSB-first words -> native order
+        return Waveform(channel=channel, codes=codes, y_increment_v=pre.y_increment, y_origin_v=pre.y_origin,
+                        y_reference=pre.y_reference, x_increment_s=pre.x_increment,
+                        x_origin_s=pre.x_origin - pre.x_reference * pre.x_increment,
+                        code_min=_CLIPPED_LOW, code_max=_CLIPPED_HIGH[fmt])

@@ -1,0 +1,286 @@
+"""Tektronix MSO 4 / 5 / 6 Series oscilloscopes (MSO44/46, MSO54/56/58, MSO64/66 and "B" variants).
+
+Commands and conversions come from reference/scpi.md §4.4 (Tektronix MSO5 Programmer Manual, QCoDeS
+``DPO7200xx.py``, public MSO 4/5/6 scripts) unless a docstring names another source. What shapes the driver:
+
+* errors: ``*ESR?`` (the usual way to learn whether a command executed without error), then ``EVMsg?`` until
+  event code 0/1 ("No events to report"); codes 100-399 are command, execution and device errors, 400 and up
+  system events and warnings (MSO54/56/58 Programmer Manual, Status and Events tables, easymanua.ls p. 3-14);
+* replies are parsed with or without headers (``HEADer ON`` puts ``:CH1:SCALE`` before values), so the driver
+  leaves ``HEADer`` as the user set it;
+* ``CH<n>:OFFSet`` is the voltage at screen centre when ``CH<n>:POSition`` is 0, which the driver sets, so it
+  matches this interface's ``offset_v``;
+* waveforms travel as ``CURVe?`` blocks in SRIbinary (signed, LSB first) with 2 bytes per point, keeping the
+  12-bit resolution; 10 vertical and 10 horizontal divisions.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+import numpy as np
+
+from .errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
+from .scope import AcquisitionMode, Coupling, Oscilloscope, ScopeChannelState
+from .scpi_instrument import MAX_ERROR_READS
+from .waveform import Waveform
+
+_ESR_ERROR_BITS = 32 | 16 | 8 | 4  # CME, EXE, DDE, QYE
+_EVENT = re.compile(r'^\s*([+-]?\d+)\s*,\s*"?(.*?)"?\s*$', re.S)
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_ACQUIRE_MODE = {"normal": "SAMple", "average": "AVErage", "highres": "HIRes", "peak": "PEAKdetect"}
+_SLOPE = {"rising": "RISe", "falling": "FALL"}
+_TERMINATION = {50.0: "50", 1e6: "1.0E+6"}
+_BANDWIDTH_LIMIT_HZ = 20e6
+
+
+def _num(value: float) -> str:
+    """A number as command text (10 significant digits)."""
+    return f"{value:.10g}"
+
+
+def strip_header(reply: str) -> str:
+    """The value of a reply with or without a header: ``:CH1:SCALE 1.0E-1`` -> ``1.0E-1``."""
+    reply = reply.strip()
+    if reply.startswith((":", "*")) and " " in reply:
+        return reply.split(" ", 1)[1].strip()
+    return reply
+
+
+@dataclass(frozen=True)
+class TekPreamble:
+    """The ``WFMOutpre`` fields the conversion needs, each queried by name (the positional ``WFMOutpre?``
+    layout differs between Tektronix families: the MSO5 manual lists a PT_ORDER field the TDS5000B lacks)."""
+
+    points: int         # NR_Pt
+    x_increment: float  # XINcr, s
+    x_zero: float       # XZEro, s, time of point PT_Off
+    pt_off: float       # PT_Off (always 0 on MSO 4/5/6)
+    y_mult: float       # YMUlt, V per code
+    y_off: float        # YOFf, codes
+    y_zero: float       # YZEro, V
+
+
+class TektronixMSO(Oscilloscope):
+    """Tektronix MSO 4/5/6 Series oscilloscope, four analog channels used."""
+
+    vertical_divisions = 10
+    horizontal_divisions = 10
+    error_query = None  # *ESR? + EVMsg?: see drain_errors
+    #: points per ``CURVe?`` block; deeper records are read in DATa:STARt/STOP windows of this size
+    max_points_per_read = 1_000_000
+    #: seconds between ``ACQuire:STATE?`` polls in :meth:`single`
+    poll_interval_s = 0.02
+    _clock: Callable[[], float] = staticmethod(time.monotonic)
+    _sleep: Callable[[float], None] = staticmethod(time.sleep)
+    #: bytes pyvisa asks the transport for per read during a block transfer
+    transfer_chunk_bytes = 1 << 20
+
+    # -- error checking --------------------------------------------------------------------------------
+    def drain_errors(self) -> list[tuple[int, str]]:
+        """``*ESR?``; if an error bit is set, ``EVMsg?`` until the queue is empty (code 0 or 1). Returns the
+        command/execution/device errors (codes 100-399); events and warnings (400 and up) are dropped."""
+        esr = int(self._number("*ESR?"))
+        if not esr & _ESR_ERROR_BITS:
+            return []
+        errors, events = [], 0
+        for _ in range(MAX_ERROR_READS):
+            reply = strip_header(self.query("EVMsg?"))
+            m = _EVENT.match(reply)
+            if not m:
+                raise InstrumentError(self.label, f"unreadable event reply {reply!r}", "EVMsg?")
+            code, text = int(m.group(1)), m.group(2).strip()
+            if code in (0, 1):
+                break
+            events += 1
+            if 100 <= code < 400:
+                errors.append((code, text))
+        if not errors and not events:
+            errors.append((esr, f"*ESR? {esr} flags an error but the event queue is empty"))
+        return errors
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def _channel(self, channel: int) -> str:
+        if channel not in self.channels:
+            raise InstrumentError(self.label, f"no channel {channel} (channels are {self.channels})")
+        return f"CH{channel}"
+
+    def _number(self, query: str) -> float:
+        reply = self.query(query)
+        m = _NUMBER.fullmatch(strip_header(reply))
+        if not m:
+            raise InstrumentError(self.label, f"expected a number, got {reply!r}", query)
+        return float(m.group())
+
+    def _bool(self, query: str) -> bool:
+        value = strip_header(self.query(query)).upper()
+        if value not in ("1", "0", "ON", "OFF"):
+            raise InstrumentError(self.label, f"expected 0 or 1, got {value!r}", query)
+        return value in ("1", "ON")
+
+    # -- vertical --------------------------------------------------------------------------------------
+    def set_channel(self, channel: int, *, enabled: bool | None = None, scale_v_per_div: float | None = None,
+                    offset_v: float | None = None, coupling: Coupling | None = None,
+                    impedance_ohm: float | None = None, probe: float | None = None,
+                    bandwidth_limit: bool | None = None) -> None:
+        """Set display (``DISplay:GLObal:CH<n>:STATE``), external probe attenuation for non-TekVPI probes
+        (``CH<n>:PROBEFunc:EXTAtten``, [L]), scale (V/div), offset (V at screen centre: ``CH<n>:POSition 0``
+        then ``CH<n>:OFFSet``), coupling, termination (50 or 1e6 Ohm) and the 20 MHz limit
+        (``CH<n>:BANdwidth 20E6|FULl``)."""
+        c = self._channel(channel)
+        if coupling is not None and coupling not in ("DC", "AC"):
+            raise InstrumentError(self.label, f"coupling must be 'DC' or 'AC', got {coupling!r}", f"{c}:COUPling")
+        if impedance_ohm is not None and impedance_ohm not in _TERMINATION:
+            raise InstrumentError(self.label, f"termination must be 50 or 1e6 Ohm, got {impedance_ohm:g}",
+                                  f"{c}:TERmination")
+        if enabled is not None:
+            self.set(f"DISplay:GLObal:{c}:STATE {'ON' if enabled else 'OFF'}")
+        if probe is not None:
+            self.set(f"{c}:PROBEFunc:EXTAtten {_num(probe)}")
+        if scale_v_per_div is not None:
+            self.set(f"{c}:SCAle {_num(scale_v_per_div)}")
+        if offset_v is not None:
+            self.set(f"{c}:POSition 0", f"{c}:OFFSet {_num(offset_v)}")
+        if coupling is not None:
+            self.set(f"{c}:COUPling {coupling}")
+        if impedance_ohm is not None:
+            self.set(f"{c}:TERmination {_TERMINATION[impedance_ohm]}")
+        if bandwidth_limit is not None:
+            self.set(f"{c}:BANdwidth {'20E6' if bandwidth_limit else 'FULl'}")
+
+    def channel_state(self, channel: int) -> ScopeChannelState:
+        """Read back display, scale (V/div), the voltage at screen centre (``OFFSet - POSition * SCAle``),
+        coupling, termination (Ohm), probe ratio (external attenuation / probe gain) and whether the bandwidth
+        is limited to 20 MHz (reported bandwidth at most 25 MHz)."""
+        c = self._channel(channel)
+        enabled = self._bool(f"DISplay:GLObal:{c}:STATE?")
+        scale = self._number(f"{c}:SCAle?")
+        centre = self._number(f"{c}:OFFSet?") - self._number(f"{c}:POSition?") * scale
+        coupling = strip_header(self.query(f"{c}:COUPling?")).upper()
+        termination = self._number(f"{c}:TERmination?")
+        probe = self._number(f"{c}:PROBEFunc:EXTAtten?") / self._number(f"{c}:PRObe:GAIN?")
+        bwl = self._number(f"{c}:BANdwidth?") <= 1.25 * _BANDWIDTH_LIMIT_HZ
+        return ScopeChannelState(enabled, scale, centre, coupling, termination, probe, bwl)
+
+    # -- horizontal ------------------------------------------------------------------------------------
+    def set_timebase(self, scale_s_per_div: float, position_s: float = 0.0) -> None:
+        """``HORizontal:SCAle`` (s/div); the reference point at screen centre (``HORizontal:POSition 50``) and
+        ``position_s`` from the trigger to it as horizontal delay (``HORizontal:DELay:MODe ON``,
+        ``HORizontal:DELay:TIMe``)."""
+        if not scale_s_per_div > 0:
+            raise InstrumentError(self.label, f"timebase scale must be > 0 s/div, got {scale_s_per_div!r}")
+        self.set(f"HORizontal:SCAle {_num(scale_s_per_div)}", "HORizontal:POSition 50",
+                 "HORizontal:DELay:MODe ON", f"HORizontal:DELay:TIMe {_num(position_s)}")
+
+    def timebase(self) -> tuple[float, float]:
+        """(s/div, s from the trigger to screen centre): the delay time when delay mode is on, plus the
+        reference point's distance from centre, ``(50 - HORizontal:POSition) / 100 * 10`` divisions."""
+        scale = self._number("HORizontal:SCAle?")
+        delay = self._number("HORizontal:DELay:TIMe?") if self._bool("HORizontal:DELay:MODe?") else 0.0
+        position_pct = self._number("HORizontal:POSition?")
+        return scale, delay + (50.0 - position_pct) / 100.0 * self.horizontal_divisions * scale
+
+    def set_record_length(self, points: int) -> int:
+        """``HORizontal:MODE MANual``, ``HORizontal:RECOrdlength <points>``; returns the record length read
+        back, which the scope may have moved to the nearest length it supports."""
+        if int(points) != points or points < 1:
+            raise InstrumentError(self.label, f"record length must be a positive integer, got {points!r}")
+        self.set("HORizontal:MODE MANual", f"HORizontal:RECOrdlength {int(points)}")
+        return int(self._number("HORizontal:RECOrdlength?"))
+
+    # -- trigger and acquisition -----------------------------------------------------------------------
+    def set_trigger_edge(self, source_channel: int, level_v: float,
+                         slope: Literal["rising", "falling"] = "rising") -> None:
+        """``TRIGger:A:TYPe EDGE``, source ``CH<n>``, slope ``RISe``/``FALL``, ``TRIGger:A:LEVel:CH<n>`` (V)."""
+        c = self._channel(source_channel)
+        if slope not in _SLOPE:
+            raise InstrumentError(self.label, f"slope must be 'rising' or 'falling', got {slope!r}")
+        self.set("TRIGger:A:TYPe EDGE", f"TRIGger:A:EDGE:SOUrce {c}", f"TRIGger:A:EDGE:SLOpe {_SLOPE[slope]}",
+                 f"TRIGger:A:LEVel:{c} {_num(level_v)}")
+
+    def set_acquisition(self, mode: AcquisitionMode = "normal", average_count: int = 1) -> None:
+        """``ACQuire:MODe SAMple|AVErage|HIRes|PEAKdetect``; for "average" also ``ACQuire:NUMAVg``."""
+        if mode not in _ACQUIRE_MODE:
+            raise InstrumentError(self.label, f"unknown acquisition mode {mode!r}")
+        if mode == "average" and average_count < 2:
+            raise InstrumentError(self.label, f"average count must be at least 2, got {average_count}",
+                                  "ACQuire:NUMAVg")
+        self.set(f"ACQuire:MODe {_ACQUIRE_MODE[mode]}")
+        if mode == "average":
+            self.set(f"ACQuire:NUMAVg {int(average_count)}")
+
+    def single(self, timeout_s: float = 10.0) -> None:
+        """One acquisition sequence of all displayed channels: ``ACQuire:STATE STOP``,
+        ``ACQuire:STOPAfter SEQuence``, ``ACQuire:STATE RUN``, then poll ``ACQuire:STATE?`` until 0 (in
+        AVErage mode the sequence is a full average). Commands run in order, so the state reads 1 from the
+        first poll until the sequence is done. Raises :class:`InstrumentTimeout` after ``timeout_s``."""
+        command = "ACQuire:STATE RUN"
+        self.set("ACQuire:STATE STOP", "ACQuire:STOPAfter SEQuence", command)
+        start = self._clock()
+        while self._bool("ACQuire:STATE?"):
+            if self._clock() - start >= timeout_s:
+                raise InstrumentTimeout(self.label, f"acquisition not complete within {timeout_s:g} s", command)
+            self._sleep(self.poll_interval_s)
+
+    def run(self) -> None:
+        """``ACQuire:STOPAfter RUNSTop``, ``ACQuire:STATE RUN``: continuous acquisition."""
+        self.set("ACQuire:STOPAfter RUNSTop", "ACQuire:STATE RUN")
+
+    # -- transfer --------------------------------------------------------------------------------------
+    def read_waveform(self, channel: int) -> Waveform:
+        """Transfer ``channel``'s record: ``DATa:SOUrce``, ``DATa:ENCdg SRIbinary``, ``WFMOutpre:BYT_Nr 2``,
+        ``DATa:STARt 1``/``DATa:STOP <record length>``, the preamble fields, then ``CURVe?`` blocks of
+        int16 little-endian codes, in windows of :attr:`max_points_per_read`. Volts
+        ``(code - YOFf) * YMUlt + YZEro``, times ``XZEro + XINcr * (i - PT_Off)``. The encoding and width are
+        put back afterwards."""
+        c = self._channel(channel)
+        saved_encoding = strip_header(self.query("DATa:ENCdg?"))
+        saved_width = strip_header(self.query("WFMOutpre:BYT_Nr?"))
+        link_ok = True
+        try:
+            return self._transfer(channel, c)
+        except (InstrumentTimeout, InstrumentConnectionError):
+            link_ok = False  # restoring over a dead or desynchronised link would only hide this error
+            raise
+        finally:
+            if link_ok:
+                restore = []
+                if not saved_encoding.upper().startswith("SRIB"):
+                    restore.append(f"DATa:ENCdg {saved_encoding}")
+                if saved_width != "2":
+                    restore.append(f"WFMOutpre:BYT_Nr {saved_width}")
+                if restore:
+                    self.set(*restore)
+
+    def _preamble(self) -> TekPreamble:
+        q = self._number
+        return TekPreamble(points=int(q("WFMOutpre:NR_Pt?")), x_increment=q("WFMOutpre:XINcr?"),
+                           x_zero=q("WFMOutpre:XZEro?"), pt_off=q("WFMOutpre:PT_Off?"), y_mult=q("WFMOutpre:YMUlt?"),
+                           y_off=q("WFMOutpre:YOFf?"), y_zero=q("WFMOutpre:YZEro?"))
+
+    def _transfer(self, channel: int, c: str) -> Waveform:
+        self.set(f"DATa:SOUrce {c}", "DATa:ENCdg SRIbinary", "WFMOutpre:BYT_Nr 2")
+        record = int(self._number("HORizontal:RECOrdlength?"))
+        self.set("DATa:STARt 1", f"DATa:STOP {record}")
+        pre = self._preamble()
+        if pre.points < 1:
+            raise InstrumentError(self.label, "no waveform points to read", "WFMOutpre:NR_Pt?")
+        windows = [(first, min(first + self.max_points_per_read - 1, pre.points))
+                   for first in range(1, pre.points + 1, self.max_points_per_read)]
+        pieces = []
+        for first, last in windows:
+            if len(windows) > 1:
+                self.set(f"DATa:STARt {first}", f"DATa:STOP {last}")
+            block = self.query_binary("CURVe?", "h", is_big_endian=False, chunk_size=self.transfer_chunk_bytes)
+            if block.size != last - first + 1:
+                raise InstrumentError(self.label, f"block for points {first}-{last} holds {block.size} points",
+                                      "CURVe?")
+            pieces.append(block)
+        self.check_errors("CURVe?")
+        codes = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        return Waveform(channel=channel, codes=codes, y_increment_v=pre.y_mult, y_origin_v=pre.y_zero,
+                        y_reference=pre.y_off, x_increment_s=pre.x_increment,
+                        x_origin_s=pre.x_zero - pre.pt_off * pre.x_increment, code_min=-32768, code_max=32767)
