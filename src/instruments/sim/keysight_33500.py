@@ -1,0 +1,144 @@
+"""Simulated Keysight/Agilent 33500B-series generator (33522B): the ``keysight_33500`` dialect.
+
+Spellings, replies and defaults from reference/scpi.md §3.1 (pymeasure ``agilent33500.py``, QCoDeS
+``KeysightAgilent_33XXX.py``, the 33500 Operating and Service Guide):
+
+* ``*IDN?`` -> ``Agilent Technologies,33522B,MY52800000,3.05-1.19-2.00-52-00`` (§3.1 "Identify").
+* Numbers answer in NR3 with 14 decimals (``+1.00000000000000E+03``); ``APPLy?`` with 15 inside quotes
+  (``"SIN +1.000000000000000E+03,+1.000000000000000E-01,+0.000000000000000E+00"``); High-Z load answers
+  ``+9.9E+37``; ``OUTPut?`` ``1``/``0``; ``TRACk?`` ``ON``/``OFF``/``INV``; errors ``+0,"No error"``.
+* ``*RST``: outputs off, sine, 1 kHz, 100 mVpp, 0 V offset, 50 Ohm load (§3.1 "Reset"; the amplitude and
+  frequency are the 33500 guide's defaults).
+* Ranges: 1 uHz ... 30 MHz (33522B, §3.1 qcodes table); 1 mVpp ... 10 Vpp into 50 Ohm, ``|Voff| + Vpp/2
+  <= 5 V`` into 50 Ohm (§2.3, §3.1); phase -360 ... +360 degrees (§3.1 quirks). Out of range: clamp and
+  -222; conflict between amplitude and offset: clamp and -221 (:mod:`.generator_device`).
+* ``APPLy:<function>`` switches the output on (§3.1 marks this [L]; the simulator follows the 33500
+  guide's description of APPLy, and the state can be read back with ``OUTPut?``).
+
+Served commands (``#`` = optional channel suffix 1|2, default 1)::
+
+    *IDN? *RST *CLS *OPC *OPC? *WAI *ESR? *ESE(?) *SRE(?) *STB? *TST?  SYSTem:ERRor[:NEXT]?
+    [SOURce#:]FUNCtion[:SHAPe](?)          [SOURce#:]FREQuency[:FIXed](?) [MIN|MAX|DEF]
+    [SOURce#:]VOLTage[:LEVel][:IMMediate][:AMPLitude](?)   [SOURce#:]VOLTage:UNIT(?)
+    [SOURce#:]VOLTage[:LEVel][:IMMediate]:OFFSet(?)  :HIGH(?)  :LOW(?)
+    [SOURce#:]VOLTage:RANGe:AUTO(?)        [SOURce#:]PHASe[:ADJust](?)   UNIT:ANGLe(?)
+    [SOURce#:]PHASe:SYNChronize            [SOURce#:]TRACk(?)            [SOURce#:]APPLy:SINusoid|DC
+    [SOURce#:]APPLy?                       OUTPut#[:STATe](?)  OUTPut#:LOAD(?)  OUTPut#:POLarity(?)
+"""
+
+from __future__ import annotations
+
+from .generator_device import FUNCTIONS, GeneratorDevice, GeneratorFamily, channel_query
+from .generator_state import ChannelState, GeneratorLimits, GeneratorState
+from .scpi_device import Context, Dialect, suffixed_command, suffixed_query
+from .scpi_parser import ScpiError, expect_params, parse_choice
+
+IDN = "Agilent Technologies,33522B,MY52800000,3.05-1.19-2.00-52-00"
+LIMITS = GeneratorLimits(freq_min_hz=1e-6, freq_max_hz=30e6)
+DEFAULTS = ChannelState(function="SIN", freq_hz=1e3, vpp_emf=0.2, offset_emf=0.0, load_ohm=50.0)
+FAMILY = GeneratorFamily(number=lambda v: f"{v:+.14E}", strict=True, phase_range_deg=(-360.0, 360.0),
+                         functions=FUNCTIONS[:9], high_z_reply="+9.9E+37")
+DIALECT = Dialect(idn=IDN, signed_integers=True)
+
+
+class Keysight33500(GeneratorDevice):
+    """The 33522B dialect over a shared :class:`GeneratorState`."""
+
+    def __init__(self, state: GeneratorState, idn: str = IDN) -> None:
+        super().__init__(Dialect(idn=idn, signed_integers=True), FAMILY, state)
+        self.angle_unit = "DEGREE"
+        self.range_auto = {1: "ON", 2: "ON"}
+        self._register()
+
+    def reset(self) -> None:
+        """``*RST`` (also resets the angle unit to degrees)."""
+        super().reset()
+        self.angle_unit = "DEGREE"
+        self.range_auto = {1: "ON", 2: "ON"}
+
+    def _register(self) -> None:
+        t = self.table
+        s = "[SOURce#:]"
+        vlev = s + "VOLTage[:LEVel][:IMMediate]"
+        t.add(s + "FUNCtion[:SHAPe]", suffixed_command(self.ch, self.set_function),
+              suffixed_query(self.ch, self.function))
+        t.add(s + "FREQuency[:FIXed]", suffixed_command(self.ch, self.set_frequency), channel_query(self, self.frequency))
+        t.add(vlev + "[:AMPLitude]", suffixed_command(self.ch, self.set_amplitude), channel_query(self, self.amplitude))
+        t.add(vlev + ":OFFSet", suffixed_command(self.ch, self.set_offset), channel_query(self, self.offset))
+        t.add(vlev + ":HIGH", suffixed_command(self.ch, lambda n, p: self.set_high_low(n, p, True)),
+              suffixed_query(self.ch, lambda n: self.high_low(n, True)))
+        t.add(vlev + ":LOW", suffixed_command(self.ch, lambda n, p: self.set_high_low(n, p, False)),
+              suffixed_query(self.ch, lambda n: self.high_low(n, False)))
+        t.add(s + "VOLTage:UNIT", suffixed_command(self.ch, self.set_unit),
+              suffixed_query(self.ch, lambda n: self.state.channel(n).unit))
+        t.add(s + "VOLTage:RANGe:AUTO", suffixed_command(self.ch, self._set_range_auto),
+              suffixed_query(self.ch, lambda n: "1" if self.range_auto[n] == "ON" else "0"))
+        t.add(s + "PHASe[:ADJust]",
+              suffixed_command(self.ch, lambda n, p: self.set_phase(n, p, self.angle_unit == "RADIAN")),
+              channel_query(self, lambda n, p: self.phase(n, p, self.angle_unit == "RADIAN")))
+        t.add(s + "PHASe:SYNChronize", self._sync)
+        t.add("UNIT:ANGLe", self._set_angle_unit, query=lambda c, s_, p: {"DEGREE": "DEG", "RADIAN": "RAD"}.get(
+            self.angle_unit, self.angle_unit))
+        t.add(s + "TRACk", self._track, query=self._track_query)
+        t.add(s + "APPLy:SINusoid", lambda c, s_, p: self._apply(s_, p, "SIN"))
+        t.add(s + "APPLy:DC", lambda c, s_, p: self._apply(s_, p, "DC"))
+        t.add(s + "APPLy", query=self._apply_query)
+        t.add("OUTPut#[:STATe]", suffixed_command(self.ch, self.set_output),
+              suffixed_query(self.ch, lambda n: "1" if self.state.channel(n).output_on else "0"))
+        t.add("OUTPut#:LOAD", suffixed_command(self.ch, self.set_load), channel_query(self, self.load))
+        t.add("OUTPut#:POLarity", suffixed_command(self.ch, self.set_polarity),
+              suffixed_query(self.ch, lambda n: "INV" if self.state.channel(n).inverted else "NORM"))
+
+    # -- handlers that are specific to the 33500 -------------------------------------------------
+    def _set_range_auto(self, n: int, param: str) -> None:
+        mode = parse_choice(param, ("ON", "OFF", "ONCE", "1", "0"))
+        self.range_auto[n] = {"1": "ON", "0": "OFF", "ONCE": "OFF"}.get(mode, mode)
+
+    def _sync(self, ctx: Context, s: list, p: tuple) -> None:
+        self.ch(s[0])
+        expect_params(p, 0)
+        self.state.phase_align()
+
+    def _set_angle_unit(self, ctx: Context, s: list, p: tuple) -> None:
+        expect_params(p, 1)
+        unit = parse_choice(p[0], ("DEGree", "RADian", "DEFault"))
+        self.angle_unit = "DEGREE" if unit == "DEFAULT" else unit
+
+    def _track(self, ctx: Context, s: list, p: tuple) -> None:
+        if self.ch(s[0]) != 1:
+            raise ScpiError(-113, "TRACk is a channel-1 command")
+        expect_params(p, 1)
+        self.set_track(p[0])
+
+    def _track_query(self, ctx: Context, s: list, p: tuple) -> str:
+        if self.ch(s[0]) != 1:
+            raise ScpiError(-113, "TRACk is a channel-1 command")
+        expect_params(p, 0)
+        return self.state.track
+
+    def _apply(self, s: list, p: tuple, function: str) -> None:
+        n = self.ch(s[0])
+        expect_params(p, 0, 3)
+        values: list[float | str | None] = list(p)  # DEF reaches the setters as the keyword
+        if function == "DC":
+            # APPLy:DC takes freq and amplitude placeholders (DEF); only the offset matters
+            values = [None, None, values[2] if len(values) > 2 else None]
+        self.apply(n, function, values)
+        self.state.update(n, output_on=True)
+
+    def _apply_query(self, ctx: Context, s: list, p: tuple) -> str:
+        n = self.ch(s[0])
+        expect_params(p, 0)
+        ch = self.state.channel(n)
+        amp = self._amp_unit_value(ch, ch.vpp_emf)
+        off = ch.offset_emf / ch.emf_scale()
+        freq = ch.freq_hz
+        return f'"{ch.function} {freq:+.15E},{amp:+.15E},{off:+.15E}"'
+
+
+def make_state(sim: dict, seed: int = 0) -> GeneratorState:
+    """The generator state of a bench's ``[sim]`` section with this family's limits and defaults."""
+    return GeneratorState(LIMITS, DEFAULTS, source_r_ohm=sim.get("gen_source_r_ohm", 50.0),
+                          ch2_gain_db=sim.get("gen_amplitude_mismatch_db", 0.0),
+                          ch2_phase_deg=sim.get("gen_phase_mismatch_deg", 0.0), seed=seed)
+

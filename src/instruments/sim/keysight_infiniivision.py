@@ -1,0 +1,466 @@
+"""Simulated Keysight InfiniiVision DSOX1204G scope: the ``keysight_infiniivision`` dialect.
+
+Facts from reference/scpi.md §4.1 (pymeasure ``keysightDSOX1102G.py``; InfiniiVision 1000X/2000X/3000T/
+4000X Programmer's Guides) unless marked otherwise:
+
+* ``*IDN?`` -> ``KEYSIGHT TECHNOLOGIES,DSO-X 1204G,CN00000000,02.12.2021071625``; errors ``+0,"No error"``.
+* 8 vertical, 10 horizontal divisions; 8-bit ADC. BYTE data: 32 codes/div (the full 256 codes span the 8
+  divisions, measurement-methods.md §2.1 "Keysight's example"), yreference 128; code 0 is a hole, 1 is
+  "clipped low" and 255 "clipped high" (4000X guide, :WAVeform:DATA). WORD data are the same values
+  left-justified in 16 bits with at most 12 meaningful bits (yincrement/256, yreference 32768), clipped
+  low 0x0001 and high 0xFFFF; BYTE truncates averaged data to 8 bits. ``:WAVeform:UNSigned 0`` shifts
+  the codes to two's complement and yreference to 0; ``:WAVeform:BYTeorder`` applies to WORD.
+* Preamble: ``format,type,points,count,xincrement,xorigin,xreference,yincrement,yorigin,yreference``
+  (format 0 BYTE, 1 WORD, 4 ASCii; type 0 NORMal, 2 AVERage, 3 HRESolution); data ``#8`` block + LF.
+* ``:CHANnel<n>:OFFSet`` is the voltage at screen centre; ``:RANGe`` = 8 x ``:SCALe``;
+  ``:TIMebase:RANGe`` = 10 x ``:SCALe``; ``:TIMebase:POSition`` is the time from the trigger to the
+  reference point (LEFT, CENTer, RIGHt).
+* ``:DIGitize [src,...]`` blocks until one complete acquisition (a full ``:ACQuire:COUNt`` average) and
+  leaves the scope stopped; in NORMal sweep without a trigger it waits (the client times out);
+  ``:SINGle`` + ``:AER?``/``:TER?``/``:OPERegister:CONDition?`` (Run bit 3 = 8, wait-trig bit 5 = 32);
+  ``:RSTate?`` -> ``RUN|STOP|SING``.
+* Points modes: NORMal = measurement record, one of 100, 250, 500, 1000, 2000, 5000, 10000, 20000,
+  50000, 62500 points over the screen; RAW = the acquisition record (when stopped), decimated to the
+  requested count; MAXimum = RAW when stopped, NORMal while running; ``:WAVeform:POINts MAX`` also sets
+  the mode to MAXimum. In AVERage mode with ``:ACQuire:COUNt`` > 1 at most 1000 points are returned
+  (the 2000X guide's rule, §4.1 [H/M]; assumed for the 1000X too).
+* Making a channel the waveform source turns it on.
+
+Model figures not in scpi.md (DSOX1204G data sheet): 500 uV/div ... 10 V/div at probe 1; offset +-2 V up
+to 200 mV/div, +-50 V above; 5 ns/div ... 50 s/div; 2 GSa/s and 2 Mpts with one or two channels on,
+1 GSa/s and 1 Mpts with three or four; BW limit 25 MHz (§4.1 table: "~25 MHz on 1000X/2000X"); AC
+coupling corner 10 Hz. Out-of-range numbers are clamped and queue -222. The simulated leads are 1:1
+and ``*RST`` sets the probe factor to 1 (the auto-sensed value for a plain cable).
+
+Served commands (``<n>`` = 1..4)::
+
+    *IDN? *RST *CLS *OPC *OPC? *WAI *ESR? *ESE(?) *SRE(?) *STB? *TST?  :SYSTem:ERRor[:NEXT]?  :SYSTem:PRESet
+    :CHANnel<n>:DISPlay(?) :SCALe(?) :RANGe(?) :OFFSet(?) :COUPling(?) :IMPedance(?) :PROBe(?) :BWLimit(?)
+        :INVert(?)
+    :TIMebase:SCALe(?) :RANGe(?) :POSition(?) :REFerence(?) :MODE(?)
+    :ACQuire:TYPE(?) :COUNt(?) :MODE(?) :POINts? :SRATe?
+    :TRIGger:MODE(?) :TRIGger[:EDGE]:SOURce(?) :LEVel(?) :SLOPe(?) :COUPling(?)  :TRIGger:SWEep(?)
+    :TRIGger:FORCe
+    :RUN :STOP :SINGle :DIGitize [CHANnel<n>,...] :RSTate? :AER? :TER? :OPERegister:CONDition?
+    :WAVeform:SOURce(?) :FORMat(?) :UNSigned(?) :BYTeorder(?) :POINts:MODE(?) :POINts(?) :PREamble?
+        :DATA? :TYPE? :COUNt? :XINCrement? :XORigin? :XREFerence? :YINCrement? :YORigin? :YREFerence?
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable
+
+import numpy as np
+
+from .acquisition import Acquisition, Geometry
+from .scope_state import ChannelSettings, Imperfections, ScopeHardware, ScopeState, Screen, SignalSource
+from .scpi_device import (Context, Dialect, ScpiDevice, action_of, command_of, definite_block, query_of,
+                          suffixed_command, suffixed_query)
+from .scpi_parser import ScpiError, expect_params, parse_bool, parse_channel_name, parse_choice, parse_number
+
+IDN = "KEYSIGHT TECHNOLOGIES,DSO-X 1204G,CN00000000,02.12.2021071625"
+HARDWARE = ScopeHardware(h_divs=10, codes_per_div=32.0, centre_code=128.0, code_lo=1, code_hi=255,
+                         scale_min_v=500e-6, scale_max_v=10.0, timebase_min_s=5e-9, timebase_max_s=50.0,
+                         srate_by_nch=(2e9, 2e9, 1e9, 1e9), mem_by_nch=(2_000_000, 2_000_000, 1_000_000, 1_000_000),
+                         ac_corner_hz=10.0, bw_limit_hz=25e6)
+NORMAL_POINTS = (100, 250, 500, 1000, 2000, 5000, 10000, 20000, 50000, 62500)
+AVERAGE_POINTS_CAP = 1000
+_TYPE_CODE = {"NORM": 0, "AVER": 2, "HRES": 3}
+_FORMAT_CODE = {"BYTE": 0, "WORD": 1, "ASC": 4}
+
+
+def memory_plan(state: ScopeState) -> tuple[Geometry, Screen]:
+    """InfiniiVision memory depth is automatic: the record spans the screen at the highest sample rate
+    the memory allows (scpi.md §4.1 "memory depth is automatic on InfiniiVision")."""
+    screen = state.screen()
+    nch = state.n_on()
+    n = int(max(1, min(state.hw.mem_by_nch[nch - 1], math.floor(state.hw.srate_by_nch[nch - 1] * screen.window_s))))
+    return Geometry(t0_s=screen.left_s, dt_s=screen.window_s / n, n=n), screen
+
+
+class KeysightInfiniiVision(ScpiDevice):
+    """The DSOX1204G dialect over a :class:`ScopeState` fed by the bench."""
+
+    def __init__(self, source: SignalSource, imperfections: Imperfections, *, seed: int = 0, idn: str = IDN) -> None:
+        super().__init__(Dialect(idn=idn, signed_integers=True, queue_size=30))
+        self.state = ScopeState(HARDWARE, imperfections, source, memory_plan, ChannelSettings(), seed=seed)
+        self._register()
+        self.reset()
+
+    # -- state --------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """``*RST``: channel 1 on at 1 V/div, others off; 100 us/div centred; AUTO edge trigger on CH1 at 0 V;
+        waveform CHAN1, BYTE, unsigned, MSB first, NORMal 1000 points (4000X guide's post-*RST ``:WAV?``)."""
+        self.state.reset()
+        for n in (2, 3, 4):
+            self.state.channel(n).display = False
+        self.trig_levels = {n: 0.0 for n in range(1, 5)}
+        self.wav_source = 1
+        self.wav_format = "BYTE"
+        self.wav_unsigned = True
+        self.wav_msb_first = True
+        self.points_mode = "NORM"
+        self.points = 1000
+        self.armed_event = False
+
+    def ch(self, suffix: int | None) -> int:
+        """Channel from a header suffix; a channel the scope lacks is an undefined header (-113)."""
+        n = 1 if suffix is None else suffix
+        if not 1 <= n <= 4:
+            raise ScpiError(-113, f"channel {n}")
+        return n
+
+    def _clamp(self, value: float, lo: float, hi: float) -> float:
+        if lo <= value <= hi:
+            return value
+        self.push_error(-222, f"{value:g} outside [{lo:g}, {hi:g}]")
+        return min(max(value, lo), hi)
+
+    def _offset_limit(self, c: ChannelSettings) -> float:
+        """Offset range: +-2 V up to 200 mV/div, +-50 V above (at probe 1; both scale with the probe)."""
+        return (2.0 if c.scale_v / c.probe <= 0.2 else 50.0) * c.probe
+
+    # -- registration -------------------------------------------------------------------------------
+    def _register(self) -> None:
+        t = self.table
+        st = self.state
+        ch = self.ch
+        c = st.channel
+
+        def chan_setter(fn: Callable[[ChannelSettings, str], None]) -> Callable[[int, str], None]:
+            return lambda n, v: fn(c(n), v)
+
+        t.add("CHANnel#:SCALe", suffixed_command(ch, chan_setter(lambda k, v: self._set_scale(k, _volts(v)))),
+              suffixed_query(ch, lambda n: _num(c(n).scale_v)))
+        t.add("CHANnel#:RANGe", suffixed_command(ch, chan_setter(lambda k, v: self._set_scale(k, _volts(v) / 8))),
+              suffixed_query(ch, lambda n: _num(8.0 * c(n).scale_v)))
+        t.add("CHANnel#:OFFSet", suffixed_command(ch, chan_setter(lambda k, v: self._set_offset(k, _volts(v)))),
+              suffixed_query(ch, lambda n: _num(c(n).centre_v)))
+        for spelling, attr in (("DISPlay", "display"), ("BWLimit", "bw_limit"), ("INVert", "inverted")):
+            t.add(f"CHANnel#:{spelling}",
+                  suffixed_command(ch, lambda n, v, a=attr: setattr(c(n), a, parse_bool(v))),
+                  suffixed_query(ch, lambda n, a=attr: "1" if getattr(c(n), a) else "0"))
+        t.add("CHANnel#:COUPling",
+              suffixed_command(ch, lambda n, v: setattr(c(n), "coupling", parse_choice(v, ("AC", "DC")))),
+              suffixed_query(ch, lambda n: c(n).coupling))
+        t.add("CHANnel#:IMPedance", suffixed_command(ch, self._set_impedance), suffixed_query(ch, lambda n: "ONEM"))
+        t.add("CHANnel#:PROBe", suffixed_command(ch, self._set_probe), suffixed_query(ch, lambda n: _num(c(n).probe)))
+
+        # timebase
+        t.add("TIMebase:SCALe", command_of(lambda v: self._set_timebase(_seconds(v))), query_of(lambda: _num(st.h_scale_s)))
+        t.add("TIMebase:RANGe", command_of(lambda v: self._set_timebase(_seconds(v) / 10)),
+              query_of(lambda: _num(10.0 * st.h_scale_s)))
+        t.add("TIMebase:POSition",
+              command_of(lambda v: setattr(st, "h_position_s", self._clamp(_seconds(v), -500.0, 500.0))),
+              query_of(lambda: _num(st.h_position_s)))
+        t.add("TIMebase:REFerence", command_of(self._set_reference),
+              query_of(lambda: {0.0: "LEFT", 0.5: "CENT", 1.0: "RIGH"}[st.h_reference]))
+        t.add("TIMebase:MODE", command_of(lambda v: _only(v, ("MAIN", "WINDow", "XY", "ROLL"), "MAIN")),
+              query_of(lambda: "MAIN"))
+
+        # acquisition
+        t.add("ACQuire:TYPE", command_of(self._set_acq_type), query_of(lambda: st.acq_type))
+        t.add("ACQuire:COUNt",
+              command_of(lambda v: setattr(st, "avg_count", int(round(self._clamp(_plain(v), 2, 65536))))),
+              query_of(lambda: f"{st.avg_count:+d}"))
+        t.add("ACQuire:MODE", command_of(lambda v: _only(v, ("RTIMe", "SEGMented"), "RTIME")),
+              query_of(lambda: "RTIM"))
+        t.add("ACQuire:POINts", query=query_of(lambda: f"{memory_plan(st)[0].n:+d}"))
+        t.add("ACQuire:SRATe", query=query_of(lambda: _num(1.0 / memory_plan(st)[0].dt_s)))
+
+        # trigger
+        t.add("TRIGger:MODE",
+              command_of(lambda v: _only(v, ("EDGE", "GLITch", "PATTern", "TV", "SHOLd", "TRANsition"), "EDGE")),
+              query_of(lambda: "EDGE"))
+        t.add("TRIGger[:EDGE]:SOURce", command_of(self._set_trig_source), query_of(self._trig_source))
+        t.add("TRIGger[:EDGE]:LEVel", self._set_trig_level, self._trig_level)
+        t.add("TRIGger[:EDGE]:SLOPe", command_of(self._set_slope), query_of(lambda: st.trig_slope))
+        t.add("TRIGger[:EDGE]:COUPling", command_of(self._set_trig_coupling), query_of(lambda: st.trig_coupling))
+        t.add("TRIGger:SWEep",
+              command_of(lambda v: setattr(st, "sweep", {"AUTO": "AUTO", "NORMAL": "NORM"}[
+                  parse_choice(v, ("AUTO", "NORMal"))])),
+              query_of(lambda: st.sweep))
+        t.add("TRIGger:FORCe", action_of(self._force))
+
+        # run control
+        t.add("RUN", action_of(st.run))
+        t.add("STOP", action_of(st.stop))
+        t.add("SINGle", action_of(self._single))
+        t.add("DIGitize", self._digitize)
+        t.add("RSTate", query=query_of(self._rstate))
+        t.add("AER", query=query_of(self._aer))
+        t.add("TER", query=query_of(self._ter))
+        t.add("OPERegister[:CONDition]", query=query_of(self._oper))
+        t.add("SYSTem:PRESet", action_of(self.reset))
+
+        # waveform
+        t.add("WAVeform:SOURce", command_of(self._set_wav_source), query_of(lambda: f"CHAN{self.wav_source}"))
+        t.add("WAVeform:FORMat", command_of(self._set_format), query_of(lambda: self.wav_format))
+        t.add("WAVeform:UNSigned", command_of(lambda v: setattr(self, "wav_unsigned", parse_bool(v))),
+              query_of(lambda: "1" if self.wav_unsigned else "0"))
+        t.add("WAVeform:BYTeorder",
+              command_of(lambda v: setattr(self, "wav_msb_first",
+                                           parse_choice(v, ("MSBFirst", "LSBFirst")) == "MSBFIRST")),
+              query_of(lambda: "MSBF" if self.wav_msb_first else "LSBF"))
+        t.add("WAVeform:POINts:MODE", command_of(self._set_points_mode), query_of(lambda: self.points_mode))
+        t.add("WAVeform:POINts", command_of(self._set_points), query_of(self._points_available))
+        t.add("WAVeform:PREamble", query=query_of(lambda: ",".join(self._preamble_fields())))
+        t.add("WAVeform:DATA", query=self._data)
+        t.add("WAVeform:TYPE", query=query_of(self._wave_type))
+        t.add("WAVeform:COUNt", query=query_of(lambda: self._preamble_fields()[3]))
+        for i, name in ((4, "XINCrement"), (5, "XORigin"), (6, "XREFerence"), (7, "YINCrement"), (8, "YORigin"),
+                        (9, "YREFerence")):
+            t.add(f"WAVeform:{name}", query=query_of(lambda i=i: self._preamble_fields()[i]))
+
+    # -- vertical helpers ---------------------------------------------------------------------------
+    def _set_scale(self, c: ChannelSettings, v: float) -> None:
+        c.scale_v = self._clamp(v, self.state.hw.scale_min_v * c.probe, self.state.hw.scale_max_v * c.probe)
+
+    def _set_offset(self, c: ChannelSettings, v: float) -> None:
+        lim = self._offset_limit(c)
+        c.centre_v = self._clamp(v, -lim, lim)
+
+    def _set_impedance(self, n: int, value: str) -> None:
+        if parse_choice(value, ("ONEMeg", "FIFTy")) == "FIFTY":
+            raise ScpiError(-221, "the DSOX1204G has 1 MOhm inputs only")
+
+    def _set_probe(self, n: int, value: str) -> None:
+        c = self.state.channel(n)
+        ratio = self._clamp(_plain(value), 0.1, 10000.0)
+        k = ratio / c.probe  # V/div and offset are probe-referred, so they scale with the factor
+        c.scale_v *= k
+        c.centre_v *= k
+        c.probe = ratio
+
+    # -- horizontal and acquisition helpers ------------------------------------------------------------
+    def _set_timebase(self, v: float) -> None:
+        self.state.h_scale_s = self._clamp(v, self.state.hw.timebase_min_s, self.state.hw.timebase_max_s)
+
+    def _set_reference(self, value: str) -> None:
+        refs = {"LEFT": 0.0, "CENTER": 0.5, "RIGHT": 1.0}
+        self.state.h_reference = refs[parse_choice(value, ("LEFT", "CENTer", "RIGHt"))]
+
+    def _set_acq_type(self, value: str) -> None:
+        v = parse_choice(value, ("NORMal", "AVERage", "HRESolution", "PEAK"))
+        if v == "PEAK":
+            raise ScpiError(-221, "the simulator does not model PEAK detect")
+        self.state.acq_type = {"NORMAL": "NORM", "AVERAGE": "AVER", "HRESOLUTION": "HRES"}[v]
+
+    # -- trigger helpers -----------------------------------------------------------------------------
+    def _set_trig_source(self, value: str) -> None:
+        text = value.strip().upper()
+        if text in ("EXT", "EXTERNAL", "LINE", "WGEN"):
+            self.state.trig_source = text[:4]
+            return
+        n = parse_channel_name(text, ("CHANnel",), 4)
+        self.state.trig_source = n
+        self.state.trig_level_v = self.trig_levels[n]
+
+    def _trig_source(self) -> str:
+        src = self.state.trig_source
+        return f"CHAN{src}" if isinstance(src, int) else src
+
+    def _set_trig_level(self, ctx: Context, s: list, p: tuple) -> None:
+        """``:TRIGger:LEVel <V>[,<source>]``: the level is kept per source channel."""
+        expect_params(p, 1, 2)
+        v = _volts(p[0])
+        n = parse_channel_name(p[1], ("CHANnel",), 4) if len(p) == 2 else self.state.trig_source
+        if isinstance(n, int):
+            self.trig_levels[n] = v
+            if n == self.state.trig_source:
+                self.state.trig_level_v = v
+
+    def _trig_level(self, ctx: Context, s: list, p: tuple) -> str:
+        expect_params(p, 0, 1)
+        if p:
+            return _num(self.trig_levels[parse_channel_name(p[0], ("CHANnel",), 4)])
+        return _num(self.state.trig_level_v)
+
+    def _set_slope(self, value: str) -> None:
+        v = parse_choice(value, ("POSitive", "NEGative", "EITHer", "ALTernate"))
+        self.state.trig_slope = {"POSITIVE": "POS", "NEGATIVE": "NEG"}.get(v, "EITH")
+
+    def _set_trig_coupling(self, value: str) -> None:
+        v = parse_choice(value, ("AC", "DC", "LFReject"))
+        self.state.trig_coupling = {"LFREJECT": "LFR"}.get(v, v)
+
+    # -- run control ---------------------------------------------------------------------------------
+    def _single(self) -> None:
+        self.state.arm_single(auto=self.state.sweep == "AUTO")
+        self.armed_event = True
+
+    def _force(self) -> None:
+        st = self.state
+        if st.run_state == "SINGLE":
+            st.last = st.try_acquire(allow_auto=True)
+            st.run_state = "STOP"
+
+    def _digitize(self, ctx: Context, s: list, p: tuple) -> None:
+        """``:DIGitize [CHANnel<n>,...]``: listed channels on, the others off; block until acquired."""
+        st = self.state
+        chans = [parse_channel_name(x, ("CHANnel",), 4) for x in p]
+        if chans:
+            for n in range(1, 5):
+                st.channel(n).display = n in chans
+        self._single()
+        while not st.poll_single():
+            ctx.sleep_unlocked(min(0.01, max(1e-4, st.single_ready_s - time.monotonic())))
+
+    def _rstate(self) -> str:
+        self.state.poll_single()
+        return {"RUN": "RUN", "STOP": "STOP", "SINGLE": "SING"}[self.state.run_state]
+
+    def _aer(self) -> str:
+        armed = self.armed_event or self.state.run_state == "RUN"
+        self.armed_event = False
+        return "1" if armed else "0"
+
+    def _ter(self) -> str:
+        st = self.state
+        if st.run_state == "SINGLE":
+            st.poll_single()
+        elif st.run_state == "RUN":
+            st.current()
+        hit = st.triggered_event
+        st.triggered_event = False
+        return "+1" if hit else "+0"
+
+    def _oper(self) -> str:
+        st = self.state
+        done = st.poll_single()
+        value = 8 if st.run_state in ("RUN", "SINGLE") else 0
+        if st.run_state == "SINGLE" and not done:
+            value |= 32
+        return f"{value:+d}"
+
+    # -- waveform helpers ----------------------------------------------------------------------------
+    def _set_wav_source(self, value: str) -> None:
+        n = parse_channel_name(value, ("CHANnel",), 4)
+        self.wav_source = n
+        self.state.channel(n).display = True
+
+    def _set_format(self, value: str) -> None:
+        v = parse_choice(value, ("BYTE", "WORD", "ASCii"))
+        self.wav_format = "ASC" if v == "ASCII" else v
+
+    def _set_points_mode(self, value: str) -> None:
+        v = parse_choice(value, ("NORMal", "MAXimum", "RAW"))
+        self.points_mode = {"NORMAL": "NORM", "MAXIMUM": "MAX"}.get(v, v)
+
+    def _set_points(self, value: str) -> None:
+        v = parse_number(value, keywords=("MAX",))
+        if v == "MAX":
+            self.points = 10 ** 9
+            self.points_mode = "MAX"
+            return
+        self.points = int(self._clamp(float(v), 100, 8_000_000))
+
+    def _points_available(self) -> str:
+        """``:WAVeform:POINts?``: points the next transfer holds (0 = no data)."""
+        acq = self._acquisition_for_read(fresh=False)
+        return f"{self._geometry(acq).n:+d}" if acq is not None else "+0"
+
+    def _mode_is_raw(self) -> bool:
+        return self.points_mode == "RAW" or (self.points_mode == "MAX" and self.state.run_state == "STOP")
+
+    def _geometry(self, acq: Acquisition) -> Geometry:
+        """The record a ``:WAVeform:DATA?`` returns for the present points mode and count."""
+        if self._mode_is_raw() and self.state.run_state == "STOP":
+            raw = acq.raw
+            want = min(self.points, raw.n)
+            if acq.averages > 1:
+                want = min(want, AVERAGE_POINTS_CAP)
+            d = max(1, math.ceil(raw.n / want))
+            return Geometry(t0_s=raw.t0_s, dt_s=raw.dt_s * d, n=raw.n // d, decimation=d)
+        allowed = [q for q in NORMAL_POINTS if q <= self.points] or [NORMAL_POINTS[0]]
+        n = min(allowed[-1], acq.raw.n)
+        if acq.averages > 1:
+            n = min(n, AVERAGE_POINTS_CAP)
+        dt = acq.screen_window_s / n
+        return Geometry(t0_s=acq.screen_left_s, dt_s=dt, n=n,
+                        decimation=max(1, int(round(acq.raw.n / n))))
+
+    def _wave_type(self) -> str:
+        acq = self.state.last
+        return acq_type_name(acq) if acq is not None else self.state.acq_type
+
+    def _preamble_fields(self) -> list[str]:
+        acq = self._acquisition_for_read(fresh=False)
+        ch = self.wav_source
+        fmt = self.wav_format
+        if acq is None:
+            geom, adc, count, ty = Geometry(0.0, 0.0, 0), self.state.adc(ch), 1, self.state.acq_type
+        else:
+            geom, adc, count, ty = self._geometry(acq), acq.adc[ch], acq.averages, acq_type_name(acq)
+        yinc, yref = adc.lsb_v, adc.centre_code
+        if fmt == "WORD":
+            yinc, yref = yinc / 256.0, yref * 256.0
+        if not self.wav_unsigned and fmt != "ASC":
+            yref = 0.0
+        return [f"{_FORMAT_CODE[fmt]:+d}", f"{_TYPE_CODE[ty]:+d}", f"{geom.n:+d}", f"{count:+d}", _num(geom.dt_s),
+                _num(geom.t0_s), "+0", _num(yinc), _num(adc.centre_v), f"{int(yref):+d}"]
+
+    def _acquisition_for_read(self, fresh: bool) -> Acquisition | None:
+        st = self.state
+        if st.run_state == "RUN":
+            return st.current() if fresh else (st.last or st.current())
+        if st.run_state == "SINGLE":
+            st.poll_single()
+        return st.last
+
+    def _data(self, ctx: Context, s: list, p: tuple) -> bytes:
+        expect_params(p, 0)
+        acq = self._acquisition_for_read(fresh=True)
+        ch = self.wav_source
+        if acq is None or ch not in acq.channels:
+            self.push_error(-222, f"no data for channel {ch}")
+            return definite_block(b"", 8)
+        codes = acq.codes(ch, self._geometry(acq))
+        return definite_block(self._encode(codes, acq, ch), 8)
+
+    def _encode(self, codes: np.ndarray, acq: Acquisition, ch: int) -> bytes:
+        fmt = self.wav_format
+        if fmt == "BYTE":
+            q = np.floor(codes)  # averaged data are truncated to 8 bits (2000X guide, BYTE format)
+            if self.wav_unsigned:
+                return q.astype(np.uint8).tobytes()
+            return (q - 128.0).astype(np.int8).tobytes()
+        if fmt == "WORD":
+            w = np.round(codes * 16.0) * 16.0
+            w = np.where(codes <= acq.adc[ch].code_lo, 1.0, np.where(codes >= acq.adc[ch].code_hi, 65535.0, w))
+            u = w.astype(np.uint16)
+            if not self.wav_unsigned:
+                u = (u.astype(np.int32) - 32768).astype(np.int16)
+            return u.astype(u.dtype.newbyteorder(">" if self.wav_msb_first else "<")).tobytes()
+        adc = acq.adc[ch]
+        volts = (codes - adc.centre_code) * adc.lsb_v + adc.centre_v
+        return ",".join(f"{v:+.6E}" for v in volts).encode()
+
+
+def acq_type_name(acq: Acquisition) -> str:
+    """``NORM``, ``AVER`` or ``HRES`` for an acquisition."""
+    return "AVER" if acq.averages > 1 else "HRES" if acq.high_res else "NORM"
+
+
+def _num(v: float) -> str:
+    return f"{v:+.8E}"
+
+
+def _volts(text: str) -> float:
+    return float(parse_number(text, units=("V",)))
+
+
+def _seconds(text: str) -> float:
+    return float(parse_number(text, units=("S",)))
+
+
+def _plain(text: str) -> float:
+    return float(parse_number(text))
+
+
+def _only(value: str, choices: tuple[str, ...], modelled: str) -> None:
+    """Accept a documented choice only if the simulator models it; the others are -221."""
+    if parse_choice(value, choices) != modelled:
+        raise ScpiError(-221, f"the simulator models {modelled} only")

@@ -1,0 +1,127 @@
+"""Simulated Rigol DG1062Z generator: the ``rigol_dg1000z`` dialect.
+
+Spellings, replies and defaults from reference/scpi.md §3.2 (QCoDeS ``Rigol_DG1062.py``, pymeasure
+``rigol_dg800.py``, the DG1000Z Programming Guide):
+
+* ``*IDN?`` -> ``Rigol Technologies,DG1062Z,DG1ZA00000000,00.01.14``.
+* Omitting ``[:SOURce<n>]``/``<n>`` means channel 1. Numbers answer with 7 significant digits
+  (``1.000000E+03``); High-Z load answers ``9.900000E+37``; ``:OUTPut<n>?`` answers ``ON``/``OFF``;
+  ``:TRACK?`` answers ``ON``/``OFF``/``INVERTED``; ``:APPLy?`` answers
+  ``"SIN,1.000000E+03,5.000000E+00,0.000000E+00,0.000000E+00"`` (type, freq, amp, offset, phase);
+  errors ``0,"No error"`` and ``-113,"Undefined header; keyword cannot be found"``.
+* ``*RST``: outputs off; sine 1 kHz, 5 Vpp, 0 V, 0 degrees (the APPLy defaults of §3.2), 50 Ohm load.
+* Ranges: sine up to 60 MHz (DG1062Z); amplitude and offset limits as §2.3; phase 0 ... 360 degrees.
+  Out-of-range values are clamped silently (§3.2 quirks). ``APPLy:SINusoid`` parameters that are omitted
+  take the defaults listed in §3.2 (1 kHz, 5 Vpp, 0 V, 0 degrees); APPLy amplitudes are Vpp.
+* Phase align: ``:PHASe:INITiate`` (DG1000Z) and ``:PHASe:SYNChronize`` (both accepted, §3.2).
+
+Served commands (``#`` = optional channel suffix 1|2, default 1)::
+
+    *IDN? *RST *CLS *OPC *OPC? *WAI *ESR? *ESE(?) *SRE(?) *STB? *TST?  :SYSTem:ERRor[:NEXT]?
+    [:SOURce#]:FUNCtion[:SHAPe](?)        [:SOURce#]:FREQuency[:FIXed](?) [MIN|MAX]
+    [:SOURce#]:VOLTage[:LEVel][:IMMediate][:AMPLitude](?)   [:SOURce#]:VOLTage:UNIT(?)
+    [:SOURce#]:VOLTage[:LEVel][:IMMediate]:OFFSet(?)  :HIGH(?)  :LOW(?)
+    [:SOURce#]:PHASe[:ADJust](?)          [:SOURce#]:PHASe:INITiate  [:SOURce#]:PHASe:SYNChronize
+    [:SOURce#]:TRACK(?)                   [:SOURce#]:APPLy:SINusoid|DC   [:SOURce#]:APPLy?
+    :OUTPut#[:STATe](?)  :OUTPut#:IMPedance(?) = :OUTPut#:LOAD(?)  :OUTPut#:POLarity(?)
+"""
+
+from __future__ import annotations
+
+from .generator_device import FUNCTIONS, GeneratorDevice, GeneratorFamily, channel_query
+from .generator_state import ChannelState, GeneratorLimits, GeneratorState
+from .scpi_device import Context, Dialect, suffixed_command, suffixed_query
+from .scpi_parser import ScpiError, expect_params
+
+IDN = "Rigol Technologies,DG1062Z,DG1ZA00000000,00.01.14"
+LIMITS = GeneratorLimits(freq_min_hz=1e-6, freq_max_hz=60e6)
+DEFAULTS = ChannelState(function="SIN", freq_hz=1e3, vpp_emf=10.0, offset_emf=0.0, load_ohm=50.0)
+FAMILY = GeneratorFamily(number=lambda v: f"{v:.6E}", strict=False, phase_range_deg=(0.0, 360.0),
+                         functions=FUNCTIONS, high_z_reply="9.900000E+37")
+ERROR_TEXTS = {-113: "Undefined header; keyword cannot be found"}
+APPLY_DEFAULTS = ("1000", "5", "0", "0")  # freq Hz, amplitude Vpp, offset V, phase deg (§3.2)
+
+
+class RigolDG1000Z(GeneratorDevice):
+    """The DG1062Z dialect over a shared :class:`GeneratorState`."""
+
+    def __init__(self, state: GeneratorState, idn: str = IDN) -> None:
+        super().__init__(Dialect(idn=idn, signed_integers=False, error_texts=ERROR_TEXTS), FAMILY, state)
+        self._register()
+
+    def _register(self) -> None:
+        t = self.table
+        s = "[SOURce#:]"
+        vlev = s + "VOLTage[:LEVel][:IMMediate]"
+        t.add(s + "FUNCtion[:SHAPe]", suffixed_command(self.ch, self.set_function), suffixed_query(self.ch, self.function))
+        t.add(s + "FREQuency[:FIXed]", suffixed_command(self.ch, self.set_frequency), channel_query(self, self.frequency))
+        t.add(vlev + "[:AMPLitude]", suffixed_command(self.ch, self.set_amplitude), channel_query(self, self.amplitude))
+        t.add(vlev + ":OFFSet", suffixed_command(self.ch, self.set_offset), channel_query(self, self.offset))
+        t.add(vlev + ":HIGH", suffixed_command(self.ch, lambda n, p: self.set_high_low(n, p, True)),
+              suffixed_query(self.ch, lambda n: self.high_low(n, True)))
+        t.add(vlev + ":LOW", suffixed_command(self.ch, lambda n, p: self.set_high_low(n, p, False)),
+              suffixed_query(self.ch, lambda n: self.high_low(n, False)))
+        t.add(s + "VOLTage:UNIT", suffixed_command(self.ch, self.set_unit),
+              suffixed_query(self.ch, lambda n: self.state.channel(n).unit))
+        t.add(s + "PHASe[:ADJust]", suffixed_command(self.ch, self.set_phase), channel_query(self, self.phase))
+        t.add(s + "PHASe:INITiate", self._sync)
+        t.add(s + "PHASe:SYNChronize", self._sync)
+        t.add(s + "TRACk", self._track, query=self._track_query)
+        t.add(s + "APPLy:SINusoid", lambda c, s_, p: self._apply(s_, p, "SIN"))
+        t.add(s + "APPLy:DC", lambda c, s_, p: self._apply(s_, p, "DC"))
+        t.add(s + "APPLy", query=self._apply_query)
+        on_off = suffixed_query(self.ch, lambda n: "ON" if self.state.channel(n).output_on else "OFF")
+        t.add("OUTPut#[:STATe]", suffixed_command(self.ch, self.set_output), on_off)
+        t.add("OUTPut#:IMPedance", suffixed_command(self.ch, self.set_load), channel_query(self, self.load))
+        t.add("OUTPut#:LOAD", suffixed_command(self.ch, self.set_load), channel_query(self, self.load))
+        t.add("OUTPut#:POLarity", suffixed_command(self.ch, self.set_polarity),
+              suffixed_query(self.ch, lambda n: "INV" if self.state.channel(n).inverted else "NORM"))
+
+    def _sync(self, ctx: Context, s: list, p: tuple) -> None:
+        self.ch(s[0])
+        expect_params(p, 0)
+        self.state.phase_align()
+
+    def _track(self, ctx: Context, s: list, p: tuple) -> None:
+        if self.ch(s[0]) != 1:
+            raise ScpiError(-113, "TRACK is a channel-1 command")
+        expect_params(p, 1)
+        self.set_track(p[0])
+
+    def _track_query(self, ctx: Context, s: list, p: tuple) -> str:
+        if self.ch(s[0]) != 1:
+            raise ScpiError(-113, "TRACK is a channel-1 command")
+        expect_params(p, 0)
+        return {"INV": "INVERTED"}.get(self.state.track, self.state.track)
+
+    def _apply(self, s: list, p: tuple, function: str) -> None:
+        n = self.ch(s[0])
+        expect_params(p, 0, 4)
+        given = list(p) + list(APPLY_DEFAULTS[len(p):])
+        freq, amp, off, phase = given
+        ch = self.state.channel(n)
+        unit = ch.unit
+        ch.unit = "VPP"  # APPLy amplitudes are Vpp at the load setting
+        try:
+            if function == "DC":
+                self.apply(n, "DC", [None, None, off])
+            else:
+                self.apply(n, function, [freq, amp, off], phase=phase)
+        finally:
+            self.state.channel(n).unit = unit
+
+    def _apply_query(self, ctx: Context, s: list, p: tuple) -> str:
+        n = self.ch(s[0])
+        expect_params(p, 0)
+        ch = self.state.channel(n)
+        vpp = ch.vpp_emf / ch.emf_scale()
+        off = ch.offset_emf / ch.emf_scale()
+        f = self.fmt
+        return f'"{ch.function},{f(ch.freq_hz)},{f(vpp)},{f(off)},{f(ch.phase_deg)}"'
+
+
+def make_state(sim: dict, seed: int = 0) -> GeneratorState:
+    """The generator state of a bench's ``[sim]`` section with this family's limits and defaults."""
+    return GeneratorState(LIMITS, DEFAULTS, source_r_ohm=sim.get("gen_source_r_ohm", 50.0),
+                          ch2_gain_db=sim.get("gen_amplitude_mismatch_db", 0.0),
+                          ch2_phase_deg=sim.get("gen_phase_mismatch_deg", 0.0), seed=seed)

@@ -1,0 +1,403 @@
+"""Simulated Rigol DS1054Z scope: the ``rigol_ds1000z`` dialect.
+
+Facts from reference/scpi.md §4.2 (QCoDeS ``Rigol_DS1074Z.py``; MSO1000Z/DS1000Z Programming Guide; a
+DS1054Z bench log) unless marked otherwise:
+
+* ``*IDN?`` -> ``RIGOL TECHNOLOGIES,DS1054Z,DS1ZA000000000,00.04.04.SP4``; errors ``0,"No error"``,
+  ``-113,"Undefined header; keyword cannot be found"``.
+* 8-bit ADC, 8 vertical and 12 horizontal divisions (1200-point screen record), 1 MOhm inputs only.
+  yreference 127, yincrement = (V/div)/25 (25 codes/div; the 256 codes leave about 1.1 divisions of
+  over-range above and below the screen); ``volts = (code - yorigin - yreference) x yincrement`` with
+  yorigin a whole number of codes; offset is *added* to the trace, so the screen-centre voltage is
+  ``-offset``.
+* Preamble ``format,type,points,count,xincrement,xorigin,xreference,yincrement,yorigin,yreference``
+  (format 0 BYTE / 1 WORD / 2 ASC, type 0 NORMal / 1 MAXimum / 2 RAW; count = averages); data ``#9``
+  block + LF. WORD carries the same 8-bit value in the low byte (LSB first); ASCii is CSV volts.
+* ``:WAVeform:MODE``: NORMal = 1200 screen points; RAW = memory, needs ``:STOP`` (while running a RAW
+  read returns the 1200 screen points, as one user saw, §4.2); MAXimum = screen while running, memory
+  when stopped. ``:WAVeform:STARt``/``:STOP`` (1-based) select the window; one read returns at most
+  250 000 points in BYTE, 125 000 in WORD, 15 625 in ASCii, starting at STARt.
+* ``:ACQuire:MDEPth {AUTO|<points>}``: 12k/120k/1.2M/12M/24M points with one channel on, half that with
+  two, a quarter with three or four; any other value is ignored without an error (old value kept).
+* ``:SINGle`` = ``:TRIGger:SWEep SINGle`` and the sweep stays SINGle; ``:TRIGger:STATus?`` answers
+  ``TD|WAIT|RUN|AUTO|STOP``. A pending single answers ``WAIT`` to the first status query after
+  ``:SINGle`` (so the documented "wait until it leaves STOP, then until it returns to STOP" poll works
+  however slowly the client polls). There is no ``:DIGitize`` (it is an undefined header, -113).
+* Out-of-range vertical/horizontal values are clamped silently (Rigol, §2.3 and §1.2).
+
+Model figures not in scpi.md (DS1054Z data sheet): 1 mV/div ... 10 V/div at probe 1; offset +-2 V below
+500 mV/div, +-100 V from 500 mV/div; 5 ns/div ... 50 s/div; 1 GSa/s with one channel, 500 MSa/s with two,
+250 MSa/s with three or four; BW limit 20 MHz (§4.2 ``BWLimit {20M|OFF}``); AC coupling corner 10 Hz.
+The simulated leads are 1:1 and ``*RST`` sets the probe ratio to 1.
+
+Served commands (``<n>`` = 1..4)::
+
+    *IDN? *RST *CLS *OPC *OPC? *WAI *ESR? *ESE(?) *SRE(?) *STB? *TST?  :SYSTem:ERRor[:NEXT]?
+    :CHANnel<n>:DISPlay(?) :SCALe(?) :OFFSet(?) :COUPling(?) :PROBe(?) :BWLimit(?) :INVert(?)
+    :TIMebase[:MAIN]:SCALe(?) :TIMebase[:MAIN]:OFFSet(?) :TIMebase:MODE(?)
+    :ACQuire:TYPE(?) :AVERages(?) :MDEPth(?) :SRATe?
+    :TRIGger:MODE(?) :TRIGger:EDGE:SOURce(?) :SLOPe(?) :LEVel(?) :TRIGger:COUPling(?) :TRIGger:SWEep(?)
+    :TRIGger:STATus?
+    :RUN :STOP :SINGle :TFORce :CLEar
+    :WAVeform:SOURce(?) :MODE(?) :FORMat(?) :STARt(?) :STOP(?) :PREamble? :DATA?
+        :XINCrement? :XORigin? :XREFerence? :YINCrement? :YORigin? :YREFerence?
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .acquisition import Acquisition, Geometry
+from .scope_state import ChannelSettings, Imperfections, ScopeHardware, ScopeState, Screen, SignalSource
+from .scpi_device import (Context, Dialect, ScpiDevice, action_of, command_of, definite_block, query_of,
+                          suffixed_command, suffixed_query)
+from .scpi_parser import ScpiError, expect_params, parse_bool, parse_channel_name, parse_choice, parse_number
+
+IDN = "RIGOL TECHNOLOGIES,DS1054Z,DS1ZA000000000,00.04.04.SP4"
+HARDWARE = ScopeHardware(h_divs=12, codes_per_div=25.0, centre_code=127.0, code_lo=0, code_hi=255,
+                         scale_min_v=1e-3, scale_max_v=10.0, timebase_min_s=5e-9, timebase_max_s=50.0,
+                         srate_by_nch=(1e9, 500e6, 250e6, 250e6),
+                         mem_by_nch=(24_000_000, 12_000_000, 6_000_000, 6_000_000),
+                         ac_corner_hz=10.0, bw_limit_hz=20e6, integer_centre_codes=True)
+MDEPTHS_1CH = (12_000, 120_000, 1_200_000, 12_000_000, 24_000_000)
+SCREEN_POINTS = 1200
+READ_CAP = {"BYTE": 250_000, "WORD": 125_000, "ASC": 15_625}
+PROBE_RATIOS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+ERROR_TEXTS = {-113: "Undefined header; keyword cannot be found"}
+_FORMAT_CODE = {"BYTE": 0, "WORD": 1, "ASC": 2}
+_MODE_CODE = {"NORM": 0, "MAX": 1, "RAW": 2}
+
+
+def mdepths(n_on: int) -> tuple[int, ...]:
+    """Allowed memory depths with ``n_on`` channels on: the single-channel list divided by 1, 2 or 4."""
+    div = 1 if n_on <= 1 else 2 if n_on == 2 else 4
+    return tuple(d // div for d in MDEPTHS_1CH)
+
+
+class RigolDS1000Z(ScpiDevice):
+    """The DS1054Z dialect over a :class:`ScopeState` fed by the bench."""
+
+    def __init__(self, source: SignalSource, imperfections: Imperfections, *, seed: int = 0, idn: str = IDN) -> None:
+        super().__init__(Dialect(idn=idn, signed_integers=False, error_texts=ERROR_TEXTS))
+        self.mdepth_index: int | None = None  # None = AUTO; else an index into mdepths(n_on)
+        self.state = ScopeState(HARDWARE, imperfections, source, self.memory_plan, ChannelSettings(), seed=seed)
+        self._register()
+        self.reset()
+
+    # -- state --------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """``*RST``: channel 1 on at 1 V/div, others off, 1 us/div, AUTO edge trigger on CH1 at 0 V,
+        memory AUTO, averages 2; waveform CHAN1, NORMal, BYTE, points 1..1200 (DS1000Z guide defaults)."""
+        self.state.reset()
+        for n in (2, 3, 4):
+            self.state.channel(n).display = False
+        self.state.h_scale_s = 1e-6
+        self.state.avg_count = 2
+        self.mdepth_index = None
+        self.wav_source = 1
+        self.wav_mode = "NORM"
+        self.wav_format = "BYTE"
+        self.wav_start = 1
+        self.wav_stop = SCREEN_POINTS
+        self.wait_reported = True
+
+    def memory_plan(self, state: ScopeState) -> tuple[Geometry, Screen]:
+        """Record length and rate: AUTO fills the screen at the highest rate the memory allows; a set depth
+        keeps its length and samples at ``min(max rate, depth / screen time)``, centred on the screen."""
+        screen = state.screen()
+        nch = state.n_on()
+        fmax = state.hw.srate_by_nch[nch - 1]
+        if self.mdepth_index is None:
+            n = int(max(SCREEN_POINTS, min(state.hw.mem_by_nch[nch - 1], math.floor(fmax * screen.window_s))))
+            return Geometry(t0_s=screen.left_s, dt_s=screen.window_s / n, n=n), screen
+        n = mdepths(nch)[self.mdepth_index]
+        fs = min(fmax, n / screen.window_s)
+        centre = screen.left_s + screen.window_s / 2
+        return Geometry(t0_s=centre - n / (2 * fs), dt_s=1.0 / fs, n=n), screen
+
+    def ch(self, suffix: int | None) -> int:
+        """Channel from a header suffix; a channel the scope lacks is an undefined header (-113)."""
+        n = 1 if suffix is None else suffix
+        if not 1 <= n <= 4:
+            raise ScpiError(-113, f"channel {n}")
+        return n
+
+    # -- registration -------------------------------------------------------------------------------
+    def _register(self) -> None:
+        t = self.table
+        st = self.state
+        ch = self.ch
+        c = st.channel
+
+        t.add("CHANnel#:DISPlay", suffixed_command(ch, lambda n, v: setattr(c(n), "display", parse_bool(v))),
+              suffixed_query(ch, lambda n: "1" if c(n).display else "0"))
+        t.add("CHANnel#:INVert", suffixed_command(ch, lambda n, v: setattr(c(n), "inverted", parse_bool(v))),
+              suffixed_query(ch, lambda n: "1" if c(n).inverted else "0"))
+        t.add("CHANnel#:SCALe", suffixed_command(ch, self._set_scale), suffixed_query(ch, lambda n: _num(c(n).scale_v)))
+        t.add("CHANnel#:OFFSet", suffixed_command(ch, self._set_offset),
+              suffixed_query(ch, lambda n: _num(-c(n).centre_v + 0.0)))
+        t.add("CHANnel#:COUPling",
+              suffixed_command(ch, lambda n, v: setattr(c(n), "coupling", parse_choice(v, ("AC", "DC", "GND")))),
+              suffixed_query(ch, lambda n: c(n).coupling))
+        t.add("CHANnel#:BWLimit",
+              suffixed_command(ch, lambda n, v: setattr(c(n), "bw_limit", parse_choice(v, ("20M", "OFF")) == "20M")),
+              suffixed_query(ch, lambda n: "20M" if c(n).bw_limit else "OFF"))
+        t.add("CHANnel#:PROBe", suffixed_command(ch, self._set_probe), suffixed_query(ch, lambda n: _num(c(n).probe)))
+
+        for tb in ("TIMebase[:MAIN]",):
+            t.add(f"{tb}:SCALe", command_of(self._set_timebase), query_of(lambda: _num(st.h_scale_s)))
+            t.add(f"{tb}:OFFSet", command_of(lambda v: setattr(st, "h_position_s", _clip(_seconds(v), -500, 500))),
+                  query_of(lambda: _num(st.h_position_s)))
+        t.add("TIMebase:MODE", command_of(lambda v: _only(v, ("MAIN", "XY", "ROLL"), "MAIN")), query_of(lambda: "MAIN"))
+
+        t.add("ACQuire:TYPE", command_of(self._set_acq_type), query_of(lambda: st.acq_type))
+        t.add("ACQuire:AVERages", command_of(self._set_averages), query_of(lambda: str(st.avg_count)))
+        t.add("ACQuire:MDEPth", command_of(self._set_mdepth), query_of(self._mdepth))
+        t.add("ACQuire:SRATe", query=query_of(lambda: _num(1.0 / self.memory_plan(st)[0].dt_s)))
+
+        t.add("TRIGger:MODE", command_of(lambda v: _only(v, ("EDGE", "PULSe", "RUNT", "WIND", "SLOPe", "NEDGe",
+                                                            "PATTern", "DELay", "TIMeout", "DURation", "SHOLd",
+                                                            "RS232", "IIC", "SPI", "VIDeo"), "EDGE")),
+              query_of(lambda: "EDGE"))
+        t.add("TRIGger:EDGE:SOURce", command_of(self._set_trig_source), query_of(self._trig_source))
+        t.add("TRIGger:EDGE:SLOPe", command_of(self._set_slope),
+              query_of(lambda: {"POS": "POS", "NEG": "NEG", "EITH": "RFAL"}[st.trig_slope]))
+        t.add("TRIGger:EDGE:LEVel", command_of(lambda v: setattr(st, "trig_level_v", _volts(v))),
+              query_of(lambda: _num(st.trig_level_v)))
+        t.add("TRIGger:COUPling", command_of(self._set_trig_coupling), query_of(lambda: st.trig_coupling))
+        t.add("TRIGger:SWEep", command_of(self._set_sweep), query_of(lambda: st.sweep))
+        t.add("TRIGger:STATus", query=query_of(self._trigger_status))
+
+        t.add("RUN", action_of(self._run))
+        t.add("STOP", action_of(st.stop))
+        t.add("SINGle", action_of(self._single))
+        t.add("TFORce", action_of(self._force))
+        t.add("CLEar", action_of(lambda: setattr(st, "last", None)))
+
+        t.add("WAVeform:SOURce", command_of(self._set_wav_source), query_of(lambda: f"CHAN{self.wav_source}"))
+        t.add("WAVeform:MODE", command_of(self._set_wav_mode), query_of(lambda: self.wav_mode))
+        t.add("WAVeform:FORMat", command_of(self._set_format), query_of(lambda: self.wav_format))
+        t.add("WAVeform:STARt", command_of(lambda v: setattr(self, "wav_start", self._index(v))),
+              query_of(lambda: str(self.wav_start)))
+        t.add("WAVeform:STOP", command_of(lambda v: setattr(self, "wav_stop", self._index(v))),
+              query_of(lambda: str(self.wav_stop)))
+        t.add("WAVeform:PREamble", query=query_of(lambda: ",".join(self._preamble_fields())))
+        t.add("WAVeform:DATA", query=self._data)
+        for i, name in ((4, "XINCrement"), (5, "XORigin"), (6, "XREFerence"), (7, "YINCrement"), (8, "YORigin"),
+                        (9, "YREFerence")):
+            t.add(f"WAVeform:{name}", query=query_of(lambda i=i: self._preamble_fields()[i]))
+
+    # -- vertical and horizontal ---------------------------------------------------------------------
+    def _set_scale(self, n: int, value: str) -> None:
+        c = self.state.channel(n)
+        hw = self.state.hw
+        c.scale_v = _clip(_volts(value), hw.scale_min_v * c.probe, hw.scale_max_v * c.probe)
+        lim = self._offset_limit(c)
+        c.centre_v = _clip(c.centre_v, -lim, lim)
+
+    def _offset_limit(self, c: ChannelSettings) -> float:
+        """Offset range: +-2 V below 500 mV/div, +-100 V from 500 mV/div (at probe 1; scaled by the probe)."""
+        return (2.0 if c.scale_v / c.probe < 0.5 else 100.0) * c.probe
+
+    def _set_offset(self, n: int, value: str) -> None:
+        c = self.state.channel(n)
+        lim = self._offset_limit(c)
+        c.centre_v = -_clip(_volts(value), -lim, lim)
+
+    def _set_probe(self, n: int, value: str) -> None:
+        ratio = float(parse_number(value))
+        match = [r for r in PROBE_RATIOS if math.isclose(r, ratio, rel_tol=1e-6)]
+        if not match:
+            return  # not one of the discrete ratios: ignored like other invalid values (§1.2)
+        c = self.state.channel(n)
+        k = match[0] / c.probe
+        c.scale_v *= k
+        c.centre_v *= k
+        c.probe = match[0]
+
+    def _set_timebase(self, value: str) -> None:
+        hw = self.state.hw
+        self.state.h_scale_s = _clip(_seconds(value), hw.timebase_min_s, hw.timebase_max_s)
+
+    # -- acquisition --------------------------------------------------------------------------------
+    def _set_acq_type(self, value: str) -> None:
+        v = parse_choice(value, ("NORMal", "AVERages", "PEAK", "HRESolution"))
+        if v == "PEAK":
+            raise ScpiError(-221, "the simulator does not model PEAK detect")
+        self.state.acq_type = {"NORMAL": "NORM", "AVERAGES": "AVER", "HRESOLUTION": "HRES"}[v]
+
+    def _set_averages(self, value: str) -> None:
+        n = int(round(float(parse_number(value))))
+        if 2 <= n <= 1024 and n & (n - 1) == 0:
+            self.state.avg_count = n  # other values are ignored (a power of two 2..1024, §4.2)
+
+    def _set_mdepth(self, value: str) -> None:
+        if value.strip().upper() == "AUTO":
+            self.mdepth_index = None
+            return
+        try:
+            depth = float(parse_number(value))
+        except ScpiError:
+            return
+        allowed = mdepths(self.state.n_on())
+        if depth in allowed:
+            self.mdepth_index = allowed.index(int(depth))
+        # anything else: ignored without an error, the old value stays (§4.2, hardware log)
+
+    def _mdepth(self) -> str:
+        if self.mdepth_index is None:
+            return "AUTO"
+        return str(mdepths(self.state.n_on())[self.mdepth_index])
+
+    # -- trigger and run control ---------------------------------------------------------------------
+    def _set_trig_source(self, value: str) -> None:
+        if value.strip().upper() == "AC":
+            self.state.trig_source = "LINE"
+            return
+        self.state.trig_source = parse_channel_name(value, ("CHANnel",), 4)
+
+    def _trig_source(self) -> str:
+        src = self.state.trig_source
+        return f"CHAN{src}" if isinstance(src, int) else "AC"
+
+    def _set_slope(self, value: str) -> None:
+        v = parse_choice(value, ("POSitive", "NEGative", "RFALl"))
+        self.state.trig_slope = {"POSITIVE": "POS", "NEGATIVE": "NEG", "RFALL": "EITH"}[v]
+
+    def _set_trig_coupling(self, value: str) -> None:
+        v = parse_choice(value, ("AC", "DC", "LFReject", "HFReject"))
+        self.state.trig_coupling = {"LFREJECT": "LFR", "HFREJECT": "HFR"}.get(v, v)
+
+    def _set_sweep(self, value: str) -> None:
+        v = parse_choice(value, ("AUTO", "NORMal", "SINGle"))
+        if v == "SINGLE":
+            self._single()
+        else:
+            self.state.sweep = {"AUTO": "AUTO", "NORMAL": "NORM"}[v]
+
+    def _single(self) -> None:
+        self.state.sweep = "SING"
+        self.state.arm_single(auto=False)
+        self.wait_reported = False
+
+    def _run(self) -> None:
+        if self.state.sweep == "SING":
+            self._single()
+        else:
+            self.state.run()
+
+    def _force(self) -> None:
+        st = self.state
+        if st.run_state == "SINGLE":
+            st.last = st.try_acquire(allow_auto=True)
+            st.run_state = "STOP"
+        elif st.run_state == "RUN":
+            st.last = st.try_acquire(allow_auto=True)
+
+    def _trigger_status(self) -> str:
+        st = self.state
+        if st.run_state == "SINGLE":
+            done = st.poll_single()
+            if not done or not self.wait_reported:
+                self.wait_reported = True
+                return "WAIT"
+            return "STOP"
+        if st.run_state == "STOP":
+            return "STOP"
+        acq = st.current()
+        if acq is None:
+            return "WAIT"
+        return "TD" if acq.triggered else "AUTO"
+
+    # -- waveform ----------------------------------------------------------------------------------
+    def _set_wav_source(self, value: str) -> None:
+        self.wav_source = parse_channel_name(value, ("CHANnel",), 4)
+
+    def _set_wav_mode(self, value: str) -> None:
+        v = parse_choice(value, ("NORMal", "MAXimum", "RAW"))
+        self.wav_mode = {"NORMAL": "NORM", "MAXIMUM": "MAX"}.get(v, v)
+
+    def _set_format(self, value: str) -> None:
+        v = parse_choice(value, ("WORD", "BYTE", "ASCii"))
+        self.wav_format = "ASC" if v == "ASCII" else v
+
+    def _index(self, value: str) -> int:
+        """A 1-based point index; the record length bounds it when the data are read."""
+        v = float(parse_number(value))
+        return int(_clip(round(v), 1, HARDWARE.mem_by_nch[0]))
+
+    def _reads_memory(self) -> bool:
+        """RAW, or MAXimum while stopped, read the acquisition memory (needs :STOP, §4.2)."""
+        return self.state.run_state == "STOP" and self.wav_mode in ("RAW", "MAX")
+
+    def _geometry(self, acq: Acquisition) -> Geometry:
+        if self._reads_memory():
+            return acq.raw
+        n = SCREEN_POINTS
+        return Geometry(t0_s=acq.screen_left_s, dt_s=acq.screen_window_s / n, n=n,
+                        decimation=max(1, int(round(acq.raw.n / n))))
+
+    def _acquisition(self, fresh: bool) -> Acquisition | None:
+        st = self.state
+        if st.run_state == "RUN":
+            return st.current() if fresh or st.last is None else st.last
+        if st.run_state == "SINGLE":
+            st.poll_single()
+        return st.last
+
+    def _preamble_fields(self) -> list[str]:
+        acq = self._acquisition(fresh=False)
+        ch = self.wav_source
+        if acq is None:
+            geom, adc, count = Geometry(0.0, 0.0, 0), self.state.adc(ch), 1
+        else:
+            geom, adc, count = self._geometry(acq), acq.adc[ch], acq.averages
+        mode = self.wav_mode
+        yorigin = int(round(-adc.centre_v / adc.lsb_v))
+        return [str(_FORMAT_CODE[self.wav_format]), str(_MODE_CODE[mode]), str(geom.n), str(count),
+                _num(geom.dt_s), _num(geom.t0_s), "0", _num(adc.lsb_v), str(yorigin), str(int(adc.centre_code))]
+
+    def _data(self, ctx: Context, s: list, p: tuple) -> bytes:
+        expect_params(p, 0)
+        acq = self._acquisition(fresh=True)
+        ch = self.wav_source
+        if acq is None or ch not in acq.channels:
+            return definite_block(b"", 9)
+        geom = self._geometry(acq)
+        start = min(self.wav_start, geom.n) - 1
+        stop = min(self.wav_stop, geom.n)
+        count = max(0, min(stop - start, READ_CAP[self.wav_format]))
+        codes = np.rint(acq.codes(ch, geom, start, count))  # averages are read out as 8-bit values
+        if self.wav_format == "BYTE":
+            payload = codes.astype(np.uint8).tobytes()
+        elif self.wav_format == "WORD":
+            payload = codes.astype("<u2").tobytes()  # the 8-bit value in the low byte (§4.2)
+        else:
+            adc = acq.adc[ch]
+            volts = (codes - adc.centre_code) * adc.lsb_v + adc.centre_v
+            payload = ",".join(f"{v:.6e}" for v in volts).encode()
+        return definite_block(payload, 9)
+
+
+def _num(v: float) -> str:
+    return f"{v:.6e}"
+
+
+def _volts(text: str) -> float:
+    return float(parse_number(text, units=("V",)))
+
+
+def _seconds(text: str) -> float:
+    return float(parse_number(text, units=("S",)))
+
+
+def _clip(v: float, lo: float, hi: float) -> float:
+    return min(max(v, lo), hi)
+
+
+def _only(value: str, choices: tuple[str, ...], modelled: str) -> None:
+    """Accept a documented choice only if the simulator models it; the others are -221."""
+    if parse_choice(value, choices) != modelled:
+        raise ScpiError(-221, f"the simulator models {modelled} only")

@@ -1,0 +1,256 @@
+"""The simulated four-channel scope's settings and run control, independent of its SCPI dialect.
+
+The dialect modules (:mod:`.keysight_infiniivision`, :mod:`.rigol_ds1000z`) translate their commands to
+this state; the state turns the bench's node signals into :class:`~.acquisition.Acquisition` objects.
+
+Run control (reference/scpi.md §4.1, §4.2):
+
+* ``RUN``: the scope acquires continuously; data read while running come from a fresh acquisition each
+  time (channels read one after the other are *not* from the same trigger, as on a real scope).
+* ``SINGLE``: armed; the acquisition completes once the acquisition time (record length x averages) has
+  passed *and* the trigger condition is met. AUTO sweep (Keysight) auto-triggers at a random phase when the
+  level is never crossed; NORMal/SINGle sweep waits for as long as it takes.
+* ``STOP``: the last acquisition stays frozen; RAW/MAXimum reads use it.
+
+Signal times: the signal is periodic, so the instant the scope arms is drawn at random within the period
+(seeded) and the trigger is the first crossing after it; a free-running (AUTO, untriggered) record starts
+at a random phase.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+from typing import Callable, Mapping
+
+import numpy as np
+
+from .acquisition import Acquisition, Adc, ChannelInput, FrontEnd, Geometry, displayed_tones, find_trigger
+
+
+@dataclass(frozen=True)
+class ScopeHardware:
+    """Fixed properties of a scope model (the dialect module cites where each figure comes from).
+
+    ``srate_by_nch``/``mem_by_nch``: maximum sample rate (Sa/s) and record length (points) with 1..4
+    channels on. Scales are volts/div at the BNC (probe 1); the probe factor multiplies them.
+    """
+
+    h_divs: int
+    codes_per_div: float
+    centre_code: float
+    code_lo: int
+    code_hi: int
+    scale_min_v: float
+    scale_max_v: float
+    timebase_min_s: float
+    timebase_max_s: float
+    srate_by_nch: tuple[float, float, float, float]
+    mem_by_nch: tuple[int, int, int, int]
+    ac_corner_hz: float
+    bw_limit_hz: float
+    v_divs: int = 8
+    n_channels: int = 4
+    integer_centre_codes: bool = False  # Rigol: the preamble's yorigin is a whole number of codes
+
+
+@dataclass(frozen=True)
+class Imperfections:
+    """The bench's ``[sim]`` scope imperfections (bench_config.py)."""
+
+    noise_lsb: float = 1.0
+    gain_error: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)
+    skew_s: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)
+    crosstalk_db: float = -70.0
+    bandwidth_hz: float = 100e6
+
+    @classmethod
+    def from_sim(cls, sim: Mapping[str, object]) -> "Imperfections":
+        """From a bench config's ``[sim]`` dict."""
+        return cls(noise_lsb=float(sim.get("scope_noise_lsb", 1.0)),  # type: ignore[arg-type]
+                   gain_error=tuple(sim.get("scope_gain_error", (0.0,) * 4)),  # type: ignore[arg-type]
+                   skew_s=tuple(sim.get("scope_skew_s", (0.0,) * 4)),  # type: ignore[arg-type]
+                   crosstalk_db=float(sim.get("scope_crosstalk_db", -70.0)),  # type: ignore[arg-type]
+                   bandwidth_hz=float(sim.get("scope_bandwidth_hz", 100e6)))  # type: ignore[arg-type]
+
+
+@dataclass
+class ChannelSettings:
+    """A channel's vertical settings. ``centre_v`` is the displayed voltage at screen centre (Keysight's
+    offset; Rigol's offset is its negative, scpi.md §5)."""
+
+    display: bool = True
+    scale_v: float = 1.0
+    centre_v: float = 0.0
+    coupling: str = "DC"
+    probe: float = 1.0
+    bw_limit: bool = False
+    inverted: bool = False
+
+
+@dataclass
+class Screen:
+    """The horizontal window of an acquisition: left edge relative to the trigger and width, s."""
+
+    left_s: float
+    window_s: float
+
+
+#: ``plan(state) -> (raw record geometry, screen)``, the family's memory/sample-rate rule
+MemoryPlan = Callable[["ScopeState"], tuple[Geometry, Screen]]
+SignalSource = Callable[[], Mapping[int, ChannelInput]]
+
+
+class ScopeState:
+    """Settings, trigger and run state of the simulated scope; builds acquisitions from the bench signals."""
+
+    def __init__(self, hw: ScopeHardware, imperfections: Imperfections, source: SignalSource,
+                 plan: MemoryPlan, defaults: ChannelSettings, *, seed: int = 0) -> None:
+        self.hw = hw
+        self.imp = imperfections
+        self.source = source
+        self.plan = plan
+        self.defaults = defaults
+        self.seed = seed & 0xFFFFFFFF
+        self._rng = np.random.default_rng([self.seed, 4])
+        self._acq_counter = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Factory state: all four channels on at the family default, running, AUTO edge trigger on CH1."""
+        self.channels = [replace(self.defaults) for _ in range(self.hw.n_channels)]
+        self.h_scale_s = 100e-6
+        self.h_position_s = 0.0
+        self.h_reference = 0.5
+        self.acq_type = "NORM"
+        self.avg_count = 8
+        self.trig_source: int | str = 1
+        self.trig_level_v = 0.0
+        self.trig_slope = "POS"
+        self.trig_coupling = "DC"
+        self.sweep = "AUTO"
+        self.run_state = "RUN"
+        self.single_ready_s = 0.0
+        self.single_auto = True
+        self.triggered_event = False
+        self.last: Acquisition | None = None
+
+    # -- derived settings ---------------------------------------------------------------------------
+    def channel(self, n: int) -> ChannelSettings:
+        """Channel ``n`` (1-based)."""
+        return self.channels[n - 1]
+
+    def n_on(self) -> int:
+        """Number of channels displayed (at least 1 for the memory rules)."""
+        return max(1, sum(c.display for c in self.channels))
+
+    def screen(self) -> Screen:
+        """Present horizontal window: ``left = position - reference x divisions x scale``."""
+        window = self.hw.h_divs * self.h_scale_s
+        return Screen(self.h_position_s - self.h_reference * window, window)
+
+    def frontend(self, n: int) -> FrontEnd:
+        """Channel ``n``'s analog path with the present settings."""
+        c = self.channel(n)
+        return FrontEnd(gain_error=self.imp.gain_error[n - 1], skew_s=self.imp.skew_s[n - 1],
+                        bandwidth_hz=self.imp.bandwidth_hz, probe=c.probe, coupling=c.coupling,
+                        ac_corner_hz=self.hw.ac_corner_hz,
+                        bw_limit_hz=self.hw.bw_limit_hz if c.bw_limit else None, inverted=c.inverted)
+
+    def adc(self, n: int) -> Adc:
+        """Channel ``n``'s ADC mapping: LSB = (V/div)/(codes per div) (measurement-methods.md §2.1)."""
+        c = self.channel(n)
+        lsb = c.scale_v / self.hw.codes_per_div
+        centre = round(c.centre_v / lsb) * lsb if self.hw.integer_centre_codes else c.centre_v
+        return Adc(centre_v=centre, lsb_v=lsb, centre_code=self.hw.centre_code, code_lo=self.hw.code_lo,
+                   code_hi=self.hw.code_hi)
+
+    def acquisition_time_s(self) -> float:
+        """How long one (possibly averaged) acquisition takes on the instrument, s."""
+        return self.screen().window_s * (self.avg_count if self.acq_type == "AVER" else 1) + 2e-3
+
+    # -- acquiring ---------------------------------------------------------------------------------
+    def try_acquire(self, allow_auto: bool) -> Acquisition | None:
+        """One acquisition with the present settings and signals, or None if the trigger condition is not
+        met and the sweep may not auto-trigger."""
+        inputs = self.source()
+        tones = {n: displayed_tones(inputs, n, self.frontend(n), self.imp.crosstalk_db)
+                 for n in range(1, self.hw.n_channels + 1)}
+        periods = [1.0 / t.freq_hz for ts in tones.values() for t in ts if t.freq_hz > 0]
+        period = max(periods) if periods else 1.0
+        arm = float(self._rng.uniform(0.0, period))
+        t_trig: float | None = None
+        triggered = False
+        src = self.trig_source
+        if isinstance(src, int):
+            t_trig = find_trigger(tones[src], self.trig_level_v, self.trig_slope, arm,
+                                  dc_blocked=self.trig_coupling in ("AC", "LFR"))
+            triggered = t_trig is not None
+        elif src == "LINE":  # mains is unrelated to the generator: a trigger at a random phase
+            t_trig, triggered = arm, True
+        if t_trig is None:
+            if not allow_auto:
+                return None
+            t_trig = arm
+        raw, screen = self.plan(self)
+        fs = 1.0 / raw.dt_s
+        noise = {}
+        for n in range(1, self.hw.n_channels + 1):
+            fe = self.frontend(n)
+            lsb = self.adc(n).lsb_v
+            enbw = min(fs / 2.0, fe.noise_bandwidth_hz)
+            board_v = inputs[n].noise_v_per_rthz * abs((1.0 + fe.gain_error) * fe.probe) * math.sqrt(enbw)
+            if fe.coupling == "GND":
+                board_v = 0.0
+            noise[n] = math.hypot(self.imp.noise_lsb, board_v / lsb)
+        self._acq_counter += 1
+        acq = Acquisition(tones=tones, adc={n: self.adc(n) for n in tones}, noise_lsb=noise, t_trigger_s=t_trig,
+                          triggered=triggered, averages=self.avg_count if self.acq_type == "AVER" else 1,
+                          high_res=self.acq_type == "HRES", raw=raw, screen_left_s=screen.left_s,
+                          screen_window_s=screen.window_s, seed=(self.seed, self._acq_counter),
+                          channels=tuple(n for n in tones if self.channel(n).display))
+        if triggered:
+            self.triggered_event = True
+        return acq
+
+    def current(self) -> Acquisition | None:
+        """The acquisition a data read returns now: a fresh one while running, else the frozen one."""
+        if self.run_state == "RUN":
+            acq = self.try_acquire(allow_auto=self.sweep == "AUTO")
+            if acq is not None:
+                self.last = acq
+        elif self.run_state == "SINGLE":
+            self.poll_single()
+        return self.last
+
+    def run(self) -> None:
+        """``:RUN``."""
+        self.run_state = "RUN"
+
+    def stop(self) -> None:
+        """``:STOP``: freeze the last acquisition (taking one if the scope was running)."""
+        if self.run_state == "RUN":
+            acq = self.try_acquire(allow_auto=self.sweep == "AUTO")
+            if acq is not None:
+                self.last = acq
+        self.run_state = "STOP"
+
+    def arm_single(self, auto: bool) -> None:
+        """``:SINGle``: arm one acquisition; ``auto`` lets it auto-trigger (Keysight AUTO sweep)."""
+        self.run_state = "SINGLE"
+        self.single_auto = auto
+        self.single_ready_s = time.monotonic() + self.acquisition_time_s()
+
+    def poll_single(self) -> bool:
+        """Complete a pending single acquisition if its time has come and it can trigger; True when done."""
+        if self.run_state != "SINGLE":
+            return True
+        if time.monotonic() < self.single_ready_s:
+            return False
+        acq = self.try_acquire(allow_auto=self.single_auto)
+        if acq is None:
+            return False
+        self.last = acq
+        self.run_state = "STOP"
+        return True

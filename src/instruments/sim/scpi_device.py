@@ -1,0 +1,325 @@
+"""The SCPI core every simulated instrument shares: dispatch, error queue, status bytes, common commands.
+
+One :class:`ScpiDevice` is one instrument. Several clients may be connected at once (as on a real LAN
+instrument); they share the instrument's state and its single error queue, and each program message runs
+under the instrument's lock, so one client's line is never interleaved with another's.
+
+Facts used (reference/scpi.md §1.1, §1.2):
+
+* ``*IDN?``, ``*RST``, ``*CLS`` (clears status and the error queue), ``*OPC``/``*OPC?``, ``*WAI``,
+  ``*ESR?`` (read clears), ``*ESE``, ``*SRE``, ``*STB?``, ``*TST?``; ``SYSTem:ERRor[:NEXT]?`` answers
+  ``<code>,"<text>"``, code 0 when empty: ``+0,"No error"`` (Keysight) or ``0,"No error"`` (Rigol).
+* Standard event status register bits (IEEE 488.2 §11.5.1): OPC 0, QYE 2, DDE 3, EXE 4, CME 5; a -1xx
+  error sets CME, -2xx EXE, -3xx DDE, -4xx QYE. Status byte: EAV (error queue not empty) bit 2, ESB bit 5,
+  MSS bit 6.
+* A full error queue replaces its newest entry with -350 "Queue overflow" (SCPI-99 21.8.1).
+* After a command error (-1xx) the rest of the program message is discarded (IEEE 488.2 §6.1.6.1);
+  after an execution error the next unit still runs. A failure inside the simulation (a bug, or a
+  board that does not converge) is logged and queued as -200 "Execution error" instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from .scpi_parser import STANDARD_ERRORS, CommandTable, ScpiError, expect_params, parse_unit, split_units
+
+log = logging.getLogger(__name__)
+
+ESR_OPC, ESR_QYE, ESR_DDE, ESR_EXE, ESR_CME = 1, 4, 8, 16, 32
+
+
+class ConnectionClosed(Exception):
+    """The client went away while the instrument was waiting (for example for a trigger)."""
+
+
+class Session(Protocol):
+    """What a command handler may ask of the connection it serves."""
+
+    def alive(self) -> bool:
+        """False once the client has closed its end."""
+        ...
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """Per-family formatting of the replies the SCPI core produces itself.
+
+    ``signed_integers``: Keysight answers integers with an explicit sign (``+0``), Rigol without.
+    ``error_texts``: texts that differ from SCPI-99 (Rigol: ``-113,"Undefined header; keyword cannot be
+    found"``, scpi.md §3.2). ``queue_size``: error-queue depth.
+    """
+
+    idn: str
+    signed_integers: bool
+    error_texts: dict[int, str] = field(default_factory=dict)
+    queue_size: int = 20
+    compound_messages: bool = True
+
+    def integer(self, n: int) -> str:
+        """NR1 reply: ``+5`` or ``5``."""
+        return f"{n:+d}" if self.signed_integers else f"{n:d}"
+
+    def error_reply(self, code: int, text: str) -> str:
+        """``<code>,"<text>"`` with the family's sign convention for the code."""
+        return f'{self.integer(code)},"{text}"'
+
+
+class Context:
+    """What a handler receives: the device (for state and errors) and the calling session."""
+
+    def __init__(self, device: "ScpiDevice", session: Session | None) -> None:
+        self.device = device
+        self.session = session
+
+    def sleep_unlocked(self, seconds: float) -> None:
+        """Wait without holding the instrument lock (other clients keep being served).
+
+        Raises :class:`ConnectionClosed` if the calling client has gone, so a handler blocked on a
+        trigger that never comes ends with its client.
+        """
+        lock = self.device.lock
+        lock.release()
+        try:
+            time.sleep(seconds)
+        finally:
+            lock.acquire()
+        if self.session is not None and not self.session.alive():
+            raise ConnectionClosed()
+
+
+class ScpiDevice:
+    """An SCPI instrument: a dialect, a command table, an error queue and the IEEE 488.2 status bytes.
+
+    Subclasses (one per simulated family) add their commands to ``self.table`` and implement
+    :meth:`reset` (``*RST``). :meth:`execute` runs one program message (one line) and returns the bytes
+    to send back (empty if the message held no query).
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.table = CommandTable()
+        self.lock = threading.Lock()
+        self._errors: deque[tuple[int, str]] = deque()
+        self.esr = 0
+        self.ese = 0
+        self.sre = 0
+        self._add_common_commands()
+
+    # -- error queue -----------------------------------------------------------------------------
+    def push_error(self, code: int, detail: str = "") -> None:
+        """Queue an error (SCPI-99 overflow rule) and set the matching event status bit."""
+        if detail:
+            log.debug("%s: error %d (%s)", self.dialect.idn.split(",")[1], code, detail)
+        if -199 <= code <= -100:
+            self.esr |= ESR_CME
+        elif -299 <= code <= -200:
+            self.esr |= ESR_EXE
+        elif -499 <= code <= -400:
+            self.esr |= ESR_QYE
+        else:
+            self.esr |= ESR_DDE
+        text = self.dialect.error_texts.get(code, STANDARD_ERRORS.get(code, "Error"))
+        if len(self._errors) >= self.dialect.queue_size:
+            self._errors[-1] = (-350, self.dialect.error_texts.get(-350, STANDARD_ERRORS[-350]))
+        else:
+            self._errors.append((code, text))
+
+    def pop_error(self) -> tuple[int, str]:
+        """Oldest error, or ``(0, "No error")``."""
+        if self._errors:
+            return self._errors.popleft()
+        return 0, STANDARD_ERRORS[0]
+
+    def errors(self) -> list[tuple[int, str]]:
+        """A copy of the queue, oldest first (for tests; does not clear it)."""
+        with self.lock:
+            return list(self._errors)
+
+    # -- execution -------------------------------------------------------------------------------
+    def execute(self, raw: bytes, session: Session | None = None) -> bytes:
+        """Run one program message (without its LF); return the reply bytes (may be empty)."""
+        # latin-1 maps every byte to one character, so non-UTF-8 garbage becomes -101/-102/-113, not a crash
+        line = raw.decode("latin-1").rstrip("\r")
+        replies: list[bytes] = []
+        with self.lock:
+            ctx = Context(self, session)
+            try:
+                units = split_units(line) if self.dialect.compound_messages else [line]
+            except ScpiError as exc:
+                self.push_error(exc.code, exc.detail)
+                return b""
+            path: list[str] = []
+            for text in units:
+                if not text.strip():
+                    continue
+                try:
+                    reply, path = self._dispatch(ctx, text, path)
+                except ScpiError as exc:
+                    self.push_error(exc.code, exc.detail)
+                    if exc.is_command_error:
+                        break
+                    continue
+                except ConnectionClosed:
+                    raise
+                except Exception as exc:  # a failure of the simulation itself must not take the server down
+                    log.warning("%r failed in the simulator", text, exc_info=True)
+                    self.push_error(-200, f"simulator: {exc.__class__.__name__}: {exc}")
+                    continue
+                if reply is not None:
+                    replies.append(reply if isinstance(reply, bytes) else reply.encode("ascii"))
+        if not replies:
+            return b""
+        out = b";".join(replies)
+        return out if out.endswith(b"\n") else out + b"\n"
+
+    def _dispatch(self, ctx: Context, text: str, path: list[str]) -> tuple[str | bytes | None, list[str]]:
+        unit = parse_unit(text)
+        header = unit.header
+        is_query = header.endswith("?")
+        bare = header[:-1] if is_query else header
+        if bare.startswith("*"):
+            tokens = [bare.upper()]
+            candidates = [tokens]
+        else:
+            absolute = bare.startswith(":")
+            tokens = bare.lstrip(":").upper().split(":")
+            candidates = [tokens] if absolute or not path else [path + tokens, tokens]
+        for cand in candidates:
+            found = self.table.lookup(cand, is_query)
+            if found is not None:
+                cmd, suffixes = found
+                reply = cmd.handler(ctx, suffixes, unit.params)
+                new_path = path if bare.startswith("*") else cand[:-1]
+                return reply, new_path
+        raise ScpiError(-113, header)
+
+    # -- IEEE 488.2 common commands --------------------------------------------------------------
+    def reset(self) -> None:
+        """``*RST``: the family's factory state. Subclasses override."""
+
+    def status_byte(self) -> int:
+        """IEEE 488.2 status byte: EAV bit 2, ESB bit 5, MSS bit 6."""
+        stb = 0
+        if self._errors:
+            stb |= 4
+        if self.esr & self.ese:
+            stb |= 32
+        if stb & self.sre & ~64:
+            stb |= 64
+        return stb
+
+    def _add_common_commands(self) -> None:
+        d = self.dialect
+        t = self.table
+
+        def no_params(fn):  # type: ignore[no-untyped-def]
+            def handler(ctx: Context, s: list, p: tuple) -> str | None:
+                expect_params(p, 0)
+                return fn()
+            return handler
+
+        def int_setter(attr: str):  # type: ignore[no-untyped-def]
+            def handler(ctx: Context, s: list, p: tuple) -> None:
+                expect_params(p, 1)
+                try:
+                    value = int(round(float(p[0])))
+                except ValueError:
+                    raise ScpiError(-104) from None
+                if not 0 <= value <= 255:
+                    raise ScpiError(-222)
+                setattr(self, attr, value)
+            return handler
+
+        def read_esr() -> str:
+            value, self.esr = self.esr, 0
+            return d.integer(value)
+
+        def opc() -> None:
+            self.esr |= ESR_OPC
+
+        def cls() -> None:
+            self._errors.clear()
+            self.esr = 0
+
+        def err() -> str:
+            return d.error_reply(*self.pop_error())
+
+        t.add("*IDN", query=no_params(lambda: d.idn))
+        t.add("*RST", no_params(self.reset))
+        t.add("*CLS", no_params(cls))
+        t.add("*OPC", no_params(opc), query=no_params(lambda: "1"))
+        t.add("*WAI", no_params(lambda: None))
+        t.add("*ESR", query=no_params(read_esr))
+        t.add("*ESE", int_setter("ese"), query=no_params(lambda: d.integer(self.ese)))
+        t.add("*SRE", int_setter("sre"), query=no_params(lambda: d.integer(self.sre)))
+        t.add("*STB", query=no_params(lambda: d.integer(self.status_byte())))
+        t.add("*TST", query=no_params(lambda: d.integer(0)))
+        t.add("SYSTem:ERRor[:NEXT]", query=no_params(err))
+
+
+def definite_block(data: bytes, digits: int) -> bytes:
+    """IEEE 488.2 definite-length block ``#<digits><length><data>`` followed by LF (reference/scpi.md
+    §1.3; Keysight InfiniiVision uses 8 length digits, Rigol 9)."""
+    return b"#" + str(digits).encode() + str(len(data)).zfill(digits).encode() + data + b"\n"
+
+
+# -- handler builders: most commands take one parameter, most queries none ------------------------------
+Handler = Callable[[Context, list, tuple], "str | bytes | None"]
+
+
+def query_of(fn: Callable[[], str]) -> Handler:
+    """A query without parameters answering ``fn()``."""
+
+    def handler(ctx: Context, s: list, p: tuple) -> str:
+        expect_params(p, 0)
+        return fn()
+
+    return handler
+
+
+def command_of(fn: Callable[[str], None]) -> Handler:
+    """A command taking exactly one parameter, ``fn(param)``."""
+
+    def handler(ctx: Context, s: list, p: tuple) -> None:
+        expect_params(p, 1)
+        fn(p[0])
+
+    return handler
+
+
+def action_of(fn: Callable[[], object]) -> Handler:
+    """A command without parameters, ``fn()``."""
+
+    def handler(ctx: Context, s: list, p: tuple) -> None:
+        expect_params(p, 0)
+        fn()
+
+    return handler
+
+
+def suffixed_query(channel: Callable[[int | None], int], fn: Callable[[int], str]) -> Handler:
+    """A query without parameters on a suffixed node: ``fn(channel(suffix))``."""
+
+    def handler(ctx: Context, s: list, p: tuple) -> str:
+        n = channel(s[0])
+        expect_params(p, 0)
+        return fn(n)
+
+    return handler
+
+
+def suffixed_command(channel: Callable[[int | None], int], fn: Callable[[int, str], None]) -> Handler:
+    """A one-parameter command on a suffixed node: ``fn(channel(suffix), param)``."""
+
+    def handler(ctx: Context, s: list, p: tuple) -> None:
+        n = channel(s[0])
+        expect_params(p, 1)
+        fn(n, p[0])
+
+    return handler
