@@ -1,1 +1,76 @@
-"""Closed-form circuit models of differential pairs (small- and large-signal). Imports nothing of diffbench."""
+"""Closed-form circuit models of differential pairs (operating point, small- and large-signal).
+
+Imports nothing of diffbench: every function takes plain numbers (floats or numpy arrays, SI units), so the
+same code serves prediction from component values (``procedures.predict``) and fitting with the
+parameters free. Each formula cites its source in its docstring (reference/measurement-methods.md §5-6,
+the source texts, Razavi, Sedra & Smith, Gray-Hurst-Lewis-Meyer).
+
+- :mod:`models.devices`: device laws and small-signal parameters of one transistor.
+- :mod:`models.operating_point`: DC operating point of the pair, saturation / triode flags.
+- :mod:`models.small_signal`: exact nodal gains ``H(f)`` of the pair's linear circuit.
+- :mod:`models.mixed_mode`: ``S = T H T^-1``, single-ended views, CMRRs, dB helpers.
+- :mod:`models.large_signal`: DC transfer (tanh, degenerated, square law), input-referred offset.
+- :mod:`models.distortion`: harmonics, THD and compression of a transfer driven by a sine.
+"""
+
+from .devices import (
+    BjtParams,
+    BjtSmallSignal,
+    MosParams,
+    MosSmallSignal,
+    bjt_collector_current,
+    bjt_small_signal,
+    bjt_vbe,
+    mos_drain_current,
+    mos_overdrive,
+    mos_small_signal,
+    mos_vgs,
+    thermal_voltage,
+)
+from .distortion import Distortion, amplitude_for_thd, harmonic_analysis
+from .large_signal import (
+    bjt_input_offset,
+    bjt_pair_currents,
+    mos_input_offset,
+    mos_pair_currents,
+    mos_square_law_differential_current,
+    resistive_outputs,
+    tanh_differential_current,
+)
+from .mixed_mode import T_MODE, MixedModeGains, db, phase_deg
+from .operating_point import (
+    BJT_SATURATION_VBC_V,
+    TAIL_COMPLIANCE_V,
+    DeviceOperatingPoint,
+    MirrorOperatingPoint,
+    OperatingPointError,
+    PairOperatingPoint,
+    SideOperatingPoint,
+    active_load_operating_point,
+    resistive_pair_operating_point,
+)
+from .small_signal import (
+    CascodeDevice,
+    MirrorLoad,
+    PairResponse,
+    ResistiveLoad,
+    Side,
+    Tail,
+    cascode_output_resistance,
+    corner_hz,
+    pair_response,
+    split,
+)
+
+__all__ = [
+    "BJT_SATURATION_VBC_V", "TAIL_COMPLIANCE_V", "T_MODE",
+    "BjtParams", "BjtSmallSignal", "CascodeDevice", "DeviceOperatingPoint", "Distortion", "MirrorLoad",
+    "MirrorOperatingPoint", "MixedModeGains", "MosParams", "MosSmallSignal", "OperatingPointError",
+    "PairOperatingPoint", "PairResponse", "ResistiveLoad", "Side", "SideOperatingPoint", "Tail",
+    "active_load_operating_point", "amplitude_for_thd", "bjt_collector_current", "bjt_input_offset",
+    "bjt_pair_currents", "bjt_small_signal", "bjt_vbe", "cascode_output_resistance", "corner_hz", "db",
+    "harmonic_analysis", "mos_drain_current", "mos_input_offset", "mos_overdrive", "mos_pair_currents",
+    "mos_small_signal", "mos_square_law_differential_current", "mos_vgs", "pair_response", "phase_deg",
+    "resistive_outputs", "resistive_pair_operating_point", "split", "tanh_differential_current",
+    "thermal_voltage",
+]

@@ -20,6 +20,9 @@ from instruments.errors import DiffbenchError
 # ``diffbench predict`` does not pay for pyvisa and ``diffbench sim`` does not pay for plotting.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("procedures.cli_predict", "predict a board's gains, CMRR and distortion from its components"),
+    "sim": ("procedures.cli_sim", "serve the simulated bench (generator, board, scope) on loopback VISA sockets"),
+    "list": ("procedures.cli_instruments", "list the VISA resources pyvisa can see and what answers *IDN?"),
+    "identify": ("procedures.cli_instruments", "name the driver diffbench would use for a VISA resource"),
 }
 
 
