@@ -35,6 +35,7 @@ class RigolDHO(RigolDS1000Z):
     max_points_per_read = 125_000
     waveform_format = "WORD"
     datatype = "H"
+    code_dtype = "uint16"
     acquisition_types = {"normal": "NORMal", "average": "AVERages", "peak": "PEAK"}
     max_average_count = 65536
 

@@ -170,6 +170,16 @@ class RigolDS1000Z(Oscilloscope):
         """(``:TIMebase:MAIN:SCALe?`` s/div, ``:TIMebase:MAIN:OFFSet?`` s)."""
         return self.query_float(":TIMebase:MAIN:SCALe?"), self.query_float(":TIMebase:MAIN:OFFSet?")
 
+    #: memory depths with one channel on; two channels halve them, three or four quarter them
+    #: (DS1000Z programming guide, :ACQuire:MDEPth)
+    memory_depths_1ch: tuple[int, ...] = (12_000, 120_000, 1_200_000, 12_000_000, 24_000_000)
+
+    def record_length_for(self, points: int, n_channels: int) -> int:
+        """The smallest allowed memory depth holding ``points`` with ``n_channels`` on (the largest if none)."""
+        div = 1 if n_channels <= 1 else 2 if n_channels == 2 else 4
+        depths = [d // div for d in self.memory_depths_1ch]
+        return next((d for d in depths if d >= points), depths[-1])
+
     def set_record_length(self, points: int) -> int:
         """``:ACQuire:MDEPth <points>``, read back; returns the depth a RAW transfer delivers.
 

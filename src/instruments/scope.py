@@ -38,6 +38,9 @@ class Oscilloscope(ScpiInstrument, ABC):
     channels: tuple[int, ...] = (1, 2, 3, 4)
     vertical_divisions: int = 8
     horizontal_divisions: int = 10
+    #: a numpy integer dtype that holds every code this family transfers in normal acquisition
+    #: (8-bit families and signed 16-bit families fit int16; unsigned 16-bit ones override)
+    code_dtype: str = "int16"
 
     @abstractmethod
     def set_channel(self, channel: int, *, enabled: bool | None = None, scale_v_per_div: float | None = None,
@@ -65,6 +68,13 @@ class Oscilloscope(ScpiInstrument, ABC):
     @abstractmethod
     def set_record_length(self, points: int) -> int:
         """Request a record length (points per channel); returns what the instrument will deliver."""
+
+    def record_length_for(self, points: int, n_channels: int) -> int:
+        """The record length to request so that at least ``points`` arrive with ``n_channels`` on.
+
+        Families with a fixed menu of memory depths override this; the default asks for ``points``.
+        """
+        return points
 
     @abstractmethod
     def set_trigger_edge(self, source_channel: int, level_v: float, slope: Literal["rising", "falling"] = "rising") -> None:

@@ -19,6 +19,7 @@ from instruments.errors import DiffbenchError
 # name -> (module, one-line help). Modules are imported only when their subcommand runs, so
 # ``diffbench predict`` does not pay for pyvisa and ``diffbench sim`` does not pay for plotting.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("procedures.cli_run", "run a procedure on a bench (real or simulated) and archive it"),
     "predict": ("procedures.cli_predict", "predict a board's gains, CMRR and distortion from its components"),
     "sim": ("procedures.cli_sim", "serve the simulated bench (generator, board, scope) on loopback VISA sockets"),
     "list": ("procedures.cli_instruments", "list the VISA resources pyvisa can see and what answers *IDN?"),

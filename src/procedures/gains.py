@@ -120,13 +120,16 @@ def single_ended_functions() -> dict[str, Callable[[np.ndarray], float]]:
     }
 
 
-def solve_mixed_mode(X: np.ndarray, Y: np.ndarray, X_u: np.ndarray, Y_u: np.ndarray) -> GainSolve:
+def solve_mixed_mode(X: np.ndarray, Y: np.ndarray, X_u: np.ndarray, Y_u: np.ndarray,
+                     tied_columns: tuple[int, ...] = ()) -> GainSolve:
     """Solve S from excitations (measurement-methods.md §3.2) and propagate the phasor uncertainties.
 
     ``X``: ``(2, K)`` complex input phasors ``[v1; v2]`` at the pins, one column per excitation (K >= 2);
     ``Y``: ``(2, K)`` output phasors ``[vo1; vo2]``; ``X_u``, ``Y_u``: ``(2, K)`` per-quadrature standard
     uncertainties (V). The excitations must span both modes (e.g. one differential, one common-mode);
-    a singular set raises ``ValueError``.
+    a singular set raises ``ValueError``. ``tied_columns`` names excitations whose two inputs are one node
+    (one generator channel into both pins): their input error is one common error of ``X_u[0, k]`` on both
+    pins, so it moves vic but never vid.
     """
     X = np.asarray(X, dtype=complex)
     Y = np.asarray(Y, dtype=complex)
@@ -151,8 +154,12 @@ def solve_mixed_mode(X: np.ndarray, Y: np.ndarray, X_u: np.ndarray, Y_u: np.ndar
         for l in range(2):
             coeffs.append(np.outer(T_MODE[:, l], P[k, :]))
             sigmas.append(Y_u[l, k])
-            coeffs.append(-np.outer(ST[:, l], P[k, :]))
-            sigmas.append(X_u[l, k])
+            if k not in tied_columns:
+                coeffs.append(-np.outer(ST[:, l], P[k, :]))
+                sigmas.append(X_u[l, k])
+        if k in tied_columns:
+            coeffs.append(-np.outer(ST[:, 0] + ST[:, 1], P[k, :]))
+            sigmas.append(X_u[0, k])
     # a circular complex error dz (var per quadrature s^2) maps through c as [Re; Im] = [[cr, -ci], [ci, cr]] dz
     cov = np.zeros((8, 8))
     for c, s in zip(coeffs, sigmas):

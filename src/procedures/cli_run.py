@@ -1,0 +1,89 @@
+"""``diffbench run PROCEDURE.toml --bench BENCH.toml --board BOARD.toml -o run.h5 [--resume FILE]``.
+
+Runs one procedure with a progress bar (tqdm: a maintained progress-bar library, so we do not write our
+own terminal handling), prints a summary table at the end, and exits non-zero when the run fails or is
+interrupted. With a simulated bench config it starts the simulator itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("procedure", help="procedure config (configs/procedures/*.toml)")
+    p.add_argument("--bench", required=True, help="bench config (configs/benches/*.toml)")
+    p.add_argument("--board", required=True, help="board config (configs/boards/*.toml)")
+    p.add_argument("-o", "--output", required=True, help="archive to write (HDF5, e.g. run.h5)")
+    p.add_argument("--resume", metavar="FILE", help="finish an interrupted run from its archive (.h5 or .h5.partial)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _fmt(value: float, u: float | None = None, digits: int = 4) -> str:
+    if u is None or not u == u:
+        return f"{value:.{digits}g}"
+    return f"{value:.{digits}g} ± {u:.2g}"
+
+
+def summary_lines(kind: str, results: dict[str, Any]) -> list[str]:
+    """A compact table of the run's results, one line per frequency / drive / level."""
+    import numpy as np
+
+    lines = []
+    if kind == "frequency_sweep":
+        lines.append(f"{'f (Hz)':>10} {'|Add|':>18} {'|Acc|':>20} {'CMRR_se1 dB':>17} {'CMRR_diff dB':>17} "
+                     f"{'ideal-gen CMRR_diff':>20}")
+        for r in results.get("gains", []):
+            S, Su = r["S"], np.real(r["S_u"])
+            lines.append(f"{r['frequency_hz']:>10.4g} {_fmt(abs(S[0, 0]), Su[0, 0]):>18} {_fmt(abs(S[1, 1]), Su[1, 1]):>20} "
+                         f"{_fmt(r['CMRR_se1_db'], r['CMRR_se1_db_u']):>17} {_fmt(r['CMRR_diff_db'], r['CMRR_diff_db_u']):>17} "
+                         f"{r['CMRR_diff_ideal_db']:>20.4g}")
+        lines.append("CMRR_se1 = |Ad_se1/Acm_se1| (single-ended, output 1); CMRR_diff = |Add/Acd| (differential output); "
+                     "ideal-gen: the same assuming the generator were perfect")
+    elif kind in ("amplitude_sweep", "cm_range"):
+        lines.append(f"{'vid (mVpk)':>11} {'vic DC (V)':>11} {'|Add|':>18} {'compression':>12} {'THD out %':>10}")
+        for r in results.get("dm_gain", []):
+            lines.append(f"{r['vid_vpk'] * 1e3:>11.4g} {r['vic_dc_v']:>11.4g} {_fmt(abs(r['Add']), abs(r['Add_u'])):>18} "
+                         f"{r['compression']:>12.5f} {100 * r['thd_out']:>10.4g}")
+    elif kind == "dc_transfer":
+        s = results.get("dc_summary", [{}])[0]
+        lines.append(f"input-referred offset {s.get('offset_v', float('nan')) * 1e3:.4g} mV, "
+                     f"slope dvod/dvid {s.get('slope', float('nan')):.4g} at the offset; "
+                     f"{len(results.get('dc', []))} points")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    from .run import run_procedure
+
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, unit="pt", file=sys.stderr, dynamic_ncols=True, leave=True)
+
+    def progress(done: int, total: int, label: str) -> None:
+        if bar is None:
+            return
+        if bar.total != total:
+            bar.total = total
+        bar.n = done
+        bar.set_postfix_str(label)
+        bar.refresh()
+
+    try:
+        outcome = run_procedure(args.procedure, args.bench, args.board, args.output, resume=args.resume,
+                                progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    from .procedure_config import load_procedure
+
+    kind = load_procedure(args.procedure).kind
+    print(f"diffbench run: {outcome.status}: {outcome.path}"
+          + (f" ({outcome.n_skipped} of {outcome.n_points} points carried over from {args.resume})" if args.resume else ""))
+    for line in summary_lines(kind, outcome.results):
+        print(line)
+    return 0 if outcome.status == "complete" else 1

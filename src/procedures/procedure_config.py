@@ -1,0 +1,131 @@
+"""Procedure configs (``configs/procedures/*.toml``): what to sweep, how hard to drive, how to acquire.
+
+One file is one procedure: a frequency sweep of all gains, an amplitude sweep (compression and THD), a DC
+transfer sweep (offset and transfer curve), or a common-mode input range sweep. Amplitudes are peak volts at
+the board pins; they are checked against the board's ``[limits]`` before any output turns on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from instruments.config_schema import Section, load_toml, optional, required, validate
+from instruments.errors import ConfigError
+
+KINDS = ("frequency_sweep", "amplitude_sweep", "dc_transfer", "cm_range")
+
+SCHEMA: dict[str, Section] = {
+    "procedure": Section({
+        "name": required(str),
+        "kind": required(str, choices=KINDS),
+        "description": optional(str, ""),
+    }),
+    "drive": Section({
+        "vid_vpk": optional(float, 0.01, lo=0.0, lo_open=True, doc="differential drive, V peak"),
+        "vic_vpk": optional(float, 0.2, lo=0.0, lo_open=True, doc="common-mode drive, V peak"),
+        "cm_drive": optional(str, "tied", choices=("tied", "two-channel"),
+                             doc="common mode from one channel into both inputs, or from two channels in phase"),
+        "bias_v": optional(float, None, doc="DC input level (default: the board's bias_v), V"),
+        "extrapolate_dm": optional(bool, True,
+                                   doc="frequency sweep: measure DM at vid and 2 vid and extrapolate to zero drive, "
+                                       "removing the pair's gain compression (cubic, so quadratic in drive)"),
+        "compare_ideal": optional(bool, True,
+                                  doc="frequency sweep with tied CM: also drive CM from two channels in phase and "
+                                      "report what an ideal-generator assumption gives from it (§3.3)"),
+    }, optional=True),
+    "frequency": Section({
+        "start_hz": optional(float, 100.0, lo=0.0, lo_open=True),
+        "stop_hz": optional(float, 1e6, lo=0.0, lo_open=True),
+        "points": optional(int, 13, lo=1),
+        "list_hz": optional(list, None, item_kind=float, lo=0.0, lo_open=True,
+                            doc="explicit frequencies (overrides start/stop/points)"),
+    }, optional=True),
+    "amplitude": Section({
+        "frequency_hz": optional(float, 1000.0, lo=0.0, lo_open=True),
+        "vid_vpk": optional(list, [0.005, 0.01, 0.02, 0.03, 0.05], item_kind=float, lo=0.0, lo_open=True),
+    }, optional=True),
+    "dc": Section({
+        "vid_start_v": optional(float, -0.2),
+        "vid_stop_v": optional(float, 0.2),
+        "points": optional(int, 41, lo=2),
+        "settle_s": optional(float, 0.0, lo=0.0),
+    }, optional=True),
+    "cm_range": Section({
+        "frequency_hz": optional(float, 1000.0, lo=0.0, lo_open=True),
+        "vid_vpk": optional(float, 0.01, lo=0.0, lo_open=True),
+        "bias_start_v": optional(float, None),
+        "bias_stop_v": optional(float, None),
+        "points": optional(int, 9, lo=2),
+    }, optional=True),
+    "acquisition": Section({
+        "record_points": optional(int, 100_000, lo=1000, hi=10_000_000, doc="requested points per channel"),
+        "min_periods": optional(float, 10.0, lo=1.0, doc="signal periods per record at least"),
+        "repeats": optional(int, 1, lo=1, hi=1000, doc="records per point, complex-averaged"),
+        "harmonics": optional(int, 5, lo=1, hi=50, doc="harmonics fitted with the fundamental"),
+        "fill": optional(float, 0.75, lo=0.1, hi=0.95, doc="fraction of the screen the signal should span"),
+        "max_ranging": optional(int, 6, lo=1, hi=20, doc="re-acquisitions allowed to find a range"),
+        "timeout_s": optional(float, 10.0, lo=0.1),
+        "coupling": optional(str, "auto", choices=("auto", "DC", "AC"),
+                             doc="auto: AC for sine points (the outputs sit volts above ground, beyond the "
+                                 "offset range of sensitive scales), DC for DC points"),
+    }, optional=True),
+    "calibration": Section({
+        "channel_match": optional(bool, True, doc="same-signal calibration of v2/v1 and vo2/vo1 channel ratios"),
+    }, optional=True),
+}
+
+
+@dataclass(frozen=True)
+class ProcedureConfig:
+    """A validated procedure config. ``raw`` is the TOML text as given (archived with every run)."""
+
+    source: str
+    raw: str
+    name: str
+    kind: str
+    description: str
+    drive: dict[str, Any]
+    frequency: dict[str, Any]
+    amplitude: dict[str, Any]
+    dc: dict[str, Any]
+    cm_range: dict[str, Any]
+    acquisition: dict[str, Any]
+    calibration: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def frequencies_hz(self) -> np.ndarray:
+        """The frequency sweep's points, log-spaced from start to stop (or the explicit list)."""
+        f = self.frequency
+        if f["list_hz"]:
+            return np.asarray(f["list_hz"], dtype=float)
+        if f["points"] == 1:
+            return np.array([f["start_hz"]])
+        return np.geomspace(f["start_hz"], f["stop_hz"], f["points"])
+
+
+def parse_procedure(doc: dict[str, Any], source: str = "<procedure>", raw: str = "") -> ProcedureConfig:
+    """Validate a parsed procedure TOML document."""
+    v = validate(source, SCHEMA, doc)
+    f = v["frequency"]
+    if f["list_hz"] is None and f["stop_hz"] < f["start_hz"]:
+        raise ConfigError(source, "[frequency] stop_hz", f"must not be below start_hz ({f['start_hz']:g} Hz)")
+    if v["dc"]["vid_stop_v"] <= v["dc"]["vid_start_v"]:
+        raise ConfigError(source, "[dc] vid_stop_v", "must be above vid_start_v")
+    if not v["amplitude"]["vid_vpk"]:
+        raise ConfigError(source, "[amplitude] vid_vpk", "needs at least one amplitude")
+    return ProcedureConfig(
+        source=source, raw=raw, name=v["procedure"]["name"], kind=v["procedure"]["kind"],
+        description=v["procedure"]["description"], drive=v["drive"], frequency=f, amplitude=v["amplitude"],
+        dc=v["dc"], cm_range=v["cm_range"], acquisition=v["acquisition"], calibration=v["calibration"],
+    )
+
+
+def load_procedure(path: str | Path) -> ProcedureConfig:
+    """Load and validate ``configs/procedures/<name>.toml``; any problem is one-line :class:`ConfigError`."""
+    p = Path(path)
+    doc = load_toml(p)
+    return parse_procedure(doc, source=str(p), raw=p.read_text(encoding="utf-8"))

@@ -1,0 +1,153 @@
+"""Results of a run, computed from its archived point rows and written back as tables.
+
+Frequency sweep: the mixed-mode gains per frequency with uncertainties, the CMRRs in dB, and the same
+figures under an ideal-generator assumption for comparison (measurement-methods.md §3.3). Amplitude sweep:
+differential gain, compression and output THD per drive. DC transfer: vod against vid at the pins, the
+input offset and the slope. Common-mode range: differential gain per input DC level.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .analysis import (Calibration, dc_transfer, differential_gain, extrapolate_to_zero_drive, gains_at_frequency,
+                       output_thd)
+from .archive import Column, RunArchive, TableSpec
+from .gains import GAIN_NAMES, single_ended, single_ended_functions
+from .plan import PlannedPoint
+from .procedure_config import ProcedureConfig
+
+Row = Mapping[str, Any]
+DB_FIGURES = ("CMRR_se1_db", "CMRR_se2_db", "CMRR_diff_db", "Add_over_Acc_db")
+MODE_DIMS = ("mode_out", "mode_in")
+
+
+def result_tables(kind: str) -> dict[str, TableSpec]:
+    """Declarations of the result tables of a procedure kind."""
+    if kind == "frequency_sweep":
+        cols = {
+            "frequency_hz": Column("float64", "Hz", "test frequency"),
+            "S": Column("complex128", "1", "mixed-mode gains [[Add, Acd], [Adc, Acc]]", shape=(2, 2),
+                        dims=MODE_DIMS, uncertainty=True),
+            "S_cov": Column("float64", "1", "covariance of (Re, Im) of S11, S12, S21, S22", shape=(8, 8),
+                            dims=("s_real", "s_real2")),
+            "S_ideal": Column("complex128", "1", "S under an ideal-generator assumption (for comparison)",
+                              shape=(2, 2), dims=MODE_DIMS),
+        }
+        for name in ("Ad_se1", "Acm_se1", "Ad_se2", "Acm_se2"):
+            cols[name] = Column("complex128", "1", f"single-ended gain {name}")
+        for name in DB_FIGURES:
+            cols[name] = Column("float64", "dB", name.replace("_db", "") + " in dB", uncertainty=True)
+            cols[name.replace("_db", "_ideal_db")] = Column("float64", "dB", name + " assuming an ideal generator")
+        return {"gains": TableSpec(cols, long_name="mixed-mode gains versus frequency", signal="CMRR_diff_db",
+                                   axis="frequency_hz", labels={"mode_out": ("d", "c"), "mode_in": ("d", "c")})}
+    if kind in ("amplitude_sweep", "cm_range"):
+        return {"dm_gain": TableSpec({
+            "frequency_hz": Column("float64", "Hz", "test frequency"),
+            "vid_vpk": Column("float64", "V", "measured differential input amplitude, peak"),
+            "vid_vpk_nominal": Column("float64", "V", "nominal differential drive, peak"),
+            "vic_dc_v": Column("float64", "V", "measured input DC level"),
+            "Add": Column("complex128", "1", "differential gain vod/vid (fundamental)", uncertainty=True),
+            "compression": Column("float64", "1", "|Add| relative to the smallest drive"),
+            "thd_out": Column("float64", "1", "THD of vod (ratio)"),
+        }, long_name="differential gain versus drive", signal="thd_out", axis="vid_vpk")}
+    if kind == "dc_transfer":
+        return {"dc": TableSpec({
+            "vid_v": Column("float64", "V", "measured DC differential input", uncertainty=True),
+            "vic_v": Column("float64", "V", "measured DC common-mode input"),
+            "vo1_v": Column("float64", "V", "DC level of output 1"),
+            "vo2_v": Column("float64", "V", "DC level of output 2"),
+            "vod_v": Column("float64", "V", "DC differential output", uncertainty=True),
+        }, long_name="DC transfer", signal="vod_v", axis="vid_v"),
+            "dc_summary": TableSpec({
+                "offset_v": Column("float64", "V", "input-referred offset (vid at vod = 0)"),
+                "slope": Column("float64", "1", "dvod/dvid at the offset"),
+            }, long_name="DC transfer summary")}
+    raise ValueError(f"unknown procedure kind {kind!r}")
+
+
+def _by_role(rows: Sequence[Row], role: str) -> dict[int, Row]:
+    return {int(r["group"]): r for r in rows if r["role"] == role}
+
+
+def _ph(r: Row) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(r["phasor"], complex), np.real(np.asarray(r["phasor_u"], complex))
+
+
+def compute_results(proc: ProcedureConfig, rows: Sequence[Row], points: Sequence[PlannedPoint]) -> dict[str, Any]:
+    """Result rows per table name, from the point rows (``rows``) and the plan (for nominal drives)."""
+    by_key = {p.key: p for p in points}
+    if proc.kind == "frequency_sweep":
+        dm, cm, link = _by_role(rows, "dm"), _by_role(rows, "cm"), _by_role(rows, "link")
+        cm2, dm2 = _by_role(rows, "cm2"), _by_role(rows, "dm2")
+        out = []
+        for g in sorted(dm):
+            if g not in cm:
+                continue
+            cal = Calibration.from_link(*_ph(link[g])) if g in link else Calibration.identity()
+            pd, pc = by_key[dm[g]["key"]].excitation, by_key[cm[g]["key"]].excitation
+            naive = cm2.get(g, cm[g])  # the ideal-generator figure comes from a two-channel CM drive when measured
+            dm_ph = extrapolate_to_zero_drive(_ph(dm[g]), _ph(dm2[g])) if g in dm2 else _ph(dm[g])
+            fg = gains_at_frequency(float(dm[g]["frequency_hz"]), dm_ph, _ph(cm[g]), bool(cm[g]["tied"]), cal,
+                                    _nominal(pd), _nominal(by_key[naive["key"]].excitation), _ph(naive))
+            out.append(_gain_row(fg))
+        return {"gains": out}
+    if proc.kind in ("amplitude_sweep", "cm_range"):
+        dm = _by_role(rows, "dm")
+        link = _by_role(rows, "link")
+        cal = Calibration.from_link(*_ph(link[-1])) if -1 in link else Calibration.identity()
+        out = []
+        for g in sorted(dm):
+            r = dm[g]
+            p, u = cal.apply(*_ph(r))
+            add, add_u = differential_gain(p, u)
+            out.append({"frequency_hz": float(r["frequency_hz"]), "vid_vpk": float(abs(p[0] - p[1])),
+                        "vid_vpk_nominal": float(r["vid_vpk_nominal"]),
+                        "vic_dc_v": float(0.5 * (r["dc_v"][0] + r["dc_v"][1])),
+                        "Add": add, "Add_u": add_u * (1 + 1j) / np.sqrt(2),
+                        "thd_out": output_thd(np.asarray(r["harmonics"]), p)})
+        if out:
+            ref = abs(min(out, key=lambda o: o["vid_vpk"])["Add"])
+            for o in out:
+                o["compression"] = abs(o["Add"]) / ref
+        return {"dm_gain": out}
+    if proc.kind == "dc_transfer":
+        out = []
+        for r in sorted((r for r in rows if r["role"] == "dc"), key=lambda r: int(r["group"])):
+            dcv = np.asarray(r["dc_v"], float)
+            u = np.real(np.asarray(r["phasor_u"], complex))
+            out.append({"vid_v": dcv[0] - dcv[1], "vid_v_u": float(np.hypot(u[0], u[1])),
+                        "vic_v": 0.5 * (dcv[0] + dcv[1]), "vo1_v": dcv[2], "vo2_v": dcv[3],
+                        "vod_v": dcv[2] - dcv[3], "vod_v_u": float(np.hypot(u[2], u[3]))})
+        tr = dc_transfer(np.array([o["vid_v"] for o in out]), np.array([o["vod_v"] for o in out]))
+        return {"dc": out, "dc_summary": [{"offset_v": tr.offset_v, "slope": tr.slope}]}
+    raise ValueError(f"unknown procedure kind {proc.kind!r}")
+
+
+def _nominal(exc: Any) -> tuple[complex, complex]:
+    from .excitation import nominal_vid_vic
+
+    return nominal_vid_vic(exc)
+
+
+def _gain_row(fg: Any) -> dict[str, Any]:
+    s, ideal = fg.solve, fg.ideal
+    u = np.array([[s.u(n) for n in GAIN_NAMES[:2]], [s.u(n) for n in GAIN_NAMES[2:]]])
+    row: dict[str, Any] = {"frequency_hz": fg.frequency_hz, "S": s.S, "S_u": u * (1 + 1j) / np.sqrt(2) * np.sqrt(2),
+                           "S_cov": s.cov, "S_ideal": ideal.S}
+    row.update({k: complex(v) for k, v in single_ended(s.S).items()})
+    fns = single_ended_functions()
+    for name in DB_FIGURES:
+        value, unc = s.derived(fns[name])
+        row[name], row[f"{name}_u"] = value, unc
+        row[name.replace("_db", "_ideal_db")] = float(fns[name](ideal.S))
+    return row
+
+
+def store_results(archive: RunArchive, kind: str, results: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+    """Append every result row to its table (the caller commits)."""
+    for table, rows in results.items():
+        for row in rows:
+            archive.append(table, row)

@@ -1,0 +1,226 @@
+"""Run a procedure end to end: configs in, an archive out, the generator's outputs off at the end.
+
+:func:`run_procedure` reads and checks the three configs and plans every point (a bad config or an unsafe
+amplitude stops it here, before any instrument is touched), starts the simulator when the bench is a
+simulated one, opens the bench, creates (or resumes) the archive, measures point by point with each point
+committed to the archive as soon as it is measured, then computes the results (gains per frequency,
+compression, DC transfer) from the archived points and writes them too. Whatever ends the run, the
+generator's outputs are switched off (:func:`procedures.safety.outputs_off_guard`) and the archive is closed
+with its status: complete, aborted (Ctrl-C) or failed (and why).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from instruments.bench_config import BenchConfig, load_bench
+from instruments.board_config import BoardConfig, load_board
+from instruments.errors import DiffbenchError
+
+from . import plan as planning
+from .acquisition import NODES, RangeMemory, setup_timebase
+from .archive import RunArchive
+from .control import BenchControl, OperatorControl, SimulatedControl
+from .measure import measure_point
+from .procedure_config import ProcedureConfig, load_procedure
+from .results import compute_results, result_tables, store_results
+from .run_tables import POINTS, point_row, points_table, record_spec
+from .safety import outputs_off_guard
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunOutcome:
+    """What a run produced: the archive path, its status, and the results for the summary table."""
+
+    path: Path
+    status: str
+    reason: str = ""
+    results: dict[str, Any] = field(default_factory=dict)
+    n_points: int = 0
+    n_skipped: int = 0
+
+
+@dataclass
+class LoadedConfigs:
+    """The three configs of a run, validated."""
+
+    procedure: ProcedureConfig
+    bench: BenchConfig
+    board: BoardConfig
+
+
+def load_configs(procedure: str | Path, bench: str | Path, board: str | Path) -> LoadedConfigs:
+    """Load and validate the procedure, bench and board configs (one-line ConfigError on any problem)."""
+    return LoadedConfigs(load_procedure(procedure), load_bench(bench), load_board(board))
+
+
+class _SimulatorHandle:
+    """Start the simulated bench of a simulated bench config, with the board under test on it."""
+
+    def __init__(self, bench: BenchConfig, board: BoardConfig) -> None:
+        from instruments.sim.bench import SimBench
+        from instruments.sim.board import SimBoard
+
+        self.sim = SimBench(bench, board=SimBoard.from_config(board))
+
+    def close(self) -> None:
+        self.sim.close()
+
+
+def _scope_coupling(proc: ProcedureConfig, frequency_hz: float) -> str:
+    mode = proc.acquisition["coupling"]
+    if mode == "auto":
+        return "DC" if frequency_hz <= 0 else "AC"
+    return mode
+
+
+def _prepare_scope(scope: Any, channels: dict[str, int], coupling: str) -> None:
+    for node in NODES:
+        scope.set_channel(channels[node], enabled=True, coupling=coupling)
+    scope.set_acquisition("normal")
+
+
+def _timebase(scope: Any, proc: ProcedureConfig, frequency_hz: float, n_samples: int, trigger_channel: int,
+              level_v: float) -> int:
+    """Set the timebase for ``min_periods`` periods; widen it when the sample rate, not the memory, keeps
+    the scope from delivering ``n_samples`` points. Returns the points the scope will deliver."""
+    periods = proc.acquisition["min_periods"]
+    got = setup_timebase(scope, frequency_hz, n_samples, periods, trigger_channel, level_v)
+    if got >= n_samples or frequency_hz <= 0:
+        return got
+    wider = setup_timebase(scope, frequency_hz, n_samples, periods * 1.1 * n_samples / max(got, 1),
+                           trigger_channel, level_v)
+    if wider > got:
+        return wider
+    return setup_timebase(scope, frequency_hz, n_samples, periods, trigger_channel, level_v)  # memory-bound
+
+
+def run_procedure(procedure: str | Path, bench: str | Path, board: str | Path, out: str | Path, *,
+                  resume: str | Path | None = None, progress: Callable[[int, int, str], None] | None = None,
+                  control: BenchControl | None = None) -> RunOutcome:
+    """Measure a procedure on a bench and archive it; see the module docstring for the sequence.
+
+    ``progress(done, total, label)`` is called after every point. ``control`` overrides how the bench is
+    rewired between groups of points (default: the simulator's relay, or the operator at a real bench).
+    """
+    cfg = load_configs(procedure, bench, board)
+    proc, bench_cfg, board_cfg = cfg.procedure, cfg.bench, cfg.board
+    points = planning.plan(proc, board_cfg)  # SafetyError here: nothing has been switched on
+    sim = _SimulatorHandle(bench_cfg, board_cfg) if bench_cfg.simulated else None
+    try:
+        from instruments.bench import open_bench
+
+        resources = sim.sim.resources if sim else None
+        with open_bench(bench_cfg, resources=resources) as b:
+            if control is None:
+                control = SimulatedControl(sim.sim, bench_cfg.wiring) if sim else OperatorControl(bench_cfg.wiring)
+            return _run_on_bench(b, control, cfg, points, Path(out), resume, progress)
+    finally:
+        if sim is not None:
+            sim.close()
+
+
+def _run_on_bench(b: Any, control: BenchControl, cfg: LoadedConfigs, points: list[planning.PlannedPoint],
+                  out: Path, resume: str | Path | None,
+                  progress: Callable[[int, int, str], None] | None) -> RunOutcome:
+    proc, bench_cfg, board_cfg = cfg.procedure, cfg.bench, cfg.board
+    gen, scope = b.generator, b.scope
+    channels = bench_cfg.wiring.scope_channels()
+    n_samples = scope.record_length_for(proc.acquisition["record_points"], 4)
+    n_harm = proc.acquisition["harmonics"]
+    instruments = {kind: {"idn": b.identities.get(kind, ""), "resource": getattr(getattr(b, kind).resource, "resource_name", ""),
+                          "driver": b.drivers.get(kind, type(getattr(b, kind)).__name__), "settings": {}}
+                   for kind in ("generator", "scope")}
+    rows: list[dict[str, Any]] = []
+    if resume is not None:
+        archive, committed = RunArchive.resume(resume, out_path=out if Path(out) != Path(resume) else None)
+        rows = _row_dicts(committed.tables.get(POINTS, {}))
+        done = {str(r["key"]) for r in rows}
+        next_point = len(rows)
+    else:
+        tables = {POINTS: points_table(n_harm), **result_tables(proc.kind)}
+        archive = RunArchive.create(out, metadata={"procedure": proc.name, "kind": proc.kind, "board": board_cfg.name,
+                                                   "bench": bench_cfg.name, "planned_points": len(points)},
+                                    configs={"procedure": proc.raw, "bench": bench_cfg.raw, "board": board_cfg.raw},
+                                    instruments=instruments, tables=tables,
+                                    waveform_spec=record_spec(n_samples, scope))
+        done, next_point = set(), 0
+    todo = [p for p in points if p.key not in done]
+    outcome = RunOutcome(path=archive.path, status="running", n_points=len(points), n_skipped=len(points) - len(todo))
+    memory = RangeMemory()
+    state: tuple[bool, str] | None = None
+    coupling: str | None = None
+    try:
+        with outputs_off_guard(gen.outputs_off):
+            for i, p in enumerate(todo):
+                if p.configuration != state:
+                    gen.outputs_off()  # never move cables (or relays) with the drive on
+                    control.configure(*p.configuration)
+                    state = p.configuration
+                    memory = RangeMemory()
+                want = _scope_coupling(proc, p.excitation.frequency_hz)
+                if want != coupling:
+                    _prepare_scope(scope, channels, want)
+                    coupling = want
+                level = 0.0 if want == "AC" else p.excitation.channels[0].offset_v
+                _timebase(scope, proc, p.excitation.frequency_hz, n_samples, channels["v1"], level)
+                acq = proc.acquisition
+                result = measure_point(gen, scope, channels, p.excitation, memory=memory, repeats=acq["repeats"],
+                                       n_harmonics=n_harm, fill=acq["fill"], max_ranging=acq["max_ranging"],
+                                       timeout_s=acq["timeout_s"])
+                if result.clipped:
+                    log.warning("%s: %s clipped even after auto-ranging; archived and marked", p.key,
+                                ", ".join(result.clipped))
+                index = next_point + i
+                for rec in result.records:
+                    archive.append_waveforms(index, [_trim(rec.waveforms[n], n_samples) for n in NODES])
+                row = point_row(index, p, result, n_harm)
+                archive.append(POINTS, row)
+                archive.commit()
+                rows.append(row)
+                if progress:
+                    progress(outcome.n_skipped + i + 1, len(points), p.excitation.label)
+            gen.outputs_off()
+        results = compute_results(proc, rows, points)
+        store_results(archive, proc.kind, results)
+        archive.commit()
+        outcome.results = results
+        outcome.status = "complete"
+        archive.finish("complete")
+    except KeyboardInterrupt:
+        outcome.status, outcome.reason = "aborted", "interrupted (Ctrl-C)"
+        archive.finish("aborted", outcome.reason)
+        raise
+    except DiffbenchError as exc:
+        outcome.status, outcome.reason = "failed", str(exc)
+        archive.finish("failed", str(exc))
+        raise
+    except BaseException as exc:
+        outcome.status, outcome.reason = "failed", f"{type(exc).__name__}: {exc}"
+        archive.finish("failed", outcome.reason)
+        raise
+    return outcome
+
+
+def _trim(wf: Any, n: int) -> Any:
+    """At most ``n`` samples (a family may deliver a deeper record than asked; shorter ones are kept whole)."""
+    if wf.codes.size <= n:
+        return wf
+    from dataclasses import replace
+
+    return replace(wf, codes=wf.codes[:n])
+
+
+def _row_dicts(table: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """Columns of committed rows (as the archive returns them) -> one dict per row."""
+    if not table:
+        return []
+    n = len(next(iter(table.values())))
+    return [{k: v[i] for k, v in table.items()} for i in range(n)]
