@@ -25,7 +25,8 @@ SCHEMA: dict[str, Section] = {
         "description": optional(str, ""),
     }),
     "drive": Section({
-        "vid_vpk": optional(float, 0.01, lo=0.0, lo_open=True, doc="differential drive, V peak"),
+        "vid_vpk": optional(float, 0.002, lo=0.0, lo_open=True,
+                            doc="differential drive, V peak (small: the gain compresses as (vid/2V_T)^2/4)"),
         "vic_vpk": optional(float, 0.2, lo=0.0, lo_open=True, doc="common-mode drive, V peak"),
         "cm_drive": optional(str, "tied", choices=("tied", "two-channel"),
                              doc="common mode from one channel into both inputs, or from two channels in phase"),

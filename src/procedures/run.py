@@ -104,27 +104,30 @@ def _timebase(scope: Any, proc: ProcedureConfig, frequency_hz: float, n_samples:
 
 def run_procedure(procedure: str | Path, bench: str | Path, board: str | Path, out: str | Path, *,
                   resume: str | Path | None = None, progress: Callable[[int, int, str], None] | None = None,
-                  control: BenchControl | None = None) -> RunOutcome:
+                  control: BenchControl | None = None, sim_bench: Any = None) -> RunOutcome:
     """Measure a procedure on a bench and archive it; see the module docstring for the sequence.
 
     ``progress(done, total, label)`` is called after every point. ``control`` overrides how the bench is
     rewired between groups of points (default: the simulator's relay, or the operator at a real bench).
+    ``sim_bench`` runs on an already running :class:`~instruments.sim.bench.SimBench` (a test or a bench
+    script that wants to watch the simulator's state) instead of starting one for a simulated bench config.
     """
     cfg = load_configs(procedure, bench, board)
     proc, bench_cfg, board_cfg = cfg.procedure, cfg.bench, cfg.board
     points = planning.plan(proc, board_cfg)  # SafetyError here: nothing has been switched on
-    sim = _SimulatorHandle(bench_cfg, board_cfg) if bench_cfg.simulated else None
+    owned = _SimulatorHandle(bench_cfg, board_cfg) if bench_cfg.simulated and sim_bench is None else None
+    sim = owned.sim if owned is not None else sim_bench
     try:
         from instruments.bench import open_bench
 
-        resources = sim.sim.resources if sim else None
+        resources = sim.resources if sim is not None else None
         with open_bench(bench_cfg, resources=resources) as b:
             if control is None:
-                control = SimulatedControl(sim.sim, bench_cfg.wiring) if sim else OperatorControl(bench_cfg.wiring)
+                control = SimulatedControl(sim, bench_cfg.wiring) if sim is not None else OperatorControl(bench_cfg.wiring)
             return _run_on_bench(b, control, cfg, points, Path(out), resume, progress)
     finally:
-        if sim is not None:
-            sim.close()
+        if owned is not None:
+            owned.close()
 
 
 def _run_on_bench(b: Any, control: BenchControl, cfg: LoadedConfigs, points: list[planning.PlannedPoint],
