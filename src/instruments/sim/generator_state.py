@@ -92,6 +92,7 @@ class GeneratorState:
         self.track = "OFF"
         self.channels: list[ChannelState] = []
         self.version = 0  # bumped on every change, so a scope can tell when to re-solve the board
+        self.switch_on_count = 0  # outputs switched from off to on since the bench started (for tests)
         self.listeners: list[Callable[[], None]] = []
         self.reset()
 
@@ -120,6 +121,8 @@ class GeneratorState:
             for key, value in changes.items():
                 if key == "output_on" and m != n:
                     continue
+                if key == "output_on" and value and not ch.output_on:
+                    self.switch_on_count += 1
                 setattr(ch, key, value)
             if "freq_hz" in changes and self.track == "OFF":
                 # separate DDS engines: the relative phase is lost until the next phase-align (§2.4)
