@@ -104,7 +104,7 @@ def apply_range(scope: Oscilloscope, channel: int, want: ChannelRange) -> Channe
     """
     scale = want.scale_v_per_div
     last_error: InstrumentError | None = None
-    for _ in range(12):
+    for _ in range(24):  # 2^24: from the most sensitive scale to the coarsest on any scope
         try:
             scope.set_channel(channel, scale_v_per_div=scale, offset_v=want.offset_v)
         except InstrumentError as exc:

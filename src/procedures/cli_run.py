@@ -43,9 +43,9 @@ def summary_lines(kind: str, results: dict[str, Any]) -> list[str]:
         lines.append("CMRR_se1 = |Ad_se1/Acm_se1| (single-ended, output 1); CMRR_diff = |Add/Acd| (differential output); "
                      "ideal-gen: the same assuming the generator were perfect")
     elif kind in ("amplitude_sweep", "cm_range"):
-        lines.append(f"{'vid (mVpk)':>11} {'vic DC (V)':>11} {'|Add|':>18} {'compression':>12} {'THD out %':>10}")
+        lines.append(f"{'vid (mVpk)':>11} {'bias (V)':>11} {'|Add|':>18} {'compression':>12} {'THD out %':>10}")
         for r in results.get("dm_gain", []):
-            lines.append(f"{r['vid_vpk'] * 1e3:>11.4g} {r['vic_dc_v']:>11.4g} {_fmt(abs(r['Add']), abs(r['Add_u'])):>18} "
+            lines.append(f"{r['vid_vpk'] * 1e3:>11.4g} {r['bias_v']:>11.4g} {_fmt(abs(r['Add']), abs(r['Add_u'])):>18} "
                          f"{r['compression']:>12.5f} {100 * r['thd_out']:>10.4g}")
     elif kind == "dc_transfer":
         s = results.get("dc_summary", [{}])[0]

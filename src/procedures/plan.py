@@ -82,7 +82,12 @@ def dc_transfer(proc: ProcedureConfig, board: BoardConfig) -> list[PlannedPoint]
     """DC differential input stepped from start to stop around the bias; groups = steps."""
     bias = proc.drive["bias_v"] if proc.drive["bias_v"] is not None else board.bias_v
     vids = np.linspace(proc.dc["vid_start_v"], proc.dc["vid_stop_v"], proc.dc["points"])
-    return [PlannedPoint(f"d{i}", "dc", i, ex.dc_level(float(v), bias), False) for i, v in enumerate(vids)]
+    pts = [PlannedPoint(f"d{i}", "dc", i, ex.dc_level(float(v), bias), False) for i, v in enumerate(vids)]
+    if proc.calibration["channel_match"]:
+        # every probe on input 1 at the bias: the channels' DC gain ratios. A 0.4 % gain difference on two
+        # 2 V levels is an 8 mV error in vid, far larger than a pair's offset.
+        pts.append(PlannedPoint("d-link", "link", -1, ex.dc_level(0.0, bias), False, "link"))
+    return _ordered(pts)
 
 
 def cm_range(proc: ProcedureConfig, board: BoardConfig) -> list[PlannedPoint]:

@@ -48,7 +48,7 @@ def result_tables(kind: str) -> dict[str, TableSpec]:
             "frequency_hz": Column("float64", "Hz", "test frequency"),
             "vid_vpk": Column("float64", "V", "measured differential input amplitude, peak"),
             "vid_vpk_nominal": Column("float64", "V", "nominal differential drive, peak"),
-            "vic_dc_v": Column("float64", "V", "measured input DC level"),
+            "bias_v": Column("float64", "V", "DC level of the inputs (the generators' offset)"),
             "Add": Column("complex128", "1", "differential gain vod/vid (fundamental)", uncertainty=True),
             "compression": Column("float64", "1", "|Add| relative to the smallest drive"),
             "thd_out": Column("float64", "1", "THD of vod (ratio)"),
@@ -105,7 +105,7 @@ def compute_results(proc: ProcedureConfig, rows: Sequence[Row], points: Sequence
             add, add_u = differential_gain(p, u)
             out.append({"frequency_hz": float(r["frequency_hz"]), "vid_vpk": float(abs(p[0] - p[1])),
                         "vid_vpk_nominal": float(r["vid_vpk_nominal"]),
-                        "vic_dc_v": float(0.5 * (r["dc_v"][0] + r["dc_v"][1])),
+                        "bias_v": float(r["bias_v"]),
                         "Add": add, "Add_u": add_u * (1 + 1j) / np.sqrt(2),
                         "thd_out": output_thd(np.asarray(r["harmonics"]), p)})
         if out:
@@ -115,8 +115,10 @@ def compute_results(proc: ProcedureConfig, rows: Sequence[Row], points: Sequence
         return {"dm_gain": out}
     if proc.kind == "dc_transfer":
         out = []
+        link = _by_role(rows, "link")
+        gain = np.asarray(link[-1]["dc_v"], float) / float(link[-1]["dc_v"][0]) if -1 in link else np.ones(4)
         for r in sorted((r for r in rows if r["role"] == "dc"), key=lambda r: int(r["group"])):
-            dcv = np.asarray(r["dc_v"], float)
+            dcv = np.asarray(r["dc_v"], float) / gain  # DC gain of each channel relative to v1's
             u = np.real(np.asarray(r["phasor_u"], complex))
             out.append({"vid_v": dcv[0] - dcv[1], "vid_v_u": float(np.hypot(u[0], u[1])),
                         "vic_v": 0.5 * (dcv[0] + dcv[1]), "vo1_v": dcv[2], "vo2_v": dcv[3],
