@@ -15,7 +15,7 @@ Units are SI and in the key names (``_v``, ``_a``, ``_ohm``, ``_f``, ``_k``). Th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,17 @@ SCHEMA: dict[str, Section] = {
         "bias_min_v": required(float, doc="lowest safe DC input level, V"),
         "bias_max_v": required(float, doc="highest safe DC input level, V"),
     }),
+    "pass_fail": Section({
+        "add_rel_tol": optional(float, None, lo=0.0, lo_open=True,
+                                doc="|Add| within this fraction of the prediction at add_check_hz"),
+        "add_check_hz": optional(float, 1000.0, lo=0.0, lo_open=True),
+        "cmrr_se_min_db": optional(float, None, doc="CMRR_se of each output at least this ..."),
+        "cmrr_se_max_hz": optional(float, 10e3, lo=0.0, lo_open=True, doc="... at every frequency up to this"),
+        "cmrr_diff_min_db": optional(float, None, doc="CMRR_diff at least this up to cmrr_se_max_hz"),
+        "thd_max": optional(float, None, lo=0.0, lo_open=True, doc="THD of vod (ratio) at most this ..."),
+        "thd_drive_vpk": optional(float, None, lo=0.0, lo_open=True, doc="... at this differential drive, V peak"),
+        "offset_max_v": optional(float, None, lo=0.0, lo_open=True, doc="|input-referred offset| at most this"),
+    }, optional=True, doc="limits a board must meet; each is checked only when set and measured"),
     "sim": Section({
         "noise_v_per_rthz": optional(float, 0.0, lo=0.0, doc="white noise density at each output node, V/rtHz"),
         "seed": optional(int, 0),
@@ -152,6 +163,7 @@ class BoardConfig:
     bias_max_v: float
     noise_v_per_rthz: float
     sim_seed: int
+    pass_fail: dict[str, Any] = field(default_factory=dict)
 
     @property
     def vt_v(self) -> float:
@@ -241,6 +253,7 @@ def parse_board(doc: dict[str, Any], source: str = "<board>", raw: str = "") -> 
         bias_max_v=lim["bias_max_v"],
         noise_v_per_rthz=v["sim"]["noise_v_per_rthz"],
         sim_seed=v["sim"]["seed"],
+        pass_fail={k: x for k, x in v["pass_fail"].items() if x is not None},
     )
 
 

@@ -3,6 +3,9 @@
 Runs one procedure with a progress bar (tqdm: a maintained progress-bar library, so we do not write our
 own terminal handling), prints a summary table at the end, and exits non-zero when the run fails or is
 interrupted. With a simulated bench config it starts the simulator itself.
+
+Exit status: 0 complete and every limit of the board's ``[pass_fail]`` met; 3 complete but a limit failed;
+1 the run did not complete (it failed or was interrupted); 2 bad input (config, limits) before anything ran.
 """
 
 from __future__ import annotations
@@ -31,7 +34,11 @@ def summary_lines(kind: str, results: dict[str, Any]) -> list[str]:
     """A compact table of the run's results, one line per frequency / drive / level."""
     import numpy as np
 
-    lines = []
+    lines: list[str] = []
+    if kind == "characterisation":
+        for k in ("frequency_sweep", "amplitude_sweep", "dc_transfer"):
+            lines += summary_lines(k, results)
+        return lines
     if kind == "frequency_sweep":
         lines.append(f"{'f (Hz)':>10} {'|Add|':>18} {'|Acc|':>20} {'CMRR_se1 dB':>17} {'CMRR_diff dB':>17} "
                      f"{'ideal-gen CMRR_diff':>20}")
@@ -42,12 +49,12 @@ def summary_lines(kind: str, results: dict[str, Any]) -> list[str]:
                          f"{r['CMRR_diff_ideal_db']:>20.4g}")
         lines.append("CMRR_se1 = |Ad_se1/Acm_se1| (single-ended, output 1); CMRR_diff = |Add/Acd| (differential output); "
                      "ideal-gen: the same assuming the generator were perfect")
-    elif kind in ("amplitude_sweep", "cm_range"):
+    elif kind in ("amplitude_sweep", "cm_range") and results.get("dm_gain"):
         lines.append(f"{'vid (mVpk)':>11} {'bias (V)':>11} {'|Add|':>18} {'compression':>12} {'THD out %':>10}")
         for r in results.get("dm_gain", []):
             lines.append(f"{r['vid_vpk'] * 1e3:>11.4g} {r['bias_v']:>11.4g} {_fmt(abs(r['Add']), abs(r['Add_u'])):>18} "
                          f"{r['compression']:>12.5f} {100 * r['thd_out']:>10.4g}")
-    elif kind == "dc_transfer":
+    elif kind == "dc_transfer" and results.get("dc"):
         s = results.get("dc_summary", [{}])[0]
         lines.append(f"input-referred offset {s.get('offset_v', float('nan')) * 1e3:.4g} mV, "
                      f"slope dvod/dvid {s.get('slope', float('nan')):.4g} at the offset; "
@@ -86,4 +93,12 @@ def run(args: argparse.Namespace) -> int:
           + (f" ({outcome.n_skipped} of {outcome.n_points} points carried over from {args.resume})" if args.resume else ""))
     for line in summary_lines(kind, outcome.results):
         print(line)
-    return 0 if outcome.status == "complete" else 1
+    if outcome.verdicts:
+        from .verdicts import format_verdicts
+
+        print("limits (board config [pass_fail]):")
+        for line in format_verdicts(outcome.verdicts):
+            print(line)
+    if outcome.status != "complete":
+        return 1
+    return 0 if outcome.passed else 3

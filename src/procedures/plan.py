@@ -28,11 +28,12 @@ class PlannedPoint:
     """One point to measure. ``group`` ties the points whose results combine (e.g. one frequency)."""
 
     key: str
-    role: str                  # "dm", "cm", "link", "se", "dc"
+    role: str                  # "dm", "dm2", "cm", "cm2", "link", "dc"
     group: int
     excitation: ex.Excitation
     tied: bool
     probes: Probes = "normal"
+    sweep: str = ""            # the procedure kind whose results this point feeds
 
     @property
     def configuration(self) -> tuple[bool, Probes]:
@@ -107,6 +108,19 @@ PLANNERS = {
     "dc_transfer": dc_transfer,
     "cm_range": cm_range,
 }
+#: the sweeps a "characterisation" run measures, in this order, into one archive
+CHARACTERISATION = ("frequency_sweep", "amplitude_sweep", "dc_transfer")
+
+
+def sweeps_of(kind: str) -> tuple[str, ...]:
+    """The sweep kinds a procedure kind is made of."""
+    return CHARACTERISATION if kind == "characterisation" else (kind,)
+
+
+def _tagged(kind: str, points: list[PlannedPoint], prefix: str) -> list[PlannedPoint]:
+    from dataclasses import replace
+
+    return [replace(p, sweep=kind, key=prefix + p.key) for p in points]
 
 
 def plan(proc: ProcedureConfig, board: BoardConfig) -> list[PlannedPoint]:
@@ -115,7 +129,11 @@ def plan(proc: ProcedureConfig, board: BoardConfig) -> list[PlannedPoint]:
     Raises :class:`~instruments.errors.SafetyError` for the first unsafe point, before anything is switched
     on (so a bad config changes nothing).
     """
-    points = PLANNERS[proc.kind](proc, board)
+    kinds = sweeps_of(proc.kind)
+    points = []
+    for kind in kinds:
+        points += _tagged(kind, PLANNERS[kind](proc, board), f"{kind}:" if len(kinds) > 1 else "")
+    points = _ordered(points)  # across sweeps too: a person rewires the bench as few times as possible
     for p in points:
         ex.check_limits(p.excitation, board)
     return points

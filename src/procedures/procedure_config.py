@@ -1,7 +1,8 @@
 """Procedure configs (``configs/procedures/*.toml``): what to sweep, how hard to drive, how to acquire.
 
 One file is one procedure: a frequency sweep of all gains, an amplitude sweep (compression and THD), a DC
-transfer sweep (offset and transfer curve), or a common-mode input range sweep. Amplitudes are peak volts at
+transfer sweep (offset and transfer curve), a common-mode input range sweep, or a characterisation (the
+frequency, amplitude and DC sweeps in one run and one archive). Amplitudes are peak volts at
 the board pins; they are checked against the board's ``[limits]`` before any output turns on.
 """
 
@@ -16,7 +17,7 @@ import numpy as np
 from instruments.config_schema import Section, load_toml, optional, required, validate
 from instruments.errors import ConfigError
 
-KINDS = ("frequency_sweep", "amplitude_sweep", "dc_transfer", "cm_range")
+KINDS = ("frequency_sweep", "amplitude_sweep", "dc_transfer", "cm_range", "characterisation")
 
 SCHEMA: dict[str, Section] = {
     "procedure": Section({

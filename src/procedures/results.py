@@ -25,7 +25,11 @@ MODE_DIMS = ("mode_out", "mode_in")
 
 
 def result_tables(kind: str) -> dict[str, TableSpec]:
-    """Declarations of the result tables of a procedure kind."""
+    """Declarations of the result tables of a procedure kind (a characterisation has all of its sweeps')."""
+    from .plan import sweeps_of
+
+    if kind == "characterisation":
+        return {name: spec for k in sweeps_of(kind) for name, spec in result_tables(k).items()}
     if kind == "frequency_sweep":
         cols = {
             "frequency_hz": Column("float64", "Hz", "test frequency"),
@@ -78,8 +82,17 @@ def _ph(r: Row) -> tuple[np.ndarray, np.ndarray]:
 
 def compute_results(proc: ProcedureConfig, rows: Sequence[Row], points: Sequence[PlannedPoint]) -> dict[str, Any]:
     """Result rows per table name, from the point rows (``rows``) and the plan (for nominal drives)."""
+    from .plan import sweeps_of
+
+    out: dict[str, Any] = {}
+    for kind in sweeps_of(proc.kind):
+        out.update(_sweep_results(kind, [r for r in rows if str(r["sweep"]) == kind], points))
+    return out
+
+
+def _sweep_results(kind: str, rows: Sequence[Row], points: Sequence[PlannedPoint]) -> dict[str, Any]:
     by_key = {p.key: p for p in points}
-    if proc.kind == "frequency_sweep":
+    if kind == "frequency_sweep":
         dm, cm, link = _by_role(rows, "dm"), _by_role(rows, "cm"), _by_role(rows, "link")
         cm2, dm2 = _by_role(rows, "cm2"), _by_role(rows, "dm2")
         out = []
@@ -94,7 +107,7 @@ def compute_results(proc: ProcedureConfig, rows: Sequence[Row], points: Sequence
                                     _nominal(pd), _nominal(by_key[naive["key"]].excitation), _ph(naive))
             out.append(_gain_row(fg))
         return {"gains": out}
-    if proc.kind in ("amplitude_sweep", "cm_range"):
+    if kind in ("amplitude_sweep", "cm_range"):
         dm = _by_role(rows, "dm")
         link = _by_role(rows, "link")
         cal = Calibration.from_link(*_ph(link[-1])) if -1 in link else Calibration.identity()
@@ -113,7 +126,7 @@ def compute_results(proc: ProcedureConfig, rows: Sequence[Row], points: Sequence
             for o in out:
                 o["compression"] = abs(o["Add"]) / ref
         return {"dm_gain": out}
-    if proc.kind == "dc_transfer":
+    if kind == "dc_transfer":
         out = []
         link = _by_role(rows, "link")
         gain = np.asarray(link[-1]["dc_v"], float) / float(link[-1]["dc_v"][0]) if -1 in link else np.ones(4)
@@ -125,7 +138,7 @@ def compute_results(proc: ProcedureConfig, rows: Sequence[Row], points: Sequence
                         "vod_v": dcv[2] - dcv[3], "vod_v_u": float(np.hypot(u[2], u[3]))})
         tr = dc_transfer(np.array([o["vid_v"] for o in out]), np.array([o["vod_v"] for o in out]))
         return {"dc": out, "dc_summary": [{"offset_v": tr.offset_v, "slope": tr.slope}]}
-    raise ValueError(f"unknown procedure kind {proc.kind!r}")
+    raise ValueError(f"unknown procedure kind {kind!r}")
 
 
 def _nominal(exc: Any) -> tuple[complex, complex]:

@@ -23,6 +23,7 @@ from instruments.board_config import BoardConfig, load_board
 from instruments.errors import DiffbenchError
 
 from . import plan as planning
+from . import verdicts
 from .acquisition import NODES, RangeMemory, setup_timebase
 from .archive import RunArchive
 from .control import BenchControl, OperatorControl, SimulatedControl
@@ -43,8 +44,14 @@ class RunOutcome:
     status: str
     reason: str = ""
     results: dict[str, Any] = field(default_factory=dict)
+    verdicts: list[Any] = field(default_factory=list)
     n_points: int = 0
     n_skipped: int = 0
+
+    @property
+    def passed(self) -> bool:
+        """Every checked limit passed (True when none was checked)."""
+        return all(v.passed for v in self.verdicts)
 
 
 @dataclass
@@ -195,6 +202,10 @@ def _run_on_bench(b: Any, control: BenchControl, cfg: LoadedConfigs, points: lis
         store_results(archive, proc.kind, results)
         archive.commit()
         outcome.results = results
+        outcome.verdicts = verdicts.evaluate(board_cfg, verdicts.stack_rows(results))
+        if outcome.verdicts:
+            arrays, attrs = verdicts.as_result(outcome.verdicts)
+            archive.write_result("verdicts", arrays, attrs=attrs, dims={k: ("limit_index",) for k in arrays})
         outcome.status = "complete"
         archive.finish("complete")
     except KeyboardInterrupt:

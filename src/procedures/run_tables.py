@@ -26,6 +26,7 @@ def points_table(n_harmonics: int) -> TableSpec:
     h = max(n_harmonics - 1, 0)
     return TableSpec({
         "key": Column("str", "", "stable point key (for resume)"),
+        "sweep": Column("str", "", "sweep the point belongs to (frequency_sweep, amplitude_sweep, ...)"),
         "role": Column("str", "", "dm | cm | link | dc"),
         "group": Column("int64", "1", "group index (frequency, amplitude or level)"),
         "mode": Column("str", "", "excitation mode"),
@@ -64,7 +65,7 @@ def point_row(index: int, p: PlannedPoint, r: PointResult, n_harmonics: int) -> 
         harm[:, :r.harmonics.shape[1]] = r.harmonics[:, :h]
     exc = p.excitation
     return {
-        "key": p.key, "role": p.role, "group": p.group, "mode": exc.mode, "tied": p.tied, "probes": p.probes,
+        "key": p.key, "sweep": p.sweep, "role": p.role, "group": p.group, "mode": exc.mode, "tied": p.tied, "probes": p.probes,
         "frequency_hz": exc.frequency_hz, "vid_vpk_nominal": exc.vid_vpk, "vic_vpk_nominal": exc.vic_vpk,
         "vid_dc_v_nominal": exc.vid_dc_v, "bias_v": exc.vic_dc_v,
         "phasor": r.phasors, "phasor_u": r.phasors_u + 1j * r.phasors_u,
