@@ -132,7 +132,8 @@ def main():
     path = sys.argv[1]
     die_at = sys.argv[2] if len(sys.argv) > 2 else ""
     if die_at == "build":  # killed while the schema is being written (before it is named .partial)
-        RunArchive._build_records = staticmethod(lambda *a: os.kill(os.getpid(), signal.SIGKILL))
+        import procedures.archive_layout as archive_layout  # where the schema is built
+        archive_layout.build_records = lambda *a: os.kill(os.getpid(), signal.SIGKILL)
     if die_at == "open":  # killed after the schema took the .partial name, before the writer reopened it
         RunArchive._open_for_append = classmethod(lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL))
     if die_at == "results":  # killed in finish(), after the results groups were created

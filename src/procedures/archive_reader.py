@@ -20,22 +20,26 @@ from typing import TYPE_CHECKING, Any
 import h5py
 import numpy as np
 
-from procedures.archive import (
+from .archive_layout import committed_counts, group_spec
+from .archive_results import RESULT_RESERVED_ATTRS
+from .archive_spec import (
     FILE_FORMAT,
     FORMAT_VERSION,
+    INSTRUMENT_TEXT_KEYS,
+    RECORD_VAR_NAMES,
     RESULTS_GROUP,
     WAVEFORMS_GROUP,
     ArchiveError,
     TableSpec,
     WaveformSpec,
     stored_vars,
+    uncertainty_long_name,
 )
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import xarray
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-_RESULT_RESERVED_ATTRS = frozenset({"NX_class", "program", "version", "diffbench_spec"})
 
 
 def _is_hdf5(path: Path) -> bool:
@@ -112,21 +116,25 @@ class Records:
     """The committed raw scope records of a run, read lazily from the open file.
 
     ``point``, ``y_increment``, ``y_origin``, ``y_reference`` (shape ``(records, channels)``),
-    ``x_increment`` and ``x_origin`` (shape ``(records,)``) are in memory; codes are read per record.
+    ``x_increment``, ``x_origin`` and ``n_valid`` (shape ``(records,)``) are in memory (the per-record
+    variables, ``procedures.archive_spec.RECORD_VARS``); codes are read per record.
     """
+
+    point: np.ndarray
+    y_increment: np.ndarray
+    y_origin: np.ndarray
+    y_reference: np.ndarray
+    x_increment: np.ndarray
+    x_origin: np.ndarray
+    n_valid: np.ndarray
 
     def __init__(self, group: h5py.Group, spec: WaveformSpec, n: int) -> None:
         self.spec = spec
         self.dataset: h5py.Dataset = group["code"]
         self._n = n
         _check_extent(group, self.dataset, n)
-        self.point = _read(group, "point", n)
-        self.y_increment = _read(group, "y_increment", n)
-        self.y_origin = _read(group, "y_origin", n)
-        self.y_reference = _read(group, "y_reference", n)
-        self.x_increment = _read(group, "x_increment", n)
-        self.x_origin = _read(group, "x_origin", n)
-        self.n_valid = _read(group, "n_valid", n)
+        for name in RECORD_VAR_NAMES:
+            setattr(self, name, _read(group, name, n))
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -197,7 +205,7 @@ def _read_table(group: h5py.Group, spec: TableSpec, n: int) -> dict[str, np.ndar
 
 
 def _read_result(group: h5py.Group) -> Result:
-    spec = json.loads(group.attrs["diffbench_spec"])
+    spec = group_spec(group)
     arrays: dict[str, np.ndarray] = {}
     dims: dict[str, tuple[str, ...]] = {}
     units: dict[str, str] = {}
@@ -218,7 +226,7 @@ def _read_result(group: h5py.Group) -> Result:
         units[name] = _py(ds.attrs.get("units", ""))
         ln = _py(ds.attrs.get("long_name", name))
         long_names[name] = ln.split(" part of ", 1)[1] if kind == "complex128" else ln
-    attrs = {k: _py(v) for k, v in group.attrs.items() if k not in _RESULT_RESERVED_ATTRS}
+    attrs = {k: _py(v) for k, v in group.attrs.items() if k not in RESULT_RESERVED_ATTRS}
     for k in spec.get("bool_attrs", []):
         attrs[k] = bool(attrs[k])
     return Result(arrays, dims, units, long_names, attrs)
@@ -293,7 +301,7 @@ class RunData:
             col = spec.columns[sv.column]
             attrs: dict[str, Any] = {"long_name": col.long_name}
             if sv.is_uncertainty:
-                attrs["long_name"] = f"standard uncertainty (k=1) of {col.long_name}"
+                attrs["long_name"] = uncertainty_long_name(col.long_name)
             elif col.uncertainty:
                 attrs["ancillary_variables"] = f"{sv.column}_u"
             if col.units:
@@ -332,8 +340,7 @@ def open_run(path: str | os.PathLike[str]) -> RunData:
 
 def _load(p: Path, f: h5py.File, swmr: bool) -> RunData:
     entry = f["entry"]
-    parts = [str(s) for s in entry["part"].asstr()[()]]
-    counts = {name: int(n) for name, n in zip(parts, entry["n_committed"][()])}
+    counts = committed_counts(entry)
     tables: dict[str, dict[str, np.ndarray]] = {}
     specs: dict[str, TableSpec] = {}
     records: Records | None = None
@@ -342,19 +349,15 @@ def _load(p: Path, f: h5py.File, swmr: bool) -> RunData:
             continue
         role = _py(obj.attrs.get("diffbench_role"))
         if role == "table":
-            specs[name] = TableSpec.from_json(json.loads(obj.attrs["diffbench_spec"]))
+            specs[name] = TableSpec.from_json(group_spec(obj))
             tables[name] = _read_table(obj, specs[name], counts[name])
         elif role == "waveforms" and name == WAVEFORMS_GROUP:
-            spec = WaveformSpec.from_json(json.loads(obj.attrs["diffbench_spec"]))
+            spec = WaveformSpec.from_json(group_spec(obj))
             records = Records(obj, spec, counts[WAVEFORMS_GROUP])
     instruments: dict[str, dict[str, Any]] = {}
     for name, g in entry["instrument"].items():
-        instruments[name] = {
-            "idn": _py(g.attrs["idn"]),
-            "resource": _py(g.attrs["resource"]),
-            "driver": _py(g.attrs["driver"]),
-            "settings": json.loads(g.attrs["settings_json"]),
-        }
+        instruments[name] = {k: _py(g.attrs[k]) for k in INSTRUMENT_TEXT_KEYS}
+        instruments[name]["settings"] = json.loads(g.attrs["settings_json"])
     status = _py(f.attrs["status"])
     # Results are written in finish() before the status changes; a run still "running" may have been
     # killed while writing them, so its results group is not trusted.
