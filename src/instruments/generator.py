@@ -5,19 +5,48 @@ with that family's SCPI (reference/scpi.md §3). Amplitudes are peak-to-peak vol
 (``load_ohm``: 50.0 or ``math.inf`` for High-Z), as the instrument itself reports them; the load setting
 changes numbers, not hardware (reference/scpi.md §2.1). Every setter checks the error queue (or reads
 back, where the family clamps silently) and raises :class:`~instruments.errors.InstrumentError`.
+
+What every family does alike lives here too, for the drivers (not the procedures): channel and load
+checks, the amplitude/offset order of a sine (:func:`amplitude_offset_order`), the High-Z reply
+(:func:`load_from_reply`) and the single-channel models (:meth:`FunctionGenerator.configure_model`). The
+three families with the SCPI-99 SOURce/OUTPut tree (Keysight, Rigol, Tektronix) share their commands too,
+through :class:`~instruments._scpi_source.ScpiSourceGenerator`.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
+from ._scpi_format import scpi_number
+from .errors import InstrumentError
 from .scpi_instrument import ScpiInstrument
 
 Tracking = Literal["off", "on", "inverted"]
 HIGH_Z = math.inf
+#: a load query answers 9.9E+37 for INFinity (Keysight §3.1, Rigol DG §3.2, Tektronix AFG §3.4)
+HIGH_Z_REPLY = 1e30
+
+T = TypeVar("T")
+
+
+def load_from_reply(value: float) -> float:
+    """A load setting as read back: ``math.inf`` for the INFinity reply (:data:`HIGH_Z_REPLY` or more)."""
+    return math.inf if value >= HIGH_Z_REPLY else value
+
+
+def amplitude_offset_order(amplitude_vpp: float, current_vpp: float, amplitude: T, offset: T) -> tuple[T, T]:
+    """``(amplitude, offset)`` when the amplitude shrinks (or stays), ``(offset, amplitude)`` when it grows.
+
+    reference/scpi.md §2.3: ``|offset| + Vpp/2 <= Vmax``. Shrinking the amplitude before the new offset, or
+    growing it after, never passes through a state outside that rule, so no family adjusts one of them on
+    the way (the 33500 with a ``-221 Settings conflict``, Rigol DG and Siglent SDG silently). ``amplitude``
+    and ``offset`` are whatever the family sends for each: commands, steps or fields.
+    """
+    return (amplitude, offset) if amplitude_vpp <= current_vpp else (offset, amplitude)
 
 
 @dataclass(frozen=True)
@@ -54,9 +83,48 @@ class FunctionGenerator(ScpiInstrument, ABC):
     channels: tuple[int, ...] = (1, 2)
     #: the family's ways to make a differential pair: "tracking-inverted" and/or "phase-180"
     differential_methods: tuple[str, ...] = ("phase-180",)
+    #: models (whole ``*IDN?`` model field, case-insensitive) that have one output; ``None``: none
+    single_channel_models: re.Pattern[str] | None = None
+    #: how the family's commands name a channel, ``{}`` standing for its number (``SOUR{}`` -> ``SOUR1``)
+    source_node: str = "SOUR{}"
+    #: the ``*IDN?`` model, once :meth:`configure_model` has been told it
+    model: str | None = None
 
     def configure_model(self, model: str) -> None:
-        """Adapt to the model named by ``*IDN?`` (channel count, quirks); called by ``open_bench``."""
+        """Adapt to the model named by ``*IDN?`` (channel count, quirks; no I/O); called by ``open_bench``.
+
+        Remembers the model; one matching :attr:`single_channel_models` has channel 1 only. Families with
+        other model quirks extend this.
+        """
+        self.model = model
+        if self.single_channel_models is not None and self.single_channel_models.fullmatch(model.strip()):
+            self.channels = (1,)
+
+    # -- checks shared by the drivers (no I/O) -----------------------------------------------------------
+    def _check_channel(self, channel: int) -> int:
+        """``channel`` if this instrument has it, else :class:`ValueError` naming the instrument."""
+        if channel not in self.channels:
+            raise ValueError(f"{self.label}: no channel {channel} (channels {self.channels})")
+        return channel
+
+    def _src(self, channel: int) -> str:
+        """The channel's node in the family's spelling (:attr:`source_node`), after :meth:`_check_channel`."""
+        return self.source_node.format(self._check_channel(channel))
+
+    def _load_text(self, load_ohm: float, high_z: str = "INF") -> str:
+        """A load setting as command text: ``high_z`` for ``math.inf``, else ohms (reference/scpi.md §2.1).
+
+        Raises :class:`ValueError` for a load that is not > 0.
+        """
+        if not load_ohm > 0:
+            raise ValueError(f"{self.label}: load must be > 0 ohm or math.inf, got {load_ohm!r}")
+        return high_z if math.isinf(load_ohm) else scpi_number(load_ohm)
+
+    def _check_output_kept(self, command: str, on: bool, kept: bool) -> None:
+        """Raise :class:`InstrumentError` if the output read back (``kept``) is not the state asked for."""
+        if kept != on:
+            raise InstrumentError(self.label, f"output: asked {'ON' if on else 'OFF'}, the instrument reads "
+                                  f"back {'ON' if kept else 'OFF'}", command)
 
     # -- per channel ---------------------------------------------------------------------------------
     @abstractmethod

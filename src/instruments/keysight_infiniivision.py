@@ -10,12 +10,12 @@ centre, which is also this interface's meaning of ``offset_v``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
-from .errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
+from ._preamble import query_preamble
+from ._scpi_format import scope_number as _num
+from .errors import InstrumentError, InstrumentTimeout
 from .scope import AcquisitionMode, Coupling, Oscilloscope, ScopeChannelState
-from .scpi_instrument import parse_bool
 from .waveform import Waveform
 
 _IMPEDANCE_TOKEN = {50.0: "FIFTy", 1e6: "ONEMeg"}
@@ -29,35 +29,6 @@ _CLIPPED_LOW = 1
 _CLIPPED_HIGH = {"BYTE": 0xFF, "WORD": 0xFFFF}
 
 
-def _num(value: float) -> str:
-    """A number as SCPI text, exact enough for any setting (10 significant digits)."""
-    return f"{value:.10g}"
-
-
-@dataclass(frozen=True)
-class KeysightPreamble:
-    """``:WAVeform:PREamble?``: ten comma-separated fields (reference/scpi.md §4.1 preamble table)."""
-
-    format: int          # 0 BYTE, 1 WORD, 4 ASCii
-    type: int            # 0 NORMal, 1 PEAK, 2 AVERage, 3 HRESolution
-    points: int
-    count: int
-    x_increment: float   # s between points
-    x_origin: float      # s, time of point x_reference relative to the trigger
-    x_reference: float
-    y_increment: float   # V per code
-    y_origin: float      # V at code y_reference
-    y_reference: float
-
-    @classmethod
-    def parse(cls, reply: str) -> "KeysightPreamble":
-        """Parse the reply; raises ValueError if it does not hold ten numbers."""
-        fields = [float(f) for f in reply.split(",")]
-        if len(fields) != 10:
-            raise ValueError(f"expected 10 fields, got {len(fields)}")
-        return cls(int(fields[0]), int(fields[1]), int(fields[2]), int(fields[3]), *fields[4:])
-
-
 class KeysightInfiniiVision(Oscilloscope):
     """Keysight InfiniiVision 1000X-4000X oscilloscope (four analog channels).
 
@@ -68,25 +39,10 @@ class KeysightInfiniiVision(Oscilloscope):
 
     vertical_divisions = 8
     horizontal_divisions = 10
-    #: bytes pyvisa asks the transport for per read during a block transfer (bigger is faster)
-    transfer_chunk_bytes = 1 << 20
 
     def __init__(self, resource: object, label: str | None = None) -> None:
         super().__init__(resource, label)
         self._transfer_points: int | None = None  # None: every raw point (:WAVeform:POINts MAXimum)
-
-    # -- helpers ---------------------------------------------------------------------------------------
-    def _channel(self, channel: int) -> str:
-        if channel not in self.channels:
-            raise InstrumentError(self.label, f"no channel {channel} (channels are {self.channels})")
-        return f":CHANnel{channel}"
-
-    def _query_bool(self, command: str) -> bool:
-        reply = self.query(command)
-        try:
-            return parse_bool(reply)
-        except ValueError:
-            raise InstrumentError(self.label, f"expected 0 or 1, got {reply!r}", command) from None
 
     # -- vertical --------------------------------------------------------------------------------------
     def set_channel(self, channel: int, *, enabled: bool | None = None, scale_v_per_div: float | None = None,
@@ -97,11 +53,8 @@ class KeysightInfiniiVision(Oscilloscope):
         centre), coupling (DC/AC), input impedance (50 or 1e6 Ohm; 50 Ohm only on 3000T/4000X) and the
         ~20-25 MHz bandwidth limit. Each setting is one checked step (``:SYSTem:ERRor?`` drained)."""
         c = self._channel(channel)
-        if coupling is not None and coupling not in ("DC", "AC"):
-            raise InstrumentError(self.label, f"coupling must be 'DC' or 'AC', got {coupling!r}", f"{c}:COUPling")
-        if impedance_ohm is not None and impedance_ohm not in _IMPEDANCE_TOKEN:
-            raise InstrumentError(self.label, f"input impedance must be 50 or 1e6 Ohm, got {impedance_ohm:g}",
-                                  f"{c}:IMPedance")
+        self._check_coupling(coupling, f"{c}:COUPling")
+        self._check_impedance(impedance_ohm, f"{c}:IMPedance")
         if enabled is not None:
             self.set(f"{c}:DISPlay {int(enabled)}")
         if probe is not None:
@@ -121,7 +74,7 @@ class KeysightInfiniiVision(Oscilloscope):
         """Read back a channel: display, scale (V/div), offset (V at centre), coupling, impedance (Ohm),
         probe ratio, bandwidth limit."""
         c = self._channel(channel)
-        enabled = self._query_bool(f"{c}:DISPlay?")
+        enabled = self.query_bool(f"{c}:DISPlay?")
         scale = self.query_float(f"{c}:SCALe?")
         offset = self.query_float(f"{c}:OFFSet?")
         coupling = self.query(f"{c}:COUPling?").upper()
@@ -129,15 +82,14 @@ class KeysightInfiniiVision(Oscilloscope):
         if imp_reply.upper() not in _IMPEDANCE_REPLY:
             raise InstrumentError(self.label, f"unexpected impedance reply {imp_reply!r}", f"{c}:IMPedance?")
         probe = self.query_float(f"{c}:PROBe?")
-        bwl = self._query_bool(f"{c}:BWLimit?")
+        bwl = self.query_bool(f"{c}:BWLimit?")
         return ScopeChannelState(enabled, scale, offset, coupling, _IMPEDANCE_REPLY[imp_reply.upper()], probe, bwl)
 
     # -- horizontal ------------------------------------------------------------------------------------
     def set_timebase(self, scale_s_per_div: float, position_s: float = 0.0) -> None:
         """``:TIMebase:SCALe`` (s/div) and ``:TIMebase:POSition`` (s from the trigger to the reference point,
         screen centre unless ``:TIMebase:REFerence`` says otherwise)."""
-        if not scale_s_per_div > 0:
-            raise InstrumentError(self.label, f"timebase scale must be > 0 s/div, got {scale_s_per_div!r}")
+        self._check_timebase_scale(scale_s_per_div)
         self.set(f":TIMebase:SCALe {_num(scale_s_per_div)}")
         self.set(f":TIMebase:POSition {_num(position_s)}")
 
@@ -154,13 +106,12 @@ class KeysightInfiniiVision(Oscilloscope):
         next transfer holds; with no acquisition yet it answers 0, and the answer is then the smaller of the
         request and ``:ACQuire:POINts?``. The preamble of each transfer has the exact count.
         """
-        if int(points) != points or points < 1:
-            raise InstrumentError(self.label, f"record length must be a positive integer, got {points!r}")
-        self.set(":WAVeform:POINts:MODE RAW", f":WAVeform:POINts {int(points)}")
-        self._transfer_points = int(points)
+        points = self._check_record_length(points)
+        self.set(":WAVeform:POINts:MODE RAW", f":WAVeform:POINts {points}")
+        self._transfer_points = points
         delivered = int(self.query_float(":WAVeform:POINts?"))
         if delivered == 0:
-            delivered = min(int(points), int(self.query_float(":ACQuire:POINts?")))
+            delivered = min(points, int(self.query_float(":ACQuire:POINts?")))
         return delivered
 
     # -- trigger and acquisition -----------------------------------------------------------------------
@@ -169,10 +120,9 @@ class KeysightInfiniiVision(Oscilloscope):
         """Edge trigger on ``source_channel`` at ``level_v`` volts, rising or falling; the sweep
         (AUTO/NORMal) is left as it is."""
         self._channel(source_channel)
-        if slope not in _SLOPE:
-            raise InstrumentError(self.label, f"slope must be 'rising' or 'falling', got {slope!r}")
+        token = self._slope_token(slope, _SLOPE)
         self.set(":TRIGger:MODE EDGE", f":TRIGger:EDGE:SOURce CHANnel{source_channel}",
-                 f":TRIGger:EDGE:LEVel {_num(level_v)}", f":TRIGger:EDGE:SLOPe {_SLOPE[slope]}")
+                 f":TRIGger:EDGE:LEVel {_num(level_v)}", f":TRIGger:EDGE:SLOPe {token}")
 
     def set_acquisition(self, mode: AcquisitionMode = "normal", average_count: int = 1) -> None:
         """``:ACQuire:TYPE {NORMal|AVERage|HRESolution|PEAK}``; for "average" also ``:ACQuire:COUNt``
@@ -194,7 +144,7 @@ class KeysightInfiniiVision(Oscilloscope):
         average in AVERage mode, is done). The scope is left stopped. Without completion in time this raises
         :class:`InstrumentTimeout` after a device clear, which drops the pending reply.
         """
-        displayed = [ch for ch in self.channels if self._query_bool(f":CHANnel{ch}:DISPlay?")]
+        displayed = [ch for ch in self.channels if self.query_bool(f":CHANnel{ch}:DISPlay?")]
         if not displayed:
             raise InstrumentError(self.label, "no channel is displayed, nothing to acquire", ":DIGitize")
         command = ":DIGitize " + ",".join(f"CHANnel{ch}" for ch in displayed)
@@ -245,17 +195,9 @@ class KeysightInfiniiVision(Oscilloscope):
             ":WAVeform:POINts:MODE": ("RAW", "RAW"),
         }
         saved = {setting: self.query(f"{setting}?") for setting in wanted}
-        link_ok = True
-        try:
+        with self._restoring(lambda: [f"{s} {saved[s]}" for s, (_, form) in wanted.items()
+                                      if saved[s].upper() != form]):
             return self._transfer(channel, fmt)
-        except (InstrumentTimeout, InstrumentConnectionError):
-            link_ok = False  # restoring over a dead or desynchronised link would only hide this error
-            raise
-        finally:
-            if link_ok:
-                restore = [f"{s} {saved[s]}" for s, (_, form) in wanted.items() if saved[s].upper() != form]
-                if restore:
-                    self.set(*restore)
 
     def _transfer(self, channel: int, fmt: str) -> Waveform:
         setup = [f":WAVeform:SOURce CHANnel{channel}", f":WAVeform:FORMat {fmt}", ":WAVeform:UNSigned 1",
@@ -265,14 +207,7 @@ class KeysightInfiniiVision(Oscilloscope):
         else:
             setup += [":WAVeform:POINts:MODE RAW", f":WAVeform:POINts {self._transfer_points}"]
         self.set(*setup)
-        reply = self.query(":WAVeform:PREamble?")
-        try:
-            pre = KeysightPreamble.parse(reply)
-        except ValueError as exc:
-            raise InstrumentError(self.label, f"unreadable preamble {reply!r} ({exc})", ":WAVeform:PREamble?") from None
-        if pre.format != (1 if fmt == "WORD" else 0):
-            raise InstrumentError(self.label, f"preamble format {pre.format} does not match {fmt}",
-                                  ":WAVeform:PREamble?")
+        pre = query_preamble(self, fmt)
         codes = self.query_binary(":WAVeform:DATA?", "H" if fmt == "WORD" else "B", is_big_endian=True,
                                   chunk_size=self.transfer_chunk_bytes)
         if codes.size != pre.points:
@@ -281,6 +216,5 @@ class KeysightInfiniiVision(Oscilloscope):
         self.check_errors(":WAVeform:DATA?")
         codes = codes.astype(codes.dtype.newbyteorder("="), copy=False)  # MSB-first words -> native order
         return Waveform(channel=channel, codes=codes, y_increment_v=pre.y_increment, y_origin_v=pre.y_origin,
-                        y_reference=pre.y_reference, x_increment_s=pre.x_increment,
-                        x_origin_s=pre.x_origin - pre.x_reference * pre.x_increment,
+                        y_reference=pre.y_reference, x_increment_s=pre.x_increment, x_origin_s=pre.first_point_s,
                         code_min=_CLIPPED_LOW, code_max=_CLIPPED_HIGH[fmt])

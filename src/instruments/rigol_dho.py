@@ -19,8 +19,8 @@ reference/scpi.md §4.2) keeps every window within the 250 000-byte DS1000Z boun
 
 from __future__ import annotations
 
-from .errors import InstrumentError
-from .rigol_ds1000z import RigolDS1000Z, RigolPreamble
+from ._preamble import WaveformPreamble
+from .rigol_ds1000z import RigolDS1000Z
 
 # In NORMal mode the guide gives YINCrement = vertical scale / 7500 (guide §3.28), i.e. 16-bit codes
 # (8 div x 7500 = 60 000 of 65 536). A 12-bit sample left-justified in 16 bits tops out at 0xFFF0.
@@ -39,15 +39,11 @@ class RigolDHO(RigolDS1000Z):
     acquisition_types = {"normal": "NORMal", "average": "AVERages", "peak": "PEAK"}
     max_average_count = 65536
 
-    def _record_points(self, preamble: RigolPreamble) -> int:
+    def _record_points(self, preamble: WaveformPreamble) -> int:
         """Points in the RAW record: ``:ACQuire:MDEPth?`` (the DHO preamble holds the page size)."""
-        reply = self.query(":ACQuire:MDEPth?")
-        try:
-            return int(float(reply))
-        except ValueError:
-            raise InstrumentError(self.label, f"expected a memory depth, got {reply!r}", ":ACQuire:MDEPth?") from None
+        return self.query_as(":ACQuire:MDEPth?", lambda reply: int(float(reply)), "a memory depth")
 
-    def _code_limits(self, preamble: RigolPreamble) -> tuple[int, int]:
+    def _code_limits(self, preamble: WaveformPreamble) -> tuple[int, int]:
         """ADC limits as transferred, inferred from the preamble's y reference (a mid-scale code): codes on a
         16-bit scale when it lies above the 12-bit range, else plain 12-bit codes. [L] -- verify on hardware."""
         top = _WORD_TOP if preamble.y_reference > _TWELVE_BIT_TOP else _TWELVE_BIT_TOP

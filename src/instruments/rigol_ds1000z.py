@@ -18,48 +18,17 @@ divisions. Its quirks shape this driver:
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 
-from .errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
+from ._preamble import WaveformPreamble, query_preamble
+from ._scpi_format import scope_number as _num
+from .errors import InstrumentError
 from .scope import AcquisitionMode, Coupling, Oscilloscope, ScopeChannelState
-from .scpi_instrument import parse_bool
 from .waveform import Waveform
 
 _SLOPE = {"rising": "POSitive", "falling": "NEGative"}
-
-
-def _num(value: float) -> str:
-    """A number as SCPI text (10 significant digits)."""
-    return f"{value:.10g}"
-
-
-@dataclass(frozen=True)
-class RigolPreamble:
-    """``:WAVeform:PREamble?``: format (0 BYTE, 1 WORD, 2 ASC), type (0 NORM, 1 MAX, 2 RAW), points, count,
-    xincrement (s), xorigin (s), xreference, yincrement (V/code), yorigin (codes), yreference (codes)."""
-
-    format: int
-    type: int
-    points: int
-    count: int
-    x_increment: float
-    x_origin: float
-    x_reference: float
-    y_increment: float
-    y_origin: float
-    y_reference: float
-
-    @classmethod
-    def parse(cls, reply: str) -> "RigolPreamble":
-        """Parse the reply; raises ValueError if it does not hold ten numbers."""
-        fields = [float(f) for f in reply.split(",")]
-        if len(fields) != 10:
-            raise ValueError(f"expected 10 fields, got {len(fields)}")
-        return cls(int(fields[0]), int(fields[1]), int(fields[2]), int(fields[3]), *fields[4:])
 
 
 class RigolDS1000Z(Oscilloscope):
@@ -77,32 +46,10 @@ class RigolDS1000Z(Oscilloscope):
                                          "peak": "PEAK"}
     #: largest ``:ACQuire:AVERages`` (a power of two from 2)
     max_average_count = 1024
-    #: seconds between two ``:TRIGger:STATus?`` polls in :meth:`single`
-    poll_interval_s = 0.02
-    #: how long :meth:`single` waits to see the scope leave STOP before it takes STOP as "already done"
-    arm_window_s = 1.0
-    #: clock and sleep used by :meth:`single` (replaceable in tests)
-    _clock: Callable[[], float] = staticmethod(time.monotonic)
-    _sleep: Callable[[float], None] = staticmethod(time.sleep)
-    #: bytes pyvisa asks the transport for per read during a block transfer
-    transfer_chunk_bytes = 1 << 20
 
     def __init__(self, resource: object, label: str | None = None) -> None:
         super().__init__(resource, label)
         self._sweep_before_single: str | None = None
-
-    # -- helpers ---------------------------------------------------------------------------------------
-    def _channel(self, channel: int) -> str:
-        if channel not in self.channels:
-            raise InstrumentError(self.label, f"no channel {channel} (channels are {self.channels})")
-        return f":CHANnel{channel}"
-
-    def _query_bool(self, command: str) -> bool:
-        reply = self.query(command)
-        try:
-            return parse_bool(reply)
-        except ValueError:
-            raise InstrumentError(self.label, f"expected 0 or 1, got {reply!r}", command) from None
 
     # -- vertical --------------------------------------------------------------------------------------
     def set_channel(self, channel: int, *, enabled: bool | None = None, scale_v_per_div: float | None = None,
@@ -115,8 +62,7 @@ class RigolDS1000Z(Oscilloscope):
         the 20 MHz bandwidth limit (``20M``/``OFF``). Inputs are 1 MOhm only: asking for anything else raises
         before any I/O."""
         c = self._channel(channel)
-        if coupling is not None and coupling not in ("DC", "AC"):
-            raise InstrumentError(self.label, f"coupling must be 'DC' or 'AC', got {coupling!r}", f"{c}:COUPling")
+        self._check_coupling(coupling, f"{c}:COUPling")
         if impedance_ohm is not None and impedance_ohm != 1e6:
             raise InstrumentError(self.label, f"inputs are 1 MOhm only, cannot set {impedance_ohm:g} Ohm")
         if enabled is not None:
@@ -148,7 +94,7 @@ class RigolDS1000Z(Oscilloscope):
         """Read back display, scale (V/div), offset (V at screen centre), coupling, probe ratio and bandwidth
         limit; the impedance is always 1 MOhm."""
         c = self._channel(channel)
-        enabled = self._query_bool(f"{c}:DISPlay?")
+        enabled = self.query_bool(f"{c}:DISPlay?")
         scale = self.query_float(f"{c}:SCALe?")
         offset = 0.0 - self.query_float(f"{c}:OFFSet?")
         coupling = self.query(f"{c}:COUPling?").upper()
@@ -160,8 +106,7 @@ class RigolDS1000Z(Oscilloscope):
     def set_timebase(self, scale_s_per_div: float, position_s: float = 0.0) -> None:
         """``:TIMebase:MAIN:SCALe`` (s/div, read back: 1-2-5 steps kept silently) and
         ``:TIMebase:MAIN:OFFSet`` (s, trigger to screen centre)."""
-        if not scale_s_per_div > 0:
-            raise InstrumentError(self.label, f"timebase scale must be > 0 s/div, got {scale_s_per_div!r}")
+        self._check_timebase_scale(scale_s_per_div)
         self.set_checked(f":TIMebase:MAIN:SCALe {_num(scale_s_per_div)}", ":TIMebase:MAIN:SCALe?",
                          scale_s_per_div, rel=1e-3, what="timebase scale (s/div)")
         self.set(f":TIMebase:MAIN:OFFSet {_num(position_s)}")
@@ -187,17 +132,16 @@ class RigolDS1000Z(Oscilloscope):
         an empty error queue (DS1054Z hardware log), so a read-back that differs raises, naming the depth
         asked for and the one the scope kept.
         """
-        if int(points) != points or points < 1:
-            raise InstrumentError(self.label, f"record length must be a positive integer, got {points!r}")
-        command = f":ACQuire:MDEPth {int(points)}"
+        points = self._check_record_length(points)
+        command = f":ACQuire:MDEPth {points}"
         self.set(command)
         reply = self.query(":ACQuire:MDEPth?")
         try:
             kept: int | None = int(float(reply))
         except ValueError:
             kept = None  # AUTO
-        if kept != int(points):
-            raise InstrumentError(self.label, f"memory depth set to {int(points)} points but the instrument "
+        if kept != points:
+            raise InstrumentError(self.label, f"memory depth set to {points} points but the instrument "
                                               f"kept {reply} (allowed depths depend on the enabled channels)",
                                   command)
         return kept
@@ -207,10 +151,9 @@ class RigolDS1000Z(Oscilloscope):
                          slope: Literal["rising", "falling"] = "rising") -> None:
         """Edge trigger: ``:TRIGger:MODE EDGE``, source channel, slope, level (V)."""
         self._channel(source_channel)
-        if slope not in _SLOPE:
-            raise InstrumentError(self.label, f"slope must be 'rising' or 'falling', got {slope!r}")
+        token = self._slope_token(slope, _SLOPE)
         self.set(":TRIGger:MODE EDGE", f":TRIGger:EDGE:SOURce CHANnel{source_channel}",
-                 f":TRIGger:EDGE:SLOPe {_SLOPE[slope]}", f":TRIGger:EDGE:LEVel {_num(level_v)}")
+                 f":TRIGger:EDGE:SLOPe {token}", f":TRIGger:EDGE:LEVel {_num(level_v)}")
 
     def set_acquisition(self, mode: AcquisitionMode = "normal", average_count: int = 1) -> None:
         """``:ACQuire:TYPE``; for "average" also ``:ACQuire:AVERages`` (a power of two, read back because the
@@ -231,28 +174,15 @@ class RigolDS1000Z(Oscilloscope):
         """One acquisition of all enabled channels: ``:SINGle``, then poll ``:TRIGger:STATus?``.
 
         The status may still read ``STOP`` from before just after ``:SINGle``; the record is complete when the
-        status has left ``STOP`` (armed: WAIT/TD/RUN/AUTO) and come back to it. If it never leaves ``STOP``
-        within :attr:`arm_window_s` the acquisition finished between two polls. Raises
-        :class:`InstrumentTimeout` naming the instrument if it is not complete within ``timeout_s``. The
-        sweep before ``:SINGle`` is remembered for :meth:`run`.
+        status has left ``STOP`` (armed: WAIT/TD/RUN/AUTO) and come back to it (:meth:`_wait_for_stop`).
+        Raises :class:`InstrumentTimeout` naming the instrument if it is not complete within ``timeout_s``.
+        The sweep before ``:SINGle`` is remembered for :meth:`run`.
         """
         sweep = self.query(":TRIGger:SWEep?").upper()
         if not sweep.startswith("SING"):
             self._sweep_before_single = sweep
         self.set(":SINGle")
-        start = self._clock()
-        armed = False
-        while True:
-            status = self.query(":TRIGger:STATus?").upper()
-            elapsed = self._clock() - start
-            if status != "STOP":
-                armed = True
-            elif armed or elapsed >= self.arm_window_s:
-                return
-            if elapsed >= timeout_s:
-                raise InstrumentTimeout(self.label, f"acquisition not complete within {timeout_s:g} s "
-                                                    f"(trigger status {status})", ":SINGle")
-            self._sleep(self.poll_interval_s)
+        self._wait_for_stop(lambda: self.query(":TRIGger:STATus?").upper(), timeout_s, ":SINGle")
 
     def run(self) -> None:
         """Leave the scope running: put back the sweep :meth:`single` replaced (AUTO if unknown), ``:RUN``."""
@@ -261,11 +191,11 @@ class RigolDS1000Z(Oscilloscope):
         self.set(":RUN")
 
     # -- transfer --------------------------------------------------------------------------------------
-    def _record_points(self, preamble: RigolPreamble) -> int:
+    def _record_points(self, preamble: WaveformPreamble) -> int:
         """Points in the RAW record: the preamble's count once the scope is stopped."""
         return preamble.points
 
-    def _code_limits(self, preamble: RigolPreamble) -> tuple[int, int]:
+    def _code_limits(self, preamble: WaveformPreamble) -> tuple[int, int]:
         """The ADC's lowest and highest code as transferred: 0 and 255 for unsigned BYTE data."""
         return 0, 255
 
@@ -280,47 +210,26 @@ class RigolDS1000Z(Oscilloscope):
         self._channel(channel)
         saved = {":WAVeform:MODE": self.query(":WAVeform:MODE?"),
                  ":WAVeform:FORMat": self.query(":WAVeform:FORMat?")}
-        link_ok = True
-        try:
+        used = {":WAVeform:MODE": "RAW", ":WAVeform:FORMat": self.waveform_format}
+        with self._restoring(lambda: [f"{s} {v}" for s, v in saved.items() if v.upper() != used[s]]):
             return self._transfer(channel)
-        except (InstrumentTimeout, InstrumentConnectionError):
-            link_ok = False  # restoring over a dead or desynchronised link would only hide this error
-            raise
-        finally:
-            if link_ok:
-                used = {":WAVeform:MODE": "RAW", ":WAVeform:FORMat": self.waveform_format}
-                restore = [f"{s} {v}" for s, v in saved.items() if v.upper() != used[s]]
-                if restore:
-                    self.set(*restore)
 
     def _transfer(self, channel: int) -> Waveform:
         self.set(f":WAVeform:SOURce CHANnel{channel}", ":WAVeform:MODE RAW",
                  f":WAVeform:FORMat {self.waveform_format}")
-        reply = self.query(":WAVeform:PREamble?")
-        try:
-            pre = RigolPreamble.parse(reply)
-        except ValueError as exc:
-            raise InstrumentError(self.label, f"unreadable preamble {reply!r} ({exc})", ":WAVeform:PREamble?") from None
-        if pre.format != (1 if self.waveform_format == "WORD" else 0):
-            raise InstrumentError(self.label, f"preamble format {pre.format} does not match "
-                                              f"{self.waveform_format}", ":WAVeform:PREamble?")
+        pre = query_preamble(self, self.waveform_format)
         total = self._record_points(pre)
         if total < 1:
             raise InstrumentError(self.label, "no waveform points to read (stop the scope after an acquisition)",
                                   ":WAVeform:PREamble?")
-        pieces = []
-        for first in range(1, total + 1, self.max_points_per_read):
-            last = min(first + self.max_points_per_read - 1, total)
+
+        def read_window(first: int, last: int) -> np.ndarray:
             self.set(f":WAVeform:STARt {first}", f":WAVeform:STOP {last}")
-            block = self.query_binary(":WAVeform:DATA?", self.datatype, is_big_endian=False,
-                                      chunk_size=self.transfer_chunk_bytes)
-            if block.size != last - first + 1:
-                raise InstrumentError(self.label, f"block for points {first}-{last} holds {block.size} points",
-                                      ":WAVeform:DATA?")
-            pieces.append(block)
-        codes = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+            return self.query_binary(":WAVeform:DATA?", self.datatype, is_big_endian=False,
+                                     chunk_size=self.transfer_chunk_bytes)
+
+        codes = self._read_in_windows(total, self.max_points_per_read, read_window, ":WAVeform:DATA?")
         code_min, code_max = self._code_limits(pre)
         return Waveform(channel=channel, codes=codes, y_increment_v=pre.y_increment, y_origin_v=0.0,
                         y_reference=pre.y_origin + pre.y_reference, x_increment_s=pre.x_increment,
-                        x_origin_s=pre.x_origin - pre.x_reference * pre.x_increment,
-                        code_min=code_min, code_max=code_max)
+                        x_origin_s=pre.first_point_s, code_min=code_min, code_max=code_max)

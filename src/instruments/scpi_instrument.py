@@ -77,13 +77,23 @@ class ScpiInstrument:
         """Send a query and return the reply without its terminator."""
         return self._call(command, lambda: self.resource.query(command)).strip()
 
-    def query_float(self, command: str) -> float:
-        """Query a number; a reply that is not one raises :class:`InstrumentError`."""
+    def query_as(self, command: str, parse: Callable[[str], T], expected: str) -> T:
+        """Query and ``parse`` the reply; a reply ``parse`` rejects with :class:`ValueError` raises
+        :class:`InstrumentError` saying what was ``expected`` ("a number") and what came."""
         reply = self.query(command)
         try:
-            return float(reply)
+            return parse(reply)
         except ValueError:
-            raise InstrumentError(self.label, f"expected a number, got {reply!r}", command) from None
+            raise InstrumentError(self.label, f"expected {expected}, got {reply!r}", command) from None
+
+    def query_float(self, command: str) -> float:
+        """Query a number; a reply that is not one raises :class:`InstrumentError`."""
+        return self.query_as(command, float, "a number")
+
+    def query_bool(self, command: str, *, expected: str = "0 or 1") -> bool:
+        """Query a boolean (``1``/``0``/``ON``/``OFF``, :func:`parse_bool`); any other reply raises
+        :class:`InstrumentError` saying the family's ``expected`` replies."""
+        return self.query_as(command, parse_bool, expected)
 
     def query_binary(self, command: str, datatype: str, *, is_big_endian: bool = False,
                      header_fmt: str = "ieee", expect_termination: bool = True,
@@ -139,14 +149,17 @@ class ScpiInstrument:
         self.check_errors("; ".join(commands))
 
     def set_checked(self, command: str, query: str, expected: float, *, rel: float = 1e-6,
-                    abs_tol: float = 0.0, what: str = "value") -> float:
+                    abs_tol: float = 0.0, what: str = "value",
+                    read: Callable[[str], float] | None = None) -> float:
         """Set a numeric value, then read it back; raise if the instrument silently clamped it.
 
         Returns the value read back. Some families (reference/scpi.md §1.2: Rigol DS1000Z memory depth)
-        reject or clamp values with an empty error queue, so reading back is the only check.
+        reject or clamp values with an empty error queue, so reading back is the only check. ``read``
+        parses the query's reply (default :meth:`query_float`; families whose replies carry units or
+        headers pass their own).
         """
         self.set(command)
-        got = self.query_float(query)
+        got = (read or self.query_float)(query)
         if abs(got - expected) > max(abs_tol, rel * abs(expected)):
             raise InstrumentError(self.label, f"{what} set to {expected:g} but the instrument reads back {got:g}",
                                   command)

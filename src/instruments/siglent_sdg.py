@@ -16,16 +16,18 @@ from __future__ import annotations
 import math
 import re
 
+from . import _readback
+from ._scpi_format import NUMBER
+from ._scpi_format import scpi_number as _num
 from .errors import InstrumentError
-from .generator import ChannelState, FunctionGenerator, GeneratorLimits, Tracking
+from .generator import ChannelState, FunctionGenerator, GeneratorLimits, Tracking, amplitude_offset_order
 
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _FUNCTIONS = {"SINE": "sine", "DC": "dc"}
 
-# Read-back tolerances (relative, absolute): above the reply's printed precision and the setting
-# resolution, far below what a clamp to a limit changes.
-_TOL = {"FRQ": (1e-6, 1e-6), "AMP": (1e-3, 1e-4), "OFST": (1e-3, 1e-3), "PHSE": (0.0, 0.05)}
-_WHAT = {"FRQ": "frequency (Hz)", "AMP": "amplitude (Vpp)", "OFST": "offset (V)", "PHSE": "phase (deg)"}
+# Read-back tolerance per BSWV field (see _readback: above the reply's printed precision and the setting
+# resolution, far below what a clamp to a limit changes).
+_TOLERANCE = {"FRQ": _readback.FREQUENCY, "AMP": _readback.AMPLITUDE, "OFST": _readback.OFFSET,
+              "PHSE": _readback.PHASE}
 
 # Sine limits of the source EMF (what appears across High-Z): 2 mVpp-20 Vpp, |offset| + Vpp/2 <= 10 V
 # (QCoDeS-contrib sdg.py ranges, the High-Z figures of §3.3; §2.1 scales them to the load setting).
@@ -43,11 +45,6 @@ _MAX_SINE_HZ = {
 }
 
 
-def _num(value: float) -> str:
-    """A number as command text: up to 15 significant digits, no padding (1000 -> ``1000``)."""
-    return format(float(value) + 0.0, ".15g")
-
-
 def _split(reply: str) -> tuple[str | None, dict[str, str]]:
     """``C1:OUTP ON,LOAD,HZ,PLRT,NOR`` -> ``("ON", {"LOAD": "HZ", "PLRT": "NOR"})``; the header (up to the
     first space) is dropped; a leading value without a name (odd field count) is returned first."""
@@ -59,7 +56,7 @@ def _split(reply: str) -> tuple[str | None, dict[str, str]]:
 
 def _value(text: str) -> float:
     """``1000HZ`` -> 1000.0, ``-2V`` -> -2.0, ``1.414Vrms`` -> 1.414 (Siglent attaches units)."""
-    m = _NUMBER.match(text.strip())
+    m = NUMBER.match(text.strip())
     if not m:
         raise ValueError(f"not a number: {text!r}")
     return float(m.group(0))
@@ -76,24 +73,15 @@ class SiglentSDG(FunctionGenerator):
 
     error_query = None
     differential_methods = ("phase-180", "polarity-inverted")
-    model: str | None = None
-
-    def configure_model(self, model: str) -> None:
-        """Remember the model named by ``*IDN?`` (no I/O); every SDG model here has two channels."""
-        self.model = model
+    source_node = "C{}"  # every SDG model here has two channels: no single_channel_models
 
     # -- helpers --------------------------------------------------------------------------------------
-    def _c(self, channel: int) -> str:
-        if channel not in self.channels:
-            raise ValueError(f"{self.label}: no channel {channel} (channels {self.channels})")
-        return f"C{channel}"
-
     def _wave(self, channel: int) -> dict[str, str]:
-        return _split(self.query(f"{self._c(channel)}:BSWV?"))[1]
+        return _split(self.query(f"{self._src(channel)}:BSWV?"))[1]
 
     def _output(self, channel: int) -> tuple[bool, float]:
         """(output on, load setting in ohm) from ``C<n>:OUTP?``."""
-        command = f"{self._c(channel)}:OUTP?"
+        command = f"{self._src(channel)}:OUTP?"
         reply = self.query(command)
         state, fields = _split(reply)
         load = fields.get("LOAD", "")
@@ -103,7 +91,7 @@ class SiglentSDG(FunctionGenerator):
 
     def _set_wave(self, channel: int, asked: dict[str, float | str]) -> None:
         """``C<n>:BSWV`` with ``asked`` (in order), then ``C<n>:BSWV?``; raise on anything not kept."""
-        command = f"{self._c(channel)}:BSWV " + ",".join(
+        command = f"{self._src(channel)}:BSWV " + ",".join(
             f"{k},{v if isinstance(v, str) else _num(v)}" for k, v in asked.items())
         self.write(command)
         kept = self._wave(channel)
@@ -116,12 +104,9 @@ class SiglentSDG(FunctionGenerator):
                 if got.upper() != want:
                     wrong.append(f"{key}: asked {want}, kept {got}")
             else:
-                rel, abs_tol = _TOL[key]
-                diff = _value(got) - want
-                if key == "PHSE":
-                    diff = (diff + 180.0) % 360.0 - 180.0
-                if abs(diff) > max(abs_tol, rel * abs(want)):
-                    wrong.append(f"{_WHAT[key]}: asked {want:g}, the instrument kept {_value(got):g}")
+                mismatch = _TOLERANCE[key].mismatch(want, _value(got))
+                if mismatch is not None:
+                    wrong.append(mismatch)
         if wrong:
             raise InstrumentError(self.label, "; ".join(wrong) + " (silently not applied)", command)
 
@@ -136,10 +121,7 @@ class SiglentSDG(FunctionGenerator):
         """
         current = _value(self._wave(channel).get("AMP", "0"))
         asked: dict[str, float | str] = {"WVTP": "SINE", "FRQ": frequency_hz}
-        if amplitude_vpp <= current:
-            asked.update(AMP=amplitude_vpp, OFST=offset_v)
-        else:
-            asked.update(OFST=offset_v, AMP=amplitude_vpp)
+        asked.update(amplitude_offset_order(amplitude_vpp, current, ("AMP", amplitude_vpp), ("OFST", offset_v)))
         asked["PHSE"] = phase_deg % 360.0
         self._set_wave(channel, asked)
 
@@ -165,22 +147,19 @@ class SiglentSDG(FunctionGenerator):
 
     def set_load(self, channel: int, load_ohm: float) -> None:
         """``C<n>:OUTP LOAD,HZ`` for ``math.inf`` or ``LOAD,<ohm>`` (50-100 000 Ω), read back (§3.3)."""
-        if not load_ohm > 0:
-            raise ValueError(f"{self.label}: load must be > 0 ohm or math.inf, got {load_ohm!r}")
-        command = f"{self._c(channel)}:OUTP LOAD,{'HZ' if math.isinf(load_ohm) else _num(load_ohm)}"
+        load = self._load_text(load_ohm, high_z="HZ")
+        command = f"{self._src(channel)}:OUTP LOAD,{load}"
         self.write(command)
         kept = self._output(channel)[1]
-        if not (math.isinf(kept) if math.isinf(load_ohm) else abs(kept - load_ohm) <= 1e-4 * load_ohm):
+        if not _readback.load_kept(load_ohm, kept):
             raise InstrumentError(self.label, f"load (ohm): asked {load_ohm:g}, the instrument kept {kept:g}",
                                   command)
 
     def set_output(self, channel: int, on: bool) -> None:
         """``C<n>:OUTP ON|OFF``, then ``C<n>:OUTP?`` to confirm."""
-        command = f"{self._c(channel)}:OUTP {'ON' if on else 'OFF'}"
+        command = f"{self._src(channel)}:OUTP {'ON' if on else 'OFF'}"
         self.write(command)
-        if self._output(channel)[0] != on:
-            raise InstrumentError(self.label, f"output: asked {'ON' if on else 'OFF'}, the instrument reads "
-                                  f"back {'OFF' if on else 'ON'}", command)
+        self._check_output_kept(command, on, self._output(channel)[0])
 
     def channel_state(self, channel: int) -> ChannelState:
         """Read back one channel from ``C<n>:BSWV?`` and ``C<n>:OUTP?``; fields a wave type does not
@@ -207,7 +186,7 @@ class SiglentSDG(FunctionGenerator):
         wave = self._wave(channel)
         if wave.get("WVTP", "").upper() != "SINE":
             raise InstrumentError(self.label, f"limits are for a sine but channel {channel} is set to "
-                                  f"{wave.get('WVTP')}; call set_sine first", f"{self._c(channel)}:BSWV?")
+                                  f"{wave.get('WVTP')}; call set_sine first", f"{self._src(channel)}:BSWV?")
         load = self._output(channel)[1]
         model = self.model or self.idn().split(",")[1].strip()
         key = re.match(r"SDG\d{4}X", model.upper())
@@ -257,7 +236,7 @@ class SiglentSDG(FunctionGenerator):
 
         Whether the offset is inverted too is unconfirmed on Siglent (§2.4, §6 item 2).
         """
-        c = self._c(channel)
+        c = self._src(channel)
         command = f"{c}:INVT {'ON' if on else 'OFF'}"
         self.write(command)
         state, _ = _split(self.query(f"{c}:INVT?"))

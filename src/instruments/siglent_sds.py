@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import re
 import struct
-import time
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 
-from .errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
+from ._scpi_format import NUMBER, first_number
+from ._scpi_format import scope_number as _num
+from .errors import InstrumentError
 from .scope import AcquisitionMode, Coupling, Oscilloscope, ScopeChannelState
 from .waveform import Waveform
 
@@ -36,14 +37,8 @@ _ESR_ERRORS = ((32, "command error"), (16, "execution error"), (8, "device-depen
 # WAVEDESC timebase index -> s/div: 200 ps, 500 ps, then 1-2-5 from 1 ns to 500 s, then 1000 s
 # (Siglent programming guide table as carried by pymeasure siglent_sds1000xhd.py)
 _TDIV = [200e-12, 500e-12] + [m * 10.0 ** e for e in range(-9, 3) for m in (1, 2, 5)] + [1000.0]
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _DEPTH = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([kKmMgG]?)")
 _DEPTH_UNIT = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9}
-
-
-def _num(value: float) -> str:
-    """A number as SCPI text (10 significant digits)."""
-    return f"{value:.10g}"
 
 
 def depth_text(points: int) -> str:
@@ -105,14 +100,6 @@ class SiglentSDS(Oscilloscope):
     vertical_divisions = 8
     horizontal_divisions = 10
     error_query = None  # no SCPI error queue: see drain_errors
-    #: seconds between ``:TRIGger:STATus?`` polls in :meth:`single`
-    poll_interval_s = 0.02
-    #: how long :meth:`single` waits to see the scope leave Stop before it takes Stop as "already done"
-    arm_window_s = 1.0
-    _clock: Callable[[], float] = staticmethod(time.monotonic)
-    _sleep: Callable[[float], None] = staticmethod(time.sleep)
-    #: bytes pyvisa asks the transport for per read during a block transfer
-    transfer_chunk_bytes = 1 << 20
 
     def __init__(self, resource: object, label: str | None = None) -> None:
         super().__init__(resource, label)
@@ -122,7 +109,7 @@ class SiglentSDS(Oscilloscope):
     def drain_errors(self) -> list[tuple[int, str]]:
         """``*ESR?`` (IEEE 488.2, read clears it): one entry naming the error bits set, or none."""
         reply = self.query("*ESR?")
-        m = _NUMBER.search(reply)
+        m = NUMBER.search(reply)
         if not m:
             raise InstrumentError(self.label, f"unreadable *ESR? reply {reply!r}", "*ESR?")
         esr = int(float(m.group()))
@@ -130,17 +117,8 @@ class SiglentSDS(Oscilloscope):
         return [(esr, f"{', '.join(names)} (*ESR? {esr})")] if names else []
 
     # -- helpers ---------------------------------------------------------------------------------------
-    def _channel(self, channel: int) -> str:
-        if channel not in self.channels:
-            raise InstrumentError(self.label, f"no channel {channel} (channels are {self.channels})")
-        return f":CHANnel{channel}"
-
     def _query_number(self, command: str) -> float:
-        reply = self.query(command)
-        m = _NUMBER.search(reply)
-        if not m:
-            raise InstrumentError(self.label, f"expected a number, got {reply!r}", command)
-        return float(m.group())
+        return self.query_as(command, first_number, "a number")
 
     # -- vertical --------------------------------------------------------------------------------------
     def set_channel(self, channel: int, *, enabled: bool | None = None, scale_v_per_div: float | None = None,
@@ -152,19 +130,15 @@ class SiglentSDS(Oscilloscope):
         (``ONEMeg``/``FIFTy``, models with 50 Ohm only) and the 20 MHz limit (``20M``/``FULL``, SDS2000X
         Plus form [L])."""
         c = self._channel(channel)
-        if coupling is not None and coupling not in ("DC", "AC"):
-            raise InstrumentError(self.label, f"coupling must be 'DC' or 'AC', got {coupling!r}", f"{c}:COUPling")
-        if impedance_ohm is not None and impedance_ohm not in _IMPEDANCE_TOKEN:
-            raise InstrumentError(self.label, f"input impedance must be 50 or 1e6 Ohm, got {impedance_ohm:g}",
-                                  f"{c}:IMPedance")
+        self._check_coupling(coupling, f"{c}:COUPling")
+        self._check_impedance(impedance_ohm, f"{c}:IMPedance")
         if enabled is not None:
             self.set(f"{c}:SWITch {'ON' if enabled else 'OFF'}")
         if probe is not None:
             self.set(f"{c}:PROBe VALue,{_num(probe)}")
         if scale_v_per_div is not None:
-            command = f"{c}:SCALe {_num(scale_v_per_div)}"
-            self.set(command)
-            self._read_back(command, f"{c}:SCALe?", scale_v_per_div, "vertical scale (V/div)")
+            self._set_read_back(f"{c}:SCALe {_num(scale_v_per_div)}", f"{c}:SCALe?", scale_v_per_div,
+                                "vertical scale (V/div)")
         if offset_v is not None:
             self.set(f"{c}:OFFSet {_num(0.0 - offset_v)}")
         if coupling is not None:
@@ -174,11 +148,8 @@ class SiglentSDS(Oscilloscope):
         if bandwidth_limit is not None:
             self.set(f"{c}:BWLimit {'20M' if bandwidth_limit else 'FULL'}")
 
-    def _read_back(self, command: str, query: str, asked: float, what: str) -> None:
-        got = self._query_number(query)
-        if abs(got - asked) > 1e-3 * abs(asked):
-            raise InstrumentError(self.label, f"{what} set to {asked:g} but the instrument reads back {got:g}",
-                                  command)
+    def _set_read_back(self, command: str, query: str, asked: float, what: str) -> None:
+        self.set_checked(command, query, asked, rel=1e-3, what=what, read=self._query_number)
 
     def channel_state(self, channel: int) -> ScopeChannelState:
         """Read back switch, scale (V/div), offset (V at screen centre), coupling, impedance, probe ratio and
@@ -202,11 +173,9 @@ class SiglentSDS(Oscilloscope):
     # -- horizontal ------------------------------------------------------------------------------------
     def set_timebase(self, scale_s_per_div: float, position_s: float = 0.0) -> None:
         """``:TIMebase:SCALe`` (s/div, read back) and ``:TIMebase:DELay`` (s)."""
-        if not scale_s_per_div > 0:
-            raise InstrumentError(self.label, f"timebase scale must be > 0 s/div, got {scale_s_per_div!r}")
-        command = f":TIMebase:SCALe {_num(scale_s_per_div)}"
-        self.set(command)
-        self._read_back(command, ":TIMebase:SCALe?", scale_s_per_div, "timebase scale (s/div)")
+        self._check_timebase_scale(scale_s_per_div)
+        self._set_read_back(f":TIMebase:SCALe {_num(scale_s_per_div)}", ":TIMebase:SCALe?", scale_s_per_div,
+                            "timebase scale (s/div)")
         self.set(f":TIMebase:DELay {_num(position_s)}")
 
     def timebase(self) -> tuple[float, float]:
@@ -221,15 +190,14 @@ class SiglentSDS(Oscilloscope):
         scope's ``10k``/``12.5M`` form; a depth the scope did not take raises, naming the one asked for and
         the one kept.
         """
-        if int(points) != points or points < 1:
-            raise InstrumentError(self.label, f"record length must be a positive integer, got {points!r}")
-        command = f":ACQuire:MDEPth {depth_text(int(points))}"
+        points = self._check_record_length(points)
+        command = f":ACQuire:MDEPth {depth_text(points)}"
         self.set(":ACQuire:MMANagement FMDepth")
         self.set(command)
         reply = self.query(":ACQuire:MDEPth?")
         kept = parse_depth(reply)
-        if kept != int(points):
-            raise InstrumentError(self.label, f"memory depth set to {int(points)} points but the instrument "
+        if kept != points:
+            raise InstrumentError(self.label, f"memory depth set to {points} points but the instrument "
                                               f"kept {reply}", command)
         return kept
 
@@ -238,10 +206,9 @@ class SiglentSDS(Oscilloscope):
                          slope: Literal["rising", "falling"] = "rising") -> None:
         """``:TRIGger:TYPE EDGE``, source ``C<n>``, slope ``RISing``/``FALLing``, level (V)."""
         self._channel(source_channel)
-        if slope not in _SLOPE:
-            raise InstrumentError(self.label, f"slope must be 'rising' or 'falling', got {slope!r}")
+        token = self._slope_token(slope, _SLOPE)
         self.set(":TRIGger:TYPE EDGE", f":TRIGger:EDGE:SOURce C{source_channel}",
-                 f":TRIGger:EDGE:SLOPe {_SLOPE[slope]}", f":TRIGger:EDGE:LEVel {_num(level_v)}")
+                 f":TRIGger:EDGE:SLOPe {token}", f":TRIGger:EDGE:LEVel {_num(level_v)}")
 
     def set_acquisition(self, mode: AcquisitionMode = "normal", average_count: int = 1) -> None:
         """``:ACQuire:TYPE NORMal|PEAK|AVERage,<n>``; the average count is read back (the query answers e.g.
@@ -257,7 +224,7 @@ class SiglentSDS(Oscilloscope):
         self.set(command)
         if mode == "average":
             reply = self.query(":ACQuire:TYPE?")
-            counts = _NUMBER.findall(reply)
+            counts = NUMBER.findall(reply)
             if not reply.upper().startswith("AVER") or not counts or int(float(counts[-1])) != average_count:
                 raise InstrumentError(self.label, f"average count set to {average_count} but the instrument "
                                                   f"reads back {reply!r}", command)
@@ -271,19 +238,7 @@ class SiglentSDS(Oscilloscope):
         if not mode.upper().startswith("SING"):
             self._mode_before_single = mode
         self.set(":TRIGger:MODE SINGle")
-        start = self._clock()
-        armed = False
-        while True:
-            status = self.query(":TRIGger:STATus?")
-            elapsed = self._clock() - start
-            if status.upper() != "STOP":
-                armed = True
-            elif armed or elapsed >= self.arm_window_s:
-                return
-            if elapsed >= timeout_s:
-                raise InstrumentTimeout(self.label, f"acquisition not complete within {timeout_s:g} s "
-                                                    f"(trigger status {status})", ":TRIGger:MODE SINGle")
-            self._sleep(self.poll_interval_s)
+        self._wait_for_stop(lambda: self.query(":TRIGger:STATus?"), timeout_s, ":TRIGger:MODE SINGle")
 
     def run(self) -> None:
         """Put back the trigger mode :meth:`single` replaced (AUTO if unknown), then ``:TRIGger:RUN``."""
@@ -316,15 +271,9 @@ class SiglentSDS(Oscilloscope):
         self._channel(channel)
         saved_width = self.query(":WAVeform:WIDTh?")
         used: list[str] = []
-        link_ok = True
-        try:
+        with self._restoring(lambda: [f":WAVeform:WIDTh {saved_width}"] if used and saved_width.upper() != used[0]
+                             else []):
             return self._transfer(channel, used)
-        except (InstrumentTimeout, InstrumentConnectionError):
-            link_ok = False  # restoring over a dead or desynchronised link would only hide this error
-            raise
-        finally:
-            if link_ok and used and saved_width.upper() != used[0]:
-                self.set(f":WAVeform:WIDTh {saved_width}")
 
     def _transfer(self, channel: int, used: list[str]) -> Waveform:
         self.set(f":WAVeform:SOURce C{channel}", ":WAVeform:INTerval 1", ":WAVeform:STARt 0")

@@ -19,12 +19,12 @@ What sets this family apart:
 from __future__ import annotations
 
 import re
-import time
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 
-from .errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
+from ._scpi_format import scope_number as _num
+from .errors import InstrumentError
 from .scope import AcquisitionMode, Coupling, Oscilloscope, ScopeChannelState
 from .waveform import Waveform
 
@@ -42,11 +42,6 @@ _HEADER = re.compile(r"^[A-Z0-9_:]+\s+(.*)$", re.S)
 _VALUE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S*)")
 _COUNT_PREFIX = {"K": 1e3, "M": 1e6, "G": 1e9}
 _COUNT_UNITS = ("", "SA/S", "SA", "PTS")
-
-
-def _num(value: float) -> str:
-    """A number as command text (10 significant digits)."""
-    return f"{value:.10g}"
 
 
 def strip_header(reply: str) -> str:
@@ -73,12 +68,7 @@ class SiglentSDS1000XE(Oscilloscope):
     vertical_divisions = 8
     horizontal_divisions = 14
     error_query = "CMR?"  # with EXR?: see read_error
-    #: seconds between ``INR?`` polls in :meth:`single`
-    poll_interval_s = 0.02
-    _clock: Callable[[], float] = staticmethod(time.monotonic)
-    _sleep: Callable[[float], None] = staticmethod(time.sleep)
-    #: bytes pyvisa asks the transport for per read while reading a waveform block
-    transfer_chunk_bytes = 1 << 20
+    channel_node = "C{}"
 
     def __init__(self, resource: object, label: str | None = None) -> None:
         super().__init__(resource, label)
@@ -104,24 +94,11 @@ class SiglentSDS1000XE(Oscilloscope):
         return 0, ""
 
     # -- helpers ---------------------------------------------------------------------------------------
-    def _channel(self, channel: int) -> str:
-        if channel not in self.channels:
-            raise InstrumentError(self.label, f"no channel {channel} (channels are {self.channels})")
-        return f"C{channel}"
-
     def _number(self, query: str) -> float:
-        reply = self.query(query)
-        try:
-            return parse_number(reply)
-        except ValueError:
-            raise InstrumentError(self.label, f"expected a number, got {reply!r}", query) from None
+        return self.query_as(query, parse_number, "a number")
 
     def _set_read_back(self, command: str, query: str, asked: float, what: str) -> None:
-        self.set(command)
-        got = self._number(query)
-        if abs(got - asked) > 1e-3 * abs(asked):
-            raise InstrumentError(self.label, f"{what} set to {asked:g} but the instrument reads back {got:g}",
-                                  command)
+        self.set_checked(command, query, asked, rel=1e-3, what=what, read=self._number)
 
     # -- vertical --------------------------------------------------------------------------------------
     def set_channel(self, channel: int, *, enabled: bool | None = None, scale_v_per_div: float | None = None,
@@ -132,11 +109,8 @@ class SiglentSDS1000XE(Oscilloscope):
         back), offset (V at screen centre, sent as ``C<n>:OFST`` negated), coupling + impedance (``C<n>:CPL``;
         the half not given is read first) and the 20 MHz limit (``BWL C<n>,ON|OFF``)."""
         c = self._channel(channel)
-        if coupling is not None and coupling not in ("DC", "AC"):
-            raise InstrumentError(self.label, f"coupling must be 'DC' or 'AC', got {coupling!r}", f"{c}:CPL")
-        if impedance_ohm is not None and impedance_ohm not in (50.0, 1e6):
-            raise InstrumentError(self.label, f"input impedance must be 50 or 1e6 Ohm, got {impedance_ohm:g}",
-                                  f"{c}:CPL")
+        self._check_coupling(coupling, f"{c}:CPL")
+        self._check_impedance(impedance_ohm, f"{c}:CPL")
         if enabled is not None:
             self.set(f"{c}:TRA {'ON' if enabled else 'OFF'}")
         if probe is not None:
@@ -184,8 +158,7 @@ class SiglentSDS1000XE(Oscilloscope):
     # -- horizontal ------------------------------------------------------------------------------------
     def set_timebase(self, scale_s_per_div: float, position_s: float = 0.0) -> None:
         """``TDIV`` (s/div, read back: discrete steps) and ``TRDL`` (trigger delay, s)."""
-        if not scale_s_per_div > 0:
-            raise InstrumentError(self.label, f"timebase scale must be > 0 s/div, got {scale_s_per_div!r}")
+        self._check_timebase_scale(scale_s_per_div)
         self._set_read_back(f"TDIV {_num(scale_s_per_div)}", "TDIV?", scale_s_per_div, "timebase scale (s/div)")
         self.set(f"TRDL {_num(position_s)}")
 
@@ -216,9 +189,8 @@ class SiglentSDS1000XE(Oscilloscope):
                          slope: Literal["rising", "falling"] = "rising") -> None:
         """``TRSE EDGE,SR,C<n>,HT,OFF``, ``C<n>:TRSL POS|NEG``, ``C<n>:TRLV <V>``."""
         c = self._channel(source_channel)
-        if slope not in _SLOPE:
-            raise InstrumentError(self.label, f"slope must be 'rising' or 'falling', got {slope!r}")
-        self.set(f"TRSE EDGE,SR,{c},HT,OFF", f"{c}:TRSL {_SLOPE[slope]}", f"{c}:TRLV {_num(level_v)}")
+        token = self._slope_token(slope, _SLOPE)
+        self.set(f"TRSE EDGE,SR,{c},HT,OFF", f"{c}:TRSL {token}", f"{c}:TRLV {_num(level_v)}")
 
     def set_acquisition(self, mode: AcquisitionMode = "normal", average_count: int = 1) -> None:
         """``ACQW SAMPLING|PEAK_DETECT|AVERAGE,<n>|HIGH_RES`` ([L] in reference/scpi.md); the average count is
@@ -253,14 +225,7 @@ class SiglentSDS1000XE(Oscilloscope):
         self.set("STOP")
         self._register("INR?")
         self.set("TRMD SINGLE", "ARM")
-        start = self._clock()
-        while True:
-            if self._register("INR?") & 1:
-                return
-            if self._clock() - start >= timeout_s:
-                raise InstrumentTimeout(self.label, f"acquisition not complete within {timeout_s:g} s",
-                                        "TRMD SINGLE")
-            self._sleep(self.poll_interval_s)
+        self._poll_until(lambda: self._register("INR?"), lambda inr, _: bool(inr & 1), timeout_s, "TRMD SINGLE")
 
     def run(self) -> None:
         """Leave the scope acquiring: ``TRMD`` back to the mode :meth:`single` replaced (AUTO if unknown)."""
@@ -297,8 +262,7 @@ class SiglentSDS1000XE(Oscilloscope):
         c = self._channel(channel)
         saved = strip_header(self.query("WFSU?"))
         wanted = "SP,0,NP,0,FP,0"
-        link_ok = True
-        try:
+        with self._restoring(lambda: [f"WFSU {saved}"] if saved.replace(" ", "").upper() != wanted else []):
             self.set(f"WFSU {wanted}")
             vdiv = self._number(f"{c}:VDIV?")
             ofst = self._number(f"{c}:OFST?")
@@ -306,12 +270,6 @@ class SiglentSDS1000XE(Oscilloscope):
             trdl = self._number("TRDL?")
             sara = self._number("SARA?")
             codes = np.frombuffer(self._read_block(f"{c}:WF? DAT2"), dtype=np.int8)
-        except (InstrumentTimeout, InstrumentConnectionError):
-            link_ok = False  # restoring over a dead or desynchronised link would only hide this error
-            raise
-        finally:
-            if link_ok and saved.replace(" ", "").upper() != wanted:
-                self.set(f"WFSU {saved}")
         if sara <= 0:
             raise InstrumentError(self.label, f"sample rate {sara:g} Sa/s is not usable", "SARA?")
         return Waveform(channel=channel, codes=codes, y_increment_v=vdiv / CODES_PER_DIV, y_origin_v=0.0 - ofst,

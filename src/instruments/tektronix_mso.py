@@ -17,29 +17,24 @@ Commands and conversions come from reference/scpi.md §4.4 (Tektronix MSO5 Progr
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 
-from .errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
+from ._scpi_format import NUMBER
+from ._scpi_format import scope_number as _num
+from .errors import InstrumentError
 from .scope import AcquisitionMode, Coupling, Oscilloscope, ScopeChannelState
 from .scpi_instrument import MAX_ERROR_READS
 from .waveform import Waveform
 
 _ESR_ERROR_BITS = 32 | 16 | 8 | 4  # CME, EXE, DDE, QYE
 _EVENT = re.compile(r'^\s*([+-]?\d+)\s*,\s*"?(.*?)"?\s*$', re.S)
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _ACQUIRE_MODE = {"normal": "SAMple", "average": "AVErage", "highres": "HIRes", "peak": "PEAKdetect"}
 _SLOPE = {"rising": "RISe", "falling": "FALL"}
 _TERMINATION = {50.0: "50", 1e6: "1.0E+6"}
 _BANDWIDTH_LIMIT_HZ = 20e6
-
-
-def _num(value: float) -> str:
-    """A number as command text (10 significant digits)."""
-    return f"{value:.10g}"
 
 
 def strip_header(reply: str) -> str:
@@ -72,12 +67,7 @@ class TektronixMSO(Oscilloscope):
     error_query = None  # *ESR? + EVMsg?: see drain_errors
     #: points per ``CURVe?`` block; deeper records are read in DATa:STARt/STOP windows of this size
     max_points_per_read = 1_000_000
-    #: seconds between ``ACQuire:STATE?`` polls in :meth:`single`
-    poll_interval_s = 0.02
-    _clock: Callable[[], float] = staticmethod(time.monotonic)
-    _sleep: Callable[[float], None] = staticmethod(time.sleep)
-    #: bytes pyvisa asks the transport for per read during a block transfer
-    transfer_chunk_bytes = 1 << 20
+    channel_node = "CH{}"
 
     # -- error checking --------------------------------------------------------------------------------
     def drain_errors(self) -> list[tuple[int, str]]:
@@ -103,14 +93,9 @@ class TektronixMSO(Oscilloscope):
         return errors
 
     # -- helpers ---------------------------------------------------------------------------------------
-    def _channel(self, channel: int) -> str:
-        if channel not in self.channels:
-            raise InstrumentError(self.label, f"no channel {channel} (channels are {self.channels})")
-        return f"CH{channel}"
-
     def _number(self, query: str) -> float:
         reply = self.query(query)
-        m = _NUMBER.fullmatch(strip_header(reply))
+        m = NUMBER.fullmatch(strip_header(reply))
         if not m:
             raise InstrumentError(self.label, f"expected a number, got {reply!r}", query)
         return float(m.group())
@@ -131,11 +116,8 @@ class TektronixMSO(Oscilloscope):
         then ``CH<n>:OFFSet``), coupling, termination (50 or 1e6 Ohm) and the 20 MHz limit
         (``CH<n>:BANdwidth 20E6|FULl``)."""
         c = self._channel(channel)
-        if coupling is not None and coupling not in ("DC", "AC"):
-            raise InstrumentError(self.label, f"coupling must be 'DC' or 'AC', got {coupling!r}", f"{c}:COUPling")
-        if impedance_ohm is not None and impedance_ohm not in _TERMINATION:
-            raise InstrumentError(self.label, f"termination must be 50 or 1e6 Ohm, got {impedance_ohm:g}",
-                                  f"{c}:TERmination")
+        self._check_coupling(coupling, f"{c}:COUPling")
+        self._check_impedance(impedance_ohm, f"{c}:TERmination", what="termination")
         if enabled is not None:
             self.set(f"DISplay:GLObal:{c}:STATE {'ON' if enabled else 'OFF'}")
         if probe is not None:
@@ -170,8 +152,7 @@ class TektronixMSO(Oscilloscope):
         """``HORizontal:SCAle`` (s/div); the reference point at screen centre (``HORizontal:POSition 50``) and
         ``position_s`` from the trigger to it as horizontal delay (``HORizontal:DELay:MODe ON``,
         ``HORizontal:DELay:TIMe``)."""
-        if not scale_s_per_div > 0:
-            raise InstrumentError(self.label, f"timebase scale must be > 0 s/div, got {scale_s_per_div!r}")
+        self._check_timebase_scale(scale_s_per_div)
         self.set(f"HORizontal:SCAle {_num(scale_s_per_div)}", "HORizontal:POSition 50",
                  "HORizontal:DELay:MODe ON", f"HORizontal:DELay:TIMe {_num(position_s)}")
 
@@ -186,9 +167,7 @@ class TektronixMSO(Oscilloscope):
     def set_record_length(self, points: int) -> int:
         """``HORizontal:MODE MANual``, ``HORizontal:RECOrdlength <points>``; returns the record length read
         back, which the scope may have moved to the nearest length it supports."""
-        if int(points) != points or points < 1:
-            raise InstrumentError(self.label, f"record length must be a positive integer, got {points!r}")
-        self.set("HORizontal:MODE MANual", f"HORizontal:RECOrdlength {int(points)}")
+        self.set("HORizontal:MODE MANual", f"HORizontal:RECOrdlength {self._check_record_length(points)}")
         return int(self._number("HORizontal:RECOrdlength?"))
 
     # -- trigger and acquisition -----------------------------------------------------------------------
@@ -196,9 +175,8 @@ class TektronixMSO(Oscilloscope):
                          slope: Literal["rising", "falling"] = "rising") -> None:
         """``TRIGger:A:TYPe EDGE``, source ``CH<n>``, slope ``RISe``/``FALL``, ``TRIGger:A:LEVel:CH<n>`` (V)."""
         c = self._channel(source_channel)
-        if slope not in _SLOPE:
-            raise InstrumentError(self.label, f"slope must be 'rising' or 'falling', got {slope!r}")
-        self.set("TRIGger:A:TYPe EDGE", f"TRIGger:A:EDGE:SOUrce {c}", f"TRIGger:A:EDGE:SLOpe {_SLOPE[slope]}",
+        token = self._slope_token(slope, _SLOPE)
+        self.set("TRIGger:A:TYPe EDGE", f"TRIGger:A:EDGE:SOUrce {c}", f"TRIGger:A:EDGE:SLOpe {token}",
                  f"TRIGger:A:LEVel:{c} {_num(level_v)}")
 
     def set_acquisition(self, mode: AcquisitionMode = "normal", average_count: int = 1) -> None:
@@ -219,11 +197,7 @@ class TektronixMSO(Oscilloscope):
         first poll until the sequence is done. Raises :class:`InstrumentTimeout` after ``timeout_s``."""
         command = "ACQuire:STATE RUN"
         self.set("ACQuire:STATE STOP", "ACQuire:STOPAfter SEQuence", command)
-        start = self._clock()
-        while self._bool("ACQuire:STATE?"):
-            if self._clock() - start >= timeout_s:
-                raise InstrumentTimeout(self.label, f"acquisition not complete within {timeout_s:g} s", command)
-            self._sleep(self.poll_interval_s)
+        self._poll_until(lambda: self._bool("ACQuire:STATE?"), lambda running, _: not running, timeout_s, command)
 
     def run(self) -> None:
         """``ACQuire:STOPAfter RUNSTop``, ``ACQuire:STATE RUN``: continuous acquisition."""
@@ -239,21 +213,17 @@ class TektronixMSO(Oscilloscope):
         c = self._channel(channel)
         saved_encoding = strip_header(self.query("DATa:ENCdg?"))
         saved_width = strip_header(self.query("WFMOutpre:BYT_Nr?"))
-        link_ok = True
-        try:
+
+        def changes() -> list[str]:
+            restore = []
+            if not saved_encoding.upper().startswith("SRIB"):
+                restore.append(f"DATa:ENCdg {saved_encoding}")
+            if saved_width != "2":
+                restore.append(f"WFMOutpre:BYT_Nr {saved_width}")
+            return restore
+
+        with self._restoring(changes):
             return self._transfer(channel, c)
-        except (InstrumentTimeout, InstrumentConnectionError):
-            link_ok = False  # restoring over a dead or desynchronised link would only hide this error
-            raise
-        finally:
-            if link_ok:
-                restore = []
-                if not saved_encoding.upper().startswith("SRIB"):
-                    restore.append(f"DATa:ENCdg {saved_encoding}")
-                if saved_width != "2":
-                    restore.append(f"WFMOutpre:BYT_Nr {saved_width}")
-                if restore:
-                    self.set(*restore)
 
     def _preamble(self) -> TekPreamble:
         q = self._number
@@ -268,19 +238,15 @@ class TektronixMSO(Oscilloscope):
         pre = self._preamble()
         if pre.points < 1:
             raise InstrumentError(self.label, "no waveform points to read", "WFMOutpre:NR_Pt?")
-        windows = [(first, min(first + self.max_points_per_read - 1, pre.points))
-                   for first in range(1, pre.points + 1, self.max_points_per_read)]
-        pieces = []
-        for first, last in windows:
-            if len(windows) > 1:
+        windowed = pre.points > self.max_points_per_read  # else DATa:STARt/STOP above already hold the record
+
+        def read_window(first: int, last: int) -> np.ndarray:
+            if windowed:
                 self.set(f"DATa:STARt {first}", f"DATa:STOP {last}")
-            block = self.query_binary("CURVe?", "h", is_big_endian=False, chunk_size=self.transfer_chunk_bytes)
-            if block.size != last - first + 1:
-                raise InstrumentError(self.label, f"block for points {first}-{last} holds {block.size} points",
-                                      "CURVe?")
-            pieces.append(block)
+            return self.query_binary("CURVe?", "h", is_big_endian=False, chunk_size=self.transfer_chunk_bytes)
+
+        codes = self._read_in_windows(pre.points, self.max_points_per_read, read_window, "CURVe?")
         self.check_errors("CURVe?")
-        codes = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
         return Waveform(channel=channel, codes=codes, y_increment_v=pre.y_mult, y_origin_v=pre.y_zero,
                         y_reference=pre.y_off, x_increment_s=pre.x_increment,
                         x_origin_s=pre.x_zero - pre.pt_off * pre.x_increment, code_min=-32768, code_max=32767)
