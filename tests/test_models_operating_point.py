@@ -1,7 +1,8 @@
 """DC operating point: Kirchhoff's laws and the device laws hold at the solution, hand limits, and the flags.
 
 The device laws are written out here (not imported) so a slip in ``models.devices`` cannot hide itself:
-BJT ``I_C = I_S e^{V_BE/V_T} (1 + V_CE/V_A)``, ``I_B = (I_S/beta_F) e^{V_BE/V_T}``;
+BJT ``I_C = I_S e^{V_BE/V_T} (1 - V_BC/V_A)`` (SPICE Gummel-Poon's Early form, as the simulated board's
+``BJTModel``), ``I_B = (I_S/beta_F) e^{V_BE/V_T}``;
 MOS ``I_D = (kp/2) (V_GS - V_th)^2 (1 + lambda V_DS)``.
 """
 
@@ -28,7 +29,7 @@ NPN = BjtParams(beta=200.0, early_v=100.0, i_s=1e-15)
 
 
 def _ic(dev: BjtParams, vbe: float, vce: float) -> float:
-    return dev.i_s * math.exp(vbe / VT) * (1 + vce / dev.early_v)
+    return dev.i_s * math.exp(vbe / VT) * (1 - (vbe - vce) / dev.early_v)
 
 
 def _ib(dev: BjtParams, vbe: float) -> float:
@@ -56,12 +57,25 @@ def test_bjt_pair_satisfies_kirchhoff_and_device_laws():
         assert s.v_emitter == pytest.approx(op.v_tail + r_e * s.i_emitter, abs=1e-12)
         assert s.v_output == pytest.approx(5.0 - r_l[k] * d.i_out, abs=1e-12)
         # small-signal parameters are the exact slopes of those laws
-        assert d.gm == pytest.approx(d.i_out / VT, rel=1e-12)
+        r_o = (dev.early_v - (vbe - vce)) / d.i_out  # 1/(dI_C/dV_CE) at fixed V_BE
+        assert d.r_o == pytest.approx(r_o, rel=1e-12)
+        assert d.gm == pytest.approx(d.i_out / VT - 1 / r_o, rel=1e-12)  # dI_C/dV_BE at fixed V_CE
         assert d.r_pi == pytest.approx(VT / d.i_in, rel=1e-12)
-        assert d.r_o == pytest.approx((dev.early_v + vce) / d.i_out, rel=1e-12)
-        assert d.beta == pytest.approx(dev.beta * (1 + vce / dev.early_v), rel=1e-12)
+        assert d.beta == pytest.approx(dev.beta * (1 - (vbe - vce) / dev.early_v), rel=1e-12)
         assert d.r_e == pytest.approx(VT / s.i_emitter, rel=1e-12)
         assert d.region == "active"
+
+
+def test_norton_tail_carries_its_current_plus_the_voltage_over_its_resistance():
+    """A Norton tail (I_EE parallel R_EE to v_ee) carries I_EE + (V_tail - v_ee)/R_EE, and the two emitters share
+    exactly that; with R_EE = inf it is I_EE."""
+    for r_tail, v_ee in ((1e6, 0.0), (510e3, -1.0), (math.inf, 0.0)):
+        op = resistive_pair_operating_point((NPN, NPN), vt=VT, i_tail=100e-6, v_in=(2.0, 2.0), r_loads=(40e3, 40e3),
+                                            v_return=5.0, v_ee=v_ee, r_tail=r_tail)
+        expect = 100e-6 + ((op.v_tail - v_ee) / r_tail if math.isfinite(r_tail) else 0.0)
+        assert op.i_tail == pytest.approx(expect, rel=1e-12)
+        assert sum(s.i_emitter for s in op.sides) == pytest.approx(expect, rel=1e-12)
+    assert op.i_tail == 100e-6
 
 
 def test_is_mismatch_splits_the_current_in_the_is_ratio():

@@ -58,7 +58,8 @@ SCHEMA: dict[str, Section] = {
     "device": Section(_DEVICE_FIELDS),
     "temperature": Section({"t_k": optional(float, 300.15, lo=0.0, lo_open=True)}, optional=True),
     "tail": Section({
-        "current_a": required(float, lo=0.0, lo_open=True, doc="tail current I_EE / I_SS, A"),
+        "current_a": required(float, lo=0.0, lo_open=True,
+                              doc="Norton source I_EE in parallel with r_ohm: DC tail I_EE + (V_tail - V_EE)/R_EE, A"),
         "r_ohm": required(float, lo=0.0, lo_open=True, doc="tail source output resistance R_EE / R_SS, Ohm"),
         "c_f": optional(float, 0.0, lo=0.0, doc="tail node capacitance C_T, F"),
     }),

@@ -10,6 +10,8 @@ the source texts, Razavi, Sedra & Smith, Gray-Hurst-Lewis-Meyer).
 - :mod:`models.small_signal`: exact nodal gains ``H(f)`` of the pair's linear circuit.
 - :mod:`models.mixed_mode`: ``S = T H T^-1``, single-ended views, CMRRs, dB helpers.
 - :mod:`models.large_signal`: DC transfer (tanh, degenerated, square law), input-referred offset.
+- :mod:`models.dc_transfer`: the exact DC solution of a resistive-load pair at many input levels at once
+  (Early effect, base currents, Norton tail, degeneration): what the DC and amplitude sweeps are fitted to.
 - :mod:`models.distortion`: harmonics, THD and compression of a transfer driven by a sine.
 """
 
@@ -27,6 +29,7 @@ from .devices import (
     mos_vgs,
     thermal_voltage,
 )
+from .dc_transfer import DcTransferError, PairDc, resistive_pair_dc
 from .distortion import Distortion, amplitude_for_thd, harmonic_analysis
 from .large_signal import (
     bjt_input_offset,
@@ -47,6 +50,7 @@ from .operating_point import (
     PairOperatingPoint,
     SideOperatingPoint,
     active_load_operating_point,
+    norton_tail_current,
     resistive_pair_operating_point,
 )
 from .small_signal import (
@@ -64,13 +68,15 @@ from .small_signal import (
 
 __all__ = [
     "BJT_SATURATION_VBC_V", "TAIL_COMPLIANCE_V", "T_MODE",
-    "BjtParams", "BjtSmallSignal", "CascodeDevice", "DeviceOperatingPoint", "Distortion", "MirrorLoad",
+    "BjtParams", "BjtSmallSignal", "CascodeDevice", "DcTransferError", "DeviceOperatingPoint", "Distortion",
+    "MirrorLoad", "PairDc",
     "MirrorOperatingPoint", "MixedModeGains", "MosParams", "MosSmallSignal", "OperatingPointError",
     "PairOperatingPoint", "PairResponse", "ResistiveLoad", "Side", "SideOperatingPoint", "Tail",
     "active_load_operating_point", "amplitude_for_thd", "bjt_collector_current", "bjt_input_offset",
     "bjt_pair_currents", "bjt_small_signal", "bjt_vbe", "cascode_output_resistance", "corner_hz", "db",
     "harmonic_analysis", "mos_drain_current", "mos_input_offset", "mos_overdrive", "mos_pair_currents",
-    "mos_small_signal", "mos_square_law_differential_current", "mos_vgs", "pair_response", "phase_deg",
-    "resistive_outputs", "resistive_pair_operating_point", "split", "tanh_differential_current",
+    "mos_small_signal", "mos_square_law_differential_current", "mos_vgs", "norton_tail_current", "pair_response",
+    "phase_deg", "resistive_outputs", "resistive_pair_dc", "resistive_pair_operating_point", "split",
+    "tanh_differential_current",
     "thermal_voltage",
 ]

@@ -1,13 +1,18 @@
 """Device equations of one transistor and its small-signal parameters, from plain numbers.
 
-BJT, forward active, with the Early effect on the collector current only (the split SPICE's Gummel-Poon
-model makes; Sedra & Smith ch. 6 for the Early form):
+BJT, forward active, with the Early effect on the transport (collector) current only and written on the
+base-collector voltage, as SPICE's Gummel-Poon model does (base charge ``q_b = 1/(1 - V_BC/V_A)`` without
+high injection; Massobrio & Antognetti, *Semiconductor Device Modeling with SPICE*, 2nd ed., ch. 2; the
+simulated board's ``BJTModel`` uses the same form):
 
-    I_C = I_S exp(V_BE / V_T) (1 + V_CE / V_A),        I_B = (I_S / beta_F) exp(V_BE / V_T)
+    I_C = I_S exp(V_BE / V_T) (1 - V_BC / V_A),        I_B = (I_S / beta_F) exp(V_BE / V_T),   V_BC = V_BE - V_CE
 
-so that the exact small-signal parameters are the hybrid-pi ones: ``g_m = I_C / V_T``,
-``r_pi = V_T / I_B = beta / g_m`` with ``beta = I_C / I_B = beta_F (1 + V_CE / V_A)``,
-``r_o = (V_A + V_CE) / I_C`` (the textbook ``V_A / I_C`` at ``V_CE = 0``), ``r_e = alpha / g_m = V_T / I_E``.
+The exact small-signal parameters are the slopes of these laws: ``r_o = (V_A - V_BC) / I_C`` (``1/r_o =
+dI_C/dV_CE`` at fixed V_BE; the textbook ``V_A / I_C`` at ``V_BC = 0``); the hybrid-pi transconductance at
+fixed V_CE is ``g_m = I_C / V_T - 1 / r_o`` (the factor holds V_BE as well; the textbook ``I_C / V_T`` is the
+transport part, 1 + V_T/(V_A - V_BC) ~ 1.0003 larger); ``r_pi = V_T / I_B`` with ``beta = I_C / I_B =
+beta_F (1 - V_BC / V_A)``; ``r_e = V_T / I_E`` (dV_BE/dI_E at fixed V_BC). The older textbook form
+``(1 + V_CE/V_A)`` differs by ``V_BE/V_A`` in the factor, i.e. ~0.7 % in r_o at V_A = 100 V.
 
 MOS, saturation, square law with channel-length modulation (Razavi, *Design of Analog CMOS Integrated
 Circuits*, ch. 2), ``kp = mu C_ox W / L``:
@@ -67,26 +72,32 @@ def _div(a: ArrayLike, b: ArrayLike) -> np.ndarray:
         return np.true_divide(a, b)
 
 
-def early_factor(v_ce: ArrayLike, early_v: ArrayLike) -> np.ndarray:
-    """``1 + V_CE / V_A`` (dimensionless); 1 when ``early_v`` is infinite."""
-    return 1.0 + _div(v_ce, early_v)
+def early_factor(v_bc: ArrayLike, early_v: ArrayLike) -> np.ndarray:
+    """``1 - V_BC / V_A`` (dimensionless; SPICE Gummel-Poon's ``1/q_b``); 1 when ``early_v`` is infinite."""
+    return 1.0 - _div(v_bc, early_v)
 
 
 def bjt_collector_current(v_be: ArrayLike, v_ce: ArrayLike, dev: BjtParams, vt: float) -> np.ndarray:
-    """Collector current ``I_S exp(V_BE/V_T)(1 + V_CE/V_A)`` in A (Sedra & Smith, Early effect)."""
-    return dev.i_s * np.exp(np.asarray(v_be) / vt) * early_factor(v_ce, dev.early_v)
+    """Collector current ``I_S exp(V_BE/V_T)(1 - V_BC/V_A)``, ``V_BC = V_BE - V_CE``, in A (module docstring)."""
+    v_be = np.asarray(v_be, dtype=float)
+    return dev.i_s * np.exp(v_be / vt) * early_factor(v_be - np.asarray(v_ce), dev.early_v)
 
 
 def bjt_vbe(i_c: ArrayLike, vt: float, i_s: float, early_v: float = float("inf"),
             v_ce: ArrayLike = 0.0) -> np.ndarray:
-    """Base-emitter voltage (V) that carries collector current ``i_c`` (A) at ``v_ce`` (V):
-    ``V_BE = V_T ln(I_C / (I_S (1 + V_CE/V_A)))``, the inverse of :func:`bjt_collector_current`."""
-    return vt * np.log(_div(i_c, i_s * early_factor(v_ce, early_v)))
+    """Base-emitter voltage (V) that carries collector current ``i_c`` (A) at ``v_ce`` (V), the inverse of
+    :func:`bjt_collector_current`: the fixed point of ``V_BE = V_T ln(I_C / (I_S (1 + (V_CE - V_BE)/V_A)))``,
+    which contracts by ``V_T/(V_A - V_BC)`` per step (20 steps reach double precision for any V_A > 1 V)."""
+    u = vt * np.log(_div(i_c, i_s))
+    for _ in range(20):
+        u = vt * np.log(_div(i_c, i_s * early_factor(u - np.asarray(v_ce), early_v)))
+    return u
 
 
 @dataclass(frozen=True)
 class BjtSmallSignal:
-    """Hybrid-pi parameters of a BJT at one operating point (SI units; ``beta = I_C/I_B``, ``alpha = I_C/I_E``)."""
+    """Hybrid-pi parameters of a BJT at one operating point (SI units; ``gm`` at fixed V_CE, ``beta = I_C/I_B``,
+    ``alpha = I_C/I_E``)."""
 
     i_c: float
     gm: float
@@ -98,22 +109,25 @@ class BjtSmallSignal:
 
 
 def bjt_small_signal(i_c: ArrayLike, vt: float, beta: float, early_v: float = float("inf"),
-                     v_ce: ArrayLike = 0.0) -> BjtSmallSignal:
+                     v_bc: ArrayLike = 0.0) -> BjtSmallSignal:
     """Hybrid-pi parameters at collector current ``i_c`` (A), thermal voltage ``vt`` (V), ``beta`` = beta_F,
-    Early voltage ``early_v`` (V) and ``v_ce`` (V).
+    Early voltage ``early_v`` (V) and base-collector voltage ``v_bc`` (V; negative in forward activity).
 
-    ``g_m = I_C/V_T`` (S); ``beta_ac = beta_F (1 + V_CE/V_A)``; ``r_pi = beta_ac/g_m``; ``r_o = (V_A + V_CE)/I_C``,
-    the exact slope of ``I_C(V_CE)`` (= V_A/I_C at V_CE = 0, Sedra & Smith); ``alpha = beta_ac/(beta_ac + 1)``;
-    ``r_e = alpha/g_m = V_T/I_E`` (the source text's "26 Ohm x 1 mA / 50 uA = 520 Ohm" when beta is infinite).
-    ``beta = inf`` gives alpha = 1 and r_pi = inf.
+    ``r_o = (V_A - V_BC)/I_C``, the exact slope of ``I_C(V_CE)`` (= V_A/I_C at V_BC = 0, Sedra & Smith);
+    ``g_m = I_C/V_T - 1/r_o`` (S, at fixed V_CE; module docstring); ``beta_ac = beta_F (1 - V_BC/V_A)``;
+    ``r_pi = V_T/I_B = beta_ac V_T/I_C``; ``alpha = beta_ac/(beta_ac + 1)``; ``r_e = alpha V_T/I_C = V_T/I_E``
+    (the source text's "26 Ohm x 1 mA / 50 uA = 520 Ohm" when beta is infinite). ``beta = inf`` gives
+    alpha = 1 and r_pi = inf.
     """
     i_c = np.asarray(i_c, dtype=float)
-    gm = i_c / vt
-    beta_ac = beta * early_factor(v_ce, early_v)
+    gm_t = i_c / vt
+    factor = early_factor(v_bc, early_v)
+    r_o = _div(np.asarray(early_v) * factor, i_c)
+    beta_ac = beta * factor
     alpha = 1.0 / (1.0 + _div(1.0, beta_ac))
     return BjtSmallSignal(
-        i_c=i_c, gm=gm, r_pi=_div(beta_ac, gm), r_o=_div(early_v + np.asarray(v_ce), i_c),
-        r_e=alpha / gm, beta=beta_ac, alpha=alpha,
+        i_c=i_c, gm=gm_t - _div(1.0, r_o), r_pi=_div(beta_ac, gm_t), r_o=r_o,
+        r_e=alpha / gm_t, beta=beta_ac, alpha=alpha,
     )
 
 

@@ -42,6 +42,7 @@ TAIL_COMPLIANCE_V = 0.3
 """Least voltage across a transistor tail current source for it to stay a current source, V."""
 
 _MIN_FACTOR = 1e-9  # floor of (1 + V/V_A): keeps the device laws finite (and monotone) far outside their range
+_MIN_CURRENT = 1e-30  # A: a Norton tail at a trial voltage far below v_ee would deliver a negative current
 
 
 class OperatingPointError(ValueError):
@@ -101,8 +102,9 @@ class MirrorOperatingPoint:
 
 @dataclass(frozen=True)
 class PairOperatingPoint:
-    """The whole pair at DC. ``warnings`` lists every device outside its active region and a tail source
-    without compliance, one sentence each."""
+    """The whole pair at DC. ``i_tail`` is the DC tail current at the solution (the Norton source's
+    ``i_tail + (v_tail - v_ee)/r_tail``, A), ``v_tail`` the tail node (V). ``warnings`` lists every device outside
+    its active region and a tail source without compliance, one sentence each."""
 
     kind: str
     load: str
@@ -146,48 +148,68 @@ class PairOperatingPoint:
 
 
 class _Law:
-    """The large-signal law of one device type in the form the solver needs."""
+    """The large-signal law of one device type in the form the solver needs (:mod:`models.devices`).
+
+    BJT: the SPICE Gummel-Poon form of the Early effect, ``I_C = I_S e^{V_BE/V_T} (1 - V_BC/V_A)`` with
+    ``V_BC = V_BE - V_CE``, and ``I_B = (I_S/beta_F) e^{V_BE/V_T}``; since the factor holds V_BE itself, V_BE
+    is found by a fixed point that contracts by ``V_T/(V_A - V_BC)`` (~3e-4) per step.
+    """
 
     def __init__(self, dev: DeviceParams, vt: float) -> None:
         self.dev = dev
         self.vt = vt
         self.is_bjt = isinstance(dev, BjtParams)
 
-    def _factor(self, v_out: float) -> float:
+    def _factor(self, v_out: float, v_ctrl: float = 0.0) -> float:
+        """Early factor ``1 - V_BC/V_A = 1 + (V_CE - V_BE)/V_A`` (BJT) or ``1 + lambda V_DS`` (MOS)."""
         if self.is_bjt:
-            f = 1.0 + (v_out / self.dev.early_v if math.isfinite(self.dev.early_v) else 0.0)
+            f = 1.0 + ((v_out - v_ctrl) / self.dev.early_v if math.isfinite(self.dev.early_v) else 0.0)
         else:
             f = 1.0 + self.dev.lambda_per_v * v_out
         return max(f, _MIN_FACTOR)
+
+    def _vbe(self, i: float, v_out: float, extra: float) -> float:
+        """V_BE at which ``I_S e^{V_BE/V_T} (f(V_BE) + extra) = i`` (``extra = 0``: collector current ``i``;
+        ``extra = 1/beta_F``: emitter current ``i``), at ``V_CE = v_out``."""
+        d: BjtParams = self.dev
+        i = max(i, 1e-300)
+        return _fixed_point(lambda u: self.vt * math.log(i / (d.i_s * (self._factor(v_out, u) + extra))),
+                            self.vt * math.log(i / (d.i_s * (1.0 + extra))), 1.0, "base-emitter voltage")
 
     def split(self, i_e: float, v_out: float) -> float:
         """Output (collector) current for emitter current ``i_e`` at ``v_out``: ``I_E f/(f + 1/beta_F)``."""
         if not self.is_bjt:
             return i_e
-        f = self._factor(v_out)
+        f = self._factor(v_out, self._vbe(i_e, v_out, 1.0 / self.dev.beta))
         return i_e * f / (f + 1.0 / self.dev.beta)
 
     def ctrl(self, i_out: float, v_out: float) -> float:
         """V_BE (or V_GS) that carries ``i_out`` at ``v_out``."""
-        f = self._factor(v_out)
         if self.is_bjt:
-            return self.vt * math.log(i_out / (self.dev.i_s * f))
+            return self._vbe(i_out, v_out, 0.0)
+        f = self._factor(v_out)
         return self.dev.vth + math.sqrt(2.0 * max(i_out, 0.0) / (self.dev.kp * f))
 
     def point(self, name: str, i_out: float, v_ctrl: float, v_out: float) -> DeviceOperatingPoint:
-        f = self._factor(v_out)
+        """Device at its operating point with the exact slopes of its law as small-signal parameters.
+
+        BJT: ``r_o = (V_A - V_BC)/I_C`` (``1/r_o = dI_C/dV_CE`` at fixed V_BE) and the hybrid-pi
+        ``g_m = dI_C/dV_BE`` at fixed V_CE ``= I_C/V_T - 1/r_o`` (the Early factor holds V_BE too);
+        ``r_pi = V_T/I_B``, ``beta = I_C/I_B = beta_F (1 - V_BC/V_A)``, ``r_e = V_T/I_E``.
+        """
+        f = self._factor(v_out, v_ctrl)
         if self.is_bjt:
             d: BjtParams = self.dev
             i_in = d.i_s / d.beta * math.exp(v_ctrl / self.vt)
-            gm = i_out / self.vt
+            r_o = d.early_v * f / i_out if math.isfinite(d.early_v) else math.inf
+            gm = i_out / self.vt - 1.0 / r_o
             beta = i_out / i_in if i_in > 0 else math.inf
             alpha = i_out / (i_out + i_in)
-            r_o = (d.early_v + v_out) / i_out if math.isfinite(d.early_v) else math.inf
             headroom = v_out - v_ctrl + BJT_SATURATION_VBC_V
             region = "cutoff" if i_out <= 0 else ("active" if headroom >= 0 else "saturated")
             return DeviceOperatingPoint(name, "bjt", i_out, i_in, v_ctrl, v_out, gm, r_o,
                                         self.vt / i_in if i_in > 0 else math.inf, beta, alpha,
-                                        alpha / gm, math.nan, region, headroom)
+                                        self.vt / (i_out + i_in), math.nan, region, headroom)
         m: MosParams = self.dev
         v_ov = v_ctrl - m.vth
         if i_out <= 0 or v_ov <= 0:
@@ -321,9 +343,10 @@ def _side_at(spec: _SideSpec, i_e: float, v_t: float, top: Callable[[float], flo
 def _solve_side(spec: _SideSpec, v_t: float, top: Callable[[float], float], i_tail: float) -> _SideState:
     """Emitter current at tail-node voltage ``v_t``; the residual ``V_B - V_E - V_BE`` falls as I_E rises.
 
-    One side never carries more than the whole tail current, so the search stops at ``i_tail``: a side that
-    would take more returns ``i_tail``, which is all the tail solve needs to know.
+    One side never carries more than the whole tail current ``i_tail`` (at this ``v_t``), so the search stops
+    there: a side that would take more returns ``i_tail``, which is all the tail solve needs to know.
     """
+    i_tail = max(i_tail, _MIN_CURRENT)
     if spec.law.is_bjt:
         lo, hi = math.log(i_tail) - 80.0, math.log(i_tail)
         to_i = math.exp
@@ -343,11 +366,22 @@ def _solve_side(spec: _SideSpec, v_t: float, top: Callable[[float], float], i_ta
     return _side_at(spec, to_i(x), v_t, top)
 
 
+def norton_tail_current(i_tail: float, r_tail: float, v_tail: float, v_ee: float) -> float:
+    """DC current (A) of a Norton tail source: ``i_tail + (v_tail - v_ee)/r_tail`` (``r_tail = inf``: ``i_tail``)."""
+    return i_tail + ((v_tail - v_ee) / r_tail if math.isfinite(r_tail) else 0.0)
+
+
 def _solve_tail(specs: tuple[_SideSpec, _SideSpec], tops: tuple[Callable[[float], float], Callable[[float], float]],
-                i_tail: float) -> tuple[float, tuple[_SideState, _SideState]]:
-    """Tail-node voltage with ``I_E1 + I_E2 = I_tail`` (the sum falls as the tail node rises)."""
+                i_tail: float, r_tail: float = math.inf, v_ee: float = 0.0
+                ) -> tuple[float, tuple[_SideState, _SideState]]:
+    """Tail-node voltage with ``I_E1 + I_E2 = i_tail + (v_t - v_ee)/r_tail`` (the left side falls and the right
+    side rises as the tail node rises, so the root is unique and bracketed)."""
+    def total(v_t: float) -> float:
+        return norton_tail_current(i_tail, r_tail, v_t, v_ee)
+
     def g(v_t: float) -> float:
-        return sum(_solve_side(s, v_t, t, i_tail).i_e for s, t in zip(specs, tops)) - i_tail
+        i = total(v_t)
+        return sum(_solve_side(s, v_t, t, i).i_e for s, t in zip(specs, tops)) - i
 
     v_in = [s.v_in for s in specs]
     lo, hi = min(v_in) - 100.0, max(v_in) + 2.0
@@ -355,7 +389,8 @@ def _solve_tail(specs: tuple[_SideSpec, _SideSpec], tops: tuple[Callable[[float]
         raise OperatingPointError("no tail-node voltage carries the tail current (check the tail current and "
                                   "the degeneration resistance)")
     v_t = brentq(g, lo, hi, xtol=1e-13, rtol=1e-15, maxiter=200)
-    return v_t, (_solve_side(specs[0], v_t, tops[0], i_tail), _solve_side(specs[1], v_t, tops[1], i_tail))
+    i = total(v_t)
+    return v_t, (_solve_side(specs[0], v_t, tops[0], i), _solve_side(specs[1], v_t, tops[1], i))
 
 
 def _prefix(law: _Law) -> str:
@@ -415,6 +450,7 @@ def resistive_pair_operating_point(
     r_loads: tuple[float, float],
     v_return: float,
     v_ee: float = 0.0,
+    r_tail: float = math.inf,
     r_source: float = 0.0,
     r_degen: float = 0.0,
     cascode: tuple[DeviceParams, DeviceParams] | None = None,
@@ -423,17 +459,18 @@ def resistive_pair_operating_point(
     """Operating point of a pair with resistive loads ``r_loads`` (Ohm, per side) returning to ``v_return`` (V).
 
     ``devices`` are the two pair transistors (mismatch is in their parameters), ``vt`` the thermal voltage
-    (V), ``i_tail`` the DC tail current (A), ``v_in`` the DC input pin levels (V), ``r_source`` the series
+    (V), ``i_tail`` the tail source's ideal current (A) and ``r_tail`` its parallel output resistance to ``v_ee``
+    (Ohm; ``inf``: the tail carries exactly ``i_tail``), ``v_in`` the DC input pin levels (V), ``r_source`` the series
     resistance per input (Ohm), ``r_degen`` the emitter/source resistor per side (Ohm), ``cascode`` the two
     cascode devices with their base/gate at ``cascode_bias`` (V). Node equations: Kirchhoff with the device
     laws of :mod:`models.devices`; output ``V_Ck = v_return - R_k I_Ck``.
     """
     specs = _specs(devices, vt, v_in, r_source, r_degen, cascode, cascode_bias)
     tops = tuple((lambda i, r=r: v_return - r * i) for r in r_loads)
-    v_t, states = _solve_tail(specs, tops, i_tail)  # type: ignore[arg-type]
+    v_t, states = _solve_tail(specs, tops, i_tail, r_tail, v_ee)  # type: ignore[arg-type]
     sides = (_side_point(specs[0], states[0], 1), _side_point(specs[1], states[1], 2))
     kind = "bjt" if specs[0].law.is_bjt else "mos"
-    return PairOperatingPoint(kind, "resistive", vt, i_tail, v_t, sides, None,
+    return PairOperatingPoint(kind, "resistive", vt, norton_tail_current(i_tail, r_tail, v_t, v_ee), v_t, sides, None,
                               tuple(_warnings(sides, None, v_t, v_ee)))
 
 
@@ -442,16 +479,16 @@ def _mirror_ctrl(law: _Law, i_in: float) -> float:
     i_in = max(i_in, 1e-300)
     if law.is_bjt:
         d: BjtParams = law.dev
-        # i_in = I_S e^{u/V_T} (1 + u/V_A + 2/beta): collector of Q3 (V_EC3 = V_EB) plus the bases of Q3 and Q4
-        return _fixed_point(lambda u: law.vt * math.log(i_in / (d.i_s * (law._factor(u) + 2.0 / d.beta))),
-                            law.vt * math.log(i_in / d.i_s), 1.0, "mirror node")
+        # i_in = I_S e^{u/V_T} (1 + 2/beta): collector of Q3 (V_CB3 = 0, so its Early factor is 1) plus the
+        # bases of Q3 and Q4
+        return law.vt * math.log(i_in / (d.i_s * (1.0 + 2.0 / d.beta)))
     return _fixed_point(lambda v: law.dev.vth + math.sqrt(2.0 * i_in / (law.dev.kp * law._factor(v))),
                         law.dev.vth, 1.0, "mirror node")
 
 
 def _mirror_output_current(law: _Law, v_ctrl: float, v_out: float) -> float:
     if law.is_bjt:
-        return law.dev.i_s * math.exp(v_ctrl / law.vt) * law._factor(v_out)
+        return law.dev.i_s * math.exp(v_ctrl / law.vt) * law._factor(v_out, v_ctrl)
     return 0.5 * law.dev.kp * max(v_ctrl - law.dev.vth, 0.0) ** 2 * law._factor(v_out)
 
 
@@ -466,6 +503,7 @@ def active_load_operating_point(
     r_out: float,
     v_return: float,
     v_ee: float = 0.0,
+    r_tail: float = math.inf,
     r_source: float = 0.0,
     r_degen: float = 0.0,
     cascode: tuple[DeviceParams, DeviceParams] | None = None,
@@ -486,7 +524,7 @@ def active_load_operating_point(
         return v_cc - _mirror_ctrl(mlaw, i)
 
     def balance(v_o2: float) -> tuple[float, float, tuple[_SideState, _SideState], float, float]:
-        v_t, states = _solve_tail(specs, (top1, lambda i: v_o2), i_tail)
+        v_t, states = _solve_tail(specs, (top1, lambda i: v_o2), i_tail, r_tail, v_ee)
         v_m = _mirror_ctrl(mlaw, states[0].i_top)
         i4 = _mirror_output_current(mlaw, v_m, v_cc - v_o2)
         i_r = 0.0 if math.isinf(r_out) else (v_o2 - v_return) / r_out
@@ -516,5 +554,5 @@ def active_load_operating_point(
         i_r_out=0.0 if math.isinf(r_out) else (v_o2 - v_return) / r_out,
     )
     kind = "bjt" if specs[0].law.is_bjt else "mos"
-    return PairOperatingPoint(kind, "active", vt, i_tail, v_t, sides, mop,
+    return PairOperatingPoint(kind, "active", vt, norton_tail_current(i_tail, r_tail, v_t, v_ee), v_t, sides, mop,
                               tuple(notes + _warnings(sides, mop, v_t, v_ee)))

@@ -136,7 +136,10 @@ class DcTransfer:
 
 
 def dc_transfer(vid_v: np.ndarray, vod_v: np.ndarray) -> DcTransfer:
-    """Input offset = vid where vod crosses zero (linear interpolation); slope = local fit of 5 points.
+    """Input offset = vid where vod crosses zero; slope = derivative there of a cubic through the 5 nearest points.
+
+    The cubic follows the transfer's curvature (a tanh compresses by a few % within +-20 mV), so coarse
+    steps do not pull the slope down as a straight-line fit over the same points would.
 
     A DC transfer that never crosses zero (offset beyond the sweep) gives NaN for both.
     """
@@ -148,6 +151,13 @@ def dc_transfer(vid_v: np.ndarray, vod_v: np.ndarray) -> DcTransfer:
         return DcTransfer(x, y, float("nan"), float("nan"))
     i = int(idx[np.argmin(np.abs(y[idx]))])
     x0 = float(x[i] - y[i] * (x[i + 1] - x[i]) / (y[i + 1] - y[i])) if y[i + 1] != y[i] else float(x[i])
-    near = np.argsort(np.abs(x - x0))[:5]
-    slope = float(np.polyfit(x[near], y[near], 1)[0])
+    near = np.sort(np.argsort(np.abs(x - x0))[:5])
+    if near.size >= 4:
+        poly = np.polynomial.Polynomial.fit(x[near], y[near], 3)
+        roots = [r.real for r in poly.roots() if abs(r.imag) < 1e-12 and x[near][0] <= r.real <= x[near][-1]]
+        if roots:
+            x0 = float(min(roots, key=lambda r: abs(r - x0)))
+        slope = float(poly.deriv()(x0))
+    else:
+        slope = float(np.polyfit(x[near], y[near], 1)[0])
     return DcTransfer(x, y, x0, slope)

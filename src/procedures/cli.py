@@ -24,6 +24,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("procedures.cli_sim", "serve the simulated bench (generator, board, scope) on loopback VISA sockets"),
     "list": ("procedures.cli_instruments", "list the VISA resources pyvisa can see and what answers *IDN?"),
     "identify": ("procedures.cli_instruments", "name the driver diffbench would use for a VISA resource"),
+    "report": ("procedures.cli_report", "write Bode plots and a one-page summary of an archived run"),
+    "fit": ("procedures.cli_fit", "refit an archived run against the circuit models (no hardware)"),
 }
 
 

@@ -88,10 +88,20 @@ def phasors_of_records(records: list[Record], frequency_hz: float, n_harmonics: 
     return P.mean(axis=0), u, np.mean(dcs, axis=0), np.mean(hs, axis=0), np.mean(res, axis=0)
 
 
-def measure_point(gen: FunctionGenerator, scope: Oscilloscope, channels: dict[str, int], exc: Excitation, *,
-                  memory: RangeMemory, repeats: int, n_harmonics: int, fill: float, max_ranging: int,
-                  timeout_s: float, fixed_ranges: dict[str, ChannelRange] | None = None) -> PointResult:
-    """Apply ``exc``, range the scope (or set ``fixed_ranges``), acquire ``repeats`` records, fit them.
+@dataclass
+class Acquired:
+    """The raw records of one point, before analysis."""
+
+    excitation: Excitation
+    records: list[Record]
+    ranges: dict[str, ChannelRange]
+    ranging_attempts: int
+
+
+def acquire_point(gen: FunctionGenerator, scope: Oscilloscope, channels: dict[str, int], exc: Excitation, *,
+                  memory: RangeMemory, repeats: int, fill: float, max_ranging: int, timeout_s: float,
+                  fixed_ranges: dict[str, ChannelRange] | None = None) -> Acquired:
+    """Apply ``exc``, range the scope (or set ``fixed_ranges``) and take ``repeats`` records (no analysis).
 
     The generator's outputs are left as ``exc`` set them; the caller's safety guard switches them off.
     """
@@ -107,7 +117,21 @@ def measure_point(gen: FunctionGenerator, scope: Oscilloscope, channels: dict[st
     for _ in range(repeats - 1):
         wf = acquire_record(scope, channels, timeout_s)
         records.append(Record(wf, first.ranges, clipped=tuple(n for n in NODES if wf[n].clipped)))
-    phasors, u, dc, harm, res = phasors_of_records(records, exc.frequency_hz, n_harmonics)
-    clipped = tuple(sorted({n for r in records for n in r.clipped}))
-    return PointResult(exc, exc.frequency_hz, phasors, u, dc, harm, res, first.ranges, records, clipped,
-                       first.ranging_attempts)
+    return Acquired(exc, records, first.ranges, first.ranging_attempts)
+
+
+def analyse_point(acq: Acquired, n_harmonics: int) -> PointResult:
+    """Fit the records of one point (pure computation: a run does it while the next point is acquired)."""
+    phasors, u, dc, harm, res = phasors_of_records(acq.records, acq.excitation.frequency_hz, n_harmonics)
+    clipped = tuple(sorted({n for r in acq.records for n in r.clipped}))
+    return PointResult(acq.excitation, acq.excitation.frequency_hz, phasors, u, dc, harm, res, acq.ranges,
+                       acq.records, clipped, acq.ranging_attempts)
+
+
+def measure_point(gen: FunctionGenerator, scope: Oscilloscope, channels: dict[str, int], exc: Excitation, *,
+                  memory: RangeMemory, repeats: int, n_harmonics: int, fill: float, max_ranging: int,
+                  timeout_s: float, fixed_ranges: dict[str, ChannelRange] | None = None) -> PointResult:
+    """:func:`acquire_point` then :func:`analyse_point`, for scripts that measure one point at a time."""
+    acq = acquire_point(gen, scope, channels, exc, memory=memory, repeats=repeats, fill=fill,
+                        max_ranging=max_ranging, timeout_s=timeout_s, fixed_ranges=fixed_ranges)
+    return analyse_point(acq, n_harmonics)

@@ -65,22 +65,25 @@ class SineFit:
         return self.amplitude_v / self.phasor_u if self.phasor_u > 0 else float("inf")
 
 
-def _design(t: np.ndarray, omega: float, n_harmonics: int) -> np.ndarray:
+def _design(t: np.ndarray, omega: float, n_harmonics: int, extra_rows: int = 0) -> np.ndarray:
     """Columns ``[1, cos wt, sin wt, cos 2wt, sin 2wt, ...]`` (IEEE 1057 3-parameter form, §1.1).
 
     Harmonics come from the angle-addition recurrence on the fundamental (two transcendental calls per
-    sample instead of 2K); its rounding error grows like k * 1e-16, far below any ADC's resolution.
+    sample instead of 2K); its rounding error grows like k * 1e-16, far below any ADC's resolution. The
+    matrix is built column by column in contiguous memory (returned as a transposed view, which BLAS
+    takes as it is); ``extra_rows`` leaves that many columns at the end for the caller to fill.
     """
-    cols = np.empty((t.size, 1 + 2 * n_harmonics))
-    cols[:, 0] = 1.0
-    wt = omega * t
-    c1, s1 = np.cos(wt), np.sin(wt)
-    cols[:, 1], cols[:, 2] = c1, s1
+    rows = np.empty((1 + 2 * n_harmonics + extra_rows, t.size))
+    rows[0] = 1.0
+    np.multiply(omega, t, out=rows[1])
+    np.sin(rows[1], out=rows[2])
+    np.cos(rows[1], out=rows[1])
+    c1, s1 = rows[1], rows[2]
     for k in range(2, n_harmonics + 1):
-        cp, sp = cols[:, 2 * k - 3], cols[:, 2 * k - 2]
-        np.subtract(cp * c1, sp * s1, out=cols[:, 2 * k - 1])
-        np.add(sp * c1, cp * s1, out=cols[:, 2 * k])
-    return cols
+        cp, sp = rows[2 * k - 3], rows[2 * k - 2]
+        np.subtract(cp * c1, sp * s1, out=rows[2 * k - 1])
+        np.add(sp * c1, cp * s1, out=rows[2 * k])
+    return rows.T
 
 
 def _lsq(D: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -178,14 +181,16 @@ def estimate_frequency_ipdft(t_s: np.ndarray, y_v: np.ndarray) -> float:
 
 
 def fit_frequency(t_s: np.ndarray, y_v: np.ndarray, frequency_hint_hz: float | None = None,
-                  n_harmonics: int = DEFAULT_HARMONICS, max_iterations: int = 20, rtol: float = 1e-12) -> float:
+                  n_harmonics: int = DEFAULT_HARMONICS, max_iterations: int = 20, phase_tol_rad: float = 1e-9) -> float:
     """4-parameter IEEE 1057 sine fit (sfit4): the frequency in Hz of the periodic signal in ``y_v``.
 
     Iterates ``D_i = [1, cos w t, sin w t, ..., t sum_k k(-a_k sin k w t + b_k cos k w t)]`` solving for
     the linear coefficients and ``dw`` (measurement-methods.md §1.2, after IEEE 1241 and Händel 2000). The
     harmonics 2..K sit in the same solve (as §1.1 does for the 3-parameter fit) so distortion does not bias
     the frequency. Starts from the IpDFT estimate, or from ``frequency_hint_hz`` (the generator's setting)
-    when the two agree within one bin.
+    when the two agree within one bin. The frequency column is scaled by the record span so the normal
+    equations stay well conditioned at any frequency; iteration stops when the update moves the phase at
+    the record's ends by less than ``phase_tol_rad``.
     """
     t = np.asarray(t_s, dtype=np.float64)
     y = np.asarray(y_v, dtype=np.float64)
@@ -199,14 +204,16 @@ def fit_frequency(t_s: np.ndarray, y_v: np.ndarray, frequency_hint_hz: float | N
     omega = 2.0 * np.pi * f0
     coef = _lsq(_design(t, omega, K), y)
     k = np.arange(1, K + 1)
+    tau = t / span  # dimensionless, -1/2..1/2
     for _ in range(max_iterations):
-        D = _design(t, omega, K)
+        D = _design(t, omega, K, extra_rows=1)
         a, b = coef[1::2], coef[2::2]
-        d_col = t * (D[:, 2::2] @ (-k * a) + D[:, 1::2] @ (k * b))
-        sol = _lsq(np.column_stack([D, d_col]), y)
-        coef, d_omega = sol[:-1], sol[-1]
+        rows = D.T
+        np.multiply(tau, rows[2:-1:2].T @ (-k * a) + rows[1:-1:2].T @ (k * b), out=rows[-1])
+        sol = _lsq(D, y)
+        coef, d_omega = sol[:-1], sol[-1] / span
         omega += d_omega
-        if abs(d_omega) <= rtol * abs(omega):
+        if abs(d_omega) * span <= phase_tol_rad:
             break
     return omega / (2.0 * np.pi)
 

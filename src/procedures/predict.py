@@ -10,8 +10,9 @@ knows nothing of configs). The mapping, and the assumptions it makes:
   ties each pin to the bias rail, carries no current from the drive and enters neither the DC nor the
   small-signal prediction; gains are referred to the pin phasors, as measured. ``inputs.source_r_ohm`` is in
   series between pin and base/gate and enters both.
-- ``tail.current_a`` is the DC tail current at the operating point; ``tail.r_ohm`` and ``tail.c_f`` are its
-  small-signal output impedance.
+- The tail is a Norton source: ``tail.current_a`` in parallel with ``tail.r_ohm`` to ``supply.vee_v``, so its
+  DC current is ``I_EE + (V_tail - V_EE)/R_EE`` (as the simulated board builds it); ``tail.r_ohm`` and
+  ``tail.c_f`` are its small-signal output impedance.
 - Cascode devices are copies of the pair device (no mismatch), bases/gates at ``cascode.bias_v``. The mirror
   devices of an active load are the ``[mirror]`` section's, matched.
 - No device capacitances besides ``tail.c_f`` and ``load.c_f``; no MOS body effect (bulk tied to source).
@@ -91,8 +92,9 @@ def operating_point(board: BoardConfig) -> PairOperatingPoint:
     """DC operating point of the board; a config without a DC solution is a :class:`ConfigError`."""
     devices = pair_devices(board)
     common: dict[str, Any] = dict(
-        vt=board.vt_v, i_tail=board.tail_current_a, v_in=(board.bias_v, board.bias_v), v_ee=board.vee_v,
-        r_source=board.source_r_ohm, r_degen=board.degeneration_r_ohm, v_return=board.load_return_v,
+        vt=board.vt_v, i_tail=board.tail_current_a, r_tail=board.tail_r_ohm, v_in=(board.bias_v, board.bias_v),
+        v_ee=board.vee_v, r_source=board.source_r_ohm, r_degen=board.degeneration_r_ohm,
+        v_return=board.load_return_v,
     )
     if board.cascode:
         casc = _model_device(board.device)
@@ -130,13 +132,14 @@ def small_signal_circuit(board: BoardConfig, op: PairOperatingPoint) -> tuple[Si
 
 
 def _effective_devices(board: BoardConfig, op: PairOperatingPoint) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Per-side I_S (BJT) or kp (MOS) with the Early / channel-length factor at the operating point's V_CE / V_DS
+    """Per-side I_S (BJT) or kp (MOS) with the Early / channel-length factor at the operating point's V_BC / V_DS
     folded in, and the thresholds (MOS; zeros for BJT). The large-signal transfer then carries the same DC
     currents as the operating point; the factor's variation over the signal cycle is not modelled."""
     devs = pair_devices(board)
     v_out = [s.device.v_out for s in op.sides]
     if board.is_bjt:
-        f = [1.0 + v / d.early_v if math.isfinite(d.early_v) else 1.0 for d, v in zip(devs, v_out)]
+        f = [1.0 + (s.device.v_out - s.device.v_ctrl) / d.early_v if math.isfinite(d.early_v) else 1.0
+             for d, s in zip(devs, op.sides)]
         return (devs[0].i_s * f[0], devs[1].i_s * f[1]), (0.0, 0.0)
     return ((devs[0].kp * (1.0 + devs[0].lambda_per_v * v_out[0]), devs[1].kp * (1.0 + devs[1].lambda_per_v * v_out[1])),
             (devs[0].vth, devs[1].vth))
@@ -145,7 +148,7 @@ def _effective_devices(board: BoardConfig, op: PairOperatingPoint) -> tuple[tupl
 def differential_current_transfer(board: BoardConfig, op: PairOperatingPoint) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
     """``v_id -> I_C1 - I_C2`` (A) from the large-signal model at the board's operating point, and its name."""
     (p1, p2), (vth1, vth2) = _effective_devices(board, op)
-    i_tail, r_e = board.tail_current_a, board.degeneration_r_ohm
+    i_tail, r_e = op.i_tail, board.degeneration_r_ohm
     if board.is_bjt:
         a1, a2 = op.sides[0].device.alpha, op.sides[1].device.alpha
         name = "BJT, exact with emitter degeneration" if r_e > 0 else "BJT, tanh"
@@ -316,9 +319,9 @@ def predict(board: BoardConfig, freq_hz: np.ndarray, amplitudes_vpk: np.ndarray 
         r1, r2 = split(board.load_r_ohm, board.mismatch_load_r)
         if board.is_bjt:
             offset_tr = bjt_input_offset(board.vt_v, float(r1), float(r2), i_s1=p1, i_s2=p2,
-                                         r_degen=board.degeneration_r_ohm, i_tail=board.tail_current_a)
+                                         r_degen=board.degeneration_r_ohm, i_tail=op.i_tail)
         else:
-            offset_tr = mos_input_offset(board.tail_current_a, p1, p2, float(r1), float(r2),
+            offset_tr = mos_input_offset(op.i_tail, p1, p2, float(r1), float(r2),
                                          vth1=vth1, vth2=vth2, r_degen=board.degeneration_r_ohm)
     return Prediction(
         board=board, op=op, freq_hz=np.asarray(freq_hz, float), gains=gains, dc_gains=dc,

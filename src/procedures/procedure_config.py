@@ -78,6 +78,16 @@ SCHEMA: dict[str, Section] = {
     "calibration": Section({
         "channel_match": optional(bool, True, doc="same-signal calibration of v2/v1 and vo2/vo1 channel ratios"),
     }, optional=True),
+    # read by procedures.fits.fit_options (diffbench fit and the fits after a run); docs in procedures/fit_*.py
+    "fit": Section({
+        "small_signal": optional(bool, True, doc="fit the frequency sweep's S(f) to the small-signal model"),
+        "large_signal": optional(bool, True, doc="fit the amplitude sweep's |Add| and THD to the large-signal model"),
+        "dc_transfer": optional(bool, True, doc="fit the DC transfer sweep (offset, slope)"),
+        "small_signal_free": optional(list, None, item_kind=str, doc="free parameters (default in fit_small_signal)"),
+        "large_signal_free": optional(list, None, item_kind=str, doc="free parameters (default in fit_large_signal)"),
+        "dc_transfer_free": optional(list, None, item_kind=str, doc="free parameters (default in fit_dc)"),
+        "bounds": optional(dict, {}, doc="parameter name = [lo, hi] (SI units), for any fit's parameter of that name"),
+    }, optional=True),
 }
 
 

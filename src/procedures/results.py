@@ -96,9 +96,10 @@ def _sweep_results(kind: str, rows: Sequence[Row], points: Sequence[PlannedPoint
         dm, cm, link = _by_role(rows, "dm"), _by_role(rows, "cm"), _by_role(rows, "link")
         cm2, dm2 = _by_role(rows, "cm2"), _by_role(rows, "dm2")
         out = []
+        calibrated = any(p.role == "link" for p in points if p.sweep == kind)
         for g in sorted(dm):
-            if g not in cm:
-                continue
+            if g not in cm or (calibrated and g not in link):
+                continue  # not yet complete (an interrupted run): no number rather than an uncalibrated one
             cal = Calibration.from_link(*_ph(link[g])) if g in link else Calibration.identity()
             pd, pc = by_key[dm[g]["key"]].excitation, by_key[cm[g]["key"]].excitation
             naive = cm2.get(g, cm[g])  # the ideal-generator figure comes from a two-channel CM drive when measured
@@ -119,7 +120,7 @@ def _sweep_results(kind: str, rows: Sequence[Row], points: Sequence[PlannedPoint
             out.append({"frequency_hz": float(r["frequency_hz"]), "vid_vpk": float(abs(p[0] - p[1])),
                         "vid_vpk_nominal": float(r["vid_vpk_nominal"]),
                         "bias_v": float(r["bias_v"]),
-                        "Add": add, "Add_u": add_u * (1 + 1j) / np.sqrt(2),
+                        "Add": add, "Add_u": add_u * (1 + 1j),
                         "thd_out": output_thd(np.asarray(r["harmonics"]), p)})
         if out:
             ref = abs(min(out, key=lambda o: o["vid_vpk"])["Add"])
@@ -150,7 +151,8 @@ def _nominal(exc: Any) -> tuple[complex, complex]:
 def _gain_row(fg: Any) -> dict[str, Any]:
     s, ideal = fg.solve, fg.ideal
     u = np.array([[s.u(n) for n in GAIN_NAMES[:2]], [s.u(n) for n in GAIN_NAMES[2:]]])
-    row: dict[str, Any] = {"frequency_hz": fg.frequency_hz, "S": s.S, "S_u": u * (1 + 1j) / np.sqrt(2) * np.sqrt(2),
+    # per-quadrature standard uncertainty, stored as u(re) + j u(im) (docs/archive.md)
+    row: dict[str, Any] = {"frequency_hz": fg.frequency_hz, "S": s.S, "S_u": u * (1 + 1j),
                            "S_cov": s.cov, "S_ideal": ideal.S}
     row.update({k: complex(v) for k, v in single_ended(s.S).items()})
     fns = single_ended_functions()

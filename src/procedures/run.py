@@ -12,6 +12,7 @@ with its status: complete, aborted (Ctrl-C) or failed (and why).
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -27,7 +28,8 @@ from . import verdicts
 from .acquisition import NODES, RangeMemory, setup_timebase
 from .archive import RunArchive
 from .control import BenchControl, OperatorControl, SimulatedControl
-from .measure import measure_point
+from .measure import PointResult, acquire_point, analyse_point
+from .plan import PlannedPoint
 from .procedure_config import ProcedureConfig, load_procedure
 from .results import compute_results, result_tables, store_results
 from .run_tables import POINTS, point_row, points_table, record_spec
@@ -45,6 +47,7 @@ class RunOutcome:
     reason: str = ""
     results: dict[str, Any] = field(default_factory=dict)
     verdicts: list[Any] = field(default_factory=list)
+    fits: list[Any] = field(default_factory=list)
     n_points: int = 0
     n_skipped: int = 0
 
@@ -167,11 +170,45 @@ def _run_on_bench(b: Any, control: BenchControl, cfg: LoadedConfigs, points: lis
     memory = RangeMemory()
     state: tuple[bool, str] | None = None
     coupling: str | None = None
+    # The fits of point i run in a worker thread while point i+1 is acquired (numpy and the sockets
+    # release the GIL); the archive is written only from this thread, point by point, in order, so a
+    # killed run never holds records of a point without its row.
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diffbench-fit")
+    pending: tuple[int, PlannedPoint, Future[PointResult]] | None = None
+
+    def finish_point() -> None:
+        nonlocal pending
+        if pending is None:
+            return
+        i, p, future = pending
+        pending = None
+        result = future.result()
+        if result.clipped:
+            log.warning("%s: %s clipped even after auto-ranging; archived and marked", p.key, ", ".join(result.clipped))
+        index = next_point + i
+        for rec in result.records:
+            archive.append_waveforms(index, [_trim(rec.waveforms[n], n_samples) for n in NODES])
+        row = point_row(index, p, result, n_harm)
+        archive.append(POINTS, row)
+        archive.commit()
+        rows.append(row)
+        if progress:
+            progress(outcome.n_skipped + i + 1, len(points), p.excitation.label)
+
+    def salvage() -> None:
+        """On the way out of a failed or interrupted run: archive the last measured point if its fit is fine."""
+        try:
+            finish_point()
+        except BaseException as exc:  # its own failure must not hide the run's
+            log.warning("the last measured point could not be archived: %s", exc)
+        worker.shutdown(wait=False, cancel_futures=True)
+
     try:
         with outputs_off_guard(gen.outputs_off):
             for i, p in enumerate(todo):
                 if p.configuration != state:
                     gen.outputs_off()  # never move cables (or relays) with the drive on
+                    finish_point()     # (and an operator's pause is no time to leave a fit unarchived)
                     control.configure(*p.configuration)
                     state = p.configuration
                     memory = RangeMemory()
@@ -182,26 +219,21 @@ def _run_on_bench(b: Any, control: BenchControl, cfg: LoadedConfigs, points: lis
                 level = 0.0 if want == "AC" else p.excitation.channels[0].offset_v
                 _timebase(scope, proc, p.excitation.frequency_hz, n_samples, channels["v1"], level)
                 acq = proc.acquisition
-                result = measure_point(gen, scope, channels, p.excitation, memory=memory, repeats=acq["repeats"],
-                                       n_harmonics=n_harm, fill=acq["fill"], max_ranging=acq["max_ranging"],
-                                       timeout_s=acq["timeout_s"])
-                if result.clipped:
-                    log.warning("%s: %s clipped even after auto-ranging; archived and marked", p.key,
-                                ", ".join(result.clipped))
-                index = next_point + i
-                for rec in result.records:
-                    archive.append_waveforms(index, [_trim(rec.waveforms[n], n_samples) for n in NODES])
-                row = point_row(index, p, result, n_harm)
-                archive.append(POINTS, row)
-                archive.commit()
-                rows.append(row)
-                if progress:
-                    progress(outcome.n_skipped + i + 1, len(points), p.excitation.label)
+                acquired = acquire_point(gen, scope, channels, p.excitation, memory=memory, repeats=acq["repeats"],
+                                         fill=acq["fill"], max_ranging=acq["max_ranging"], timeout_s=acq["timeout_s"])
+                finish_point()
+                pending = (i, p, worker.submit(analyse_point, acquired, n_harm))
             gen.outputs_off()
+            finish_point()
         results = compute_results(proc, rows, points)
         store_results(archive, proc.kind, results)
         archive.commit()
         outcome.results = results
+        outcome.fits = _fit(proc, board_cfg, results, rows)
+        if outcome.fits:
+            from .fits import store_fits
+
+            store_fits(archive, outcome.fits)
         outcome.verdicts = verdicts.evaluate(board_cfg, verdicts.stack_rows(results))
         if outcome.verdicts:
             arrays, attrs = verdicts.as_result(outcome.verdicts)
@@ -209,18 +241,37 @@ def _run_on_bench(b: Any, control: BenchControl, cfg: LoadedConfigs, points: lis
         outcome.status = "complete"
         archive.finish("complete")
     except KeyboardInterrupt:
+        salvage()
         outcome.status, outcome.reason = "aborted", "interrupted (Ctrl-C)"
         archive.finish("aborted", outcome.reason)
         raise
     except DiffbenchError as exc:
+        salvage()
         outcome.status, outcome.reason = "failed", str(exc)
         archive.finish("failed", str(exc))
         raise
     except BaseException as exc:
+        salvage()
         outcome.status, outcome.reason = "failed", f"{type(exc).__name__}: {exc}"
         archive.finish("failed", outcome.reason)
         raise
+    finally:
+        worker.shutdown(wait=False)
     return outcome
+
+
+def _fit(proc: ProcedureConfig, board: BoardConfig, results: dict[str, Any], rows: list[dict[str, Any]]) -> list[Any]:
+    """The model fits the run's results allow (procedures.fits); a fit that cannot be made is logged, not fatal:
+    the measurement stands on its own."""
+    from .fits import FitError, fit_options_from_text, fit_tables, tables_from_rows
+
+    tables = {name: tables_from_rows(r) for name, r in results.items()}
+    tables[POINTS] = tables_from_rows(rows)
+    try:
+        return fit_tables(tables, board, fit_options_from_text(proc.raw, proc.source))
+    except FitError as exc:
+        log.warning("no model fit: %s", exc)
+        return []
 
 
 def _trim(wf: Any, n: int) -> Any:

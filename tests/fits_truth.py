@@ -1,0 +1,99 @@
+"""Helpers of the fit tests: measure a simulated board, and the simulator's true value of every fit parameter.
+
+The truth never comes from the models: component values from the board config the simulated board was
+built from, currents and voltages from the transistor-level board (instruments.sim.board), the offset
+from solving the simulated board's DC transfer for vod = 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from scipy.optimize import brentq
+
+from instruments.bench_config import load_bench
+from instruments.board_config import BoardConfig, load_board
+from instruments.sim.bench import SimBench
+from instruments.sim.board import Drive, SimBoard
+from procedures.archive_reader import open_run
+from procedures.fits import fit_run
+from procedures.run import run_procedure
+
+ROOT = Path(__file__).resolve().parents[1]
+BOARDS = ROOT / "configs" / "boards"
+BENCH = ROOT / "configs" / "benches" / "sim-keysight.toml"
+
+
+def procedure(directory: Path, name: str, kind: str, body: str) -> Path:
+    """Write a procedure config and return its path."""
+    p = directory / f"{name}.toml"
+    p.write_text(f'[procedure]\nname = "{name}"\nkind = "{kind}"\n{body}')
+    return p
+
+
+def measure(proc: Path, board: str, out: Path, *, sim_board: BoardConfig | None = None,
+            seed: int | None = None) -> Path:
+    """Run ``proc`` on the simulated bench with the board config ``board`` (its name in configs/boards). The
+    archive records that config; ``sim_board`` puts a different (faulty) board on the bench, ``seed`` reseeds
+    the bench's noise. Returns the archive path."""
+    board_path = BOARDS / f"{board}.toml"
+    bench = load_bench(BENCH)
+    if seed is not None:
+        bench = dataclasses.replace(bench, sim={**bench.sim, "seed": seed})
+    with SimBench(bench, board=SimBoard.from_config(sim_board or load_board(board_path))) as sim:
+        outcome = run_procedure(proc, BENCH, board_path, out, sim_bench=sim)
+    assert outcome.status == "complete"
+    return outcome.path
+
+
+def fits_of(path: Path, options: dict | None = None) -> dict:
+    """Fit an archive against its own board config; ``{fit name: FitResult}``."""
+    from procedures.fits import board_of, fit_options
+
+    with open_run(path) as run:
+        opts = None if options is None else fit_options({"fit": options})
+        return {f.name: f for f in fit_run(run, board_of(run), opts)}
+
+
+def _vth(b: BoardConfig) -> tuple[float, float]:
+    return b.device.vth_v - b.mismatch_vth_v / 2, b.device.vth_v + b.mismatch_vth_v / 2
+
+
+def truth(b: BoardConfig) -> dict[str, float]:
+    """The simulated board's value of every fit parameter (module docstring)."""
+    sim = SimBoard.from_config(b)
+    op = sim.operating_point()
+    t = {"R_L": b.load_r_ohm, "d_R": b.mismatch_load_r, "C_L": b.load_c_f, "d_C": b.mismatch_load_c,
+         "R_EE": b.tail_r_ohm, "C_T": b.tail_c_f, "R_E": b.degeneration_r_ohm, "vt": b.vt_v,
+         "i_tail": op["tail.i_a"]}
+    if b.is_bjt:
+        g1, g2 = op["Q1.ic"] / b.vt_v, op["Q2.ic"] / b.vt_v
+    else:
+        g1, g2 = op["M1.gm"], op["M2.gm"]
+        v1, v2 = _vth(b)
+        t["v_ov"] = 0.5 * (op["M1.vgs"] - v1 + op["M2.vgs"] - v2)
+    t["gm"] = 0.5 * (g1 + g2)
+    t["d_gm"] = (g2 - g1) / t["gm"]
+
+    def vod(vid: float) -> float:
+        ss = sim.steady_state(0.0, [Drive(b.bias_v + vid / 2, source_r_ohm=0.0),
+                                    Drive(b.bias_v - vid / 2, source_r_ohm=0.0)], (0, 1))
+        return float(ss.harmonics("out1")[0].real - ss.harmonics("out2")[0].real)
+
+    t["v_os"] = brentq(vod, -0.05, 0.05, xtol=1e-12)
+    h = 1e-5
+    t["slope"] = (vod(t["v_os"] + h) - vod(t["v_os"] - h)) / (2 * h)
+    return t
+
+
+def z_scores(fit, true: dict[str, float]) -> dict[str, float]:
+    """``(fitted - true)/stderr`` of every free parameter."""
+    return {n: float((v - true[n]) / e) for n, v, e in zip(fit.params, fit.values, fit.stderr)}
+
+
+def load(name: str) -> BoardConfig:
+    return load_board(BOARDS / f"{name}.toml")
+
+
+__all__ = ["BOARDS", "fits_of", "load", "measure", "procedure", "truth", "z_scores"]
