@@ -14,7 +14,7 @@ import math
 import subprocess
 import sys
 import textwrap
-from dataclasses import dataclass, field
+
 from pathlib import Path
 from typing import Any
 
@@ -289,33 +289,9 @@ def test_embed_makes_one_self_contained_page(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Fits (duck-typed like procedures.fits.FitResult)
+# Fits: the real result type of procedures.fits
 
-
-@dataclass
-class _Fit:
-    name: str
-    model: str
-    params: list[str]
-    values: np.ndarray
-    stderr: np.ndarray
-    correlation: np.ndarray
-    units: list[str]
-    nominal: np.ndarray
-    fixed: dict[str, float]
-    chi2_red: float
-    dof: int
-    x_name: str
-    x: np.ndarray
-    measured: dict[str, np.ndarray]
-    measured_u: dict[str, np.ndarray]
-    fitted: dict[str, np.ndarray]
-    predicted: dict[str, np.ndarray]
-    curve_x: np.ndarray
-    curve_fitted: dict[str, np.ndarray]
-    curve_predicted: dict[str, np.ndarray]
-    residuals: dict[str, np.ndarray]
-    derived: dict[str, tuple[float, float, str]] = field(default_factory=dict)
+from procedures.fit_core import FitResult as _Fit  # noqa: E402
 
 
 def _fake_fits(run: Any) -> list[_Fit]:
