@@ -153,11 +153,9 @@ def read_identity(inst: ScpiInstrument) -> str:
 
 
 def _close_manager(rm: Any) -> None:
-    if rm is not None:
-        try:
-            rm.close()
-        except Exception:
-            pass
+    """Leave pyvisa's ResourceManager open: pyvisa shares one session per backend across every
+    ResourceManager of the process, so closing ours would close a bench script's own resources too.
+    Our resources are closed one by one; the session goes with the process."""
 
 
 class _Opener:

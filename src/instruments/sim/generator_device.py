@@ -277,6 +277,24 @@ class GeneratorDevice(ScpiDevice):
         mode = parse_choice(param, ("ON", "OFF", "INVerted", "1", "0"))
         self.state.set_track({"1": "ON", "0": "OFF", "INVERTED": "INV"}.get(mode, mode))
 
+    #: how the dialect spells TRACk in its error text, and how it answers ``TRACk?`` (state -> reply)
+    track_mnemonic = "TRACk"
+    track_replies: dict[str, str] = {}
+
+    def _track(self, ctx: Context, s: list, p: tuple) -> None:
+        """``SOURce1:TRACk <mode>`` handler; another channel's TRACk is an undefined header (-113)."""
+        if self.ch(s[0]) != 1:
+            raise ScpiError(-113, f"{self.track_mnemonic} is a channel-1 command")
+        expect_params(p, 1)
+        self.set_track(p[0])
+
+    def _track_query(self, ctx: Context, s: list, p: tuple) -> str:
+        """``SOURce1:TRACk?`` handler."""
+        if self.ch(s[0]) != 1:
+            raise ScpiError(-113, f"{self.track_mnemonic} is a channel-1 command")
+        expect_params(p, 0)
+        return self.track_replies.get(self.state.track, self.state.track)
+
     def apply(self, n: int, function: str, values: Sequence[float | str | None], *,
               phase: float | str | None = None) -> None:
         """``APPLy:<function> freq, amp, offset[, phase]``: None keeps the present value. Amplitude is in

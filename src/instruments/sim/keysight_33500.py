@@ -104,18 +104,6 @@ class Keysight33500(GeneratorDevice):
         unit = parse_choice(p[0], ("DEGree", "RADian", "DEFault"))
         self.angle_unit = "DEGREE" if unit == "DEFAULT" else unit
 
-    def _track(self, ctx: Context, s: list, p: tuple) -> None:
-        if self.ch(s[0]) != 1:
-            raise ScpiError(-113, "TRACk is a channel-1 command")
-        expect_params(p, 1)
-        self.set_track(p[0])
-
-    def _track_query(self, ctx: Context, s: list, p: tuple) -> str:
-        if self.ch(s[0]) != 1:
-            raise ScpiError(-113, "TRACk is a channel-1 command")
-        expect_params(p, 0)
-        return self.state.track
-
     def _apply(self, s: list, p: tuple, function: str) -> None:
         n = self.ch(s[0])
         expect_params(p, 0, 3)

@@ -45,6 +45,9 @@ APPLY_DEFAULTS = ("1000", "5", "0", "0")  # freq Hz, amplitude Vpp, offset V, ph
 class RigolDG1000Z(GeneratorDevice):
     """The DG1062Z dialect over a shared :class:`GeneratorState`."""
 
+    track_mnemonic = "TRACK"
+    track_replies = {"INV": "INVERTED"}  # scpi.md §3.2: the query answers the long form
+
     def __init__(self, state: GeneratorState, idn: str = IDN) -> None:
         super().__init__(Dialect(idn=idn, signed_integers=False, error_texts=ERROR_TEXTS), FAMILY, state)
         self._register()
@@ -81,18 +84,6 @@ class RigolDG1000Z(GeneratorDevice):
         self.ch(s[0])
         expect_params(p, 0)
         self.state.phase_align()
-
-    def _track(self, ctx: Context, s: list, p: tuple) -> None:
-        if self.ch(s[0]) != 1:
-            raise ScpiError(-113, "TRACK is a channel-1 command")
-        expect_params(p, 1)
-        self.set_track(p[0])
-
-    def _track_query(self, ctx: Context, s: list, p: tuple) -> str:
-        if self.ch(s[0]) != 1:
-            raise ScpiError(-113, "TRACK is a channel-1 command")
-        expect_params(p, 0)
-        return {"INV": "INVERTED"}.get(self.state.track, self.state.track)
 
     def _apply(self, s: list, p: tuple, function: str) -> None:
         n = self.ch(s[0])
