@@ -48,6 +48,7 @@ from instruments.sim.board import SimBoard
 from procedures.archive_reader import open_run
 from procedures.phasors import vpp_amplitude
 from procedures.run import run_procedure
+from bench_toml import dump_toml
 
 REPO = Path(__file__).resolve().parents[1]
 BOARD = REPO / "configs" / "boards" / "bjt-source-text.toml"
@@ -64,28 +65,6 @@ def db(x: float) -> float:
 
 
 # -- configs ---------------------------------------------------------------------------------------------
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise TypeError(f"cannot write {v!r} as TOML")
-
-
-def dump_toml(doc: dict[str, dict[str, Any]]) -> str:
-    """A flat two-level TOML document (sections of scalar/list keys), enough for procedure configs."""
-    out = []
-    for section, keys in doc.items():
-        out.append(f"[{section}]")
-        out.extend(f"{k} = {_toml_value(v)}" for k, v in keys.items())
-        out.append("")
-    return "\n".join(out)
-
-
 def procedure_text(repeats: int | None) -> str:
     """The shipped frequency-sweep procedure at one frequency (1 kHz), everything else as shipped."""
     doc = tomllib.loads(PROCEDURE.read_text(encoding="utf-8"))

@@ -64,6 +64,7 @@ from instruments.board_config import load_board
 from instruments.sim import acquisition as sim_acquisition
 from instruments.sim.bench import SimBench
 from instruments.sim.board import SimBoard
+from bench_toml import dump_toml
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "configs" / "benches" / "sim-keysight.toml"
@@ -75,18 +76,6 @@ Op = tuple[str, str, Any]  # (instrument or "sim", operation, argument)
 
 
 # -- procedure config -------------------------------------------------------------------------------------
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise TypeError(f"cannot write {v!r} as TOML")
-
-
 def procedure_text(points: int) -> str:
     """The shipped frequency sweep with ``points`` log-spaced frequencies from 100 Hz to 100 kHz."""
     doc = tomllib.loads(PROCEDURE.read_text(encoding="utf-8"))
@@ -94,12 +83,7 @@ def procedure_text(points: int) -> str:
     doc["frequency"] = {"start_hz": 100.0, "stop_hz": 100e3, "points": points}
     if points == 1:
         doc["frequency"] = {"list_hz": [1000.0]}
-    out = []
-    for section, keys in doc.items():
-        out.append(f"[{section}]")
-        out.extend(f"{k} = {_toml_value(v)}" for k, v in keys.items())
-        out.append("")
-    return "\n".join(out)
+    return dump_toml(doc)
 
 
 # -- timing categories (outermost call only, so nested timed calls are not counted twice) ------------------

@@ -96,6 +96,13 @@ class GeneratorState:
         self.listeners: list[Callable[[], None]] = []
         self.reset()
 
+    @classmethod
+    def from_sim(cls, limits: GeneratorLimits, defaults: ChannelState, sim: dict, seed: int = 0) -> "GeneratorState":
+        """A family's state with the imperfections of a bench config's ``[sim]`` section."""
+        return cls(limits, defaults, source_r_ohm=sim.get("gen_source_r_ohm", 50.0),
+                   ch2_gain_db=sim.get("gen_amplitude_mismatch_db", 0.0),
+                   ch2_phase_deg=sim.get("gen_phase_mismatch_deg", 0.0), seed=seed)
+
     def reset(self) -> None:
         """``*RST``: both channels at the family defaults, outputs off, tracking off, phases aligned."""
         self.channels = [replace(self.defaults), replace(self.defaults)]

@@ -126,7 +126,5 @@ class Keysight33500(GeneratorDevice):
 
 def make_state(sim: dict, seed: int = 0) -> GeneratorState:
     """The generator state of a bench's ``[sim]`` section with this family's limits and defaults."""
-    return GeneratorState(LIMITS, DEFAULTS, source_r_ohm=sim.get("gen_source_r_ohm", 50.0),
-                          ch2_gain_db=sim.get("gen_amplitude_mismatch_db", 0.0),
-                          ch2_phase_deg=sim.get("gen_phase_mismatch_deg", 0.0), seed=seed)
+    return GeneratorState.from_sim(LIMITS, DEFAULTS, sim, seed)
 
