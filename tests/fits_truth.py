@@ -23,6 +23,17 @@ from procedures.run import run_procedure
 ROOT = Path(__file__).resolve().parents[1]
 BOARDS = ROOT / "configs" / "boards"
 BENCH = ROOT / "configs" / "benches" / "sim-keysight.toml"
+# A frequency sweep that pins every small-signal parameter: 1 kHz (flat), 50 kHz (between the tail zero at
+# 32 kHz and the load pole at 400 kHz), 500 kHz (above the pole); 2e4 points per record.
+FREQ_BODY = """[drive]
+vid_vpk = 0.002
+vic_vpk = 0.3
+compare_ideal = false
+[frequency]
+list_hz = [1000.0, 50000.0, 500000.0]
+[acquisition]
+record_points = 20000
+"""
 
 
 def procedure(directory: Path, name: str, kind: str, body: str) -> Path:
@@ -48,10 +59,15 @@ def measure(proc: Path, board: str, out: Path, *, sim_board: BoardConfig | None 
 
 
 def fits_of(path: Path, options: dict | None = None) -> dict:
-    """Fit an archive against its own board config; ``{fit name: FitResult}``."""
-    from procedures.fits import board_of, fit_options
+    """The fits of an archive against its own board config, ``{fit name: FitResult}``: those the run stored
+    (made with the procedure's [fit] options), or with ``options`` a fresh fit."""
+    from procedures.fits import board_of, fit_options, load_fits
 
     with open_run(path) as run:
+        if options is None:
+            stored = load_fits(run)
+            if stored:
+                return {f.name: f for f in stored}
         opts = None if options is None else fit_options({"fit": options})
         return {f.name: f for f in fit_run(run, board_of(run), opts)}
 
@@ -96,4 +112,4 @@ def load(name: str) -> BoardConfig:
     return load_board(BOARDS / f"{name}.toml")
 
 
-__all__ = ["BOARDS", "fits_of", "load", "measure", "procedure", "truth", "z_scores"]
+__all__ = ["BOARDS", "FREQ_BODY", "fits_of", "load", "measure", "procedure", "truth", "z_scores"]

@@ -60,10 +60,15 @@ def _num(x: float, unit: str, digits: int) -> str:
     return f"{x:.{digits}g}" if unit == "1" else eng(x, unit, digits)
 
 
-def format_fit(fit: "FitResult") -> list[str]:
-    """The text report of one fit: parameters, goodness of fit, prediction versus measurement versus fit."""
-    from .fits import X_UNITS, comparison_table
+def departures(fit: "FitResult", threshold: float = 3.0) -> list[tuple[str, float]]:
+    """Fitted parameters more than ``threshold`` standard uncertainties from the board config's value,
+    ``[(name, (fit - nominal)/u)]``, furthest first: where the board differs from what it should be."""
+    out = [(n, (v - nom) / e) for n, v, e, nom in zip(fit.params, fit.values, fit.stderr, fit.nominal) if e > 0]
+    return sorted(((n, z) for n, z in out if abs(z) > threshold), key=lambda t: -abs(t[1]))
 
+
+def format_parameters(fit: "FitResult") -> list[str]:
+    """The fit's goodness and its parameter table against the board config, with the departures named."""
     lines = [f"{fit.name}: {fit.model}"]
     scale = (f"; standard uncertainties x{fit.stderr_scale:.2f} (chi-square scale factor)"
              if fit.stderr_scale > 1 else "")
@@ -73,6 +78,17 @@ def format_fit(fit: "FitResult") -> list[str]:
     for name, v, e, nom, unit in zip(fit.params, fit.values, fit.stderr, fit.nominal, fit.units):
         z = (v - nom) / e if e > 0 else math.nan
         lines.append(f"  {name:<10} {_num(v, unit, 7):>14} {_num(e, unit, 3):>12} {_num(nom, unit, 7):>14} {z:>+12.2f}")
+    off = departures(fit)
+    lines.append("  departs from the board config: " + ", ".join(f"{n} ({z:+.0f} u)" for n, z in off) if off
+                 else "  every fitted parameter within 3 u of the board config")
+    return lines
+
+
+def format_fit(fit: "FitResult") -> list[str]:
+    """The text report of one fit: parameters, goodness of fit, prediction versus measurement versus fit."""
+    from .fits import X_UNITS, comparison_table
+
+    lines = format_parameters(fit)
     if fit.fixed:
         lines.append("  held (not fitted): " + ", ".join(f"{k} = {v:.6g}" for k, v in fit.fixed.items()))
     for name, (v, e, unit) in fit.derived.items():

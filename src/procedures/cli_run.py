@@ -22,6 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="archive to write (HDF5, e.g. run.h5)")
     p.add_argument("--resume", metavar="FILE", help="finish an interrupted run from its archive (.h5 or .h5.partial)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--sim-board", metavar="TOML",
+                   help="simulated bench only: put this board config on the bench instead of --board, which the "
+                        "run is still judged and fitted against (a deliberately faulty board)")
 
 
 def _fmt(value: float, u: float | None = None, digits: int = 4) -> str:
@@ -65,15 +68,16 @@ def summary_lines(kind: str, results: dict[str, Any]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from .run import run_procedure
 
-    bar = None
-    if not args.no_progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=0, unit="pt", file=sys.stderr, dynamic_ncols=True, leave=True)
+    bar: Any = None  # made at the first finished point, so bad input prints its one line and nothing else
 
     def progress(done: int, total: int, label: str) -> None:
-        if bar is None:
+        nonlocal bar
+        if args.no_progress:
             return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="pt", file=sys.stderr, dynamic_ncols=True, leave=True)
         if bar.total != total:
             bar.total = total
         bar.n = done
@@ -82,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         outcome = run_procedure(args.procedure, args.bench, args.board, args.output, resume=args.resume,
-                                progress=progress)
+                                progress=progress, sim_board=args.sim_board)
     finally:
         if bar is not None:
             bar.close()
@@ -93,6 +97,13 @@ def run(args: argparse.Namespace) -> int:
           + (f" ({outcome.n_skipped} of {outcome.n_points} points carried over from {args.resume})" if args.resume else ""))
     for line in summary_lines(kind, outcome.results):
         print(line)
+    if outcome.fits:
+        from .cli_fit import format_parameters
+
+        print("model fits (fitted parameters against the board config):")
+        for fit in outcome.fits:
+            for line in format_parameters(fit):
+                print(line)
     if outcome.verdicts:
         from .verdicts import format_verdicts
 

@@ -1,9 +1,11 @@
 """The plan of a run: every point a procedure will measure, in the order that needs the fewest rewirings.
 
 A :class:`PlannedPoint` is one excitation measured with the bench in one configuration: inputs driven
-separately or tied to one generator channel, and scope probes on their nodes (``"normal"``) or all four on
-input 1 (``"link"``, the same-signal calibration of measurement-methods.md §3.4 step 1). Points are grouped
-so the configuration changes as seldom as possible: on a real bench each change is a person moving a cable.
+separately or tied to one generator channel, and scope probes on their nodes (``"normal"``), all four on
+input 1 (``"link"``, the same-signal calibration of measurement-methods.md §3.4 step 1), or one probe on
+input 1 and the other three grounded (``"xtalk-<node>"``, the crosstalk calibration of §3.4 step 3). Points
+are grouped so the configuration changes as seldom as possible: on a real bench each change is a person
+moving a cable.
 
 Every point has a stable ``key``; a resumed run skips the keys its archive already holds.
 """
@@ -11,16 +13,16 @@ Every point has a stable ``key``; a resumed run skips the keys its archive alrea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
 from instruments.board_config import BoardConfig
 
 from . import excitation as ex
+from .acquisition import NODES
 from .procedure_config import ProcedureConfig
 
-Probes = Literal["normal", "link"]
+XTALK = "xtalk-"  # probes "xtalk-vo2": the vo2 channel's probe on input 1, the other three tips grounded
 
 
 @dataclass(frozen=True)
@@ -28,26 +30,38 @@ class PlannedPoint:
     """One point to measure. ``group`` ties the points whose results combine (e.g. one frequency)."""
 
     key: str
-    role: str                  # "dm", "dm2", "cm", "cm2", "link", "dc"
+    role: str                  # "dm", "dm2", "cm", "cm2", "link", "xtalk", "dc"
     group: int
     excitation: ex.Excitation
     tied: bool
-    probes: Probes = "normal"
+    probes: str = "normal"     # "normal", "link" or XTALK + node
     sweep: str = ""            # the procedure kind whose results this point feeds
 
     @property
-    def configuration(self) -> tuple[bool, Probes]:
+    def configuration(self) -> tuple[bool, str]:
         return (self.tied, self.probes)
+
+    @property
+    def trigger_node(self) -> str:
+        """The node whose channel the scope triggers on: v1, unless its probe is grounded for a crosstalk point."""
+        return self.probes[len(XTALK):] if self.probes.startswith(XTALK) else "v1"
+
+
+def _probe_rank(probes: str) -> int:
+    if probes.startswith(XTALK):
+        return 2 + NODES.index(probes[len(XTALK):])
+    return {"normal": 0, "link": 1}[probes]
 
 
 def _ordered(points: list[PlannedPoint]) -> list[PlannedPoint]:
-    """Stable sort by bench configuration: separate/normal first, then tied, then the link calibration."""
-    rank = {(False, "normal"): 0, (True, "normal"): 1, (False, "link"): 2, (True, "link"): 3}
-    return sorted(points, key=lambda p: rank[p.configuration])
+    """Stable sort by bench configuration: probes on their nodes first (inputs separate, then tied), then the
+    link calibration, then the crosstalk calibrations one probe at a time."""
+    return sorted(points, key=lambda p: (_probe_rank(p.probes), p.tied))
 
 
 def frequency_sweep(proc: ProcedureConfig, board: BoardConfig) -> list[PlannedPoint]:
-    """DM and CM at every frequency (+ the link calibration when ``channel_match``); groups = frequencies."""
+    """DM and CM at every frequency (+ the link calibration when ``channel_match``, + one crosstalk point per
+    probe when ``crosstalk``); groups = frequencies."""
     bias = proc.drive["bias_v"] if proc.drive["bias_v"] is not None else board.bias_v
     tied = proc.drive["cm_drive"] == "tied"
     pts = []
@@ -63,6 +77,8 @@ def frequency_sweep(proc: ProcedureConfig, board: BoardConfig) -> list[PlannedPo
             pts.append(PlannedPoint(f"f{i}-cm2", "cm2", i, cm2, False))
         if proc.calibration["channel_match"]:
             pts.append(PlannedPoint(f"f{i}-link", "link", i, cm, tied, "link"))
+        if proc.calibration["crosstalk"]:
+            pts += [PlannedPoint(f"f{i}-xt-{n}", "xtalk", i, cm, tied, XTALK + n) for n in NODES]
     return _ordered(pts)
 
 

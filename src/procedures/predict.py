@@ -348,7 +348,8 @@ def eng(x: float, unit: str, digits: int = 4) -> str:
     for scale, p in _PREFIXES:
         if abs(x) >= scale * (1 - 5e-13):
             return f"{x / scale:.{digits}g} {p}{unit}"
-    return f"{x:.{digits}g} {unit}"
+    scale, p = _PREFIXES[-1]  # below the smallest prefix: "0.579 fF" reads better than "5.79e-16 F"
+    return f"{x / scale:.{digits}g} {p}{unit}"
 
 
 def _fmt(x: float, spec: str, width: int) -> str:

@@ -77,6 +77,11 @@ SCHEMA: dict[str, Section] = {
     }, optional=True),
     "calibration": Section({
         "channel_match": optional(bool, True, doc="same-signal calibration of v2/v1 and vo2/vo1 channel ratios"),
+        "crosstalk": optional(bool, False,
+                              doc="frequency sweep: measure the scope's channel-to-channel crosstalk at every "
+                                  "frequency (one probe on input 1, the other tips grounded, four times) and "
+                                  "subtract it; needed when one output is far smaller than the other (an active "
+                                  "load's mirror node)"),
     }, optional=True),
     # read by procedures.fits.fit_options (diffbench fit and the fits after a run); docs in procedures/fit_*.py
     "fit": Section({

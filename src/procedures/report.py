@@ -221,6 +221,10 @@ class _RunView:
 
 
 def _read_board(run: Any, ctx: Context) -> None:
+    if run.metadata.get("sim_board"):
+        ctx.warnings.append(f"the simulated bench carried a different board, '{run.metadata['sim_board']}' "
+                            "(diffbench run --sim-board, a deliberate fault; its config is archived as "
+                            "configs/sim_board): the board below is the one it was judged and fitted against")
     text = run.configs.get("board")
     if not text:
         ctx.warnings.append("the archive holds no board config: no prediction")

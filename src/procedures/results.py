@@ -12,8 +12,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .analysis import (Calibration, dc_transfer, differential_gain, extrapolate_to_zero_drive, gains_at_frequency,
-                       output_thd)
+from .analysis import (Calibration, Crosstalk, dc_transfer, differential_gain, extrapolate_to_zero_drive, gains_at_frequency,
+                       output_thd, uneven_outputs)
 from .archive import Column, RunArchive, TableSpec
 from .gains import GAIN_NAMES, single_ended, single_ended_functions
 from .plan import PlannedPoint
@@ -95,16 +95,23 @@ def _sweep_results(kind: str, rows: Sequence[Row], points: Sequence[PlannedPoint
     if kind == "frequency_sweep":
         dm, cm, link = _by_role(rows, "dm"), _by_role(rows, "cm"), _by_role(rows, "link")
         cm2, dm2 = _by_role(rows, "cm2"), _by_role(rows, "dm2")
+        xtalk = _crosstalk_points(rows)
         out = []
         calibrated = any(p.role == "link" for p in points if p.sweep == kind)
+        crosstalk_cal = any(p.role == "xtalk" for p in points if p.sweep == kind)
         for g in sorted(dm):
-            if g not in cm or (calibrated and g not in link):
+            if g not in cm or (calibrated and g not in link) or (crosstalk_cal and len(xtalk.get(g, {})) < 4):
                 continue  # not yet complete (an interrupted run): no number rather than an uncalibrated one
-            cal = Calibration.from_link(*_ph(link[g])) if g in link else Calibration.identity()
+            xt = Crosstalk.from_points(xtalk[g]) if crosstalk_cal else Crosstalk.none()
+
+            def ph(r: Row) -> tuple[np.ndarray, np.ndarray]:
+                return xt.apply(*_ph(r))
+
+            cal = Calibration.from_link(*ph(link[g])) if g in link else Calibration.identity()
             pd, pc = by_key[dm[g]["key"]].excitation, by_key[cm[g]["key"]].excitation
             naive = cm2.get(g, cm[g])  # the ideal-generator figure comes from a two-channel CM drive when measured
-            dm_ph = extrapolate_to_zero_drive(_ph(dm[g]), _ph(dm2[g])) if g in dm2 else _ph(dm[g])
-            fg = gains_at_frequency(float(dm[g]["frequency_hz"]), dm_ph, _ph(cm[g]), bool(cm[g]["tied"]), cal,
+            dm_ph = extrapolate_to_zero_drive(ph(dm[g]), ph(dm2[g])) if g in dm2 else ph(dm[g])
+            fg = gains_at_frequency(float(dm[g]["frequency_hz"]), dm_ph, ph(cm[g]), bool(cm[g]["tied"]), cal,
                                     _nominal(pd), _nominal(by_key[naive["key"]].excitation), _ph(naive))
             out.append(_gain_row(fg))
         return {"gains": out}
@@ -130,16 +137,54 @@ def _sweep_results(kind: str, rows: Sequence[Row], points: Sequence[PlannedPoint
     if kind == "dc_transfer":
         out = []
         link = _by_role(rows, "link")
-        gain = np.asarray(link[-1]["dc_v"], float) / float(link[-1]["dc_v"][0]) if -1 in link else np.ones(4)
+        if -1 in link:
+            level = np.asarray(link[-1]["dc_v"], float)
+            rel = np.real(np.asarray(link[-1]["phasor_u"], complex)) / np.abs(level)  # u of each channel's level
+        else:
+            level, rel = np.ones(4), np.zeros(4)
+        gain = level / level[0]  # DC gain of each channel relative to v1's
         for r in sorted((r for r in rows if r["role"] == "dc"), key=lambda r: int(r["group"])):
-            dcv = np.asarray(r["dc_v"], float) / gain  # DC gain of each channel relative to v1's
-            u = np.real(np.asarray(r["phasor_u"], complex))
-            out.append({"vid_v": dcv[0] - dcv[1], "vid_v_u": float(np.hypot(u[0], u[1])),
+            dcv = np.asarray(r["dc_v"], float) / gain
+            u = np.real(np.asarray(r["phasor_u"], complex)) / gain
+            # the calibration's own uncertainty: dcv_k = d_k L_0/L_k moves by dcv_k u(L_k)/L_k and, except
+            # for v1, by dcv_k u(L_0)/L_0 (one error shared by every point: it shifts the offset, not the slope)
+            vid_u = np.sqrt(u[0] ** 2 + u[1] ** 2 + dcv[1] ** 2 * (rel[0] ** 2 + rel[1] ** 2))
+            vod = dcv[2] - dcv[3]
+            vod_u = np.sqrt(u[2] ** 2 + u[3] ** 2 + (dcv[2] * rel[2]) ** 2 + (dcv[3] * rel[3]) ** 2
+                            + (vod * rel[0]) ** 2)
+            out.append({"vid_v": dcv[0] - dcv[1], "vid_v_u": float(vid_u),
                         "vic_v": 0.5 * (dcv[0] + dcv[1]), "vo1_v": dcv[2], "vo2_v": dcv[3],
-                        "vod_v": dcv[2] - dcv[3], "vod_v_u": float(np.hypot(u[2], u[3]))})
+                        "vod_v": vod, "vod_v_u": float(vod_u)})
         tr = dc_transfer(np.array([o["vid_v"] for o in out]), np.array([o["vod_v"] for o in out]))
         return {"dc": out, "dc_summary": [{"offset_v": tr.offset_v, "slope": tr.slope}]}
     raise ValueError(f"unknown procedure kind {kind!r}")
+
+
+def crosstalk_advice(rows: Sequence[Row], points: Sequence[PlannedPoint]) -> str | None:
+    """A warning for a frequency sweep measured without the crosstalk calibration whose outputs swing very
+    unevenly (the small output's channel then reads a visible share of the large one's), else None."""
+    if any(p.role == "xtalk" for p in points):
+        return None
+    uneven = [r for r in rows if r["role"] == "dm" and str(r["sweep"]) == "frequency_sweep"
+              and uneven_outputs(np.asarray(r["phasor"], complex))]
+    if not uneven:
+        return None
+    ph = np.abs(np.asarray(uneven[0]["phasor"], complex))
+    return (f"output swings differ {max(ph[2], ph[3]) / max(min(ph[2], ph[3]), 1e-30):.0f}x in the differential "
+            f"points ({len(uneven)} of them); scope crosstalk from the large output can be a large part of the small "
+            "one: set [calibration] crosstalk = true in the procedure to measure and subtract it")
+
+
+def _crosstalk_points(rows: Sequence[Row]) -> dict[int, dict[int, tuple[np.ndarray, np.ndarray]]]:
+    """``{group: {driven node index: (phasors, u)}}`` of the crosstalk points."""
+    from .acquisition import NODES
+    from .plan import XTALK
+
+    out: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]] = {}
+    for r in rows:
+        if r["role"] == "xtalk":
+            out.setdefault(int(r["group"]), {})[NODES.index(str(r["probes"])[len(XTALK):])] = _ph(r)
+    return out
 
 
 def _nominal(exc: Any) -> tuple[complex, complex]:

@@ -21,7 +21,7 @@ import numpy as np
 
 from instruments.bench_config import BenchConfig, load_bench
 from instruments.board_config import BoardConfig, load_board
-from instruments.errors import DiffbenchError
+from instruments.errors import ConfigError, DiffbenchError
 
 from . import plan as planning
 from . import verdicts
@@ -31,7 +31,7 @@ from .control import BenchControl, OperatorControl, SimulatedControl
 from .measure import PointResult, acquire_point, analyse_point
 from .plan import PlannedPoint
 from .procedure_config import ProcedureConfig, load_procedure
-from .results import compute_results, result_tables, store_results
+from .results import compute_results, crosstalk_advice, result_tables, store_results
 from .run_tables import POINTS, point_row, points_table, record_spec
 from .safety import outputs_off_guard
 
@@ -64,11 +64,22 @@ class LoadedConfigs:
     procedure: ProcedureConfig
     bench: BenchConfig
     board: BoardConfig
+    sim_board: BoardConfig | None = None  # a different board on the simulated bench (a deliberate fault)
 
 
-def load_configs(procedure: str | Path, bench: str | Path, board: str | Path) -> LoadedConfigs:
-    """Load and validate the procedure, bench and board configs (one-line ConfigError on any problem)."""
-    return LoadedConfigs(load_procedure(procedure), load_bench(bench), load_board(board))
+def load_configs(procedure: str | Path, bench: str | Path, board: str | Path,
+                 sim_board: str | Path | None = None) -> LoadedConfigs:
+    """Load and validate the procedure, bench and board configs (one-line ConfigError on any problem).
+
+    ``sim_board``: the board config the simulated bench carries instead of ``board``; refused for a real bench.
+    """
+    cfg = LoadedConfigs(load_procedure(procedure), load_bench(bench), load_board(board))
+    if sim_board is not None:
+        if not cfg.bench.simulated:
+            raise ConfigError(str(sim_board), "--sim-board", f"applies only to a simulated bench, and "
+                                                             f"{cfg.bench.source} is a real one")
+        cfg.sim_board = load_board(sim_board)
+    return cfg
 
 
 class _SimulatorHandle:
@@ -114,18 +125,24 @@ def _timebase(scope: Any, proc: ProcedureConfig, frequency_hz: float, n_samples:
 
 def run_procedure(procedure: str | Path, bench: str | Path, board: str | Path, out: str | Path, *,
                   resume: str | Path | None = None, progress: Callable[[int, int, str], None] | None = None,
-                  control: BenchControl | None = None, sim_bench: Any = None) -> RunOutcome:
+                  control: BenchControl | None = None, sim_bench: Any = None,
+                  sim_board: str | Path | None = None) -> RunOutcome:
     """Measure a procedure on a bench and archive it; see the module docstring for the sequence.
 
     ``progress(done, total, label)`` is called after every point. ``control`` overrides how the bench is
     rewired between groups of points (default: the simulator's relay, or the operator at a real bench).
     ``sim_bench`` runs on an already running :class:`~instruments.sim.bench.SimBench` (a test or a bench
     script that wants to watch the simulator's state) instead of starting one for a simulated bench config.
+    ``sim_board`` puts that board config on the simulated bench instead of ``board``, which the run is still
+    judged and fitted against: a deliberately faulty board (archived as the ``sim_board`` config).
     """
-    cfg = load_configs(procedure, bench, board)
+    cfg = load_configs(procedure, bench, board, sim_board)
     proc, bench_cfg, board_cfg = cfg.procedure, cfg.bench, cfg.board
     points = planning.plan(proc, board_cfg)  # SafetyError here: nothing has been switched on
-    owned = _SimulatorHandle(bench_cfg, board_cfg) if bench_cfg.simulated and sim_bench is None else None
+    if cfg.sim_board is not None:
+        planning.plan(proc, cfg.sim_board)  # the board actually driven must be safe too
+    owned = (_SimulatorHandle(bench_cfg, cfg.sim_board or board_cfg)
+             if bench_cfg.simulated and sim_bench is None else None)
     sim = owned.sim if owned is not None else sim_bench
     try:
         from instruments.bench import open_bench
@@ -159,9 +176,13 @@ def _run_on_bench(b: Any, control: BenchControl, cfg: LoadedConfigs, points: lis
         next_point = len(rows)
     else:
         tables = {POINTS: points_table(n_harm), **result_tables(proc.kind)}
-        archive = RunArchive.create(out, metadata={"procedure": proc.name, "kind": proc.kind, "board": board_cfg.name,
-                                                   "bench": bench_cfg.name, "planned_points": len(points)},
-                                    configs={"procedure": proc.raw, "bench": bench_cfg.raw, "board": board_cfg.raw},
+        metadata = {"procedure": proc.name, "kind": proc.kind, "board": board_cfg.name, "bench": bench_cfg.name,
+                    "planned_points": len(points)}
+        configs = {"procedure": proc.raw, "bench": bench_cfg.raw, "board": board_cfg.raw}
+        if cfg.sim_board is not None:
+            metadata["sim_board"] = cfg.sim_board.name
+            configs["sim_board"] = cfg.sim_board.raw
+        archive = RunArchive.create(out, metadata=metadata, configs=configs,
                                     instruments=instruments, tables=tables,
                                     waveform_spec=record_spec(n_samples, scope))
         done, next_point = set(), 0
@@ -217,7 +238,7 @@ def _run_on_bench(b: Any, control: BenchControl, cfg: LoadedConfigs, points: lis
                     _prepare_scope(scope, channels, want)
                     coupling = want
                 level = 0.0 if want == "AC" else p.excitation.channels[0].offset_v
-                _timebase(scope, proc, p.excitation.frequency_hz, n_samples, channels["v1"], level)
+                _timebase(scope, proc, p.excitation.frequency_hz, n_samples, channels[p.trigger_node], level)
                 acq = proc.acquisition
                 acquired = acquire_point(gen, scope, channels, p.excitation, memory=memory, repeats=acq["repeats"],
                                          fill=acq["fill"], max_ranging=acq["max_ranging"], timeout_s=acq["timeout_s"])
@@ -226,6 +247,9 @@ def _run_on_bench(b: Any, control: BenchControl, cfg: LoadedConfigs, points: lis
             gen.outputs_off()
             finish_point()
         results = compute_results(proc, rows, points)
+        advice = crosstalk_advice(rows, points)
+        if advice:
+            log.warning(advice)
         store_results(archive, proc.kind, results)
         archive.commit()
         outcome.results = results

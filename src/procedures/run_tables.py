@@ -27,11 +27,11 @@ def points_table(n_harmonics: int) -> TableSpec:
     return TableSpec({
         "key": Column("str", "", "stable point key (for resume)"),
         "sweep": Column("str", "", "sweep the point belongs to (frequency_sweep, amplitude_sweep, ...)"),
-        "role": Column("str", "", "dm | cm | link | dc"),
+        "role": Column("str", "", "dm | dm2 | cm | cm2 | link | xtalk | dc"),
         "group": Column("int64", "1", "group index (frequency, amplitude or level)"),
         "mode": Column("str", "", "excitation mode"),
         "tied": Column("bool", "", "inputs tied to one generator channel"),
-        "probes": Column("str", "", "normal | link (all probes on input 1)"),
+        "probes": Column("str", "", "normal | link (all probes on input 1) | xtalk-<node> (that probe on input 1, others grounded)"),
         "frequency_hz": Column("float64", "Hz", "test frequency (0 for DC)"),
         "vid_vpk_nominal": Column("float64", "V", "nominal differential drive, peak"),
         "vic_vpk_nominal": Column("float64", "V", "nominal common-mode drive, peak"),

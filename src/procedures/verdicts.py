@@ -127,6 +127,8 @@ def format_verdicts(verdicts: list[Verdict]) -> list[str]:
     """One line per verdict for the terminal summary."""
     lines = []
     for v in verdicts:
-        u = f" ± {v.uncertainty:.2g}" if np.isfinite(v.uncertainty) else ""
-        lines.append(f"  {'PASS' if v.passed else 'FAIL'}  {v.description}: measured {v.measured:.4g}{u} {v.unit}")
+        k, unit = (100.0, "%") if v.unit == "1" else (1.0, v.unit)  # ratios (deviation, THD) read as percent
+        u = f" ± {k * v.uncertainty:.2g}" if np.isfinite(v.uncertainty) else ""
+        sign = "+" if v.limit == "add_rel_tol" else ""
+        lines.append(f"  {'PASS' if v.passed else 'FAIL'}  {v.description}: measured {k * v.measured:{sign}.4g}{u} {unit}")
     return lines
