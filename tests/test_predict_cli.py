@@ -244,3 +244,10 @@ def test_console_script_runs_and_reports_a_bad_config(tmp_path):
     assert res.returncode == 2
     assert res.stdout == ""
     assert res.stderr.count("\n") == 1 and "r_kohm" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_eng_keeps_the_smallest_prefix_below_a_femto() -> None:
+    from procedures.predict import eng
+
+    assert eng(5.79e-16, "F", 3) == "0.579 fF"
+    assert eng(5.2e-4, "A") == "520 uA"

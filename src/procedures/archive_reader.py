@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -233,16 +233,10 @@ def _read_result(group: h5py.Group) -> Result:
 
 
 @dataclass
-class RunData:
-    """Everything a run archive holds. Use as a context manager (or call :meth:`close`) to release the file.
-
-    ``tables[name]`` maps each row key (columns, ``<column>_u`` uncertainties) to a numpy array of the
-    committed rows (complex columns reassembled as complex, booleans as bool, text as str objects);
-    ``table_specs`` holds the declarations (units, long names, shapes). ``records`` gives lazy access to
-    the raw scope records (``None`` if the run declared none). ``results`` are the whole-run results
-    (present once the run was finished). ``resumed`` lists earlier interruptions this run was resumed
-    from. ``opened_with_swmr`` says the file was left open by a writer that did not finish.
-    """
+class RunIdentity:
+    """What a run was, without its data: the archive's status, times, versions, metadata, configs (TOML
+    text by name) and instruments. Shared by :class:`RunData` and by whatever keeps it after the file is
+    closed (the report)."""
 
     path: Path
     status: str
@@ -255,6 +249,25 @@ class RunData:
     metadata: dict[str, Any]
     configs: dict[str, str]
     instruments: dict[str, dict[str, Any]]
+
+    def identity(self) -> dict[str, Any]:
+        """These fields as keyword arguments, the dicts copied (for another RunIdentity subclass)."""
+        return {f.name: dict(v) if isinstance(v := getattr(self, f.name), dict) else v
+                for f in fields(RunIdentity)}
+
+
+@dataclass
+class RunData(RunIdentity):
+    """Everything a run archive holds. Use as a context manager (or call :meth:`close`) to release the file.
+
+    ``tables[name]`` maps each row key (columns, ``<column>_u`` uncertainties) to a numpy array of the
+    committed rows (complex columns reassembled as complex, booleans as bool, text as str objects);
+    ``table_specs`` holds the declarations (units, long names, shapes). ``records`` gives lazy access to
+    the raw scope records (``None`` if the run declared none). ``results`` are the whole-run results
+    (present once the run was finished). ``resumed`` lists earlier interruptions this run was resumed
+    from. ``opened_with_swmr`` says the file was left open by a writer that did not finish.
+    """
+
     tables: dict[str, dict[str, np.ndarray]]
     table_specs: dict[str, TableSpec]
     records: Records | None

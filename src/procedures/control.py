@@ -14,7 +14,7 @@ from typing import Callable, Protocol
 from instruments.bench_config import Wiring
 from instruments.errors import DiffbenchError
 
-from .plan import XTALK
+from .plan import lone_probe
 
 #: board node probed by each scope-channel role
 NODE_OF = {"v1": "in1", "v2": "in2", "vo1": "out1", "vo2": "out2"}
@@ -38,10 +38,10 @@ class SimulatedControl:
     def configure(self, tied: bool, probes: str) -> None:
         self.sim.set_wiring(in1=self.wiring.in1, in2=self.wiring.in1 if tied else self.wiring.in2)  # type: ignore[attr-defined]
         chans = self.wiring.scope_channels()
+        lone = lone_probe(probes)
         if probes == "link":
             self.sim.set_probes({ch: "in1" for ch in chans.values()})  # type: ignore[attr-defined]
-        elif probes.startswith(XTALK):
-            lone = probes[len(XTALK):]
+        elif lone is not None:
             self.sim.set_probes({ch: "in1" if node == lone else None  # type: ignore[attr-defined]
                                  for node, ch in chans.items()})
         else:
@@ -80,8 +80,8 @@ class OperatorControl:
         chans = w.scope_channels()
         if probes == "link":
             return f"put all four scope probes (CH{w.v1}, CH{w.v2}, CH{w.vo1}, CH{w.vo2}) on input 1"
-        if probes.startswith(XTALK):
-            lone = probes[len(XTALK):]
+        lone = lone_probe(probes)
+        if lone is not None:
             others = ", ".join(f"CH{ch}" for node, ch in chans.items() if node != lone)
             return (f"crosstalk calibration: put the CH{chans[lone]} probe on input 1 and clip the tips of "
                     f"{others} to ground (each on its own ground lead)")

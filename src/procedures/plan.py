@@ -25,6 +25,12 @@ from .procedure_config import ProcedureConfig
 XTALK = "xtalk-"  # probes "xtalk-vo2": the vo2 channel's probe on input 1, the other three tips grounded
 
 
+def lone_probe(probes: str) -> str | None:
+    """The node whose probe alone is on input 1 in a crosstalk configuration (``"xtalk-vo2"`` -> ``"vo2"``),
+    else None."""
+    return probes[len(XTALK):] if probes.startswith(XTALK) else None
+
+
 @dataclass(frozen=True)
 class PlannedPoint:
     """One point to measure. ``group`` ties the points whose results combine (e.g. one frequency)."""
@@ -44,13 +50,12 @@ class PlannedPoint:
     @property
     def trigger_node(self) -> str:
         """The node whose channel the scope triggers on: v1, unless its probe is grounded for a crosstalk point."""
-        return self.probes[len(XTALK):] if self.probes.startswith(XTALK) else "v1"
+        return lone_probe(self.probes) or "v1"
 
 
 def _probe_rank(probes: str) -> int:
-    if probes.startswith(XTALK):
-        return 2 + NODES.index(probes[len(XTALK):])
-    return {"normal": 0, "link": 1}[probes]
+    lone = lone_probe(probes)
+    return {"normal": 0, "link": 1}[probes] if lone is None else 2 + NODES.index(lone)
 
 
 def _ordered(points: list[PlannedPoint]) -> list[PlannedPoint]:

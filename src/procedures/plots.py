@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # the Agg backend, used directly: no pyplot state
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -155,6 +156,21 @@ def _finite_limits(values: Sequence[np.ndarray], pad_frac: float = 0.08, min_spa
     mid = 0.5 * (lo + hi)
     lo, hi = mid - span / 2, mid + span / 2
     return lo - pad_frac * span, hi + pad_frac * span
+
+
+def _fit_ylim(ax: Axes, values: Sequence[np.ndarray], min_span: float) -> None:
+    """Y-limits around the finite ``values`` (at least ``min_span`` tall); left alone when there are none."""
+    lim = _finite_limits(values, min_span=min_span)
+    if lim:
+        ax.set_ylim(*lim)
+
+
+def _residual_axis(ax: Axes, label: str, values: Sequence[np.ndarray], min_span: float) -> None:
+    """A measured-minus-model panel: frequency axis, label, zero line, limits around the residuals."""
+    ax.set_xlabel("frequency")
+    ax.set_ylabel(label)
+    ax.axhline(0.0, color="0.3", lw=0.8)
+    _fit_ylim(ax, values, min_span)
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -317,32 +333,18 @@ def bode(series: Sequence[BodeSeries], *, title: str, subtitle: str = "", mag_la
         _eng_hz(ax)
         _grid(ax)
     ax_m.set_ylabel(mag_label)
-    lim = _finite_limits(mag_vals, min_span=2.0)
-    if lim:
-        ax_m.set_ylim(*lim)
+    _fit_ylim(ax_m, mag_vals, 2.0)
     if ax_p is not None:
         ax_p.set_ylabel(phase_label)
-        lim = _finite_limits(ph_vals, min_span=2.0)
-        if lim:
-            ax_p.set_ylim(*lim)
+        _fit_ylim(ax_p, ph_vals, 2.0)
     if ax_rm is None:
         ax_m.set_xlabel("frequency")
         if ax_p is not None:
             ax_p.set_xlabel("frequency")
     else:
-        ax_rm.set_xlabel("frequency")
-        ax_rm.set_ylabel("measured − model (dB)")
-        ax_rm.axhline(0.0, color="0.3", lw=0.8)
-        lim = _finite_limits(rm_vals, min_span=0.02)
-        if lim:
-            ax_rm.set_ylim(*lim)
+        _residual_axis(ax_rm, "measured − model (dB)", rm_vals, 0.02)
         if ax_rp is not None:
-            ax_rp.set_xlabel("frequency")
-            ax_rp.set_ylabel("measured − model (deg)")
-            ax_rp.axhline(0.0, color="0.3", lw=0.8)
-            lim = _finite_limits(rp_vals, min_span=0.2)
-            if lim:
-                ax_rp.set_ylim(*lim)
+            _residual_axis(ax_rp, "measured − model (deg)", rp_vals, 0.2)
         # legend for the residual markers
         rh = []
         if "prediction" in any_model_kinds:
@@ -385,9 +387,7 @@ def overview(gains: Sequence[BodeSeries], cmrrs: Sequence[BodeSeries], *, title:
         _grid(ax)
         ax.set_xlabel("frequency")
         ax.set_ylabel(ylabel)
-        lim = _finite_limits(vals, min_span=6.0)
-        if lim:
-            ax.set_ylim(*lim)
+        _fit_ylim(ax, vals, 6.0)
         if group:
             hs = [Line2D([], [], color=s.c, marker="o", ms=4, lw=1.0, label=s.label) for s in group]
             hs += [Line2D([], [], color="0.3", marker="o", ms=4, lw=1.0, label="measured (± 2u shaded)"),
@@ -488,9 +488,7 @@ def gain_thd(d: SweepData, *, title: str, subtitle: str = "", k: float = 2.0, fr
         vals.append(np.array([ref - 1.5]))
     handles.append(_band_note(k))
     ax_g.set_ylabel("|Add| (dB)")
-    lim = _finite_limits(vals, min_span=1.0)
-    if lim:
-        ax_g.set_ylim(*lim)
+    _fit_ylim(ax_g, vals, 1.0)
     # THD
     t = np.asarray(d.thd, float)[o]
     pct = 100.0 * t
@@ -652,9 +650,7 @@ def dc_transfer(d: DcData, *, title: str, subtitle: str = "", k: float = 2.0) ->
             ax_r.set_ylabel("measured − model (mV, symmetric log)")
             ax_r.margins(y=0.08)
         else:
-            lim = _finite_limits(rv, min_span=1.0)
-            if lim:
-                ax_r.set_ylim(*lim)
+            _fit_ylim(ax_r, rv, 1.0)
     else:
         _no_data(ax_r, "no model to compare with")
     ax_r.set_title("residual of vod", fontsize=10)

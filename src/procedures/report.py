@@ -44,6 +44,8 @@ import numpy as np
 
 from instruments.errors import DiffbenchError
 
+from .archive_reader import RunIdentity
+
 try:
     import tomllib
 except ModuleNotFoundError:  # pragma: no cover - Python < 3.11
@@ -107,20 +109,9 @@ class FreqData:
 
 
 @dataclass
-class Context:
+class Context(RunIdentity):
     """Everything the figures and the page need, read from the archive (the file is closed afterwards)."""
 
-    path: Path
-    status: str
-    reason: str
-    run_id: str
-    start_time: str
-    end_time: str
-    software_version: str
-    format_version: str
-    metadata: dict[str, Any]
-    configs: dict[str, str]
-    instruments: dict[str, dict[str, Any]]
     table_rows: dict[str, int]
     resumed: list[dict[str, Any]]
     opened_with_swmr: bool
@@ -189,9 +180,7 @@ def _read_context(run: Any, fit_mode: str) -> Context:
     except tomllib.TOMLDecodeError as e:
         warnings.append(f"the archived procedure config does not parse ({e})")
     ctx = Context(
-        path=Path(run.path), status=run.status, reason=run.reason, run_id=run.run_id, start_time=run.start_time,
-        end_time=run.end_time, software_version=run.software_version, format_version=run.format_version,
-        metadata=dict(run.metadata), configs=dict(run.configs), instruments=dict(run.instruments),
+        **run.identity(),
         table_rows={t: run.n_rows(t) if run.tables[t] else 0 for t in run.tables}, resumed=list(run.resumed),
         opened_with_swmr=run.opened_with_swmr, procedure=dict(proc_doc), warnings=warnings,
     )

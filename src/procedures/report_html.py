@@ -48,24 +48,25 @@ def fmt_pm(value: float, u: float | None, unit: str = "", *, min_dec: int = 0, d
     return f"{value:.{d}f} ± {u:.{d}f}{suffix}"
 
 
-def fmt(value: Any, dec: int = 3, unit: str = "") -> str:
+def _number(value: Any, spec: str, unit: str) -> str:
+    """``value`` formatted with ``spec`` (and the unit), "inf"/"n/a" for non-finite, escaped text otherwise."""
     try:
         v = float(value)
     except (TypeError, ValueError):
         return html.escape(str(value))
     if not math.isfinite(v):
         return ("inf" if v > 0 else "-inf") if math.isinf(v) else "n/a"
-    return f"{v:.{dec}f}" + (f" {unit}" if unit else "")
+    return f"{v:{spec}}" + (f" {unit}" if unit else "")
+
+
+def fmt(value: Any, dec: int = 3, unit: str = "") -> str:
+    """Fixed-point with ``dec`` decimals."""
+    return _number(value, f".{dec}f", unit)
 
 
 def fmt_sig(value: Any, sig: int = 4, unit: str = "") -> str:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return html.escape(str(value))
-    if not math.isfinite(v):
-        return ("inf" if v > 0 else "-inf") if math.isinf(v) else "n/a"
-    return f"{v:.{sig}g}" + (f" {unit}" if unit else "")
+    """``sig`` significant digits."""
+    return _number(value, f".{sig}g", unit)
 
 
 def _e(x: Any) -> str:

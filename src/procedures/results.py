@@ -12,11 +12,12 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .acquisition import NODES
 from .analysis import (Calibration, Crosstalk, dc_transfer, differential_gain, extrapolate_to_zero_drive, gains_at_frequency,
                        output_thd, uneven_outputs)
 from .archive import Column, RunArchive, TableSpec
 from .gains import GAIN_NAMES, single_ended, single_ended_functions
-from .plan import PlannedPoint
+from .plan import PlannedPoint, lone_probe
 from .procedure_config import ProcedureConfig
 
 Row = Mapping[str, Any]
@@ -177,13 +178,11 @@ def crosstalk_advice(rows: Sequence[Row], points: Sequence[PlannedPoint]) -> str
 
 def _crosstalk_points(rows: Sequence[Row]) -> dict[int, dict[int, tuple[np.ndarray, np.ndarray]]]:
     """``{group: {driven node index: (phasors, u)}}`` of the crosstalk points."""
-    from .acquisition import NODES
-    from .plan import XTALK
-
     out: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]] = {}
     for r in rows:
-        if r["role"] == "xtalk":
-            out.setdefault(int(r["group"]), {})[NODES.index(str(r["probes"])[len(XTALK):])] = _ph(r)
+        lone = lone_probe(str(r["probes"])) if r["role"] == "xtalk" else None
+        if lone is not None:
+            out.setdefault(int(r["group"]), {})[NODES.index(lone)] = _ph(r)
     return out
 
 

@@ -191,26 +191,30 @@ class MessageUnit:
 _HEADER_OK = re.compile(r"^:?(\*[A-Za-z]+|[A-Za-z][A-Za-z0-9_]*(:[A-Za-z][A-Za-z0-9_]*)*)\??$")
 
 
-def split_units(line: str) -> list[str]:
-    """Split a program message at ``;`` outside quoted strings. Raises -151 on an unterminated string."""
-    units, cur, quote = [], [], ""
-    for ch in line:
+def _split_outside_quotes(text: str, sep: str, *, closed: bool) -> list[str]:
+    """Split ``text`` at ``sep`` outside single- or double-quoted strings. ``closed``: raise -151 on an
+    unterminated string (otherwise it runs to the end of the text)."""
+    parts, cur, quote = [], [], ""
+    for ch in text:
         if quote:
-            cur.append(ch)
             if ch == quote:
                 quote = ""
         elif ch in "\"'":
             quote = ch
-            cur.append(ch)
-        elif ch == ";":
-            units.append("".join(cur))
+        elif ch == sep:
+            parts.append("".join(cur))
             cur = []
-        else:
-            cur.append(ch)
-    if quote:
+            continue
+        cur.append(ch)
+    if quote and closed:
         raise ScpiError(-151, "unterminated string")
-    units.append("".join(cur))
-    return units
+    parts.append("".join(cur))
+    return parts
+
+
+def split_units(line: str) -> list[str]:
+    """Split a program message at ``;`` outside quoted strings. Raises -151 on an unterminated string."""
+    return _split_outside_quotes(line, ";", closed=True)
 
 
 def split_params(text: str) -> tuple[str, ...]:
@@ -218,21 +222,7 @@ def split_params(text: str) -> tuple[str, ...]:
     text = text.strip()
     if not text:
         return ()
-    out, cur, quote = [], [], ""
-    for ch in text:
-        if quote:
-            cur.append(ch)
-            if ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-            cur.append(ch)
-        elif ch == ",":
-            out.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur).strip())
+    out = [p.strip() for p in _split_outside_quotes(text, ",", closed=False)]
     if any(p == "" for p in out):
         raise ScpiError(-102, "empty parameter")
     return tuple(out)
