@@ -26,9 +26,9 @@ the machine; the fits' share is very sensitive to it with multi-threaded BLAS, s
 time; slower).
 
 The recording hooks patch, for the duration of a run only: ``instruments.bench.open_visa_resource``,
-``SimBench.set_wiring``/``set_probes``, ``procedures.measure.fit_channels``, ``procedures.run`` names
-(``load_configs``, ``compute_results``, ``store_results``, ``_SimulatorHandle``), ``procedures.plan.plan`` and
-``RunArchive`` methods; a rename there needs the same rename here.
+``SimBench.set_wiring``/``set_probes``/``__init__``/``close``, ``procedures.measure.fit_channels``,
+``procedures.session`` names (``compute_results``, ``store_results``), ``procedures.preflight`` names
+(``load_configs``, ``planning.plan``) and ``RunArchive`` methods; a rename there needs the same rename here.
 
 Run: ``.venv/bin/python benchmarks/sweep_overhead.py`` (2-3 min on the idle 2-core VM: a warm-up, then 2
 repetitions of diffbench ~35-60 s and replay ~20 s; longer under load), ``--quick`` for a ~30 s version
@@ -58,7 +58,9 @@ import pyvisa
 import instruments.bench as ibench
 import procedures.archive as parchive
 import procedures.measure as pmeasure
+import procedures.preflight as ppreflight
 import procedures.run as prun
+import procedures.session as psession
 from instruments.bench_config import load_bench
 from instruments.board_config import load_board
 from instruments.sim import acquisition as sim_acquisition
@@ -191,19 +193,19 @@ def diffbench_run(proc: Path, out: Path, log: list[Op] | None, profile: cProfile
             return orig(self, *a, **kw)
         return clock.wrap("rewiring", call)
 
-    sim_init, sim_close = prun._SimulatorHandle.__init__, prun._SimulatorHandle.close
+    sim_init, sim_close = SimBench.__init__, SimBench.close
     A = parchive.RunArchive
     with contextlib.ExitStack() as st:
         st.enter_context(patched(ibench, "open_visa_resource", open_visa_resource))
         st.enter_context(patched(SimBench, "set_wiring", sim_call("set_wiring")))
         st.enter_context(patched(SimBench, "set_probes", sim_call("set_probes")))
         st.enter_context(patched(pmeasure, "fit_channels", clock.wrap("fits", pmeasure.fit_channels)))
-        st.enter_context(patched(prun, "compute_results", clock.wrap("results", prun.compute_results)))
-        st.enter_context(patched(prun, "store_results", clock.wrap("results", prun.store_results)))
-        st.enter_context(patched(prun, "load_configs", clock.wrap("configs + plan", prun.load_configs)))
-        st.enter_context(patched(prun.planning, "plan", clock.wrap("configs + plan", prun.planning.plan)))
-        st.enter_context(patched(prun._SimulatorHandle, "__init__", clock.wrap("simulator start/stop", sim_init)))
-        st.enter_context(patched(prun._SimulatorHandle, "close", clock.wrap("simulator start/stop", sim_close)))
+        st.enter_context(patched(psession, "compute_results", clock.wrap("results", psession.compute_results)))
+        st.enter_context(patched(psession, "store_results", clock.wrap("results", psession.store_results)))
+        st.enter_context(patched(ppreflight, "load_configs", clock.wrap("configs + plan", ppreflight.load_configs)))
+        st.enter_context(patched(ppreflight.planning, "plan", clock.wrap("configs + plan", ppreflight.planning.plan)))
+        st.enter_context(patched(SimBench, "__init__", clock.wrap("simulator start/stop", sim_init)))
+        st.enter_context(patched(SimBench, "close", clock.wrap("simulator start/stop", sim_close)))
         for name in ("append_waveforms", "append", "commit", "finish"):
             st.enter_context(patched(A, name, clock.wrap("archive", getattr(A, name))))
         st.enter_context(patched(A, "create", classmethod(clock.wrap("archive", A.__dict__["create"].__func__))))

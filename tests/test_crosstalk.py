@@ -162,7 +162,7 @@ def test_active_load_measured_right_only_with_the_crosstalk_calibration(tmp_path
     channels 3 and 4 is a quarter of vo1. Uncalibrated, S sits hundreds of sigma from the truth and the run
     says why; calibrated, S agrees with the truth within its covariance."""
     body = "[frequency]\nlist_hz = [1000.0]\n[acquisition]\nrecord_points = 20000\n"
-    with caplog.at_level(logging.WARNING, logger="procedures.run"):
+    with caplog.at_level(logging.WARNING, logger="procedures.session"):
         plain = run_procedure(_procedure(tmp_path, body), BENCH, BOARD, tmp_path / "plain.h5")
     assert any("crosstalk = true" in r.getMessage() for r in caplog.records)
     (row,) = plain.results["gains"]

@@ -70,3 +70,22 @@ def test_unparseable_number_is_an_instrument_error():
     with gen([("SOUR1:FUNC?", "SIN"), ("SOUR1:VOLT:UNIT VPP", None), OK, ("SOUR1:VOLT? MIN", "garbage")]) as g:
         with pytest.raises(InstrumentError, match="expected a number"):
             g.limits(1)
+
+
+# -- tracking read-back -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("reply, mode", [("INV", "inverted"), ("ON", "on"), ("OFF", "off")])
+def test_tracking_reads_back(reply, mode):
+    with gen([("SOUR1:TRAC?", reply)]) as g:
+        assert g.tracking() == mode
+
+
+def test_tracking_unexpected_reply_raises():
+    with gen([("SOUR1:TRAC?", "MAYBE")]) as g:
+        with pytest.raises(InstrumentError, match="expected ON, OFF or INV, got 'MAYBE'"):
+            g.tracking()
+
+
+def test_tracking_of_a_single_channel_model_is_off_without_io():
+    with gen([]) as g:
+        g.configure_model("33511B")
+        assert g.tracking() == "off"

@@ -13,6 +13,7 @@ import pytest
 
 from instruments.errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
 from instruments.keysight_infiniivision import KeysightInfiniiVision
+from instruments.scope import AcquisitionState
 from protocol import Family, connection_lost, ieee_block, raises_with, visa_timeout
 
 FAMILY = Family(KeysightInfiniiVision, "scope DSOX1204G at TCPIP0::10.0.0.9::5025::SOCKET",
@@ -136,3 +137,18 @@ def test_read_waveform_connection_lost_mid_transfer():
     with scope(exchanges) as s:
         with pytest.raises(InstrumentConnectionError, match="connection lost"):
             s.read_waveform(2)
+
+
+# -- acquisition_state --------------------------------------------------------------------------------
+@pytest.mark.parametrize("exchanges, expected", [
+    pytest.param([(":ACQuire:TYPE?", "NORM"), (":ACQuire:SRATe?", "+2.00000000E+09"), (":ACQuire:POINts?", "+2000000")],
+                 AcquisitionState("normal", 1, 2e9, 2_000_000), id="normal-asks-no-count"),
+    pytest.param([(":ACQuire:TYPE?", "AVER"), (":ACQuire:COUNt?", "+64"), (":ACQuire:SRATe?", "+1.00000000E+09"),
+                  (":ACQuire:POINts?", "+62500")],
+                 AcquisitionState("average", 64, 1e9, 62_500), id="average-reads-the-count"),
+    pytest.param([(":ACQuire:TYPE?", "HRES"), (":ACQuire:SRATe?", "+5.0E+08"), (":ACQuire:POINts?", "+500000")],
+                 AcquisitionState("highres", 1, 5e8, 500_000), id="high-resolution"),
+])
+def test_acquisition_state(exchanges, expected):
+    with scope(exchanges) as s:
+        assert s.acquisition_state() == expected

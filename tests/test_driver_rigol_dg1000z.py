@@ -61,3 +61,16 @@ def test_single_channel_dg800_model():
         g.outputs_off()
         with pytest.raises(NotImplementedError):
             g.set_tracking("inverted")
+
+
+# -- tracking read-back -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("reply, mode", [("INVERTED", "inverted"), ("INV", "inverted"), ("ON", "on"), ("OFF", "off")])
+def test_tracking_reads_back(reply, mode):
+    with gen([(":SOUR1:TRACK?", reply)]) as g:
+        assert g.tracking() == mode
+
+
+def test_tracking_of_a_single_channel_dg800_is_off_without_io():
+    with gen([]) as g:
+        g.configure_model("DG811")
+        assert g.tracking() == "off"

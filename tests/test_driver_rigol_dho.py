@@ -12,6 +12,7 @@ import pytest
 
 from instruments.errors import InstrumentTimeout
 from instruments.rigol_dho import RigolDHO
+from instruments.scope import AcquisitionState
 from protocol import Family, ieee_block, raises_with, visa_timeout
 
 FAMILY = Family(RigolDHO, "scope DHO804 at TCPIP0::10.0.0.32::5555::SOCKET", ("SYSTem:ERRor?", '0,"No error"'))
@@ -71,3 +72,20 @@ def test_read_waveform_timeout_mid_transfer():
                  + ok(":WAVeform:STARt 1", ":WAVeform:STOP 1000") + [(":WAVeform:DATA?", visa_timeout())])
     with scope(exchanges) as s, raises_with(InstrumentTimeout, LABEL, ":WAVeform:DATA?"):
         s.read_waveform(1)  # nothing restored over a timed-out link: every exchange is used
+
+
+# -- acquisition_state --------------------------------------------------------------------------------
+@pytest.mark.parametrize("exchanges, expected", [
+    pytest.param([(":ACQuire:TYPE?", "AVER"), (":ACQuire:AVERages?", "128"), (":ACQuire:SRATe?", "1.00000E+6"),
+                  (":ACQuire:MDEPth?", "1.000E+6")],
+                 AcquisitionState("average", 128, 1e6, 1_000_000), id="average-scientific-depth"),
+    pytest.param([(":ACQuire:TYPE?", "ULTR"), (":ACQuire:SRATe?", "1.25000E+9"), (":ACQuire:MDEPth?", "1.000E+4")],
+                 AcquisitionState("ultra", 1, 1.25e9, 10_000), id="ultra-acquire"),
+    # AUTO: depth = sample rate x scale x 10 divisions
+    pytest.param([(":ACQuire:TYPE?", "NORM"), (":ACQuire:SRATe?", "1.00000E+8"), (":ACQuire:MDEPth?", "AUTO"),
+                  (":TIMebase:MAIN:SCALe?", "1.000000E-04")],
+                 AcquisitionState("normal", 1, 1e8, 100_000), id="auto-depth-ten-divisions"),
+])
+def test_acquisition_state(exchanges, expected):
+    with scope(exchanges) as s:
+        assert s.acquisition_state() == expected

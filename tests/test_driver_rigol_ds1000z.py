@@ -13,6 +13,7 @@ import pytest
 
 from instruments.errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
 from instruments.rigol_ds1000z import RigolDS1000Z
+from instruments.scope import AcquisitionState
 from protocol import Family, connection_lost, ieee_block, raises_with, visa_timeout
 
 FAMILY = Family(RigolDS1000Z, "scope DS1054Z at TCPIP0::10.0.0.31::5555::SOCKET", ("SYSTem:ERRor?", '0,"No error"'))
@@ -87,3 +88,26 @@ def test_read_waveform_connection_lost_mid_transfer():
                  + ok(":WAVeform:STARt 1", ":WAVeform:STOP 2") + [(":WAVeform:DATA?", connection_lost())])
     with scope(exchanges) as s, pytest.raises(InstrumentConnectionError, match=LABEL):
         s.read_waveform(3)
+
+
+# -- acquisition_state --------------------------------------------------------------------------------
+@pytest.mark.parametrize("exchanges, expected", [
+    pytest.param([(":ACQuire:TYPE?", "NORM"), (":ACQuire:SRATe?", "2.500000e+08"), (":ACQuire:MDEPth?", "3000000")],
+                 AcquisitionState("normal", 1, 2.5e8, 3_000_000), id="fixed-depth"),
+    pytest.param([(":ACQuire:TYPE?", "AVER"), (":ACQuire:AVERages?", "64"), (":ACQuire:SRATe?", "1.000000e+09"),
+                  (":ACQuire:MDEPth?", "12000")],
+                 AcquisitionState("average", 64, 1e9, 12_000), id="average-reads-the-count"),
+    # AUTO: depth = sample rate x scale x 12 divisions (guide, :ACQuire:SRATe): 2.5e8 * 1e-3 * 12
+    pytest.param([(":ACQuire:TYPE?", "HRES"), (":ACQuire:SRATe?", "2.500000e+08"), (":ACQuire:MDEPth?", "AUTO"),
+                  (":TIMebase:MAIN:SCALe?", "1.000000e-03")],
+                 AcquisitionState("highres", 1, 2.5e8, 3_000_000), id="auto-depth-from-rate-and-timebase"),
+])
+def test_acquisition_state(exchanges, expected):
+    with scope(exchanges) as s:
+        assert s.acquisition_state() == expected
+
+
+def test_acquisition_state_unreadable_depth_raises():
+    exchanges = [(":ACQuire:TYPE?", "NORM"), (":ACQuire:SRATe?", "1.000000e+09"), (":ACQuire:MDEPth?", "garbage")]
+    with scope(exchanges) as s, raises_with(InstrumentError, LABEL, ":ACQuire:MDEPth?", "garbage"):
+        s.acquisition_state()

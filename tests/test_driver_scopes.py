@@ -330,15 +330,15 @@ MSO_ARM = M("ACQuire:STATE STOP", "ACQuire:STOPAfter SEQuence", "ACQuire:STATE R
                         (":TRIGger:STATus?", "STOP")], 0.25),
     RIGOL.case("takes stop as done when never seen armed within the arm window", lambda s: s.single(timeout_s=10),
         RIGOL_SINGLE + [(":TRIGger:STATus?", "STOP")] * 5, 0.25),  # polls at 0, 0.25, 0.5, 0.75, 1.0 s
-    DHO.case("completes", lambda s: s.single(),
+    DHO.case("completes", lambda s: s.single(timeout_s=10),
         [(":TRIGger:SWEep?", "AUTO")] + D(":SINGle") + [(":TRIGger:STATus?", "TD"), (":TRIGger:STATus?", "STOP")],
         None),
-    SDS.case("polls until stop after arming", lambda s: s.single(),
+    SDS.case("polls until stop after arming", lambda s: s.single(timeout_s=10),
         [(":TRIGger:MODE?", "AUTO")] + S(":TRIGger:MODE SINGle")
         + [(":TRIGger:STATus?", "Stop"), (":TRIGger:STATus?", "Arm"), (":TRIGger:STATus?", "Stop")], 0.25),
-    SDS_XE.case("waits for the new acquisition bit", lambda s: s.single(),
+    SDS_XE.case("waits for the new acquisition bit", lambda s: s.single(timeout_s=10),
         XE_ARMING + [("INR?", "INR 8192"), ("INR?", "INR 1")], None),
-    MSO.case("polls acquisition state until zero", lambda s: s.single(),
+    MSO.case("polls acquisition state until zero", lambda s: s.single(timeout_s=10),
         MSO_ARM + [("ACQuire:STATE?", "1"), ("ACQuire:STATE?", "1"), ("ACQuire:STATE?", "0")], None),
 ])
 def test_single_completes(family: Family, action: Action, exchanges: list, interval_s: float | None) -> None:
@@ -361,7 +361,7 @@ def test_single_completes(family: Family, action: Action, exchanges: list, inter
 def test_run_after_single_puts_the_trigger_mode_back(family: Family, exchanges: list, interval_s: float | None) -> None:
     with family.protocol(exchanges) as s:
         FakeClock.install(s, interval_s)
-        s.single()
+        s.single(timeout_s=10)
         s.run()
 
 

@@ -93,3 +93,11 @@ def test_unexpected_output_reply_is_an_instrument_error():
     with gen([("C1:OUTP ON", None), ("C1:OUTP?", "garbage")]) as g:
         with pytest.raises(InstrumentError, match="unexpected reply 'garbage'"):
             g.set_output(1, True)
+
+
+# -- tracking read-back -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("reply, mode", [("COUP TRACE,ON", "on"), ("COUP TRACE,OFF", "off"),
+                                         ("COUP FCOUP,OFF,PCOUP,OFF,ACOUP,OFF", "off")])
+def test_tracking_reads_back(reply, mode):
+    with gen([("COUP?", reply)]) as g:
+        assert g.tracking() == mode

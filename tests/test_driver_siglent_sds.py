@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from instruments.errors import InstrumentTimeout
-from instruments.siglent_sds import SiglentSDS, depth_text, parse_depth
+from instruments.scope import AcquisitionState
+from instruments.siglent_sds import SiglentSDS, depth_text, parse_depth, parse_rate
 from protocol import Family, ieee_block, raises_with, visa_timeout
 
 FAMILY = Family(SiglentSDS, "scope SDS824X HD at TCPIP0::10.0.0.41::5025::SOCKET", ("*ESR?", "0"))
@@ -105,3 +106,21 @@ def test_read_waveform_timeout_mid_transfer():
                  + ok(":WAVeform:STARt 0", ":WAVeform:POINt 10") + [(":WAVeform:DATA?", visa_timeout())])
     with scope(exchanges) as s, raises_with(InstrumentTimeout, LABEL, ":WAVeform:DATA?"):
         s.read_waveform(2)  # width not restored over a timed-out link: every exchange is used
+
+
+# -- acquisition_state --------------------------------------------------------------------------------
+def test_parse_rate_scientific_or_with_unit():
+    assert parse_rate("1.00E+09") == 1e9 and parse_rate("2.00GSa/s") == 2e9 and parse_rate("500MSa/s") == 5e8
+
+
+@pytest.mark.parametrize("exchanges, expected", [
+    pytest.param([(":ACQuire:TYPE?", "AVERage,16"), (":ACQuire:SRATe?", "1.00E+09"), (":ACQuire:MDEPth?", "10k")],
+                 AcquisitionState("average", 16, 1e9, 10_000), id="average-count-in-the-type-reply"),
+    pytest.param([(":ACQuire:TYPE?", "NORMal"), (":ACQuire:SRATe?", "2.00E+09"), (":ACQuire:MDEPth?", "12.5M")],
+                 AcquisitionState("normal", 1, 2e9, 12_500_000), id="normal"),
+    pytest.param([(":ACQuire:TYPE?", "ERES,1.5"), (":ACQuire:SRATe?", "5.00E+08"), (":ACQuire:MDEPth?", "1.00E+05")],
+                 AcquisitionState("eres", 1, 5e8, 100_000), id="enhanced-resolution-keeps-its-word"),
+])
+def test_acquisition_state(exchanges, expected):
+    with scope(exchanges) as s:
+        assert s.acquisition_state() == expected

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from instruments.errors import InstrumentError, InstrumentTimeout
+from instruments.scope import AcquisitionState
 from instruments.siglent_sds1000xe import SiglentSDS1000XE, parse_number, strip_header
 from protocol import Family, ieee_block, raises_with, visa_timeout
 
@@ -72,3 +73,22 @@ def test_read_waveform_timeout_mid_transfer():
                  + [("C2:WF? DAT2", visa_timeout())])
     with scope(exchanges) as s, raises_with(InstrumentTimeout, LABEL, "C2:WF? DAT2"):
         s.read_waveform(2)  # WFSU not restored over a timed-out link: every exchange is used
+
+
+# -- acquisition_state --------------------------------------------------------------------------------
+@pytest.mark.parametrize("exchanges, expected", [
+    pytest.param([("ACQW?", "ACQW AVERAGE,16"), ("SARA?", "SARA 1.00GSa/s"), ("MSIZ?", "MSIZ 14M")],
+                 AcquisitionState("average", 16, 1e9, 14_000_000), id="average-with-headers"),
+    pytest.param([("ACQW?", "SAMPLING"), ("SARA?", "500MSa/s"), ("MSIZ?", "1.4M")],
+                 AcquisitionState("normal", 1, 5e8, 1_400_000), id="sampling-without-headers"),
+    pytest.param([("ACQW?", "ACQW PEAK_DETECT"), ("SARA?", "SARA 2.50E+08Sa/s"), ("MSIZ?", "MSIZ 70K")],
+                 AcquisitionState("peak", 1, 2.5e8, 70_000), id="peak-detect"),
+])
+def test_acquisition_state(exchanges, expected):
+    with scope(exchanges) as s:
+        assert s.acquisition_state() == expected
+
+
+def test_acquisition_state_average_without_count_raises():
+    with scope([("ACQW?", "ACQW AVERAGE")]) as s, raises_with(InstrumentError, LABEL, "ACQW?"):
+        s.acquisition_state()

@@ -60,3 +60,8 @@ def test_channel_count_by_model(model, channels):
     with gen([]) as g:
         g.configure_model(model)
         assert g.channels == channels
+
+
+def test_tracking_is_off_without_io():
+    with gen([]) as g:  # the AFG has no channel tracking (frequency lock is not tracking)
+        assert g.tracking() == "off"

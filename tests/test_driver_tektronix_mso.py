@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from instruments.errors import InstrumentTimeout
+from instruments.scope import AcquisitionState
 from instruments.tektronix_mso import TektronixMSO
 from protocol import Family, ieee_block, raises_with, visa_timeout
 
@@ -74,3 +75,26 @@ def test_read_waveform_timeout_mid_transfer():
                  + [("CURVe?", visa_timeout())])
     with scope(exchanges) as s, raises_with(InstrumentTimeout, LABEL, "CURVe?"):
         s.read_waveform(2)  # encoding not restored over a timed-out link: every exchange is used
+
+
+# -- acquisition_state --------------------------------------------------------------------------------
+def test_acquisition_state_sample_mode():
+    exchanges = [("ACQuire:MODe?", "SAMPLE"), ("HORizontal:SAMPLERate?", "3.1250E+9"),
+                 ("HORizontal:RECOrdlength?", "125000")]
+    with scope(exchanges) as s:
+        assert s.acquisition_state() == AcquisitionState("normal", 1, 3.125e9, 125_000)
+
+
+def test_acquisition_state_average_with_headers():
+    exchanges = [("ACQuire:MODe?", ":ACQUIRE:MODE AVERAGE"), ("ACQuire:NUMAVg?", ":ACQUIRE:NUMAVG 32"),
+                 ("HORizontal:SAMPLERate?", ":HORIZONTAL:SAMPLERATE 6.25E+9"),
+                 ("HORizontal:RECOrdlength?", ":HORIZONTAL:RECORDLENGTH 1000000")]
+    with scope(exchanges) as s:
+        assert s.acquisition_state() == AcquisitionState("average", 32, 6.25e9, 1_000_000)
+
+
+def test_acquisition_state_envelope_keeps_its_word():
+    exchanges = [("ACQuire:MODe?", "ENVELOPE"), ("HORizontal:SAMPLERate?", "1.0E+9"),
+                 ("HORizontal:RECOrdlength?", "10000")]
+    with scope(exchanges) as s:
+        assert s.acquisition_state().mode == "envelope"

@@ -201,6 +201,7 @@ class _Opener:
         info = (registry.check_driver(entry.driver, ident, kind, label) if entry.driver
                 else registry.driver_for_idn(ident, kind, label))
         inst = self._driver(info.name, res, label, ident)
+        inst.identity = idn
         if kind == "generator":
             self.generator_off = inst
         inst.clear()

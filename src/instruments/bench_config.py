@@ -8,15 +8,23 @@ imperfections the simulator models.
 Wiring: ``in1``/``in2`` name the generator channel (1 or 2) that drives each board input; the same channel
 for both means the inputs are tied to one channel (common mode from one channel). ``v1, v2, vo1, vo2``
 name the scope channel (1..4) that probes each node.
+
+The simulator listens on ``[bench] host``, loopback by default. Any other address (``0.0.0.0`` is every
+interface) lets every machine that reaches this one drive the simulated bench, so it is refused unless the config
+says ``[sim] allow_remote = true`` (or ``diffbench sim serve --allow-remote``); the simulator then warns once when
+it starts. Numbers are held to physical ranges as in board configs (timeouts up to 10 min, generator mismatch
++-20 dB, scope bandwidth 1 kHz to 10 GHz, ...; see :data:`SCHEMA`).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config_schema import Section, load_toml, optional, required, validate
+from .config_schema import NAME_PATTERN, Section, load_toml, optional, required, show, validate
 from .errors import ConfigError
 
 GENERATOR_DRIVERS = ("keysight_33500", "rigol_dg1000z", "siglent_sdg", "tektronix_afg31000")
@@ -25,11 +33,19 @@ SIM_GENERATOR_DIALECTS = ("keysight_33500", "rigol_dg1000z")
 SIM_SCOPE_DIALECTS = ("keysight_infiniivision", "rigol_ds1000z")
 
 
+TIMEOUT_MS_MAX = 600_000  # a VISA timeout above 10 minutes is a hang, not a timeout
+RESOURCE_PATTERN = r"[\x21-\x7e]{1,256}"  # a VISA resource string: printable ASCII, no spaces
+LOOPBACK_NAMES = ("localhost",)
+HOST_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+
+
 def _instrument_section(drivers: tuple[str, ...], dialects: tuple[str, ...]) -> Section:
     return Section({
-        "resource": optional(str, None, doc="VISA resource string; for a simulated bench, filled in when served"),
+        "resource": optional(str, None, pattern=RESOURCE_PATTERN, max_len=256,
+                             form="a VISA resource string (printable ASCII without spaces, at most 256 characters)",
+                             doc="VISA resource string; for a simulated bench, filled in when served"),
         "driver": optional(str, None, choices=drivers, doc="driver to use; default: chosen from *IDN?"),
-        "timeout_ms": optional(int, 5000, lo=1, doc="VISA timeout, ms"),
+        "timeout_ms": optional(int, 5000, lo=1, hi=TIMEOUT_MS_MAX, doc="VISA timeout, ms"),
         "dialect": optional(str, None, choices=dialects, doc="simulated bench only: the SCPI dialect served"),
         "port": optional(int, 0, lo=0, hi=65535, doc="simulated bench only: TCP port (0 = any free port)"),
     })
@@ -37,11 +53,13 @@ def _instrument_section(drivers: tuple[str, ...], dialects: tuple[str, ...]) -> 
 
 SCHEMA: dict[str, Section] = {
     "bench": Section({
-        "name": required(str),
+        "name": required(str, pattern=NAME_PATTERN, max_len=64),
         "description": optional(str, ""),
         "simulated": optional(bool, False, doc="true: the instruments are diffbench's simulator"),
         "board": optional(str, None, doc="simulated bench only: board config on the bench (relative to this file)"),
-        "host": optional(str, "127.0.0.1", doc="simulated bench only: address the servers listen on"),
+        "host": optional(str, "127.0.0.1", max_len=253,
+                         doc="simulated bench only: address the servers listen on (loopback unless "
+                             "[sim] allow_remote = true)"),
     }),
     "generator": _instrument_section(GENERATOR_DRIVERS, SIM_GENERATOR_DIALECTS),
     "scope": _instrument_section(SCOPE_DRIVERS, SIM_SCOPE_DIALECTS),
@@ -54,19 +72,54 @@ SCHEMA: dict[str, Section] = {
         "vo2": optional(int, 4, lo=1, hi=4, doc="scope channel on output 2"),
     }, optional=True),
     "sim": Section({
-        "seed": optional(int, 0),
-        "gen_source_r_ohm": optional(float, 50.0, lo=0.0),
-        "gen_amplitude_mismatch_db": optional(float, 0.1, doc="channel 2 relative to channel 1, dB"),
-        "gen_phase_mismatch_deg": optional(float, 0.1, doc="channel 2 relative to channel 1, degrees"),
-        "scope_noise_lsb": optional(float, 1.0, lo=0.0, doc="scope input noise, rms, in LSB at the set scale"),
-        "scope_gain_error": optional(list, [0.0, 0.004, -0.003, 0.002], item_kind=float,
+        "seed": optional(int, 0, lo=0, hi=2**32 - 1, doc="the simulator's seeds are 32-bit"),
+        "allow_remote": optional(bool, False,
+                                 doc="serve on a host that is not loopback (every machine that reaches it can "
+                                     "drive the simulated bench); a warning is printed when used"),
+        "gen_source_r_ohm": optional(float, 50.0, lo=0.0, hi=1e6,
+                                     doc="generator output resistance, Ohm (50 nominal; 1 MOhm: no generator)"),
+        "gen_amplitude_mismatch_db": optional(float, 0.1, lo=-20.0, hi=20.0,
+                                              doc="channel 2 relative to channel 1, dB (a real one: < 0.5 dB)"),
+        "gen_phase_mismatch_deg": optional(float, 0.1, lo=-180.0, hi=180.0,
+                                           doc="channel 2 relative to channel 1, degrees"),
+        "scope_noise_lsb": optional(float, 1.0, lo=0.0, hi=100.0,
+                                    doc="scope input noise, rms, in LSB at the set scale (8 bits: 256 LSB full scale)"),
+        "scope_gain_error": optional(list, [0.0, 0.004, -0.003, 0.002], item_kind=float, lo=-0.5, hi=0.5,
                                      doc="relative gain error per channel"),
-        "scope_skew_s": optional(list, [0.0, 50e-12, 0.0, 20e-12], item_kind=float,
-                                 doc="timing skew per channel, s"),
-        "scope_crosstalk_db": optional(float, -70.0, hi=0.0, doc="coupling between neighbouring channels, dB"),
-        "scope_bandwidth_hz": optional(float, 100e6, lo=0.0, lo_open=True, doc="analog bandwidth (1st order), Hz"),
+        "scope_skew_s": optional(list, [0.0, 50e-12, 0.0, 20e-12], item_kind=float, lo=-1e-6, hi=1e-6,
+                                 doc="timing skew per channel, s (a deskew range is nanoseconds)"),
+        "scope_crosstalk_db": optional(float, -70.0, lo=-200.0, hi=0.0,
+                                       doc="coupling between neighbouring channels, dB"),
+        "scope_bandwidth_hz": optional(float, 100e6, lo=1e3, hi=1e10, doc="analog bandwidth (1st order), Hz"),
     }, optional=True),
 }
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and the loopback addresses (127.0.0.0/8, ::1): a server bound there is reachable
+    from this machine only."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_host(source: str, where: str, host: str, allow_remote: bool) -> str:
+    """Refuse (one-line :class:`ConfigError` naming ``source`` and ``where``) a ``host`` that is neither an IP
+    address nor a host name, and one that is not loopback unless ``allow_remote``; returns ``host``."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not (host and len(host) <= 253 and all(re.fullmatch(HOST_LABEL, lab) for lab in host.split("."))):
+            raise ConfigError(source, where, f"{show(host)} is neither an IP address nor a host name") from None
+    if not allow_remote and not is_loopback(host):
+        raise ConfigError(source, where,
+                          f"{host!r} is not a loopback address (127.0.0.0/8, ::1, localhost): the simulator would "
+                          "accept connections from other machines; set [sim] allow_remote = true in the bench "
+                          "config (or pass --allow-remote) to serve there anyway")
+    return host
 
 
 @dataclass(frozen=True)
@@ -119,10 +172,14 @@ class BenchConfig:
 
 
 def parse_bench(doc: dict[str, Any], source: str = "<bench>", raw: str = "",
-                base_dir: Path | None = None) -> BenchConfig:
-    """Validate a parsed bench TOML document and return a :class:`BenchConfig`."""
+                base_dir: Path | None = None, *, allow_remote: bool = False) -> BenchConfig:
+    """Validate a parsed bench TOML document and return a :class:`BenchConfig`.
+
+    ``allow_remote``: accept a ``[bench] host`` that is not loopback although the config's ``[sim] allow_remote``
+    is false (the command line's ``--allow-remote``)."""
     v = validate(source, SCHEMA, doc)
     bench = v["bench"]
+    check_host(source, "[bench] host", bench["host"], allow_remote or v["sim"]["allow_remote"])
     wiring = Wiring(**v["wiring"])
     chans = [wiring.v1, wiring.v2, wiring.vo1, wiring.vo2]
     if len(set(chans)) != 4:
@@ -163,8 +220,10 @@ def parse_bench(doc: dict[str, Any], source: str = "<bench>", raw: str = "",
     )
 
 
-def load_bench(path: str | Path) -> BenchConfig:
-    """Load and validate ``configs/benches/<name>.toml``; any problem is one-line :class:`ConfigError`."""
+def load_bench(path: str | Path, *, allow_remote: bool = False) -> BenchConfig:
+    """Load and validate ``configs/benches/<name>.toml``; any problem is one-line :class:`ConfigError`.
+    ``allow_remote`` as :func:`parse_bench`."""
     p = Path(path)
     doc = load_toml(p)
-    return parse_bench(doc, source=str(p), raw=p.read_text(encoding="utf-8"), base_dir=p.parent)
+    return parse_bench(doc, source=str(p), raw=p.read_text(encoding="utf-8"), base_dir=p.parent,
+                       allow_remote=allow_remote)

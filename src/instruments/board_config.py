@@ -11,6 +11,13 @@ Mismatch convention: a relative mismatch ``d`` of a quantity X moves the two sid
 
 Units are SI and in the key names (``_v``, ``_a``, ``_ohm``, ``_f``, ``_k``). Thermal voltage
 ``V_T = k T / q`` (CODATA 2018 exact k and q).
+
+Ranges: every number must lie in a physical range (the constants below the imports, each with its reason):
+DC levels within +-100 V (and the board's own levels and safe input range within its supplies), resistors
+1 Ohm (0 where "none" means something) to 1 GOhm (the tail source's output resistance to 1 TOhm), capacitances
+0 to 1 mF, I_S 1e-20 to 1e-8 A, beta 1 to 1e4, V_A 10 V to 10 kV, kp 1e-7 to 100 A/V^2, 1 mV <= V_th <= 10 V,
+lambda 0 or 1e-4 to 0.5/V, 200 to 500 K, tail 1 nA to 1 A, drives 1 uV to 100 V peak, frequencies 1 mHz to
+1 GHz. Whatever passes them gives a prediction (or a one-line "no DC operating point"), never a traceback.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config_schema import Section, load_toml, optional, required, validate
+from .config_schema import NAME_PATTERN, TEXT_MAX_CHARS, Field, Section, load_toml, optional, required, validate
 from .errors import ConfigError
 
 BOLTZMANN_J_PER_K = 1.380649e-23
@@ -28,56 +35,92 @@ ELEMENTARY_CHARGE_C = 1.602176634e-19
 BJT_TYPES = ("npn", "pnp")
 MOS_TYPES = ("nmos", "pmos")
 
+# Physical ranges of the keys (module docstring "Ranges"). Each is a bench-and-component fact, not a model limit.
+V_MAX = 100.0  # |any DC level|, V: a bench supply for a discrete pair; beyond is not a bench
+VPK_MIN = 1e-6  # a drive amplitude, V peak: a thousandth of a generator's smallest (1 mVpp)
+R_MAX = 1e9  # a board resistor, Ohm (above 1 GOhm it is leakage, not a component)
+R_TAIL_MAX = 1e12  # the tail source's output resistance, Ohm (a cascoded current source reaches 1e9-1e11)
+R_MIN = 1.0  # a load or tail resistor, Ohm (below 1 Ohm it is a short to the rail)
+C_MAX = 1e-3  # a node capacitance, F (1 mF: an electrolytic; nothing larger sits on a pair's node)
+I_S_RANGE = (1e-20, 1e-8)  # BJT saturation current, A: an integrated minimum device to a power transistor
+BETA_RANGE = (1.0, 1e4)  # forward current gain: a power device at high current to a super-beta transistor
+EARLY_RANGE = (10.0, 1e4)  # Early voltage, V: a lateral pnp or a super-beta device (~10 V) upwards
+KP_RANGE = (1e-7, 100.0)  # mu Cox W/L, A/V^2: a long-channel small device to a power MOSFET
+VTH_MIN, VTH_MAX = 1e-3, 10.0  # |threshold|, V
+LAMBDA_MAX = 0.5  # channel-length modulation, 1/V (a 2 V Early voltage: the shortest channels)
+LAMBDA_MIN = 1e-4  # ... and when not 0 (none) at least 1e-4/V (a 10 kV Early voltage, as EARLY_RANGE)
+T_RANGE = (200.0, 500.0)  # board temperature, K (-73 to +227 degC: where the device laws hold)
+I_TAIL_RANGE = (1e-9, 1.0)  # tail current, A
+F_RANGE = (1e-3, 1e9)  # a signal frequency, Hz: a generator's lowest to 1 GHz (no bench here measures above)
+DB_RANGE = (-100.0, 300.0)  # a CMRR limit, dB
+NOISE_MAX = 1e-3  # output noise density, V/rtHz (1 mV/rtHz is a broken board, not a noisy one)
+SEED_MAX = 2**32 - 1  # the simulator's seeds are 32-bit
+
 _DEVICE_FIELDS = {
     "type": required(str, choices=BJT_TYPES + MOS_TYPES, doc="pair device"),
     # BJT (Ebers-Moll with Early effect)
-    "beta": optional(float, None, lo=1.0, doc="forward current gain beta_F"),
-    "early_v": optional(float, None, lo=0.0, lo_open=True, doc="Early voltage V_A, V"),
-    "is_a": optional(float, None, lo=0.0, lo_open=True, doc="saturation current I_S, A"),
+    "beta": optional(float, None, lo=BETA_RANGE[0], hi=BETA_RANGE[1], doc="forward current gain beta_F"),
+    "early_v": optional(float, None, lo=EARLY_RANGE[0], hi=EARLY_RANGE[1], doc="Early voltage V_A, V"),
+    "is_a": optional(float, None, lo=I_S_RANGE[0], hi=I_S_RANGE[1], doc="saturation current I_S, A"),
     # MOS (square law with channel-length modulation)
-    "kp_a_per_v2": optional(float, None, lo=0.0, lo_open=True, doc="mu*Cox*W/L, A/V^2"),
-    "vth_v": optional(float, None, lo=0.0, lo_open=True, doc="threshold voltage magnitude, V"),
-    "lambda_per_v": optional(float, None, lo=0.0, doc="channel-length modulation lambda, 1/V"),
+    "kp_a_per_v2": optional(float, None, lo=KP_RANGE[0], hi=KP_RANGE[1], doc="mu*Cox*W/L, A/V^2"),
+    "vth_v": optional(float, None, lo=VTH_MIN, hi=VTH_MAX, doc="threshold voltage magnitude, V"),
+    "lambda_per_v": optional(float, None, lo=0.0, hi=LAMBDA_MAX, doc="channel-length modulation lambda, 1/V"),
 }
+
+
+_REQUIRED = object()
+
+
+def _volts(default: Any = None, doc: str = "") -> Field:
+    """A DC level within +-V_MAX, V; ``default`` is the value when left out (``_REQUIRED``: must be given)."""
+    if default is _REQUIRED:
+        return required(float, lo=-V_MAX, hi=V_MAX, doc=doc)
+    return optional(float, default, lo=-V_MAX, hi=V_MAX, doc=doc)
+
+
+_NAME = required(str, pattern=NAME_PATTERN, max_len=64)
+_TEXT = optional(str, "", max_len=TEXT_MAX_CHARS)
 
 SCHEMA: dict[str, Section] = {
     "board": Section({
-        "name": required(str),
-        "description": optional(str, ""),
+        "name": _NAME,
+        "description": _TEXT,
     }),
     "supply": Section({
-        "vcc_v": required(float, doc="positive supply, V"),
-        "vee_v": optional(float, 0.0, doc="negative supply (ground for a single supply), V"),
+        "vcc_v": _volts(_REQUIRED, doc="positive supply, V"),
+        "vee_v": _volts(0.0, doc="negative supply (ground for a single supply), V"),
     }),
     "inputs": Section({
-        "bias_v": required(float, doc="DC bias of both inputs (the generator's offset), V"),
-        "source_r_ohm": optional(float, 0.0, lo=0.0, doc="series resistance per input on the board, Ohm"),
-        "bias_r_ohm": optional(float, 0.0, lo=0.0,
+        "bias_v": _volts(_REQUIRED, doc="DC bias of both inputs (the generator's offset), V"),
+        "source_r_ohm": optional(float, 0.0, lo=0.0, hi=R_MAX, doc="series resistance per input on the board, Ohm"),
+        "bias_r_ohm": optional(float, 0.0, lo=0.0, hi=R_MAX,
                                doc="resistor from each input to the bias voltage (0: none), Ohm"),
     }),
     "device": Section(_DEVICE_FIELDS),
-    "temperature": Section({"t_k": optional(float, 300.15, lo=0.0, lo_open=True)}, optional=True),
+    "temperature": Section({"t_k": optional(float, 300.15, lo=T_RANGE[0], hi=T_RANGE[1], doc="board temperature, K")},
+                           optional=True),
     "tail": Section({
-        "current_a": required(float, lo=0.0, lo_open=True,
+        "current_a": required(float, lo=I_TAIL_RANGE[0], hi=I_TAIL_RANGE[1],
                               doc="Norton source I_EE in parallel with r_ohm: DC tail I_EE + (V_tail - V_EE)/R_EE, A"),
-        "r_ohm": required(float, lo=0.0, lo_open=True, doc="tail source output resistance R_EE / R_SS, Ohm"),
-        "c_f": optional(float, 0.0, lo=0.0, doc="tail node capacitance C_T, F"),
+        "r_ohm": required(float, lo=R_MIN, hi=R_TAIL_MAX, doc="tail source output resistance R_EE / R_SS, Ohm"),
+        "c_f": optional(float, 0.0, lo=0.0, hi=C_MAX, doc="tail node capacitance C_T, F"),
     }),
     "degeneration": Section({
-        "r_ohm": optional(float, 0.0, lo=0.0, doc="emitter/source resistor per side, Ohm"),
+        "r_ohm": optional(float, 0.0, lo=0.0, hi=R_MAX, doc="emitter/source resistor per side, Ohm"),
     }, optional=True),
     "load": Section({
         "type": optional(str, "resistive", choices=("resistive", "active")),
-        "r_ohm": required(float, lo=0.0, lo_open=True,
+        "r_ohm": required(float, lo=R_MIN, hi=R_MAX,
                           doc="resistive: load per side; active: resistor from the output to return_v, Ohm"),
-        "return_v": optional(float, None, doc="where the load resistor(s) return (default: vcc_v), V"),
-        "c_f": optional(float, 0.0, lo=0.0, doc="capacitance at each output node, F"),
+        "return_v": _volts(None, doc="where the load resistor(s) return (default: vcc_v), V"),
+        "c_f": optional(float, 0.0, lo=0.0, hi=C_MAX, doc="capacitance at each output node, F"),
     }),
     "mirror": Section(_DEVICE_FIELDS, optional=True,
                       doc="current-mirror devices of an active load (pnp or pmos)"),
     "cascode": Section({
         "enabled": optional(bool, False),
-        "bias_v": optional(float, None, doc="base/gate voltage of the cascode devices, V"),
+        "bias_v": _volts(None, doc="base/gate voltage of the cascode devices, V"),
     }, optional=True),
     "mismatch": Section({
         "load_r": optional(float, 0.0, lo=-0.5, hi=0.5, doc="(R2 - R1)/R"),
@@ -87,25 +130,30 @@ SCHEMA: dict[str, Section] = {
         "beta": optional(float, 0.0, lo=-0.5, hi=0.5, doc="(beta2 - beta1)/beta (BJT)"),
     }, optional=True),
     "limits": Section({
-        "vid_max_vpk": required(float, lo=0.0, lo_open=True, doc="largest differential drive, V peak"),
-        "vic_max_vpk": required(float, lo=0.0, lo_open=True, doc="largest common-mode drive, V peak"),
-        "bias_min_v": required(float, doc="lowest safe DC input level, V"),
-        "bias_max_v": required(float, doc="highest safe DC input level, V"),
+        "vid_max_vpk": required(float, lo=VPK_MIN, hi=V_MAX, doc="largest differential drive, V peak"),
+        "vic_max_vpk": required(float, lo=VPK_MIN, hi=V_MAX, doc="largest common-mode drive, V peak"),
+        "bias_min_v": _volts(_REQUIRED, doc="lowest safe DC input level, V"),
+        "bias_max_v": _volts(_REQUIRED, doc="highest safe DC input level, V"),
     }),
     "pass_fail": Section({
-        "add_rel_tol": optional(float, None, lo=0.0, lo_open=True,
+        "add_rel_tol": optional(float, None, lo=1e-6, hi=1.0,
                                 doc="|Add| within this fraction of the prediction at add_check_hz"),
-        "add_check_hz": optional(float, 1000.0, lo=0.0, lo_open=True),
-        "cmrr_se_min_db": optional(float, None, doc="CMRR_se of each output at least this ..."),
-        "cmrr_se_max_hz": optional(float, 10e3, lo=0.0, lo_open=True, doc="... at every frequency up to this"),
-        "cmrr_diff_min_db": optional(float, None, doc="CMRR_diff at least this up to cmrr_se_max_hz"),
-        "thd_max": optional(float, None, lo=0.0, lo_open=True, doc="THD of vod (ratio) at most this ..."),
-        "thd_drive_vpk": optional(float, None, lo=0.0, lo_open=True, doc="... at this differential drive, V peak"),
-        "offset_max_v": optional(float, None, lo=0.0, lo_open=True, doc="|input-referred offset| at most this"),
+        "add_check_hz": optional(float, 1000.0, lo=F_RANGE[0], hi=F_RANGE[1]),
+        "cmrr_se_min_db": optional(float, None, lo=DB_RANGE[0], hi=DB_RANGE[1],
+                                   doc="CMRR_se of each output at least this ..."),
+        "cmrr_se_max_hz": optional(float, 10e3, lo=F_RANGE[0], hi=F_RANGE[1], doc="... at every frequency up to this"),
+        "cmrr_diff_min_db": optional(float, None, lo=DB_RANGE[0], hi=DB_RANGE[1],
+                                     doc="CMRR_diff at least this up to cmrr_se_max_hz"),
+        "thd_max": optional(float, None, lo=1e-9, hi=1.0, doc="THD of vod (ratio) at most this ..."),
+        "thd_drive_vpk": optional(float, None, lo=VPK_MIN, hi=V_MAX,
+                                  doc="... at this differential drive, V peak"),
+        "offset_max_v": optional(float, None, lo=1e-9, hi=V_MAX,
+                                 doc="|input-referred offset| at most this"),
     }, optional=True, doc="limits a board must meet; each is checked only when set and measured"),
     "sim": Section({
-        "noise_v_per_rthz": optional(float, 0.0, lo=0.0, doc="white noise density at each output node, V/rtHz"),
-        "seed": optional(int, 0),
+        "noise_v_per_rthz": optional(float, 0.0, lo=0.0, hi=NOISE_MAX,
+                                     doc="white noise density at each output node, V/rtHz"),
+        "seed": optional(int, 0, lo=0, hi=SEED_MAX),
     }, optional=True),
 }
 
@@ -186,6 +234,10 @@ def _device(source: str, section: str, d: dict[str, Any]) -> DeviceParams:
     for key in wrong:
         if d[key] is not None:
             raise ConfigError(source, f"[{section}] {key}", f"does not apply to a {d['type']} device")
+    lam = d["lambda_per_v"]
+    if lam is not None and 0.0 < lam < LAMBDA_MIN:
+        raise ConfigError(source, f"[{section}] lambda_per_v",
+                          f"{lam:g}/V is below {LAMBDA_MIN:g}/V (an Early voltage above 10 kV): 0 for none")
     return DeviceParams(**d)
 
 
@@ -206,12 +258,24 @@ def parse_board(doc: dict[str, Any], source: str = "<board>", raw: str = "") -> 
         raise ConfigError(source, "[mirror]", "only an active load (load.type = 'active') has a mirror")
     if dev.type not in ("npn", "nmos"):
         raise ConfigError(source, "[device] type", f"the pair must be npn or nmos (got {dev.type!r})")
+    for section, key in (("inputs", "source_r_ohm"), ("inputs", "bias_r_ohm"), ("degeneration", "r_ohm")):
+        r = v[section][key]
+        if 0.0 < r < R_MIN:
+            raise ConfigError(source, f"[{section}] {key}",
+                              f"{r:g} Ohm is a wire, not a resistor: 0 (none) or at least {R_MIN:g} Ohm")
     supply = v["supply"]
     if supply["vcc_v"] <= supply["vee_v"]:
         raise ConfigError(source, "[supply] vcc_v", f"must be above vee_v ({supply['vee_v']:g} V)")
     lim = v["limits"]
     if lim["bias_min_v"] >= lim["bias_max_v"]:
         raise ConfigError(source, "[limits] bias_min_v", "must be below bias_max_v")
+    # Levels the board makes from its supplies, and the inputs' safe range, lie between the rails: outside
+    # them a junction of the pair is forward-biased into a rail.
+    rails = (supply["vee_v"], supply["vcc_v"])
+    for where, level in (("[limits] bias_min_v", lim["bias_min_v"]), ("[limits] bias_max_v", lim["bias_max_v"]),
+                         ("[load] return_v", v["load"]["return_v"]), ("[cascode] bias_v", v["cascode"]["bias_v"])):
+        if level is not None and not rails[0] <= level <= rails[1]:
+            raise ConfigError(source, where, f"{level:g} V is outside the supplies [{rails[0]:g}, {rails[1]:g}] V")
     bias = v["inputs"]["bias_v"]
     if not lim["bias_min_v"] <= bias <= lim["bias_max_v"]:
         raise ConfigError(source, "[inputs] bias_v",

@@ -38,6 +38,19 @@ def load_from_reply(value: float) -> float:
     return math.inf if value >= HIGH_Z_REPLY else value
 
 
+def tracking_from_reply(reply: str) -> Tracking:
+    """A ``TRACk?`` reply as a tracking mode: ``ON`` -> "on", ``OFF`` -> "off", ``INV``/``INVERTED`` ->
+    "inverted" (Keysight §3.1, Rigol DG §3.2); any other reply raises :class:`ValueError`."""
+    word = reply.strip().upper()
+    if word in ("ON", "1"):
+        return "on"
+    if word in ("OFF", "0"):
+        return "off"
+    if word.startswith("INV"):
+        return "inverted"
+    raise ValueError(f"not a tracking mode: {reply!r}")
+
+
 def amplitude_offset_order(amplitude_vpp: float, current_vpp: float, amplitude: T, offset: T) -> tuple[T, T]:
     """``(amplitude, offset)`` when the amplitude shrinks (or stays), ``(offset, amplitude)`` when it grows.
 
@@ -179,6 +192,13 @@ class FunctionGenerator(ScpiInstrument, ABC):
         Families without tracking raise :class:`NotImplementedError`; use two channels 180 degrees apart.
         """
         raise NotImplementedError(f"{self.label}: this family has no channel tracking")
+
+    def tracking(self) -> Tracking:
+        """Read back the tracking mode ("off", "on" or "inverted").
+
+        Families without tracking (and single-channel models) answer "off" without any I/O.
+        """
+        return "off"
 
     def outputs_off(self) -> None:
         """Switch every output off. Tries every channel even if one fails, then re-raises the first error."""

@@ -16,7 +16,7 @@ import re
 
 from ._scpi_format import scpi_number as _num
 from ._scpi_source import ScpiSourceGenerator
-from .generator import Tracking
+from .generator import Tracking, tracking_from_reply
 
 
 class Keysight33500(ScpiSourceGenerator):
@@ -63,3 +63,10 @@ class Keysight33500(ScpiSourceGenerator):
         amplitude inverted ("inverted"; the offset is not inverted). A conflict leaves tracking off and
         is reported by the error queue."""
         self.set(f"SOUR1:TRAC {self._tracking_word(mode)}")
+
+    def tracking(self) -> Tracking:
+        """``SOUR1:TRAC?``, answered ``ON``, ``OFF`` or ``INV`` (§3.1); a single-channel model has no
+        tracking and answers "off" without I/O."""
+        if len(self.channels) < 2:
+            return "off"
+        return self.query_as("SOUR1:TRAC?", tracking_from_reply, "ON, OFF or INV")

@@ -15,12 +15,13 @@ from typing import Literal
 from ._preamble import query_preamble
 from ._scpi_format import scope_number as _num
 from .errors import InstrumentError, InstrumentTimeout
-from .scope import AcquisitionMode, Coupling, Oscilloscope, ScopeChannelState
+from .scope import AcquisitionMode, AcquisitionState, Coupling, Oscilloscope, ScopeChannelState
 from .waveform import Waveform
 
 _IMPEDANCE_TOKEN = {50.0: "FIFTy", 1e6: "ONEMeg"}
 _IMPEDANCE_REPLY = {"FIFT": 50.0, "FIFTY": 50.0, "ONEM": 1e6, "ONEMEG": 1e6}
 _ACQUIRE_TYPE = {"normal": "NORMal", "average": "AVERage", "highres": "HRESolution", "peak": "PEAK"}
+_ACQUIRE_TYPE_REPLY = {"NORM": "normal", "AVER": "average", "HRES": "highres", "PEAK": "peak"}
 _SLOPE = {"rising": "POSitive", "falling": "NEGative"}
 
 # Special codes of :WAVeform:DATA? with UNSigned 1 (4000 X-Series Programmer's Guide, :WAVeform:DATA, via
@@ -92,6 +93,7 @@ class KeysightInfiniiVision(Oscilloscope):
         self._check_timebase_scale(scale_s_per_div)
         self.set(f":TIMebase:SCALe {_num(scale_s_per_div)}")
         self.set(f":TIMebase:POSition {_num(position_s)}")
+        self._note_timebase(scale_s_per_div, position_s)
 
     def timebase(self) -> tuple[float, float]:
         """(``:TIMebase:SCALe?`` s/div, ``:TIMebase:POSition?`` s)."""
@@ -135,18 +137,30 @@ class KeysightInfiniiVision(Oscilloscope):
         self.set(f":ACQuire:TYPE {_ACQUIRE_TYPE[mode]}")
         if mode == "average":
             self.set(f":ACQuire:COUNt {int(average_count)}")
+        self._note_averages(average_count if mode == "average" else 1)
 
-    def single(self, timeout_s: float = 10.0) -> None:
+    def acquisition_state(self) -> AcquisitionState:
+        """``:ACQuire:TYPE?`` (``NORM|AVER|HRES|PEAK``), ``:ACQuire:COUNt?`` in AVERage mode only,
+        ``:ACQuire:SRATe?`` (Sa/s) and ``:ACQuire:POINts?`` (the points the hardware acquires per channel;
+        memory depth is automatic on InfiniiVision). Programmer's Guide, :ACQuire subsystem."""
+        mode = self._mode_from_reply(self.query(":ACQuire:TYPE?"), _ACQUIRE_TYPE_REPLY)
+        averages = int(self.query_float(":ACQuire:COUNt?")) if mode == "average" else 1
+        return AcquisitionState(mode=mode, averages=averages, sample_rate_sa_s=self.query_float(":ACQuire:SRATe?"),
+                                record_length=int(self.query_float(":ACQuire:POINts?")))
+
+    def single(self, timeout_s: float | None = None) -> None:
         """One acquisition of every displayed channel together, blocking until complete.
 
         ``:DIGitize CHANnel1,...`` with every displayed channel listed, then ``*OPC?`` with the VISA timeout
-        raised to ``timeout_s`` for that one read (DIGitize holds the parser until the acquisition, a full
-        average in AVERage mode, is done). The scope is left stopped. Without completion in time this raises
-        :class:`InstrumentTimeout` after a device clear, which drops the pending reply.
+        set to :meth:`acquisition_wait_s` (the record's time with margins, plus ``timeout_s``) for that one
+        read (DIGitize holds the parser until the acquisition, a full average in AVERage mode, is done). The
+        scope is left stopped. Without completion in time this raises :class:`InstrumentTimeout` after a
+        device clear, which drops the pending reply.
         """
         displayed = [ch for ch in self.channels if self.query_bool(f":CHANnel{ch}:DISPlay?")]
         if not displayed:
             raise InstrumentError(self.label, "no channel is displayed, nothing to acquire", ":DIGitize")
+        timeout_s = self.acquisition_wait_s(timeout_s)
         command = ":DIGitize " + ",".join(f"CHANnel{ch}" for ch in displayed)
         self.write(command)
         previous = self.resource.timeout
@@ -209,7 +223,8 @@ class KeysightInfiniiVision(Oscilloscope):
         self.set(*setup)
         pre = query_preamble(self, fmt)
         codes = self.query_binary(":WAVeform:DATA?", "H" if fmt == "WORD" else "B", is_big_endian=True,
-                                  chunk_size=self.transfer_chunk_bytes)
+                                  chunk_size=self.transfer_chunk_bytes,
+                                  timeout_s=self.transfer_timeout_s(pre.points * (2 if fmt == "WORD" else 1)))
         if codes.size != pre.points:
             raise InstrumentError(self.label, f"block holds {codes.size} points, preamble says {pre.points}",
                                   ":WAVeform:DATA?")

@@ -22,7 +22,7 @@ from . import _readback
 from ._scpi_format import scpi_number as _num
 from ._scpi_source import ScpiSourceGenerator
 from .errors import InstrumentError
-from .generator import Tracking
+from .generator import Tracking, tracking_from_reply
 
 # Read-back tolerance per SOURce node: replies carry 7 significant digits (§3.2); see _readback.
 _TOLERANCE = {"FREQ": _readback.FREQUENCY, "VOLT": _readback.AMPLITUDE, "VOLT:OFFS": _readback.OFFSET}
@@ -97,6 +97,13 @@ class RigolDG1000Z(ScpiSourceGenerator):
         """Align the two channels' phase: ``:SOUR1:PHAS:INIT`` (DG1000Z) or ``:SOUR1:PHAS:SYNC``
         (DG800/DG900), §3.2. Invalid while modulation is on (the error queue says so)."""
         self.set(self.phase_align)
+
+    def tracking(self) -> Tracking:
+        """``:SOUR1:TRACK?``, answered ``ON``, ``OFF`` or ``INVERTED`` (DG1000Z) / ``INV`` (DG800/DG900),
+        §3.2; a single-channel model has no tracking and answers "off" without I/O."""
+        if len(self.channels) < 2:
+            return "off"
+        return self.query_as(":SOUR1:TRACK?", tracking_from_reply, "ON, OFF or INVERTED")
 
     def set_tracking(self, mode: Tracking) -> None:
         """``:SOUR1:TRACK OFF|ON|INV`` (§3.2), read back: CH2 copies all CH1 settings except the output

@@ -38,6 +38,8 @@ class RigolDHO(RigolDS1000Z):
     code_dtype = "uint16"
     acquisition_types = {"normal": "NORMal", "average": "AVERages", "peak": "PEAK"}
     max_average_count = 65536
+    #: the DHO's depth menu per number of channels is not confirmed: record lengths are memory depths
+    memory_windows = False
 
     def _record_points(self, preamble: WaveformPreamble) -> int:
         """Points in the RAW record: ``:ACQuire:MDEPth?`` (the DHO preamble holds the page size)."""

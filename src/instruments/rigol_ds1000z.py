@@ -12,12 +12,17 @@ divisions. Its quirks shape this driver:
   allowed, so those settings are read back;
 * ``:CHANnel<n>:OFFSet`` is added to the trace position (screen centre = -offset); this interface's
   ``offset_v`` is the voltage at screen centre, so the driver negates it;
-* RAW reads (the whole memory, scope stopped) come in ``:WAVeform:STARt``/``:STOP`` windows of at most
-  250 000 BYTE points, each its own ``#9`` block.
+* RAW reads (the memory, scope stopped) come in ``:WAVeform:STARt``/``:STOP`` windows of at most
+  250 000 BYTE points, each its own ``#9`` block;
+* memory depths come from a short menu (with four channels on: 3k, 30k, 300k, 3M, 6M), so a record of, say,
+  100 000 points lives in a 300 000-point memory: the driver then reads the 100 000 points in the middle of
+  it (:meth:`RigolDS1000Z.set_record_length`) rather than three times the transfer the caller asked for,
+  and :meth:`RigolDS1000Z.transfer_span_s` says how long they last so the caller can widen the screen.
 """
 
 from __future__ import annotations
 
+import struct
 from typing import Literal
 
 import numpy as np
@@ -25,10 +30,12 @@ import numpy as np
 from ._preamble import WaveformPreamble, query_preamble
 from ._scpi_format import scope_number as _num
 from .errors import InstrumentError
-from .scope import AcquisitionMode, Coupling, Oscilloscope, ScopeChannelState
+from .scope import AcquisitionMode, AcquisitionState, Coupling, Oscilloscope, ScopeChannelState
 from .waveform import Waveform
 
 _SLOPE = {"rising": "POSitive", "falling": "NEGative"}
+#: ``:ACQuire:TYPE?`` replies (DS1000Z: NORM, AVER, PEAK, HRES; DHO800/900: NORM, PEAK, AVER, ULTR)
+_TYPE_REPLY = {"NORM": "normal", "AVER": "average", "HRES": "highres", "PEAK": "peak", "ULTR": "ultra"}
 
 
 class RigolDS1000Z(Oscilloscope):
@@ -46,10 +53,17 @@ class RigolDS1000Z(Oscilloscope):
                                          "peak": "PEAK"}
     #: largest ``:ACQuire:AVERages`` (a power of two from 2)
     max_average_count = 1024
+    #: top sample rate with three or four channels on (DS1054Z data sheet: 1 GSa/s with one channel, 500 MSa/s
+    #: with two, 250 MSa/s with three or four): a fixed memory depth is longest in time at this rate
+    lowest_top_sample_rate_sa_s = 250e6
+
+    #: serve a record length the depth menu does not list from a deeper memory, reading the middle of it
+    memory_windows = True
 
     def __init__(self, resource: object, label: str | None = None) -> None:
         super().__init__(resource, label)
         self._sweep_before_single: str | None = None
+        self._window_points: int | None = None  # None: transfers read the whole memory
 
     # -- vertical --------------------------------------------------------------------------------------
     def set_channel(self, channel: int, *, enabled: bool | None = None, scale_v_per_div: float | None = None,
@@ -110,6 +124,7 @@ class RigolDS1000Z(Oscilloscope):
         self.set_checked(f":TIMebase:MAIN:SCALe {_num(scale_s_per_div)}", ":TIMebase:MAIN:SCALe?",
                          scale_s_per_div, rel=1e-3, what="timebase scale (s/div)")
         self.set(f":TIMebase:MAIN:OFFSet {_num(position_s)}")
+        self._note_timebase(scale_s_per_div, position_s)
 
     def timebase(self) -> tuple[float, float]:
         """(``:TIMebase:MAIN:SCALe?`` s/div, ``:TIMebase:MAIN:OFFSet?`` s)."""
@@ -119,20 +134,51 @@ class RigolDS1000Z(Oscilloscope):
     #: (DS1000Z programming guide, :ACQuire:MDEPth)
     memory_depths_1ch: tuple[int, ...] = (12_000, 120_000, 1_200_000, 12_000_000, 24_000_000)
 
-    def record_length_for(self, points: int, n_channels: int) -> int:
-        """The smallest allowed memory depth holding ``points`` with ``n_channels`` on (the largest if none)."""
+    def memory_depths(self, n_channels: int) -> list[int]:
+        """The memory depths allowed with ``n_channels`` on (the one-channel menu divided by 1, 2 or 4)."""
         div = 1 if n_channels <= 1 else 2 if n_channels == 2 else 4
-        depths = [d // div for d in self.memory_depths_1ch]
+        return [d // div for d in self.memory_depths_1ch]
+
+    def _listed_depths(self) -> set[int]:
+        """Every depth the menu lists for some number of channels."""
+        return {d for n in (1, 2, 4) for d in self.memory_depths(n)}
+
+    def record_length_for(self, points: int, n_channels: int) -> int:
+        """What to ask :meth:`set_record_length` for so that at least ``points`` arrive with ``n_channels``
+        on: ``points`` itself when the driver can read it from the middle of a deeper memory (any count up to
+        the deepest memory that the menu does not list for another channel count); otherwise the smallest
+        allowed depth holding ``points`` (the largest if none)."""
+        depths = self.memory_depths(n_channels)
+        if points in depths or (self.memory_windows and points <= depths[-1] and points not in self._listed_depths()):
+            return points
         return next((d for d in depths if d >= points), depths[-1])
 
     def set_record_length(self, points: int) -> int:
-        """``:ACQuire:MDEPth <points>``, read back; returns the depth a RAW transfer delivers.
+        """``:ACQuire:MDEPth``, read back; returns the points a RAW transfer delivers.
 
-        Allowed depths depend on how many channels are on, and a value that is not allowed is ignored with
-        an empty error queue (DS1054Z hardware log), so a read-back that differs raises, naming the depth
-        asked for and the one the scope kept.
+        A depth the menu lists is set as it is and transfers read the whole memory. Allowed depths depend on
+        how many channels are on, and a value that is not allowed is ignored with an empty error queue
+        (DS1054Z hardware log), so a read-back that differs raises, naming the depth asked for and the one
+        the scope kept. Any other count (the programming guide's menu has no 100 000) is served from the
+        smallest depth that holds it with the displayed channels (``:CHANnel<n>:DISPlay?``), and transfers
+        read that many points from the middle of the memory: the acquisition takes longer (the memory spans
+        the screen), the transfer does not.
         """
         points = self._check_record_length(points)
+        if self.memory_windows and points not in self._listed_depths():
+            n_on = sum(self.query_bool(f"{self._channel(ch)}:DISPlay?") for ch in self.channels)
+            depth = next((d for d in self.memory_depths(n_on) if d >= points), None)
+            if depth is None:
+                raise InstrumentError(self.label, f"no memory depth holds {points} points with {n_on} channels on "
+                                                  f"(deepest {self.memory_depths(n_on)[-1]})", ":ACQuire:MDEPth")
+            self._set_depth(depth)
+            self._window_points = points
+            return points
+        self._window_points = None
+        return self._set_depth(points)
+
+    def _set_depth(self, points: int) -> int:
+        """``:ACQuire:MDEPth <points>`` and its read-back (raises if the scope kept another depth)."""
         command = f":ACQuire:MDEPth {points}"
         self.set(command)
         reply = self.query(":ACQuire:MDEPth?")
@@ -144,6 +190,7 @@ class RigolDS1000Z(Oscilloscope):
             raise InstrumentError(self.label, f"memory depth set to {points} points but the instrument "
                                               f"kept {reply} (allowed depths depend on the enabled channels)",
                                   command)
+        self._note_memory_depth(kept)
         return kept
 
     # -- trigger and acquisition -----------------------------------------------------------------------
@@ -169,20 +216,52 @@ class RigolDS1000Z(Oscilloscope):
         if mode == "average":
             self.set_checked(f":ACQuire:AVERages {int(average_count)}", ":ACQuire:AVERages?", average_count,
                              what="average count")
+        self._note_averages(average_count if mode == "average" else 1)
 
-    def single(self, timeout_s: float = 10.0) -> None:
+    def acquisition_state(self) -> AcquisitionState:
+        """``:ACQuire:TYPE?``, ``:ACQuire:AVERages?`` in AVERages mode only, ``:ACQuire:SRATe?`` (Sa/s) and
+        ``:ACQuire:MDEPth?`` (points, or ``AUTO``).
+
+        In AUTO the depth is the programming guide's relation (``:ACQuire:SRATe``): memory depth = sample
+        rate x ``:TIMebase:MAIN:SCALe?`` x the horizontal divisions, so the scale is asked for then only.
+        """
+        mode = self._mode_from_reply(self.query(":ACQuire:TYPE?"), _TYPE_REPLY)
+        averages = int(self.query_float(":ACQuire:AVERages?")) if mode == "average" else 1
+        rate = self.query_float(":ACQuire:SRATe?")
+        reply = self.query(":ACQuire:MDEPth?")
+        if reply.upper() == "AUTO":
+            depth = round(rate * self.query_float(":TIMebase:MAIN:SCALe?") * self.horizontal_divisions)
+        else:
+            try:
+                depth = int(float(reply))
+            except ValueError:
+                raise InstrumentError(self.label, f"expected a memory depth or AUTO, got {reply!r}",
+                                      ":ACQuire:MDEPth?") from None
+        return AcquisitionState(mode=mode, averages=averages, sample_rate_sa_s=rate, record_length=depth)
+
+    def single(self, timeout_s: float | None = None) -> None:
         """One acquisition of all enabled channels: ``:SINGle``, then poll ``:TRIGger:STATus?``.
 
         The status may still read ``STOP`` from before just after ``:SINGle``; the record is complete when the
         status has left ``STOP`` (armed: WAIT/TD/RUN/AUTO) and come back to it (:meth:`_wait_for_stop`).
-        Raises :class:`InstrumentTimeout` naming the instrument if it is not complete within ``timeout_s``.
-        The sweep before ``:SINGle`` is remembered for :meth:`run`.
+        Raises :class:`InstrumentTimeout` naming the instrument if it is not complete within
+        :meth:`acquisition_wait_s` (the record's time with margins, plus ``timeout_s``). The sweep before
+        ``:SINGle`` is remembered for :meth:`run`.
+
+        ``:SINGle`` switches the sweep to SINGle, which never triggers on its own; when the sweep it replaced
+        was AUTO, the record is forced with ``:TFORce`` (the programming guide: "generate a trigger signal
+        forcefully", for the normal and single sweeps) if the status still reads ``WAIT`` once any periodic
+        trigger signal would have fired (:func:`instruments.timing.auto_trigger_after_s`) -- what AUTO would
+        have done, so a signal without edges (a DC level) is acquired instead of waited for forever.
         """
         sweep = self.query(":TRIGger:SWEep?").upper()
         if not sweep.startswith("SING"):
             self._sweep_before_single = sweep
+        limit = self.acquisition_wait_s(timeout_s)
+        auto = (self._sweep_before_single or "").startswith("AUTO")
         self.set(":SINGle")
-        self._wait_for_stop(lambda: self.query(":TRIGger:STATus?").upper(), timeout_s, ":SINGle")
+        self._wait_for_stop(lambda: self.query(":TRIGger:STATus?").upper(), limit, ":SINGle",
+                            force=(lambda: self.set(":TFORce")) if auto else None)
 
     def run(self) -> None:
         """Leave the scope running: put back the sweep :meth:`single` replaced (AUTO if unknown), ``:RUN``."""
@@ -214,22 +293,35 @@ class RigolDS1000Z(Oscilloscope):
         with self._restoring(lambda: [f"{s} {v}" for s, v in saved.items() if v.upper() != used[s]]):
             return self._transfer(channel)
 
+    def transfer_span_s(self) -> float | None:
+        """How long the points a transfer delivers last, s. Reading the middle of the memory
+        (:meth:`set_record_length`): those points over ``:ACQuire:SRATe?``; otherwise the whole memory,
+        which spans at least the screen."""
+        if self._window_points is None:
+            return super().transfer_span_s()
+        rate = self.query_float(":ACQuire:SRATe?")
+        return self._window_points / rate if rate > 0 else None
+
     def _transfer(self, channel: int) -> Waveform:
         self.set(f":WAVeform:SOURce CHANnel{channel}", ":WAVeform:MODE RAW",
                  f":WAVeform:FORMat {self.waveform_format}")
         pre = query_preamble(self, self.waveform_format)
-        total = self._record_points(pre)
-        if total < 1:
+        memory = self._record_points(pre)
+        if memory < 1:
             raise InstrumentError(self.label, "no waveform points to read (stop the scope after an acquisition)",
                                   ":WAVeform:PREamble?")
+        total = min(memory, self._window_points or memory)
+        start = (memory - total) // 2 + 1  # the middle of the memory (1-based)
 
         def read_window(first: int, last: int) -> np.ndarray:
             self.set(f":WAVeform:STARt {first}", f":WAVeform:STOP {last}")
             return self.query_binary(":WAVeform:DATA?", self.datatype, is_big_endian=False,
                                      chunk_size=self.transfer_chunk_bytes)
 
-        codes = self._read_in_windows(total, self.max_points_per_read, read_window, ":WAVeform:DATA?")
+        codes = self._read_in_windows(total, self.max_points_per_read, read_window, ":WAVeform:DATA?",
+                                      bytes_per_point=struct.calcsize(self.datatype), start=start)
         code_min, code_max = self._code_limits(pre)
         return Waveform(channel=channel, codes=codes, y_increment_v=pre.y_increment, y_origin_v=0.0,
                         y_reference=pre.y_origin + pre.y_reference, x_increment_s=pre.x_increment,
-                        x_origin_s=pre.first_point_s, code_min=code_min, code_max=code_max)
+                        x_origin_s=pre.first_point_s + (start - 1) * pre.x_increment, code_min=code_min,
+                        code_max=code_max)

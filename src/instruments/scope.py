@@ -6,8 +6,9 @@ with raw codes, scaling and time axis. Every setter checks the error queue, or r
 silently keeps the old value, and raises :class:`~instruments.errors.InstrumentError`.
 
 What every family does alike lives in :class:`Oscilloscope` too, for the drivers (not the procedures):
-argument checks that raise before any I/O, the polling loop of ``single()`` with its time limit
-(:meth:`Oscilloscope._poll_until`, :meth:`Oscilloscope._wait_for_stop`), putting transfer settings back
+argument checks that raise before any I/O, the polling loop of ``single()`` with a time limit that follows
+the record (:meth:`Oscilloscope.acquisition_wait_s`, :mod:`instruments.timing`; :meth:`Oscilloscope._poll_until`,
+:meth:`Oscilloscope._wait_for_stop`), putting transfer settings back
 (:meth:`Oscilloscope._restoring`) and reading a deep record in windows (:meth:`Oscilloscope._read_in_windows`).
 """
 
@@ -21,6 +22,8 @@ from typing import Any, Callable, Iterator, Literal, Mapping, Sequence, TypeVar
 
 from .errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
 from .scpi_instrument import ScpiInstrument
+from .timing import (CONSERVATIVE_LINK_RATE_BYTES_S, RecordTiming, acquisition_wait_s, auto_trigger_after_s,
+                     poll_interval_s, transfer_timeout_s)
 from .waveform import Waveform
 
 Coupling = Literal["DC", "AC"]
@@ -44,6 +47,23 @@ class ScopeChannelState:
     bandwidth_limit: bool
 
 
+@dataclass(frozen=True)
+class AcquisitionState:
+    """The acquisition settings as read back.
+
+    ``mode`` is one of :data:`AcquisitionMode` (``normal``, ``average``, ``highres``, ``peak``), or the
+    family's own word in lower case for a mode the interface does not name (Rigol DHO ``ultra``, Tektronix
+    ``envelope``). ``averages`` is the number of records averaged into one acquisition: the instrument's
+    average count in ``average`` mode, 1 in every other mode. ``sample_rate_sa_s`` is in samples per
+    second; ``record_length`` is the acquisition memory depth, points per channel.
+    """
+
+    mode: str
+    averages: int
+    sample_rate_sa_s: float
+    record_length: int
+
+
 class Oscilloscope(ScpiInstrument, ABC):
     """A four-channel oscilloscope. Channels are numbered from 1."""
 
@@ -55,7 +75,8 @@ class Oscilloscope(ScpiInstrument, ABC):
     code_dtype: str = "int16"
     #: how the family's commands name a channel, ``{}`` standing for its number (``:CHANnel{}``)
     channel_node: str = ":CHANnel{}"
-    #: seconds between two status polls in ``single()`` (families that poll)
+    #: longest interval between two status polls in ``single()`` (families that poll), s; shorter records are
+    #: polled more often (:func:`instruments.timing.poll_interval_s`)
     poll_interval_s: float = 0.02
     #: how long :meth:`_wait_for_stop` waits to see the scope leave STOP before taking STOP as "already done"
     arm_window_s: float = 1.0
@@ -64,6 +85,18 @@ class Oscilloscope(ScpiInstrument, ABC):
     _sleep: Callable[[float], None] = staticmethod(time.sleep)
     #: bytes pyvisa asks the transport for per read during a block transfer (bigger is faster)
     transfer_chunk_bytes: int = 1 << 20
+    #: the link rate a block transfer's VISA timeout assumes, bytes/s (instruments.timing)
+    link_rate_bytes_s: float = CONSERVATIVE_LINK_RATE_BYTES_S
+    #: the family's top sample rate with every channel on, Sa/s: a fixed memory depth at that rate is the
+    #: longest record (None: the family's memory spans the screen)
+    lowest_top_sample_rate_sa_s: float | None = None
+    #: trigger holdoff the drivers leave in place (the instrument's minimum, negligible), s
+    trigger_holdoff_s: float = 0.0
+    # what the setters last asked for, so that single() knows what it waits for without asking
+    _noted_scale_s_per_div: float | None = None
+    _noted_position_s: float = 0.0
+    _noted_depth: int | None = None
+    _noted_averages: int = 1
 
     @abstractmethod
     def set_channel(self, channel: int, *, enabled: bool | None = None, scale_v_per_div: float | None = None,
@@ -108,15 +141,25 @@ class Oscilloscope(ScpiInstrument, ABC):
         """Acquisition mode and, for "average", the number of records averaged."""
 
     @abstractmethod
-    def single(self, timeout_s: float = 10.0) -> None:
-        """Take one acquisition of all enabled channels together and wait until it is complete."""
+    def acquisition_state(self) -> AcquisitionState:
+        """Read back the acquisition mode, the averages, the sample rate (Sa/s) and the record length
+        (points per channel): one query per setting, the average count only in ``average`` mode."""
+
+    @abstractmethod
+    def single(self, timeout_s: float | None = None) -> None:
+        """Take one acquisition of all enabled channels together and wait until it is complete.
+
+        The wait follows the record (:meth:`acquisition_wait_s`); ``timeout_s`` is the caller's extra
+        allowance on top of it (the whole allowance if the driver knows nothing of the record).
+        """
 
     @abstractmethod
     def read_waveform(self, channel: int) -> Waveform:
         """Transfer the last acquisition of one channel as a binary block."""
 
-    def acquire(self, channels: Sequence[int], timeout_s: float = 10.0) -> dict[int, Waveform]:
-        """One acquisition of all ``channels`` together, then each channel's transfer."""
+    def acquire(self, channels: Sequence[int], timeout_s: float | None = None) -> dict[int, Waveform]:
+        """One acquisition of all ``channels`` together, then each channel's transfer (``timeout_s``: the
+        caller's extra allowance, as for :meth:`single`)."""
         self.single(timeout_s)
         return {ch: self.read_waveform(ch) for ch in channels}
 
@@ -127,6 +170,62 @@ class Oscilloscope(ScpiInstrument, ABC):
     def safe_state(self) -> None:
         """Scope safe state: running, so the front panel is live for the user."""
         self.run()
+
+    # -- what single() waits for, and how long a transfer may take (instruments.timing) -------------------
+    def _note_timebase(self, scale_s_per_div: float, position_s: float) -> None:
+        """Remember the timebase a setter sent (s/div, s), for :meth:`record_timing`."""
+        self._noted_scale_s_per_div = float(scale_s_per_div)
+        self._noted_position_s = float(position_s)
+
+    def _note_memory_depth(self, points: int | None) -> None:
+        """Remember the acquisition memory depth a setter sent (points per channel; None: automatic)."""
+        self._noted_depth = None if points is None else int(points)
+
+    def _note_averages(self, averages: int) -> None:
+        """Remember how many records one acquisition averages (1 outside average mode)."""
+        self._noted_averages = max(1, int(averages))
+
+    def record_timing(self) -> RecordTiming | None:
+        """What one acquisition waits for, from what this driver last set (no I/O); None until a timebase
+        has been set or read through it."""
+        if self._noted_scale_s_per_div is None:
+            return None
+        return RecordTiming(scale_s_per_div=self._noted_scale_s_per_div, divisions=self.horizontal_divisions,
+                            position_s=self._noted_position_s, holdoff_s=self.trigger_holdoff_s,
+                            averages=self._noted_averages, points=self._noted_depth,
+                            sample_rate_sa_s=self.lowest_top_sample_rate_sa_s)
+
+    def acquisition_wait_s(self, extra_s: float | None = None) -> float:
+        """The longest wait for one acquisition, s: :func:`instruments.timing.acquisition_wait_s` of the
+        record plus the caller's ``extra_s``.
+
+        When no timebase has been set through this driver, the caller's ``extra_s`` is the whole wait if it
+        gave one; otherwise the timebase is read from the instrument (:meth:`timebase`) and remembered.
+        """
+        timing = self.record_timing()
+        if timing is None:
+            if extra_s is not None:
+                return float(extra_s)
+            self._note_timebase(*self.timebase())
+            timing = self.record_timing()
+            assert timing is not None
+        return acquisition_wait_s(timing, extra_s or 0.0)
+
+    def transfer_span_s(self) -> float | None:
+        """How long the points a transfer delivers last with the present settings, s (None: not known).
+
+        The default is the screen, ``horizontal_divisions`` x the scale last set: families that transfer the
+        record over the whole screen, or the whole memory, which spans at least the screen. A family that
+        reads part of a deeper memory overrides it.
+        """
+        if self._noted_scale_s_per_div is None:
+            return None
+        return self._noted_scale_s_per_div * self.horizontal_divisions
+
+    def transfer_timeout_s(self, n_bytes: float) -> float:
+        """VISA timeout for a block of ``n_bytes`` at :attr:`link_rate_bytes_s`, s
+        (:func:`instruments.timing.transfer_timeout_s`)."""
+        return transfer_timeout_s(n_bytes, self.link_rate_bytes_s)
 
     # -- checks shared by the drivers (no I/O) -----------------------------------------------------------
     def _channel(self, channel: int) -> str:
@@ -157,6 +256,16 @@ class Oscilloscope(ScpiInstrument, ABC):
             raise InstrumentError(self.label, f"record length must be a positive integer, got {points!r}")
         return int(points)
 
+    def _mode_from_reply(self, reply: str, words: Mapping[str, str]) -> str:
+        """The interface's name of an acquisition mode reply: ``words`` maps the start of the family's
+        reply (upper case, ``"AVER"``) to a mode (``"average"``); a reply none of them starts is returned in
+        lower case (no I/O)."""
+        word = reply.strip().upper()
+        for start, mode in words.items():
+            if word.startswith(start):
+                return mode
+        return word.lower()
+
     def _slope_token(self, slope: str, tokens: Mapping[str, str]) -> str:
         """The family's word for "rising"/"falling" (``tokens``); any other slope raises."""
         if slope not in tokens:
@@ -166,11 +275,14 @@ class Oscilloscope(ScpiInstrument, ABC):
     # -- single(): polling with a time limit ---------------------------------------------------------------
     def _poll_until(self, probe: Callable[[], S], done: Callable[[S, float], bool], timeout_s: float,
                     command: str, describe: Callable[[S], str] = lambda state: "") -> None:
-        """Call ``probe()`` every :attr:`poll_interval_s` until ``done(state, seconds since the first poll)``.
+        """Call ``probe()`` until ``done(state, seconds since the first poll)``, sleeping between polls the
+        interval :func:`instruments.timing.poll_interval_s` gives for the record (at most
+        :attr:`poll_interval_s`).
 
         Raises :class:`InstrumentTimeout` naming the instrument and ``command`` (what started the
         acquisition) once ``timeout_s`` have passed; ``describe(state)`` adds the last state to the message.
         """
+        interval = poll_interval_s(self.record_timing(), self.poll_interval_s)
         start = self._clock()
         while True:
             state = probe()
@@ -180,22 +292,33 @@ class Oscilloscope(ScpiInstrument, ABC):
             if elapsed >= timeout_s:
                 raise InstrumentTimeout(self.label, f"acquisition not complete within {timeout_s:g} s"
                                                     f"{describe(state)}", command)
-            self._sleep(self.poll_interval_s)
+            self._sleep(interval)
 
-    def _wait_for_stop(self, probe: Callable[[], str], timeout_s: float, command: str) -> None:
+    def _wait_for_stop(self, probe: Callable[[], str], timeout_s: float, command: str, *,
+                       force: Callable[[], None] | None = None, waiting: str = "WAIT") -> None:
         """Poll a trigger status (``probe``) until it reads ``STOP`` after the scope armed.
 
         Just after a single acquisition starts the status may still read ``STOP`` from before; the record is
         complete when the status has left ``STOP`` (armed) and come back to it. If it never leaves ``STOP``
         within :attr:`arm_window_s`, the acquisition finished between two polls (Rigol DS1000Z §4.2, Siglent
         SDS §4.3). The timeout message names the last status.
+
+        ``force`` (AUTO sweep emulation): called once if the status still reads ``waiting`` (armed, no
+        trigger yet) after :func:`instruments.timing.auto_trigger_after_s` of the record -- the time by which
+        any periodic trigger signal would have fired.
         """
         armed = False
+        timing = self.record_timing() if force is not None else None
+        force_after = auto_trigger_after_s(timing) if timing is not None else None
 
         def done(status: str, elapsed: float) -> bool:
-            nonlocal armed
+            nonlocal armed, force_after
             if status.upper() != "STOP":
                 armed = True
+                if force is not None and force_after is not None and elapsed >= force_after \
+                        and status.upper().startswith(waiting):
+                    force_after = None
+                    force()
                 return False
             return armed or elapsed >= self.arm_window_s
 
@@ -221,16 +344,19 @@ class Oscilloscope(ScpiInstrument, ABC):
                     self.set(*restore)
 
     def _read_in_windows(self, total: int, per_read: int, read_window: Callable[[int, int], Any],
-                         command: str) -> Any:
-        """Points 1 to ``total`` read as windows of at most ``per_read`` points (1-based, inclusive):
-        ``read_window(first, last)`` returns each window's codes; a window of the wrong size raises. Returns
-        the concatenated numpy array."""
+                         command: str, bytes_per_point: int = 1, start: int = 1) -> Any:
+        """Points ``start`` to ``start + total - 1`` read as windows of at most ``per_read`` points (1-based,
+        inclusive): ``read_window(first, last)`` returns each window's codes; a window of the wrong size raises.
+        Each window is read with the VISA timeout its ``bytes_per_point`` x points need
+        (:meth:`transfer_timeout_s`). Returns the concatenated numpy array."""
         import numpy as np
 
         pieces = []
-        for first in range(1, total + 1, per_read):
-            last = min(first + per_read - 1, total)
-            block = read_window(first, last)
+        end = start + total - 1
+        for first in range(start, end + 1, per_read):
+            last = min(first + per_read - 1, end)
+            with self.visa_timeout_at_least(self.transfer_timeout_s((last - first + 1) * bytes_per_point)):
+                block = read_window(first, last)
             if block.size != last - first + 1:
                 raise InstrumentError(self.label, f"block for points {first}-{last} holds {block.size} points",
                                       command)

@@ -13,7 +13,8 @@ pyvisa is imported lazily (only to recognise its exception types), so ``import i
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Sequence, TypeVar
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 from .errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
 
@@ -56,18 +57,69 @@ class ScpiInstrument:
     #: query that returns the oldest error as ``<code>,"<text>"``; ``None`` if the family has no queue
     error_query: str | None = "SYSTem:ERRor?"
 
+    #: the ``*IDN?`` reply the instrument gave when it was opened (set by ``open_bench``); lets
+    #: :meth:`resync` recognise the end of stale reply bytes
+    identity: str | None = None
+
     def __init__(self, resource: Any, label: str | None = None) -> None:
         self.resource = resource
         self.label = label or f"{type(self).__name__} at {getattr(resource, 'resource_name', '?')}"
+        self._stale = False  # an exchange was cut short: unread reply bytes may still be on their way
 
     # -- transport -------------------------------------------------------------------------------
     def _call(self, command: str, fn: Callable[[], T]) -> T:
+        if self._stale:
+            self.resync()
         try:
             return fn()
         except (InstrumentError, AssertionError):
             raise  # AssertionError: a protocol test's playback mismatch must not pass for an instrument error
         except Exception as exc:  # pyvisa raises many types; each becomes one clear line
+            self._stale = True
             raise _visa_failure(self.label, command, exc) from exc
+        except BaseException:  # Ctrl-C or a stop signal in the middle of a reply (a binary block, say)
+            self._stale = True
+            raise
+
+    def resync(self) -> None:
+        """Get the session back in step after an exchange was cut short (a signal or a timeout mid-reply).
+
+        First a device clear (VISA ``viClear``: the IEEE 488.2 device clear on USBTMC, VXI-11 and HiSLIP; a raw
+        ``::SOCKET`` has none). Bytes of the cut reply may still be in flight, so when the instrument's
+        identity is known it then asks ``*IDN?`` and discards whatever comes before that identity. Raises :class:`InstrumentConnectionError` if the identity does not come
+        back within a few VISA timeouts; the session is then unusable and should be closed.
+        """
+        self._stale = False
+        res = self.resource
+        if res is None:
+            return
+        # pyvisa-py's "clear" of a raw socket drains it until 0.1 s of silence, and never returns when the
+        # peer has closed it; a socket needs no device clear anyway: the identity read below drains it.
+        clear = None if str(getattr(res, "resource_name", "")).upper().endswith("::SOCKET") else getattr(res, "clear", None)
+        if clear is not None:
+            try:
+                clear()
+            except Exception:  # not every session type supports viClear; the identity check below still runs
+                pass
+        if not self.identity:
+            return
+        import time
+
+        timeout_s = float(getattr(res, "timeout", None) or 2000.0) / 1000.0
+        deadline = time.monotonic() + 3.0 * timeout_s
+        want = self.identity.strip().encode("ascii", "replace")
+        try:
+            res.write("*IDN?")
+            while time.monotonic() < deadline:
+                if res.read_raw().strip() == want:
+                    return
+        except Exception as exc:
+            self._stale = True
+            raise InstrumentConnectionError(self.label, f"could not get back in step after an interrupted "
+                                            f"exchange ({type(exc).__name__}: {exc})", "*IDN?") from exc
+        self._stale = True
+        raise InstrumentConnectionError(self.label, "could not get back in step after an interrupted exchange "
+                                        "(its identity did not come back)", "*IDN?")
 
     def write(self, command: str) -> None:
         """Send one command without checking the error queue (prefer :meth:`set`)."""
@@ -97,10 +149,13 @@ class ScpiInstrument:
 
     def query_binary(self, command: str, datatype: str, *, is_big_endian: bool = False,
                      header_fmt: str = "ieee", expect_termination: bool = True,
-                     chunk_size: int | None = None) -> Any:
+                     chunk_size: int | None = None, timeout_s: float | None = None) -> Any:
         """Query an IEEE 488.2 definite-length block with pyvisa's reader; returns a numpy array.
 
-        ``datatype`` is a struct code (``'B'`` uint8, ``'b'`` int8, ``'H'``/``'h'`` 16-bit).
+        ``datatype`` is a struct code (``'B'`` uint8, ``'b'`` int8, ``'H'``/``'h'`` 16-bit). ``timeout_s``:
+        the VISA timeout this transfer needs (:func:`instruments.timing.transfer_timeout_s` of the block's
+        size), in force for this query only and never below the session's own timeout
+        (:meth:`visa_timeout_at_least`).
         """
         import numpy as np
 
@@ -111,7 +166,26 @@ class ScpiInstrument:
                 kwargs["chunk_size"] = chunk_size
             return self.resource.query_binary_values(command, **kwargs)
 
-        return self._call(command, run)
+        with self.visa_timeout_at_least(timeout_s):
+            return self._call(command, run)
+
+    @contextmanager
+    def visa_timeout_at_least(self, seconds: float | None) -> Iterator[None]:
+        """Within the block, the VISA timeout is at least ``seconds`` (None: unchanged).
+
+        The session's own timeout (the bench config's ``timeout_ms``) stays the floor: it is raised, never
+        lowered, and an infinite one (None) is left alone. It is put back however the block ends.
+        """
+        res = self.resource
+        previous = getattr(res, "timeout", None) if res is not None else None
+        raised = seconds is not None and previous is not None and seconds * 1000.0 > previous
+        if raised:
+            res.timeout = seconds * 1000.0
+        try:
+            yield
+        finally:
+            if raised and self.resource is not None:
+                self.resource.timeout = previous
 
     # -- checked settings ------------------------------------------------------------------------
     def read_error(self) -> tuple[int, str]:

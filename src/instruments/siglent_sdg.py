@@ -231,6 +231,11 @@ class SiglentSDG(FunctionGenerator):
             raise InstrumentError(self.label, f"tracking: asked {mode.upper()}, the instrument answers {kept!r}",
                                   command)
 
+    def tracking(self) -> Tracking:
+        """``COUP?``: "on" when it reports ``TRACE,ON`` (CH2 follows CH1, §3.3), else "off"; the SDG has no
+        track-inverted."""
+        return "on" if "TRACE,ON" in self.query("COUP?").upper().replace(" ", "") else "off"
+
     def set_inverted(self, channel: int, on: bool) -> None:
         """``C<n>:INVT ON|OFF``: invert the channel's polarity (§3.3), read back with ``C<n>:INVT?``.
 

@@ -27,7 +27,7 @@ import numpy as np
 from ._scpi_format import NUMBER, first_number
 from ._scpi_format import scope_number as _num
 from .errors import InstrumentError
-from .scope import AcquisitionMode, Coupling, Oscilloscope, ScopeChannelState
+from .scope import AcquisitionMode, AcquisitionState, Coupling, Oscilloscope, ScopeChannelState
 from .waveform import Waveform
 
 _SLOPE = {"rising": "RISing", "falling": "FALLing"}
@@ -39,6 +39,7 @@ _ESR_ERRORS = ((32, "command error"), (16, "execution error"), (8, "device-depen
 _TDIV = [200e-12, 500e-12] + [m * 10.0 ** e for e in range(-9, 3) for m in (1, 2, 5)] + [1000.0]
 _DEPTH = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([kKmMgG]?)")
 _DEPTH_UNIT = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9}
+_TYPE_REPLY = {"NORM": "normal", "AVER": "average", "PEAK": "peak"}
 
 
 def depth_text(points: int) -> str:
@@ -56,6 +57,14 @@ def parse_depth(reply: str) -> int | None:
     if not m:
         return None
     return round(float(m.group(1)) * _DEPTH_UNIT[m.group(2).upper()])
+
+
+def parse_rate(reply: str) -> float:
+    """A sample rate reply in Sa/s: ``1.00E+09`` or ``1.00GSa/s`` -> 1e9; ValueError if it holds none."""
+    m = _DEPTH.match(reply)
+    if not m:
+        raise ValueError(f"no sample rate in {reply!r}")
+    return float(m.group(1)) * _DEPTH_UNIT[m.group(2).upper()]
 
 
 @dataclass(frozen=True)
@@ -177,6 +186,7 @@ class SiglentSDS(Oscilloscope):
         self._set_read_back(f":TIMebase:SCALe {_num(scale_s_per_div)}", ":TIMebase:SCALe?", scale_s_per_div,
                             "timebase scale (s/div)")
         self.set(f":TIMebase:DELay {_num(position_s)}")
+        self._note_timebase(scale_s_per_div, position_s)
 
     def timebase(self) -> tuple[float, float]:
         """(``:TIMebase:SCALe?`` s/div, ``:TIMebase:DELay?`` s)."""
@@ -199,6 +209,7 @@ class SiglentSDS(Oscilloscope):
         if kept != points:
             raise InstrumentError(self.label, f"memory depth set to {points} points but the instrument "
                                               f"kept {reply}", command)
+        self._note_memory_depth(kept)
         return kept
 
     # -- trigger and acquisition -----------------------------------------------------------------------
@@ -228,17 +239,40 @@ class SiglentSDS(Oscilloscope):
             if not reply.upper().startswith("AVER") or not counts or int(float(counts[-1])) != average_count:
                 raise InstrumentError(self.label, f"average count set to {average_count} but the instrument "
                                                   f"reads back {reply!r}", command)
+        self._note_averages(average_count if mode == "average" else 1)
 
-    def single(self, timeout_s: float = 10.0) -> None:
+    def acquisition_state(self) -> AcquisitionState:
+        """``:ACQuire:TYPE?`` (mode, and the count of ``AVERage,<n>``), ``:ACQuire:SRATe?`` (Sa/s) and
+        ``:ACQuire:MDEPth?`` (``10k``/``12.5M`` or a plain number), reference/scpi.md §4.3 (SDS Series
+        Programming Guide, :ACQuire subsystem)."""
+        command = ":ACQuire:TYPE?"
+        reply = self.query(command)
+        mode = self._mode_from_reply(reply.split(",")[0], _TYPE_REPLY)
+        averages = 1
+        if mode == "average":
+            counts = NUMBER.findall(reply)
+            if not counts:
+                raise InstrumentError(self.label, f"no average count in {reply!r}", command)
+            averages = int(float(counts[-1]))
+        rate = self.query_as(":ACQuire:SRATe?", parse_rate, "a sample rate")
+        depth_reply = self.query(":ACQuire:MDEPth?")
+        depth = parse_depth(depth_reply)
+        if depth is None:
+            raise InstrumentError(self.label, f"expected a memory depth, got {depth_reply!r}", ":ACQuire:MDEPth?")
+        return AcquisitionState(mode=mode, averages=averages, sample_rate_sa_s=rate, record_length=depth)
+
+    def single(self, timeout_s: float | None = None) -> None:
         """One acquisition of all enabled channels: ``:TRIGger:MODE SINGle``, then poll
         ``:TRIGger:STATus?`` until ``Stop`` after the scope armed (or after :attr:`arm_window_s` of ``Stop``:
-        the record finished between polls). Raises :class:`InstrumentTimeout` after ``timeout_s``. The
-        trigger mode before is remembered for :meth:`run`."""
+        the record finished between polls). Raises :class:`InstrumentTimeout` after
+        :meth:`acquisition_wait_s` (the record's time with margins, plus ``timeout_s``). The trigger mode
+        before is remembered for :meth:`run`."""
         mode = self.query(":TRIGger:MODE?")
         if not mode.upper().startswith("SING"):
             self._mode_before_single = mode
+        limit = self.acquisition_wait_s(timeout_s)
         self.set(":TRIGger:MODE SINGle")
-        self._wait_for_stop(lambda: self.query(":TRIGger:STATus?"), timeout_s, ":TRIGger:MODE SINGle")
+        self._wait_for_stop(lambda: self.query(":TRIGger:STATus?"), limit, ":TRIGger:MODE SINGle")
 
     def run(self) -> None:
         """Put back the trigger mode :meth:`single` replaced (AUTO if unknown), then ``:TRIGger:RUN``."""
@@ -294,7 +328,8 @@ class SiglentSDS(Oscilloscope):
             count = min(per_read, desc.points - first)
             self.set(f":WAVeform:STARt {first}", f":WAVeform:POINt {count}")
             block = self.query_binary(":WAVeform:DATA?", "h" if width == "WORD" else "b", is_big_endian=False,
-                                      chunk_size=self.transfer_chunk_bytes)
+                                      chunk_size=self.transfer_chunk_bytes,
+                                      timeout_s=self.transfer_timeout_s(count * (2 if width == "WORD" else 1)))
             if block.size != count:
                 raise InstrumentError(self.label, f"block from point {first} holds {block.size} points, "
                                                   f"expected {count}", ":WAVeform:DATA?")

@@ -25,7 +25,7 @@ import numpy as np
 
 from ._scpi_format import scope_number as _num
 from .errors import InstrumentError
-from .scope import AcquisitionMode, Coupling, Oscilloscope, ScopeChannelState
+from .scope import AcquisitionMode, AcquisitionState, Coupling, Oscilloscope, ScopeChannelState
 from .waveform import Waveform
 
 CODES_PER_DIV = 25  # SDS1000X-E programming guide conversion
@@ -34,6 +34,7 @@ _CMR_TEXT = {1: "Unrecognized command/query header", 2: "Invalid character", 3: 
              8: "Command String Too Long", 9: "Query cannot allowed", 10: "Missing Query mask",
              11: "Invalid parameter", 12: "Parameter syntax error", 13: "Filename too long"}
 _ACQW = {"normal": "SAMPLING", "peak": "PEAK_DETECT", "highres": "HIGH_RES"}  # average: AVERAGE,<n>
+_ACQW_REPLY = {"SAMPLING": "normal", "PEAK_DETECT": "peak", "HIGH_RES": "highres", "AVERAGE": "average"}
 _SLOPE = {"rising": "POS", "falling": "NEG"}
 #: memory depths ``MSIZ`` accepts (reference/scpi.md §4.3, [M])
 MEMORY_DEPTHS = {7_000: "7K", 14_000: "14K", 70_000: "70K", 140_000: "140K", 700_000: "700K",
@@ -161,6 +162,7 @@ class SiglentSDS1000XE(Oscilloscope):
         self._check_timebase_scale(scale_s_per_div)
         self._set_read_back(f"TDIV {_num(scale_s_per_div)}", "TDIV?", scale_s_per_div, "timebase scale (s/div)")
         self.set(f"TRDL {_num(position_s)}")
+        self._note_timebase(scale_s_per_div, position_s)
 
     def timebase(self) -> tuple[float, float]:
         """(``TDIV?`` s/div, ``TRDL?`` s)."""
@@ -182,6 +184,7 @@ class SiglentSDS1000XE(Oscilloscope):
         if kept != points:
             raise InstrumentError(self.label, f"memory depth set to {points} points but the instrument kept "
                                               f"{strip_header(reply)}", command)
+        self._note_memory_depth(kept)
         return kept
 
     # -- trigger and acquisition -----------------------------------------------------------------------
@@ -210,22 +213,40 @@ class SiglentSDS1000XE(Oscilloscope):
             if parts[0] != "AVERAGE" or len(parts) < 2 or parts[1].strip() != str(int(average_count)):
                 raise InstrumentError(self.label, f"average count set to {average_count} but the instrument "
                                                   f"reads back {reply!r}", command)
+        self._note_averages(average_count if mode == "average" else 1)
 
-    def single(self, timeout_s: float = 10.0) -> None:
+    def acquisition_state(self) -> AcquisitionState:
+        """``ACQW?`` (mode, and the count of ``AVERAGE,<n>``), ``SARA?`` (``SARA 1.00GSa/s``) and ``MSIZ?``
+        (the memory depth, ``MSIZ 14M``): reference/scpi.md §4.3 (SDS1000X-E Programming Guide)."""
+        reply = strip_header(self.query("ACQW?"))
+        parts = [p.strip() for p in reply.split(",")]
+        mode = self._mode_from_reply(parts[0], _ACQW_REPLY)
+        averages = 1
+        if mode == "average":
+            try:
+                averages = int(float(parts[1]))
+            except (IndexError, ValueError):
+                raise InstrumentError(self.label, f"no average count in {reply!r}", "ACQW?") from None
+        return AcquisitionState(mode=mode, averages=averages, sample_rate_sa_s=self._number("SARA?"),
+                                record_length=round(self._number("MSIZ?")))
+
+    def single(self, timeout_s: float | None = None) -> None:
         """One acquisition of all displayed channels.
 
         ``STOP``, ``INR?`` (read clears it), ``TRMD SINGLE`` + ``ARM``, then poll ``INR?`` until bit 0 ("new
         signal acquired") is set -- race-free, because bit 0 can only come from this arming. ([L]: the
         ``INR?`` completion test is from the LeCroy-style register model, not confirmed on hardware.) Raises
-        :class:`InstrumentTimeout` after ``timeout_s``. The trigger mode before is remembered for :meth:`run`.
+        :class:`InstrumentTimeout` after :meth:`acquisition_wait_s` (the record's time with margins, plus
+        ``timeout_s``). The trigger mode before is remembered for :meth:`run`.
         """
         mode = strip_header(self.query("TRMD?"))
         if mode.upper() not in ("SINGLE", "STOP"):
             self._trigger_mode_before_single = mode
+        limit = self.acquisition_wait_s(timeout_s)
         self.set("STOP")
         self._register("INR?")
         self.set("TRMD SINGLE", "ARM")
-        self._poll_until(lambda: self._register("INR?"), lambda inr, _: bool(inr & 1), timeout_s, "TRMD SINGLE")
+        self._poll_until(lambda: self._register("INR?"), lambda inr, _: bool(inr & 1), limit, "TRMD SINGLE")
 
     def run(self) -> None:
         """Leave the scope acquiring: ``TRMD`` back to the mode :meth:`single` replaced (AUTO if unknown)."""
@@ -236,7 +257,9 @@ class SiglentSDS1000XE(Oscilloscope):
     # -- transfer --------------------------------------------------------------------------------------
     def _read_block(self, command: str) -> bytes:
         """Send ``command`` and read ``<ASCII prefix>#<n><len><data>`` plus the two trailing line feeds
-        (reference/scpi.md §1.3 reader)."""
+        (reference/scpi.md §1.3 reader). Until the header is in, the VISA timeout allows for the memory depth
+        this driver set (the scope prepares the block before its first byte); the data are then read with the
+        timeout the header's byte count needs (:meth:`transfer_timeout_s`)."""
         def read() -> bytes:
             res = self.resource
             res.write(command)
@@ -247,13 +270,15 @@ class SiglentSDS1000XE(Oscilloscope):
                     raise InstrumentError(self.label, f"no block in reply {prefix!r}...", command)
             ndigits = int(res.read_bytes(1))
             nbytes = int(res.read_bytes(ndigits))
-            data = res.read_bytes(nbytes, chunk_size=self.transfer_chunk_bytes) if nbytes else b""
+            with self.visa_timeout_at_least(self.transfer_timeout_s(nbytes)):
+                data = res.read_bytes(nbytes, chunk_size=self.transfer_chunk_bytes) if nbytes else b""
             tail = res.read_bytes(2)
             if tail != b"\n\n":
                 raise InstrumentError(self.label, f"block not followed by two line feeds ({tail!r})", command)
             return bytes(data)
 
-        return self._call(command, read)
+        with self.visa_timeout_at_least(self.transfer_timeout_s(self._noted_depth or 0)):
+            return self._call(command, read)
 
     def read_waveform(self, channel: int) -> Waveform:
         """Transfer the last acquisition of ``channel``: ``WFSU SP,0,NP,0,FP,0`` (every point), the scaling

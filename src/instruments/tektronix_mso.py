@@ -25,13 +25,14 @@ import numpy as np
 from ._scpi_format import NUMBER
 from ._scpi_format import scope_number as _num
 from .errors import InstrumentError
-from .scope import AcquisitionMode, Coupling, Oscilloscope, ScopeChannelState
+from .scope import AcquisitionMode, AcquisitionState, Coupling, Oscilloscope, ScopeChannelState
 from .scpi_instrument import MAX_ERROR_READS
 from .waveform import Waveform
 
 _ESR_ERROR_BITS = 32 | 16 | 8 | 4  # CME, EXE, DDE, QYE
 _EVENT = re.compile(r'^\s*([+-]?\d+)\s*,\s*"?(.*?)"?\s*$', re.S)
 _ACQUIRE_MODE = {"normal": "SAMple", "average": "AVErage", "highres": "HIRes", "peak": "PEAKdetect"}
+_ACQUIRE_MODE_REPLY = {"SAM": "normal", "AVE": "average", "HIR": "highres", "PEAK": "peak"}
 _SLOPE = {"rising": "RISe", "falling": "FALL"}
 _TERMINATION = {50.0: "50", 1e6: "1.0E+6"}
 _BANDWIDTH_LIMIT_HZ = 20e6
@@ -155,6 +156,7 @@ class TektronixMSO(Oscilloscope):
         self._check_timebase_scale(scale_s_per_div)
         self.set(f"HORizontal:SCAle {_num(scale_s_per_div)}", "HORizontal:POSition 50",
                  "HORizontal:DELay:MODe ON", f"HORizontal:DELay:TIMe {_num(position_s)}")
+        self._note_timebase(scale_s_per_div, position_s)
 
     def timebase(self) -> tuple[float, float]:
         """(s/div, s from the trigger to screen centre): the delay time when delay mode is on, plus the
@@ -168,7 +170,9 @@ class TektronixMSO(Oscilloscope):
         """``HORizontal:MODE MANual``, ``HORizontal:RECOrdlength <points>``; returns the record length read
         back, which the scope may have moved to the nearest length it supports."""
         self.set("HORizontal:MODE MANual", f"HORizontal:RECOrdlength {self._check_record_length(points)}")
-        return int(self._number("HORizontal:RECOrdlength?"))
+        kept = int(self._number("HORizontal:RECOrdlength?"))
+        self._note_memory_depth(kept)
+        return kept
 
     # -- trigger and acquisition -----------------------------------------------------------------------
     def set_trigger_edge(self, source_channel: int, level_v: float,
@@ -189,15 +193,27 @@ class TektronixMSO(Oscilloscope):
         self.set(f"ACQuire:MODe {_ACQUIRE_MODE[mode]}")
         if mode == "average":
             self.set(f"ACQuire:NUMAVg {int(average_count)}")
+        self._note_averages(average_count if mode == "average" else 1)
 
-    def single(self, timeout_s: float = 10.0) -> None:
+    def acquisition_state(self) -> AcquisitionState:
+        """``ACQuire:MODe?`` (``SAMPLE|AVERAGE|HIRES|PEAKDETECT|ENVELOPE``), ``ACQuire:NUMAVg?`` in AVErage
+        mode only, ``HORizontal:SAMPLERate?`` (Sa/s) and ``HORizontal:RECOrdlength?`` (points), replies with or
+        without headers (reference/scpi.md §4.4, MSO 4/5/6 Programmer Manual)."""
+        mode = self._mode_from_reply(strip_header(self.query("ACQuire:MODe?")), _ACQUIRE_MODE_REPLY)
+        averages = int(self._number("ACQuire:NUMAVg?")) if mode == "average" else 1
+        return AcquisitionState(mode=mode, averages=averages, sample_rate_sa_s=self._number("HORizontal:SAMPLERate?"),
+                                record_length=int(self._number("HORizontal:RECOrdlength?")))
+
+    def single(self, timeout_s: float | None = None) -> None:
         """One acquisition sequence of all displayed channels: ``ACQuire:STATE STOP``,
         ``ACQuire:STOPAfter SEQuence``, ``ACQuire:STATE RUN``, then poll ``ACQuire:STATE?`` until 0 (in
         AVErage mode the sequence is a full average). Commands run in order, so the state reads 1 from the
-        first poll until the sequence is done. Raises :class:`InstrumentTimeout` after ``timeout_s``."""
+        first poll until the sequence is done. Raises :class:`InstrumentTimeout` after
+        :meth:`acquisition_wait_s` (the record's time with margins, plus ``timeout_s``)."""
+        limit = self.acquisition_wait_s(timeout_s)
         command = "ACQuire:STATE RUN"
         self.set("ACQuire:STATE STOP", "ACQuire:STOPAfter SEQuence", command)
-        self._poll_until(lambda: self._bool("ACQuire:STATE?"), lambda running, _: not running, timeout_s, command)
+        self._poll_until(lambda: self._bool("ACQuire:STATE?"), lambda running, _: not running, limit, command)
 
     def run(self) -> None:
         """``ACQuire:STOPAfter RUNSTop``, ``ACQuire:STATE RUN``: continuous acquisition."""
@@ -245,7 +261,7 @@ class TektronixMSO(Oscilloscope):
                 self.set(f"DATa:STARt {first}", f"DATa:STOP {last}")
             return self.query_binary("CURVe?", "h", is_big_endian=False, chunk_size=self.transfer_chunk_bytes)
 
-        codes = self._read_in_windows(pre.points, self.max_points_per_read, read_window, "CURVe?")
+        codes = self._read_in_windows(pre.points, self.max_points_per_read, read_window, "CURVe?", bytes_per_point=2)
         self.check_errors("CURVe?")
         return Waveform(channel=channel, codes=codes, y_increment_v=pre.y_mult, y_origin_v=pre.y_zero,
                         y_reference=pre.y_off, x_increment_s=pre.x_increment,

@@ -24,6 +24,13 @@ from scipy.optimize import brentq
 Transfer = Callable[[np.ndarray], np.ndarray]
 
 
+def _ratio(num: ArrayLike, den: ArrayLike) -> np.ndarray:
+    """``num/den`` elementwise without floating-point warnings: nan for 0/0, inf for x/0 (a transfer without
+    gain, e.g. a pair whose devices are cut off, has no meaningful distortion ratios)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(num, dtype=float) / np.asarray(den, dtype=float)
+
+
 @dataclass(frozen=True)
 class Distortion:
     """Harmonic analysis at several amplitudes.
@@ -42,13 +49,13 @@ class Distortion:
         return np.abs(self.harmonics[:, 1])
 
     def hd(self, k: int) -> np.ndarray:
-        """k-th harmonic relative to the fundamental, ``|Y_k|/|Y_1|`` (ratio, not %)."""
-        return np.abs(self.harmonics[:, k]) / self.fundamental
+        """k-th harmonic relative to the fundamental, ``|Y_k|/|Y_1|`` (ratio, not %; nan when ``Y_1 = 0``)."""
+        return _ratio(np.abs(self.harmonics[:, k]), self.fundamental)
 
     @property
     def thd(self) -> np.ndarray:
         """``sqrt(sum_{k>=2} |Y_k|^2)/|Y_1|`` (ratio)."""
-        return np.sqrt(np.sum(np.abs(self.harmonics[:, 2:]) ** 2, axis=1)) / self.fundamental
+        return _ratio(np.sqrt(np.sum(np.abs(self.harmonics[:, 2:]) ** 2, axis=1)), self.fundamental)
 
     @property
     def fundamental_gain(self) -> np.ndarray:
@@ -58,7 +65,7 @@ class Distortion:
     @property
     def gain_ratio(self) -> np.ndarray:
         """Fundamental gain over the small-signal slope (1 for a linear transfer; < 1 as it compresses)."""
-        return self.fundamental_gain / abs(self.slope)
+        return _ratio(self.fundamental_gain, abs(self.slope))
 
 
 def harmonic_analysis(transfer: Transfer, amplitudes: ArrayLike, *, bias: float = 0.0, n_harmonics: int = 15,

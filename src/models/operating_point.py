@@ -28,8 +28,10 @@ while ``V_DS >= V_ov``. ``headroom_v`` is how far each device is from that edge.
 from __future__ import annotations
 
 import math
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 from scipy.optimize import brentq
 
@@ -44,9 +46,45 @@ TAIL_COMPLIANCE_V = 0.3
 _MIN_FACTOR = 1e-9  # floor of (1 + V/V_A): keeps the device laws finite (and monotone) far outside their range
 _MIN_CURRENT = 1e-30  # A: a Norton tail at a trial voltage far below v_ee would deliver a negative current
 
+MAX_LAW_EVALUATIONS = 1_000_000
+"""Device-law evaluations one operating-point solve may spend (a working pair takes 1e3 to 1e5, a cascoded
+active load the most): beyond, the nested solves are wandering among component values that no working pair has,
+and the solve stops with an :class:`OperatingPointError` (a few seconds) rather than running on for minutes."""
+
+_budget = threading.local()
+
 
 class OperatingPointError(ValueError):
     """No DC solution within the bracketed ranges (component values far outside anything buildable)."""
+
+
+class _BudgetExceeded(OperatingPointError):
+    """The solve spent :data:`MAX_LAW_EVALUATIONS` device-law evaluations."""
+
+
+@contextmanager
+def _evaluation_budget() -> Iterator[None]:
+    """Count device-law evaluations in this thread for one top-level solve, at most :data:`MAX_LAW_EVALUATIONS`
+    (nested uses share the outer count)."""
+    if getattr(_budget, "left", None) is not None:
+        yield
+        return
+    _budget.left = MAX_LAW_EVALUATIONS
+    try:
+        yield
+    finally:
+        _budget.left = None
+
+
+def _spend() -> None:
+    """One device-law evaluation of the current solve; :class:`_BudgetExceeded` when none is left."""
+    left = getattr(_budget, "left", None)
+    if left is None:
+        return
+    if left <= 0:
+        raise _BudgetExceeded(f"the solve took more than {MAX_LAW_EVALUATIONS} device-law evaluations without "
+                              "settling (component values far from a working pair)")
+    _budget.left = left - 1
 
 
 @dataclass(frozen=True)
@@ -162,6 +200,7 @@ class _Law:
 
     def _factor(self, v_out: float, v_ctrl: float = 0.0) -> float:
         """Early factor ``1 - V_BC/V_A = 1 + (V_CE - V_BE)/V_A`` (BJT) or ``1 + lambda V_DS`` (MOS)."""
+        _spend()
         if self.is_bjt:
             f = 1.0 + ((v_out - v_ctrl) / self.dev.early_v if math.isfinite(self.dev.early_v) else 0.0)
         else:
@@ -173,8 +212,32 @@ class _Law:
         ``extra = 1/beta_F``: emitter current ``i``), at ``V_CE = v_out``."""
         d: BjtParams = self.dev
         i = max(i, 1e-300)
-        return _fixed_point(lambda u: self.vt * math.log(i / (d.i_s * (self._factor(v_out, u) + extra))),
-                            self.vt * math.log(i / (d.i_s * (1.0 + extra))), 1.0, "base-emitter voltage")
+
+        def step(u: float) -> float:
+            return self.vt * math.log(i / (d.i_s * (self._factor(v_out, u) + extra)))
+
+        x0 = self.vt * math.log(i / (d.i_s * (1.0 + extra)))
+        f0 = self._factor(v_out, x0)
+        if not math.isfinite(d.early_v) or f0 <= _MIN_FACTOR or self.vt / (d.early_v * (f0 + extra)) < 0.01:
+            return _fixed_point(step, x0, 1.0, "base-emitter voltage")
+        return self._vbe_newton(step, x0, v_out, extra)
+
+    def _vbe_newton(self, step: Callable[[float], float], x0: float, v_out: float, extra: float) -> float:
+        """:meth:`_vbe` where the fixed point contracts slowly (the Early factor is small: a saturated device or
+        a small V_A): Newton's method on ``u - step(u)`` with ``step' = V_T/(V_A (f + extra))``, handing over
+        to the bracketed solve when that slope nears 1 (the equation then has no well-separated root)."""
+        d: BjtParams = self.dev
+        u = x0
+        for _ in range(50):
+            f = self._factor(v_out, u)
+            slope = 0.0 if f <= _MIN_FACTOR else self.vt / (d.early_v * (f + extra))
+            if slope > 0.9:
+                break
+            du = (u - step(u)) / (1.0 - slope)
+            u -= du
+            if abs(du) <= 1e-13:
+                return u
+        return _bracketed_fixed_point(step, x0, 1.0, "base-emitter voltage")
 
     def split(self, i_e: float, v_out: float) -> float:
         """Output (collector) current for emitter current ``i_e`` at ``v_out``: ``I_E f/(f + 1/beta_F)``."""
@@ -216,7 +279,7 @@ class _Law:
             return DeviceOperatingPoint(name, "mos", 0.0, 0.0, v_ctrl, v_out, 0.0, math.inf, math.inf,
                                         math.inf, 1.0, math.inf, v_ov, "cutoff", v_out - max(v_ov, 0.0))
         gm = 2.0 * i_out / v_ov
-        r_o = f / (m.lambda_per_v * i_out) if m.lambda_per_v > 0 else math.inf
+        r_o = f / (m.lambda_per_v * i_out) if m.lambda_per_v * i_out > 0 else math.inf
         headroom = v_out - v_ov
         return DeviceOperatingPoint(name, "mos", i_out, 0.0, v_ctrl, v_out, gm, r_o, math.inf, math.inf,
                                     1.0, 1.0 / gm, v_ov, "active" if headroom >= 0 else "triode", headroom)
@@ -247,13 +310,71 @@ class _SideState:
 
 
 def _fixed_point(step: Callable[[float], float], x0: float, scale: float, what: str) -> float:
-    """Iterate ``x = step(x)``; used where the map is a strong contraction (factors ~ V_T/V_A)."""
+    """Iterate ``x = step(x)``; used where the map is a strong contraction (factors ~ V_T/V_A).
+
+    Far from the usual operating points (a saturated device with a small V_A, so the Early factor nears its
+    floor) the map contracts slowly or not at all; as soon as a step is more than half the one before (or
+    after 200 steps) :func:`_bracketed_fixed_point` solves the same equation as a bracketed root instead."""
     x = x0
+    last = math.inf
     for _ in range(200):
         x_new = step(x)
-        if abs(x_new - x) <= 1e-13 * scale:
+        dx = abs(x_new - x)
+        if dx <= 1e-13 * scale:
             return x_new
-        x = x_new
+        if dx > 0.5 * last:
+            break
+        x, last = x_new, dx
+    return _bracketed_fixed_point(step, x0, scale, what)
+
+
+def _bracketed_fixed_point(step: Callable[[float], float], x0: float, scale: float, what: str) -> float:
+    """A root of ``r(x) = x - step(x)`` near ``x0``: secant steps from ``x0`` and ``step(x0)``, switching to Brent's
+    method as soon as two points bracket a root; when the secant stalls, intervals ``[x0 - h, x0]`` and
+    ``[x0, x0 + h]`` with ``h`` doubling from ``1e-3 scale`` to ``1e4 scale`` (V for the voltages solved here) are
+    searched for a sign change. Raises :class:`OperatingPointError` when none is found (or the step fails)."""
+    def r(x: float) -> float:
+        return x - step(x)
+
+    tol = 1e-13 * scale
+
+    def bracketed(a: float, b: float) -> float:
+        lo, hi = (a, b) if a < b else (b, a)
+        return float(brentq(r, lo, hi, xtol=tol, rtol=1e-15, maxiter=200))
+
+    try:
+        a, ra = x0, r(x0)
+        if ra == 0.0:
+            return a
+        b = a - ra
+        rb = r(b)
+        for _ in range(60):
+            if rb == 0.0:
+                return b
+            if (ra > 0.0) != (rb > 0.0):
+                return bracketed(a, b)
+            if rb == ra:
+                break
+            c = b - rb * (b - a) / (rb - ra)
+            if not (math.isfinite(c) and abs(c - x0) <= 1e4 * scale):
+                break
+            if abs(c - b) <= tol:
+                return c
+            a, ra, b, rb = b, rb, c, r(c)
+        r0 = r(x0)
+        h = 1e-3 * scale
+        while h <= 1e4 * scale:
+            for x1 in (x0 - h, x0 + h):
+                r1 = r(x1)
+                if r1 == 0.0:
+                    return x1
+                if (r1 > 0.0) != (r0 > 0.0):
+                    return bracketed(x0, x1)
+            h *= 2.0
+    except _BudgetExceeded:
+        raise
+    except (ValueError, OverflowError, ZeroDivisionError):
+        pass
     raise OperatingPointError(f"the {what} did not converge")
 
 
@@ -488,7 +609,8 @@ def resistive_pair_operating_point(
     """
     specs = _specs(devices, vt, v_in, r_source, r_degen, cascode, cascode_bias)
     tops = tuple((lambda i, r=r: v_return - r * i) for r in r_loads)
-    v_t, states = _solve_tail(specs, tops, i_tail, r_tail, v_ee)  # type: ignore[arg-type]
+    with _evaluation_budget():
+        v_t, states = _solve_tail(specs, tops, i_tail, r_tail, v_ee)  # type: ignore[arg-type]
     sides = (_side_point(specs[0], states[0], 1), _side_point(specs[1], states[1], 2))
     kind = "bjt" if specs[0].law.is_bjt else "mos"
     return PairOperatingPoint(kind, "resistive", vt, norton_tail_current(i_tail, r_tail, v_t, v_ee), v_t, sides, None,
@@ -556,19 +678,20 @@ def active_load_operating_point(
         return i4 - states[1].i_top - i_r, v_t, states, v_m, i4
 
     lo, hi = v_ee - 1.0, v_cc + 1.0
-    r_lo, r_hi = balance(lo)[0], balance(hi)[0]
     notes = []
-    if r_lo <= 0:
-        v_o2 = lo
-        notes.append(f"the output has no forward-active DC level: it is pulled below {lo:g} V (the pair device "
-                     "on side 2 saturates)")
-    elif r_hi >= 0:
-        v_o2 = hi
-        notes.append(f"the output has no forward-active DC level: it is pulled above {hi:g} V (the mirror "
-                     "output device saturates)")
-    else:
-        v_o2 = brentq(lambda v: balance(v)[0], lo, hi, xtol=1e-13, rtol=1e-15, maxiter=200)
-    _, v_t, states, v_m, i4 = balance(v_o2)
+    with _evaluation_budget():
+        r_lo, r_hi = balance(lo)[0], balance(hi)[0]
+        if r_lo <= 0:
+            v_o2 = lo
+            notes.append(f"the output has no forward-active DC level: it is pulled below {lo:g} V (the pair "
+                         "device on side 2 saturates)")
+        elif r_hi >= 0:
+            v_o2 = hi
+            notes.append(f"the output has no forward-active DC level: it is pulled above {hi:g} V (the mirror "
+                         "output device saturates)")
+        else:
+            v_o2 = brentq(lambda v: balance(v)[0], lo, hi, xtol=1e-13, rtol=1e-15, maxiter=200)
+        _, v_t, states, v_m, i4 = balance(v_o2)
     sides = (_side_point(specs[0], states[0], 1), _side_point(specs[1], states[1], 2))
     p = _prefix(mlaw)
     i3 = _mirror_output_current(mlaw, v_m, v_m)

@@ -6,6 +6,11 @@ The scope is driven only through the :class:`~instruments.scope.Oscilloscope` in
 without clipping (re-acquiring until it does, and saying so when it cannot), and :func:`acquire_record` takes
 one acquisition of all four nodes together and transfers them as binary blocks.
 
+How long an acquisition may take is the driver's to work out from the record it set up (timebase, memory
+depth, averages: :meth:`instruments.scope.Oscilloscope.acquisition_wait_s`, :mod:`instruments.timing`);
+the ``timeout_s`` these functions pass on is the operator's extra allowance on top of that (the procedure's
+``[acquisition] timeout_s``), not the whole wait.
+
 Why fill and not "as large as possible": 8-bit quantisation noise is LSB/sqrt(12) and the fit's
 uncertainty scales with it (measurement-methods.md §2.1, §2.3), so the signal should use most of the ADC;
 the margin keeps noise peaks and the next frequency's slightly larger swing off the rails.
@@ -62,14 +67,23 @@ class RangeMemory:
 
 def setup_timebase(scope: Oscilloscope, frequency_hz: float, record_points: int, min_periods: float,
                    trigger_channel: int, trigger_level_v: float) -> int:
-    """Horizontal scale for ``min_periods`` periods across the screen, the record length, and the trigger.
+    """Horizontal scale for ``min_periods`` periods in the record, the record length, and the trigger.
 
     Returns the points per channel the scope will deliver. DC points (``frequency_hz == 0``) use a fixed
-    span of :data:`DC_SPAN_S`.
+    span of :data:`DC_SPAN_S`. When the delivered points span less than the screen (a scope that reads
+    the middle of a deeper memory, :meth:`~instruments.scope.Oscilloscope.transfer_span_s`), the screen is
+    widened until they hold the ``min_periods`` periods.
     """
     span = DC_SPAN_S if frequency_hz <= 0 else min_periods / frequency_hz
-    scope.set_timebase(span / scope.horizontal_divisions, 0.0)
+    scale = span / scope.horizontal_divisions
+    scope.set_timebase(scale, 0.0)
     points = scope.set_record_length(record_points)
+    for _ in range(4):  # each step scales the screen by what is missing; two reach it when the rate tops out
+        covered = scope.transfer_span_s()
+        if covered is None or covered <= 0 or covered >= span * (1 - 1e-9):
+            break
+        scale *= span / covered * (1 + 1e-6)
+        scope.set_timebase(scale, 0.0)
     scope.set_trigger_edge(trigger_channel, trigger_level_v, "rising")
     return points
 
@@ -119,19 +133,25 @@ def apply_range(scope: Oscilloscope, channel: int, want: ChannelRange) -> Channe
                                        f"at the screen centre ({last_error or 'offset clamped'})")
 
 
-def acquire_record(scope: Oscilloscope, channels: Mapping[str, int], timeout_s: float) -> dict[str, Waveform]:
-    """One acquisition of all four nodes together; waveforms by node name."""
+def acquire_record(scope: Oscilloscope, channels: Mapping[str, int], timeout_s: float | None) -> dict[str, Waveform]:
+    """One acquisition of all four nodes together; waveforms by node name. ``timeout_s`` is the operator's
+    extra allowance on top of the wait the record needs (module docstring)."""
     by_channel = scope.acquire([channels[n] for n in NODES], timeout_s)
     return {n: by_channel[channels[n]] for n in NODES}
 
 
 def autorange(scope: Oscilloscope, channels: Mapping[str, int], memory: RangeMemory, *, fill: float,
-              max_attempts: int, timeout_s: float) -> Record:
+              max_attempts: int, timeout_s: float | None) -> Record:
     """Acquire, adjust every channel's range, and repeat until no channel clips and each fills the screen.
 
     Starts from the ranges that worked for the previous point. Returns the final record (taken at the
     final ranges). If ``max_attempts`` acquisitions do not settle, the last record is returned with
     ``clipped`` naming the nodes that still clip, so the caller can say so and archive it marked.
+
+    A channel whose wanted range the scope cannot give counts as settled when what the scope kept is close
+    to the range the record was taken at (a signal smaller than ``fill`` of the screen at the most sensitive
+    scale): another acquisition there cannot do better. Its channel is then put back to that range, so the
+    record, the ranges returned with it and the scope agree.
     """
     for node in NODES:
         if node not in memory.ranges:
@@ -146,8 +166,12 @@ def autorange(scope: Oscilloscope, channels: Mapping[str, int], memory: RangeMem
             current = memory.ranges[node]
             want = _next_range(record[node], current, fill, scope.vertical_divisions)
             if record[node].clipped or not _close(want, current):
-                settled = False
-                memory.ranges[node] = apply_range(scope, channels[node], want)
+                kept = apply_range(scope, channels[node], want)
+                if record[node].clipped or not _close(kept, current):
+                    settled = False
+                    memory.ranges[node] = kept
+                else:  # the scope cannot come closer to what is wanted: keep the range the record was taken at
+                    memory.ranges[node] = apply_range(scope, channels[node], current)
         if settled:
             return Record(record, dict(memory.ranges), attempt)
     clipped = tuple(n for n in NODES if record[n].clipped)

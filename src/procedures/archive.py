@@ -53,23 +53,27 @@ buffered writers), :mod:`procedures.archive_results` (whole-run results) and :mo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 import h5py
 import numpy as np
 
-from .archive_buffers import RecordWriters, TableWriters, open_writers
+from .archive_buffers import RecordWriters, TableWriters, open_writers, row_writer
 from .archive_layout import (
     NOT_A_VARIABLE,
     build_schema,
+    close_after_io_error,
     committed_counts,
     creating_path_of,
     final_path_of,
     fsync_dir,
     fsync_path,
+    io_cause,
+    one_line,
     partial_path_of,
     software_version,
     utc_now,
@@ -120,6 +124,7 @@ class RunArchive:
         self._fsync = fsync
         self._run_id = run_id
         self._finished = False
+        self._broken: str | None = None  # the one-line error of a failed write; nothing more is written then
         self._results: dict[str, PendingResult] = {}
 
     # ---- construction --------------------------------------------------------------------------
@@ -158,20 +163,25 @@ class RunArchive:
                 if p.exists():
                     raise ArchiveError(f"{p}: already exists; choose another name or resume it")
         creating = creating_path_of(partial)
-        build_schema(
-            creating,
-            metadata=metadata,
-            configs=configs,
-            instruments=instruments,
-            tables=tables,
-            waveform_spec=waveform_spec,
-            run_id=run_id or uuid.uuid4().hex,
-            start_time=utc_now(),
-            resumed=[],
-        )
-        # Only a closed, complete schema takes the .partial name (renaming a closed file also works on
-        # Windows); the writer then reopens it directly in SWMR-write mode.
-        os.replace(creating, partial)
+        try:
+            build_schema(
+                creating,
+                metadata=metadata,
+                configs=configs,
+                instruments=instruments,
+                tables=tables,
+                waveform_spec=waveform_spec,
+                run_id=run_id or uuid.uuid4().hex,
+                start_time=utc_now(),
+                resumed=[],
+            )
+            # Only a closed, complete schema takes the .partial name (renaming a closed file also works on
+            # Windows); the writer then reopens it directly in SWMR-write mode.
+            os.replace(creating, partial)
+        except (OSError, RuntimeError) as exc:  # a read-only or full file system, a vanished directory
+            with contextlib.suppress(OSError):
+                creating.unlink(missing_ok=True)
+            raise ArchiveError(f"{creating}: cannot create the archive: {io_cause(exc)}") from exc
         if fsync:
             # Only the power-loss mode needs the new name on disk now; on ext4 a directory fsync waits
             # for a journal commit (tens of ms while other files are being written), and a killed
@@ -189,11 +199,16 @@ class RunArchive:
         """
         fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
         fapl.set_libver_bounds(h5py.h5f.LIBVER_V110, h5py.h5f.LIBVER_V110)
-        fid = h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDWR | h5py.h5f.ACC_SWMR_WRITE, fapl=fapl)
+        try:
+            fid = h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDWR | h5py.h5f.ACC_SWMR_WRITE, fapl=fapl)
+        except (OSError, RuntimeError) as exc:
+            raise ArchiveError(f"{path}: cannot open the archive for writing: {io_cause(exc)}") from exc
         f = h5py.File(fid)
         try:
             entry = f["entry"]
             counts = committed_counts(entry)
+            if any(n < 0 for n in counts.values()):
+                raise ArchiveError(f"{path}: negative committed counts {counts}; the file is damaged")
             tables, records = open_writers(entry, counts)
             return cls(
                 f,
@@ -206,7 +221,10 @@ class RunArchive:
                 run_id=str(entry.attrs["run_id"]),
             )
         except BaseException:
-            f.close()
+            try:
+                f.close()  # nothing was written: a plain close (it also clears the SWMR-write mark)
+            except (OSError, RuntimeError):
+                close_after_io_error(f)
             raise
 
     # ---- properties ----------------------------------------------------------------------------
@@ -240,11 +258,32 @@ class RunArchive:
         """Rows appended to ``table`` so far (committed or not)."""
         return self._table(table).n
 
+    @property
+    def table_names(self) -> tuple[str, ...]:
+        """The archive's tables, in the order they were declared."""
+        return tuple(self._tables)
+
     # ---- appending -----------------------------------------------------------------------------
 
     def _check_open(self) -> None:
+        if self._broken is not None:
+            raise ArchiveError(self._broken)
         if self._finished:
             raise ArchiveError(f"{self._final}: the archive is finished; nothing more can be written")
+
+    @contextlib.contextmanager
+    def _writing(self, action: str) -> Iterator[None]:
+        """Turn a failed write (a full disk, an I/O error) into one :class:`ArchiveError` naming the file
+        and the OS's cause. The file is then closed without another write (so it keeps what was committed,
+        as a killed writer's would) and every later call raises the same error."""
+        try:
+            yield
+        except (OSError, RuntimeError) as exc:
+            self._broken = (f"{self.partial_path}: cannot {action}: {io_cause(exc)}; the file keeps what was "
+                            "committed before it (resume the run once the cause is fixed)")
+            self._finished = True
+            close_after_io_error(self._file)
+            raise ArchiveError(self._broken) from exc
 
     def _table(self, table: str) -> TableWriters:
         t = self._tables.get(table)
@@ -313,7 +352,8 @@ class RunArchive:
                    "x_increment": x_increment, "x_origin": x_origin}
         codes, rows = record_values(r.spec, point, codes, scaling)
         index = r.n
-        r.code.append(codes)
+        with self._writing("write a record"):
+            r.code.append(codes)
         for name in RECORD_VAR_NAMES:
             r.rows[name].append(rows[name])
         return index
@@ -354,21 +394,52 @@ class RunArchive:
         the disk, which a process kill does not need but a power loss does (§2.1).
         """
         self._check_open()
-        for t in self._tables.values():
-            for w in t.writers.values():
-                w.write_out()
-        if self._records is not None:
-            for w in self._records.small():
-                w.write_out()
-        counts = np.array([t.n for t in self._tables.values()] + ([self._records.n] if self._records else []), dtype=np.int64)
-        self._file.flush()
-        if not np.array_equal(counts, self._committed):
-            # All counters in one chunk, one write: they reach the file together or not at all.
-            self._counter.id.write_direct_chunk((0,), counts)
+        with self._writing("commit to the archive"):
+            for t in self._tables.values():
+                for w in t.writers.values():
+                    w.write_out()
+            if self._records is not None:
+                for w in self._records.small():
+                    w.write_out()
+            counts = np.array([t.n for t in self._tables.values()] + ([self._records.n] if self._records else []),
+                              dtype=np.int64)
             self._file.flush()
-            self._committed = counts
-        if self._fsync if fsync is None else fsync:
-            os.fsync(self._file.id.get_vfd_handle())
+            if not np.array_equal(counts, self._committed):
+                # All counters in one chunk, one write: they reach the file together or not at all.
+                self._counter.id.write_direct_chunk((0,), counts)
+                self._file.flush()
+                self._committed = counts
+            if self._fsync if fsync is None else fsync:
+                os.fsync(self._file.id.get_vfd_handle())
+
+    def reset_table(self, table: str) -> None:
+        """Drop every row of ``table`` (committed, written or queued): the next :meth:`append` is its row 0.
+
+        For whole-run tables that a resumed run rewrites (results computed from all the points): the
+        rows a killed run committed there are carried over by :meth:`resume`, and appending the recomputed
+        rows after them would count each result twice. Call it right after :meth:`resume`, for every table
+        that is not filled point by point.
+
+        The table's counter goes to 0 at once, written and flushed like a commit (the other counters keep
+        their committed values), so a reader, or a resume after another kill, sees the table empty; then its
+        datasets shrink to 0 rows. Readers trust the counter, so they never see a half-dropped table. The
+        other tables and the records keep all their rows, committed or queued.
+        """
+        self._check_open()
+        t = self._table(table)
+        index = list(self._tables).index(table)
+        with self._writing(f"reset table {table!r}"):
+            if self._committed[index] != 0:
+                counts = self._committed.copy()
+                counts[index] = 0
+                self._counter.id.write_direct_chunk((0,), counts)
+                self._file.flush()
+                self._committed = counts
+            for name, w in list(t.writers.items()):
+                if w.ds.shape[0]:
+                    w.ds.id.set_extent((0,) + tuple(w.ds.shape[1:]))
+                t.writers[name] = row_writer(w.ds, 0)
+            self._file.flush()
 
     # ---- results and finishing -----------------------------------------------------------------
 
@@ -415,22 +486,28 @@ class RunArchive:
             raise ArchiveError("finish: reason must be a string")
         self.commit(fsync=False)
         f = self._file
-        self._write_results()
-        # Pure unlimited dimension scales were left at length 0 while appending (readers size unlimited
-        # dimensions from the variables); give them their final length for strict netCDF readers.
-        for t in self._tables.values():
-            f["entry"][t.name]["row"].resize((t.n,))
-        if self._records is not None:
-            f["entry"][WAVEFORMS_GROUP]["record"].resize((self._records.n,))
-        # modify() rewrites the existing attributes in place (they were created with the schema).
-        f["entry"].attrs.modify("end_time", utc_now())
-        f.attrs.modify("reason", " ".join(reason.split()))
-        f.attrs.modify("status", status)
-        f.flush()
-        f.close()
+        with self._writing("finish the archive"):
+            self._write_results()
+            # Pure unlimited dimension scales were left at length 0 while appending (readers size unlimited
+            # dimensions from the variables); give them their final length for strict netCDF readers.
+            for t in self._tables.values():
+                f["entry"][t.name]["row"].resize((t.n,))
+            if self._records is not None:
+                f["entry"][WAVEFORMS_GROUP]["record"].resize((self._records.n,))
+            # modify() rewrites the existing attributes in place (they were created with the schema).
+            f["entry"].attrs.modify("end_time", utc_now())
+            # One line (its lines joined, whitespace collapsed), cut to a few hundred characters.
+            f.attrs.modify("reason", one_line(" ".join(reason.split())))
+            f.attrs.modify("status", status)
+            f.flush()
+            f.close()
         self._finished = True
-        fsync_path(self.partial_path)
-        os.replace(self.partial_path, self._final)
+        try:
+            fsync_path(self.partial_path)
+            os.replace(self.partial_path, self._final)
+        except OSError as exc:
+            raise ArchiveError(f"{self.partial_path}: the run is finished ({status}) but the file cannot be renamed "
+                               f"to {self._final.name}: {io_cause(exc)}; rename it by hand") from exc
         fsync_dir(self._final)
         return self._final
 
@@ -438,7 +515,11 @@ class RunArchive:
         """Close without finishing; the file stays on disk as it is (status ``running``). Used by resume."""
         if not self._finished:
             self._finished = True
-            self._file.close()
+            try:
+                self._file.close()
+            except (OSError, RuntimeError):
+                close_after_io_error(self._file)
+                raise
 
     def __enter__(self) -> "RunArchive":
         return self

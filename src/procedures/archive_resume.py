@@ -3,15 +3,18 @@
 :func:`resume_run` is :meth:`procedures.archive.RunArchive.resume`: it reads the interrupted file with
 :func:`procedures.archive_reader.open_run` (never modifying it), builds a fresh schema, copies the
 committed rows and records (codes chunk by chunk, byte for byte) and hands back a writer ready for the
-next point. The file names and renames are in ``docs/archive.md`` ("Resume").
+next point. The file names and renames are in ``docs/archive.md`` ("Resume"). :func:`check_resumable` says
+beforehand, without touching the file, whether a resume with a given procedure config will work.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Iterator
 
 import h5py
 import numpy as np
@@ -22,12 +25,19 @@ from .archive_layout import (
     creating_path_of,
     final_path_of,
     fsync_dir,
+    io_cause,
+    one_line,
     partial_path_of,
     software_version,
     utc_now,
 )
-from .archive_reader import Records, open_run
+from .archive_reader import Records, RunData, open_run
 from .archive_spec import PARTIAL_SUFFIX, RECORD_VARS, RESUMABLE_STATUSES, ArchiveError, coerce, split_parts
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .archive import RunArchive
@@ -102,17 +112,20 @@ def resume_run(
             }
         ]
         creating = creating_path_of(partial)
-        build_schema(
-            creating,
-            metadata=run.metadata,
-            configs=run.configs,
-            instruments=run.instruments,
-            tables=specs,
-            waveform_spec=wspec,
-            run_id=run.run_id,
-            start_time=run.start_time,
-            resumed=resumed,
-        )
+        try:
+            build_schema(
+                creating,
+                metadata=run.metadata,
+                configs=run.configs,
+                instruments=run.instruments,
+                tables=specs,
+                waveform_spec=wspec,
+                run_id=run.run_id,
+                start_time=run.start_time,
+                resumed=resumed,
+            )
+        except (OSError, RuntimeError) as exc:
+            raise ArchiveError(f"{creating}: cannot create the resumed archive: {io_cause(exc)}") from exc
         try:
             tmp = writer._open_for_append(creating, final=final, fsync=True)
             try:
@@ -124,12 +137,19 @@ def resume_run(
                         for h5name, data in split_parts(sv, arr).items():
                             t.writers[h5name].append(data)
                 if tmp._records is not None and run.records is not None:
-                    copy_records(run.records, tmp._records)
+                    try:
+                        copy_records(run.records, tmp._records)
+                    except (OSError, RuntimeError) as exc:  # a truncated source, or no room for the copy
+                        raise ArchiveError(f"{src}: cannot copy its records into {creating.name}: "
+                                           f"{io_cause(exc)}") from exc
                 tmp.commit(fsync=True)
             finally:
                 tmp._abandon()
+        except (OSError, RuntimeError) as exc:
+            _remove(creating)
+            raise ArchiveError(f"{creating}: cannot write the resumed archive: {io_cause(exc)}") from exc
         except BaseException:
-            creating.unlink(missing_ok=True)
+            _remove(creating)
             raise
         committed = Committed(
             tables={t: dict(cols) for t, cols in run.tables.items()},
@@ -139,12 +159,123 @@ def resume_run(
     # Both files are closed now: only closed files are renamed (this also works on Windows). The
     # interrupted file moves aside unchanged; the copy takes the .partial name and is reopened in
     # SWMR-write mode. A kill between the two renames leaves both intact under their names.
-    if moved is not None:
-        os.rename(src, moved)
-    os.replace(creating, partial)
+    try:
+        if moved is not None:
+            os.rename(src, moved)
+        os.replace(creating, partial)
+    except OSError as exc:
+        raise ArchiveError(f"{src}: cannot move the interrupted file aside or the resumed one into place: "
+                           f"{io_cause(exc)}") from exc
     fsync_dir(partial)
     ar = writer._open_for_append(partial, final=final, fsync=fsync)
     return ar, committed
+
+
+def _remove(path: Path) -> None:
+    """Delete a half-built file; a failure to delete it is not the error worth reporting."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+# --------------------------------------------------------------------------------------------------
+# Can this archive be resumed with this procedure config?
+
+
+def check_resumable(path: str | os.PathLike[str], procedure_text: str) -> None:
+    """Raise :class:`ArchiveError` (one line) unless :meth:`RunArchive.resume` can continue the archive at
+    ``path`` with the procedure config ``procedure_text`` (its TOML text); never modifies the file.
+
+    Refused: a path that is missing, unreadable, not HDF5 (zeroed, truncated, a signature followed by
+    zeros) or not a diffbench archive; any damage :func:`~procedures.archive_reader.open_run` finds
+    (attributes of the wrong type, JSON of the wrong shape, missing groups or datasets, wrong dtypes or
+    shapes, counters beyond the data); committed records whose bytes lie beyond the end of the file; a
+    status other than ``running``, ``aborted`` or ``failed``; an archive without a procedure config; and a
+    procedure config that differs from the archived one. The configs are compared as parsed TOML (so
+    comments, layout, key order, quoting and ``1e3`` against ``1000.0`` do not matter; a ``true`` is not a
+    ``1``); the message names the first keys that differ.
+    """
+    src = Path(path)
+    with open_run(src) as run:
+        if run.status not in RESUMABLE_STATUSES:
+            hint = f"; rename it to {final_path_of(src).name}" if src.name.endswith(PARTIAL_SUFFIX) else ""
+            raise ArchiveError(f"{src}: status is {run.status!r}; only {', '.join(RESUMABLE_STATUSES)} runs can be "
+                               f"resumed{hint}")
+        _check_record_bytes(src, run)
+        archived = run.configs.get("procedure")
+    if archived is None:
+        raise ArchiveError(f"{src}: the archive holds no procedure config (configs/procedure), so it was not "
+                           "written by 'diffbench run' and cannot be resumed")
+    try:
+        was = tomllib.loads(archived)
+    except tomllib.TOMLDecodeError as e:
+        raise ArchiveError(f"{src}: the archived procedure config is not valid TOML ({one_line(str(e))})") from None
+    try:
+        given = tomllib.loads(procedure_text)
+    except tomllib.TOMLDecodeError as e:
+        raise ArchiveError(f"the procedure config given for resuming {src} is not valid TOML "
+                           f"({one_line(str(e))})") from None
+    diff = list(_differences(was, given))
+    if diff:
+        shown = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
+        raise ArchiveError(one_line(
+            f"{src}: was made with another procedure config ({shown}); resume it with the procedure config it "
+            "was made with (archived as /entry/configs@procedure)", limit=600))
+
+
+def _check_record_bytes(src: Path, run: RunData) -> None:
+    """Every committed record's chunks must lie inside the file (a truncated copy fails only when copied)."""
+    if run.records is None or len(run.records) == 0:
+        return
+    size = src.stat().st_size
+    ds = run.records.dataset
+    n, C = len(run.records), len(run.records.channels)
+    try:
+        for i in range(n):
+            for c in range(C):
+                info = ds.id.get_chunk_info_by_coord((i, c, 0))
+                if info.byte_offset is None or info.byte_offset + info.size > size:
+                    raise ArchiveError(f"{src}: committed record {i} (channel {run.records.channels[c]}) lies beyond "
+                                       f"the end of the file ({size} bytes); the file is truncated or damaged")
+    except (OSError, RuntimeError, ValueError) as e:
+        raise ArchiveError(f"{src}: damaged or incomplete archive: the records cannot be located "
+                           f"({io_cause(e)})") from None
+
+
+def _differences(a: Any, b: Any, where: str = "") -> Iterator[str]:
+    """``"<key>: <archived> in the archive, <given> given"`` for every place two parsed TOML documents differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in list(a) + [k for k in b if k not in a]:
+            at = f"{where}.{key}" if where else str(key)
+            if key not in b:
+                yield f"{at}: only in the archive"
+            elif key not in a:
+                yield f"{at}: not in the archive"
+            else:
+                yield from _differences(a[key], b[key], at)
+        return
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for k, (x, y) in enumerate(zip(a, b)):
+            yield from _differences(x, y, f"{where}[{k}]")
+        return
+    if not _same_value(a, b):
+        yield f"{where}: {_short(a)} in the archive, {_short(b)} given"
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Two TOML scalars mean the same: equal, both NaN, or an integer and a float of the same value (not a
+    bool against a number, nor a string against anything else)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+    return type(a) is type(b) and a == b
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def copy_records(src: Records, dst: RecordWriters) -> None:

@@ -64,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"diffbench {args._name}: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a disk full, a folder that cannot be written: the system's own one line
+        print(f"diffbench {args._name}: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,11 +1,8 @@
 """``diffbench run PROCEDURE.toml --bench BENCH.toml --board BOARD.toml -o run.h5 [--resume FILE]``.
 
 Runs one procedure with a progress bar (tqdm: a maintained progress-bar library, so we do not write our
-own terminal handling), prints a summary table at the end, and exits non-zero when the run fails or is
-interrupted. With a simulated bench config it starts the simulator itself.
-
-Exit status: 0 complete and every limit of the board's ``[pass_fail]`` met; 3 complete but a limit failed;
-1 the run did not complete (it failed or was interrupted); 2 bad input (config, limits) before anything ran.
+own terminal handling), prints a summary table at the end, and exits with the status of
+:data:`EXIT_CODES`. With a simulated bench config it starts the simulator itself.
 """
 
 from __future__ import annotations
@@ -14,8 +11,21 @@ import argparse
 import sys
 from typing import Any
 
+#: the exit-status contract of ``diffbench run`` (README and ``--help`` say the same)
+EXIT_CODES = (
+    (0, "complete, and every [pass_fail] limit of the board met"),
+    (3, "complete, but a limit failed"),
+    (2, "bad input (configs, limits, paths, an operator step with no terminal): nothing was opened or switched on"),
+    (1, "the run failed after it started (instrument error, lost connection, disk): outputs off, archive 'failed'"),
+    (128 + 2, "interrupted by a signal, 128 + its number: 130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP; "
+              "outputs off, archive 'aborted', --resume finishes it"),
+)
+EPILOG = "exit status:\n" + "\n".join(f"  {code:>3}  {text}" for code, text in EXIT_CODES)
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = EPILOG
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("procedure", help="procedure config (configs/procedures/*.toml)")
     p.add_argument("--bench", required=True, help="bench config (configs/benches/*.toml)")
     p.add_argument("--board", required=True, help="board config (configs/boards/*.toml)")
@@ -66,9 +76,15 @@ def summary_lines(kind: str, results: dict[str, Any]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .run import run_procedure
+    """Preflight (a problem: one line, exit 2, via cli.main), run, print the summary; returns the exit status."""
+    from instruments.errors import DiffbenchError
 
-    bar: Any = None  # made at the first finished point, so bad input prints its one line and nothing else
+    from .run import execute, preflight
+    from .safety import exit_code_of
+
+    plan = preflight(args.procedure, args.bench, args.board, args.output, resume=args.resume,
+                     sim_board=args.sim_board)
+    bar: Any = None  # made at the first finished point
 
     def progress(done: int, total: int, label: str) -> None:
         nonlocal bar
@@ -85,14 +101,17 @@ def run(args: argparse.Namespace) -> int:
         bar.refresh()
 
     try:
-        outcome = run_procedure(args.procedure, args.bench, args.board, args.output, resume=args.resume,
-                                progress=progress, sim_board=args.sim_board)
+        outcome = execute(plan, progress=progress)
+    except KeyboardInterrupt as exc:  # RunInterrupted (or a Ctrl-C before the handlers were installed)
+        _say(f"diffbench run: {exc or 'interrupted'}: generator outputs off{_archive_note(plan.out, 'aborted')}", exc)
+        return exit_code_of(exc)
+    except (DiffbenchError, OSError) as exc:
+        _say(f"diffbench run: error: {exc}{_archive_note(plan.out, 'failed')}", exc)
+        return 1
     finally:
         if bar is not None:
             bar.close()
-    from .procedure_config import load_procedure
-
-    kind = load_procedure(args.procedure).kind
+    kind = plan.procedure.kind
     print(f"diffbench run: {outcome.status}: {outcome.path}"
           + (f" ({outcome.n_skipped} of {outcome.n_points} points carried over from {args.resume})" if args.resume else ""))
     for line in summary_lines(kind, outcome.results):
@@ -113,3 +132,23 @@ def run(args: argparse.Namespace) -> int:
     if outcome.status != "complete":
         return 1
     return 0 if outcome.passed else 3
+
+
+def _say(line: str, exc: BaseException) -> None:
+    """The one line that ends a run that did not complete, then any clean-up problem noted on its error."""
+    try:
+        print(line.splitlines()[0] if line else line, file=sys.stderr)
+        for note in getattr(exc, "__notes__", []):
+            print(f"  also: {note}", file=sys.stderr)
+    except OSError:  # the terminal is gone (SIGHUP): the archive holds the reason
+        pass
+
+
+def _archive_note(out: Any, status: str) -> str:
+    """``; archive run.h5 is 'failed', --resume run.h5 finishes it`` when the run got as far as an archive."""
+    from .archive_layout import partial_path_of
+
+    for path in (out, partial_path_of(out)):
+        if path.exists():
+            return f"; archive {path} is '{status}', --resume {path} finishes it"
+    return ""

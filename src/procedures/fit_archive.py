@@ -19,11 +19,11 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import h5py
 
-from .archive_layout import fsync_dir, fsync_path
+from .archive_layout import close_after_io_error, fsync_dir, fsync_path, io_cause
 from .archive import FINAL_STATUSES, LIBVER, RESULTS_GROUP, ArchiveError
 from .archive_reader import open_run
 from .archive_results import prepare_result, write_results
@@ -56,13 +56,7 @@ def add_results(path: str | os.PathLike[str], fits: "list[FitResult]",
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.fit-tmp")
     try:
         shutil.copyfile(src, tmp)
-        with h5py.File(tmp, "r+", libver=LIBVER) as f:
-            results = f["entry"][RESULTS_GROUP]
-            for name in pending:
-                if name in results:
-                    del results[name]
-            write_results(f["entry"], pending)
-            f.flush()
+        _write_copy(tmp, pending)
         fsync_path(tmp)
         with open_run(tmp) as check:
             missing = [n for n in pending if n not in check.results]
@@ -70,7 +64,36 @@ def add_results(path: str | os.PathLike[str], fits: "list[FitResult]",
                 raise ArchiveError(f"{tmp}: the copy does not read back as written ({', '.join(missing) or 'status'})")
         os.replace(tmp, dest)
         fsync_dir(dest.parent)
+    except (OSError, RuntimeError) as exc:  # a read-only folder, a full disk: nothing was changed
+        _remove(tmp)
+        raise ArchiveError(f"{dest}: cannot write the fits (through {tmp.name}): {io_cause(exc)}; "
+                           f"{src.name} is unchanged") from exc
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
         raise
     return dest
+
+
+def _write_copy(tmp: Path, pending: dict[str, Any]) -> None:
+    """Replace the result groups of ``pending`` in the copy ``tmp`` and close it (without another write if a
+    write failed: a full disk would fail the close too)."""
+    f = h5py.File(tmp, "r+", libver=LIBVER)
+    try:
+        results = f["entry"][RESULTS_GROUP]
+        for name in pending:
+            if name in results:
+                del results[name]
+        write_results(f["entry"], pending)
+        f.flush()
+        f.close()
+    except BaseException:
+        close_after_io_error(f)
+        raise
+
+
+def _remove(path: Path) -> None:
+    """Delete the temporary copy; failing to is not the error worth reporting."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass

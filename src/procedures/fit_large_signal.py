@@ -58,8 +58,8 @@ def _select(table: Mapping[str, np.ndarray]) -> np.ndarray:
 def _harmonic_sigma(points: Mapping[str, np.ndarray] | None, n_rows: int) -> tuple[np.ndarray, int] | None:
     """Per-quadrature uncertainty of vod's harmonics per amplitude row, and the number of harmonics fitted,
     from the amplitude sweep's DM points (same order as the dm_gain rows: by group)."""
-    if points is None or "role" not in points:
-        return None
+    if points is None or "role" not in points or "harmonics" not in points:
+        return None  # no harmonics column: only the fundamental was fitted, there is no THD to fit
     role = np.asarray(points["role"]).astype(str)
     sweep = np.asarray(points.get("sweep", np.full(role.shape, ""))).astype(str)
     sel = role == "dm"

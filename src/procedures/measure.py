@@ -99,11 +99,13 @@ class Acquired:
 
 
 def acquire_point(gen: FunctionGenerator, scope: Oscilloscope, channels: dict[str, int], exc: Excitation, *,
-                  memory: RangeMemory, repeats: int, fill: float, max_ranging: int, timeout_s: float,
+                  memory: RangeMemory, repeats: int, fill: float, max_ranging: int, timeout_s: float | None,
                   fixed_ranges: dict[str, ChannelRange] | None = None) -> Acquired:
     """Apply ``exc``, range the scope (or set ``fixed_ranges``) and take ``repeats`` records (no analysis).
 
-    The generator's outputs are left as ``exc`` set them; the caller's safety guard switches them off.
+    ``timeout_s`` is the operator's extra allowance per acquisition on top of the wait the record needs
+    (procedures.acquisition). The generator's outputs are left as ``exc`` set them; the caller's safety guard
+    switches them off.
     """
     apply_excitation(gen, exc)
     if fixed_ranges is not None:
@@ -130,7 +132,7 @@ def analyse_point(acq: Acquired, n_harmonics: int) -> PointResult:
 
 def measure_point(gen: FunctionGenerator, scope: Oscilloscope, channels: dict[str, int], exc: Excitation, *,
                   memory: RangeMemory, repeats: int, n_harmonics: int, fill: float, max_ranging: int,
-                  timeout_s: float, fixed_ranges: dict[str, ChannelRange] | None = None) -> PointResult:
+                  timeout_s: float | None, fixed_ranges: dict[str, ChannelRange] | None = None) -> PointResult:
     """:func:`acquire_point` then :func:`analyse_point`, for scripts that measure one point at a time."""
     acq = acquire_point(gen, scope, channels, exc, memory=memory, repeats=repeats, fill=fill,
                         max_ranging=max_ranging, timeout_s=timeout_s, fixed_ranges=fixed_ranges)

@@ -230,13 +230,37 @@ def _se(g: MixedModeGains, name: str) -> np.ndarray:
     }[name]
 
 
+def _div(a: float, b: float) -> float:
+    """``a/b`` as floats, without ZeroDivisionError: +-inf for x/0 and nan for 0/0 (a gain of exactly zero)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.float64(a) / np.float64(b))
+
+
+BANDWIDTH_SEARCH_DECADES = (-20, 12)
+"""The -3 dB search covers 1e-20 Hz to 1 THz: a node of the largest resistance and capacitance a board config
+accepts (1 TOhm, 1 mF) has its pole near 1.6e-10 Hz, a transistor's r_o (V_A/I up to 1e13 Ohm) a decade lower."""
+
+
 def _bandwidth(response: Callable[[np.ndarray], np.ndarray]) -> float:
-    """-3 dB frequency (Hz) of ``|response(f)|`` relative to its value at 0 Hz (inf if none below 1 THz)."""
+    """-3 dB frequency (Hz) of ``|response(f)|`` relative to its value at 0 Hz: the first frequency where it
+    falls to ``1/sqrt(2)`` of that, found on a log grid (4 points a decade over
+    :data:`BANDWIDTH_SEARCH_DECADES`) and refined in the grid interval that brackets it. inf if it never falls
+    that far below 1 THz (or the gain is 0), 0 if it already has at 1e-20 Hz, nan if the response is not finite."""
     a0 = abs(complex(response(np.array(0.0))))
-    f = lambda lf: float(abs(complex(response(np.array(10.0 ** lf))))) - a0 / math.sqrt(2.0)  # noqa: E731
-    if a0 == 0 or f(12.0) > 0:
+    lo, hi = BANDWIDTH_SEARCH_DECADES
+    grid = np.linspace(lo, hi, 4 * (hi - lo) + 1)
+    mags = np.abs(np.asarray(response(10.0 ** grid), dtype=complex))
+    if not (math.isfinite(a0) and np.all(np.isfinite(mags))):
+        return math.nan
+    target = a0 / math.sqrt(2.0)
+    below = np.nonzero(mags < target)[0]
+    if a0 == 0 or below.size == 0:
         return math.inf
-    return 10.0 ** brentq(f, -3.0, 12.0, xtol=1e-10)
+    i = int(below[0])
+    if i == 0:
+        return 0.0
+    f = lambda lf: float(abs(complex(response(np.array(10.0 ** lf))))) - target  # noqa: E731
+    return 10.0 ** brentq(f, float(grid[i - 1]), float(grid[i]), xtol=1e-10)
 
 
 def _headroom(board: BoardConfig, op: PairOperatingPoint, v_id: np.ndarray, vo: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
@@ -288,7 +312,16 @@ def _large_signal(board: BoardConfig, op: PairOperatingPoint, dc: MixedModeGains
 
 def predict(board: BoardConfig, freq_hz: np.ndarray, amplitudes_vpk: np.ndarray | None = None) -> Prediction:
     """Operating point, small-signal gains at ``freq_hz`` and distortion at ``amplitudes_vpk`` (V peak of v_id;
-    default :func:`default_amplitudes` of the board's ``vid_max_vpk``)."""
+    default :func:`default_amplitudes` of the board's ``vid_max_vpk``).
+
+    A board whose devices are not all active (a warning says so) can have a zero gain, a tail current below
+    zero or a transfer without slope: the figures that follow from those are nan or inf, shown as ``n/a`` or
+    ``inf`` in the report and ``null`` in the JSON, quietly (numpy's floating-point warnings are off here)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return _predict(board, freq_hz, amplitudes_vpk)
+
+
+def _predict(board: BoardConfig, freq_hz: np.ndarray, amplitudes_vpk: np.ndarray | None) -> Prediction:
     op = operating_point(board)
     s1, s2, load, tail = small_signal_circuit(board, op)
     gains = pair_response(freq_hz, s1, s2, load, tail).gains()
@@ -311,10 +344,10 @@ def predict(board: BoardConfig, freq_hz: np.ndarray, amplitudes_vpk: np.ndarray 
 
     if active:
         # the input that brings the output to v_return (no current in R1): the source text's built-in offset
-        offset = -(op.vo2 - board.load_return_v) / complex(dc.ad_se(2)).real
+        offset = _div(-(op.vo2 - board.load_return_v), complex(dc.ad_se(2)).real)
         offset_tr = None
     else:
-        offset = -op.vod / complex(dc.add).real
+        offset = _div(-op.vod, complex(dc.add).real)
         (p1, p2), (vth1, vth2) = _effective_devices(board, op)
         r1, r2 = split(board.load_r_ohm, board.mismatch_load_r)
         if board.is_bjt:

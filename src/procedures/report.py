@@ -141,7 +141,9 @@ class Context(RunIdentity):
     def board_name(self) -> str:
         if self.board is not None:
             return self.board.name
-        return str((self.board_doc or {}).get("board", {}).get("name") or self.metadata.get("board") or "unknown board")
+        section = (self.board_doc or {}).get("board")  # any TOML shape: the config may not be valid
+        name = section.get("name") if isinstance(section, dict) else None
+        return str(name or self.metadata.get("board") or "unknown board")
 
     @property
     def procedure_name(self) -> str:
@@ -179,6 +181,9 @@ def _read_context(run: Any, fit_mode: str) -> Context:
         proc_doc = tomllib.loads(run.configs.get("procedure", "")).get("procedure", {})
     except tomllib.TOMLDecodeError as e:
         warnings.append(f"the archived procedure config does not parse ({e})")
+    if not isinstance(proc_doc, dict):
+        warnings.append("the archived procedure config has no [procedure] table")
+        proc_doc = {}
     ctx = Context(
         **run.identity(),
         table_rows={t: run.n_rows(t) if run.tables[t] else 0 for t in run.tables}, resumed=list(run.resumed),

@@ -219,9 +219,7 @@ def _instruments(ctx: Any) -> str:
 def _board(ctx: Any) -> str:
     b = ctx.board
     if b is None:
-        doc = ctx.board_doc or {}
-        name = doc.get("board", {}).get("name", ctx.board_name)
-        return _kv([("name", str(name)), ("note", "board config unavailable or invalid; see warnings")])
+        return _kv([("name", ctx.board_name), ("note", "board config unavailable or invalid; see warnings")])
     rows = [("name", b.name), ("description", b.description or "—")]
     d = b.device
     if d.is_bjt:

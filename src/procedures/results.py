@@ -129,7 +129,8 @@ def _sweep_results(kind: str, rows: Sequence[Row], points: Sequence[PlannedPoint
                         "vid_vpk_nominal": float(r["vid_vpk_nominal"]),
                         "bias_v": float(r["bias_v"]),
                         "Add": add, "Add_u": add_u * (1 + 1j),
-                        "thd_out": output_thd(np.asarray(r["harmonics"]), p)})
+                        # no harmonics column when only the fundamental was fitted: THD not measured
+                        "thd_out": output_thd(np.asarray(r["harmonics"]), p) if "harmonics" in r else float("nan")})
         if out:
             ref = abs(min(out, key=lambda o: o["vid_vpk"])["Add"])
             for o in out:

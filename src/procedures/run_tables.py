@@ -4,6 +4,10 @@ Every point is one row of the ``points`` table: what was asked (excitation, benc
 the scope was set to, and what the fits found (phasors of the four nodes referenced to v1's phase, with
 standard uncertainties, DC levels, harmonics, residuals). Its raw records (integer codes with scaling) go
 to the archive's records, tagged with the point's row index.
+
+With ``[acquisition] harmonics = 1`` (the fundamental alone) there are no harmonics to store: the table then
+has no ``harmonics`` column (an archive column cannot have a zero-length axis), and whoever reads it takes a
+missing column for "not measured".
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ NODE_DIM = ("node",)
 
 
 def points_table(n_harmonics: int) -> TableSpec:
-    """Declaration of the ``points`` table for ``n_harmonics`` fitted harmonics (fundamental included)."""
+    """Declaration of the ``points`` table for ``n_harmonics`` fitted harmonics (fundamental included); the
+    ``harmonics`` column (2..K) only when there is at least one beyond the fundamental."""
     h = max(n_harmonics - 1, 0)
-    return TableSpec({
+    columns = {
         "key": Column("str", "", "stable point key (for resume)"),
         "sweep": Column("str", "", "sweep the point belongs to (frequency_sweep, amplitude_sweep, ...)"),
         "role": Column("str", "", "dm | dm2 | cm | cm2 | link | xtalk | dc"),
@@ -49,7 +54,10 @@ def points_table(n_harmonics: int) -> TableSpec:
         "clipped": Column("str", "", "nodes that clipped (comma-separated; empty if none)"),
         "ranging_attempts": Column("int64", "1", "acquisitions needed to settle the ranges"),
         "n_records": Column("int64", "1", "records averaged"),
-    }, long_name="measured points", labels={"node": NODES})
+    }
+    if h == 0:
+        del columns["harmonics"]
+    return TableSpec(columns, long_name="measured points", labels={"node": NODES})
 
 
 def record_spec(n_samples: int, scope: Any) -> WaveformSpec:
@@ -58,13 +66,13 @@ def record_spec(n_samples: int, scope: Any) -> WaveformSpec:
 
 
 def point_row(index: int, p: PlannedPoint, r: PointResult, n_harmonics: int) -> dict[str, Any]:
-    """The ``points`` row of one measured point."""
+    """The ``points`` row of one measured point (no ``harmonics`` entry when ``n_harmonics`` is 1)."""
     h = max(n_harmonics - 1, 0)
     harm = np.zeros((4, h), complex)
-    if r.harmonics.size:
+    if r.harmonics.size and h:
         harm[:, :r.harmonics.shape[1]] = r.harmonics[:, :h]
     exc = p.excitation
-    return {
+    row = {
         "key": p.key, "sweep": p.sweep, "role": p.role, "group": p.group, "mode": exc.mode, "tied": p.tied, "probes": p.probes,
         "frequency_hz": exc.frequency_hz, "vid_vpk_nominal": exc.vid_vpk, "vic_vpk_nominal": exc.vic_vpk,
         "vid_dc_v_nominal": exc.vid_dc_v, "bias_v": exc.vic_dc_v,
@@ -74,3 +82,6 @@ def point_row(index: int, p: PlannedPoint, r: PointResult, n_harmonics: int) -> 
         "offset_v": np.array([r.ranges[n].offset_v for n in NODES]),
         "clipped": ",".join(r.clipped), "ranging_attempts": r.ranging_attempts, "n_records": len(r.records),
     }
+    if h == 0:
+        del row["harmonics"]
+    return row

@@ -92,8 +92,9 @@ def evaluate(board: BoardConfig, tables: Tables) -> list[Verdict]:
     if vid is not None and "thd_max" in lim and "thd_drive_vpk" in lim:
         j = int(np.argmin(np.abs(vid - lim["thd_drive_vpk"])))
         thd = float(np.asarray(tables["dm_gain"]["thd_out"])[j])
-        out.append(Verdict("thd_max", f"THD of vod at most {lim['thd_max']:.3%} at {vid[j] * 1e3:.4g} mV peak drive",
-                           thd, float("nan"), lim["thd_max"], "1", thd <= lim["thd_max"]))
+        if not np.isnan(thd):  # NaN: no harmonics were fitted ([acquisition] harmonics = 1), nothing to judge
+            out.append(Verdict("thd_max", f"THD of vod at most {lim['thd_max']:.3%} at {vid[j] * 1e3:.4g} mV "
+                               f"peak drive", thd, float("nan"), lim["thd_max"], "1", thd <= lim["thd_max"]))
     off = _column(tables, "dc_summary", "offset_v")
     if off is not None and "offset_max_v" in lim:
         value = float(off[0])

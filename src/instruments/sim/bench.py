@@ -3,7 +3,8 @@
 :class:`SimBench` builds the virtual instruments a simulated bench config names (``[generator] dialect``,
 ``[scope] dialect``), puts the config's board between them with the config's ``[wiring]``, and serves both
 instruments on TCP (reference/scpi.md §1.4 raw-socket protocol) so that any VISA client reaches them as
-``TCPIP0::127.0.0.1::<port>::SOCKET``.
+``TCPIP0::127.0.0.1::<port>::SOCKET``. Only loopback addresses are served unless the config's
+``[sim] allow_remote`` or the ``allow_remote`` argument opts in (bench_config.py); then one warning is logged.
 
 Signal flow for each acquisition: the generator state gives each channel's EMF and source resistance
 (:class:`~.board.Drive`); the board solves its periodic steady state with the channels wired to its pins
@@ -18,13 +19,14 @@ an approximation for large ones).
 from __future__ import annotations
 
 import cmath
+import logging
 import threading
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 
-from ..bench_config import BenchConfig, load_bench
+from ..bench_config import BenchConfig, check_host, is_loopback, load_bench
 from ..board_config import load_board
 from ..errors import ConfigError
 from .acquisition import ChannelInput, Tone
@@ -33,6 +35,8 @@ from .generator_state import GeneratorState
 from .scope_state import Imperfections, ScopeState
 from .scpi_device import ScpiDevice
 from .scpi_server import ScpiServer
+
+log = logging.getLogger(__name__)
 
 N_HARMONICS = 32
 _NODES = {"v1": "in1", "v2": "in2", "vo1": "out1", "vo2": "out2"}
@@ -72,10 +76,18 @@ class SimBench:
     """
 
     def __init__(self, config: BenchConfig, board: SimBoard | None = None, *, host: str | None = None,
-                 gen_port: int | None = None, scope_port: int | None = None) -> None:
+                 gen_port: int | None = None, scope_port: int | None = None, allow_remote: bool = False) -> None:
+        """``allow_remote``: serve on a host that is not loopback even when the config's ``[sim] allow_remote``
+        is false (``diffbench sim serve --allow-remote``); without either such a host is a :class:`ConfigError`,
+        raised before anything is bound. A non-loopback server logs one warning when it starts."""
         if not config.simulated:
             raise ConfigError(config.source, "[bench] simulated",
                               "this bench describes real instruments; `diffbench sim` serves simulated benches only")
+        remote_ok = allow_remote or bool(config.sim.get("allow_remote", False))
+        if host is None:
+            host = check_host(config.source, "[bench] host", config.host, remote_ok)
+        else:
+            check_host("", "--host", host, remote_ok)
         if board is None:
             assert config.board_path is not None
             board = SimBoard.from_config(load_board(config.board_path))
@@ -91,7 +103,6 @@ class SimBench:
         self.generator: GeneratorState = self.generator_device.state  # type: ignore[attr-defined]
         self.scope_device = _scope(config.scope.dialect, self._scope_inputs, Imperfections.from_sim(config.sim), seed)
         self.scope: ScopeState = self.scope_device.state  # type: ignore[attr-defined]
-        host = config.host if host is None else host
         self._servers: list[ScpiServer] = []
         try:
             self._servers.append(ScpiServer(self.generator_device, host,
@@ -101,6 +112,10 @@ class SimBench:
         except Exception:
             self.close()
             raise
+        if not is_loopback(host):
+            log.warning("warning: the simulated bench is served on %s, not loopback: every machine that reaches "
+                        "this one can drive it (generator port %d, scope port %d)",
+                        host, self._servers[0].port, self._servers[1].port)
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: object) -> "SimBench":

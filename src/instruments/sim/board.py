@@ -24,13 +24,15 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ..board_config import BoardConfig, DeviceParams
-from .circuit import GROUND, BJTModel, MNASystem, MOSModel, Netlist
+from .circuit import GROUND, BJTModel, ConvergenceError, MNASystem, MOSModel, Netlist
+
+T = TypeVar("T")
 
 REVERSE_BETA = 1.0
 """Reverse current gain beta_R of every BJT (not in the board config; a typical discrete value). It only
@@ -346,6 +348,13 @@ class SimBoard:
         self._systems: dict[tuple, MNASystem] = {}
         self._dc: dict[tuple, np.ndarray] = {}
 
+    def _named(self, solve: Callable[[], T]) -> T:
+        """``solve()``, with a :class:`ConvergenceError` re-raised naming the board config it came from."""
+        try:
+            return solve()
+        except ConvergenceError as exc:
+            raise ConvergenceError(f"{self.config.source}: the simulated board: {exc}") from None
+
     @classmethod
     def from_config(cls, cfg: BoardConfig) -> "SimBoard":
         """Build the simulated board of a board config."""
@@ -367,7 +376,7 @@ class SimBoard:
                 att = () if key is None else tuple(
                     _Attachment(f"Vin{k}", (f"in{k}",), self.config.bias_v, 0j, key) for k in (1, 2))
                 system = build_netlist(self.config, att).compile()
-                self._truth[key] = (system, system.solve_dc())
+                self._truth[key] = (system, self._named(system.solve_dc))
             return self._truth[key]
 
     def operating_point(self, source_r_ohm: float = 0.0, pins_driven: bool = True) -> dict[str, float]:
@@ -443,7 +452,7 @@ class SimBoard:
                 self._systems[key] = system
             x = self._dc.get(dc_key)
             if x is None:
-                x = system.solve_dc()
+                x = self._named(system.solve_dc)
                 if len(self._dc) > 4 * self._cache_size:
                     self._dc.clear()
                 self._dc[dc_key] = x
@@ -476,7 +485,7 @@ class SimBoard:
         system, x_dc = self._system(atts)
         K = int(n_harmonics)
         if ac:
-            sol = system.solve_hb(float(freq_hz), K, x_dc)
+            sol = self._named(lambda: system.solve_hb(float(freq_hz), K, x_dc))
             coeffs, its, steps = sol.X, sol.iterations, sol.continuation_steps
         else:
             coeffs = np.zeros((system.size, K + 1), dtype=complex)

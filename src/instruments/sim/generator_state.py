@@ -68,6 +68,14 @@ class ChannelState:
     inverted: bool = False
     accumulator_rad: float = 0.0  # DDS phase relative to the last phase-align
 
+    def amplitude_vpp(self) -> float:
+        """The amplitude as the instrument reports it: Vpp at the load setting (scpi.md §2.1)."""
+        return self.vpp_emf / self.emf_scale()
+
+    def offset_v(self) -> float:
+        """The offset as the instrument reports it: V at the load setting (scpi.md §2.1)."""
+        return self.offset_emf / self.emf_scale()
+
     def emf_scale(self) -> float:
         """EMF per volt of the value requested at this channel's load setting (scpi.md §2.1)."""
         if math.isinf(self.load_ohm):

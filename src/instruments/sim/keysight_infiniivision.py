@@ -167,8 +167,8 @@ class KeysightInfiniiVision(ScpiDevice):
               query_of(lambda: f"{st.avg_count:+d}"))
         t.add("ACQuire:MODE", command_of(lambda v: _only(v, ("RTIMe", "SEGMented"), "RTIME")),
               query_of(lambda: "RTIM"))
-        t.add("ACQuire:POINts", query=query_of(lambda: f"{memory_plan(st)[0].n:+d}"))
-        t.add("ACQuire:SRATe", query=query_of(lambda: _num(1.0 / memory_plan(st)[0].dt_s)))
+        t.add("ACQuire:POINts", query=query_of(lambda: f"{st.record_length():+d}"))
+        t.add("ACQuire:SRATe", query=query_of(lambda: _num(st.sample_rate_sa_s())))
 
         # trigger
         t.add("TRIGger:MODE",

@@ -155,7 +155,7 @@ class RigolDS1000Z(ScpiDevice):
         t.add("ACQuire:TYPE", command_of(self._set_acq_type), query_of(lambda: st.acq_type))
         t.add("ACQuire:AVERages", command_of(self._set_averages), query_of(lambda: str(st.avg_count)))
         t.add("ACQuire:MDEPth", command_of(self._set_mdepth), query_of(self._mdepth))
-        t.add("ACQuire:SRATe", query=query_of(lambda: _num(1.0 / self.memory_plan(st)[0].dt_s)))
+        t.add("ACQuire:SRATe", query=query_of(lambda: _num(st.sample_rate_sa_s())))
 
         t.add("TRIGger:MODE", command_of(lambda v: _only(v, ("EDGE", "PULSe", "RUNT", "WIND", "SLOPe", "NEDGe",
                                                             "PATTern", "DELay", "TIMeout", "DURation", "SHOLd",

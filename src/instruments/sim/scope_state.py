@@ -166,6 +166,18 @@ class ScopeState:
         return Adc(centre_v=centre, lsb_v=lsb, centre_code=self.hw.centre_code, code_lo=self.hw.code_lo,
                    code_hi=self.hw.code_hi)
 
+    def averages(self) -> int:
+        """Records averaged into one acquisition: the average count in AVER mode, else 1."""
+        return self.avg_count if self.acq_type == "AVER" else 1
+
+    def sample_rate_sa_s(self) -> float:
+        """Sample rate of the record the present settings acquire (the family's memory plan), Sa/s."""
+        return 1.0 / self.plan(self)[0].dt_s
+
+    def record_length(self) -> int:
+        """Points per channel of the record the present settings acquire (the family's memory plan)."""
+        return self.plan(self)[0].n
+
     def acquisition_time_s(self) -> float:
         """How long one (possibly averaged) acquisition takes on the instrument, s."""
         return self.screen().window_s * (self.avg_count if self.acq_type == "AVER" else 1) + 2e-3
@@ -206,7 +218,7 @@ class ScopeState:
             noise[n] = math.hypot(self.imp.noise_lsb, board_v / lsb)
         self._acq_counter += 1
         acq = Acquisition(tones=tones, adc={n: self.adc(n) for n in tones}, noise_lsb=noise, t_trigger_s=t_trig,
-                          triggered=triggered, averages=self.avg_count if self.acq_type == "AVER" else 1,
+                          triggered=triggered, averages=self.averages(),
                           high_res=self.acq_type == "HRES", raw=raw, screen_left_s=screen.left_s,
                           screen_window_s=screen.window_s, seed=(self.seed, self._acq_counter),
                           channels=tuple(n for n in tones if self.channel(n).display))

@@ -14,8 +14,13 @@ Facts used (reference/scpi.md §1.1, §1.2):
   MSS bit 6.
 * A full error queue replaces its newest entry with -350 "Queue overflow" (SCPI-99 21.8.1).
 * After a command error (-1xx) the rest of the program message is discarded (IEEE 488.2 §6.1.6.1);
-  after an execution error the next unit still runs. A failure inside the simulation (a bug, or a
-  board that does not converge) is logged and queued as -200 "Execution error" instead.
+  after an execution error the next unit still runs. A parameter that makes a command's arithmetic fail
+  (an ``OverflowError`` on a huge but finite value, a ``ValueError`` of a math domain error or a failed
+  conversion) is -222 "Data out of range" / -224 "Illegal parameter value", as an instrument would
+  answer. Any other
+  failure inside the simulation (a bug, or a board that does not converge) is queued as -200 "Execution
+  error" and logged as one line without a traceback, once per kind of failure and header (a client that
+  repeats it cannot flood the log; the repeats go to the debug level).
 """
 
 from __future__ import annotations
@@ -27,9 +32,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
-from .scpi_parser import STANDARD_ERRORS, CommandTable, ScpiError, expect_params, parse_unit, split_units
+from .scpi_parser import STANDARD_ERRORS, CommandTable, ScpiError, expect_params, parse_integer, parse_unit, split_units
 
 log = logging.getLogger(__name__)
+#: distinct (failure, header) pairs logged at warning level per device; later ones go to debug
+MAX_WARNED_FAILURES = 32
+# ValueError texts that a bad parameter value causes in a handler's arithmetic or conversions (mapped to -224)
+_PARAMETER_VALUE_ERRORS = ("math domain error", "could not convert", "invalid literal", "cannot convert float")
 
 ESR_OPC, ESR_QYE, ESR_DDE, ESR_EXE, ESR_CME = 1, 4, 8, 16, 32
 
@@ -109,13 +118,15 @@ class ScpiDevice:
         self.esr = 0
         self.ese = 0
         self.sre = 0
+        self._warned: set[tuple[str, str]] = set()
         self._add_common_commands()
 
     # -- error queue -----------------------------------------------------------------------------
-    def push_error(self, code: int, detail: str = "") -> None:
-        """Queue an error (SCPI-99 overflow rule) and set the matching event status bit."""
-        if detail:
-            log.debug("%s: error %d (%s)", self.dialect.idn.split(",")[1], code, detail)
+    def push_error(self, code: int, detail: str = "", *, logged: bool = False) -> None:
+        """Queue an error (SCPI-99 overflow rule) and set the matching event status bit. ``detail`` goes to the
+        debug log as one line, unless the caller ``logged`` it already."""
+        if detail and not logged:
+            log.debug("%s: error %d (%s)", self.dialect.idn.split(",")[1], code, " ".join(detail.split())[:200])
         if -199 <= code <= -100:
             self.esr |= ESR_CME
         elif -299 <= code <= -200:
@@ -168,15 +179,28 @@ class ScpiDevice:
                 except ConnectionClosed:
                     raise
                 except Exception as exc:  # a failure of the simulation itself must not take the server down
-                    log.warning("%r failed in the simulator", text, exc_info=True)
-                    self.push_error(-200, f"simulator: {exc.__class__.__name__}: {exc}")
+                    self._log_failure(text, exc)
+                    self.push_error(-200, f"simulator: {exc.__class__.__name__}: {exc}", logged=True)
                     continue
                 if reply is not None:
-                    replies.append(reply if isinstance(reply, bytes) else reply.encode("ascii"))
+                    replies.append(reply if isinstance(reply, bytes) else reply.encode("ascii", "replace"))
         if not replies:
             return b""
         out = b";".join(replies)
         return out if out.endswith(b"\n") else out + b"\n"
+
+    def _log_failure(self, text: str, exc: Exception) -> None:
+        """One log line for a failure of the simulation (no traceback): a warning the first time for each
+        kind of failure and header, debug afterwards, so a client repeating a bad line cannot flood the log."""
+        header = text.strip().split(None, 1)[0][:40] if text.strip() else ""
+        key = (type(exc).__name__, header.upper())
+        first = key not in self._warned and len(self._warned) < MAX_WARNED_FAILURES
+        if first:
+            self._warned.add(key)
+        detail = " ".join(str(exc).split())[:200]
+        log.log(logging.WARNING if first else logging.DEBUG, "%s: %r failed in the simulator (%s: %s); queued -200",
+                self.dialect.idn.split(",")[1] if "," in self.dialect.idn else self.dialect.idn, text[:80],
+                type(exc).__name__, detail)
 
     def _dispatch(self, ctx: Context, text: str, path: list[str]) -> tuple[str | bytes | None, list[str]]:
         unit = parse_unit(text)
@@ -194,7 +218,17 @@ class ScpiDevice:
             found = self.table.lookup(cand, is_query)
             if found is not None:
                 cmd, suffixes = found
-                reply = cmd.handler(ctx, suffixes, unit.params)
+                try:
+                    reply = cmd.handler(ctx, suffixes, unit.params)
+                except (OverflowError, FloatingPointError, ZeroDivisionError) as exc:
+                    if not unit.params:
+                        raise
+                    # arithmetic on a parameter blew up (10**(1e308/20) for a dBm level, ...): out of range
+                    raise ScpiError(-222, f"{header}: {exc}") from None
+                except ValueError as exc:  # a math domain error or a conversion a parameter made impossible
+                    if not unit.params or not str(exc).startswith(_PARAMETER_VALUE_ERRORS):
+                        raise  # a bug of the simulator: -200, logged
+                    raise ScpiError(-224, f"{header}: {exc}") from None
                 new_path = path if bare.startswith("*") else cand[:-1]
                 return reply, new_path
         raise ScpiError(-113, header)
@@ -227,13 +261,7 @@ class ScpiDevice:
         def int_setter(attr: str):  # type: ignore[no-untyped-def]
             def handler(ctx: Context, s: list, p: tuple) -> None:
                 expect_params(p, 1)
-                try:
-                    value = int(round(float(p[0])))
-                except ValueError:
-                    raise ScpiError(-104) from None
-                if not 0 <= value <= 255:
-                    raise ScpiError(-222)
-                setattr(self, attr, value)
+                setattr(self, attr, parse_integer(p[0], 0, 255))  # -104/-121/-222/-224 for bad values
             return handler
 
         def read_esr() -> str:

@@ -13,7 +13,12 @@ What is parsed, and where the rules come from (reference/scpi.md "Notation" and 
   the lenient reading that lets ``OUTP1:LOAD INF;OUTP2:LOAD INF`` (scpi.md §3.1 example) work too.
 * Numbers are NR1/NR2/NR3 with an optional unit suffix carrying an SI prefix (``1KHZ``, ``100mV``;
   ``M`` is milli, ``MA`` mega, and ``MHZ``/``MOHM`` mean mega by SCPI-99 convention), or the keywords
-  ``MINimum``, ``MAXimum``, ``DEFault``, ``INFinity`` where a command accepts them.
+  ``MINimum``, ``MAXimum``, ``DEFault``, ``INFinity`` where a command accepts them. Only ASCII digits count.
+  A number is always finite when it reaches a command: a well-formed one too large for a double (``1e999``,
+  or ``1e308`` times a prefix) is -222 (Data out of range), as is an infinity where ``INFinity`` is not
+  accepted (``-INF``); an exponent beyond +-32000 is -123 and a mantissa over 255 digits -124 (IEEE 488.2
+  §7.7.2.4.1); ``NaN`` is -224 (Illegal parameter value); a malformed number (``1e``, ``.e5``, ``1.2.3``,
+  ``0x1F``) is -121 (Invalid character in number); other text is -104 (Data type error).
 
 Errors are raised as :class:`ScpiError` carrying the SCPI-99 code; the server puts them in the
 instrument's error queue (scpi.md §1.2: -102, -113, -221, -222, ...).
@@ -21,6 +26,7 @@ instrument's error queue (scpi.md §1.2: -102, -113, -221, -222, ...).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
@@ -37,6 +43,9 @@ STANDARD_ERRORS: dict[int, str] = {
     -112: "Program mnemonic too long",
     -113: "Undefined header",
     -120: "Numeric data error",
+    -121: "Invalid character in number",
+    -123: "Exponent too large",
+    -124: "Too many digits",
     -131: "Invalid suffix",
     -138: "Suffix not allowed",
     -141: "Invalid character data",
@@ -251,7 +260,13 @@ def parse_unit(text: str) -> MessageUnit:
 # ---------------------------------------------------------------------------------------------------
 # Parameters
 
-_NUMBER = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([A-Za-z%]*)$")
+_NUMBER = re.compile(r"^([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z%]*)$")
+_NUMBER_START = re.compile(r"^[+-]?[.0-9]|^[+-]$")  # what can only be the start of a number
+_INFINITY = re.compile(r"^[+-]?(?:INF|INFINITY)$|^NINF(?:INITY)?$", re.IGNORECASE)
+_NAN = re.compile(r"^[+-]?NAN$", re.IGNORECASE)
+_BAD_EXPONENT = re.compile(r"^E$", re.IGNORECASE)  # "1e": an exponent without digits, not a unit
+MAX_EXPONENT = 32000  # IEEE 488.2 §7.7.2.4.1: larger exponents are -123
+MAX_MANTISSA_DIGITS = 255  # IEEE 488.2 §7.7.2.4.1: longer mantissas are -124
 _PREFIXES: dict[str, float] = {
     "EX": 1e18, "PE": 1e15, "T": 1e12, "G": 1e9, "MA": 1e6, "K": 1e3,
     "": 1.0, "M": 1e-3, "U": 1e-6, "N": 1e-9, "P": 1e-12, "F": 1e-15,
@@ -277,8 +292,10 @@ def parse_number(text: str, units: Sequence[str] = (), keywords: Sequence[str] =
     """Parse one numeric parameter; returns a float, or the keyword's short form (``"MAX"``).
 
     ``units`` are the unit suffixes accepted (``("V",)``, ``("HZ",)``), each with any SI prefix;
-    ``keywords`` any of ``MIN``, ``MAX``, ``DEF``, ``INF``. Raises -104 (not a number), -131 (bad suffix),
-    -138 (suffix where none is allowed).
+    ``keywords`` any of ``MIN``, ``MAX``, ``DEF``, ``INF``. A returned float is always finite. Raises -104
+    (not a number), -121 (a malformed number), -123 (exponent too large), -124 (too many digits), -131 (bad
+    suffix), -138 (suffix where none is allowed), -222 (too large for a double, or an infinity where
+    ``INF`` is not accepted), -224 (NaN); see the module docstring.
     """
     t = text.strip()
     for kw in keywords:
@@ -287,34 +304,68 @@ def parse_number(text: str, units: Sequence[str] = (), keywords: Sequence[str] =
             return kw
     m = _NUMBER.match(t)
     if not m:
+        if _INFINITY.match(t):
+            raise ScpiError(-222, f"{t[:20]!r}: infinity is not accepted here")
+        if _NAN.match(t):
+            raise ScpiError(-224, "NaN is not a value")
+        if _NUMBER_START.match(t):
+            raise ScpiError(-121, t[:20])
         raise ScpiError(-104, f"expected a number, got {t[:20]!r}")
-    value = float(m.group(1))
-    suffix = m.group(2).upper()
+    number, suffix = m.group(1), m.group(2).upper()
+    if _BAD_EXPONENT.match(suffix):
+        raise ScpiError(-121, f"incomplete exponent in {t[:20]!r}")
+    mantissa, _, exponent = number.upper().partition("E")
+    if exponent and abs(int(exponent)) > MAX_EXPONENT:
+        raise ScpiError(-123, t[:20])
+    if sum(ch.isdigit() for ch in mantissa) > MAX_MANTISSA_DIGITS:
+        raise ScpiError(-124, f"{len(mantissa)} characters")
+    value = _finite(float(number), t)
     if not suffix:
         return value
     if not units:
         raise ScpiError(-138)
     if suffix in _MEGA_UNITS and _MEGA_UNITS[suffix][0] in units:
-        return value * _MEGA_UNITS[suffix][1]
+        return _finite(value * _MEGA_UNITS[suffix][1], t)
     for unit in units:
         if suffix.endswith(unit):
             prefix = suffix[: len(suffix) - len(unit)]
             if prefix in _PREFIXES:
-                return value * _PREFIXES[prefix]
-    raise ScpiError(-131, suffix)
+                return _finite(value * _PREFIXES[prefix], t)
+    raise ScpiError(-131, suffix[:20])
+
+
+def _finite(value: float, text: str) -> float:
+    """``value`` if it is finite; -222 (Data out of range) if it overflowed a double."""
+    if math.isinf(value) or math.isnan(value):
+        raise ScpiError(-222, f"{text[:20]!r} is too large")
+    return value
+
+
+def parse_integer(text: str, lo: int, hi: int) -> int:
+    """An integer parameter in ``lo..hi`` (a decimal number is rounded, as IEEE 488.2 §7.7.2 allows); -222
+    outside, and the errors of :func:`parse_number` for what is not a number."""
+    value = parse_number(text)
+    assert isinstance(value, float)  # no keywords were accepted
+    if not lo - 0.5 <= value < hi + 0.5:
+        raise ScpiError(-222, f"{text.strip()[:20]!r} is outside {lo}..{hi}")
+    return int(round(value))
 
 
 def parse_bool(text: str) -> bool:
-    """``ON``/``OFF``/``1``/``0`` (a non-zero number is true, SCPI-99 7.3). -224 otherwise."""
+    """``ON``/``OFF``/``1``/``0`` (a number is rounded; a non-zero one is true, SCPI-99 7.3). A number too
+    large for a double or an infinity is -222 (Data out of range); anything else -224."""
     t = text.strip().upper()
     if t == "ON":
         return True
     if t == "OFF":
         return False
     try:
-        return round(float(t)) != 0
-    except ValueError:
-        raise ScpiError(-224, f"expected ON|OFF|1|0, got {text[:20]!r}") from None
+        value = parse_number(t)
+    except ScpiError as exc:
+        if exc.code in (-222, -123, -124):
+            raise
+        raise ScpiError(-224, f"expected ON|OFF|1|0, got {text.strip()[:20]!r}") from None
+    return round(float(value)) != 0
 
 
 def parse_choice(text: str, choices: Sequence[str]) -> str:

@@ -6,8 +6,9 @@ LF-terminated text; binary replies are IEEE 488.2 blocks followed by LF. pyvisa-
 
 Robustness rules: a line longer than :data:`MAX_LINE_BYTES` is discarded up to its LF and queues -363
 (Input buffer overrun); bytes that are not UTF-8 are parsed as Latin-1 and end as SCPI errors; a client
-that drops (even mid-transfer of a long block) only ends its own thread. Replies go out with TCP_NODELAY
-so a short reply is not held back by Nagle's algorithm.
+that drops (even mid-transfer of a long block) only ends its own thread; whatever else goes wrong while
+serving a client is one log line (never a traceback on stderr) and ends only that client. Replies go out
+with TCP_NODELAY so a short reply is not held back by Nagle's algorithm.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 import select
 import socket
 import socketserver
+import sys
 import threading
 
 from .scpi_device import ConnectionClosed, ScpiDevice
@@ -89,6 +91,9 @@ class _Handler(socketserver.BaseRequestHandler):
             return
         except OSError as exc:  # reset by peer, broken pipe mid-block, socket closed by server shutdown
             log.debug("client dropped: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - a bug must end this client only, in one log line
+            log.warning("%s: client %s dropped after a failure of the simulator (%s: %s)", self.server.name,
+                        self.client_address, type(exc).__name__, " ".join(str(exc).split())[:200])
         finally:
             self.server.track(sock, False)
 
@@ -102,6 +107,18 @@ class _TcpServer(socketserver.ThreadingTCPServer):
         self._clients: set[socket.socket] = set()
         self._clients_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    @property
+    def name(self) -> str:
+        """The served instrument's model, for log lines."""
+        idn = self.device.dialect.idn.split(",")
+        return idn[1] if len(idn) > 1 else idn[0]
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """One log line instead of socketserver's traceback on stderr (the handler catches what it can)."""
+        exc = sys.exc_info()[1]
+        log.warning("%s: client %s: %s: %s", self.name, client_address, type(exc).__name__,
+                    " ".join(str(exc).split())[:200])
 
     def track(self, sock: socket.socket, add: bool) -> None:
         """Remember (or forget) a connected client, so :meth:`close_clients` can drop it."""
