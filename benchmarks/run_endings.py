@@ -2,7 +2,8 @@
 
 A simulated bench is served by ``diffbench sim serve`` in a process of its own, so the generator outlives
 every run, as a real one does. Each trial starts ``diffbench run`` on it (a small frequency sweep, no
-operator steps: two-channel common mode, no channel match), waits a random time drawn uniformly over the
+operator steps: two-channel common mode, no channel match; no model fit, which only lengthens the
+window without adding a kind of moment: results are still computed and archived), waits a random time drawn uniformly over the
 length of an uninterrupted run (measured first, in the same session), and ends it one way:
 
 * ``sigint``, ``sigterm``, ``sighup``: that signal once;
@@ -58,10 +59,13 @@ cm_drive = "two-channel"
 list_hz = {list(FREQUENCIES)}
 
 [acquisition]
-record_points = 20000
+record_points = 10000
 
 [calibration]
 channel_match = false
+
+[fit]
+small_signal = false
 """
 
 
@@ -259,8 +263,10 @@ def trial(kind: str, s: Served, folder: Path, window_s: float, rng: np.random.Ge
 
 
 def run_trials(n: int, kinds: tuple[str, ...], seed: int, sim_bench: Path = SIM_BENCH,
-               folder: Path | None = None) -> dict[str, Tally]:
-    """``n`` trials of every kind in ``kinds`` on one served bench; returns the tallies per kind."""
+               folder: Path | None = None, progress: bool = False) -> dict[str, Tally]:
+    """``n`` trials of every kind in ``kinds`` on one served bench; returns the tallies per kind.
+
+    ``progress`` prints each trial's running figures on stderr (a long run shows where it is)."""
     rng = np.random.default_rng(seed)
     with contextlib.ExitStack() as stack:
         if folder is None:
@@ -268,9 +274,14 @@ def run_trials(n: int, kinds: tuple[str, ...], seed: int, sim_bench: Path = SIM_
         s = stack.enter_context(served_bench(folder, sim_bench))
         window = timed_full_run(s, folder)
         tallies = {k: Tally() for k in kinds}
-        for _ in range(n):
+        for i in range(n):
             for k in kinds:
                 trial(k, s, folder, window, rng, tallies[k])
+                t = tallies[k]
+                if progress:
+                    print(f"# {k} {i + 1}/{n}: outputs on {t.outputs_left_on}, unreadable {t.unreadable}, "
+                          f"points lost {t.points_lost}, resume failed {t.resume_failed}, wrong exit {t.wrong_exit}",
+                          file=sys.stderr, flush=True)
                 for f in folder.glob("*.h5*"):
                     if f.name != "reference.h5":
                         f.unlink()
@@ -290,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run_endings: unknown kind(s) {bad} or N < 1", file=sys.stderr)
         return 2
     t0 = time.monotonic()
-    tallies = run_trials(args.n, kinds, args.seed, args.bench)
+    tallies = run_trials(args.n, kinds, args.seed, args.bench, progress=True)
     print(f"# {args.bench.name}, {args.n} trial(s) per kind, seed {args.seed}, {time.monotonic() - t0:.0f} s, "
           f"load average {os.getloadavg()[0]:.2f}")
     head = ("kind", "trials", "outputs on", "unreadable", "points lost", "resume failed", "wrong exit",

@@ -18,7 +18,7 @@ import os
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import h5py
 import numpy as np
@@ -83,13 +83,13 @@ def _global_heap_problem(path: Path) -> str:
     size = path.stat().st_size
     block = 1 << 22
     with open(path, "rb") as fh:
-        fd = fh.fileno()
         start = 0
         while start < size:
-            data = os.pread(fd, block + len(_GCOL) - 1, start)
+            fh.seek(start)
+            data = fh.read(block + len(_GCOL) - 1)
             at = data.find(_GCOL)
             while 0 <= at < block:
-                problem = _collection_problem(fd, start + at, size)
+                problem = _collection_problem(fh, start + at, size)
                 if problem:
                     return problem
                 at = data.find(_GCOL, at + 1)
@@ -97,18 +97,23 @@ def _global_heap_problem(path: Path) -> str:
     return ""
 
 
-def _collection_problem(fd: int, at: int, size: int) -> str:
+def _read_at(fh: BinaryIO, offset: int, n: int) -> bytes:
+    fh.seek(offset)
+    return fh.read(n)
+
+
+def _collection_problem(fh: BinaryIO, at: int, size: int) -> str:
     """Walk the global heap collection that may start at byte ``at`` as HDF5 does (see :func:`_global_heap_problem`)."""
-    head = os.pread(fd, 16, at)
+    head = _read_at(fh, at, 16)
     if len(head) < 16 or head[4] != 1 or head[5:8] != b"\0\0\0":
         return ""
     end = at + int.from_bytes(head[8:16], "little")
     if not at + 16 < end <= size:
         return ""
-    whole = os.pread(fd, end - at, at) if end - at <= (1 << 20) else None
+    whole = _read_at(fh, at, end - at) if end - at <= (1 << 20) else None
     p = at + 16
     while p + 16 <= end:
-        header = whole[p - at:p - at + 16] if whole is not None else os.pread(fd, 16, p)
+        header = whole[p - at:p - at + 16] if whole is not None else _read_at(fh, p, 16)
         index = int.from_bytes(header[0:2], "little")
         length = int.from_bytes(header[8:16], "little")
         need = 16 + (length + 7) // 8 * 8 if index else length
@@ -540,7 +545,10 @@ def _text(obj: h5py.HLObject, key: str) -> str:
     """Text attribute ``key`` of ``obj``: present and a string, or the file is damaged."""
     if key not in obj.attrs:
         raise _damaged(obj, f"attribute {key!r} is missing")
-    value = _py(obj.attrs[key])
+    try:
+        value = _py(obj.attrs[key])
+    except UnicodeDecodeError:
+        raise _damaged(obj, f"attribute {key!r} is not UTF-8 text") from None
     if not isinstance(value, str):
         raise _damaged(obj, f"attribute {key!r} is {type(value).__name__}, not text")
     return value
