@@ -3,8 +3,9 @@
 A simulated bench is served by ``diffbench sim serve`` in a process of its own, so the generator outlives
 every run, as a real one does. Each trial starts ``diffbench run`` on it (a small frequency sweep, no
 operator steps: two-channel common mode, no channel match; no model fit, which only lengthens the
-window without adding a kind of moment: results are still computed and archived), waits a random time drawn uniformly over the
-length of an uninterrupted run (measured first, in the same session), and ends it one way:
+window without adding a kind of moment: results are still computed and archived), waits a random time
+drawn uniformly over the length of an uninterrupted run (measured first, in the same session), and ends it
+one way:
 
 * ``sigint``, ``sigterm``, ``sighup``: that signal once;
 * ``sigint2``: Ctrl-C, then a second Ctrl-C 0-300 ms later, in the middle of the clean-up;
@@ -16,7 +17,10 @@ after the ending (for ``sigkill`` after the *resumed* run, since nothing can act
 that do not open, finished points lost (points a reader saw committed just before the signal and missing
 afterwards), resumes that did not complete (or that hold a point or a result row twice), and exits with a
 wrong code (anything but 128 + n after a signal -- the process's own exit status 128 + n, or its end by the
-signal itself, which a shell shows as the same number -- or 0/3 when the run completed before it).
+signal itself, which a shell shows as the same number -- or 0/3 when the run completed before it). Also
+counted, not as failures: runs that completed before the signal, signals that came before the archive
+existed, and Ctrl-C inside the interpreter's own start-up (before any diffbench code is loaded, CPython
+prints that ``KeyboardInterrupt`` itself and exits 1).
 
 Run: ``.venv/bin/python benchmarks/run_endings.py N`` (N trials per kind; about 6 s a trial on the idle
 2-core VM), ``--kinds sigterm,sighup``, ``--seed S``, ``--bench configs/benches/sim-rigol.toml``.
@@ -169,6 +173,7 @@ class Tally:
     wrong_exit: int = 0
     completed_first: int = 0   # the run had completed before the signal came
     before_archive: int = 0    # the signal came before the archive existed
+    in_python_startup: int = 0  # ... so early that the interpreter had not started diffbench's code yet
     notes: list[str] = field(default_factory=list)
 
 
@@ -214,6 +219,11 @@ def trial(kind: str, s: Served, folder: Path, window_s: float, rng: np.random.Ge
     archive = out if out.exists() else partial if partial.exists() else None
     if archive is None:
         tally.before_archive += 1
+        if kind != "sigkill" and code == 1 and "<frozen site>" in err and "procedures" not in err:
+            # Python's own start-up (site-packages) was interrupted before any diffbench code existed:
+            # CPython prints that KeyboardInterrupt and exits 1; no project code can act there
+            tally.in_python_startup += 1
+            return
         if kind != "sigkill" and code not in signalled:
             tally.wrong_exit += 1
             tally.notes.append(f"{kind} #{n}: exit {code} before the archive existed: {err.strip()[-300:]}")
@@ -305,13 +315,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {args.bench.name}, {args.n} trial(s) per kind, seed {args.seed}, {time.monotonic() - t0:.0f} s, "
           f"load average {os.getloadavg()[0]:.2f}")
     head = ("kind", "trials", "outputs on", "unreadable", "points lost", "resume failed", "wrong exit",
-            "completed first", "before archive")
+            "completed first", "before archive", "py start-up")
     print(" ".join(f"{h:>15}" for h in head))
     for k, t in tallies.items():
         row = (k, t.trials, t.outputs_left_on, t.unreadable, t.points_lost, t.resume_failed, t.wrong_exit,
-               t.completed_first, t.before_archive)
+               t.completed_first, t.before_archive, t.in_python_startup)
         print(" ".join(f"{v:>15}" for v in row))
-    for k, t in tallies.items():
+    for t in tallies.values():
         for note in t.notes:
             print(f"# {note}")
     bad_total = sum(t.outputs_left_on + t.unreadable + t.points_lost + t.resume_failed + t.wrong_exit

@@ -52,22 +52,44 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    mod = importlib.import_module(args._module)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        mod = importlib.import_module(args._module)
+    except KeyboardInterrupt as exc:  # Ctrl-C while the command is still starting
+        from .safety import exit_code_of
+
+        print("diffbench: interrupted", file=sys.stderr)
+        return exit_code_of(exc)
     runner = getattr(mod, f"run_{args._name}", None) or mod.run
     try:
         return int(runner(args) or 0)
     except DiffbenchError as exc:
         print(f"diffbench {args._name}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"diffbench {args._name}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or a stop signal (procedures.safety) before a run began
+        from .safety import exit_code_of
+
+        print(f"diffbench {args._name}: {exc or 'interrupted'}", file=sys.stderr)
+        return exit_code_of(exc)
     except OSError as exc:  # a disk full, a folder that cannot be written: the system's own one line
         print(f"diffbench {args._name}: error: {exc}", file=sys.stderr)
         return 1
 
 
+def entry() -> None:
+    """The ``diffbench`` console command: :func:`main`, then exit with its status.
+
+    Once the command has done its work (outputs off, archive closed), a late Ctrl-C must not raise a
+    ``KeyboardInterrupt`` into the interpreter's shutdown (where it can crash extension modules): SIGINT
+    goes back to the system's default action, which ends the process at once, as the shell's 130.
+    """
+    import signal
+
+    code = main()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()

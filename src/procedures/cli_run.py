@@ -77,11 +77,14 @@ def summary_lines(kind: str, results: dict[str, Any]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Preflight (a problem: one line, exit 2, via cli.main), run, print the summary; returns the exit status."""
-    from instruments.errors import DiffbenchError
+    from .safety import StopSignals, exit_code_of
 
-    from .run import execute, preflight
-    from .safety import exit_code_of
+    with StopSignals():  # a signal while the run's modules load is held until they are (then exit 128 + n)
+        from tqdm import tqdm
 
+        from instruments.errors import DiffbenchError
+
+        from .run import execute, preflight
     plan = preflight(args.procedure, args.bench, args.board, args.output, resume=args.resume,
                      sim_board=args.sim_board)
     bar: Any = None  # made at the first finished point
@@ -91,8 +94,6 @@ def run(args: argparse.Namespace) -> int:
         if args.no_progress:
             return
         if bar is None:
-            from tqdm import tqdm
-
             bar = tqdm(total=total, unit="pt", file=sys.stderr, dynamic_ncols=True, leave=True)
         if bar.total != total:
             bar.total = total

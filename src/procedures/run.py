@@ -17,6 +17,7 @@ both sessions; the simulator (when the bench is a simulated one the run started 
 
 from __future__ import annotations
 
+import importlib
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,13 @@ from .control import BenchControl, OperatorControl, SimulatedControl
 from .preflight import LoadedConfigs, RunPlan, load_configs, preflight
 from .safety import StopSignals
 from .session import Progress, RunOutcome, RunSession
+
+#: modules a run imports only when it gets to them (the model fits, the predictions the verdicts compare
+#: with). They are loaded before the run starts, with stop signals held: a KeyboardInterrupt inside an
+#: extension module's initialisation leaves it half-imported ("ImportError: initialization failed"), which
+#: would turn a clean stop into a crash.
+LAZY_MODULES = ("scipy.optimize", "lmfit", "procedures.fits", "procedures.fit_dc", "procedures.fit_large_signal",
+                "procedures.fit_small_signal", "procedures.predict")
 
 __all__ = ["LoadedConfigs", "RunOutcome", "RunPlan", "execute", "load_configs", "preflight", "run_procedure"]
 
@@ -56,6 +64,8 @@ def execute(plan: RunPlan, *, progress: Progress | None = None, control: BenchCo
     """Run a plan that passed preflight. Raises what ended the run (after the safe ending): an
     :class:`~instruments.errors.InstrumentError`, :class:`~procedures.safety.RunInterrupted`, ..."""
     with StopSignals() as signals, ExitStack() as stack:
+        for module in LAZY_MODULES:  # with stop signals held: see LAZY_MODULES
+            importlib.import_module(module)
         sim = sim_bench if sim_bench is not None else (
             stack.enter_context(_simulator(plan)) if plan.bench.simulated else None)
         resources = sim.resources if sim is not None else None

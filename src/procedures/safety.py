@@ -42,7 +42,8 @@ def signal_name(signum: int) -> str:
 class RunInterrupted(KeyboardInterrupt):
     """A run stopped by a signal. A ``KeyboardInterrupt``, so ``except Exception`` never swallows it.
 
-    ``exit_code`` is 128 + the signal number; ``str()`` reads ``interrupted by SIGTERM`` (``interrupted by SIGINT (Ctrl-C)``).
+    ``exit_code`` is 128 + the signal number; ``str()`` reads ``interrupted by SIGTERM`` (or
+    ``interrupted by SIGINT (Ctrl-C)``).
     """
 
     def __init__(self, signum: int = signal.SIGINT) -> None:

@@ -272,8 +272,10 @@ class RunSession:
                 notes.append(f"the last measured point could not be archived: {one_line(cleanup)}")
                 self._pending = None
         self._worker.shutdown(wait=False, cancel_futures=True)
-        if isinstance(exc, KeyboardInterrupt):
-            status, reason = "aborted", (str(exc) if isinstance(exc, RunInterrupted) else "interrupted by SIGINT (Ctrl-C)")
+        if isinstance(exc, RunInterrupted):
+            status, reason = "aborted", str(exc)
+        elif isinstance(exc, KeyboardInterrupt):
+            status, reason = "aborted", "interrupted by SIGINT (Ctrl-C)"
         elif exc is None:
             status, reason = "aborted", "the run ended before its results were computed"
         else:
