@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import random
-import socket
 from typing import Any, Callable
 
 import pytest
+from scpi_socket import ask, raw
 
 from instruments.sim.scpi_device import ScpiDevice
 from instruments.sim.scpi_parser import ScpiError, parse_bool, parse_integer, parse_number
@@ -169,32 +169,17 @@ def test_parser_functions_never_raise_anything_but_scpi_errors() -> None:
                 assert not isinstance(value, float) or value == value and abs(value) != float("inf"), (text, value)
 
 
-def _addr(resource: str) -> tuple[str, int]:
-    parts = resource.split("::")
-    return parts[1], int(parts[2])
-
-
-def _ask(sock: socket.socket, line: bytes) -> bytes:
-    sock.sendall(line + b"\n")
-    buf = b""
-    while not buf.endswith(b"\n"):
-        chunk = sock.recv(65536)
-        assert chunk, "server closed the connection"
-        buf += chunk
-    return buf[:-1]
-
-
 def test_malformed_lines_over_a_loopback_socket(sim_bench: Callable[..., Any], caplog: pytest.LogCaptureFixture,
                                                 capfd: pytest.CaptureFixture[str]) -> None:
     caplog.set_level(logging.DEBUG, logger="instruments")
     bench = sim_bench("keysight")
-    with socket.create_connection(_addr(bench.resources["generator"]), timeout=5) as sock:
+    with raw(bench.resources["generator"]) as sock:
         for line in (b"OUTP1 1e999", b"*SRE -INF", b"SOUR1:FREQ NaN", b"SOUR1:FREQ 1e", b"SOUR1:FREQ 1e99999",
                      b'SOUR1:FUNC "abc', b"", b";", b"FOO", b"SOUR1:FREQ", b"*IDN\x07?"):
             sock.sendall(line + b"\n")
-        codes = [int(_ask(sock, b"SYST:ERR?").split(b",")[0]) for _ in range(10)]
+        codes = [int(ask(sock, b"SYST:ERR?").split(b",")[0]) for _ in range(10)]
         assert codes == [-222, -222, -224, -121, -123, -151, -113, -109, -101, 0]
-        assert _ask(sock, b"*IDN?").startswith(b"Agilent")
+        assert ask(sock, b"*IDN?").startswith(b"Agilent")
     # a failure outside the parser (here: in execute itself) drops only that client, in one log line
     dev = bench.generator_device
     original = dev.execute
@@ -206,11 +191,11 @@ def test_malformed_lines_over_a_loopback_socket(sim_bench: Callable[..., Any], c
 
     dev.execute = broken  # type: ignore[method-assign]
     try:
-        with socket.create_connection(_addr(bench.resources["generator"]), timeout=5) as sock:
+        with raw(bench.resources["generator"]) as sock:
             sock.sendall(b"BREAK\n")
             assert sock.recv(100) == b""  # dropped
-        with socket.create_connection(_addr(bench.resources["generator"]), timeout=5) as sock:
-            assert _ask(sock, b"*IDN?").startswith(b"Agilent")  # the next client is served
+        with raw(bench.resources["generator"]) as sock:
+            assert ask(sock, b"*IDN?").startswith(b"Agilent")  # the next client is served
     finally:
         dev.execute = original  # type: ignore[method-assign]
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]

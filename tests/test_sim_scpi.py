@@ -9,28 +9,9 @@ import time
 
 import numpy as np
 import pytest
+from scpi_socket import ask, raw
 
 from instruments.sim.scpi_parser import ScpiError, compile_pattern, match_nodes, parse_number
-
-
-def _addr(resource: str) -> tuple[str, int]:
-    parts = resource.split("::")
-    return parts[1], int(parts[2])
-
-
-def _raw(resource: str) -> socket.socket:
-    sock = socket.create_connection(_addr(resource), timeout=5)
-    return sock
-
-
-def _ask(sock: socket.socket, line: bytes) -> bytes:
-    sock.sendall(line + b"\n")
-    buf = b""
-    while not buf.endswith(b"\n"):
-        chunk = sock.recv(65536)
-        assert chunk, "server closed the connection"
-        buf += chunk
-    return buf[:-1]
 
 
 # -- parser units -----------------------------------------------------------------------------------
@@ -140,13 +121,13 @@ def test_out_of_range_is_222_on_keysight_and_silently_clamped_on_rigol(sim_bench
 def test_garbage_half_lines_long_lines_and_drops_keep_the_server_serving(dialect, sim_bench, visa_open):
     bench = sim_bench(dialect)
     gen = bench.resources["generator"]
-    with _raw(gen) as sock:
+    with raw(gen) as sock:
         sock.sendall(b"\xff\xfe\x00\x81garbage \xc3(\n")  # not UTF-8, not SCPI
         sock.sendall(b"*IDN\x07?\n")  # a control character inside a header
         sock.sendall(b"A" * 200_000 + b"\n")  # longer than the input buffer
         sock.sendall(b'SOUR1:FUNC "unterminated\n')
-        assert _ask(sock, b"*IDN?").startswith((b"Agilent", b"Rigol"))
-        errors = [_ask(sock, b"SYST:ERR?") for _ in range(5)]
+        assert ask(sock, b"*IDN?").startswith((b"Agilent", b"Rigol"))
+        errors = [ask(sock, b"SYST:ERR?") for _ in range(5)]
     codes = [int(e.split(b",")[0]) for e in errors]
     assert codes[0] in (-101, -102, -113)
     assert codes[1] in (-101, -102)
@@ -154,7 +135,7 @@ def test_garbage_half_lines_long_lines_and_drops_keep_the_server_serving(dialect
     assert codes[3] == -151
     assert codes[4] == 0
     # half a line, then the client vanishes: nothing executes, the next client is served
-    with _raw(gen) as sock:
+    with raw(gen) as sock:
         sock.sendall(b"OUTP1 O")
     time.sleep(0.05)
     g = visa_open(gen)
@@ -165,8 +146,8 @@ def test_garbage_half_lines_long_lines_and_drops_keep_the_server_serving(dialect
 def test_client_dropping_mid_transfer_of_a_large_block(sim_bench, visa_open):
     bench = sim_bench("keysight")
     scope = bench.resources["scope"]
-    with _raw(scope) as sock:
-        assert _ask(sock, b":TIM:SCAL 1e-3;:WAV:POIN:MODE RAW;:WAV:POIN 1000000;:DIGitize CHAN1;*OPC?") == b"1"
+    with raw(scope) as sock:
+        assert ask(sock, b":TIM:SCAL 1e-3;:WAV:POIN:MODE RAW;:WAV:POIN 1000000;:DIGitize CHAN1;*OPC?") == b"1"
         sock.sendall(b":WAV:DATA?\n")
         head = sock.recv(1000)
         assert head.startswith(b"#801000000")
@@ -205,9 +186,9 @@ def test_many_clients_at_once(sim_bench):
     answers: list[bytes] = []
 
     def worker() -> None:
-        with _raw(gen) as sock:
+        with raw(gen) as sock:
             for _ in range(20):
-                answers.append(_ask(sock, b":SOUR1:FREQ?"))
+                answers.append(ask(sock, b":SOUR1:FREQ?"))
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for t in threads:

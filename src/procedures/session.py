@@ -30,6 +30,7 @@ from instruments.waveform import Waveform
 from . import verdicts
 from .acquisition import NODES, RangeMemory, setup_timebase
 from .archive import RunArchive
+from .archive_layout import one_line
 from .control import BenchControl
 from .measure import PointResult, acquire_point, analyse_point
 from .plan import PlannedPoint
@@ -66,13 +67,6 @@ class RunOutcome:
     def passed(self) -> bool:
         """Every checked limit passed (True when none was checked)."""
         return all(v.passed for v in self.verdicts)
-
-
-def one_line(exc: BaseException, limit: int = 500) -> str:
-    """The reason an archive records for an exception: its first line, at most ``limit`` characters."""
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else type(exc).__name__
-    return first if len(first) <= limit else first[: limit - 3] + "..."
 
 
 class RunSession:
@@ -269,7 +263,7 @@ class RunSession:
             try:
                 self._archive_pending()
             except BaseException as cleanup:  # its own failure must not hide the run's
-                notes.append(f"the last measured point could not be archived: {one_line(cleanup)}")
+                notes.append(f"the last measured point could not be archived: {one_line(str(cleanup))}")
                 self._pending = None
         self._worker.shutdown(wait=False, cancel_futures=True)
         if isinstance(exc, RunInterrupted):
@@ -279,13 +273,13 @@ class RunSession:
         elif exc is None:
             status, reason = "aborted", "the run ended before its results were computed"
         else:
-            status, reason = "failed", one_line(exc)
+            status, reason = "failed", one_line(str(exc)) or type(exc).__name__
         self.outcome.status, self.outcome.reason = status, reason
         if self.archive is not None and not self.archive.finished:
             try:
                 self.archive.finish(status, reason)
             except Exception as cleanup:
-                notes.append(f"closing the archive failed: {one_line(cleanup)}")
+                notes.append(f"closing the archive failed: {one_line(str(cleanup))}")
         for note in notes:
             log.error(note)
             if exc is not None and hasattr(exc, "add_note"):
