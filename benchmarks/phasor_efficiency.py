@@ -1,6 +1,6 @@
 """Efficiency of the phasor estimators against the Cramér-Rao bound, beside the Vpp method on the same records.
 
-Monte Carlo (reference/measurement-methods.md §1.3-1.5): efficiency = CRLB / measured variance, for the
+Monte Carlo (docs/reference/measurement-methods.md §1.3-1.5): efficiency = CRLB / measured variance, for the
 amplitude and the phase, at per-sample SNRs A/sigma from 0.5 to 100 and record lengths N = 1e3, 1e4, 1e5,
 non-coherent sampling (10.37 periods per record, as ``min_periods = 10`` gives on the bench), a DC offset of
 0.2 sigma, a random phase per trial. Two noise models:
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
                  Row("analog", 1000, 1.0, m, snr1=1.0), Row("8-bit", 1000, 1.0, m),
                  Row("8-bit", 10_000, 1.0, m), Row("8-bit", 100_000, 1.0, max(100, m // 8))]
 
-    print("diffbench phasor estimators: Monte Carlo efficiency = CRLB / variance (measurement-methods.md §1.3-1.5)")
+    print("diffbench phasor estimators: Monte Carlo efficiency = CRLB / variance (docs/reference/measurement-methods.md §1.3-1.5)")
     print(f"f = {F_HZ:g} Hz, {CYCLES} periods per record (non-coherent), DC offset {OFFSET} sigma, random phase per "
           f"trial; analog = Gaussian sigma; 8-bit = round(x + N(0, 1 LSB)), bound with sigma_tot = "
           f"{SIGMA_TOT_8BIT:.3f} LSB")

@@ -1,4 +1,4 @@
-"""The scope crosstalk calibration (measurement-methods.md §3.4 step 3): its plan, the bench changes it asks
+"""The scope crosstalk calibration (docs/reference/measurement-methods.md §3.4 step 3): its plan, the bench changes it asks
 for, the correction, and the active-load board measured with and without it against the simulator's truth.
 
 The correction is checked against the crosstalk model written out here (``m = G (I + X) v`` with each probe

@@ -1,5 +1,5 @@
 """Protocol tests of what every function-generator family does alike, each family with its own bytes:
-Keysight 33500 (reference/scpi.md §3.1), Rigol DG (§3.2), Siglent SDG (§3.3), Tektronix AFG (§3.4).
+Keysight 33500 (docs/reference/scpi.md §3.1), Rigol DG (§3.2), Siglent SDG (§3.3), Tektronix AFG (§3.4).
 
 One test per behaviour of the interface (``instruments.generator``), one row per family; what only one family
 does (tracking, model quirks, reply parsing) is in that family's ``test_driver_<family>.py``.

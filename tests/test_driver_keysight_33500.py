@@ -1,5 +1,5 @@
 """Protocol tests for the Keysight/Agilent 33500B/33600A driver: the exact SCPI of what only this family does
-(reference/scpi.md §3.1): units forced before reading back, channel tracking, single-output models, the
+(docs/reference/scpi.md §3.1): units forced before reading back, channel tracking, single-output models, the
 error-queue drain and reply parsing. What every generator family does alike (with this family's bytes) is in
 ``test_driver_generators.py``."""
 

@@ -2,7 +2,7 @@
 behaviour per test -- ``single()`` by ``:DIGitize`` + ``*OPC?`` and the waveform transfer. What every scope
 family does alike (with this family's bytes) is in ``test_driver_scopes.py``.
 
-Expected volts and times are worked by hand from the programmer's-guide conversion (reference/scpi.md
+Expected volts and times are worked by hand from the programmer's-guide conversion (docs/reference/scpi.md
 §4.1): volts = (code - yreference) * yincrement + yorigin, time = (i - xreference) * xincrement + xorigin.
 """
 

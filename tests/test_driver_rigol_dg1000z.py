@@ -1,5 +1,5 @@
 """Protocol tests for the Rigol DG1000Z/DG800/DG900 driver: the exact SCPI of what only this family does
-(reference/scpi.md §3.2): the phase read-back, the phase-align spelling per model, tracking read back and the
+(docs/reference/scpi.md §3.2): the phase read-back, the phase-align spelling per model, tracking read back and the
 single-output DG800 models. What every generator family does alike (with this family's bytes, including the
 silent-clamp read-back) is in ``test_driver_generators.py``."""
 

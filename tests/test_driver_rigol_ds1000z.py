@@ -2,7 +2,7 @@
 test. What every scope family does alike (with this family's bytes, including the silent read-backs and the
 ``:TRIGger:STATus?`` polling) is in ``test_driver_scopes.py``.
 
-Expected volts and times are worked by hand from the programming-guide conversion (reference/scpi.md §4.2):
+Expected volts and times are worked by hand from the programming-guide conversion (docs/reference/scpi.md §4.2):
 volts = (code - yorigin - yreference) * yincrement, time = (i - xreference) * xincrement + xorigin.
 """
 

@@ -1,5 +1,5 @@
 """Protocol tests of what every oscilloscope family does alike, each family with its own bytes: Keysight
-InfiniiVision (reference/scpi.md §4.1), Rigol DS1000Z and DHO800/900 (§4.2), Siglent SDS new and legacy sets
+InfiniiVision (docs/reference/scpi.md §4.1), Rigol DS1000Z and DHO800/900 (§4.2), Siglent SDS new and legacy sets
 (§4.3), Tektronix MSO 4/5/6 (§4.4).
 
 One test per behaviour of the interface (``instruments.scope``), one row per family; the waveform transfers

@@ -1,5 +1,5 @@
 """Protocol tests for the Siglent SDG1000X/2000X/6000X driver: the exact commands of what only this family
-does (reference/scpi.md §3.3): no error queue, a wave type not applied, DC fields, limits from the data sheet,
+does (docs/reference/scpi.md §3.3): no error queue, a wave type not applied, DC fields, limits from the data sheet,
 phase-locked mode, COUP tracking and polarity inversion. What every generator family does alike (with this
 family's bytes and :func:`bswv` replies) is in ``test_driver_generators.py``."""
 

@@ -2,7 +2,7 @@
 the WAVEDESC-driven transfer. What every scope family does alike (with this family's bytes: settings, the
 ``*ESR?`` check, read-backs, polling) is in ``test_driver_scopes.py``.
 
-The WAVEDESC preamble is a real binary block built at the documented offsets (reference/scpi.md §4.3);
+The WAVEDESC preamble is a real binary block built at the documented offsets (docs/reference/scpi.md §4.3);
 expected volts and times are worked by hand from volts = code / codes_per_div * vdiv - offset (vdiv, offset
 times the probe factor) and time = -tdiv * 10 / 2 + i * interval + delay.
 """

@@ -1,5 +1,5 @@
 """Protocol tests for the Tektronix AFG31000 (AFG3000/AFG1000) driver: the exact SCPI of what only this family
-does (reference/scpi.md §3.4): the phase range and its DEG suffix, a load reply with a unit sign, frequency
+does (docs/reference/scpi.md §3.4): the phase range and its DEG suffix, a load reply with a unit sign, frequency
 lock, no tracking and the single-output models. What every generator family does alike (with this family's
 bytes) is in ``test_driver_generators.py``."""
 

@@ -2,7 +2,7 @@
 transfer. What every scope family does alike (with this family's bytes: settings, *ESR? + EVMsg? errors,
 read-backs, ACQuire:STATE? polling) is in ``test_driver_scopes.py``.
 
-Expected volts and times are worked by hand from the Tektronix conversion (reference/scpi.md §4.4):
+Expected volts and times are worked by hand from the Tektronix conversion (docs/reference/scpi.md §4.4):
 volts = (code - YOFf) * YMUlt + YZEro, time = XZEro + XINcr * (i - PT_Off).
 """
 

@@ -5,7 +5,7 @@ import pytest
 
 from procedures.gains import single_ended, solve_mixed_mode
 
-# measurement-methods.md §3.3, "whole-bench simulation" DUT
+# docs/reference/measurement-methods.md §3.3, "whole-bench simulation" DUT
 S_TRUE = np.array([[-15.87, -2.0e-4], [-0.0397, -0.01998]], dtype=complex)
 T = np.array([[1, -1], [0.5, 0.5]])
 

@@ -70,7 +70,7 @@ def test_matches_the_simulated_board_where_the_devices_are_active(name: str) -> 
 
 def test_ideal_bjt_pair_is_the_tanh():
     """Ideal devices (beta, V_A infinite), no degeneration, an ideal tail: vod = -I R tanh(vid/(2 V_T)) exactly
-    (measurement-methods.md §5)."""
+    (docs/reference/measurement-methods.md §5)."""
     dev = BjtParams(math.inf, math.inf, 1e-15)
     vid = np.linspace(-0.15, 0.15, 31)
     dc = resistive_pair_dc(2 + vid / 2, 2 - vid / 2, (dev, dev), vt=VT, i_tail=100e-6, r_loads=(40e3, 40e3),

@@ -1,4 +1,4 @@
-"""Large-signal transfers and distortion against measurement-methods.md §5 and hand results.
+"""Large-signal transfers and distortion against docs/reference/measurement-methods.md §5 and hand results.
 
 The THD and HD figures are computed here from the transfer (sampled over a period, FFT), never copied:
 the expected numbers are the reference's, which it computed independently with its own solver.

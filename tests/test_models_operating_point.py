@@ -80,7 +80,7 @@ def test_norton_tail_carries_its_current_plus_the_voltage_over_its_resistance():
 
 def test_is_mismatch_splits_the_current_in_the_is_ratio():
     """Ideal devices (beta, V_A infinite), no degeneration: equal V_BE, so I_C1/I_C2 = I_S1/I_S2 exactly; with
-    degeneration the split obeys V_T ln(I_1 I_S2/(I_2 I_S1)) + R_E (I_1 - I_2) = 0 (measurement-methods.md §5)."""
+    degeneration the split obeys V_T ln(I_1 I_S2/(I_2 I_S1)) + R_E (I_1 - I_2) = 0 (docs/reference/measurement-methods.md §5)."""
     d1, d2 = BjtParams(math.inf, math.inf, 0.98e-15), BjtParams(math.inf, math.inf, 1.02e-15)
     op = resistive_pair_operating_point((d1, d2), vt=VT, i_tail=100e-6, v_in=(2.0, 2.0), r_loads=(40e3, 40e3),
                                         v_return=5.0)

@@ -6,7 +6,7 @@ Two kinds of comparison, kept apart:
   builds the same circuit from resistors, capacitors and controlled sources and solves it numerically.
   They share no algebra, so they must agree to rounding: H entries to 1e-9 relative, S entries to 1e-7
   relative (Acd and Adc are small differences of H entries, which costs a few digits), over 10 Hz to 100 MHz.
-- APPROXIMATE. The textbook half-circuit formulas of measurement-methods.md §6 and the source texts are
+- APPROXIMATE. The textbook half-circuit formulas of docs/reference/measurement-methods.md §6 and the source texts are
   either exact limits (checked to rounding) or approximations; each approximate one states its tolerance
   and why (the neglected term).
 """
@@ -197,7 +197,7 @@ def test_cascoded_active_load_matches_nodal_solve():
 
 
 # --------------------------------------------------------------------------------------------------------
-# measurement-methods.md §6, MOS pair: g_m = 1 mS, r_o = 50 k, R_D = 10 k, R_SS = 100 k
+# docs/reference/measurement-methods.md §6, MOS pair: g_m = 1 mS, r_o = 50 k, R_D = 10 k, R_SS = 100 k
 
 def _mos(gm=1e-3, r_o=math.inf, rd=(10e3, 10e3), rss=100e3, f=0.0, gmb=0.0, cl=(0.0, 0.0), ct=0.0, gm2=None):
     s1 = Side(gm=gm, r_o=r_o, gmb=gmb)
@@ -309,7 +309,7 @@ def test_capacitive_mismatch_cmrr_diff():
 
 
 # --------------------------------------------------------------------------------------------------------
-# measurement-methods.md §6, BJT pair: I_C = 0.5 mA, beta = 100, V_A = 50 V, R_C = 10 k, R_EE = 100 k, V_T = 25.85 mV
+# docs/reference/measurement-methods.md §6, BJT pair: I_C = 0.5 mA, beta = 100, V_A = 50 V, R_C = 10 k, R_EE = 100 k, V_T = 25.85 mV
 
 VT = 0.02585
 GM = 0.5e-3 / VT
@@ -380,7 +380,7 @@ def test_bjt_common_mode_input_resistance():
 # Active load and cascode
 
 def test_active_load_against_razavi_approximations():
-    """APPROXIMATE, Razavi ch. 5 (measurement-methods.md §6): |A_DM| ~ g_m1 (r_o2 || r_o4),
+    """APPROXIMATE, Razavi ch. 5 (docs/reference/measurement-methods.md §6): |A_DM| ~ g_m1 (r_o2 || r_o4),
     |A_CM| ~ 1/(2 g_m3 R_SS), CMRR ~ (1 + 2 g_m1,2 R_SS) g_m3 (r_o1,2 || r_o3,4). The reference's own check
     (78.98 against 79.00 dB) does not state its component values; for these typical ones the neglected terms
     (the mirror's 1/(g_m3 r_o), R_SS's finite value) keep the exact model within 1.5 %, 3 % and 0.2 dB."""

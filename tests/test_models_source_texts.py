@@ -1,4 +1,7 @@
-"""The worked numbers of the source texts (shared/sources/), reproduced by the models.
+"""The worked numbers of the source texts, reproduced by the models.
+
+The texts: a textbook chapter on the bipolar differential pair (003) and three tutorials on differential
+amplifiers and CMRR (000-002); the numbers below are quoted from them.
 
 003: the bipolar stage (5 V, 100 uA tail, 40 kOhm loads): r_e = 26 Ohm x 1 mA / 50 uA = 520 Ohm, gain
 (40k + 40k)/(520 + 520) = 77 differential, half of it single-ended; with 2 kOhm emitter resistors "less than 16"
@@ -57,7 +60,7 @@ def test_differential_gain_77():
 @pytest.mark.parametrize("beta, expected", [(math.inf, 15.87), (200.0, 15.79), (100.0, 15.72)])
 def test_degenerated_gain_less_than_16_and_8(beta, expected):
     """Fig. 5-8 with R3 = R4 = 2 kOhm: "less than 16 with a differential output; single-ended less than 8";
-    measurement-methods.md §5: R_C/(r_e + R_E) = 15.87, with alpha 15.79 (beta = 200), 15.72 (beta = 100)."""
+    docs/reference/measurement-methods.md §5: R_C/(r_e + R_E) = 15.87, with alpha 15.79 (beta = 200), 15.72 (beta = 100)."""
     g = _stage(beta, r_degen=2e3)
     assert abs(complex(g.add)) == pytest.approx(expected, abs=0.005)
     assert abs(complex(g.add)) < 16
@@ -67,7 +70,7 @@ def test_degenerated_gain_less_than_16_and_8(beta, expected):
 def test_cmrr_80_db_and_the_hum_example():
     """002: Ad = 100 and Acm = 0.01 give CMRR = 10,000 = 80 dB; 2 mV of signal against 100 mV of hum leaves the
     signal 200 times the hum at the output. Built here as a MOS pair whose single-ended gains are exactly those:
-    Ad_se = g_m R_D/2 = 100 and CMRR_se = (1 + 2 g_m R_SS)/2 = 10,000 (measurement-methods.md §6)."""
+    Ad_se = g_m R_D/2 = 100 and CMRR_se = (1 + 2 g_m R_SS)/2 = 10,000 (docs/reference/measurement-methods.md §6)."""
     gm = 1e-3
     rd = 2 * 100 / gm
     rss = (2 * 10_000 - 1) / (2 * gm)
@@ -90,7 +93,7 @@ def test_cmrr_80_db_and_the_hum_example():
 
 
 def test_cmrr_definitions_on_given_gains():
-    """CMRR_se and CMRR_diff from S exactly as DESIGN.md defines them (numbers of measurement-methods.md §3.3)."""
+    """CMRR_se and CMRR_diff from S exactly as docs/conventions.md defines them (numbers of docs/reference/measurement-methods.md §3.3)."""
     g = MixedModeGains(add=np.array(-15.87), acd=np.array(-2.0e-4), adc=np.array(-0.0397), acc=np.array(-0.01998))
     assert float(db(g.cmrr_diff)) == pytest.approx(98.0, abs=0.01)
     assert float(db(g.cm_to_cm_ratio)) == pytest.approx(58.0, abs=0.01)

@@ -36,7 +36,7 @@ def test_uncertainty_is_the_cramer_rao_bound_and_matches_scatter():
         (fit,) = fit_sines(t, y, f, n_harmonics=1)
         est.append(fit.phasor)
         us.append(fit.phasor_u)
-    crb = sigma * np.sqrt(2 / t.size)     # measurement-methods.md §1.3: var(a) = 2 sigma^2 / N
+    crb = sigma * np.sqrt(2 / t.size)     # docs/reference/measurement-methods.md §1.3: var(a) = 2 sigma^2 / N
     assert np.mean(us) == pytest.approx(crb, rel=0.02)
     scatter = np.sqrt(0.5 * (np.var(np.real(est)) + np.var(np.imag(est))))
     assert scatter == pytest.approx(crb, rel=0.1)

@@ -81,7 +81,7 @@ def test_json_numbers_agree_with_the_hand_formulas(capsys):
     assert d["small_signal"]["tail_zero_hz"] == pytest.approx(1 / (2 * math.pi * 1e6 * 5e-12), rel=1e-12)
     assert len(d["small_signal"]["freq_hz"]) == 13
     assert d["small_signal"]["freq_hz"][0] == pytest.approx(10.0) and d["small_signal"]["freq_hz"][-1] == pytest.approx(1e7)
-    # at 50 mV the text's stage distorts by ~6 % (measurement-methods.md §5: 6.3 %, the text says "about 5 %")
+    # at 50 mV the text's stage distorts by ~6 % (docs/reference/measurement-methods.md §5: 6.3 %, the text says "about 5 %")
     ls = d["large_signal"]
     i = ls["amplitude_vpk"].index(0.05)
     assert ls["thd_pct"][i] == pytest.approx(6.3, abs=0.15)

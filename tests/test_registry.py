@@ -14,7 +14,7 @@ from instruments.bench_config import GENERATOR_DRIVERS, SCOPE_DRIVERS
 from instruments.errors import DiffbenchError, InstrumentError
 from instruments.generator import FunctionGenerator
 
-# Realistic *IDN? replies (formats from reference/scpi.md §3 and §4; serials and firmware made up).
+# Realistic *IDN? replies (formats from docs/reference/scpi.md §3 and §4; serials and firmware made up).
 IDN_CASES = [
     ("Agilent Technologies,33522B,MY52800000,5.00-1.19-2.00-58-00", "keysight_33500"),
     ("Keysight Technologies,33622A,MY58000000,A.02.03-3.15-03-64-02", "keysight_33500"),

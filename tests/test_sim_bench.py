@@ -1,8 +1,8 @@
 """End to end through plain pyvisa: the simulated bench measured the way a bench script would measure it.
 
 Nothing here uses diffbench drivers: the generator and scope are programmed with the SCPI of
-reference/scpi.md (§3.1, §3.2, §4.1, §4.2), waveforms come back as IEEE 488.2 blocks, and the phasors are
-fitted by a 3-parameter least-squares sine fit written below (IEEE 1057, measurement-methods.md §1.1).
+docs/reference/scpi.md (§3.1, §3.2, §4.1, §4.2), waveforms come back as IEEE 488.2 blocks, and the phasors are
+fitted by a 3-parameter least-squares sine fit written below (IEEE 1057, docs/reference/measurement-methods.md §1.1).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def keysight_generator(g, vpp_each: float, inverted: bool = True) -> None:  # ty
 
 
 def rigol_generator(g, vpp_each: float) -> None:  # type: ignore[no-untyped-def]
-    """Two channels 180 degrees apart with APPLy, High-Z, then phase-align (scpi.md §2.4, §3.2)."""
+    """Two channels 180 degrees apart with APPLy, High-Z, then phase-align (docs/reference/scpi.md §2.4, §3.2)."""
     for cmd in ("*RST;*CLS", ":OUTP1:IMP INF;:OUTP2:IMP INF", f":SOUR1:APPL:SIN {F_HZ},{vpp_each},{BIAS_V},0",
                 f":SOUR2:APPL:SIN {F_HZ},{vpp_each},{BIAS_V},180", ":OUTP1 ON;:OUTP2 ON", ":SOUR1:PHAS:INIT"):
         g.write(cmd)
@@ -82,7 +82,7 @@ def rigol_acquire(s, setup: dict[int, tuple[float, float, str]],  # type: ignore
     """:SINGle, poll :TRIG:STAT? (WAIT then STOP), read each channel's memory in 250 000-point windows."""
     s.write("*RST;*CLS")
     for ch, (scale, offset, coupling) in setup.items():
-        # Rigol offset moves the trace: screen centre = -offset (scpi.md §4.2, §5)
+        # Rigol offset moves the trace: screen centre = -offset (docs/reference/scpi.md §4.2, §5)
         s.write(f":CHAN{ch}:DISP 1;:CHAN{ch}:COUP {coupling};:CHAN{ch}:SCAL {scale};:CHAN{ch}:OFFS {-offset}")
     s.write(f":TIM:SCAL {timebase_s};:TRIG:MODE EDGE;:TRIG:EDGE:SOUR CHAN1;:TRIG:EDGE:LEV {trigger_v}")
     s.write(":ACQ:MDEP 300000")
@@ -238,7 +238,7 @@ def test_common_mode_leak_from_generator_mismatch_and_tied_inputs(sim_bench, vis
     h = truth(bench)
     assert h["in1"][1] == h["in2"][1]  # tied: the pins are one node, vid = 0 exactly
     # what is left: Acd vic, plus the scope's own output-channel mismatch acting on voc
-    # (measurement-methods.md §3.3: Acd' = Acd + delta_o Acc), from the bench's [sim] gains
+    # (docs/reference/measurement-methods.md §3.3: Acd' = Acd + delta_o Acc), from the bench's [sim] gains
     g3, g4 = bench.config.sim["scope_gain_error"][2:4]
     expected = acd * vic + (g3 - g4) * voc
     assert abs(vod_tied) < abs(vod_two) / 300

@@ -1,5 +1,5 @@
 """The simulated board (instruments.sim.board) against hand computations from the textbook device
-equations and half-circuit formulas (reference/measurement-methods.md sections 5 and 6), never against
+equations and half-circuit formulas (docs/reference/measurement-methods.md sections 5 and 6), never against
 the engine's own numbers."""
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ def test_compound_messages_relative_paths_and_joined_replies(sim_bench, visa_ope
     bench = sim_bench("keysight")
     g = visa_open(bench.resources["generator"])
     g.write("sour2:freq 2000;VOLT 0.5;:OUTP1:LOAD INF;OUTP2:LOAD INF")  # VOLT is relative to SOUR2
-    # 0.5 Vpp was set at the 50 Ohm setting; read back at High-Z it is the doubled EMF (scpi.md §2.1)
+    # 0.5 Vpp was set at the 50 Ohm setting; read back at High-Z it is the doubled EMF (docs/reference/scpi.md §2.1)
     assert g.query("SOURce2:FREQuency?;:SOUR2:VOLT?;*OPC?") == "+2.00000000000000E+03;+1.00000000000000E+00;1"
     assert g.query("OUTP1:LOAD?;:OUTP2:LOAD?") == "+9.9E+37;+9.9E+37"
     assert g.query("SYST:ERR?") == '+0,"No error"'

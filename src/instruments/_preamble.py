@@ -1,4 +1,4 @@
-"""The ten-field ``:WAVeform:PREamble?`` reply shared by Keysight InfiniiVision (reference/scpi.md §4.1
+"""The ten-field ``:WAVeform:PREamble?`` reply shared by Keysight InfiniiVision (docs/reference/scpi.md §4.1
 preamble table) and Rigol DS1000Z / DHO800/900 (§4.2): ten comma-separated numbers in the same order.
 
 The fields mean the same on both but one: Keysight's ``yorigin`` is volts at code ``yreference``

@@ -1,6 +1,6 @@
 """Read-back comparison for generator families that clamp or ignore a setting without any error.
 
-Rigol DG (reference/scpi.md §3.2: out-of-range values are clamped with only an on-screen warning) and
+Rigol DG (docs/reference/scpi.md §3.2: out-of-range values are clamped with only an on-screen warning) and
 Siglent SDG (§3.3: no error queue at all) are checked by reading every setting back. The tolerances sit
 above what the replies print (7 significant digits on the DG, units-attached text on the SDG) and the
 setting resolution, and far below what a clamp to a limit changes.

@@ -1,6 +1,6 @@
 """Numbers as command text, and numbers out of replies: the formatting every driver shares.
 
-IEEE 488.2 (reference/scpi.md §1) accepts a decimal number in any of the NR1/NR2/NR3 forms, so one
+IEEE 488.2 (docs/reference/scpi.md §1) accepts a decimal number in any of the NR1/NR2/NR3 forms, so one
 formatter serves every family; only the precision differs (generators send a float's full 15 digits,
 because frequencies such as 12345.678 Hz are set exactly; scopes send 10, more than any vertical or
 horizontal setting resolves). Pure text handling: no I/O, no imports beyond ``re``.

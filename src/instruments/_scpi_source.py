@@ -1,4 +1,4 @@
-"""The SOURce/OUTPut tree shared by the SCPI-99 generator families: Keysight 33500 (reference/scpi.md
+"""The SOURce/OUTPut tree shared by the SCPI-99 generator families: Keysight 33500 (docs/reference/scpi.md
 §3.1), Rigol DG (§3.2) and Tektronix AFG (§3.4).
 
 The three spell a channel's settings alike -- ``<src>:FUNC SIN|DC``, ``<src>:FREQ``, ``<src>:VOLT`` after

@@ -6,7 +6,7 @@ error queue. Any failure on the way is one clear error naming the instrument; be
 generator's outputs are switched off (if the generator answered) and everything opened is closed.
 
 :class:`Bench` is a context manager: on exit the generator's outputs go off, the scope is left running
-(the drivers' safe states, DESIGN.md "instruments/") and both resources are closed, each step tried even
+(the drivers' safe states, docs/conventions.md "instruments/") and both resources are closed, each step tried even
 if another fails.
 
 pyvisa is imported only when a resource has to be opened, so importing this module stays light.
@@ -87,7 +87,7 @@ def open_bench(config: BenchConfig | str | Path, *, resources: Mapping[str, Any]
     ``open_bench(cfg, resources={"generator": "TCPIP0::127.0.0.1::40123::SOCKET", "scope": ...})``.
 
     For each instrument: open with the ``@py`` backend (``\\n`` read/write termination for ``::SOCKET``
-    resources, reference/scpi.md §1.4), set the config's timeout, read ``*IDN?`` (asked a second time if
+    resources, docs/reference/scpi.md §1.4), set the config's timeout, read ``*IDN?`` (asked a second time if
     the first answer is empty: AFG1062 quirk, §3.4), pick the driver from it or check the configured one
     (:func:`registry.check_driver`), ``*CLS`` and drain the error queue (§1.1, §1.2).
     """
@@ -148,7 +148,7 @@ def open_visa_resource(rm: Any, address: str, timeout_ms: int, label: str | None
 
 
 def read_identity(inst: ScpiInstrument) -> str:
-    """``*IDN?``, asked once more if the first answer is empty (AFG1062 quirk, reference/scpi.md §3.4)."""
+    """``*IDN?``, asked once more if the first answer is empty (AFG1062 quirk, docs/reference/scpi.md §3.4)."""
     return inst.idn() or inst.idn()
 
 

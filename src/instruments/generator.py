@@ -1,9 +1,9 @@
 """The function-generator interface the procedures see (close in spirit to IVI-4.3 IviFgen).
 
 A driver for one vendor family subclasses :class:`FunctionGenerator` and implements the abstract methods
-with that family's SCPI (reference/scpi.md §3). Amplitudes are peak-to-peak volts *at the load setting*
+with that family's SCPI (docs/reference/scpi.md §3). Amplitudes are peak-to-peak volts *at the load setting*
 (``load_ohm``: 50.0 or ``math.inf`` for High-Z), as the instrument itself reports them; the load setting
-changes numbers, not hardware (reference/scpi.md §2.1). Every setter checks the error queue (or reads
+changes numbers, not hardware (docs/reference/scpi.md §2.1). Every setter checks the error queue (or reads
 back, where the family clamps silently) and raises :class:`~instruments.errors.InstrumentError`.
 
 What every family does alike lives here too, for the drivers (not the procedures): channel and load
@@ -54,7 +54,7 @@ def tracking_from_reply(reply: str) -> Tracking:
 def amplitude_offset_order(amplitude_vpp: float, current_vpp: float, amplitude: T, offset: T) -> tuple[T, T]:
     """``(amplitude, offset)`` when the amplitude shrinks (or stays), ``(offset, amplitude)`` when it grows.
 
-    reference/scpi.md §2.3: ``|offset| + Vpp/2 <= Vmax``. Shrinking the amplitude before the new offset, or
+    docs/reference/scpi.md §2.3: ``|offset| + Vpp/2 <= Vmax``. Shrinking the amplitude before the new offset, or
     growing it after, never passes through a state outside that rule, so no family adjusts one of them on
     the way (the 33500 with a ``-221 Settings conflict``, Rigol DG and Siglent SDG silently). ``amplitude``
     and ``offset`` are whatever the family sends for each: commands, steps or fields.
@@ -67,7 +67,7 @@ class GeneratorLimits:
     """What the instrument says it can do for a sine on one channel *at its current settings*.
 
     These are the instrument's own MIN/MAX answers: the largest amplitude at the present offset and the
-    largest offset at the present amplitude (``|offset| + Vpp/2 <= V_max``, reference/scpi.md §2.3), both at
+    largest offset at the present amplitude (``|offset| + Vpp/2 <= V_max``, docs/reference/scpi.md §2.3), both at
     the present load setting.
     """
 
@@ -125,7 +125,7 @@ class FunctionGenerator(ScpiInstrument, ABC):
         return self.source_node.format(self._check_channel(channel))
 
     def _load_text(self, load_ohm: float, high_z: str = "INF") -> str:
-        """A load setting as command text: ``high_z`` for ``math.inf``, else ohms (reference/scpi.md §2.1).
+        """A load setting as command text: ``high_z`` for ``math.inf``, else ohms (docs/reference/scpi.md §2.1).
 
         Raises :class:`ValueError` for a load that is not > 0.
         """

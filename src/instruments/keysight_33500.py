@@ -1,6 +1,6 @@
 """Keysight / Agilent 33500B and 33600A (Trueform) function generators.
 
-Facts: reference/scpi.md §3.1 (Agilent 33500 Series Operating and Service Guide: TRACk p. 315, output
+Facts: docs/reference/scpi.md §3.1 (Agilent 33500 Series Operating and Service Guide: TRACk p. 315, output
 termination p. 62; pymeasure ``agilent33500.py``; QCoDeS ``KeysightAgilent_33XXX.py``), §2.1-§2.4 for the
 load setting, units, limits and differential drive, §1.2 for the error queue.
 

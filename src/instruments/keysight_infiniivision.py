@@ -1,6 +1,6 @@
 """Keysight (Agilent) InfiniiVision X-Series oscilloscopes: EDUX/DSOX1000X, DSOX/MSOX2000X, 3000T, 4000X.
 
-Every command and conversion comes from reference/scpi.md §4.1 (Keysight InfiniiVision 1000X/2000X/3000T/
+Every command and conversion comes from docs/reference/scpi.md §4.1 (Keysight InfiniiVision 1000X/2000X/3000T/
 4000X Programmer's Guides and pymeasure ``keysightDSOX1102G.py``) unless a docstring names another source.
 Waveforms travel as IEEE 488.2 ``#8`` blocks through pyvisa's block reader: BYTE for normal and peak
 acquisitions, WORD (16 bit, left-justified) for averaged and high-resolution ones so their extra bits survive.
@@ -34,7 +34,7 @@ class KeysightInfiniiVision(Oscilloscope):
     """Keysight InfiniiVision 1000X-4000X oscilloscope (four analog channels).
 
     ``single()`` uses ``:DIGitize`` + ``*OPC?`` so an averaged acquisition is a full ``:ACQuire:COUNt``
-    deep (reference/scpi.md §4.1 and §6 item 4). Transfers read the raw acquisition record
+    deep (docs/reference/scpi.md §4.1 and §6 item 4). Transfers read the raw acquisition record
     (``:WAVeform:POINts:MODE RAW``), all of it unless :meth:`set_record_length` asked for fewer points.
     """
 

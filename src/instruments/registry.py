@@ -6,7 +6,7 @@ may have a subclass for some of its models: ``rigol_ds1000z`` serves DHO800/DHO9
 modules are imported only by :func:`load_driver`, by name, so a missing or broken module fails only when
 that driver is used, and importing the registry costs nothing.
 
-Matching follows reference/scpi.md §1.1: "match on model, not maker" (the maker string differs per vendor
+Matching follows docs/reference/scpi.md §1.1: "match on model, not maker" (the maker string differs per vendor
 and era: ``Agilent Technologies`` / ``Keysight Technologies``, ``RIGOL TECHNOLOGIES`` / ``Rigol
 Technologies``). The model field of ``*IDN?`` (the second comma-separated field, after stripping an
 optional ``*IDN`` header some Siglent units send, §3.3) must match one of a driver's model patterns as a
@@ -84,7 +84,7 @@ def _driver(name: str, kind: Kind, family: str, module: str, class_name: str, mo
 
 
 _DRIVERS: tuple[DriverInfo, ...] = (
-    # -- generators (reference/scpi.md §3) -----------------------------------------------------------------
+    # -- generators (docs/reference/scpi.md §3) -----------------------------------------------------------------
     _driver("keysight_33500", "generator", "Keysight/Agilent 33500B/33600A Trueform generator",
             "instruments.keysight_33500", "Keysight33500",
             # §3.1: 33509B-33522B and 33611A-33622A; the Agilent-era 33521A/33522A share the set
@@ -101,7 +101,7 @@ _DRIVERS: tuple[DriverInfo, ...] = (
             "instruments.tektronix_afg31000", "TektronixAFG31000",
             # §3.4: AFG31021-AFG31252, AFG3011C-AFG3252C, AFG1022/AFG1062
             (r"AFG31\d{3}", r"AFG3\d{3}[BC]?", r"AFG10[26]2")),
-    # -- oscilloscopes (reference/scpi.md §4) --------------------------------------------------------------
+    # -- oscilloscopes (docs/reference/scpi.md §4) --------------------------------------------------------------
     _driver("keysight_infiniivision", "scope", "Keysight/Agilent InfiniiVision X-series oscilloscope",
             "instruments.keysight_infiniivision", "KeysightInfiniiVision",
             # §4.1: DSOX1204G, DSO-X 2024A (Agilent era, with hyphen and space), MSOX3054T, EDUX1052G

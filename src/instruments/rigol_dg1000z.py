@@ -1,6 +1,6 @@
 """Rigol DG1000Z (DG1022Z/DG1032Z/DG1062Z), DG800 (DG811-DG832) and DG900 (DG952/972/992) generators.
 
-Facts: reference/scpi.md §3.2 (Rigol DG1000Z Programming Guide: TRACK p. 2-179, COUPling p. 2-11/2-19,
+Facts: docs/reference/scpi.md §3.2 (Rigol DG1000Z Programming Guide: TRACK p. 2-179, COUPling p. 2-11/2-19,
 OUTPut:IMPedance p. 2-56; DG800/DG900 Programming Guides; QCoDeS ``Rigol_DG1062.py``; pymeasure
 ``rigol_dg800.py``), §2.1-§2.4, §1.2.
 

@@ -1,6 +1,6 @@
 """Rigol DHO800 / DHO900 (12-bit) oscilloscopes: the DS1000Z command set with 16-bit transfers.
 
-Differences from :class:`~instruments.rigol_ds1000z.RigolDS1000Z` (reference/scpi.md §4.2 "DHO800 / DHO900",
+Differences from :class:`~instruments.rigol_ds1000z.RigolDS1000Z` (docs/reference/scpi.md §4.2 "DHO800 / DHO900",
 and the DHO800/DHO900 Programming Guide, Apr. 2025, as transcribed in the public repository
 aimoda/rigol-dho824-mcp ``manuals/DHO800900_ProgrammingGuide_EN.md``):
 
@@ -14,7 +14,7 @@ aimoda/rigol-dho824-mcp ``manuals/DHO800900_ProgrammingGuide_EN.md``):
 * 10 horizontal divisions; ``:CHANnel<n>:BWLimit`` is ``20M`` or ``OFF`` on DHO800/900 (guide §3.6.1).
 
 The per-read limit for WORD windows is not documented for the DHO; 125 000 points (the DS1000Z WORD limit,
-reference/scpi.md §4.2) keeps every window within the 250 000-byte DS1000Z bound.
+docs/reference/scpi.md §4.2) keeps every window within the 250 000-byte DS1000Z bound.
 """
 
 from __future__ import annotations

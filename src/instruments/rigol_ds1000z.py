@@ -1,6 +1,6 @@
 """Rigol DS1000Z / MSO1000Z oscilloscopes (DS1054Z, DS1104Z, MSO1104Z, ...); base of the DHO800/900 driver.
 
-Every command and conversion comes from reference/scpi.md §4.2 (MSO1000Z/DS1000Z Programming Guide, a
+Every command and conversion comes from docs/reference/scpi.md §4.2 (MSO1000Z/DS1000Z Programming Guide, a
 DS1054Z hardware log, QCoDeS ``Rigol_DS1074Z.py``, pymeasure ``rigol_dho_base.py``) unless a docstring names
 another source. The DS1000Z is an 8-bit scope with 1 MOhm inputs only, 8 vertical and 12 horizontal
 divisions. Its quirks shape this driver:

@@ -1,6 +1,6 @@
 """The oscilloscope interface the procedures see (close in spirit to IVI-4.1 IviScope).
 
-A driver for one vendor family subclasses :class:`Oscilloscope` (reference/scpi.md §4). Waveforms always
+A driver for one vendor family subclasses :class:`Oscilloscope` (docs/reference/scpi.md §4). Waveforms always
 travel as binary IEEE 488.2 blocks (never ASCII) and come back as :class:`~instruments.waveform.Waveform`
 with raw codes, scaling and time axis. Every setter checks the error queue, or reads back where the family
 silently keeps the old value, and raises :class:`~instruments.errors.InstrumentError`.

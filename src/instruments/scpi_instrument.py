@@ -4,7 +4,7 @@
 ``read``/``query_binary_values`` methods, such as the protocol-test playback in ``tests/protocol.py``). It
 turns VISA failures into diffbench errors that name the instrument and the command, and checks every
 setting: :meth:`ScpiInstrument.set` writes a command and then drains the error queue (IEEE 488.2 /
-SCPI-99 ``SYSTem:ERRor?``, reference/scpi.md §1.2), raising :class:`~instruments.errors.InstrumentError`
+SCPI-99 ``SYSTem:ERRor?``, docs/reference/scpi.md §1.2), raising :class:`~instruments.errors.InstrumentError`
 with the instrument's own text. Families with another error mechanism override :meth:`read_error`.
 
 pyvisa is imported lazily (only to recognise its exception types), so ``import instruments`` stays light.
@@ -20,7 +20,7 @@ from .errors import InstrumentConnectionError, InstrumentError, InstrumentTimeou
 
 T = TypeVar("T")
 
-MAX_ERROR_READS = 20  # reference/scpi.md §1.2: cap the drain loop
+MAX_ERROR_READS = 20  # docs/reference/scpi.md §1.2: cap the drain loop
 _ERROR_REPLY = re.compile(r'^\s*([+-]?\d+)\s*,\s*"?(.*?)"?\s*$', re.S)
 
 
@@ -227,7 +227,7 @@ class ScpiInstrument:
                     read: Callable[[str], float] | None = None) -> float:
         """Set a numeric value, then read it back; raise if the instrument silently clamped it.
 
-        Returns the value read back. Some families (reference/scpi.md §1.2: Rigol DS1000Z memory depth)
+        Returns the value read back. Some families (docs/reference/scpi.md §1.2: Rigol DS1000Z memory depth)
         reject or clamp values with an empty error queue, so reading back is the only check. ``read``
         parses the query's reply (default :meth:`query_float`; families whose replies carry units or
         headers pass their own).

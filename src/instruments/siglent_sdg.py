@@ -1,6 +1,6 @@
 """Siglent SDG1000X, SDG2000X and SDG6000X function generators.
 
-Facts: reference/scpi.md §3.3 (QCoDeS-contrib ``Siglent/sdg.py`` and ``sdg_channel.py``; the SDG2000X
+Facts: docs/reference/scpi.md §3.3 (QCoDeS-contrib ``Siglent/sdg.py`` and ``sdg_channel.py``; the SDG2000X
 phase-invert, channel-interaction and protocol-audit hardware logs of an SDG2122X, fw 2.01.01.39R7T2,
 against programming guide PG02_E05C), §2.1-§2.4, §1.2.
 

@@ -1,11 +1,11 @@
 """Siglent oscilloscopes with the new SCPI command set: SDS2000X Plus, SDS800X HD (and the other HD models).
 
-Commands, the binary WAVEDESC preamble and the conversion come from reference/scpi.md §4.3 "New SCPI"
+Commands, the binary WAVEDESC preamble and the conversion come from docs/reference/scpi.md §4.3 "New SCPI"
 (pymeasure ``siglent_sds1000xhd.py``, which follows Siglent's own example, and an independent SDS1202X HD
 script) unless a docstring names another source. Confidence there is mostly [M]/[L]; what this driver had
 to choose is said where it is chosen. The legacy SDS1000X-E set is in :mod:`instruments.siglent_sds1000xe`.
 
-* No error queue was confirmed for this set (reference/scpi.md §4.3, §6 item 5), so every checked step reads
+* No error queue was confirmed for this set (docs/reference/scpi.md §4.3, §6 item 5), so every checked step reads
   the IEEE 488.2 Standard Event Status Register (``*ESR?``, read clears it) and raises on its command,
   execution, device-dependent or query-error bits; values a scope may keep silently (scale, timebase,
   memory depth, average count) are read back as well.
@@ -70,7 +70,7 @@ def parse_rate(reply: str) -> float:
 @dataclass(frozen=True)
 class WaveDesc:
     """The fields of the binary WAVEDESC preamble this driver uses (little-endian; byte offsets from the first
-    data byte of the ``#9`` block, reference/scpi.md §4.3 table)."""
+    data byte of the ``#9`` block, docs/reference/scpi.md §4.3 table)."""
 
     points: int            # 0x74 int32
     vdiv_v: float          # 0x9C float32 x probe
@@ -243,7 +243,7 @@ class SiglentSDS(Oscilloscope):
 
     def acquisition_state(self) -> AcquisitionState:
         """``:ACQuire:TYPE?`` (mode, and the count of ``AVERage,<n>``), ``:ACQuire:SRATe?`` (Sa/s) and
-        ``:ACQuire:MDEPth?`` (``10k``/``12.5M`` or a plain number), reference/scpi.md §4.3 (SDS Series
+        ``:ACQuire:MDEPth?`` (``10k``/``12.5M`` or a plain number), docs/reference/scpi.md §4.3 (SDS Series
         Programming Guide, :ACQuire subsystem)."""
         command = ":ACQuire:TYPE?"
         reply = self.query(command)

@@ -1,6 +1,6 @@
 """Siglent SDS1000X-E oscilloscopes (and SDS1000X, SDS2000X non-Plus): the legacy LeCroy-style command set.
 
-Commands and the conversion come from reference/scpi.md §4.3 "Legacy" (SDS1104X-E Programming Guide
+Commands and the conversion come from docs/reference/scpi.md §4.3 "Legacy" (SDS1104X-E Programming Guide
 pp. 142-143, Teledyne T3DSO1000 manual, public SDS1000X-E scripts) unless a docstring names another source.
 What sets this family apart:
 
@@ -36,7 +36,7 @@ _CMR_TEXT = {1: "Unrecognized command/query header", 2: "Invalid character", 3: 
 _ACQW = {"normal": "SAMPLING", "peak": "PEAK_DETECT", "highres": "HIGH_RES"}  # average: AVERAGE,<n>
 _ACQW_REPLY = {"SAMPLING": "normal", "PEAK_DETECT": "peak", "HIGH_RES": "highres", "AVERAGE": "average"}
 _SLOPE = {"rising": "POS", "falling": "NEG"}
-#: memory depths ``MSIZ`` accepts (reference/scpi.md §4.3, [M])
+#: memory depths ``MSIZ`` accepts (docs/reference/scpi.md §4.3, [M])
 MEMORY_DEPTHS = {7_000: "7K", 14_000: "14K", 70_000: "70K", 140_000: "140K", 700_000: "700K",
                  1_400_000: "1.4M", 7_000_000: "7M", 14_000_000: "14M"}
 _HEADER = re.compile(r"^[A-Z0-9_:]+\s+(.*)$", re.S)
@@ -196,7 +196,7 @@ class SiglentSDS1000XE(Oscilloscope):
         self.set(f"TRSE EDGE,SR,{c},HT,OFF", f"{c}:TRSL {token}", f"{c}:TRLV {_num(level_v)}")
 
     def set_acquisition(self, mode: AcquisitionMode = "normal", average_count: int = 1) -> None:
-        """``ACQW SAMPLING|PEAK_DETECT|AVERAGE,<n>|HIGH_RES`` ([L] in reference/scpi.md); the average count is
+        """``ACQW SAMPLING|PEAK_DETECT|AVERAGE,<n>|HIGH_RES`` ([L] in docs/reference/scpi.md); the average count is
         read back from ``ACQW?``."""
         if mode == "average":
             if average_count < 2:
@@ -217,7 +217,7 @@ class SiglentSDS1000XE(Oscilloscope):
 
     def acquisition_state(self) -> AcquisitionState:
         """``ACQW?`` (mode, and the count of ``AVERAGE,<n>``), ``SARA?`` (``SARA 1.00GSa/s``) and ``MSIZ?``
-        (the memory depth, ``MSIZ 14M``): reference/scpi.md §4.3 (SDS1000X-E Programming Guide)."""
+        (the memory depth, ``MSIZ 14M``): docs/reference/scpi.md §4.3 (SDS1000X-E Programming Guide)."""
         reply = strip_header(self.query("ACQW?"))
         parts = [p.strip() for p in reply.split(",")]
         mode = self._mode_from_reply(parts[0], _ACQW_REPLY)
@@ -257,7 +257,7 @@ class SiglentSDS1000XE(Oscilloscope):
     # -- transfer --------------------------------------------------------------------------------------
     def _read_block(self, command: str) -> bytes:
         """Send ``command`` and read ``<ASCII prefix>#<n><len><data>`` plus the two trailing line feeds
-        (reference/scpi.md §1.3 reader). Until the header is in, the VISA timeout allows for the memory depth
+        (docs/reference/scpi.md §1.3 reader). Until the header is in, the VISA timeout allows for the memory depth
         this driver set (the scope prepares the block before its first byte); the data are then read with the
         timeout the header's byte count needs (:meth:`transfer_timeout_s`)."""
         def read() -> bytes:

@@ -1,6 +1,6 @@
 """Tektronix AFG31000 function generators (and the AFG3000 / AFG1000 lines that share the command set).
 
-Facts: reference/scpi.md §3.4 (pymeasure ``tektronix/afg3152c.py``; QCoDeS-contrib
+Facts: docs/reference/scpi.md §3.4 (pymeasure ``tektronix/afg3152c.py``; QCoDeS-contrib
 ``Tektronix/AFG3000.py``; asvela ``tektronix_func_gen.py`` for AFG1022/AFG1062/AFG3022; QuTech QMI
 ``tektronix/afg31000.py``, tested on an AFG31022; an AFG1062 lab README with measured behaviour),
 §2.1-§2.4, §1.2.

@@ -1,6 +1,6 @@
 """Tektronix MSO 4 / 5 / 6 Series oscilloscopes (MSO44/46, MSO54/56/58, MSO64/66 and "B" variants).
 
-Commands and conversions come from reference/scpi.md §4.4 (Tektronix MSO5 Programmer Manual, QCoDeS
+Commands and conversions come from docs/reference/scpi.md §4.4 (Tektronix MSO5 Programmer Manual, QCoDeS
 ``DPO7200xx.py``, public MSO 4/5/6 scripts) unless a docstring names another source. What shapes the driver:
 
 * errors: ``*ESR?`` (the usual way to learn whether a command executed without error), then ``EVMsg?`` until
@@ -198,7 +198,7 @@ class TektronixMSO(Oscilloscope):
     def acquisition_state(self) -> AcquisitionState:
         """``ACQuire:MODe?`` (``SAMPLE|AVERAGE|HIRES|PEAKDETECT|ENVELOPE``), ``ACQuire:NUMAVg?`` in AVErage
         mode only, ``HORizontal:SAMPLERate?`` (Sa/s) and ``HORizontal:RECOrdlength?`` (points), replies with or
-        without headers (reference/scpi.md §4.4, MSO 4/5/6 Programmer Manual)."""
+        without headers (docs/reference/scpi.md §4.4, MSO 4/5/6 Programmer Manual)."""
         mode = self._mode_from_reply(strip_header(self.query("ACQuire:MODe?")), _ACQUIRE_MODE_REPLY)
         averages = int(self._number("ACQuire:NUMAVg?")) if mode == "average" else 1
         return AcquisitionState(mode=mode, averages=averages, sample_rate_sa_s=self._number("HORizontal:SAMPLERate?"),

@@ -11,7 +11,7 @@ import numpy as np
 class Waveform:
     """One channel's record. Volts are ``(codes - y_reference) * y_increment + y_origin``.
 
-    Every family's preamble maps onto these affine fields (reference/scpi.md §5): Keysight
+    Every family's preamble maps onto these affine fields (docs/reference/scpi.md §5): Keysight
     ``(code - yref)*yinc + yorig``; Rigol DS1000Z ``(code - yorigin - yref)*yinc``; Siglent
     ``code*vdiv/25 - offset``. ``code_min``/``code_max`` are the ADC's limits as read out, so a sample
     at either is clipped (off screen).

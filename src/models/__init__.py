@@ -2,7 +2,7 @@
 
 Imports nothing of diffbench: every function takes plain numbers (floats or numpy arrays, SI units), so the
 same code serves prediction from component values (``procedures.predict``) and fitting with the
-parameters free. Each formula cites its source in its docstring (reference/measurement-methods.md §5-6,
+parameters free. Each formula cites its source in its docstring (docs/reference/measurement-methods.md §5-6,
 the source texts, Razavi, Sedra & Smith, Gray-Hurst-Lewis-Meyer).
 
 - :mod:`models.devices`: device laws and small-signal parameters of one transistor.

@@ -21,7 +21,7 @@ Circuits*, ch. 2), ``kp = mu C_ox W / L``:
 
 so ``V_ov = V_GS - V_th``, ``g_m = 2 I_D / V_ov``, ``r_o = (1 + lambda V_DS) / (lambda I_D)`` (the textbook
 ``1 / (lambda I_D)`` at ``V_DS = 0``). Each device sits at ``I_SS / 2``, so ``V_ov^2 = I_SS / kp``
-(measurement-methods.md §5).
+(docs/reference/measurement-methods.md §5).
 
 All functions take floats or numpy arrays (SI units) and return the same; pnp/pmos devices use magnitudes
 (V_EB, V_EC, V_SG, V_SD). Nothing here imports diffbench.

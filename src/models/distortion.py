@@ -3,7 +3,7 @@
 The transfer ``y = F(v)`` is sampled over exactly one period of ``v = bias + A cos(theta)`` on a uniform grid
 of ``n_samples`` points and projected onto ``cos/sin(k theta)`` by an FFT (the discrete Fourier series of a
 periodic signal is exact up to aliasing of harmonics above ``n_samples/2``, negligible for the smooth
-transfers here at the default 4096 points). Nothing is taken from closed-form series: measurement-methods.md
+transfers here at the default 4096 points). Nothing is taken from closed-form series: docs/reference/measurement-methods.md
 §5's small-signal estimates (``HD3 ~ (v/V_T)^2/48``, ``(v/V_ov)^2/32``) are only used by the tests as
 cross-checks at small amplitude.
 

@@ -1,8 +1,8 @@
-"""Mixed-mode gains from nodal gains, single-ended views and CMRRs (DESIGN.md conventions).
+"""Mixed-mode gains from nodal gains, single-ended views and CMRRs (docs/conventions.md conventions).
 
 ``vid = v1 - v2``, ``vic = (v1 + v2)/2``, ``vod = vo1 - vo2``, ``voc = (vo1 + vo2)/2``; with
 ``T = [[1, -1], [1/2, 1/2]]`` and the nodal ``[vo1; vo2] = H [v1; v2]``, ``S = T H T^-1 = [[Add, Acd], [Adc, Acc]]``
-(measurement-methods.md §3.2). Written out:
+(docs/reference/measurement-methods.md §3.2). Written out:
 
     Add = (h11 - h12 - h21 + h22)/2      Acd = h11 + h12 - h21 - h22
     Adc = (h11 - h12 + h21 - h22)/4      Acc = (h11 + h12 + h21 + h22)/2
@@ -90,7 +90,7 @@ class MixedModeGains:
 
     @property
     def cm_to_cm_ratio(self) -> np.ndarray:
-        """``|Add / Acc|`` (= 2 CMRR_se for a symmetric circuit, measurement-methods.md §3.2)."""
+        """``|Add / Acc|`` (= 2 CMRR_se for a symmetric circuit, docs/reference/measurement-methods.md §3.2)."""
         return _ratio(self.add, self.acc)
 
     def respond(self, vid: ArrayLike, vic: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -19,11 +19,11 @@ cascode's source node (Kirchhoff's current law on the hybrid-pi; the cascode ste
 v_o1 (and v_o2 via the mirror) in terms of v_k and v_t, and the tail node's KCL gives v_t. The result is
 the nodal matrix ``[vo1; vo2] = H [v1; v2]`` and the input admittance ``[i1; i2] = Y_in [v1; v2]``. No
 approximation is made beyond the linear circuit itself (no device capacitances other than C_T and C_L).
-``models.mixed_mode`` turns H into ``S = T H T^-1`` (measurement-methods.md §3.2).
+``models.mixed_mode`` turns H into ``S = T H T^-1`` (docs/reference/measurement-methods.md §3.2).
 
 The textbook half-circuit results are limits of this solution and are checked against it and against an
 independent nodal solver in the tests: ``Ad = -g_m(R_D||r_o)``, ``Acm = -g_m R_D/(1 + 2 g_m R_SS)``, the tail
-zero ``1/(2 pi R_SS C_T)``, ``CMRR_se = (1 + 2 g_m Z_SS)/2`` (measurement-methods.md §6; source 001/002).
+zero ``1/(2 pi R_SS C_T)``, ``CMRR_se = (1 + 2 g_m Z_SS)/2`` (docs/reference/measurement-methods.md §6; source 001/002).
 
 Every element accepts floats or numpy arrays that broadcast against ``freq_hz``; ``inf`` means an ideal
 element (``r_o = inf``, ``r_pi = inf`` for MOS, ``R_T = inf`` for an ideal tail).
@@ -133,7 +133,7 @@ class PairResponse:
     v_tail: np.ndarray
 
     def gains(self) -> MixedModeGains:
-        """The mixed-mode gains ``S = T H T^-1`` (measurement-methods.md §3.2)."""
+        """The mixed-mode gains ``S = T H T^-1`` (docs/reference/measurement-methods.md §3.2)."""
         return MixedModeGains.from_nodal(self.h)
 
 
@@ -246,12 +246,12 @@ def split(mean: ArrayLike, rel_mismatch: ArrayLike) -> tuple[np.ndarray, np.ndar
 def cascode_output_resistance(gm2: ArrayLike, r_o1: ArrayLike, r_o2: ArrayLike, r_pi2: ArrayLike = INF) -> np.ndarray:
     """Output resistance (Ohm) looking into a cascode's top, the lower device's ``r_o1`` at its source:
     ``R_out = r_o2 + (1 + g_m2 r_o2)(r_o1 || r_pi2)``; for MOS (``r_pi2 = inf``)
-    ``r_o1 + r_o2 + g_m2 r_o1 r_o2 ~ g_m r_o^2`` (Razavi §3.5, Gray-Meyer §3.4; measurement-methods.md §6)."""
+    ``r_o1 + r_o2 + g_m2 r_o1 r_o2 ~ g_m r_o^2`` (Razavi §3.5, Gray-Meyer §3.4; docs/reference/measurement-methods.md §6)."""
     r_low = _inv(_inv(r_o1) + _inv(r_pi2))
     return np.asarray(r_o2) + (1.0 + np.asarray(gm2) * np.asarray(r_o2)) * r_low
 
 
 def corner_hz(r: ArrayLike, c: ArrayLike) -> np.ndarray:
     """RC corner ``1/(2 pi R C)`` in Hz (inf when R or C is 0): the tail zero ``f_z = 1/(2 pi R_SS C_T)``
-    (measurement-methods.md §4, §6) and the load pole ``1/(2 pi (R_D||r_o) C_L)`` (§6)."""
+    (docs/reference/measurement-methods.md §4, §6) and the load pole ``1/(2 pi (R_D||r_o) C_L)`` (§6)."""
     return _inv(2.0 * np.pi * np.asarray(r) * np.asarray(c))

@@ -12,7 +12,7 @@ the ``timeout_s`` these functions pass on is the operator's extra allowance on t
 ``[acquisition] timeout_s``), not the whole wait.
 
 Why fill and not "as large as possible": 8-bit quantisation noise is LSB/sqrt(12) and the fit's
-uncertainty scales with it (measurement-methods.md §2.1, §2.3), so the signal should use most of the ADC;
+uncertainty scales with it (docs/reference/measurement-methods.md §2.1, §2.3), so the signal should use most of the ADC;
 the margin keeps noise peaks and the next frequency's slightly larger swing off the rails.
 """
 

@@ -17,7 +17,7 @@ from .gains import GainSolve, solve_mixed_mode
 class Calibration:
     """Complex gain of each scope channel relative to the v1 channel, from the same-signal (link) point.
 
-    ``ratios[k] = V_k / V_v1`` with all four probes on input 1 (measurement-methods.md §3.4 step 1); the
+    ``ratios[k] = V_k / V_v1`` with all four probes on input 1 (docs/reference/measurement-methods.md §3.4 step 1); the
     measurement is corrected by ``V_k <- V_k / ratios[k]``. The ratios are per frequency and assumed the same
     on every V/div range (true of the simulated scope; a real scope's range-to-range differences of about
     0.1 % remain, see the README's limitations).
@@ -52,7 +52,7 @@ class Crosstalk:
 
     Model: the displayed phasors are ``m = G (I + X) v``, G the channels' complex gains (diagonal) and
     ``X[i, j]`` the fraction of node j's signal that channel i picks up. With node j's probe alone on a driven
-    node and the other three tips grounded (measurement-methods.md §3.4 step 3, one probe at a time),
+    node and the other three tips grounded (docs/reference/measurement-methods.md §3.4 step 3, one probe at a time),
     channel i reads ``g_i X[i, j] s`` and channel j reads ``g_j s``; their ratio ``K[i, j]`` is
     ``g_i X[i, j] / g_j``, and ``m = (I + K) (G v)`` exactly, so ``(I + K)^-1 m`` removes the crosstalk
     without knowing G (the channel-match calibration takes care of G afterwards).
@@ -91,7 +91,7 @@ class Crosstalk:
 
 def uneven_outputs(phasors: np.ndarray, ratio: float = 0.02) -> bool:
     """True when one output's swing is below ``ratio`` of the other's: crosstalk between their channels
-    (-40 to -70 dB on bench scopes, measurement-methods.md §2) is then a visible part of the small one."""
+    (-40 to -70 dB on bench scopes, docs/reference/measurement-methods.md §2) is then a visible part of the small one."""
     a, b = abs(phasors[2]), abs(phasors[3])
     return min(a, b) < ratio * max(a, b)
 
@@ -101,7 +101,7 @@ def extrapolate_to_zero_drive(p1: tuple[np.ndarray, np.ndarray], p2: tuple[np.nd
     """Zero-drive DM phasors from DM points at drive A and 2A (Richardson extrapolation).
 
     A differential pair's fundamental gain falls as ``G(A) = G0 (1 - c A^2 + ...)`` (odd-order transfer;
-    tanh: c = 1/(16 V_T^2), measurement-methods.md §5). Per unit of measured vid, ``(4 G(A) - G(2A))/3``
+    tanh: c = 1/(16 V_T^2), docs/reference/measurement-methods.md §5). Per unit of measured vid, ``(4 G(A) - G(2A))/3``
     cancels the A^2 term, leaving O(A^4). Returned at the scale of the A point (phasors x vid_A), with the
     uncertainty ``sqrt(16 u_A^2 + u_2A^2)/3`` in those units.
     """
@@ -126,7 +126,7 @@ def gains_at_frequency(frequency_hz: float, dm: tuple[np.ndarray, np.ndarray], c
                        cm_tied: bool, cal: Calibration, nominal_dm: tuple[complex, complex],
                        nominal_cm: tuple[complex, complex],
                        naive_cm: tuple[np.ndarray, np.ndarray] | None = None) -> FrequencyGains:
-    """Mixed-mode solve from one DM and one CM point (measurement-methods.md §3.2).
+    """Mixed-mode solve from one DM and one CM point (docs/reference/measurement-methods.md §3.2).
 
     ``dm``/``cm`` are (phasors, u) of the four nodes. With tied inputs the common-mode column takes
     ``vid = 0`` exactly, the pins being one node, and ``vic`` as the mean of the two calibrated input

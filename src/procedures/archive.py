@@ -14,7 +14,7 @@ after each finished point, and finally :meth:`RunArchive.finish`::
             ar.commit()
     # leaving the block finishes the run: "complete", or "failed"/"aborted" if an exception escaped
 
-Where each design choice comes from (``shared/reference/hdf5-archive.md``, cited as §n):
+Where each design choice comes from (``docs/reference/hdf5-archive.md``, cited as §n):
 
 * Layout: netCDF-4 dimension scales plus NeXus group attributes, so h5py, h5dump, netCDF-C and xarray
   (engine h5netcdf) all open the file (§1.1, §1.3). The dimension-scale plumbing is written with h5py's

@@ -5,7 +5,7 @@ memory (:class:`RowBuffer`, :class:`StrRows`) and reach the file only when the a
 chunks; the large codes of a record go out at once (:class:`CodeWriter`). :func:`open_writers` makes
 them for an archive reopened after its committed rows. Nothing here flushes or moves the counters:
 that is the commit protocol of :meth:`procedures.archive.RunArchive.commit` (§0.3, §2.3 of
-``shared/reference/hdf5-archive.md``).
+``docs/reference/hdf5-archive.md``).
 """
 
 from __future__ import annotations

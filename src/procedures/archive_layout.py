@@ -5,7 +5,7 @@ NeXus/CF attributes and the empty chunked datasets of every table and of the raw
 that it closes again; the writer (:mod:`procedures.archive`) renames it and only ever appends to it
 (§2.1). :class:`DimMaker` is the dimension-scale plumbing, also used for the results written at the end.
 The names of the files (``x.h5.partial`` ...) and their fsyncs live here too. The layout itself is
-documented in ``docs/archive.md``; ``§n`` refers to ``shared/reference/hdf5-archive.md``.
+documented in ``docs/archive.md``; ``§n`` refers to ``docs/reference/hdf5-archive.md``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ writer that did not close cleanly leaves the file marked "open for SWMR write"; 
 file", §2.1). It never writes. Tables are trimmed to ``/entry/n_committed``: a reader trusts the commit
 counters, never the dataset extents (§0.3, §2.3). Records stay on disk until asked for.
 
-``§n`` refers to sections of ``shared/reference/hdf5-archive.md``; the layout is in ``docs/archive.md``.
+``§n`` refers to sections of ``docs/reference/hdf5-archive.md``; the layout is in ``docs/archive.md``.
 """
 
 from __future__ import annotations
@@ -286,7 +286,7 @@ class Records:
         """Record ``i`` in volts, shape ``(channels, samples)``, and its time axis in seconds.
 
         ``volts = (code - y_reference) * y_increment + y_origin`` per channel (the scopes' affine scaling,
-        reference/scpi.md §5).
+        docs/reference/scpi.md §5).
         """
         j = self._index(i)
         codes = self.codes(j).astype(np.float64)

@@ -2,7 +2,7 @@
 
 ``RunArchive.write_result`` hands its arguments to :func:`prepare_result`, which checks and converts them
 into a :class:`PendingResult`; ``RunArchive.finish`` writes them all with :func:`write_results` (SWMR allows
-no new objects while points are appended, §2.1 of ``shared/reference/hdf5-archive.md``). The layout is
+no new objects while points are appended, §2.1 of ``docs/reference/hdf5-archive.md``). The layout is
 ``/entry/results/<name>`` in ``docs/archive.md``; :mod:`procedures.archive_reader` reads it back.
 """
 

@@ -7,7 +7,7 @@ values into the arrays that are stored, so a bad row leaves the file untouched. 
 file: the schema is made by :mod:`procedures.archive_layout`, the rows are written by
 :mod:`procedures.archive`, and :mod:`procedures.archive_reader` reads them back with the same definitions.
 
-``§n`` refers to sections of ``shared/reference/hdf5-archive.md``; the layout is in ``docs/archive.md``.
+``§n`` refers to sections of ``docs/reference/hdf5-archive.md``; the layout is in ``docs/archive.md``.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ class WaveformSpec:
     """Raw scope records: every record holds all ``channels`` with ``n_samples`` integer codes each.
 
     ``dtype`` is the scope's transfer format (``int8``/``uint8`` for BYTE, ``int16``/``uint16`` for WORD;
-    reference/scpi.md §5). ``compress=True`` stores the codes with shuffle + gzip level 1 (43 % of raw
+    docs/reference/scpi.md §5). ``compress=True`` stores the codes with shuffle + gzip level 1 (43 % of raw
     size at ~67 MB/s, readable everywhere); the default is uncompressed, the reference's recommendation
     for speed (§0.4, §3).
     """

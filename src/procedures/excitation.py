@@ -3,11 +3,11 @@
 An :class:`Excitation` is a plan, checked against the board's safe limits (:func:`check_limits`) before any
 output turns on, then applied through the generator interface (:func:`apply_excitation`). Amplitudes here are
 peak volts *at the board pins* assuming a high-impedance board; the generator is set to its High-Z load
-setting so its numbers mean that (reference/scpi.md §2.1: with the 50 Ohm default the pins would see twice
+setting so its numbers mean that (docs/reference/scpi.md §2.1: with the 50 Ohm default the pins would see twice
 the request). The gain solve uses the phasors measured at the pins, never these nominal values.
 
 Differential: two channels 180 degrees apart around the DC bias; common mode: in phase, or one channel into
-both inputs when the bench wiring ties them (measurement-methods.md §3.4 step 4, §4 bench recipe).
+both inputs when the bench wiring ties them (docs/reference/measurement-methods.md §3.4 step 4, §4 bench recipe).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class Excitation:
 
 
 def differential(frequency_hz: float, vid_vpk: float, bias_v: float) -> Excitation:
-    """Two channels 180 degrees apart, each ``vid/2`` peak, around ``bias_v`` (DESIGN.md: vid = v1 - v2)."""
+    """Two channels 180 degrees apart, each ``vid/2`` peak, around ``bias_v`` (docs/conventions.md: vid = v1 - v2)."""
     half = vid_vpk / 2
     return Excitation("dm", frequency_hz,
                       (ChannelDrive(half, bias_v, 0.0), ChannelDrive(half, bias_v, 180.0)),
@@ -130,7 +130,7 @@ def configure(gen: FunctionGenerator, exc: Excitation) -> None:
 
 
 def apply_excitation(gen: FunctionGenerator, exc: Excitation) -> None:
-    """Configure, switch the needed outputs on, then re-align phases (scpi.md §2.4 practical rules)."""
+    """Configure, switch the needed outputs on, then re-align phases (docs/reference/scpi.md §2.4 practical rules)."""
     configure(gen, exc)
     for ch, drive in zip(gen.channels, exc.channels):
         gen.set_output(ch, drive.on)
@@ -141,7 +141,7 @@ def apply_excitation(gen: FunctionGenerator, exc: Excitation) -> None:
 def nominal_vid_vic(exc: Excitation) -> tuple[complex, complex]:
     """The phasors an ideal generator would put on the pins: (vid, vic), V peak.
 
-    Used only to show what an "ideal generator" assumption would report (measurement-methods.md §3.3),
+    Used only to show what an "ideal generator" assumption would report (docs/reference/measurement-methods.md §3.3),
     never for the gains themselves.
     """
     def ph(d: ChannelDrive) -> complex:

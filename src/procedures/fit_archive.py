@@ -6,7 +6,7 @@ destination, writes the result groups there in the archive's own result format
 (:func:`procedures.archive_results.prepare_result` / :func:`~procedures.archive_results.write_results`, the
 code ``RunArchive.write_result`` and ``finish`` use), replacing groups of the same name, flushes, fsyncs,
 reads the copy back with :func:`procedures.archive_reader.open_run`, and only then moves it over the
-destination with ``os.replace`` (atomic on POSIX and Windows) and fsyncs the directory (hdf5-archive.md
+destination with ``os.replace`` (atomic on POSIX and Windows) and fsyncs the directory (docs/reference/hdf5-archive.md
 §0.3: "write to *.partial ... os.replace"). A kill at any moment leaves either the old file or the new one,
 never a half-written archive; the run's status, tables and records are untouched.
 

@@ -3,7 +3,7 @@
 Model: the exact DC transfer of :mod:`procedures.fit_transfer` driven differentially, ``v1, v2 = bias ±
 A cos(theta)/2``, and analysed into harmonics (:func:`models.distortion.harmonic_analysis`, an FFT over
 one period): the fundamental gain ``|Y_1|/A`` against the measured ``|Add|`` and ``THD = sqrt(sum_k>=2
-|Y_k|^2)/|Y_1|`` against the measured THD of vod. This is the tanh of measurement-methods.md §5 with the
+|Y_k|^2)/|Y_1|`` against the measured THD of vod. This is the tanh of docs/reference/measurement-methods.md §5 with the
 degeneration solved exactly and everything the DC circuit adds (Early effect, base currents, Norton tail)
 for a BJT pair, the square law for a MOS pair. The transfer is static: at the sweep's frequency (1 kHz by
 default) the load pole and tail zero change |Add| by parts in 1e6.
@@ -18,7 +18,7 @@ config's resistor value.
 
 Uncertainties. |Add| from the table's ``Add_u``. The THD's: the harmonics come out of the same
 least-squares sine fit as the fundamental, so each has its per-quadrature uncertainty ``s_h =
-hypot(u_vo1, u_vo2)`` of the outputs' fundamental (IEEE 1057 fit, measurement-methods.md §1), read from the
+hypot(u_vo1, u_vo2)`` of the outputs' fundamental (IEEE 1057 fit, docs/reference/measurement-methods.md §1), read from the
 points table; then ``u(THD) = hypot(s_h, THD s_h)/|F|`` with ``|F|`` the fundamental of vod. Noise adds
 ``2 (K - 1) s_h^2`` to the expected sum of squared harmonics (K - 1 fitted harmonics), so the model THD is
 compared as ``sqrt(THD^2 + 2 (K - 1) s_h^2/|F|^2)``; points whose THD is below five of its uncertainties

@@ -33,11 +33,11 @@ What the data can tell apart (and hence the default free set ``R_L, d_R, C_L, d_
   R_L leaves the pair nearly degenerate). The pole of Add gives ``(R_L || r_o) C_L``.
 - Acc gives R_EE (``Acc ~ -R_L/(2 R_EE)``) and its zero at ``1/(2 pi R_EE C_T)`` gives C_T (the CMRR corner).
 - Acd's flat part gives the load mismatch; a device mismatch (Delta gm) has exactly the same frequency
-  shape (measurement-methods.md §6: ``Acd = -Delta Z_D/(1/g_m + 2 Z_SS)`` and ``-Delta g_m R_D/(1 + ...)``), so
+  shape (docs/reference/measurement-methods.md §6: ``Acd = -Delta Z_D/(1/g_m + 2 Z_SS)`` and ``-Delta g_m R_D/(1 + ...)``), so
   d_R is free and d_gm held at the operating point's (from mismatch.device); Acd's rise with frequency gives
   d_C.
 
-Weights (measurement-methods.md §3.2 propagation, archived as ``S_cov``): at each frequency the residual
+Weights (docs/reference/measurement-methods.md §3.2 propagation, archived as ``S_cov``): at each frequency the residual
 vector ``[Re, Im] of (S_meas - S_model)`` for S11, S12, S21, S22 is whitened by the inverse Cholesky factor
 of its 8x8 covariance, so correlated errors between the four gains count as measured.
 """

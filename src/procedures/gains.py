@@ -1,10 +1,10 @@
 """The mixed-mode gain solve: four complex gains from two or more excitations, with uncertainties.
 
-reference/measurement-methods.md §3.2: with input phasors ``X = [v1; v2]`` and output phasors
+docs/reference/measurement-methods.md §3.2: with input phasors ``X = [v1; v2]`` and output phasors
 ``Y = [vo1; vo2]`` stacked as columns (one per excitation), the mode transform
 ``T = [[1, -1], [1/2, 1/2]]`` gives ``S = (T Y)(T X)^-1`` for two excitations and the least-squares
 ``S = Y_m X_m^H (X_m X_m^H)^-1`` (``X_m = T X``, ``Y_m = T Y``) for more. ``S = [[Add, Acd], [Adc, Acc]]``
-relates ``[vid; vic]`` to ``[vod; voc]`` (DESIGN.md conventions). Single-ended views and CMRRs follow from S
+relates ``[vid; vic]`` to ``[vod; voc]`` (docs/conventions.md conventions). Single-ended views and CMRRs follow from S
 (§3.2): ``Ad_se,1 = Add/2 + Adc``, ``Acm_se,1 = Acc + Acd/2``, ``Ad_se,2 = -Add/2 + Adc``,
 ``Acm_se,2 = Acc - Acd/2``, ``CMRR_se,k = |Ad_se,k / Acm_se,k|``, ``CMRR_diff = |Add / Acd|``.
 
@@ -92,7 +92,7 @@ def _from_real_vec(x: np.ndarray) -> np.ndarray:
 
 
 def single_ended(S: np.ndarray) -> dict[str, complex]:
-    """Single-ended gains of each output from S (measurement-methods.md §3.2)."""
+    """Single-ended gains of each output from S (docs/reference/measurement-methods.md §3.2)."""
     Add, Acd, Adc, Acc = S[0, 0], S[0, 1], S[1, 0], S[1, 1]
     return {
         "Ad_se1": Add / 2 + Adc,
@@ -122,7 +122,7 @@ def single_ended_functions() -> dict[str, Callable[[np.ndarray], float]]:
 
 def solve_mixed_mode(X: np.ndarray, Y: np.ndarray, X_u: np.ndarray, Y_u: np.ndarray,
                      tied_columns: tuple[int, ...] = ()) -> GainSolve:
-    """Solve S from excitations (measurement-methods.md §3.2) and propagate the phasor uncertainties.
+    """Solve S from excitations (docs/reference/measurement-methods.md §3.2) and propagate the phasor uncertainties.
 
     ``X``: ``(2, K)`` complex input phasors ``[v1; v2]`` at the pins, one column per excitation (K >= 2);
     ``Y``: ``(2, K)`` output phasors ``[vo1; vo2]``; ``X_u``, ``Y_u``: ``(2, K)`` per-quadrature standard
@@ -174,7 +174,7 @@ def solve_mixed_mode(X: np.ndarray, Y: np.ndarray, X_u: np.ndarray, Y_u: np.ndar
 def apply_channel_ratio(phasor: complex, phasor_u: float, ratio: complex, ratio_u: float = 0.0) -> tuple[complex, float]:
     """Correct one channel by its calibrated complex gain relative to the reference channel.
 
-    ``V <- V / r`` with ``r = V_CH/V_REF`` from a same-signal calibration (measurement-methods.md §3.4 step 1).
+    ``V <- V / r`` with ``r = V_CH/V_REF`` from a same-signal calibration (docs/reference/measurement-methods.md §3.4 step 1).
     The uncertainty adds the ratio's relative uncertainty in quadrature (first order).
     """
     v = phasor / ratio

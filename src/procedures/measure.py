@@ -2,7 +2,7 @@
 
 :func:`measure_point` applies an :class:`~procedures.excitation.Excitation`, auto-ranges (or uses fixed
 ranges, for calibration), takes ``repeats`` acquisitions and fits every record (4-parameter fit on the
-cleanest channel, 3-parameter fits with harmonics on all four; measurement-methods.md §1.2). Phasors of
+cleanest channel, 3-parameter fits with harmonics on all four; docs/reference/measurement-methods.md §1.2). Phasors of
 several records are averaged as complex numbers *referenced to the phase of input v1*, which makes the
 average immune to trigger phase jitter (§1.5 "average complex phasors referenced to the input channel").
 """

@@ -1,6 +1,6 @@
 """Phasors from sampled waveforms: IEEE 1057 / IEEE 1241 sine fits with honest uncertainties.
 
-The bench recipe of reference/measurement-methods.md §1.2: a 4-parameter fit (frequency free) on the
+The bench recipe of docs/reference/measurement-methods.md §1.2: a 4-parameter fit (frequency free) on the
 cleanest channel finds the common frequency, then one linear 3-parameter fit per channel at that frequency,
 with harmonics 2..K in the same linear solve so the fundamental is not biased by distortion and THD comes
 out of the same numbers (§1.1). All channels share one sample clock, so the frequency error is common and
@@ -61,7 +61,7 @@ class SineFit:
 
     @property
     def snr_fit(self) -> float:
-        """Fit-domain amplitude SNR ``rho = A / sigma_A`` (measurement-methods.md §1.5)."""
+        """Fit-domain amplitude SNR ``rho = A / sigma_A`` (docs/reference/measurement-methods.md §1.5)."""
         return self.amplitude_v / self.phasor_u if self.phasor_u > 0 else float("inf")
 
 
@@ -123,7 +123,7 @@ def fit_sines(t_s: np.ndarray, y_v: np.ndarray, frequency_hz: float,
     """3-parameter (known-frequency) fits of one or several channels sharing the time axis ``t_s`` (s).
 
     ``y_v`` is ``(samples,)`` or ``(channels, samples)`` in volts. The fundamental and harmonics 2..K are
-    fitted in one linear solve (measurement-methods.md §1.1). Times are centred on the record so that the
+    fitted in one linear solve (docs/reference/measurement-methods.md §1.1). Times are centred on the record so that the
     phase uncertainty is the known-frequency bound (§1.3); phasors are then rotated back to ``t = 0``.
     """
     t = np.asarray(t_s, dtype=np.float64)
@@ -160,7 +160,7 @@ def fit_sines(t_s: np.ndarray, y_v: np.ndarray, frequency_hz: float,
 def estimate_frequency_ipdft(t_s: np.ndarray, y_v: np.ndarray) -> float:
     """Coarse frequency (Hz) from the FFT peak with interpolation of a Hann-windowed spectrum.
 
-    Starting point for the 4-parameter fit (measurement-methods.md §1.2 step 1: IpDFT, within a small
+    Starting point for the 4-parameter fit (docs/reference/measurement-methods.md §1.2 step 1: IpDFT, within a small
     fraction of a bin). Interpolation: the Hann-window two-point ratio formula
     ``delta = (2 r - 1)/(r + 1)`` with ``r = |X[k+1]|/|X[k]|`` (Grandke 1983, IEEE Trans. IM 32(2)).
     """
@@ -185,7 +185,7 @@ def fit_frequency(t_s: np.ndarray, y_v: np.ndarray, frequency_hint_hz: float | N
     """4-parameter IEEE 1057 sine fit (sfit4): the frequency in Hz of the periodic signal in ``y_v``.
 
     Iterates ``D_i = [1, cos w t, sin w t, ..., t sum_k k(-a_k sin k w t + b_k cos k w t)]`` solving for
-    the linear coefficients and ``dw`` (measurement-methods.md §1.2, after IEEE 1241 and Händel 2000). The
+    the linear coefficients and ``dw`` (docs/reference/measurement-methods.md §1.2, after IEEE 1241 and Händel 2000). The
     harmonics 2..K sit in the same solve (as §1.1 does for the 3-parameter fit) so distortion does not bias
     the frequency. Starts from the IpDFT estimate, or from ``frequency_hint_hz`` (the generator's setting)
     when the two agree within one bin. The frequency column is scaled by the record span so the normal

@@ -2,7 +2,7 @@
 
 A :class:`PlannedPoint` is one excitation measured with the bench in one configuration: inputs driven
 separately or tied to one generator channel, and scope probes on their nodes (``"normal"``), all four on
-input 1 (``"link"``, the same-signal calibration of measurement-methods.md §3.4 step 1), or one probe on
+input 1 (``"link"``, the same-signal calibration of docs/reference/measurement-methods.md §3.4 step 1), or one probe on
 input 1 and the other three grounded (``"xtalk-<node>"``, the crosstalk calibration of §3.4 step 3). Points
 are grouped so the configuration changes as seldom as possible: on a real bench each change is a person
 moving a cable.

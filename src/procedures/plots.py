@@ -6,7 +6,7 @@ reads archives or knows about fits: :mod:`procedures.report` prepares the data. 
 and only here (plus the report), so ``import procedures`` stays light; the module never touches pyplot's
 global state, so it is safe in a library, a test or a headless CI job.
 
-Conventions on every figure (DESIGN.md): magnitudes in dB (``20 log10 |x|``), phases in degrees, frequency
+Conventions on every figure (docs/conventions.md): magnitudes in dB (``20 log10 |x|``), phases in degrees, frequency
 on a log axis in Hz, and measured uncertainty drawn expanded with coverage factor ``k`` (default 2, about
 95 %) as a shaded band around the measured points and as error bars; the legend says so. Models: the
 prediction from the board's nominal components is dashed, a fit is solid. Residual panels show

@@ -471,7 +471,7 @@ def mag_u(z: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 
 def se_functions() -> dict[str, Callable[[np.ndarray], complex]]:
-    """Complex ratios behind the CMRRs: Ad_se,k/Acm_se,k and Add/Acd (DESIGN.md conventions)."""
+    """Complex ratios behind the CMRRs: Ad_se,k/Acm_se,k and Add/Acd (docs/conventions.md conventions)."""
     return {
         "CMRR_se1": lambda S: (S[0, 0] / 2 + S[1, 0]) / (S[1, 1] + S[0, 1] / 2),
         "CMRR_se2": lambda S: (-S[0, 0] / 2 + S[1, 0]) / (S[1, 1] - S[0, 1] / 2),

@@ -1,7 +1,7 @@
 """Results of a run, computed from its archived point rows and written back as tables.
 
 Frequency sweep: the mixed-mode gains per frequency with uncertainties, the CMRRs in dB, and the same
-figures under an ideal-generator assumption for comparison (measurement-methods.md §3.3). Amplitude sweep:
+figures under an ideal-generator assumption for comparison (docs/reference/measurement-methods.md §3.3). Amplitude sweep:
 differential gain, compression and output THD per drive. DC transfer: vod against vid at the pins, the
 input offset and the slope. Common-mode range: differential gain per input DC level.
 """

@@ -2,7 +2,7 @@
 
 The board's periodic response arrives as Fourier coefficients (``v(t) = Re(sum_k c_k e^{j k w t})``), so
 every *linear* imperfection of a scope channel is applied exactly, per harmonic, before a single sample is
-made (DESIGN.md "instruments/sim"; measurement-methods.md §2, §3.3):
+made (docs/conventions.md "instruments/sim"; docs/reference/measurement-methods.md §2, §3.3):
 
 * gain error ``(1 + g)`` (``[sim] scope_gain_error``, per channel);
 * first-order bandwidth ``1/(1 + j f/f_bw)`` (``[sim] scope_bandwidth_hz``), and the BW-limit filter when
@@ -18,9 +18,9 @@ made (DESIGN.md "instruments/sim"; measurement-methods.md §2, §3.3):
 Then samples are synthesised at the record's times, white Gaussian noise is added (the scope's own input
 noise ``[sim] scope_noise_lsb`` in LSB rms at the set scale, plus the board's output noise density over the
 noise bandwidth ``min(fs/2, pi/2 f_3dB)`` on the nodes that carry it), and the 8-bit ADC quantises and
-clips (measurement-methods.md §2.1: ``LSB = (V/div)/(codes per div)``).
+clips (docs/reference/measurement-methods.md §2.1: ``LSB = (V/div)/(codes per div)``).
 
-Averaging M records (measurement-methods.md §2.3): each record is quantised and clipped, then averaged, so
+Averaging M records (docs/reference/measurement-methods.md §2.3): each record is quantised and clipped, then averaged, so
 noise falls as 1/sqrt(M) and a dithered quantiser gains resolution. For large ``M x N`` the average is
 drawn from its limiting distribution instead (noise variance ``(sigma^2 + 1/12)/M`` LSB^2 when the noise
 dithers, sigma >= 0.5 LSB, §2.2; otherwise the quantised signal plus ``sigma^2/M``).

@@ -2,7 +2,7 @@
 
 :class:`SimBench` builds the virtual instruments a simulated bench config names (``[generator] dialect``,
 ``[scope] dialect``), puts the config's board between them with the config's ``[wiring]``, and serves both
-instruments on TCP (reference/scpi.md §1.4 raw-socket protocol) so that any VISA client reaches them as
+instruments on TCP (docs/reference/scpi.md §1.4 raw-socket protocol) so that any VISA client reaches them as
 ``TCPIP0::127.0.0.1::<port>::SOCKET``. Only loopback addresses are served unless the config's
 ``[sim] allow_remote`` or the ``allow_remote`` argument opts in (bench_config.py); then one warning is logged.
 
@@ -163,7 +163,7 @@ class SimBench:
     def set_probes(self, probes: Mapping[int, str | None]) -> None:
         """Move scope probes at run time: ``{channel: node}`` with node ``in1``, ``in2``, ``out1``, ``out2``
         or ``None`` for a grounded probe. Channels not named stay where they are. Used for the same-signal
-        channel calibration (measurement-methods.md §3.4 step 1)."""
+        channel calibration (docs/reference/measurement-methods.md §3.4 step 1)."""
         known = set(_NODES.values())
         for ch, node in probes.items():
             if ch not in (1, 2, 3, 4):

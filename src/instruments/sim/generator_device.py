@@ -6,7 +6,7 @@ operations here; this module converts between the front-panel value (unit, load 
 
 * ``strict=True`` (Keysight 33500): a value outside its absolute range is clamped and queues -222
   "Data out of range"; a value inside its range that conflicts with another setting (``|offset| + Vpp/2``
-  above the limit) is clamped to fit and queues -221 "Settings conflict" (reference/scpi.md §2.3 "clamped
+  above the limit) is clamped to fit and queues -221 "Settings conflict" (docs/reference/scpi.md §2.3 "clamped
   with an error in the queue (Keysight -222)"; §3.1; the 33500 guide's "the instrument adjusts ... and
   reports a settings conflict").
 * ``strict=False`` (Rigol DG1000Z): both are clamped silently (§2.3, §3.2 quirks "silently clamped").
@@ -53,7 +53,7 @@ class GeneratorDevice(ScpiDevice):
         self.state = state
 
     def reset(self) -> None:
-        """``*RST``: outputs off, family defaults (scpi.md §1.1, §3.1, §3.2)."""
+        """``*RST``: outputs off, family defaults (docs/reference/scpi.md §1.1, §3.1, §3.2)."""
         self.state.reset()
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -143,7 +143,7 @@ class GeneratorDevice(ScpiDevice):
         return unit_to_vpp(v, ch.unit, ch.load_ohm) * ch.emf_scale()
 
     def set_amplitude(self, n: int, param: str) -> None:
-        """Amplitude in the present unit at the load setting (scpi.md §2.1, §2.2)."""
+        """Amplitude in the present unit at the load setting (docs/reference/scpi.md §2.1, §2.2)."""
         st, lim = self.state, self.state.limits
         ch = st.channel(n)
         v = self._parse_amplitude(ch, param)
@@ -163,7 +163,7 @@ class GeneratorDevice(ScpiDevice):
         return self.fmt(self._amp_unit_value(ch, emf))
 
     def set_offset(self, n: int, param: str) -> None:
-        """DC offset in V at the load setting; limited by ``|offset| + Vpp/2`` (scpi.md §2.3)."""
+        """DC offset in V at the load setting; limited by ``|offset| + Vpp/2`` (docs/reference/scpi.md §2.3)."""
         st = self.state
         ch = st.channel(n)
         v = parse_number(param, units=("V",), keywords=("MIN", "MAX", "DEF"))
@@ -187,7 +187,7 @@ class GeneratorDevice(ScpiDevice):
         return self.fmt(emf / ch.emf_scale())
 
     def set_high_low(self, n: int, param: str, high: bool) -> None:
-        """``VOLTage:HIGH``/``:LOW``: move one level, keep the other (High = Off + A/2, scpi.md §3.2)."""
+        """``VOLTage:HIGH``/``:LOW``: move one level, keep the other (High = Off + A/2, docs/reference/scpi.md §3.2)."""
         st = self.state
         ch = st.channel(n)
         v = parse_number(param, units=("V",))
@@ -210,7 +210,7 @@ class GeneratorDevice(ScpiDevice):
         return self.fmt(level / ch.emf_scale())
 
     def set_unit(self, n: int, param: str) -> None:
-        """``VOLTage:UNIT {VPP|VRMS|DBM}``; dBm needs a finite load setting (scpi.md §2.1, §3.1, §3.2)."""
+        """``VOLTage:UNIT {VPP|VRMS|DBM}``; dBm needs a finite load setting (docs/reference/scpi.md §2.1, §3.1, §3.2)."""
         unit = parse_choice(param, ("VPP", "VRMS", "DBM"))
         ch = self.state.channel(n)
         if unit == "DBM" and math.isinf(ch.load_ohm):
@@ -251,7 +251,7 @@ class GeneratorDevice(ScpiDevice):
         if isinstance(v, str):
             v = {"MIN": lim.load_min_ohm, "MAX": lim.load_max_ohm, "INF": math.inf, "DEF": 50.0}[v]
         elif v > lim.load_max_ohm and not self.family.strict:
-            v = math.inf  # Rigol reports settings above 10 kOhm as High-Z (scpi.md §3.2 quirks)
+            v = math.inf  # Rigol reports settings above 10 kOhm as High-Z (docs/reference/scpi.md §3.2 quirks)
         else:
             v = self._limit(v, lim.load_min_ohm, lim.load_max_ohm)
         ch = self.state.channel(n)

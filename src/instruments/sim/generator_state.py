@@ -1,6 +1,6 @@
 """The physical state of the simulated two-channel function generator, independent of its SCPI dialect.
 
-Physics kept honest (reference/scpi.md §2):
+Physics kept honest (docs/reference/scpi.md §2):
 
 * Each channel is an EMF behind a fixed source resistance (``[sim] gen_source_r_ohm``, nominally 50 Ohm).
   The *load setting* only tells the firmware how to convert a requested value into that EMF,
@@ -10,10 +10,10 @@ Physics kept honest (reference/scpi.md §2):
 * Limits are stated in EMF terms: ``|offset| + Vpp/2 <= 10 V`` (5 V into 50 Ohm, 10 V High-Z) and
   2 mVpp ... 20 Vpp (1 mVpp ... 10 Vpp into 50 Ohm), §2.3, §3.1, §3.2.
 * Channel 2's analog path differs from channel 1's by ``[sim] gen_amplitude_mismatch_db`` and
-  ``gen_phase_mismatch_deg`` (measurement-methods.md §3.3: this is what limits a two-channel CM drive).
+  ``gen_phase_mismatch_deg`` (docs/reference/measurement-methods.md §3.3: this is what limits a two-channel CM drive).
 * The two channels are separate DDS engines: changing a channel's frequency leaves its phase accumulator
   at an arbitrary phase relative to the other channel until the phase-align action
-  (``PHASe:SYNChronize`` / ``PHASe:INITiate``) resets both (scpi.md §2.4 "re-run the phase-align action
+  (``PHASe:SYNChronize`` / ``PHASe:INITiate``) resets both (docs/reference/scpi.md §2.4 "re-run the phase-align action
   after any frequency change"). Tracking keeps the channels locked.
 * ``TRACk ON|INVerted`` makes channel 2 copy every channel-1 setting; INVerted inverts its waveform about
   the (shared, not inverted) offset (§2.4, §3.1; the Rigol excerpt does not say, §6 item 1, so the
@@ -34,7 +34,7 @@ import numpy as np
 
 from .board import Drive
 
-NOMINAL_SOURCE_R_OHM = 50.0  # what the firmware assumes when converting (scpi.md §2.1)
+NOMINAL_SOURCE_R_OHM = 50.0  # what the firmware assumes when converting (docs/reference/scpi.md §2.1)
 HIGH_Z = math.inf
 
 MODELLED_FUNCTIONS = ("SIN", "DC")
@@ -69,15 +69,15 @@ class ChannelState:
     accumulator_rad: float = 0.0  # DDS phase relative to the last phase-align
 
     def amplitude_vpp(self) -> float:
-        """The amplitude as the instrument reports it: Vpp at the load setting (scpi.md §2.1)."""
+        """The amplitude as the instrument reports it: Vpp at the load setting (docs/reference/scpi.md §2.1)."""
         return self.vpp_emf / self.emf_scale()
 
     def offset_v(self) -> float:
-        """The offset as the instrument reports it: V at the load setting (scpi.md §2.1)."""
+        """The offset as the instrument reports it: V at the load setting (docs/reference/scpi.md §2.1)."""
         return self.offset_emf / self.emf_scale()
 
     def emf_scale(self) -> float:
-        """EMF per volt of the value requested at this channel's load setting (scpi.md §2.1)."""
+        """EMF per volt of the value requested at this channel's load setting (docs/reference/scpi.md §2.1)."""
         if math.isinf(self.load_ohm):
             return 1.0
         return (self.load_ohm + NOMINAL_SOURCE_R_OHM) / self.load_ohm
@@ -128,7 +128,7 @@ class GeneratorState:
 
     # -- settings --------------------------------------------------------------------------------
     def update(self, n: int, **changes: object) -> None:
-        """Apply settings to channel ``n``; with tracking on they apply to both channels (scpi.md §3.1:
+        """Apply settings to channel ``n``; with tracking on they apply to both channels (docs/reference/scpi.md §3.1:
         "afterwards a change on either channel appears on both"). Output state never tracks."""
         targets = [1, 2] if self.track != "OFF" and set(changes) - {"output_on"} else [n]
         for m in targets:
@@ -210,7 +210,7 @@ class GeneratorState:
 
 
 def vpp_to_unit(vpp: float, unit: str, load_ohm: float) -> float:
-    """Express a sine's Vpp (at the load) in ``VPP``, ``VRMS`` or ``DBM`` (scpi.md §2.2)."""
+    """Express a sine's Vpp (at the load) in ``VPP``, ``VRMS`` or ``DBM`` (docs/reference/scpi.md §2.2)."""
     if unit == "VPP":
         return vpp
     vrms = vpp / (2.0 * math.sqrt(2.0))

@@ -1,6 +1,6 @@
 """Simulated Keysight/Agilent 33500B-series generator (33522B): the ``keysight_33500`` dialect.
 
-Spellings, replies and defaults from reference/scpi.md §3.1 (pymeasure ``agilent33500.py``, QCoDeS
+Spellings, replies and defaults from docs/reference/scpi.md §3.1 (pymeasure ``agilent33500.py``, QCoDeS
 ``KeysightAgilent_33XXX.py``, the 33500 Operating and Service Guide):
 
 * ``*IDN?`` -> ``Agilent Technologies,33522B,MY52800000,3.05-1.19-2.00-52-00`` (§3.1 "Identify").

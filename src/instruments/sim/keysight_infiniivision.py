@@ -1,11 +1,11 @@
 """Simulated Keysight InfiniiVision DSOX1204G scope: the ``keysight_infiniivision`` dialect.
 
-Facts from reference/scpi.md §4.1 (pymeasure ``keysightDSOX1102G.py``; InfiniiVision 1000X/2000X/3000T/
+Facts from docs/reference/scpi.md §4.1 (pymeasure ``keysightDSOX1102G.py``; InfiniiVision 1000X/2000X/3000T/
 4000X Programmer's Guides) unless marked otherwise:
 
 * ``*IDN?`` -> ``KEYSIGHT TECHNOLOGIES,DSO-X 1204G,CN00000000,02.12.2021071625``; errors ``+0,"No error"``.
 * 8 vertical, 10 horizontal divisions; 8-bit ADC. BYTE data: 32 codes/div (the full 256 codes span the 8
-  divisions, measurement-methods.md §2.1 "Keysight's example"), yreference 128; code 0 is a hole, 1 is
+  divisions, docs/reference/measurement-methods.md §2.1 "Keysight's example"), yreference 128; code 0 is a hole, 1 is
   "clipped low" and 255 "clipped high" (4000X guide, :WAVeform:DATA). WORD data are the same values
   left-justified in 16 bits with at most 12 meaningful bits (yincrement/256, yreference 32768), clipped
   low 0x0001 and high 0xFFFF; BYTE truncates averaged data to 8 bits. ``:WAVeform:UNSigned 0`` shifts
@@ -26,7 +26,7 @@ Facts from reference/scpi.md §4.1 (pymeasure ``keysightDSOX1102G.py``; InfiniiV
   (the 2000X guide's rule, §4.1 [H/M]; assumed for the 1000X too).
 * Making a channel the waveform source turns it on.
 
-Model figures not in scpi.md (DSOX1204G data sheet): 500 uV/div ... 10 V/div at probe 1; offset +-2 V up
+Model figures not in docs/reference/scpi.md (DSOX1204G data sheet): 500 uV/div ... 10 V/div at probe 1; offset +-2 V up
 to 200 mV/div, +-50 V above; 5 ns/div ... 50 s/div; 2 GSa/s and 2 Mpts with one or two channels on,
 1 GSa/s and 1 Mpts with three or four; BW limit 25 MHz (§4.1 table: "~25 MHz on 1000X/2000X"); AC
 coupling corner 10 Hz. Out-of-range numbers are clamped and queue -222. The simulated leads are 1:1
@@ -73,7 +73,7 @@ _FORMAT_CODE = {"BYTE": 0, "WORD": 1, "ASC": 4}
 
 def memory_plan(state: ScopeState) -> tuple[Geometry, Screen]:
     """InfiniiVision memory depth is automatic: the record spans the screen at the highest sample rate
-    the memory allows (scpi.md §4.1 "memory depth is automatic on InfiniiVision")."""
+    the memory allows (docs/reference/scpi.md §4.1 "memory depth is automatic on InfiniiVision")."""
     screen = state.screen()
     nch = state.n_on()
     n = int(max(1, min(state.hw.mem_by_nch[nch - 1], math.floor(state.hw.srate_by_nch[nch - 1] * screen.window_s))))

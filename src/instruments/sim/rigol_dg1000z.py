@@ -1,6 +1,6 @@
 """Simulated Rigol DG1062Z generator: the ``rigol_dg1000z`` dialect.
 
-Spellings, replies and defaults from reference/scpi.md §3.2 (QCoDeS ``Rigol_DG1062.py``, pymeasure
+Spellings, replies and defaults from docs/reference/scpi.md §3.2 (QCoDeS ``Rigol_DG1062.py``, pymeasure
 ``rigol_dg800.py``, the DG1000Z Programming Guide):
 
 * ``*IDN?`` -> ``Rigol Technologies,DG1062Z,DG1ZA00000000,00.01.14``.
@@ -46,7 +46,7 @@ class RigolDG1000Z(GeneratorDevice):
     """The DG1062Z dialect over a shared :class:`GeneratorState`."""
 
     track_mnemonic = "TRACK"
-    track_replies = {"INV": "INVERTED"}  # scpi.md §3.2: the query answers the long form
+    track_replies = {"INV": "INVERTED"}  # docs/reference/scpi.md §3.2: the query answers the long form
 
     def __init__(self, state: GeneratorState, idn: str = IDN) -> None:
         super().__init__(Dialect(idn=idn, signed_integers=False, error_texts=ERROR_TEXTS), FAMILY, state)

@@ -1,6 +1,6 @@
 """Simulated Rigol DS1054Z scope: the ``rigol_ds1000z`` dialect.
 
-Facts from reference/scpi.md §4.2 (QCoDeS ``Rigol_DS1074Z.py``; MSO1000Z/DS1000Z Programming Guide; a
+Facts from docs/reference/scpi.md §4.2 (QCoDeS ``Rigol_DS1074Z.py``; MSO1000Z/DS1000Z Programming Guide; a
 DS1054Z bench log) unless marked otherwise:
 
 * ``*IDN?`` -> ``RIGOL TECHNOLOGIES,DS1054Z,DS1ZA000000000,00.04.04.SP4``; errors ``0,"No error"``,
@@ -25,7 +25,7 @@ DS1054Z bench log) unless marked otherwise:
   however slowly the client polls). There is no ``:DIGitize`` (it is an undefined header, -113).
 * Out-of-range vertical/horizontal values are clamped silently (Rigol, §2.3 and §1.2).
 
-Model figures not in scpi.md (DS1054Z data sheet): 1 mV/div ... 10 V/div at probe 1; offset +-2 V below
+Model figures not in docs/reference/scpi.md (DS1054Z data sheet): 1 mV/div ... 10 V/div at probe 1; offset +-2 V below
 500 mV/div, +-100 V from 500 mV/div; 5 ns/div ... 50 s/div; 1 GSa/s with one channel, 500 MSa/s with two,
 250 MSa/s with three or four; BW limit 20 MHz (§4.2 ``BWLimit {20M|OFF}``); AC coupling corner 10 Hz.
 The simulated leads are 1:1 and ``*RST`` sets the probe ratio to 1.

@@ -3,7 +3,7 @@
 The dialect modules (:mod:`.keysight_infiniivision`, :mod:`.rigol_ds1000z`) translate their commands to
 this state; the state turns the bench's node signals into :class:`~.acquisition.Acquisition` objects.
 
-Run control (reference/scpi.md §4.1, §4.2):
+Run control (docs/reference/scpi.md §4.1, §4.2):
 
 * ``RUN``: the scope acquires continuously; data read while running come from a fresh acquisition each
   time (channels read one after the other are *not* from the same trigger, as on a real scope).
@@ -78,7 +78,7 @@ class Imperfections:
 @dataclass
 class ChannelSettings:
     """A channel's vertical settings. ``centre_v`` is the displayed voltage at screen centre (Keysight's
-    offset; Rigol's offset is its negative, scpi.md §5)."""
+    offset; Rigol's offset is its negative, docs/reference/scpi.md §5)."""
 
     display: bool = True
     scale_v: float = 1.0
@@ -159,7 +159,7 @@ class ScopeState:
                         bw_limit_hz=self.hw.bw_limit_hz if c.bw_limit else None, inverted=c.inverted)
 
     def adc(self, n: int) -> Adc:
-        """Channel ``n``'s ADC mapping: LSB = (V/div)/(codes per div) (measurement-methods.md §2.1)."""
+        """Channel ``n``'s ADC mapping: LSB = (V/div)/(codes per div) (docs/reference/measurement-methods.md §2.1)."""
         c = self.channel(n)
         lsb = c.scale_v / self.hw.codes_per_div
         centre = round(c.centre_v / lsb) * lsb if self.hw.integer_centre_codes else c.centre_v

@@ -4,7 +4,7 @@ One :class:`ScpiDevice` is one instrument. Several clients may be connected at o
 instrument); they share the instrument's state and its single error queue, and each program message runs
 under the instrument's lock, so one client's line is never interleaved with another's.
 
-Facts used (reference/scpi.md §1.1, §1.2):
+Facts used (docs/reference/scpi.md §1.1, §1.2):
 
 * ``*IDN?``, ``*RST``, ``*CLS`` (clears status and the error queue), ``*OPC``/``*OPC?``, ``*WAI``,
   ``*ESR?`` (read clears), ``*ESE``, ``*SRE``, ``*STB?``, ``*TST?``; ``SYSTem:ERRor[:NEXT]?`` answers
@@ -61,7 +61,7 @@ class Dialect:
 
     ``signed_integers``: Keysight answers integers with an explicit sign (``+0``), Rigol without.
     ``error_texts``: texts that differ from SCPI-99 (Rigol: ``-113,"Undefined header; keyword cannot be
-    found"``, scpi.md §3.2). ``queue_size``: error-queue depth.
+    found"``, docs/reference/scpi.md §3.2). ``queue_size``: error-queue depth.
     """
 
     idn: str
@@ -292,7 +292,7 @@ class ScpiDevice:
 
 
 def definite_block(data: bytes, digits: int) -> bytes:
-    """IEEE 488.2 definite-length block ``#<digits><length><data>`` followed by LF (reference/scpi.md
+    """IEEE 488.2 definite-length block ``#<digits><length><data>`` followed by LF (docs/reference/scpi.md
     §1.3; Keysight InfiniiVision uses 8 length digits, Rigol 9)."""
     return b"#" + str(digits).encode() + str(len(data)).zfill(digits).encode() + data + b"\n"
 

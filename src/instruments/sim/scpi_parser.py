@@ -1,6 +1,6 @@
 """SCPI program-message parsing for the simulated instruments: headers, paths, parameters, numbers.
 
-What is parsed, and where the rules come from (reference/scpi.md "Notation" and §1):
+What is parsed, and where the rules come from (docs/reference/scpi.md "Notation" and §1):
 
 * A line (one program message, LF-terminated) holds message units separated by ``;``. A unit is a header,
   optionally followed by whitespace and comma-separated parameters. Quoted strings may contain ``;`` and
@@ -10,7 +10,7 @@ What is parsed, and where the rules come from (reference/scpi.md "Notation" and 
   A node written with ``#`` (``CHANnel#``) takes a numeric suffix (``CHAN2``); no suffix means 1.
 * IEEE 488.2 compound headers: a header that does not start with ``:`` or ``*`` after a ``;`` is first
   looked up relative to the previous command's path (``SOUR1:FREQ 1000;VOLT 1``), then from the root --
-  the lenient reading that lets ``OUTP1:LOAD INF;OUTP2:LOAD INF`` (scpi.md §3.1 example) work too.
+  the lenient reading that lets ``OUTP1:LOAD INF;OUTP2:LOAD INF`` (docs/reference/scpi.md §3.1 example) work too.
 * Numbers are NR1/NR2/NR3 with an optional unit suffix carrying an SI prefix (``1KHZ``, ``100mV``;
   ``M`` is milli, ``MA`` mega, and ``MHZ``/``MOHM`` mean mega by SCPI-99 convention), or the keywords
   ``MINimum``, ``MAXimum``, ``DEFault``, ``INFinity`` where a command accepts them. Only ASCII digits count.
@@ -21,7 +21,7 @@ What is parsed, and where the rules come from (reference/scpi.md "Notation" and 
   ``0x1F``) is -121 (Invalid character in number); other text is -104 (Data type error).
 
 Errors are raised as :class:`ScpiError` carrying the SCPI-99 code; the server puts them in the
-instrument's error queue (scpi.md §1.2: -102, -113, -221, -222, ...).
+instrument's error queue (docs/reference/scpi.md §1.2: -102, -113, -221, -222, ...).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
-#: SCPI-99 / IEEE 488.2 standard error texts (scpi.md §1.2 names -102, -113, -221, -222).
+#: SCPI-99 / IEEE 488.2 standard error texts (docs/reference/scpi.md §1.2 names -102, -113, -221, -222).
 STANDARD_ERRORS: dict[int, str] = {
     0: "No error",
     -100: "Command error",

@@ -1,6 +1,6 @@
 """Raw-socket SCPI transport: one simulated instrument served on a TCP port, one thread per client.
 
-This is the LAN instruments' raw-socket protocol (reference/scpi.md §1.4): commands and replies are
+This is the LAN instruments' raw-socket protocol (docs/reference/scpi.md §1.4): commands and replies are
 LF-terminated text; binary replies are IEEE 488.2 blocks followed by LF. pyvisa-py reaches it as
 ``TCPIP0::<host>::<port>::SOCKET``.
 
@@ -163,7 +163,7 @@ class ScpiServer:
 
     @property
     def resource(self) -> str:
-        """The pyvisa resource string, ``TCPIP0::<host>::<port>::SOCKET`` (reference/scpi.md §1.4)."""
+        """The pyvisa resource string, ``TCPIP0::<host>::<port>::SOCKET`` (docs/reference/scpi.md §1.4)."""
         return f"TCPIP0::{self.host}::{self.port}::SOCKET"
 
     def close(self) -> None:
