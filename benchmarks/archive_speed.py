@@ -34,14 +34,14 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 import h5py
 import numpy as np
 
-from procedures.archive import Column, RunArchive, TableSpec, WaveformSpec
+from procedures.archive.writer import Column, RunArchive, TableSpec, WaveformSpec
 
 CHANNELS = ("v1", "v2", "vo1", "vo2")
 MODES = ("page-cache", "fsync-at-end", "fsync-per-point")

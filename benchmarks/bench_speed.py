@@ -47,7 +47,7 @@ def start(dialect: str, procedure: Path, board: Path, out_dir: Path, tag: str) -
     """Start one ``diffbench run`` in its own process; its output goes to a log beside the archive."""
     out = out_dir / f"{dialect}-{tag}.h5"
     log = open(out_dir / f"{dialect}-{tag}.log", "wb")  # noqa: SIM115 - closed with the process
-    cmd = [sys.executable, "-m", "procedures.cli", "run", str(procedure), "--bench", str(BENCHES[dialect]),
+    cmd = [sys.executable, "-m", "procedures.cli.main", "run", str(procedure), "--bench", str(BENCHES[dialect]),
            "--board", str(board), "-o", str(out)]
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
 

@@ -37,18 +37,18 @@ import statistics
 import sys
 import tempfile
 import time
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tomllib
 
+from bench_toml import dump_toml
 from instruments.board_config import load_board
 from instruments.sim.board import SimBoard
-from procedures.archive_reader import open_run
-from procedures.phasors import vpp_amplitude
-from procedures.run import run_procedure
-from bench_toml import dump_toml
+from procedures.archive.reader import open_run
+from procedures.measure.phasors import vpp_amplitude
+from procedures.run.runner import run_procedure
 
 REPO = Path(__file__).resolve().parents[1]
 BOARD = REPO / "configs" / "boards" / "bjt-source-text.toml"

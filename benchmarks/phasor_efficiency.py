@@ -9,11 +9,11 @@ non-coherent sampling (10.37 periods per record, as ``min_periods = 10`` gives o
 * ``8-bit``: the scope's case, codes ``round(x + n)`` with n ~ N(0, 1 LSB) clipped to +-127 codes; the bound
   is taken with ``sigma_tot^2 = sigma_n^2 + LSB^2/12`` (§2.1: 1.041 LSB).
 
-(a) ``procedures.phasors.fit_sines`` at the known frequency (3-parameter fit, with the chain's default 5
+(a) ``procedures.measure.phasors.fit_sines`` at the known frequency (3-parameter fit, with the chain's default 5
 harmonics in the solve). Bound: the exact inverse Fisher matrix of ``a cos wt + b sin wt + C`` at the
 sampled times (not the asymptotic 2 sigma^2/N), averaged over the trials' phases.
 
-(b) ``procedures.phasors.fit_channels`` (4-parameter fit for the frequency on the cleanest channel, then
+(b) ``procedures.measure.phasors.fit_channels`` (4-parameter fit for the frequency on the cleanest channel, then
 3-parameter fits on both; the hint is 0.3 bin off the true frequency, as a generator setting would be) on
 two channels: gain g = |V2/V1| and phase difference. Bound (§1.4): the exact inverse Fisher matrix of the two
 channels sharing one *unknown* frequency.
@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from procedures.phasors import fit_channels, fit_sines, vpp_amplitude
+from procedures.measure.phasors import fit_channels, fit_sines, vpp_amplitude
 
 F_HZ = 1000.0        # test frequency; the sample rate is chosen for CYCLES periods per record
 CYCLES = 10.37       # non-coherent: a record holds 10.37 periods
@@ -195,7 +195,7 @@ def ratio_chunk(args: tuple[Row, int, int]) -> np.ndarray:
     return out
 
 
-def run_ratio(row: Row, seed: int, pool: "mp.pool.Pool | None", jobs: int) -> dict[str, float]:
+def run_ratio(row: Row, seed: int, pool: mp.pool.Pool | None, jobs: int) -> dict[str, float]:
     chunks = max(1, jobs * 4)
     sizes = [row.trials // chunks + (1 if k < row.trials % chunks else 0) for k in range(chunks)]
     seeds = np.random.SeedSequence(seed).spawn(chunks)
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     return status
 
 
-def report(args: argparse.Namespace, m: int, known: list[Row], ratio: list[Row], pool: "mp.pool.Pool | None",
+def report(args: argparse.Namespace, m: int, known: list[Row], ratio: list[Row], pool: mp.pool.Pool | None,
            t_start: float) -> int:
     print()
     print("(a) fit_sines at the known frequency (5 harmonics in the solve) vs Vpp/2 on the same records")

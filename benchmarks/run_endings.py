@@ -36,9 +36,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -152,7 +152,7 @@ def run_command(s: Served, out: Path, resume: Path | None = None) -> list[str]:
 
 def committed_keys(path: Path) -> list[str]:
     """The point keys a reader sees committed in an archive (empty if it cannot be read right now)."""
-    from procedures.archive_reader import open_run
+    from procedures.archive.reader import open_run
 
     try:
         with open_run(path) as run:
@@ -189,7 +189,7 @@ def timed_full_run(s: Served, folder: Path) -> float:
 
 def trial(kind: str, s: Served, folder: Path, window_s: float, rng: np.random.Generator, tally: Tally) -> None:
     """One run ended by ``kind`` at a random moment, checked, then resumed until complete."""
-    from procedures.archive_reader import open_run
+    from procedures.archive.reader import open_run
 
     tally.trials += 1
     n = tally.trials

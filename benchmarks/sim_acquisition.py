@@ -19,10 +19,10 @@ import argparse
 import contextlib
 import os
 import socket
-import subprocess
-import sys
 import socketserver
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 

@@ -3,7 +3,7 @@
 Workload: ``configs/procedures/frequency-sweep.toml`` with ``[frequency] points = 20`` from 100 Hz to 100 kHz
 (DM at two drives, tied CM, two-channel CM for the ideal-generator figure, and the channel-match point at
 every frequency: 100 points), on the simulated Keysight bench (``configs/benches/sim-keysight.toml``, its
-board ``bjt-source-text``), run with ``procedures.run.run_procedure`` (configs, plan, simulator start,
+board ``bjt-source-text``), run with ``procedures.run.runner.run_procedure`` (configs, plan, simulator start,
 auto-ranging, acquisitions, fits, archive, results).
 
 Reference, measured in the same run: the first diffbench run is recorded -- every ``write``, ``query`` (a text
@@ -26,8 +26,8 @@ the machine; the fits' share is very sensitive to it with multi-threaded BLAS, s
 time; slower).
 
 The recording hooks patch, for the duration of a run only: ``instruments.bench.open_visa_resource``,
-``SimBench.set_wiring``/``set_probes``/``__init__``/``close``, ``procedures.measure.fit_channels``,
-``procedures.session`` names (``compute_results``, ``store_results``), ``procedures.preflight`` names
+``SimBench.set_wiring``/``set_probes``/``__init__``/``close``, ``procedures.measure.point.fit_channels``,
+``procedures.run.session`` names (``compute_results``, ``store_results``), ``procedures.run.preflight`` names
 (``load_configs``, ``planning.plan``) and ``RunArchive`` methods; a rename there needs the same rename here.
 
 Run: ``.venv/bin/python benchmarks/sweep_overhead.py`` (2-3 min on the idle 2-core VM: a warm-up, then 2
@@ -47,26 +47,27 @@ import statistics
 import sys
 import tempfile
 import time
-import tomllib
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pyvisa
+import tomllib
 
 import instruments.bench as ibench
-import procedures.archive as parchive
-import procedures.measure as pmeasure
-import procedures.preflight as ppreflight
-import procedures.run as prun
-import procedures.session as psession
+import procedures.archive.writer as parchive
+import procedures.measure.point as pmeasure
+import procedures.run.preflight as ppreflight
+import procedures.run.runner as prun
+import procedures.run.session as psession
+from bench_toml import dump_toml
 from instruments.bench_config import load_bench
 from instruments.board_config import load_board
 from instruments.sim import acquisition as sim_acquisition
 from instruments.sim.bench import SimBench
 from instruments.sim.board import SimBoard
-from bench_toml import dump_toml
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "configs" / "benches" / "sim-keysight.toml"
@@ -381,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'total':24} {md:10.2f} {'':>7} {mr:9.2f} {md - mr:+11.2f}")
         print("VISA I/O: time inside the resources' write/query/query_binary_values/clear, which includes the simulator "
               "computing each reply in its server thread (replay: the whole replay loop, resource opening included); "
-              f"fits: procedures.phasors.fit_channels, {statistics.median(c.t['fits'] for c in clocks_d) / max(clocks_d[0].n['fits'], 1) * 1e3:.0f} ms "
+              f"fits: procedures.measure.phasors.fit_channels, {statistics.median(c.t['fits'] for c in clocks_d) / max(clocks_d[0].n['fits'], 1) * 1e3:.0f} ms "
               "per 4-channel record")
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         verdict = "met" if md / mr <= AIM else "missed"

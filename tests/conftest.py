@@ -8,8 +8,8 @@ board of each board config is built once per session (its steady-state cache the
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 

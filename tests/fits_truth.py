@@ -16,9 +16,9 @@ from instruments.bench_config import load_bench
 from instruments.board_config import BoardConfig, load_board
 from instruments.sim.bench import SimBench
 from instruments.sim.board import Drive, SimBoard
-from procedures.archive_reader import open_run
-from procedures.fits import fit_run
-from procedures.run import run_procedure
+from procedures.archive.reader import open_run
+from procedures.fitting.run_fits import fit_run
+from procedures.run.runner import run_procedure
 
 ROOT = Path(__file__).resolve().parents[1]
 BOARDS = ROOT / "configs" / "boards"
@@ -61,7 +61,7 @@ def measure(proc: Path, board: str, out: Path, *, sim_board: BoardConfig | None 
 def fits_of(path: Path, options: dict | None = None) -> dict:
     """The fits of an archive against its own board config, ``{fit name: FitResult}``: those the run stored
     (made with the procedure's [fit] options), or with ``options`` a fresh fit."""
-    from procedures.fits import board_of, fit_options, load_fits
+    from procedures.fitting.run_fits import board_of, fit_options, load_fits
 
     with open_run(path) as run:
         if options is None:

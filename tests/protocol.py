@@ -13,8 +13,9 @@ error check); :class:`FakeClock` stands in for the time a polling driver waits.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, ContextManager, Iterator, Sequence
+from typing import Any, ContextManager
 
 import numpy as np
 import pytest
@@ -201,7 +202,7 @@ class FakeClock:
         self.now += seconds
 
     @classmethod
-    def install(cls, inst: Any, interval_s: float | None = None) -> "FakeClock":
+    def install(cls, inst: Any, interval_s: float | None = None) -> FakeClock:
         """Give a polling driver this clock and sleep (and ``interval_s`` between polls, if given)."""
         fake = cls()
         inst._clock, inst._sleep = fake.clock, fake.sleep

@@ -14,7 +14,6 @@ from .errors import (
 )
 
 
-
 def __getattr__(name: str):
     # ``from instruments import open_bench`` without paying for pyvisa at ``import instruments``
     if name in ("open_bench", "Bench"):

@@ -32,7 +32,7 @@ class WaveformPreamble:
     y_reference: float   # codes
 
     @classmethod
-    def parse(cls, reply: str) -> "WaveformPreamble":
+    def parse(cls, reply: str) -> WaveformPreamble:
         """Parse the reply; raises ValueError if it does not hold ten numbers."""
         fields = [float(f) for f in reply.split(",")]
         if len(fields) != 10:

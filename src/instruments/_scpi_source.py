@@ -15,8 +15,14 @@ from abc import abstractmethod
 
 from ._scpi_format import scpi_number
 from .errors import InstrumentError
-from .generator import (ChannelState, FunctionGenerator, GeneratorLimits, Tracking, amplitude_offset_order,
-                        load_from_reply)
+from .generator import (
+    ChannelState,
+    FunctionGenerator,
+    GeneratorLimits,
+    Tracking,
+    amplitude_offset_order,
+    load_from_reply,
+)
 
 _FUNCTIONS = {"SIN": "sine", "DC": "dc"}
 _TRACK = {"off": "OFF", "on": "ON", "inverted": "INV"}

@@ -15,9 +15,10 @@ pyvisa is imported only when a resource has to be opened, so importing this modu
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, cast
+from typing import Any, cast
 
 from . import registry
 from .bench_config import BenchConfig, InstrumentEntry, Wiring, load_bench
@@ -61,7 +62,7 @@ class Bench:
         if first is not None:
             raise first
 
-    def __enter__(self) -> "Bench":
+    def __enter__(self) -> Bench:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:

@@ -19,9 +19,10 @@ import math
 import re
 import sys
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -237,7 +238,7 @@ def validate_section(source: str, name: str, sec: Section, data: Any) -> dict[st
 def validate(source: str, schema: Mapping[str, Section], doc: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Validate a whole TOML document; unknown sections and keys are errors (with a spelling hint)."""
     out: dict[str, dict[str, Any]] = {}
-    for name, value in doc.items():
+    for name, _value in doc.items():
         if name not in schema:
             raise ConfigError(source, f"[{_key(name)}]", "unknown section" + _hint(name, list(schema)))
     for name, sec in schema.items():

@@ -16,14 +16,21 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Literal, Mapping, Sequence, TypeVar
+from typing import Any, Literal, TypeVar
 
 from .errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
 from .scpi_instrument import ScpiInstrument
-from .timing import (CONSERVATIVE_LINK_RATE_BYTES_S, RecordTiming, acquisition_wait_s, auto_trigger_after_s,
-                     poll_interval_s, transfer_timeout_s)
+from .timing import (
+    CONSERVATIVE_LINK_RATE_BYTES_S,
+    RecordTiming,
+    acquisition_wait_s,
+    auto_trigger_after_s,
+    poll_interval_s,
+    transfer_timeout_s,
+)
 from .waveform import Waveform
 
 Coupling = Literal["DC", "AC"]

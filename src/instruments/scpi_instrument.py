@@ -13,8 +13,9 @@ pyvisa is imported lazily (only to recognise its exception types), so ``import i
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from .errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
 
@@ -28,7 +29,8 @@ def _visa_failure(instrument: str, command: str, exc: Exception) -> InstrumentEr
     """Map a transport exception to the diffbench error a user should see."""
     text = str(exc)
     try:
-        from pyvisa import constants, errors as visa_errors
+        from pyvisa import constants
+        from pyvisa import errors as visa_errors
     except ImportError:  # pragma: no cover - pyvisa is a hard dependency
         visa_errors = None
     if visa_errors is not None and isinstance(exc, visa_errors.VisaIOError):
@@ -264,7 +266,7 @@ class ScpiInstrument:
             except Exception:
                 pass
 
-    def __enter__(self: "ScpiInstrument") -> "ScpiInstrument":
+    def __enter__(self: ScpiInstrument) -> ScpiInstrument:
         return self
 
     def __exit__(self, *exc: object) -> None:

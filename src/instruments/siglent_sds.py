@@ -85,7 +85,7 @@ class WaveDesc:
     SIZE = 0x14C
 
     @classmethod
-    def parse(cls, desc: bytes) -> "WaveDesc":
+    def parse(cls, desc: bytes) -> WaveDesc:
         """Parse a WAVEDESC; raises ValueError if it is too short or the timebase index is unknown."""
         if len(desc) < cls.SIZE:
             raise ValueError(f"WAVEDESC of {len(desc)} bytes, need at least {cls.SIZE}")

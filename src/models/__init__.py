@@ -1,7 +1,7 @@
 """Closed-form circuit models of differential pairs (operating point, small- and large-signal).
 
 Imports nothing of diffbench: every function takes plain numbers (floats or numpy arrays, SI units), so the
-same code serves prediction from component values (``procedures.predict``) and fitting with the
+same code serves prediction from component values (``procedures.predict.prediction``) and fitting with the
 parameters free. Each formula cites its source in its docstring (docs/reference/measurement-methods.md §5-6,
 the source texts, Razavi, Sedra & Smith, Gray-Hurst-Lewis-Meyer).
 
@@ -15,6 +15,7 @@ the source texts, Razavi, Sedra & Smith, Gray-Hurst-Lewis-Meyer).
 - :mod:`models.distortion`: harmonics, THD and compression of a transfer driven by a sine.
 """
 
+from .dc_transfer import DcTransferError, PairDc, resistive_pair_dc
 from .devices import (
     BjtParams,
     BjtSmallSignal,
@@ -29,7 +30,6 @@ from .devices import (
     mos_vgs,
     thermal_voltage,
 )
-from .dc_transfer import DcTransferError, PairDc, resistive_pair_dc
 from .distortion import Distortion, amplitude_for_thd, harmonic_analysis
 from .large_signal import (
     bjt_input_offset,

@@ -6,7 +6,7 @@ else held at the operating point, this module solves the whole DC circuit of
 output levels include what moves with the signal: the Early effect / channel-length modulation as the
 collectors swing (about 3.5 % of I_C across a full swing of the source-text stage), the base currents, the
 Norton tail's current rising with the tail node, degeneration and the series input resistance. The DC
-sweep and the amplitude sweep are fitted against it (:mod:`procedures.fits`); the tests check it against
+sweep and the amplitude sweep are fitted against it (:mod:`procedures.fitting.run_fits`); the tests check it against
 the scalar, bracketed operating-point solver.
 
 Circuit and device laws (:mod:`models.devices`): side k has input pin ``v_k``, series ``r_source`` to the

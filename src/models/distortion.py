@@ -14,8 +14,8 @@ The gain ratio ``|Y_1| / (A F'(bias))`` is the fundamental's gain over the small
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike

@@ -49,7 +49,7 @@ class MixedModeGains:
     acc: np.ndarray
 
     @classmethod
-    def from_nodal(cls, h: ArrayLike) -> "MixedModeGains":
+    def from_nodal(cls, h: ArrayLike) -> MixedModeGains:
         """From the nodal matrix ``h`` (shape (2, 2, ...)): ``S = T H T^-1`` written out (module docstring)."""
         h = np.asarray(h)
         h11, h12, h21, h22 = h[0, 0], h[0, 1], h[1, 0], h[1, 1]

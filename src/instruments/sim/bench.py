@@ -21,8 +21,8 @@ from __future__ import annotations
 import cmath
 import logging
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
@@ -118,7 +118,7 @@ class SimBench:
                         host, self._servers[0].port, self._servers[1].port)
 
     @classmethod
-    def from_file(cls, path: str | Path, **kwargs: object) -> "SimBench":
+    def from_file(cls, path: str | Path, **kwargs: object) -> SimBench:
         """Load a bench config file and start its bench."""
         return cls(load_bench(path), **kwargs)  # type: ignore[arg-type]
 
@@ -133,7 +133,7 @@ class SimBench:
         for s in self._servers:
             s.close()
 
-    def __enter__(self) -> "SimBench":
+    def __enter__(self) -> SimBench:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -178,7 +178,7 @@ class SimBench:
         with self.generator_device.lock:
             return self.generator.drives()
 
-    def steady_state(self) -> list[tuple[float, "BoardResponse"]]:
+    def steady_state(self) -> list[tuple[float, BoardResponse]]:
         """The board's present periodic response to the generator as ``[(freq_hz, BoardResponse)]``: one
         entry, or two when the channels driving the board run at different frequencies (superposed, see
         the module docstring). ``response.harmonics("in1")`` etc. are the truth at the pins and outputs."""
@@ -201,7 +201,7 @@ class SimBench:
         return out
 
     def _solve(self, freq_hz: float, drives: tuple[Drive, ...], wiring: tuple[int | None, int | None]
-               ) -> "BoardResponse":
+               ) -> BoardResponse:
         """Board steady state, with the drives' common phase removed first so that the board's cache hits
         whatever the (random) phase of the generator's DDS; the harmonics are rotated back."""
         ref = next((d.ac_v for d in drives if d.enabled and d.ac_v != 0), 0j)

@@ -23,8 +23,9 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence, TypeVar
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -356,7 +357,7 @@ class SimBoard:
             raise ConvergenceError(f"{self.config.source}: the simulated board: {exc}") from None
 
     @classmethod
-    def from_config(cls, cfg: BoardConfig) -> "SimBoard":
+    def from_config(cls, cfg: BoardConfig) -> SimBoard:
         """Build the simulated board of a board config."""
         return cls(cfg)
 

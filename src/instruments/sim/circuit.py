@@ -34,8 +34,8 @@ import abc
 import contextlib
 import ctypes
 import math
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -415,7 +415,7 @@ class Netlist:
             raise ValueError(f"device {name!r} already exists")
         self._devices.append((kind, name, (self._use(terms[0]), self._use(terms[1]), self._use(terms[2])), model))
 
-    def compile(self) -> "MNASystem":
+    def compile(self) -> MNASystem:
         """Build the MNA matrices and device instances."""
         nodes = list(self._nodes)
         idx = {name: k for k, name in enumerate(nodes)}
@@ -491,7 +491,7 @@ class _Grid:
     i_plus: np.ndarray  # (K+1, K+1) index k + l
 
     @classmethod
-    def make(cls, K: int, N: int) -> "_Grid":
+    def make(cls, K: int, N: int) -> _Grid:
         if N <= 2 * K:
             raise ValueError("need N > 2K samples per period")
         theta = 2.0 * np.pi * np.arange(N) / N

@@ -15,8 +15,8 @@ operations here; this module converts between the front-panel value (unit, load 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from .generator_state import MODELLED_FUNCTIONS, ChannelState, GeneratorState, unit_to_vpp, vpp_to_unit
 from .scpi_device import Context, Dialect, ScpiDevice

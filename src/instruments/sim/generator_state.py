@@ -27,8 +27,8 @@ to select them with a settings conflict, so a test can never silently measure th
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 import numpy as np
 
@@ -105,7 +105,7 @@ class GeneratorState:
         self.reset()
 
     @classmethod
-    def from_sim(cls, limits: GeneratorLimits, defaults: ChannelState, sim: dict, seed: int = 0) -> "GeneratorState":
+    def from_sim(cls, limits: GeneratorLimits, defaults: ChannelState, sim: dict, seed: int = 0) -> GeneratorState:
         """A family's state with the imperfections of a bench config's ``[sim]`` section."""
         return cls(limits, defaults, source_r_ohm=sim.get("gen_source_r_ohm", 50.0),
                    ch2_gain_db=sim.get("gen_amplitude_mismatch_db", 0.0),

@@ -31,7 +31,7 @@ from __future__ import annotations
 from .generator_device import FUNCTIONS, GeneratorDevice, GeneratorFamily, channel_query
 from .generator_state import ChannelState, GeneratorLimits, GeneratorState
 from .scpi_device import Context, Dialect, suffixed_command, suffixed_query
-from .scpi_parser import ScpiError, expect_params, parse_choice
+from .scpi_parser import expect_params, parse_choice
 
 IDN = "Agilent Technologies,33522B,MY52800000,3.05-1.19-2.00-52-00"
 LIMITS = GeneratorLimits(freq_min_hz=1e-6, freq_max_hz=30e6)

@@ -50,14 +50,23 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from .acquisition import Acquisition, Geometry
 from .scope_state import ChannelSettings, Imperfections, ScopeHardware, ScopeState, Screen, SignalSource
-from .scpi_device import (Context, Dialect, ScpiDevice, action_of, command_of, definite_block, query_of,
-                          suffixed_command, suffixed_query)
+from .scpi_device import (
+    Context,
+    Dialect,
+    ScpiDevice,
+    action_of,
+    command_of,
+    definite_block,
+    query_of,
+    suffixed_command,
+    suffixed_query,
+)
 from .scpi_parser import ScpiError, expect_params, parse_bool, parse_channel_name, parse_choice, parse_number
 
 IDN = "KEYSIGHT TECHNOLOGIES,DSO-X 1204G,CN00000000,02.12.2021071625"

@@ -31,7 +31,7 @@ from __future__ import annotations
 from .generator_device import FUNCTIONS, GeneratorDevice, GeneratorFamily, channel_query
 from .generator_state import ChannelState, GeneratorLimits, GeneratorState
 from .scpi_device import Context, Dialect, suffixed_command, suffixed_query
-from .scpi_parser import ScpiError, expect_params
+from .scpi_parser import expect_params
 
 IDN = "Rigol Technologies,DG1062Z,DG1ZA00000000,00.01.14"
 LIMITS = GeneratorLimits(freq_min_hz=1e-6, freq_max_hz=60e6)

@@ -51,8 +51,17 @@ import numpy as np
 
 from .acquisition import Acquisition, Geometry
 from .scope_state import ChannelSettings, Imperfections, ScopeHardware, ScopeState, Screen, SignalSource
-from .scpi_device import (Context, Dialect, ScpiDevice, action_of, command_of, definite_block, query_of,
-                          suffixed_command, suffixed_query)
+from .scpi_device import (
+    Context,
+    Dialect,
+    ScpiDevice,
+    action_of,
+    command_of,
+    definite_block,
+    query_of,
+    suffixed_command,
+    suffixed_query,
+)
 from .scpi_parser import ScpiError, expect_params, parse_bool, parse_channel_name, parse_choice, parse_number
 
 IDN = "RIGOL TECHNOLOGIES,DS1054Z,DS1ZA000000000,00.04.04.SP4"

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Callable, Mapping
 
 import numpy as np
 
@@ -66,7 +66,7 @@ class Imperfections:
     bandwidth_hz: float = 100e6
 
     @classmethod
-    def from_sim(cls, sim: Mapping[str, object]) -> "Imperfections":
+    def from_sim(cls, sim: Mapping[str, object]) -> Imperfections:
         """From a bench config's ``[sim]`` dict."""
         return cls(noise_lsb=float(sim.get("scope_noise_lsb", 1.0)),  # type: ignore[arg-type]
                    gain_error=tuple(sim.get("scope_gain_error", (0.0,) * 4)),  # type: ignore[arg-type]

@@ -29,8 +29,9 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 from .scpi_parser import STANDARD_ERRORS, CommandTable, ScpiError, expect_params, parse_integer, parse_unit, split_units
 
@@ -82,7 +83,7 @@ class Dialect:
 class Context:
     """What a handler receives: the device (for state and errors) and the calling session."""
 
-    def __init__(self, device: "ScpiDevice", session: Session | None) -> None:
+    def __init__(self, device: ScpiDevice, session: Session | None) -> None:
         self.device = device
         self.session = session
 

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
 
 #: SCPI-99 / IEEE 488.2 standard error texts (docs/reference/scpi.md §1.2 names -102, -113, -221, -222).
 STANDARD_ERRORS: dict[int, str] = {

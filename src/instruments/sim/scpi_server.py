@@ -46,7 +46,7 @@ class _ClientSession:
 
 
 class _Handler(socketserver.BaseRequestHandler):
-    server: "_TcpServer"
+    server: _TcpServer
 
     def handle(self) -> None:
         """Serve one client: split its byte stream into lines, run each, send the replies."""

@@ -1,0 +1,1 @@
+"""From measured phasors to results: calibration, the mixed-mode gain solve, result tables, pass/fail verdicts."""

@@ -1,0 +1,183 @@
+"""The mixed-mode gain solve: four complex gains from two or more excitations, with uncertainties.
+
+docs/reference/measurement-methods.md §3.2: with input phasors ``X = [v1; v2]`` and output phasors
+``Y = [vo1; vo2]`` stacked as columns (one per excitation), the mode transform
+``T = [[1, -1], [1/2, 1/2]]`` gives ``S = (T Y)(T X)^-1`` for two excitations and the least-squares
+``S = Y_m X_m^H (X_m X_m^H)^-1`` (``X_m = T X``, ``Y_m = T Y``) for more. ``S = [[Add, Acd], [Adc, Acc]]``
+relates ``[vid; vic]`` to ``[vod; voc]`` (docs/conventions.md conventions). Single-ended views and CMRRs follow from S
+(§3.2): ``Ad_se,1 = Add/2 + Adc``, ``Acm_se,1 = Acc + Acd/2``, ``Ad_se,2 = -Add/2 + Adc``,
+``Acm_se,2 = Acc - Acd/2``, ``CMRR_se,k = |Ad_se,k / Acm_se,k|``, ``CMRR_diff = |Add / Acd|``.
+
+Uncertainty: first-order propagation ``dS = (dY_m - S dX_m) P`` with ``P = X_m^H (X_m X_m^H)^-1`` (§3.2),
+each phasor's error circular with the per-quadrature standard uncertainty its fit reported. The covariance
+of the eight real numbers of S is carried, so derived figures (CMRR in dB, single-ended gains) get their
+uncertainties through their own Jacobians, correlations included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+T_MODE = np.array([[1.0, -1.0], [0.5, 0.5]])
+GAIN_NAMES = ("Add", "Acd", "Adc", "Acc")  # row-major order of S
+
+
+@dataclass(frozen=True)
+class GainSolve:
+    """S with the covariance of ``[Re S11, Im S11, Re S12, Im S12, Re S21, Im S21, Re S22, Im S22]``."""
+
+    S: np.ndarray
+    cov: np.ndarray
+    residual_rms: float
+
+    @property
+    def Add(self) -> complex:
+        return complex(self.S[0, 0])
+
+    @property
+    def Acd(self) -> complex:
+        return complex(self.S[0, 1])
+
+    @property
+    def Adc(self) -> complex:
+        return complex(self.S[1, 0])
+
+    @property
+    def Acc(self) -> complex:
+        return complex(self.S[1, 1])
+
+    def u(self, name: str) -> float:
+        """Standard uncertainty of one gain's magnitude (= per-quadrature uncertainty for a circular error)."""
+        i = GAIN_NAMES.index(name)
+        sub = self.cov[2 * i:2 * i + 2, 2 * i:2 * i + 2]
+        z = self.S.reshape(-1)[i]
+        if z == 0:
+            return float(np.sqrt(0.5 * np.trace(sub)))
+        d = np.array([z.real, z.imag]) / abs(z)
+        return float(np.sqrt(d @ sub @ d))
+
+    def derived(self, fn: Callable[[np.ndarray], float]) -> tuple[float, float]:
+        """Value and standard uncertainty of a real function of S (numerical Jacobian, full covariance)."""
+        x0 = _real_vec(self.S)
+        v0 = float(fn(self.S))
+        J = np.empty(8)
+        for i in range(8):
+            h = 1e-7 * max(np.max(np.abs(x0)), 1e-30)
+            xp, xm = x0.copy(), x0.copy()
+            xp[i] += h
+            xm[i] -= h
+            J[i] = (fn(_from_real_vec(xp)) - fn(_from_real_vec(xm))) / (2 * h)
+        return v0, float(np.sqrt(max(J @ self.cov @ J, 0.0)))
+
+    def figures(self) -> dict[str, tuple[float, float]]:
+        """Every reported figure with its standard uncertainty: gains (magnitude, linear), CMRRs in dB."""
+        out: dict[str, tuple[float, float]] = {}
+        for name in GAIN_NAMES:
+            out[f"{name}_mag"] = (abs(self.S.reshape(-1)[GAIN_NAMES.index(name)]), self.u(name))
+        for k, fn in single_ended_functions().items():
+            out[k] = self.derived(fn)
+        return out
+
+
+def _real_vec(S: np.ndarray) -> np.ndarray:
+    z = S.reshape(-1)
+    return np.column_stack([z.real, z.imag]).reshape(-1)
+
+
+def _from_real_vec(x: np.ndarray) -> np.ndarray:
+    return (x[0::2] + 1j * x[1::2]).reshape(2, 2)
+
+
+def single_ended(S: np.ndarray) -> dict[str, complex]:
+    """Single-ended gains of each output from S (docs/reference/measurement-methods.md §3.2)."""
+    Add, Acd, Adc, Acc = S[0, 0], S[0, 1], S[1, 0], S[1, 1]
+    return {
+        "Ad_se1": Add / 2 + Adc,
+        "Acm_se1": Acc + Acd / 2,
+        "Ad_se2": -Add / 2 + Adc,
+        "Acm_se2": Acc - Acd / 2,
+    }
+
+
+def _db(x: float) -> float:
+    return 20.0 * np.log10(x)
+
+
+def single_ended_functions() -> dict[str, Callable[[np.ndarray], float]]:
+    """Real-valued figures derived from S: CMRR_se,k, CMRR_diff and |Add/Acc| in dB, and |Ad_se,k|."""
+    return {
+        "CMRR_se1_db": lambda S: _db(abs(single_ended(S)["Ad_se1"] / single_ended(S)["Acm_se1"])),
+        "CMRR_se2_db": lambda S: _db(abs(single_ended(S)["Ad_se2"] / single_ended(S)["Acm_se2"])),
+        "CMRR_diff_db": lambda S: _db(abs(S[0, 0] / S[0, 1])),
+        "Add_over_Acc_db": lambda S: _db(abs(S[0, 0] / S[1, 1])),
+        "Ad_se1_mag": lambda S: abs(single_ended(S)["Ad_se1"]),
+        "Ad_se2_mag": lambda S: abs(single_ended(S)["Ad_se2"]),
+        "Acm_se1_mag": lambda S: abs(single_ended(S)["Acm_se1"]),
+        "Acm_se2_mag": lambda S: abs(single_ended(S)["Acm_se2"]),
+    }
+
+
+def solve_mixed_mode(X: np.ndarray, Y: np.ndarray, X_u: np.ndarray, Y_u: np.ndarray,
+                     tied_columns: tuple[int, ...] = ()) -> GainSolve:
+    """Solve S from excitations (docs/reference/measurement-methods.md §3.2) and propagate the phasor uncertainties.
+
+    ``X``: ``(2, K)`` complex input phasors ``[v1; v2]`` at the pins, one column per excitation (K >= 2);
+    ``Y``: ``(2, K)`` output phasors ``[vo1; vo2]``; ``X_u``, ``Y_u``: ``(2, K)`` per-quadrature standard
+    uncertainties (V). The excitations must span both modes (e.g. one differential, one common-mode);
+    a singular set raises ``ValueError``. ``tied_columns`` names excitations whose two inputs are one node
+    (one generator channel into both pins): their input error is one common error of ``X_u[0, k]`` on both
+    pins, so it moves vic but never vid.
+    """
+    X = np.asarray(X, dtype=complex)
+    Y = np.asarray(Y, dtype=complex)
+    if X.shape != Y.shape or X.shape[0] != 2 or X.shape[1] < 2:
+        raise ValueError(f"need (2, K>=2) input and output phasors, got {X.shape} and {Y.shape}")
+    Xm, Ym = T_MODE @ X, T_MODE @ Y
+    gram = Xm @ Xm.conj().T
+    if np.linalg.cond(gram) > 1e12:
+        raise ValueError("the excitations do not span differential and common mode (singular mixed-mode solve)")
+    P = Xm.conj().T @ np.linalg.inv(gram)          # (K, 2)
+    S = Ym @ P
+    resid = Ym - S @ Xm
+    dof = 2 * (X.shape[1] - 2)
+    residual_rms = float(np.sqrt(np.sum(np.abs(resid) ** 2) / dof)) if dof > 0 else 0.0
+
+    # dS_ij = sum_{l,k} [T_il dY_lk - (S T)_il dX_lk] P_kj : complex coefficients on each phasor error
+    ST = S @ T_MODE
+    K = X.shape[1]
+    coeffs = []   # per error source: (2,2) complex coefficient matrix c with dS = c * dz
+    sigmas = []
+    for k in range(K):
+        for l in range(2):
+            coeffs.append(np.outer(T_MODE[:, l], P[k, :]))
+            sigmas.append(Y_u[l, k])
+            if k not in tied_columns:
+                coeffs.append(-np.outer(ST[:, l], P[k, :]))
+                sigmas.append(X_u[l, k])
+        if k in tied_columns:
+            coeffs.append(-np.outer(ST[:, 0] + ST[:, 1], P[k, :]))
+            sigmas.append(X_u[0, k])
+    # a circular complex error dz (var per quadrature s^2) maps through c as [Re; Im] = [[cr, -ci], [ci, cr]] dz
+    cov = np.zeros((8, 8))
+    for c, s in zip(coeffs, sigmas):
+        cz = c.reshape(-1)
+        J = np.zeros((8, 2))
+        J[0::2, 0], J[0::2, 1] = cz.real, -cz.imag
+        J[1::2, 0], J[1::2, 1] = cz.imag, cz.real
+        cov += (s ** 2) * (J @ J.T)
+    return GainSolve(S=S, cov=cov, residual_rms=residual_rms)
+
+
+def apply_channel_ratio(phasor: complex, phasor_u: float, ratio: complex, ratio_u: float = 0.0) -> tuple[complex, float]:
+    """Correct one channel by its calibrated complex gain relative to the reference channel.
+
+    ``V <- V / r`` with ``r = V_CH/V_REF`` from a same-signal calibration (docs/reference/measurement-methods.md §3.4 step 1).
+    The uncertainty adds the ratio's relative uncertainty in quadrature (first order).
+    """
+    v = phasor / ratio
+    rel = np.hypot(phasor_u / abs(phasor) if phasor else 0.0, ratio_u / abs(ratio))
+    u = abs(v) * rel if phasor else phasor_u / abs(ratio)
+    return v, float(u)

@@ -1,0 +1,1 @@
+"""The run archive: its schema, the writer, the reader, resume."""

@@ -1,0 +1,1 @@
+"""The diffbench command line."""

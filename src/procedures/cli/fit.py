@@ -1,0 +1,149 @@
+"""``diffbench fit RUN.h5 [--config procedure.toml] [-o OUT]``: refit an archived run against the circuit models.
+
+No hardware: the fits use the run's archived tables and board config. The ``[fit]`` options (free
+parameters, bounds, which fits) come from ``--config`` (a procedure config, or a TOML file with only a
+``[fit]`` table) or else from the procedure config archived with the run. The results are written into the
+archive (replacing earlier fits; the archive is copied, completed and renamed over, never edited in place:
+:mod:`procedures.fitting.archive_update`) or into a copy ``-o OUT``; ``--no-write`` only prints.
+
+Imports stay light at module level (``procedures.cli.main`` imports every subcommand module to build its parser).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from procedures.fitting.core import FitResult
+
+N_POINTS_SHOWN = 5
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``diffbench fit``."""
+    parser.add_argument("archive", help="run archive (.h5) written by 'diffbench run'")
+    parser.add_argument("--config", metavar="TOML",
+                        help="procedure config (or a file with a [fit] table) whose [fit] options to use "
+                             "(default: the procedure config archived with the run)")
+    parser.add_argument("-o", "--output", metavar="OUT", help="write the fitted archive to a new file OUT "
+                                                             "instead of updating ARCHIVE")
+    parser.add_argument("--no-write", action="store_true", help="print the fits, write nothing")
+
+
+def _options(path: str) -> dict[str, Any]:
+    from instruments.config_schema import load_toml
+    from procedures.config.procedure import parse_procedure
+    from procedures.fitting.run_fits import fit_options
+
+    doc = load_toml(path)
+    if set(doc) - {"fit"}:
+        parse_procedure(doc, source=path)  # a whole procedure config: check all of it
+    return fit_options(doc, path)
+
+
+def _pick(used: list[bool], k: int = N_POINTS_SHOWN) -> set[int]:
+    """Up to ``k`` point indices spread evenly over the points the fit used (over all when it used none)."""
+    pool = [i for i, u in enumerate(used) if u] or list(range(len(used)))
+    if len(pool) <= k:
+        return set(pool)
+    return {pool[int(round(i * (len(pool) - 1) / (k - 1)))] for i in range(k)}
+
+
+def _num(x: float, unit: str, digits: int) -> str:
+    """A number with an SI prefix and its unit, or plain for a dimensionless one."""
+    from procedures.predict.prediction import eng
+
+    return f"{x:.{digits}g}" if unit == "1" else eng(x, unit, digits)
+
+
+def departures(fit: FitResult, threshold: float = 3.0) -> list[tuple[str, float]]:
+    """Fitted parameters more than ``threshold`` standard uncertainties from the board config's value,
+    ``[(name, (fit - nominal)/u)]``, furthest first: where the board differs from what it should be."""
+    out = [(n, (v - nom) / e) for n, v, e, nom in zip(fit.params, fit.values, fit.stderr, fit.nominal) if e > 0]
+    return sorted(((n, z) for n, z in out if abs(z) > threshold), key=lambda t: -abs(t[1]))
+
+
+def format_parameters(fit: FitResult) -> list[str]:
+    """The fit's goodness and its parameter table against the board config, with the departures named."""
+    lines = [f"{fit.name}: {fit.model}"]
+    scale = (f"; standard uncertainties x{fit.stderr_scale:.2f} (chi-square scale factor)"
+             if fit.stderr_scale > 1 else "")
+    lines.append(f"  chi2_red = {fit.chi2_red:.3f} (dof {fit.dof}){scale}"
+                 + ("" if fit.success else f"; WARNING: {fit.message}"))
+    lines.append(f"  {'parameter':<10} {'value':>14} {'stderr':>12} {'nominal':>14} {'(fit-nom)/u':>12}")
+    for name, v, e, nom, unit in zip(fit.params, fit.values, fit.stderr, fit.nominal, fit.units):
+        z = (v - nom) / e if e > 0 else math.nan
+        lines.append(f"  {name:<10} {_num(v, unit, 7):>14} {_num(e, unit, 3):>12} {_num(nom, unit, 7):>14} {z:>+12.2f}")
+    off = departures(fit)
+    lines.append("  departs from the board config: " + ", ".join(f"{n} ({z:+.0f} u)" for n, z in off) if off
+                 else "  every fitted parameter within 3 u of the board config")
+    return lines
+
+
+def format_fit(fit: FitResult) -> list[str]:
+    """The text report of one fit: parameters, goodness of fit, prediction versus measurement versus fit."""
+    from procedures.fitting.run_fits import X_UNITS, comparison_table
+
+    lines = format_parameters(fit)
+    if fit.fixed:
+        lines.append("  held (not fitted): " + ", ".join(f"{k} = {v:.6g}" for k, v in fit.fixed.items()))
+    for name, (v, e, unit) in fit.derived.items():
+        lines.append(f"  derived: {name} = {_num(v, unit, 7)} +- {_num(e, unit, 3)}")
+    rows = comparison_table(fit)
+    x_unit = X_UNITS.get(fit.x_name, "")
+    used = [bool(u) for u in fit.used] if len(fit.used) == len(fit.x) else [True] * len(fit.x)
+    shown = _pick(used)
+    lines.append(f"  measured vs predicted (nominal components) and vs fit, at {len(shown)} of {len(fit.x)} points "
+                 "(* = not used by the fit):")
+    lines.append(f"    {fit.x_name:>12} {'quantity':<8} {'measured':>22} {'meas-pred':>20} {'meas-fit':>20} {'z':>6}")
+    for q in fit.measured:
+        for i, r in enumerate(rr for rr in rows if rr["quantity"] == q):
+            if i not in shown:
+                continue
+            mark = " " if r["used"] else "*"
+            x = _num(r["x"], x_unit, 4)
+            if isinstance(r["measured"], complex):
+                meas = f"{r['measured_db']:8.3f} dB {r['measured_deg']:7.2f} deg"
+                dp = f"{r['pred_diff_db']:+7.3f} dB {r['pred_diff_deg']:+6.2f} deg"
+                df = f"{r['fit_diff_db']:+7.3f} dB {r['fit_diff_deg']:+6.2f} deg"
+            elif r["unit"] == "1":
+                meas = f"{r['measured']:.5g} ({r['measured_db']:.2f} dB)"
+                dp, df = f"{r['pred_diff_db']:+9.4f} dB", f"{r['fit_diff_db']:+9.4f} dB"
+            else:
+                meas = _num(r["measured"], r["unit"], 6)
+                dp, df = _num(r["pred_diff"], r["unit"], 3), _num(r["fit_diff"], r["unit"], 3)
+            lines.append(f"   {mark}{x:>12} {q:<8} {meas:>22} {dp:>20} {df:>20} {r['z_fit']:>6.2f}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fit, print, write; bad input raises a DiffbenchError (one line, exit 2, from ``cli.main``)."""
+    from procedures.archive.reader import open_run
+    from procedures.fitting.archive_update import add_results
+    from procedures.fitting.run_fits import board_of, fit_run
+
+    options = _options(args.config) if args.config else None
+    notes: list[str] = []
+    with open_run(args.archive) as run_data:
+        board = board_of(run_data)
+        fits = fit_run(run_data, board, options, notes)
+        head = (f"diffbench fit: {args.archive} (board {board.name}, procedure "
+                f"{run_data.metadata.get('procedure', '?')}, status {run_data.status})")
+    if not fits:
+        print(f"diffbench fit: error: no fit could be made: {'; '.join(notes) or 'every fit is off in [fit]'}",
+              file=sys.stderr)
+        return 2
+    print(head)
+    for note in notes:
+        print(f"NOTE: {note}")
+    for fit in fits:
+        print()
+        print("\n".join(format_fit(fit)))
+    if not args.no_write:
+        out = add_results(args.archive, fits, args.output)
+        print()
+        print(f"written: {out} (results {', '.join('fit_' + f.name for f in fits)})")
+    return 0

@@ -1,0 +1,154 @@
+"""``diffbench run PROCEDURE.toml --bench BENCH.toml --board BOARD.toml -o run.h5 [--resume FILE]``.
+
+Runs one procedure with a progress bar (tqdm: a maintained progress-bar library, so we do not write our
+own terminal handling), prints a summary table at the end, and exits with the status of
+:data:`EXIT_CODES`. With a simulated bench config it starts the simulator itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+#: the exit-status contract of ``diffbench run`` (README and ``--help`` say the same)
+EXIT_CODES = (
+    (0, "complete, and every [pass_fail] limit of the board met"),
+    (3, "complete, but a limit failed"),
+    (2, "bad input (configs, limits, paths, an operator step with no terminal): nothing was opened or switched on"),
+    (1, "the run failed after it started (instrument error, lost connection, disk): outputs off, archive 'failed'"),
+    (128 + 2, "interrupted by a signal, 128 + its number: 130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP; "
+              "outputs off, archive 'aborted', --resume finishes it"),
+)
+EPILOG = "exit status:\n" + "\n".join(f"  {code:>3}  {text}" for code, text in EXIT_CODES)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = EPILOG
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.add_argument("procedure", help="procedure config (configs/procedures/*.toml)")
+    p.add_argument("--bench", required=True, help="bench config (configs/benches/*.toml)")
+    p.add_argument("--board", required=True, help="board config (configs/boards/*.toml)")
+    p.add_argument("-o", "--output", required=True, help="archive to write (HDF5, e.g. run.h5)")
+    p.add_argument("--resume", metavar="FILE", help="finish an interrupted run from its archive (.h5 or .h5.partial)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--sim-board", metavar="TOML",
+                   help="simulated bench only: put this board config on the bench instead of --board, which the "
+                        "run is still judged and fitted against (a deliberately faulty board)")
+
+
+def _fmt(value: float, u: float | None = None, digits: int = 4) -> str:
+    if u is None or not u == u:
+        return f"{value:.{digits}g}"
+    return f"{value:.{digits}g} ± {u:.2g}"
+
+
+def summary_lines(kind: str, results: dict[str, Any]) -> list[str]:
+    """A compact table of the run's results, one line per frequency / drive / level."""
+    import numpy as np
+
+    lines: list[str] = []
+    if kind == "characterisation":
+        for k in ("frequency_sweep", "amplitude_sweep", "dc_transfer"):
+            lines += summary_lines(k, results)
+        return lines
+    if kind == "frequency_sweep":
+        lines.append(f"{'f (Hz)':>10} {'|Add|':>18} {'|Acc|':>20} {'CMRR_se1 dB':>17} {'CMRR_diff dB':>17} "
+                     f"{'ideal-gen CMRR_diff':>20}")
+        for r in results.get("gains", []):
+            S, Su = r["S"], np.real(r["S_u"])
+            lines.append(f"{r['frequency_hz']:>10.4g} {_fmt(abs(S[0, 0]), Su[0, 0]):>18} {_fmt(abs(S[1, 1]), Su[1, 1]):>20} "
+                         f"{_fmt(r['CMRR_se1_db'], r['CMRR_se1_db_u']):>17} {_fmt(r['CMRR_diff_db'], r['CMRR_diff_db_u']):>17} "
+                         f"{r['CMRR_diff_ideal_db']:>20.4g}")
+        lines.append("CMRR_se1 = |Ad_se1/Acm_se1| (single-ended, output 1); CMRR_diff = |Add/Acd| (differential output); "
+                     "ideal-gen: the same assuming the generator were perfect")
+    elif kind in ("amplitude_sweep", "cm_range") and results.get("dm_gain"):
+        lines.append(f"{'vid (mVpk)':>11} {'bias (V)':>11} {'|Add|':>18} {'compression':>12} {'THD out %':>10}")
+        for r in results.get("dm_gain", []):
+            lines.append(f"{r['vid_vpk'] * 1e3:>11.4g} {r['bias_v']:>11.4g} {_fmt(abs(r['Add']), abs(r['Add_u'])):>18} "
+                         f"{r['compression']:>12.5f} {100 * r['thd_out']:>10.4g}")
+    elif kind == "dc_transfer" and results.get("dc"):
+        s = results.get("dc_summary", [{}])[0]
+        lines.append(f"input-referred offset {s.get('offset_v', float('nan')) * 1e3:.4g} mV, "
+                     f"slope dvod/dvid {s.get('slope', float('nan')):.4g} at the offset; "
+                     f"{len(results.get('dc', []))} points")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    """Preflight (a problem: one line, exit 2, via cli.main), run, print the summary; returns the exit status."""
+    from procedures.run.safety import StopSignals, exit_code_of
+
+    with StopSignals():  # a signal while the run's modules load is held until they are (then exit 128 + n)
+        from tqdm import tqdm
+
+        from instruments.errors import DiffbenchError
+        from procedures.run.runner import execute, preflight
+    plan = preflight(args.procedure, args.bench, args.board, args.output, resume=args.resume,
+                     sim_board=args.sim_board)
+    bar: Any = None  # made at the first finished point
+
+    def progress(done: int, total: int, label: str) -> None:
+        nonlocal bar
+        if args.no_progress:
+            return
+        if bar is None:
+            bar = tqdm(total=total, unit="pt", file=sys.stderr, dynamic_ncols=True, leave=True)
+        if bar.total != total:
+            bar.total = total
+        bar.n = done
+        bar.set_postfix_str(label)
+        bar.refresh()
+
+    try:
+        outcome = execute(plan, progress=progress)
+    except KeyboardInterrupt as exc:  # RunInterrupted (or a Ctrl-C before the handlers were installed)
+        _say(f"diffbench run: {exc or 'interrupted'}: generator outputs off{_archive_note(plan.out, 'aborted')}", exc)
+        return exit_code_of(exc)
+    except (DiffbenchError, OSError) as exc:
+        _say(f"diffbench run: error: {exc}{_archive_note(plan.out, 'failed')}", exc)
+        return 1
+    finally:
+        if bar is not None:
+            bar.close()
+    kind = plan.procedure.kind
+    print(f"diffbench run: {outcome.status}: {outcome.path}"
+          + (f" ({outcome.n_skipped} of {outcome.n_points} points carried over from {args.resume})" if args.resume else ""))
+    for line in summary_lines(kind, outcome.results):
+        print(line)
+    if outcome.fits:
+        from procedures.cli.fit import format_parameters
+
+        print("model fits (fitted parameters against the board config):")
+        for fit in outcome.fits:
+            for line in format_parameters(fit):
+                print(line)
+    if outcome.verdicts:
+        from procedures.analysis.verdicts import format_verdicts
+
+        print("limits (board config [pass_fail]):")
+        for line in format_verdicts(outcome.verdicts):
+            print(line)
+    if outcome.status != "complete":
+        return 1
+    return 0 if outcome.passed else 3
+
+
+def _say(line: str, exc: BaseException) -> None:
+    """The one line that ends a run that did not complete, then any clean-up problem noted on its error."""
+    try:
+        print(line.splitlines()[0] if line else line, file=sys.stderr)
+        for note in getattr(exc, "__notes__", []):
+            print(f"  also: {note}", file=sys.stderr)
+    except OSError:  # the terminal is gone (SIGHUP): the archive holds the reason
+        pass
+
+
+def _archive_note(out: Any, status: str) -> str:
+    """``; archive run.h5 is 'failed', --resume run.h5 finishes it`` when the run got as far as an archive."""
+    from procedures.archive.layout import partial_path_of
+
+    for path in (out, partial_path_of(out)):
+        if path.exists():
+            return f"; archive {path} is '{status}', --resume {path} finishes it"
+    return ""

@@ -1,0 +1,1 @@
+"""Procedure configs: what a run measures, read from TOML or built in code."""

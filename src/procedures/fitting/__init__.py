@@ -1,0 +1,1 @@
+"""Model fits of a run's results, stored in and loaded from its archive."""

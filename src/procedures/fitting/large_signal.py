@@ -1,0 +1,152 @@
+"""Fit of the amplitude sweep (gain compression and THD versus drive) to the pair's large-signal transfer.
+
+Model: the exact DC transfer of :mod:`procedures.fitting.transfer` driven differentially, ``v1, v2 = bias ±
+A cos(theta)/2``, and analysed into harmonics (:func:`models.distortion.harmonic_analysis`, an FFT over
+one period): the fundamental gain ``|Y_1|/A`` against the measured ``|Add|`` and ``THD = sqrt(sum_k>=2
+|Y_k|^2)/|Y_1|`` against the measured THD of vod. This is the tanh of docs/reference/measurement-methods.md §5 with the
+degeneration solved exactly and everything the DC circuit adds (Early effect, base currents, Norton tail)
+for a BJT pair, the square law for a MOS pair. The transfer is static: at the sweep's frequency (1 kHz by
+default) the load pole and tail zero change |Add| by parts in 1e6.
+
+Free parameters (default): ``vt`` (BJT) or ``v_ov`` (MOS) and ``i_tail`` (the gain scale); ``R_E`` can be
+freed in their place. V_T and I_tail are told apart because the drive scale of the compression is V_T (or
+V_ov) while the small-signal gain is I_tail R_L/(2 V_T). With degeneration, ``v_id = 2 V_T atanh(x) + R_E I x``
+(x = Delta I/I) has the slope ``2 V_T + R_E I`` and the cubic term ``(2 V_T/3) x^3``: gain and compression fix
+two combinations of V_T, R_E and I, so of the three only two can be free (all three leave the fit to the
+fifth-order term and uncertainties of ~50 %, measured on bjt-degenerated); the default holds R_E at the
+config's resistor value.
+
+Uncertainties. |Add| from the table's ``Add_u``. The THD's: the harmonics come out of the same
+least-squares sine fit as the fundamental, so each has its per-quadrature uncertainty ``s_h =
+hypot(u_vo1, u_vo2)`` of the outputs' fundamental (IEEE 1057 fit, docs/reference/measurement-methods.md §1), read from the
+points table; then ``u(THD) = hypot(s_h, THD s_h)/|F|`` with ``|F|`` the fundamental of vod. Noise adds
+``2 (K - 1) s_h^2`` to the expected sum of squared harmonics (K - 1 fitted harmonics), so the model THD is
+compared as ``sqrt(THD^2 + 2 (K - 1) s_h^2/|F|^2)``; points whose THD is below five of its uncertainties
+(where the THD's distribution is far from Gaussian) do not enter the THD residuals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from instruments.board_config import BoardConfig
+from models import harmonic_analysis
+from procedures.fitting.core import FitError, FitResult, choose_free, least_squares, make_result
+from procedures.fitting.transfer import PairTransferModel
+
+NAME = "large_signal"
+N_SAMPLES = 256
+N_HARMONICS = 15
+THD_MIN_SIGMAS = 5.0
+
+
+def _select(table: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Indices of the rows of one amplitude sweep: the most common input bias (a common-mode range sweep,
+    one amplitude at many biases, has no amplitude dependence to fit)."""
+    bias = np.asarray(table["bias_v"], float)
+    levels, counts = np.unique(np.round(bias, 9), return_counts=True)
+    idx = np.nonzero(np.isclose(bias, levels[np.argmax(counts)], atol=1e-9))[0]
+    amps = np.asarray(table["vid_vpk"], float)[idx]
+    if len(np.unique(np.round(amps, 9))) < 3:
+        raise FitError("large-signal fit: the dm_gain table has fewer than 3 drive amplitudes at one input bias")
+    return idx[np.argsort(amps)]
+
+
+def _harmonic_sigma(points: Mapping[str, np.ndarray] | None, n_rows: int) -> tuple[np.ndarray, int] | None:
+    """Per-quadrature uncertainty of vod's harmonics per amplitude row, and the number of harmonics fitted,
+    from the amplitude sweep's DM points (same order as the dm_gain rows: by group)."""
+    if points is None or "role" not in points or "harmonics" not in points:
+        return None  # no harmonics column: only the fundamental was fitted, there is no THD to fit
+    role = np.asarray(points["role"]).astype(str)
+    sweep = np.asarray(points.get("sweep", np.full(role.shape, ""))).astype(str)
+    sel = role == "dm"
+    if np.any(sweep[sel] == "amplitude_sweep"):
+        sel &= sweep == "amplitude_sweep"
+    idx = np.nonzero(sel)[0]
+    idx = idx[np.argsort(np.asarray(points["group"])[idx], kind="stable")]
+    if len(idx) != n_rows:
+        return None
+    u = np.real(np.asarray(points["phasor_u"])[idx])
+    n_h = int(np.asarray(points["harmonics"]).shape[-1])
+    return np.hypot(u[:, 2], u[:, 3]), n_h
+
+
+def fit_large_signal(table: Mapping[str, np.ndarray], board: BoardConfig, options: Mapping[str, Any],
+                     points: Mapping[str, np.ndarray] | None = None) -> FitResult:
+    """Fit a ``dm_gain`` table (vid_vpk, Add, Add_u, thd_out); ``points`` is the run's points table (for the
+    THD uncertainties; without it the THD is not fitted)."""
+    all_rows = len(np.asarray(table["vid_vpk"]))
+    idx = _select(table)
+    amp = np.asarray(table["vid_vpk"], float)[idx]
+    add = np.asarray(table["Add"], complex)[idx]
+    gain = np.abs(add)
+    gain_u = np.abs(np.real(np.asarray(table["Add_u"], complex)[idx]))
+    thd = np.asarray(table["thd_out"], float)[idx]
+    sig = _harmonic_sigma(points, all_rows)
+    model = PairTransferModel(board)
+    free = choose_free(model.specs, options.get("large_signal_free"),
+                       [n for n in ("vt", "v_ov", "i_tail") if n in model.nominal], NAME)
+    bias = board.bias_v
+
+    def analyse(a: np.ndarray, p: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fundamental gain (V/V), THD (ratio) and least headroom over the cycle, per amplitude."""
+        region = []
+
+        def transfer(v: np.ndarray) -> np.ndarray:
+            dc = model.solve(bias + v / 2.0, bias - v / 2.0, p)
+            region.append(model.in_region(dc))
+            return dc.vod
+
+        d = harmonic_analysis(transfer, a, n_harmonics=N_HARMONICS, n_samples=N_SAMPLES)
+        inside = np.all(region[0], axis=1)
+        return d.fundamental_gain, d.thd, inside
+
+    g_nom, thd_nom, inside = analyse(amp, model.nominal)
+    used = inside & np.isfinite(gain) & (gain_u > 0)
+    if used.sum() < len(free) + 1:
+        raise FitError(f"large-signal fit: only {int(used.sum())} amplitudes keep the devices in the modelled "
+                       "region (the outputs swing into saturation); lower the drive amplitudes")
+    if sig is not None:
+        s_h, n_h = sig[0][idx], sig[1]
+        fund = gain * amp
+        thd_u = np.hypot(s_h, thd * s_h) / fund
+        floor2 = 2.0 * n_h * (s_h / fund) ** 2
+        thd_used = used & (thd > THD_MIN_SIGMAS * thd_u)
+    else:
+        thd_u = np.full_like(thd, np.nan)
+        floor2 = np.zeros_like(thd)
+        thd_used = np.zeros_like(used)
+
+    def expected(g: np.ndarray, t: np.ndarray, rows: np.ndarray | slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+        """What the measurement should read: the THD with the noise floor of the harmonics added."""
+        return g, np.sqrt(t**2 + floor2[rows])
+
+    def residual(p: Mapping[str, float]) -> np.ndarray:
+        g, t = expected(*analyse(amp[used], p)[:2], used)
+        r_t = (thd[used] - t) / thd_u[used]
+        return np.concatenate([(gain[used] - g) / gain_u[used], r_t[thd_used[used]]])
+
+    sol = least_squares(model.specs, free, residual, bounds=options.get("bounds") or {}, fit_name=NAME)
+    g_fit, thd_fit, _ = analyse(amp, sol.values)
+    pred = expected(g_nom, thd_nom)
+    fitted = expected(g_fit, thd_fit)
+    curve = np.geomspace(amp.min(), amp.max(), 61)
+    cg_n, ct_n, cin_n = analyse(curve, model.nominal)
+    cg_f, ct_f, cin_f = analyse(curve, sol.values)
+    nan = np.nan
+    text = (f"large-signal DC transfer of the pair, {model.kind}, driven by a sine: fundamental gain |Add| and "
+            f"THD of vod (THD compared with the noise floor of {2 * (sig[1] if sig else 0)} quadratures added)")
+    return make_result(
+        NAME, text, model.specs, sol, x_name="vid_vpk", x=amp,
+        measured={"gain": gain, "thd": thd}, measured_u={"gain": gain_u, "thd": thd_u},
+        fitted={"gain": fitted[0], "thd": fitted[1]}, predicted={"gain": pred[0], "thd": pred[1]},
+        curve_x=curve,
+        curve_fitted={"gain": np.where(cin_f, cg_f, nan), "thd": np.where(cin_f, ct_f, nan)},
+        curve_predicted={"gain": np.where(cin_n, cg_n, nan), "thd": np.where(cin_n, ct_n, nan)},
+        residuals={"gain": np.where(used, (gain - fitted[0]) / gain_u, nan),
+                   "thd": np.where(thd_used, (thd - fitted[1]) / thd_u, nan)},
+        used=used,
+    )

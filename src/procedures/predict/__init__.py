@@ -1,0 +1,1 @@
+"""What the models predict for a board config: operating point, gains, limits (no measurement)."""

@@ -1,0 +1,1 @@
+"""The run report: figures and the HTML page."""

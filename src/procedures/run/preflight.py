@@ -1,0 +1,162 @@
+"""Preflight: every check that the configs and the command line allow, made before anything is opened.
+
+:func:`preflight` turns the three config paths, the output path and the options of a run into a
+:class:`RunPlan`, or refuses with one :class:`~instruments.errors.DiffbenchError` line (the CLI's exit
+status 2) naming what is wrong and where. Nothing has been opened, started or switched on at that
+point, and no file has been written: a refused run changes nothing.
+
+What is checked, in order: the configs (schema and physical ranges), the board file a simulated bench
+names, every planned excitation against the board's safe limits (and the simulated bench's board, when
+``--sim-board`` puts another one there), the output path (its folder exists and is a folder, neither the
+archive nor its ``.partial`` exists unless the run resumes it), the archive to resume (readable, not
+finished, made with the same procedure), and the operator steps the plan contains (rewiring between groups
+of points) against whether anyone can confirm them (a terminal).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from instruments.bench_config import BenchConfig, load_bench
+from instruments.board_config import BoardConfig, load_board
+from instruments.errors import ConfigError
+from procedures.config.procedure import ProcedureConfig, load_procedure
+from procedures.measure import plan as planning
+from procedures.measure.plan import PlannedPoint
+
+
+@dataclass
+class LoadedConfigs:
+    """The three configs of a run, validated."""
+
+    procedure: ProcedureConfig
+    bench: BenchConfig
+    board: BoardConfig
+    sim_board: BoardConfig | None = None  # a different board on the simulated bench (a deliberate fault)
+
+
+@dataclass
+class RunPlan:
+    """A run that passed preflight: its configs, every point in order, and where its archive goes."""
+
+    configs: LoadedConfigs
+    points: list[PlannedPoint]
+    out: Path
+    resume: Path | None = None
+    operator_steps: list[tuple[bool, str]] = field(default_factory=list)
+
+    @property
+    def procedure(self) -> ProcedureConfig:
+        return self.configs.procedure
+
+    @property
+    def bench(self) -> BenchConfig:
+        return self.configs.bench
+
+    @property
+    def board(self) -> BoardConfig:
+        return self.configs.board
+
+
+def load_configs(procedure: str | Path, bench: str | Path, board: str | Path,
+                 sim_board: str | Path | None = None) -> LoadedConfigs:
+    """Load and validate the procedure, bench and board configs (one-line ConfigError on any problem).
+
+    ``sim_board``: the board config the simulated bench carries instead of ``board``; refused for a real bench.
+    A simulated bench config's own ``[bench] board`` must name a file that exists, even though ``board``
+    is the one put on the bench: a config that points nowhere is a mistake to report, not to ignore.
+    """
+    cfg = LoadedConfigs(load_procedure(procedure), load_bench(bench), load_board(board))
+    named = cfg.bench.board_path
+    if named is not None and not named.is_file():
+        raise ConfigError(cfg.bench.source, "[bench] board", f"{named}: no such file")
+    if sim_board is not None:
+        if not cfg.bench.simulated:
+            raise ConfigError(str(sim_board), "--sim-board", f"applies only to a simulated bench, and "
+                                                             f"{cfg.bench.source} is a real one")
+        cfg.sim_board = load_board(sim_board)
+    return cfg
+
+
+def operator_steps(points: list[PlannedPoint], start: tuple[bool, str]) -> list[tuple[bool, str]]:
+    """The bench configurations a person must set up by hand, in order (``start`` is how the bench is wired)."""
+    steps, state = [], start
+    for p in points:
+        if p.configuration != state:
+            steps.append(p.configuration)
+            state = p.configuration
+    return steps
+
+
+def check_output(out: Path, resume: Path | None) -> None:
+    """The archive can be written at ``out``: its folder exists, and it does not exist yet (unless resumed).
+
+    Raises :class:`ConfigError` naming the path. ``resume`` may be ``out`` itself (finish in place).
+    """
+    from procedures.archive.layout import partial_path_of
+
+    if out.name.endswith(".partial"):
+        raise ConfigError("", f"-o {out}", "give the final name (run.h5); the run writes its .partial itself")
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.exists():
+        raise ConfigError("", f"-o {out}", f"the folder {folder} does not exist")
+    if not folder.is_dir():
+        raise ConfigError("", f"-o {out}", f"{folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError("", f"-o {out}", f"the folder {folder} is not writable")
+    same = resume is not None and (resume.resolve() in (out.resolve(), partial_path_of(out).resolve()))
+    for p in (out, partial_path_of(out)):
+        if p.exists() and not same:
+            how = "choose another name" + ("" if resume is not None else f", or finish it with --resume {p}")
+            raise ConfigError("", f"-o {out}", f"{p} already exists; {how}")
+
+
+def check_resume(resume: Path, proc: ProcedureConfig) -> None:
+    """The archive to resume exists, is readable, is not finished, and was made with the same procedure."""
+    if not resume.exists():
+        raise ConfigError("", f"--resume {resume}", "no such file")
+    from procedures.archive.resume import check_resumable
+
+    check_resumable(resume, proc.raw)
+
+
+def preflight(procedure: str | Path, bench: str | Path, board: str | Path, out: str | Path, *,
+              resume: str | Path | None = None, sim_board: str | Path | None = None,
+              interactive: bool | None = None, operator: bool | None = None) -> RunPlan:
+    """Check everything a run needs that can be checked without instruments; return the plan.
+
+    ``interactive``: whether a person can answer the operator's prompts (default: standard input is a
+    terminal). ``operator``: whether rewiring is done by a person (default: yes on a real bench, no on a
+    simulated one, whose relay does it). Raises a one-line :class:`~instruments.errors.DiffbenchError`
+    (ConfigError, SafetyError, ArchiveError) on the first problem; nothing has been opened or written then.
+    """
+    cfg = load_configs(procedure, bench, board, sim_board)
+    points = planning.plan(cfg.procedure, cfg.board)  # SafetyError: nothing has been switched on
+    if cfg.sim_board is not None:
+        planning.plan(cfg.procedure, cfg.sim_board)   # the board actually driven must be safe too
+    out_path = Path(out)
+    resume_path = Path(resume) if resume is not None else None
+    check_output(out_path, resume_path)
+    if resume_path is not None:
+        check_resume(resume_path, cfg.procedure)
+    wiring = cfg.bench.wiring
+    steps = operator_steps(points, (wiring.tied, "normal"))
+    by_hand = (not cfg.bench.simulated) if operator is None else operator
+    can_answer = _stdin_is_terminal() if interactive is None else interactive
+    if by_hand and steps and not can_answer:
+        raise ConfigError(cfg.procedure.source, None,
+                          f"the plan needs the bench rewired by hand {len(steps)} time(s) and nobody can confirm it "
+                          "here (no terminal); run it from a terminal, or set [drive] cm_drive = \"two-channel\" "
+                          "and [calibration] channel_match = false, crosstalk = false")
+    return RunPlan(configs=cfg, points=points, out=out_path, resume=resume_path, operator_steps=steps)
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):  # closed or detached standard input
+        return False
+

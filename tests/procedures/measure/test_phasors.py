@@ -1,0 +1,75 @@
+"""Sine fits against synthetic records whose truth is known, and against the Cramér-Rao bound."""
+
+import numpy as np
+import pytest
+
+from procedures.measure.phasors import estimate_frequency_ipdft, fit_channels, fit_frequency, fit_sines
+
+FS = 1e6
+N = 20000
+
+
+def _t(n=N):
+    return np.arange(n) / FS - 3e-3
+
+
+def test_three_parameter_fit_recovers_phasor_dc_and_harmonics_exactly():
+    t = _t()
+    f = 2345.0
+    y = 0.2 + 0.5 * np.cos(2 * np.pi * f * t + 0.3) + 0.02 * np.cos(2 * 2 * np.pi * f * t - 1.0) \
+        + 0.01 * np.cos(3 * 2 * np.pi * f * t + 2.0)
+    (fit,) = fit_sines(t, y, f, n_harmonics=4)
+    assert fit.phasor == pytest.approx(0.5 * np.exp(0.3j), abs=1e-12)
+    assert fit.dc_v == pytest.approx(0.2, abs=1e-12)
+    assert fit.harmonics[0] == pytest.approx(0.02 * np.exp(-1.0j), abs=1e-12)
+    assert fit.harmonics[1] == pytest.approx(0.01 * np.exp(2.0j), abs=1e-12)
+    assert fit.thd == pytest.approx(np.hypot(0.02, 0.01) / 0.5, rel=1e-9)
+
+
+def test_uncertainty_is_the_cramer_rao_bound_and_matches_scatter():
+    rng = np.random.default_rng(3)
+    t = _t()
+    f, A, sigma = 1000.3, 0.01, 0.01      # fit-domain SNR A / (sigma sqrt(2/N)) = 100
+    est, us = [], []
+    for _ in range(400):
+        y = A * np.cos(2 * np.pi * f * t + 1.0) + rng.normal(0, sigma, t.size)
+        (fit,) = fit_sines(t, y, f, n_harmonics=1)
+        est.append(fit.phasor)
+        us.append(fit.phasor_u)
+    crb = sigma * np.sqrt(2 / t.size)     # docs/reference/measurement-methods.md §1.3: var(a) = 2 sigma^2 / N
+    assert np.mean(us) == pytest.approx(crb, rel=0.02)
+    scatter = np.sqrt(0.5 * (np.var(np.real(est)) + np.var(np.imag(est))))
+    assert scatter == pytest.approx(crb, rel=0.1)
+
+
+def test_ipdft_is_within_a_small_fraction_of_a_bin():
+    t = _t()
+    for f in (1234.5, 3000.0, 777.7):
+        bin_hz = FS / t.size
+        assert abs(estimate_frequency_ipdft(t, np.cos(2 * np.pi * f * t)) - f) < 0.05 * bin_hz
+
+
+def test_four_parameter_fit_reaches_cramer_rao_frequency_bound():
+    rng = np.random.default_rng(11)
+    t = _t()
+    f, A, sigma = 1234.567, 0.3, 0.01
+    errs = []
+    for _ in range(200):
+        y = A * np.cos(2 * np.pi * f * t + 0.4) + 0.02 * np.cos(3 * 2 * np.pi * f * t) + rng.normal(0, sigma, t.size)
+        errs.append(fit_frequency(t, y, 1234.0) - f)
+    eta, n = A ** 2 / (2 * sigma ** 2), t.size
+    crb_hz = np.sqrt(12 / ((2 * np.pi) ** 2 * eta * n * (n ** 2 - 1))) * FS   # §1.3
+    assert abs(np.mean(errs)) < 3 * crb_hz / np.sqrt(len(errs))
+    assert np.std(errs) == pytest.approx(crb_hz, rel=0.15)
+
+
+def test_common_frequency_fit_gives_ratio_of_channels():
+    rng = np.random.default_rng(5)
+    t = _t()
+    f = 1500.2
+    gain = 0.05 * np.exp(-2.0j)
+    vin = 0.4 * np.cos(2 * np.pi * f * t) + rng.normal(0, 1e-3, t.size)
+    vout = np.real(gain * 0.4 * np.exp(2j * np.pi * f * t)) + rng.normal(0, 1e-3, t.size)
+    fin, fout = fit_channels(t, np.vstack([vin, vout]), 1500.0)
+    assert fin.frequency_hz == fout.frequency_hz
+    assert fout.phasor / fin.phasor == pytest.approx(gain, rel=2e-3)
