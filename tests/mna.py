@@ -62,7 +62,7 @@ class Circuit:
         self._node(p), self._node(n)
         self.vsources.append((name, p, n))
 
-    def I(self, name: str, p: str, n: str) -> None:
+    def I(self, name: str, p: str, n: str) -> None:  # noqa: E743 - the SPICE letter, like R, C, G, V
         """Independent current source of value ``sources[name]`` flowing out of ``p`` into ``n`` through the source."""
         self._node(p), self._node(n)
         self.isources.append((name, p, n))

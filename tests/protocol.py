@@ -14,8 +14,8 @@ error check); :class:`FakeClock` stands in for the time a polling driver waits.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any, ContextManager
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 import numpy as np
 import pytest
@@ -176,7 +176,7 @@ class Family:
         self.drain = list(drain)
         self.name = driver.__module__.rsplit(".", 1)[-1]  # "keysight_33500": test ids
 
-    def protocol(self, exchanges: Sequence[Exchange]) -> ContextManager[Any]:
+    def protocol(self, exchanges: Sequence[Exchange]) -> AbstractContextManager[Any]:
         """:func:`expected_protocol` for this driver and label."""
         return expected_protocol(self.driver, exchanges, label=self.label)
 

@@ -1,1 +1,97 @@
-"""diffbench procedures: excitation, acquisition, phasors, gain solves, sweeps, fits, archive, reports, CLI."""
+"""diffbench procedures: what a bench script or a notebook needs, in one place.
+
+::
+
+    import procedures as db
+
+    proc = db.procedure_config({"procedure": {"name": "quick", "kind": "frequency_sweep"},
+                                "frequency": {"start_hz": 1e3, "stop_hz": 1e5, "points": 3}})
+    outcome = db.run_procedure(proc, "configs/benches/sim-keysight.toml",
+                               "configs/boards/bjt-source-text.toml", "quick.h5",
+                               on_point=lambda p: print(p.done, p.total, p.label))
+    with db.open_run(outcome.path) as run:
+        print(run.tables["gains"]["CMRR_diff_db"])
+    db.refit(outcome.path)
+    db.write_report(outcome.path)
+
+Configs are read from files (``load_*``) or built in code (``*_config``, laid out as the files are); a run
+calls ``on_point`` with every point it archives (:class:`FinishedPoint`). The stages behind these names are
+the subpackages ``config``, ``predict``, ``archive``, ``measure``, ``analysis``, ``fitting``, ``report``, ``run``
+and ``cli`` (docs/architecture.md); their modules are importable directly too.
+
+The names are loaded on first use, so ``import procedures`` (which every ``procedures.*`` import runs)
+stays light: nothing heavy (h5py, scipy, matplotlib) is imported until it is needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: public name -> the module that defines it
+_HOMES = {
+    # configs: from files, or built in code
+    "ProcedureConfig": "procedures.config.procedure",
+    "AcquisitionSettings": "procedures.config.procedure",
+    "load_procedure": "procedures.config.procedure",
+    "procedure_config": "procedures.config.in_code",
+    "bench_config": "procedures.config.in_code",
+    "board_config": "procedures.config.in_code",
+    "BenchConfig": "instruments.bench_config",
+    "load_bench": "instruments.bench_config",
+    "BoardConfig": "instruments.board_config",
+    "load_board": "instruments.board_config",
+    # what the models predict for a board
+    "predict": "procedures.predict.prediction",
+    # running a procedure
+    "run_procedure": "procedures.run.runner",
+    "preflight": "procedures.run.runner",
+    "execute": "procedures.run.runner",
+    "RunPlan": "procedures.run.preflight",
+    "RunOutcome": "procedures.run.session",
+    "FinishedPoint": "procedures.run.session",
+    # reading archives, refitting, reporting
+    "open_run": "procedures.archive.reader",
+    "RunData": "procedures.archive.reader",
+    "refit": "procedures.fitting.refit",
+    "Refit": "procedures.fitting.refit",
+    "FitResult": "procedures.fitting.core",
+    "write_report": "procedures.report.report",
+    # errors: every one a user can cause is a DiffbenchError with a one-line message
+    "DiffbenchError": "instruments.errors",
+    "ConfigError": "instruments.errors",
+}
+
+__all__ = ["AcquisitionSettings", "BenchConfig", "BoardConfig", "ConfigError", "DiffbenchError", "FinishedPoint",
+           "FitResult", "ProcedureConfig", "Refit", "RunData", "RunOutcome", "RunPlan", "bench_config",
+           "board_config", "execute", "load_bench", "load_board", "load_procedure", "open_run", "predict",
+           "preflight", "procedure_config", "refit", "run_procedure", "write_report"]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'procedures' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # the same names, for type checkers
+    from instruments.bench_config import BenchConfig, load_bench
+    from instruments.board_config import BoardConfig, load_board
+    from instruments.errors import ConfigError, DiffbenchError
+    from procedures.archive.reader import RunData, open_run
+    from procedures.config.in_code import bench_config, board_config, procedure_config
+    from procedures.config.procedure import AcquisitionSettings, ProcedureConfig, load_procedure
+    from procedures.fitting.core import FitResult
+    from procedures.fitting.refit import Refit, refit
+    from procedures.predict.prediction import predict
+    from procedures.report.report import write_report
+    from procedures.run.preflight import RunPlan
+    from procedures.run.runner import execute, preflight, run_procedure
+    from procedures.run.session import FinishedPoint, RunOutcome

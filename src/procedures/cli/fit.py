@@ -121,29 +121,27 @@ def format_fit(fit: FitResult) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Fit, print, write; bad input raises a DiffbenchError (one line, exit 2, from ``cli.main``)."""
-    from procedures.archive.reader import open_run
     from procedures.fitting.archive_update import add_results
-    from procedures.fitting.run_fits import board_of, fit_run
+    from procedures.fitting.core import FitError
+    from procedures.fitting.refit import fit_archived
 
     options = _options(args.config) if args.config else None
-    notes: list[str] = []
-    with open_run(args.archive) as run_data:
-        board = board_of(run_data)
-        fits = fit_run(run_data, board, options, notes)
-        head = (f"diffbench fit: {args.archive} (board {board.name}, procedure "
-                f"{run_data.metadata.get('procedure', '?')}, status {run_data.status})")
-    if not fits:
-        print(f"diffbench fit: error: no fit could be made: {'; '.join(notes) or 'every fit is off in [fit]'}",
-              file=sys.stderr)
+    try:
+        done = fit_archived(args.archive, options)
+    except FitError as exc:
+        if not str(exc).startswith("no fit could be made"):
+            raise
+        print(f"diffbench fit: error: {exc}", file=sys.stderr)
         return 2
-    print(head)
-    for note in notes:
+    print(f"diffbench fit: {args.archive} (board {done.board.name}, procedure {done.procedure}, "
+          f"status {done.status})")
+    for note in done.notes:
         print(f"NOTE: {note}")
-    for fit in fits:
+    for fit in done.fits:
         print()
         print("\n".join(format_fit(fit)))
     if not args.no_write:
-        out = add_results(args.archive, fits, args.output)
+        written = add_results(args.archive, done.fits, args.output)
         print()
-        print(f"written: {out} (results {', '.join('fit_' + f.name for f in fits)})")
+        print(f"written: {written} (results {', '.join('fit_' + f.name for f in done.fits)})")
     return 0

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from procedures.run.session import FinishedPoint
 
 #: the exit-status contract of ``diffbench run`` (README and ``--help`` say the same)
 EXIT_CODES = (
@@ -57,10 +60,13 @@ def summary_lines(kind: str, results: dict[str, Any]) -> list[str]:
                      f"{'ideal-gen CMRR_diff':>20}")
         for r in results.get("gains", []):
             S, Su = r["S"], np.real(r["S_u"])
-            lines.append(f"{r['frequency_hz']:>10.4g} {_fmt(abs(S[0, 0]), Su[0, 0]):>18} {_fmt(abs(S[1, 1]), Su[1, 1]):>20} "
-                         f"{_fmt(r['CMRR_se1_db'], r['CMRR_se1_db_u']):>17} {_fmt(r['CMRR_diff_db'], r['CMRR_diff_db_u']):>17} "
+            lines.append(f"{r['frequency_hz']:>10.4g} {_fmt(abs(S[0, 0]), Su[0, 0]):>18} "
+                         f"{_fmt(abs(S[1, 1]), Su[1, 1]):>20} "
+                         f"{_fmt(r['CMRR_se1_db'], r['CMRR_se1_db_u']):>17} "
+                         f"{_fmt(r['CMRR_diff_db'], r['CMRR_diff_db_u']):>17} "
                          f"{r['CMRR_diff_ideal_db']:>20.4g}")
-        lines.append("CMRR_se1 = |Ad_se1/Acm_se1| (single-ended, output 1); CMRR_diff = |Add/Acd| (differential output); "
+        lines.append("CMRR_se1 = |Ad_se1/Acm_se1| (single-ended, output 1); "
+                     "CMRR_diff = |Add/Acd| (differential output); "
                      "ideal-gen: the same assuming the generator were perfect")
     elif kind in ("amplitude_sweep", "cm_range") and results.get("dm_gain"):
         lines.append(f"{'vid (mVpk)':>11} {'bias (V)':>11} {'|Add|':>18} {'compression':>12} {'THD out %':>10}")
@@ -88,20 +94,20 @@ def run(args: argparse.Namespace) -> int:
                      sim_board=args.sim_board)
     bar: Any = None  # made at the first finished point
 
-    def progress(done: int, total: int, label: str) -> None:
+    def progress(point: FinishedPoint) -> None:
         nonlocal bar
         if args.no_progress:
             return
         if bar is None:
-            bar = tqdm(total=total, unit="pt", file=sys.stderr, dynamic_ncols=True, leave=True)
-        if bar.total != total:
-            bar.total = total
-        bar.n = done
-        bar.set_postfix_str(label)
+            bar = tqdm(total=point.total, unit="pt", file=sys.stderr, dynamic_ncols=True, leave=True)
+        if bar.total != point.total:
+            bar.total = point.total
+        bar.n = point.done
+        bar.set_postfix_str(point.label)
         bar.refresh()
 
     try:
-        outcome = execute(plan, progress=progress)
+        outcome = execute(plan, on_point=progress)
     except KeyboardInterrupt as exc:  # RunInterrupted (or a Ctrl-C before the handlers were installed)
         _say(f"diffbench run: {exc or 'interrupted'}: generator outputs off{_archive_note(plan.out, 'aborted')}", exc)
         return exit_code_of(exc)
@@ -113,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
     kind = plan.procedure.kind
     print(f"diffbench run: {outcome.status}: {outcome.path}"
-          + (f" ({outcome.n_skipped} of {outcome.n_points} points carried over from {args.resume})" if args.resume else ""))
+          + (f" ({outcome.n_skipped} of {outcome.n_points} points carried over from {args.resume})"
+             if args.resume else ""))
     for line in summary_lines(kind, outcome.results):
         print(line)
     if outcome.fits:

@@ -108,7 +108,8 @@ SCHEMA: dict[str, Section] = {
                                   "subtract it; needed when one output is far smaller than the other (an active "
                                   "load's mirror node)"),
     }, optional=True),
-    # read by procedures.fitting.run_fits.fit_options (diffbench fit and the fits after a run); docs in procedures/fit_*.py
+    # read by procedures.fitting.run_fits.fit_options (diffbench fit and the fits after a run); the defaults
+    # are documented in the modules of procedures/fitting/
     "fit": Section({
         "small_signal": optional(bool, True, doc="fit the frequency sweep's S(f) to the small-signal model"),
         "large_signal": optional(bool, True, doc="fit the amplitude sweep's |Add| and THD to the large-signal model"),
@@ -122,6 +123,28 @@ SCHEMA: dict[str, Section] = {
         "bounds": optional(dict, {}, doc="parameter name = [lo, hi] (SI units), for any fit's parameter of that name"),
     }, optional=True),
 }
+
+
+@dataclass(frozen=True)
+class AcquisitionSettings:
+    """How each point is acquired: the procedure's ``[acquisition]`` table, typed (see :data:`SCHEMA`)."""
+
+    record_points: int    # points per channel asked of the scope
+    min_periods: float    # signal periods per record, at least
+    repeats: int          # records per point, complex-averaged
+    harmonics: int        # harmonics fitted with the fundamental (1: the fundamental alone)
+    fill: float           # fraction of the screen the signal should span
+    max_ranging: int      # re-acquisitions allowed to find a range
+    timeout_s: float      # extra allowance per acquisition on top of the wait the record needs, s
+    coupling: str         # "auto", "DC" or "AC"
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any]) -> AcquisitionSettings:
+        """From a validated ``[acquisition]`` table."""
+        return cls(record_points=int(table["record_points"]), min_periods=float(table["min_periods"]),
+                   repeats=int(table["repeats"]), harmonics=int(table["harmonics"]), fill=float(table["fill"]),
+                   max_ranging=int(table["max_ranging"]), timeout_s=float(table["timeout_s"]),
+                   coupling=str(table["coupling"]))
 
 
 @dataclass(frozen=True)
@@ -141,6 +164,11 @@ class ProcedureConfig:
     acquisition: dict[str, Any]
     calibration: dict[str, Any]
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def acquisition_settings(self) -> AcquisitionSettings:
+        """The ``[acquisition]`` table as a typed :class:`AcquisitionSettings`."""
+        return AcquisitionSettings.from_table(self.acquisition)
 
     def frequencies_hz(self) -> np.ndarray:
         """The frequency sweep's points, log-spaced from start to stop (or the explicit list)."""

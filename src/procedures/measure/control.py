@@ -2,7 +2,8 @@
 
 Some points need the bench connected differently (one generator channel into both inputs for a clean
 common-mode drive; all four probes on one node for the channel-match calibration; one probe on a driven
-node and the other tips grounded for the crosstalk calibration; docs/reference/measurement-methods.md §3.4 steps 1, 3, 4). :class:`SimulatedControl` does it on the simulated bench; :class:`OperatorControl`
+node and the other tips grounded for the crosstalk calibration; docs/reference/measurement-methods.md §3.4
+steps 1, 3, 4). :class:`SimulatedControl` does it on the simulated bench; :class:`OperatorControl`
 asks the person at a real bench and waits for Enter, refusing when nobody can answer (no terminal).
 """
 

@@ -145,7 +145,9 @@ def nominal_vid_vic(exc: Excitation) -> tuple[complex, complex]:
     never for the gains themselves.
     """
     def ph(d: ChannelDrive) -> complex:
-        return d.amplitude_vpk * complex(math.cos(math.radians(d.phase_deg)), math.sin(math.radians(d.phase_deg))) if d.on else 0j
+        if not d.on:
+            return 0j
+        return d.amplitude_vpk * complex(math.cos(math.radians(d.phase_deg)), math.sin(math.radians(d.phase_deg)))
 
     v1 = ph(exc.channels[0])
     v2 = v1 if exc.tied else ph(exc.channels[1])

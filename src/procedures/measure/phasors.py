@@ -185,7 +185,8 @@ def fit_frequency(t_s: np.ndarray, y_v: np.ndarray, frequency_hint_hz: float | N
     """4-parameter IEEE 1057 sine fit (sfit4): the frequency in Hz of the periodic signal in ``y_v``.
 
     Iterates ``D_i = [1, cos w t, sin w t, ..., t sum_k k(-a_k sin k w t + b_k cos k w t)]`` solving for
-    the linear coefficients and ``dw`` (docs/reference/measurement-methods.md §1.2, after IEEE 1241 and Händel 2000). The
+    the linear coefficients and ``dw`` (docs/reference/measurement-methods.md §1.2, after IEEE 1241 and
+    Händel 2000). The
     harmonics 2..K sit in the same solve (as §1.1 does for the 3-parameter fit) so distortion does not bias
     the frequency. Starts from the IpDFT estimate, or from ``frequency_hint_hz`` (the generator's setting)
     when the two agree within one bin. The frequency column is scaled by the record span so the normal

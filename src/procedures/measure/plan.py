@@ -94,8 +94,8 @@ def amplitude_sweep(proc: ProcedureConfig, board: BoardConfig) -> list[PlannedPo
            for i, a in enumerate(proc.amplitude["vid_vpk"])]
     if proc.calibration["channel_match"]:
         small = min(proc.amplitude["vid_vpk"])
-        pts.append(PlannedPoint("a-link", "link", -1, ex.common_mode(f, min(proc.drive["vic_vpk"], 4 * small), bias, False),
-                                False, "link"))
+        link = ex.common_mode(f, min(proc.drive["vic_vpk"], 4 * small), bias, False)
+        pts.append(PlannedPoint("a-link", "link", -1, link, False, "link"))
     return _ordered(pts)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from instruments.generator import FunctionGenerator
 from instruments.scope import Oscilloscope
+from procedures.config.procedure import AcquisitionSettings
 from procedures.measure.acquisition import (
     NODES,
     ChannelRange,
@@ -52,7 +53,8 @@ class PointResult:
 
 def _reference(fits: list[SineFit]) -> complex:
     """Unit phasor of input v1 (or of the largest node when v1 carries no signal)."""
-    ref = fits[0].phasor if abs(fits[0].phasor) > 5 * fits[0].phasor_u else max(fits, key=lambda f: abs(f.phasor)).phasor
+    v1 = fits[0]
+    ref = v1.phasor if abs(v1.phasor) > 5 * v1.phasor_u else max(fits, key=lambda f: abs(f.phasor)).phasor
     return ref / abs(ref) if ref != 0 else 1.0
 
 
@@ -106,14 +108,15 @@ class Acquired:
 
 
 def acquire_point(gen: FunctionGenerator, scope: Oscilloscope, channels: dict[str, int], exc: Excitation, *,
-                  memory: RangeMemory, repeats: int, fill: float, max_ranging: int, timeout_s: float | None,
+                  memory: RangeMemory, settings: AcquisitionSettings,
                   fixed_ranges: dict[str, ChannelRange] | None = None) -> Acquired:
-    """Apply ``exc``, range the scope (or set ``fixed_ranges``) and take ``repeats`` records (no analysis).
+    """Apply ``exc``, range the scope (or set ``fixed_ranges``) and take ``settings.repeats`` records (no analysis).
 
-    ``timeout_s`` is the operator's extra allowance per acquisition on top of the wait the record needs
-    (procedures.measure.acquisition). The generator's outputs are left as ``exc`` set them; the caller's safety guard
-    switches them off.
+    ``settings.timeout_s`` is the operator's extra allowance per acquisition on top of the wait the record
+    needs (:mod:`procedures.measure.acquisition`). The generator's outputs are left as ``exc`` set them; the
+    caller's safety guard switches them off.
     """
+    repeats, timeout_s = settings.repeats, settings.timeout_s
     apply_excitation(gen, exc)
     if fixed_ranges is not None:
         for node in NODES:
@@ -121,7 +124,8 @@ def acquire_point(gen: FunctionGenerator, scope: Oscilloscope, channels: dict[st
         first = Record(acquire_record(scope, channels, timeout_s), dict(fixed_ranges))
         first.clipped = tuple(n for n in NODES if first.waveforms[n].clipped)
     else:
-        first = autorange(scope, channels, memory, fill=fill, max_attempts=max_ranging, timeout_s=timeout_s)
+        first = autorange(scope, channels, memory, fill=settings.fill, max_attempts=settings.max_ranging,
+                          timeout_s=timeout_s)
     records = [first]
     for _ in range(repeats - 1):
         wf = acquire_record(scope, channels, timeout_s)
@@ -138,9 +142,9 @@ def analyse_point(acq: Acquired, n_harmonics: int) -> PointResult:
 
 
 def measure_point(gen: FunctionGenerator, scope: Oscilloscope, channels: dict[str, int], exc: Excitation, *,
-                  memory: RangeMemory, repeats: int, n_harmonics: int, fill: float, max_ranging: int,
-                  timeout_s: float | None, fixed_ranges: dict[str, ChannelRange] | None = None) -> PointResult:
-    """:func:`acquire_point` then :func:`analyse_point`, for scripts that measure one point at a time."""
-    acq = acquire_point(gen, scope, channels, exc, memory=memory, repeats=repeats, fill=fill,
-                        max_ranging=max_ranging, timeout_s=timeout_s, fixed_ranges=fixed_ranges)
-    return analyse_point(acq, n_harmonics)
+                  memory: RangeMemory, settings: AcquisitionSettings,
+                  fixed_ranges: dict[str, ChannelRange] | None = None) -> PointResult:
+    """:func:`acquire_point` then :func:`analyse_point` (``settings.harmonics``), for scripts that measure one
+    point at a time."""
+    acq = acquire_point(gen, scope, channels, exc, memory=memory, settings=settings, fixed_ranges=fixed_ranges)
+    return analyse_point(acq, settings.harmonics)

@@ -36,7 +36,8 @@ def points_table(n_harmonics: int) -> TableSpec:
         "group": Column("int64", "1", "group index (frequency, amplitude or level)"),
         "mode": Column("str", "", "excitation mode"),
         "tied": Column("bool", "", "inputs tied to one generator channel"),
-        "probes": Column("str", "", "normal | link (all probes on input 1) | xtalk-<node> (that probe on input 1, others grounded)"),
+        "probes": Column("str", "", "normal | link (all probes on input 1) | "
+                                    "xtalk-<node> (that probe on input 1, others grounded)"),
         "frequency_hz": Column("float64", "Hz", "test frequency (0 for DC)"),
         "vid_vpk_nominal": Column("float64", "V", "nominal differential drive, peak"),
         "vic_vpk_nominal": Column("float64", "V", "nominal common-mode drive, peak"),
@@ -73,7 +74,8 @@ def point_row(index: int, p: PlannedPoint, r: PointResult, n_harmonics: int) -> 
         harm[:, :r.harmonics.shape[1]] = r.harmonics[:, :h]
     exc = p.excitation
     row = {
-        "key": p.key, "sweep": p.sweep, "role": p.role, "group": p.group, "mode": exc.mode, "tied": p.tied, "probes": p.probes,
+        "key": p.key, "sweep": p.sweep, "role": p.role, "group": p.group, "mode": exc.mode, "tied": p.tied,
+        "probes": p.probes,
         "frequency_hz": exc.frequency_hz, "vid_vpk_nominal": exc.vid_vpk, "vic_vpk_nominal": exc.vic_vpk,
         "vid_dc_v_nominal": exc.vid_dc_v, "bias_v": exc.vic_dc_v,
         "phasor": r.phasors, "phasor_u": r.phasors_u + 1j * r.phasors_u,

@@ -61,23 +61,44 @@ class RunPlan:
         return self.configs.board
 
 
-def load_configs(procedure: str | Path, bench: str | Path, board: str | Path,
-                 sim_board: str | Path | None = None) -> LoadedConfigs:
+#: a config given as a file's path, or already built (loaded, or made in code: :mod:`procedures.config.in_code`)
+ProcedureSource = ProcedureConfig | str | Path
+BenchSource = BenchConfig | str | Path
+BoardSource = BoardConfig | str | Path
+
+
+def _procedure(source: ProcedureSource) -> ProcedureConfig:
+    return source if isinstance(source, ProcedureConfig) else load_procedure(source)
+
+
+def _bench(source: BenchSource) -> BenchConfig:
+    return source if isinstance(source, BenchConfig) else load_bench(source)
+
+
+def _board(source: BoardSource) -> BoardConfig:
+    return source if isinstance(source, BoardConfig) else load_board(source)
+
+
+def load_configs(procedure: ProcedureSource, bench: BenchSource, board: BoardSource,
+                 sim_board: BoardSource | None = None) -> LoadedConfigs:
     """Load and validate the procedure, bench and board configs (one-line ConfigError on any problem).
+
+    Each is a file's path or a config object already validated (loaded, or built in code).
 
     ``sim_board``: the board config the simulated bench carries instead of ``board``; refused for a real bench.
     A simulated bench config's own ``[bench] board`` must name a file that exists, even though ``board``
     is the one put on the bench: a config that points nowhere is a mistake to report, not to ignore.
     """
-    cfg = LoadedConfigs(load_procedure(procedure), load_bench(bench), load_board(board))
+    cfg = LoadedConfigs(_procedure(procedure), _bench(bench), _board(board))
     named = cfg.bench.board_path
     if named is not None and not named.is_file():
         raise ConfigError(cfg.bench.source, "[bench] board", f"{named}: no such file")
     if sim_board is not None:
         if not cfg.bench.simulated:
-            raise ConfigError(str(sim_board), "--sim-board", f"applies only to a simulated bench, and "
-                                                             f"{cfg.bench.source} is a real one")
-        cfg.sim_board = load_board(sim_board)
+            where = sim_board.source if isinstance(sim_board, BoardConfig) else str(sim_board)
+            raise ConfigError(where, "--sim-board", f"applies only to a simulated bench, and "
+                                                    f"{cfg.bench.source} is a real one")
+        cfg.sim_board = _board(sim_board)
     return cfg
 
 
@@ -123,8 +144,8 @@ def check_resume(resume: Path, proc: ProcedureConfig) -> None:
     check_resumable(resume, proc.raw)
 
 
-def preflight(procedure: str | Path, bench: str | Path, board: str | Path, out: str | Path, *,
-              resume: str | Path | None = None, sim_board: str | Path | None = None,
+def preflight(procedure: ProcedureSource, bench: BenchSource, board: BoardSource, out: str | Path, *,
+              resume: str | Path | None = None, sim_board: BoardSource | None = None,
               interactive: bool | None = None, operator: bool | None = None) -> RunPlan:
     """Check everything a run needs that can be checked without instruments; return the plan.
 

@@ -20,31 +20,45 @@ from __future__ import annotations
 import importlib
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from instruments.bench import open_bench
 from procedures.measure.control import BenchControl, OperatorControl, SimulatedControl
-from procedures.run.preflight import LoadedConfigs, RunPlan, load_configs, preflight
+from procedures.run.preflight import (
+    BenchSource,
+    BoardSource,
+    LoadedConfigs,
+    ProcedureSource,
+    RunPlan,
+    load_configs,
+    preflight,
+)
 from procedures.run.safety import StopSignals
-from procedures.run.session import Progress, RunOutcome, RunSession
+from procedures.run.session import FinishedPoint, PointCallback, RunOutcome, RunSession
+
+if TYPE_CHECKING:
+    from instruments.sim.bench import SimBench
 
 #: modules a run imports only when it gets to them (the model fits, the predictions the verdicts compare
 #: with). They are loaded before the run starts, with stop signals held: a KeyboardInterrupt inside an
 #: extension module's initialisation leaves it half-imported ("ImportError: initialization failed"), which
 #: would turn a clean stop into a crash.
-LAZY_MODULES = ("scipy.optimize", "lmfit", "procedures.fitting.run_fits", "procedures.fitting.dc", "procedures.fitting.large_signal",
-                "procedures.fitting.small_signal", "procedures.predict.prediction")
+LAZY_MODULES = ("scipy.optimize", "lmfit", "procedures.fitting.run_fits", "procedures.fitting.dc",
+                "procedures.fitting.large_signal", "procedures.fitting.small_signal", "procedures.predict.prediction")
 
-__all__ = ["LoadedConfigs", "RunOutcome", "RunPlan", "execute", "load_configs", "preflight", "run_procedure"]
+__all__ = ["FinishedPoint", "LoadedConfigs", "RunOutcome", "RunPlan", "execute", "load_configs", "preflight",
+           "run_procedure"]
 
 
-def run_procedure(procedure: str | Path, bench: str | Path, board: str | Path, out: str | Path, *,
-                  resume: str | Path | None = None, progress: Progress | None = None,
-                  control: BenchControl | None = None, sim_bench: Any = None,
-                  sim_board: str | Path | None = None, interactive: bool | None = None) -> RunOutcome:
+def run_procedure(procedure: ProcedureSource, bench: BenchSource, board: BoardSource, out: str | Path, *,
+                  resume: str | Path | None = None, on_point: PointCallback | None = None,
+                  control: BenchControl | None = None, sim_bench: SimBench | None = None,
+                  sim_board: BoardSource | None = None, interactive: bool | None = None) -> RunOutcome:
     """Preflight, then measure a procedure on a bench and archive it (see the module docstring).
 
-    ``progress(done, total, label)`` is called after every point. ``control`` overrides how the bench is
+    ``procedure``, ``bench``, ``board`` (and ``sim_board``): a config file's path, or a config built in code
+    (:mod:`procedures.config.in_code`). ``on_point(FinishedPoint)`` is called after every point is archived.
+    ``control`` overrides how the bench is
     rewired between groups of points (default: the simulator's relay, or the operator at a real bench).
     ``sim_bench`` runs on an already running :class:`~instruments.sim.bench.SimBench` (a test or a bench
     script that wants to watch the simulator's state) instead of starting one for a simulated bench config.
@@ -55,11 +69,11 @@ def run_procedure(procedure: str | Path, bench: str | Path, board: str | Path, o
     by_hand = None if control is None and sim_bench is None else False
     plan = preflight(procedure, bench, board, out, resume=resume, sim_board=sim_board, interactive=interactive,
                      operator=by_hand)
-    return execute(plan, progress=progress, control=control, sim_bench=sim_bench)
+    return execute(plan, on_point=on_point, control=control, sim_bench=sim_bench)
 
 
-def execute(plan: RunPlan, *, progress: Progress | None = None, control: BenchControl | None = None,
-            sim_bench: Any = None) -> RunOutcome:
+def execute(plan: RunPlan, *, on_point: PointCallback | None = None, control: BenchControl | None = None,
+            sim_bench: SimBench | None = None) -> RunOutcome:
     """Run a plan that passed preflight. Raises what ended the run (after the safe ending): an
     :class:`~instruments.errors.InstrumentError`, :class:`~procedures.run.safety.RunInterrupted`, ..."""
     with StopSignals() as signals, ExitStack() as stack:
@@ -72,14 +86,14 @@ def execute(plan: RunPlan, *, progress: Progress | None = None, control: BenchCo
         if control is None:
             control = (SimulatedControl(sim, plan.bench.wiring) if sim is not None
                        else OperatorControl(plan.bench.wiring))
-        with RunSession(plan, bench, control, signals, progress) as session:
+        with RunSession(plan, bench, control, signals, on_point) as session:
             session.measure()
             outcome = session.conclude()
         signals.completed = True
         return outcome
 
 
-def _simulator(plan: RunPlan) -> Any:
+def _simulator(plan: RunPlan) -> SimBench:
     """The simulated bench of a simulated bench config, with the board under test (or ``--sim-board``) on it."""
     from instruments.sim.bench import SimBench
     from instruments.sim.board import SimBoard

@@ -32,11 +32,12 @@ from procedures.analysis.results import compute_results, crosstalk_advice, resul
 from procedures.archive.layout import one_line
 from procedures.archive.writer import RunArchive
 from procedures.config.procedure import ProcedureConfig
-from procedures.measure.acquisition import NODES, RangeMemory, setup_timebase
+from procedures.measure.acquisition import NODES, RangeMemory
 from procedures.measure.control import BenchControl
 from procedures.measure.plan import PlannedPoint
 from procedures.measure.point import PointResult, acquire_point, analyse_point
 from procedures.measure.point_table import POINTS, point_row, points_table, record_spec
+from procedures.measure.scope_setup import prepare_scope, scope_coupling, timebase_for
 from procedures.measure.snapshot import SNAPSHOT, snapshot_spec, take_snapshot
 from procedures.run.preflight import RunPlan
 from procedures.run.safety import RunInterrupted, StopSignals
@@ -47,7 +48,26 @@ log = logging.getLogger(__name__)
 #: whole-run result, recomputed by a resumed run
 PER_POINT_TABLES = (POINTS, SNAPSHOT)
 
-Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class FinishedPoint:
+    """One point measured and archived: what a run's per-point callback receives."""
+
+    done: int                 # points of the plan archived so far (a resumed run counts those it skipped)
+    total: int                # points in the plan
+    index: int                # the point's row in the archive's ``points`` table
+    point: PlannedPoint       # what was asked: excitation, bench configuration, role in the sweep
+    row: dict[str, Any]       # the archived row: phasors (V peak) with uncertainties, DC levels, ... (docs/archive.md)
+
+    @property
+    def label(self) -> str:
+        """The excitation in a few words (``"DM 1 kHz 2 mVpk"``)."""
+        return self.point.excitation.label
+
+
+#: called after every point is archived (the run's progress, a live view, a notebook's own table)
+PointCallback = Callable[[FinishedPoint], None]
 
 
 @dataclass
@@ -73,16 +93,16 @@ class RunSession:
     """The lifecycle of one run on an open bench; see the module docstring."""
 
     def __init__(self, plan: RunPlan, bench: Bench, control: BenchControl, signals: StopSignals,
-                 progress: Progress | None = None) -> None:
+                 on_point: PointCallback | None = None) -> None:
         self.plan = plan
         self.bench = bench
         self.control = control
         self.signals = signals
-        self.progress = progress
+        self.on_point = on_point
         self.channels = plan.bench.wiring.scope_channels()
-        acq = plan.procedure.acquisition
-        self.n_harm = int(acq["harmonics"])
-        self.n_samples = bench.scope.record_length_for(acq["record_points"], 4)
+        self.settings = plan.procedure.acquisition_settings
+        self.n_harm = self.settings.harmonics
+        self.n_samples = bench.scope.record_length_for(self.settings.record_points, 4)
         self.rows: list[dict[str, Any]] = []
         self.todo: list[PlannedPoint] = []
         self.first_index = 0
@@ -152,7 +172,6 @@ class RunSession:
     def measure(self) -> None:
         """Measure every point not archived yet; each is committed as soon as its analysis is done."""
         gen, scope, proc = self.bench.generator, self.bench.scope, self.plan.procedure
-        acq = proc.acquisition
         memory = RangeMemory()
         state: tuple[bool, str] | None = None
         coupling: str | None = None
@@ -173,8 +192,7 @@ class RunSession:
                              level)
                 self.signals.outputs_safe = False  # from here until clean-up, an output may be on
                 acquired = acquire_point(gen, scope, self.channels, p.excitation, memory=memory,
-                                         repeats=acq["repeats"], fill=acq["fill"], max_ranging=acq["max_ranging"],
-                                         timeout_s=acq["timeout_s"])
+                                         settings=self.settings)
                 settings = take_snapshot(gen, scope, self.channels, self.first_index + i, gen.channels)
                 self._archive_pending()
                 self._pending = (i, p, self._worker.submit(analyse_point, acquired, self.n_harm), settings)
@@ -203,8 +221,9 @@ class RunSession:
                 self.archive.append(SNAPSHOT, settings)
             self.archive.commit()
             self.rows.append(row)
-        if self.progress:
-            self.progress(self.outcome.n_skipped + i + 1, len(self.plan.points), p.excitation.label)
+        if self.on_point:
+            self.on_point(FinishedPoint(done=self.outcome.n_skipped + i + 1, total=len(self.plan.points),
+                                        index=index, point=p, row=row))
 
     # ---- the results ------------------------------------------------------------------------------
 
@@ -286,41 +305,9 @@ class RunSession:
                 exc.add_note(note)
 
 
-# ---- scope set-up per point ---------------------------------------------------------------------------
-
-def scope_coupling(proc: ProcedureConfig, frequency_hz: float) -> str:
-    """The scope coupling of a point: the procedure's, or with ``auto`` DC for DC points and AC otherwise."""
-    mode = str(proc.acquisition["coupling"])
-    if mode == "auto":
-        return "DC" if frequency_hz <= 0 else "AC"
-    return mode
-
-
-def prepare_scope(scope: Any, channels: dict[str, int], coupling: str) -> None:
-    """Every node's channel on with ``coupling``, normal acquisition."""
-    for node in NODES:
-        scope.set_channel(channels[node], enabled=True, coupling=coupling)
-    scope.set_acquisition("normal")
-
-
-def timebase_for(scope: Any, proc: ProcedureConfig, frequency_hz: float, n_samples: int, trigger_channel: int,
-                 level_v: float) -> int:
-    """Set the timebase for ``min_periods`` periods; widen it when the sample rate, not the memory, keeps
-    the scope from delivering ``n_samples`` points. Returns the points the scope will deliver."""
-    periods = proc.acquisition["min_periods"]
-    got = setup_timebase(scope, frequency_hz, n_samples, periods, trigger_channel, level_v)
-    if got >= n_samples or frequency_hz <= 0:
-        return got
-    wider = setup_timebase(scope, frequency_hz, n_samples, periods * 1.1 * n_samples / max(got, 1),
-                           trigger_channel, level_v)
-    if wider > got:
-        return wider
-    return setup_timebase(scope, frequency_hz, n_samples, periods, trigger_channel, level_v)  # memory-bound
-
-
 def _fit(proc: ProcedureConfig, board: Any, results: dict[str, Any], rows: list[dict[str, Any]]) -> list[Any]:
-    """The model fits the run's results allow (procedures.fitting.run_fits); a fit that cannot be made is logged, not fatal:
-    the measurement stands on its own."""
+    """The model fits the run's results allow (:mod:`procedures.fitting.run_fits`); a fit that cannot be made is
+    logged, not fatal: the measurement stands on its own."""
     from procedures.fitting.run_fits import FitError, fit_options_from_text, fit_tables, tables_from_rows
 
     tables = {name: tables_from_rows(r) for name, r in results.items()}

@@ -22,6 +22,7 @@ from instruments.sim.board import SimBoard
 from procedures.archive.reader import open_run
 from procedures.run.runner import run_procedure
 from procedures.run.safety import outputs_off_guard
+from procedures.run.session import FinishedPoint
 
 ROOT = Path(__file__).resolve().parents[3]
 BOARD = ROOT / "configs" / "boards" / "bjt-source-text.toml"
@@ -66,13 +67,13 @@ def test_ctrl_c_mid_run_leaves_outputs_off_and_an_aborted_archive(tmp_path: Path
     proc = _procedure(tmp_path, SWEEP)
     done = []
 
-    def progress(n: int, total: int, label: str) -> None:
-        done.append(n)
-        if n == 3:  # a real SIGINT, delivered while the next point is being measured
+    def progress(point: FinishedPoint) -> None:
+        done.append(point.done)
+        if point.done == 3:  # a real SIGINT, delivered while the next point is being measured
             threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
 
     with pytest.raises(KeyboardInterrupt):
-        run_procedure(proc, BENCH, BOARD, tmp_path / "run.h5", sim_bench=sim, progress=progress)
+        run_procedure(proc, BENCH, BOARD, tmp_path / "run.h5", sim_bench=sim, on_point=progress)
     assert sim.generator.outputs_on() == (False, False)
     with open_run(tmp_path / "run.h5") as run:
         assert run.status == "aborted" and "Ctrl-C" in run.reason
@@ -82,12 +83,12 @@ def test_ctrl_c_mid_run_leaves_outputs_off_and_an_aborted_archive(tmp_path: Path
 def test_dropped_scope_connection_leaves_outputs_off_and_says_which_instrument(tmp_path: Path, sim: SimBench) -> None:
     proc = _procedure(tmp_path, SWEEP)
 
-    def progress(n: int, total: int, label: str) -> None:
-        if n == 2:
+    def progress(point: FinishedPoint) -> None:
+        if point.done == 2:
             sim._servers[1].close()  # the scope goes away (cable pulled, instrument rebooted)
 
     with pytest.raises(InstrumentError) as e:
-        run_procedure(proc, BENCH, BOARD, tmp_path / "run.h5", sim_bench=sim, progress=progress)
+        run_procedure(proc, BENCH, BOARD, tmp_path / "run.h5", sim_bench=sim, on_point=progress)
     assert isinstance(e.value, (InstrumentConnectionError, InstrumentError)) and "scope" in str(e.value)
     assert "\n" not in str(e.value)
     assert sim.generator.outputs_on() == (False, False)

@@ -34,9 +34,9 @@ import instruments.bench
 import procedures.run.runner
 from instruments.board_config import load_board
 from instruments.sim.bench import SimBench
-from procedures.cli import main as cli
 from procedures.archive.layout import partial_path_of
 from procedures.archive.reader import open_run
+from procedures.cli import main as cli
 from procedures.cli.run import EXIT_CODES
 from procedures.config.procedure import load_procedure
 from procedures.measure.plan import plan
