@@ -84,7 +84,7 @@ def board_text(base: str, scale: float) -> str:
     text = base
     for key in ("load_r", "device"):
         new = float(mm[key] * scale)
-        text, n = re.subn(rf"(?m)^({key}\s*=\s*)[^#\n]+", lambda m: f"{m.group(1)}{new!r} ", text, count=1)
+        text, n = re.subn(rf"(?m)^({key}\s*=\s*)[^#\n]+", lambda m, new=new: f"{m.group(1)}{new!r} ", text, count=1)
         assert n == 1, key
     return text
 
@@ -231,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
                             "u": statistics.mean(r["diff_u"] for r in runs),
                             "vpp": max(r["vpp_diff"] for r in runs)})
             r0 = runs[0]
-            fit = f"{statistics.mean(r['diff'] for r in runs):7.2f} +- {statistics.mean(r['diff_u'] for r in runs):5.2f}"
+            mean_diff = statistics.mean(r['diff'] for r in runs)
+            fit = f"{mean_diff:7.2f} +- {statistics.mean(r['diff_u'] for r in runs):5.2f}"
             err_s = " ".join(f"{e:+.2f}" for e in errs)
             print(f"{scale:7.3g} {tr['diff']:6.1f} | {fit:>19} {err_s:>20} {z:8.1f} | "
                   f"{statistics.mean(r['vpp_diff'] for r in runs):6.1f} {max(vpp_errs, key=abs):+6.1f} | "
@@ -240,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - t0
     print("fit: the run's CMRR_diff_db (mean over seeds) +- its reported standard uncertainty (mean); err: measured - "
           "true per seed; max|e|/u: largest error in units of the run's own u; Vpp: CMRR from Vpp of vod, vid, vic "
-          "formed samplewise from the archived records (mean over seeds) and its worst error; ideal: CMRR_diff_ideal_db "
+          "formed samplewise from the archived records (mean over seeds) and its worst error; "
+          "ideal: CMRR_diff_ideal_db "
           "of seed 0 (two-channel CM drive, nominal amplitudes); se1: CMRR_se1 truth, worst fit and Vpp errors")
     lo, hi = results[0]["true"], results[-1]["true"]
     fit_best, fit_bad = largest_within([(r["true"], r["errs"]) for r in results])

@@ -25,7 +25,8 @@ ratio of the two Vpp values), its bias and CRLB / mean-square error. Per row: th
 The project's aim: efficiency >= 0.95 wherever rho >= 5. Rows with rho >= 5 and an efficiency below 0.95 are
 flagged: ``BELOW`` when it is below by more than three Monte Carlo standard errors (about 60 efficiencies are
 tested per run: with a two-sigma rule an estimator sitting exactly at 0.95 would be flagged once or twice a run
-by chance), ``below?`` when the shortfall is within that. The pooled mean over all rows with rho >= 5 (printed at the end) is the sharper
+by chance), ``below?`` when the shortfall is within that. The pooled mean over all rows with rho >= 5
+(printed at the end) is the sharper
 test of a small systematic inefficiency. Trials per row are chosen for a Monte Carlo standard error of
 +-3 % (1 sigma) on each efficiency, sqrt(2/(M-1)) with M = 2300 trials; where fewer are used (fit_channels at
 N = 1e5, and ``--quick``), the row says so.
@@ -81,7 +82,8 @@ def sigma_eff(mode: str) -> float:
 
 def sample(mode: str, clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Add noise (sigma = 1) to ``clean`` and, for 8-bit, quantise to integer codes and clip."""
-    y = clean + rng.standard_normal(clean.shape, dtype=np.float32)  # float32 draws (as the simulator's), summed in float64
+    # float32 draws (as the simulator's), summed in float64
+    y = clean + rng.standard_normal(clean.shape, dtype=np.float32)
     if mode == "8-bit":
         np.clip(np.round(y, out=y), -CODE_LIMIT, CODE_LIMIT, out=y)
     return y
@@ -252,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
                  Row("analog", 1000, 1.0, m, snr1=1.0), Row("8-bit", 1000, 1.0, m),
                  Row("8-bit", 10_000, 1.0, m), Row("8-bit", 100_000, 1.0, max(100, m // 8))]
 
-    print("diffbench phasor estimators: Monte Carlo efficiency = CRLB / variance (docs/reference/measurement-methods.md §1.3-1.5)")
+    print("diffbench phasor estimators: Monte Carlo efficiency = CRLB / variance "
+          "(docs/reference/measurement-methods.md §1.3-1.5)")
     print(f"f = {F_HZ:g} Hz, {CYCLES} periods per record (non-coherent), DC offset {OFFSET} sigma, random phase per "
           f"trial; analog = Gaussian sigma; 8-bit = round(x + N(0, 1 LSB)), bound with sigma_tot = "
           f"{SIGMA_TOT_8BIT:.3f} LSB")
@@ -276,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     cpu = sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     print(f"wall {time.perf_counter() - t_start:.0f} s, CPU {cpu:.0f} s (this process + {args.jobs} workers); "
-          f"load average now {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other work on the machine stretches the wall time)")
+          f"load average now {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+          "(other work on the machine stretches the wall time)")
     return status
 
 
@@ -332,15 +336,16 @@ def report(args: argparse.Namespace, m: int, known: list[Row], ratio: list[Row],
         if vals:
             e = np.array([v for v, _ in vals])
             se = math.sqrt(sum((v * mc_rel(k)) ** 2 for v, k in vals)) / len(vals)
-            print(f"  {name:13} {e.mean():.3f} +- {se:.3f}  ({len(vals)} rows, min {e.min():.3f}, max {e.max():.3f})")
+            print(f"  {name:13} {e.mean():.3f} +- {se:.3f}  "
+                  f"({len(vals)} rows, min {e.min():.3f}, max {e.max():.3f})")
     below = flags_a + flags_b
     hard = [f for f in below if f.endswith("(BELOW)")]
     if not below:
         print(f"aim (eff >= {AIM_EFF} wherever rho >= {AIM_RHO:g}): met in every row")
     elif hard:
+        soft = [f for f in below if f not in hard]
         print(f"aim (eff >= {AIM_EFF} wherever rho >= {AIM_RHO:g}): MISSED beyond Monte Carlo error in: "
-              + ", ".join(hard) + ("; below within Monte Carlo error in: " + ", ".join(f for f in below if f not in hard)
-                                   if len(hard) < len(below) else ""))
+              + ", ".join(hard) + ("; below within Monte Carlo error in: " + ", ".join(soft) if soft else ""))
     else:
         print(f"aim (eff >= {AIM_EFF} wherever rho >= {AIM_RHO:g}): no row below it beyond Monte Carlo error "
               f"({FLAG_SIGMAS:g} sigma); "

@@ -313,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         print("diffbench sweep overhead: run_procedure against a plain pyvisa replay of the same SCPI exchanges, "
               "both on the in-process simulated Keysight bench")
         print(f"workload: {PROCEDURE.name} with {args.points} frequencies 100 Hz..100 kHz, "
-              f"{pdoc['acquisition']['record_points']} points/record, {pdoc['acquisition']['repeats']} record(s)/point, "
+              f"{pdoc['acquisition']['record_points']} points/record, "
+              f"{pdoc['acquisition']['repeats']} record(s)/point, "
               f"cm_drive {pdoc['drive']['cm_drive']}, channel_match {pdoc['calibration']['channel_match']}; "
               f"{args.repeats} alternating repetition(s) of each side")
         print(f"aim: diffbench wall time <= {AIM}x the plain script's")
@@ -380,9 +381,10 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((cat, dd, rr))
             print(f"{cat:24} {dd:10.2f} {n:>7} {rr:9.2f} {dd - rr:+11.2f}")
         print(f"{'total':24} {md:10.2f} {'':>7} {mr:9.2f} {md - mr:+11.2f}")
-        print("VISA I/O: time inside the resources' write/query/query_binary_values/clear, which includes the simulator "
-              "computing each reply in its server thread (replay: the whole replay loop, resource opening included); "
-              f"fits: procedures.measure.phasors.fit_channels, {statistics.median(c.t['fits'] for c in clocks_d) / max(clocks_d[0].n['fits'], 1) * 1e3:.0f} ms "
+        fit_ms = statistics.median(c.t['fits'] for c in clocks_d) / max(clocks_d[0].n['fits'], 1) * 1e3
+        print("VISA I/O: time inside the resources' write/query/query_binary_values/clear, which includes the "
+              "simulator computing each reply in its server thread (replay: the whole replay loop, resource "
+              f"opening included); fits: procedures.measure.phasors.fit_channels, {fit_ms:.0f} ms "
               "per 4-channel record")
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         verdict = "met" if md / mr <= AIM else "missed"
@@ -394,7 +396,8 @@ def main(argv: list[str] | None = None) -> int:
             s = io.StringIO()
             pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(20)
             print()
-            print(f"cProfile of one diffbench run ({wall:.1f} s under the profiler; main thread only), top 20 by own time:")
+            print(f"cProfile of one diffbench run ({wall:.1f} s under the profiler; main thread only), "
+                  "top 20 by own time:")
             lines = s.getvalue().splitlines()
             start = next(i for i, line in enumerate(lines) if line.strip().startswith("ncalls"))
             print("\n".join(lines[start:start + 21]))

@@ -59,7 +59,8 @@ SCHEMA: dict[str, Section] = {
                                        "removing the pair's gain compression (cubic, so quadratic in drive)"),
         "compare_ideal": optional(bool, True,
                                   doc="frequency sweep with tied CM: also drive CM from two channels in phase and "
-                                      "report what an ideal-generator assumption gives from it (§3.3)"),
+                                      "report what an ideal-generator assumption gives from it "
+                                      "(docs/reference/measurement-methods.md §3.3)"),
     }, optional=True),
     "frequency": Section({
         "start_hz": optional(float, 100.0, lo=F_RANGE[0], hi=F_RANGE[1]),

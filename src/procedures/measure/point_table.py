@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from instruments.scope import Oscilloscope
 from procedures.archive.writer import Column, TableSpec, WaveformSpec
 from procedures.measure.acquisition import NODES
 from procedures.measure.plan import PlannedPoint
@@ -61,7 +62,7 @@ def points_table(n_harmonics: int) -> TableSpec:
     return TableSpec(columns, long_name="measured points", labels={"node": NODES})
 
 
-def record_spec(n_samples: int, scope: Any) -> WaveformSpec:
+def record_spec(n_samples: int, scope: Oscilloscope) -> WaveformSpec:
     """Raw records: the four nodes, ``n_samples`` codes each, in the scope family's code dtype."""
     return WaveformSpec(channels=NODES, n_samples=int(n_samples), dtype=scope.code_dtype)
 

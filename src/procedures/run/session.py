@@ -21,14 +21,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from instruments.bench import Bench
+from instruments.board_config import BoardConfig
 from instruments.waveform import Waveform
 from procedures.analysis import verdicts as verdicts
 from procedures.analysis.results import compute_results, crosstalk_advice, result_tables, store_results
+from procedures.analysis.verdicts import Verdict
 from procedures.archive.layout import one_line
 from procedures.archive.writer import RunArchive
 from procedures.config.procedure import ProcedureConfig
@@ -41,6 +43,9 @@ from procedures.measure.scope_setup import prepare_scope, scope_coupling, timeba
 from procedures.measure.snapshot import SNAPSHOT, snapshot_spec, take_snapshot
 from procedures.run.preflight import RunPlan
 from procedures.run.safety import RunInterrupted, StopSignals
+
+if TYPE_CHECKING:  # the fits import lmfit: loaded only when a run gets to them
+    from procedures.fitting.core import FitResult
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +83,8 @@ class RunOutcome:
     status: str
     reason: str = ""
     results: dict[str, Any] = field(default_factory=dict)
-    verdicts: list[Any] = field(default_factory=list)
-    fits: list[Any] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+    fits: list[FitResult] = field(default_factory=list)
     n_points: int = 0
     n_skipped: int = 0
 
@@ -305,7 +310,8 @@ class RunSession:
                 exc.add_note(note)
 
 
-def _fit(proc: ProcedureConfig, board: Any, results: dict[str, Any], rows: list[dict[str, Any]]) -> list[Any]:
+def _fit(proc: ProcedureConfig, board: BoardConfig, results: dict[str, Any],
+         rows: list[dict[str, Any]]) -> list[FitResult]:
     """The model fits the run's results allow (:mod:`procedures.fitting.run_fits`); a fit that cannot be made is
     logged, not fatal: the measurement stands on its own."""
     from procedures.fitting.run_fits import FitError, fit_options_from_text, fit_tables, tables_from_rows

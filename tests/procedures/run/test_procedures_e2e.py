@@ -58,7 +58,8 @@ def test_source_text_stage_gains_at_1khz_match_truth(tmp_path: Path, dialect: st
 
 def test_cmrr_100db_board_measured_within_2db_with_tied_wiring(tmp_path: Path) -> None:
     """CMRR_diff ~100 dB (mismatch) and CMRR_se ~60 dB through the 8-bit scope with noise and channel
-    mismatch; the ideal-generator figure beside it shows the generator's ~39 dB floor (methods §3.3)."""
+    mismatch; the ideal-generator figure beside it shows the generator's ~39 dB floor
+    (docs/reference/measurement-methods.md §3.3)."""
     board = BOARDS / "bjt-cmrr-100db.toml"
     proc = _procedure(tmp_path, '[frequency]\nlist_hz = [1000.0]\n[drive]\ncm_drive = "tied"\n')
     out = run_procedure(proc, BENCHES / "sim-keysight.toml", board, tmp_path / "run.h5")
