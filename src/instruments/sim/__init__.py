@@ -1,4 +1,4 @@
-"""The simulated bench: a transistor-level board (:mod:`.board`, solved by :mod:`.circuit`) and the
+"""The simulated bench: a transistor-level board (:mod:`.board`, solved by the circuit engine :mod:`.circuit`) and the
 SCPI servers of the virtual generator and scope that drive and probe it.
 
 Importing this package is cheap: names are loaded on first use.
@@ -11,8 +11,8 @@ from typing import Any
 _LAZY = {
     "SimBoard": ".board",
     "Drive": ".board",
-    "SteadyState": ".board",
-    "ConvergenceError": ".circuit",
+    "SteadyState": ".steady_state",
+    "ConvergenceError": ".circuit.errors",
 }
 
 __all__ = sorted(_LAZY)

@@ -20,8 +20,8 @@ noise ``[sim] scope_noise_lsb`` in LSB rms at the set scale, plus the board's ou
 noise bandwidth ``min(fs/2, pi/2 f_3dB)`` on the nodes that carry it), and the 8-bit ADC quantises and
 clips (docs/reference/measurement-methods.md §2.1: ``LSB = (V/div)/(codes per div)``).
 
-Averaging M records (docs/reference/measurement-methods.md §2.3): each record is quantised and clipped, then averaged, so
-noise falls as 1/sqrt(M) and a dithered quantiser gains resolution. For large ``M x N`` the average is
+Averaging M records (docs/reference/measurement-methods.md §2.3): each record is quantised and clipped, then averaged,
+so noise falls as 1/sqrt(M) and a dithered quantiser gains resolution. For large ``M x N`` the average is
 drawn from its limiting distribution instead (noise variance ``(sigma^2 + 1/12)/M`` LSB^2 when the noise
 dithers, sigma >= 0.5 LSB, §2.2; otherwise the quantised signal plus ``sigma^2/M``).
 
@@ -41,7 +41,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .board import SteadyState
+from .arrays import ComplexArray, FloatArray, RealArray
+from .steady_state import SteadyState
 
 NOISE_BLOCK = 1 << 15
 LITERAL_AVERAGE_SAMPLES = 2_000_000  # M x N up to which averaging is simulated record by record
@@ -52,7 +53,7 @@ class Tone:
     """A periodic signal: ``v(t) = Re(sum_k coeffs[k] e^{j 2 pi k freq_hz t})``, V."""
 
     freq_hz: float
-    coeffs: np.ndarray
+    coeffs: ComplexArray
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class FrontEnd:
     bw_limit_hz: float | None = None
     inverted: bool = False
 
-    def response(self, f_hz: np.ndarray) -> np.ndarray:
+    def response(self, f_hz: RealArray) -> ComplexArray:
         """Complex transfer from node volts to displayed volts at frequencies ``f_hz``."""
         jf = 1j * f_hz
         h = (1.0 + self.gain_error) * self.probe / (1.0 + jf / self.bandwidth_hz)
@@ -91,7 +92,8 @@ class FrontEnd:
             h = h * jf / (jf + self.ac_corner_hz)
         elif self.coupling == "GND":
             h = h * 0.0
-        return -h if self.inverted else h
+        out: ComplexArray = -h if self.inverted else h
+        return out
 
     @property
     def noise_bandwidth_hz(self) -> float:
@@ -108,14 +110,14 @@ def neighbour(channel: int) -> int:
 def displayed_tones(inputs: Mapping[int, ChannelInput], channel: int, fe: FrontEnd,
                     crosstalk_db: float) -> tuple[Tone, ...]:
     """The tones a channel displays: its input plus its neighbour's crosstalk, through its front end."""
-    x = 10.0 ** (crosstalk_db / 20.0) if crosstalk_db > -300 else 0.0
-    tones: dict[float, np.ndarray] = {}
+    x: float = 10.0 ** (crosstalk_db / 20.0) if crosstalk_db > -300 else 0.0
+    tones: dict[float, ComplexArray] = {}
     for tone in inputs[channel].tones:
         tones[tone.freq_hz] = tones.get(tone.freq_hz, 0) + np.asarray(tone.coeffs, dtype=complex)
     for nb in (neighbour(channel),):
         if nb in inputs and x:
             for tone in inputs[nb].tones:
-                c = np.asarray(tone.coeffs, dtype=complex).copy()
+                c = np.asarray(tone.coeffs, dtype=np.complex128).copy()
                 c[0] = 0.0
                 prev = tones.get(tone.freq_hz)
                 if prev is None:
@@ -138,8 +140,8 @@ class Evaluator:
 
     Harmonics not above ``floor_v`` (a small fraction of an LSB) are dropped first: they cannot change a
     code. Each tone is evaluated with the board's bounded-error interpolation table
-    (:meth:`.board.SteadyState.evaluate`, error below 1e-9 of the tone's amplitude). Building a table costs
-    far more than using it, so evaluators are shared through :func:`evaluator` while the signal repeats.
+    (:meth:`.steady_state.SteadyState.evaluate`, error below 1e-9 of the tone's amplitude). Building a table
+    costs far more than using it, so evaluators are shared through :func:`evaluator` while the signal repeats.
     """
 
     def __init__(self, tones: Sequence[Tone], floor_v: float = 0.0) -> None:
@@ -156,21 +158,23 @@ class Evaluator:
             ac[0] = 0.0
             self._parts.append(SteadyState(tone.freq_hz, ac[np.newaxis, :], {"v": 0}))
 
-    def __call__(self, t: np.ndarray) -> np.ndarray:
+    def __call__(self, t: RealArray) -> FloatArray:
+        """The channel's voltage at times ``t`` (s), V."""
         v = np.full(np.shape(t), self.dc)
         for part in self._parts:
             v += part.evaluate("v", t)
         return v
 
 
-_EVALUATORS: OrderedDict[tuple, Evaluator] = OrderedDict()
+_EVALUATORS: OrderedDict[tuple[object, ...], Evaluator] = OrderedDict()
 _EVALUATORS_LOCK = threading.Lock()
 
 
 def evaluator(tones: Sequence[Tone], floor_v: float = 0.0) -> Evaluator:
     """A shared :class:`Evaluator` for these tones (LRU of 64): repeated acquisitions of an unchanged
     signal reuse its interpolation tables."""
-    key = (floor_v,) + tuple((t.freq_hz, np.asarray(t.coeffs, dtype=complex).tobytes()) for t in tones)
+    key: tuple[object, ...] = (floor_v,) + tuple((t.freq_hz, np.asarray(t.coeffs, dtype=complex).tobytes())
+                                                  for t in tones)
     with _EVALUATORS_LOCK:
         ev = _EVALUATORS.get(key)
         if ev is not None:
@@ -184,7 +188,7 @@ def evaluator(tones: Sequence[Tone], floor_v: float = 0.0) -> Evaluator:
     return ev
 
 
-def evaluate(tones: Sequence[Tone], t: np.ndarray) -> np.ndarray:
+def evaluate(tones: Sequence[Tone], t: RealArray) -> FloatArray:
     """Sum of tones at times ``t`` (s), V."""
     return evaluator(tones)(t)
 
@@ -259,8 +263,8 @@ class Acquisition:
 
     ``t_trigger_s`` is the signal time of the trigger event; a record's point at ``t`` relative to the
     trigger samples the signal at ``t_trigger_s + t``. ``raw`` is the acquisition memory's time axis;
-    ``screen_left_s``/``screen_window_s`` the horizontal window that was on screen (s, from the trigger). Records are synthesised on demand by
-    :meth:`codes`, deterministically.
+    ``screen_left_s``/``screen_window_s`` the horizontal window that was on screen (s, from the trigger). Records
+    are synthesised on demand by :meth:`codes`, deterministically.
     """
 
     tones: dict[int, tuple[Tone, ...]]
@@ -275,10 +279,10 @@ class Acquisition:
     screen_window_s: float
     seed: tuple[int, ...]
     channels: tuple[int, ...]
-    cache: dict = field(default_factory=dict)
-    evaluators: dict = field(default_factory=dict)
+    cache: dict[tuple[int, Geometry, int, int], FloatArray] = field(default_factory=dict)
+    evaluators: dict[int, Evaluator] = field(default_factory=dict)
 
-    def codes(self, channel: int, geom: Geometry, start: int = 0, count: int | None = None) -> np.ndarray:
+    def codes(self, channel: int, geom: Geometry, start: int = 0, count: int | None = None) -> FloatArray:
         """Points ``start .. start+count-1`` of a record, in ADC code units (float64; integers unless
         averaged or high-resolution), clipped to the ADC range."""
         count = geom.n - start if count is None else count
@@ -314,13 +318,13 @@ class Acquisition:
         return out
 
 
-def _quantise(x: np.ndarray, adc: Adc) -> np.ndarray:
+def _quantise(x: FloatArray, adc: Adc) -> FloatArray:
     q = np.floor(x + 0.5)
     np.clip(q, adc.code_lo, adc.code_hi, out=q)
     return q
 
 
-def _noise(seed: tuple[int, ...], start: int, count: int) -> np.ndarray:
+def _noise(seed: tuple[int, ...], start: int, count: int) -> FloatArray:
     """Unit Gaussian noise for record indices ``start .. start+count-1``, stable per index."""
     if count <= 0:
         return np.zeros(0)

@@ -30,11 +30,14 @@ from ..bench_config import BenchConfig, check_host, is_loopback, load_bench
 from ..board_config import load_board
 from ..errors import ConfigError
 from .acquisition import ChannelInput, Tone
-from .board import Drive, SimBoard, SteadyState
+from .arrays import ComplexArray
+from .board import Drive, SimBoard, Wiring
+from .generator_device import GeneratorDevice
 from .generator_state import GeneratorState
-from .scope_state import Imperfections, ScopeState
-from .scpi_device import ScpiDevice
+from .scope_device import SimScope
+from .scope_state import Imperfections, ScopeState, SignalSource
 from .scpi_server import ScpiServer
+from .steady_state import SteadyState
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +45,7 @@ N_HARMONICS = 32
 _NODES = {"v1": "in1", "v2": "in2", "vo1": "out1", "vo2": "out2"}
 
 
-def _generator(dialect: str, sim: Mapping[str, object], seed: int) -> ScpiDevice:
+def _generator(dialect: str, sim: Mapping[str, object], seed: int) -> GeneratorDevice:
     if dialect == "keysight_33500":
         from . import keysight_33500 as mod
         return mod.Keysight33500(mod.make_state(dict(sim), seed))
@@ -52,7 +55,7 @@ def _generator(dialect: str, sim: Mapping[str, object], seed: int) -> ScpiDevice
     raise ConfigError("", "[generator] dialect", f"no simulated generator speaks {dialect!r}")
 
 
-def _scope(dialect: str, source, imperfections: Imperfections, seed: int) -> ScpiDevice:  # type: ignore[no-untyped-def]
+def _scope(dialect: str, source: SignalSource, imperfections: Imperfections, seed: int) -> SimScope:
     if dialect == "keysight_infiniivision":
         from .keysight_infiniivision import KeysightInfiniiVision
         return KeysightInfiniiVision(source, imperfections, seed=seed)
@@ -100,9 +103,9 @@ class SimBench:
         self._probes: dict[int, str | None] = {ch: _NODES[node] for node, ch in w.scope_channels().items()}
         assert config.generator.dialect is not None and config.scope.dialect is not None
         self.generator_device = _generator(config.generator.dialect, config.sim, seed)
-        self.generator: GeneratorState = self.generator_device.state  # type: ignore[attr-defined]
+        self.generator: GeneratorState = self.generator_device.state
         self.scope_device = _scope(config.scope.dialect, self._scope_inputs, Imperfections.from_sim(config.sim), seed)
-        self.scope: ScopeState = self.scope_device.state  # type: ignore[attr-defined]
+        self.scope: ScopeState = self.scope_device.state
         self._servers: list[ScpiServer] = []
         try:
             self._servers.append(ScpiServer(self.generator_device, host,
@@ -118,9 +121,11 @@ class SimBench:
                         host, self._servers[0].port, self._servers[1].port)
 
     @classmethod
-    def from_file(cls, path: str | Path, **kwargs: object) -> SimBench:
-        """Load a bench config file and start its bench."""
-        return cls(load_bench(path), **kwargs)  # type: ignore[arg-type]
+    def from_file(cls, path: str | Path, *, board: SimBoard | None = None, host: str | None = None,
+                  gen_port: int | None = None, scope_port: int | None = None, allow_remote: bool = False) -> SimBench:
+        """Load a bench config file and start its bench (the keywords as for the constructor)."""
+        return cls(load_bench(path), board, host=host, gen_port=gen_port, scope_port=scope_port,
+                   allow_remote=allow_remote)
 
     # -- VISA side ---------------------------------------------------------------------------------
     @property
@@ -187,21 +192,20 @@ class SimBench:
             freqs = self.generator.frequencies()
         with self._lock:
             pins = self._pins
-        wiring = tuple(None if p is None else p - 1 for p in pins)
+        wiring: Wiring = (None if pins[0] is None else pins[0] - 1, None if pins[1] is None else pins[1] - 1)
         active = sorted({j for j in wiring if j is not None and drives[j].enabled and drives[j].ac_v != 0})
         distinct = sorted({freqs[j] for j in active})
         if len(distinct) <= 1:
             f = distinct[0] if distinct else 0.0
-            return [(f, self._solve(f, drives, wiring))]  # type: ignore[arg-type]
+            return [(f, self._solve(f, drives, wiring))]
         out = []
         for f in distinct:
             only = tuple(d if (j in active and freqs[j] == f) or j not in active else
                          Drive(d.dc_v, 0j, d.source_r_ohm, d.enabled) for j, d in enumerate(drives))
-            out.append((f, self._solve(f, only, wiring)))  # type: ignore[arg-type]
+            out.append((f, self._solve(f, only, wiring)))
         return out
 
-    def _solve(self, freq_hz: float, drives: tuple[Drive, ...], wiring: tuple[int | None, int | None]
-               ) -> BoardResponse:
+    def _solve(self, freq_hz: float, drives: tuple[Drive, ...], wiring: Wiring) -> BoardResponse:
         """Board steady state, with the drives' common phase removed first so that the board's cache hits
         whatever the (random) phase of the generator's DDS; the harmonics are rotated back."""
         ref = next((d.ac_v for d in drives if d.enabled and d.ac_v != 0), 0j)
@@ -245,7 +249,8 @@ class BoardResponse:
         self._phi = phi
         self.freq_hz = ss.freq_hz
 
-    def harmonics(self, node: str) -> np.ndarray:
+    def harmonics(self, node: str) -> ComplexArray:
         """Complex coefficients c_0..c_K of ``node``, V."""
         c = self.steady_state.harmonics(node)
-        return c * np.exp(1j * self._phi * np.arange(len(c)))
+        turned: ComplexArray = c * np.exp(1j * self._phi * np.arange(len(c)))
+        return turned

@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .generator_state import MODELLED_FUNCTIONS, ChannelState, GeneratorState, unit_to_vpp, vpp_to_unit
-from .scpi_device import Context, Dialect, ScpiDevice
-from .scpi_parser import ScpiError, expect_params, parse_bool, parse_choice, parse_number
+from .scpi_device import Context, Dialect, Handler, ScpiDevice
+from .scpi_parser import Params, ScpiError, Suffixes, expect_params, parse_bool, parse_choice, parse_number
 
 FUNCTIONS = ("SINusoid", "SQUare", "TRIangle", "RAMP", "PULSe", "PRBS", "NOISe", "ARBitrary", "DC", "USER",
              "HARMonic")
@@ -210,7 +210,8 @@ class GeneratorDevice(ScpiDevice):
         return self.fmt(level / ch.emf_scale())
 
     def set_unit(self, n: int, param: str) -> None:
-        """``VOLTage:UNIT {VPP|VRMS|DBM}``; dBm needs a finite load setting (docs/reference/scpi.md §2.1, §3.1, §3.2)."""
+        """``VOLTage:UNIT {VPP|VRMS|DBM}``; dBm needs a finite load setting (docs/reference/scpi.md §2.1, §3.1,
+        §3.2)."""
         unit = parse_choice(param, ("VPP", "VRMS", "DBM"))
         ch = self.state.channel(n)
         if unit == "DBM" and math.isinf(ch.load_ohm):
@@ -281,14 +282,14 @@ class GeneratorDevice(ScpiDevice):
     track_mnemonic = "TRACk"
     track_replies: dict[str, str] = {}
 
-    def _track(self, ctx: Context, s: list, p: tuple) -> None:
+    def _track(self, ctx: Context, s: Suffixes, p: Params) -> None:
         """``SOURce1:TRACk <mode>`` handler; another channel's TRACk is an undefined header (-113)."""
         if self.ch(s[0]) != 1:
             raise ScpiError(-113, f"{self.track_mnemonic} is a channel-1 command")
         expect_params(p, 1)
         self.set_track(p[0])
 
-    def _track_query(self, ctx: Context, s: list, p: tuple) -> str:
+    def _track_query(self, ctx: Context, s: Suffixes, p: Params) -> str:
         """``SOURce1:TRACk?`` handler."""
         if self.ch(s[0]) != 1:
             raise ScpiError(-113, f"{self.track_mnemonic} is a channel-1 command")
@@ -316,10 +317,10 @@ class GeneratorDevice(ScpiDevice):
 
 
 def channel_query(device: GeneratorDevice, fn: Callable[[int, Sequence[str]], str]
-                  ) -> Callable[[Context, list, tuple], str]:
+                  ) -> Handler:
     """A query on a ``SOURce#``/``OUTPut#`` node taking an optional MIN/MAX/DEF: ``fn(channel, params)``."""
 
-    def handler(ctx: Context, s: list, p: tuple) -> str:
+    def handler(ctx: Context, s: Suffixes, p: Params) -> str:
         """Answer for the channel named by the header's suffix."""
         return fn(device.ch(s[0] if s else None), p)
 

@@ -27,12 +27,13 @@ to select them with a settings conflict, so a test can never silently measure th
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .board import Drive
+from .sim_settings import sim_number
 
 NOMINAL_SOURCE_R_OHM = 50.0  # what the firmware assumes when converting (docs/reference/scpi.md §2.1)
 HIGH_Z = math.inf
@@ -105,11 +106,12 @@ class GeneratorState:
         self.reset()
 
     @classmethod
-    def from_sim(cls, limits: GeneratorLimits, defaults: ChannelState, sim: dict, seed: int = 0) -> GeneratorState:
+    def from_sim(cls, limits: GeneratorLimits, defaults: ChannelState, sim: Mapping[str, object],
+                 seed: int = 0) -> GeneratorState:
         """A family's state with the imperfections of a bench config's ``[sim]`` section."""
-        return cls(limits, defaults, source_r_ohm=sim.get("gen_source_r_ohm", 50.0),
-                   ch2_gain_db=sim.get("gen_amplitude_mismatch_db", 0.0),
-                   ch2_phase_deg=sim.get("gen_phase_mismatch_deg", 0.0), seed=seed)
+        return cls(limits, defaults, source_r_ohm=sim_number(sim, "gen_source_r_ohm", 50.0),
+                   ch2_gain_db=sim_number(sim, "gen_amplitude_mismatch_db", 0.0),
+                   ch2_phase_deg=sim_number(sim, "gen_phase_mismatch_deg", 0.0), seed=seed)
 
     def reset(self) -> None:
         """``*RST``: both channels at the family defaults, outputs off, tracking off, phases aligned."""
@@ -206,7 +208,8 @@ class GeneratorState:
 
     def frequencies(self) -> tuple[float, float]:
         """Frequency of channel 1 and 2, Hz (0 for the DC function)."""
-        return tuple(0.0 if c.function == "DC" else c.freq_hz for c in self.channels)  # type: ignore[return-value]
+        f1, f2 = (0.0 if c.function == "DC" else c.freq_hz for c in self.channels)
+        return f1, f2
 
 
 def vpp_to_unit(vpp: float, unit: str, load_ohm: float) -> float:

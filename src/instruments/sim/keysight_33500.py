@@ -28,10 +28,13 @@ Served commands (``#`` = optional channel suffix 1|2, default 1)::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import partial
+
 from .generator_device import FUNCTIONS, GeneratorDevice, GeneratorFamily, channel_query
 from .generator_state import ChannelState, GeneratorLimits, GeneratorState
-from .scpi_device import Context, Dialect, suffixed_command, suffixed_query
-from .scpi_parser import expect_params, parse_choice
+from .scpi_device import CommandRow, Context, Dialect, suffixed_command, suffixed_query
+from .scpi_parser import Params, Suffixes, expect_params, parse_choice
 
 IDN = "Agilent Technologies,33522B,MY52800000,3.05-1.19-2.00-52-00"
 LIMITS = GeneratorLimits(freq_min_hz=1e-6, freq_max_hz=30e6)
@@ -48,7 +51,7 @@ class Keysight33500(GeneratorDevice):
         super().__init__(Dialect(idn=idn, signed_integers=True), FAMILY, state)
         self.angle_unit = "DEGREE"
         self.range_auto = {1: "ON", 2: "ON"}
-        self._register()
+        self.register(self.commands())
 
     def reset(self) -> None:
         """``*RST`` (also resets the angle unit to degrees)."""
@@ -56,55 +59,62 @@ class Keysight33500(GeneratorDevice):
         self.angle_unit = "DEGREE"
         self.range_auto = {1: "ON", 2: "ON"}
 
-    def _register(self) -> None:
-        t = self.table
+    def commands(self) -> list[CommandRow]:
+        """The served commands (module docstring), in lookup order."""
         s = "[SOURce#:]"
         vlev = s + "VOLTage[:LEVel][:IMMediate]"
-        t.add(s + "FUNCtion[:SHAPe]", suffixed_command(self.ch, self.set_function),
-              suffixed_query(self.ch, self.function))
-        t.add(s + "FREQuency[:FIXed]", suffixed_command(self.ch, self.set_frequency), channel_query(self, self.frequency))
-        t.add(vlev + "[:AMPLitude]", suffixed_command(self.ch, self.set_amplitude), channel_query(self, self.amplitude))
-        t.add(vlev + ":OFFSet", suffixed_command(self.ch, self.set_offset), channel_query(self, self.offset))
-        t.add(vlev + ":HIGH", suffixed_command(self.ch, lambda n, p: self.set_high_low(n, p, True)),
-              suffixed_query(self.ch, lambda n: self.high_low(n, True)))
-        t.add(vlev + ":LOW", suffixed_command(self.ch, lambda n, p: self.set_high_low(n, p, False)),
-              suffixed_query(self.ch, lambda n: self.high_low(n, False)))
-        t.add(s + "VOLTage:UNIT", suffixed_command(self.ch, self.set_unit),
-              suffixed_query(self.ch, lambda n: self.state.channel(n).unit))
-        t.add(s + "VOLTage:RANGe:AUTO", suffixed_command(self.ch, self._set_range_auto),
-              suffixed_query(self.ch, lambda n: "1" if self.range_auto[n] == "ON" else "0"))
-        t.add(s + "PHASe[:ADJust]",
-              suffixed_command(self.ch, lambda n, p: self.set_phase(n, p, self.angle_unit == "RADIAN")),
-              channel_query(self, lambda n, p: self.phase(n, p, self.angle_unit == "RADIAN")))
-        t.add(s + "PHASe:SYNChronize", self._sync)
-        t.add("UNIT:ANGLe", self._set_angle_unit, query=lambda c, s_, p: {"DEGREE": "DEG", "RADIAN": "RAD"}.get(
-            self.angle_unit, self.angle_unit))
-        t.add(s + "TRACk", self._track, query=self._track_query)
-        t.add(s + "APPLy:SINusoid", lambda c, s_, p: self._apply(s_, p, "SIN"))
-        t.add(s + "APPLy:DC", lambda c, s_, p: self._apply(s_, p, "DC"))
-        t.add(s + "APPLy", query=self._apply_query)
-        t.add("OUTPut#[:STATe]", suffixed_command(self.ch, self.set_output),
-              suffixed_query(self.ch, lambda n: "1" if self.state.channel(n).output_on else "0"))
-        t.add("OUTPut#:LOAD", suffixed_command(self.ch, self.set_load), channel_query(self, self.load))
-        t.add("OUTPut#:POLarity", suffixed_command(self.ch, self.set_polarity),
-              suffixed_query(self.ch, lambda n: "INV" if self.state.channel(n).inverted else "NORM"))
+        set_, get = partial(suffixed_command, self.ch), partial(suffixed_query, self.ch)
+        radians = self._radians
+        return [
+            CommandRow(s + "FUNCtion[:SHAPe]", set_(self.set_function), get(self.function)),
+            CommandRow(s + "FREQuency[:FIXed]", set_(self.set_frequency), channel_query(self, self.frequency)),
+            CommandRow(vlev + "[:AMPLitude]", set_(self.set_amplitude), channel_query(self, self.amplitude)),
+            CommandRow(vlev + ":OFFSet", set_(self.set_offset), channel_query(self, self.offset)),
+            CommandRow(vlev + ":HIGH", set_(lambda n, p: self.set_high_low(n, p, True)),
+                       get(lambda n: self.high_low(n, True))),
+            CommandRow(vlev + ":LOW", set_(lambda n, p: self.set_high_low(n, p, False)),
+                       get(lambda n: self.high_low(n, False))),
+            CommandRow(s + "VOLTage:UNIT", set_(self.set_unit), get(lambda n: self.state.channel(n).unit)),
+            CommandRow(s + "VOLTage:RANGe:AUTO", set_(self._set_range_auto),
+                       get(lambda n: "1" if self.range_auto[n] == "ON" else "0")),
+            CommandRow(s + "PHASe[:ADJust]", set_(lambda n, p: self.set_phase(n, p, radians())),
+                       channel_query(self, lambda n, p: self.phase(n, p, radians()))),
+            CommandRow(s + "PHASe:SYNChronize", self._sync),
+            CommandRow("UNIT:ANGLe", self._set_angle_unit, self._angle_unit),
+            CommandRow(s + "TRACk", self._track, self._track_query),
+            CommandRow(s + "APPLy:SINusoid", lambda c, s_, p: self._apply(s_, p, "SIN")),
+            CommandRow(s + "APPLy:DC", lambda c, s_, p: self._apply(s_, p, "DC")),
+            CommandRow(s + "APPLy", query=self._apply_query),
+            CommandRow("OUTPut#[:STATe]", set_(self.set_output),
+                       get(lambda n: "1" if self.state.channel(n).output_on else "0")),
+            CommandRow("OUTPut#:LOAD", set_(self.set_load), channel_query(self, self.load)),
+            CommandRow("OUTPut#:POLarity", set_(self.set_polarity),
+                       get(lambda n: "INV" if self.state.channel(n).inverted else "NORM")),
+        ]
 
     # -- handlers that are specific to the 33500 -------------------------------------------------
     def _set_range_auto(self, n: int, param: str) -> None:
         mode = parse_choice(param, ("ON", "OFF", "ONCE", "1", "0"))
         self.range_auto[n] = {"1": "ON", "0": "OFF", "ONCE": "OFF"}.get(mode, mode)
 
-    def _sync(self, ctx: Context, s: list, p: tuple) -> None:
+    def _sync(self, ctx: Context, s: Suffixes, p: Params) -> None:
         self.ch(s[0])
         expect_params(p, 0)
         self.state.phase_align()
 
-    def _set_angle_unit(self, ctx: Context, s: list, p: tuple) -> None:
+    def _radians(self) -> bool:
+        return self.angle_unit == "RADIAN"
+
+    def _angle_unit(self, ctx: Context, s: Suffixes, p: Params) -> str:
+        """``UNIT:ANGLe?`` (its parameters are not checked)."""
+        return {"DEGREE": "DEG", "RADIAN": "RAD"}.get(self.angle_unit, self.angle_unit)
+
+    def _set_angle_unit(self, ctx: Context, s: Suffixes, p: Params) -> None:
         expect_params(p, 1)
         unit = parse_choice(p[0], ("DEGree", "RADian", "DEFault"))
         self.angle_unit = "DEGREE" if unit == "DEFAULT" else unit
 
-    def _apply(self, s: list, p: tuple, function: str) -> None:
+    def _apply(self, s: Suffixes, p: Params, function: str) -> None:
         n = self.ch(s[0])
         expect_params(p, 0, 3)
         values: list[float | str | None] = list(p)  # DEF reaches the setters as the keyword
@@ -114,7 +124,7 @@ class Keysight33500(GeneratorDevice):
         self.apply(n, function, values)
         self.state.update(n, output_on=True)
 
-    def _apply_query(self, ctx: Context, s: list, p: tuple) -> str:
+    def _apply_query(self, ctx: Context, s: Suffixes, p: Params) -> str:
         n = self.ch(s[0])
         expect_params(p, 0)
         ch = self.state.channel(n)
@@ -124,7 +134,7 @@ class Keysight33500(GeneratorDevice):
         return f'"{ch.function} {freq:+.15E},{amp:+.15E},{off:+.15E}"'
 
 
-def make_state(sim: dict, seed: int = 0) -> GeneratorState:
+def make_state(sim: Mapping[str, object], seed: int = 0) -> GeneratorState:
     """The generator state of a bench's ``[sim]`` section with this family's limits and defaults."""
     return GeneratorState.from_sim(LIMITS, DEFAULTS, sim, seed)
 

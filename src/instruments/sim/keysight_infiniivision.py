@@ -23,7 +23,7 @@ Facts from docs/reference/scpi.md §4.1 (pymeasure ``keysightDSOX1102G.py``; Inf
   50000, 62500 points over the screen; RAW = the acquisition record (when stopped), decimated to the
   requested count; MAXimum = RAW when stopped, NORMal while running; ``:WAVeform:POINts MAX`` also sets
   the mode to MAXimum. In AVERage mode with ``:ACQuire:COUNt`` > 1 at most 1000 points are returned
-  (the 2000X guide's rule, §4.1 [H/M]; assumed for the 1000X too).
+  (the 2000X guide's rule, docs/reference/scpi.md §4.1 [H/M]; assumed for the 1000X too).
 * Making a channel the waveform source turns it on.
 
 Model figures not in docs/reference/scpi.md (DSOX1204G data sheet): 500 uV/div ... 10 V/div at probe 1; offset +-2 V up
@@ -50,24 +50,32 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 
 import numpy as np
 
 from .acquisition import Acquisition, Geometry
+from .arrays import FloatArray
+from .scope_device import SimScope, data_format, only, read_mode, seconds, volts
 from .scope_state import ChannelSettings, Imperfections, ScopeHardware, ScopeState, Screen, SignalSource
 from .scpi_device import (
+    CommandRow,
     Context,
     Dialect,
-    ScpiDevice,
     action_of,
     command_of,
     definite_block,
     query_of,
-    suffixed_command,
-    suffixed_query,
 )
-from .scpi_parser import ScpiError, expect_params, parse_bool, parse_channel_name, parse_choice, parse_number
+from .scpi_parser import (
+    Params,
+    ScpiError,
+    Suffixes,
+    expect_params,
+    parse_bool,
+    parse_channel_name,
+    parse_choice,
+    parse_number,
+)
 
 IDN = "KEYSIGHT TECHNOLOGIES,DSO-X 1204G,CN00000000,02.12.2021071625"
 HARDWARE = ScopeHardware(h_divs=10, codes_per_div=32.0, centre_code=128.0, code_lo=1, code_hi=255,
@@ -78,6 +86,8 @@ NORMAL_POINTS = (100, 250, 500, 1000, 2000, 5000, 10000, 20000, 50000, 62500)
 AVERAGE_POINTS_CAP = 1000
 _TYPE_CODE = {"NORM": 0, "AVER": 2, "HRES": 3}
 _FORMAT_CODE = {"BYTE": 0, "WORD": 1, "ASC": 4}
+_REFERENCES = {"LEFT": 0.0, "CENTER": 0.5, "RIGHT": 1.0}
+_REFERENCE_REPLIES = {0.0: "LEFT", 0.5: "CENT", 1.0: "RIGH"}
 
 
 def memory_plan(state: ScopeState) -> tuple[Geometry, Screen]:
@@ -89,22 +99,24 @@ def memory_plan(state: ScopeState) -> tuple[Geometry, Screen]:
     return Geometry(t0_s=screen.left_s, dt_s=screen.window_s / n, n=n), screen
 
 
-class KeysightInfiniiVision(ScpiDevice):
+class KeysightInfiniiVision(SimScope):
     """The DSOX1204G dialect over a :class:`ScopeState` fed by the bench."""
 
+    average_spelling = "AVERage"
+
     def __init__(self, source: SignalSource, imperfections: Imperfections, *, seed: int = 0, idn: str = IDN) -> None:
-        super().__init__(Dialect(idn=idn, signed_integers=True, queue_size=30))
-        self.state = ScopeState(HARDWARE, imperfections, source, memory_plan, ChannelSettings(), seed=seed)
-        self._register()
-        self.reset()
+        super().__init__(Dialect(idn=idn, signed_integers=True, queue_size=30), HARDWARE, source, imperfections,
+                         seed)
+
+    def memory_plan(self, state: ScopeState) -> tuple[Geometry, Screen]:
+        """Automatic memory depth (:func:`memory_plan`)."""
+        return memory_plan(state)
 
     # -- state --------------------------------------------------------------------------------------
     def reset(self) -> None:
         """``*RST``: channel 1 on at 1 V/div, others off; 100 us/div centred; AUTO edge trigger on CH1 at 0 V;
         waveform CHAN1, BYTE, unsigned, MSB first, NORMal 1000 points (4000X guide's post-*RST ``:WAV?``)."""
-        self.state.reset()
-        for n in (2, 3, 4):
-            self.state.channel(n).display = False
+        super().reset()
         self.trig_levels = {n: 0.0 for n in range(1, 5)}
         self.wav_source = 1
         self.wav_format = "BYTE"
@@ -113,13 +125,6 @@ class KeysightInfiniiVision(ScpiDevice):
         self.points_mode = "NORM"
         self.points = 1000
         self.armed_event = False
-
-    def ch(self, suffix: int | None) -> int:
-        """Channel from a header suffix; a channel the scope lacks is an undefined header (-113)."""
-        n = 1 if suffix is None else suffix
-        if not 1 <= n <= 4:
-            raise ScpiError(-113, f"channel {n}")
-        return n
 
     def _clamp(self, value: float, lo: float, hi: float) -> float:
         if lo <= value <= hi:
@@ -131,97 +136,97 @@ class KeysightInfiniiVision(ScpiDevice):
         """Offset range: +-2 V up to 200 mV/div, +-50 V above (at probe 1; both scale with the probe)."""
         return (2.0 if c.scale_v / c.probe <= 0.2 else 50.0) * c.probe
 
-    # -- registration -------------------------------------------------------------------------------
-    def _register(self) -> None:
-        t = self.table
+    # -- the command table --------------------------------------------------------------------------
+    def commands(self) -> list[CommandRow]:
+        """The served commands (module docstring), subsystem by subsystem."""
+        return [*self._channel_rows(), *self._timebase_rows(), *self._acquire_rows(), *self._trigger_rows(),
+                *self._run_rows(), *self._waveform_rows(), *self.preamble_field_rows()]
+
+    def _channel_rows(self) -> list[CommandRow]:
+        set_, get = self.channel_command, self.channel_query
+        return [
+            CommandRow("CHANnel#:SCALe", set_(lambda c, v: self._set_scale(c, volts(v))),
+                       get(lambda c: _num(c.scale_v))),
+            CommandRow("CHANnel#:RANGe", set_(lambda c, v: self._set_scale(c, volts(v) / 8)),
+                       get(lambda c: _num(8.0 * c.scale_v))),
+            CommandRow("CHANnel#:OFFSet", set_(lambda c, v: self._set_offset(c, volts(v))),
+                       get(lambda c: _num(c.centre_v))),
+            self.channel_flag("CHANnel#:DISPlay", "display"),
+            self.channel_flag("CHANnel#:BWLimit", "bw_limit"),
+            self.channel_flag("CHANnel#:INVert", "inverted"),
+            CommandRow("CHANnel#:COUPling", set_(lambda c, v: setattr(c, "coupling", parse_choice(v, ("AC", "DC")))),
+                       get(lambda c: c.coupling)),
+            CommandRow("CHANnel#:IMPedance", set_(_set_impedance), get(lambda c: "ONEM")),
+            CommandRow("CHANnel#:PROBe", set_(self._set_probe), get(lambda c: _num(c.probe))),
+        ]
+
+    def _timebase_rows(self) -> list[CommandRow]:
         st = self.state
-        ch = self.ch
-        c = st.channel
+        return [
+            CommandRow("TIMebase:SCALe", command_of(lambda v: self._set_timebase(seconds(v))),
+                       query_of(lambda: _num(st.h_scale_s))),
+            CommandRow("TIMebase:RANGe", command_of(lambda v: self._set_timebase(seconds(v) / 10)),
+                       query_of(lambda: _num(10.0 * st.h_scale_s))),
+            CommandRow("TIMebase:POSition", command_of(self._set_position), query_of(lambda: _num(st.h_position_s))),
+            CommandRow("TIMebase:REFerence", command_of(self._set_reference),
+                       query_of(lambda: _REFERENCE_REPLIES[st.h_reference])),
+            CommandRow("TIMebase:MODE", command_of(lambda v: only(v, ("MAIN", "WINDow", "XY", "ROLL"), "MAIN")),
+                       query_of(lambda: "MAIN")),
+        ]
 
-        def chan_setter(fn: Callable[[ChannelSettings, str], None]) -> Callable[[int, str], None]:
-            return lambda n, v: fn(c(n), v)
+    def _acquire_rows(self) -> list[CommandRow]:
+        st = self.state
+        return [
+            CommandRow("ACQuire:TYPE", command_of(self.set_acq_type), query_of(lambda: st.acq_type)),
+            CommandRow("ACQuire:COUNt", command_of(self._set_count), query_of(lambda: f"{st.avg_count:+d}")),
+            CommandRow("ACQuire:MODE", command_of(lambda v: only(v, ("RTIMe", "SEGMented"), "RTIME")),
+                       query_of(lambda: "RTIM")),
+            CommandRow("ACQuire:POINts", query=query_of(lambda: f"{st.record_length():+d}")),
+            CommandRow("ACQuire:SRATe", query=query_of(lambda: _num(st.sample_rate_sa_s()))),
+        ]
 
-        t.add("CHANnel#:SCALe", suffixed_command(ch, chan_setter(lambda k, v: self._set_scale(k, _volts(v)))),
-              suffixed_query(ch, lambda n: _num(c(n).scale_v)))
-        t.add("CHANnel#:RANGe", suffixed_command(ch, chan_setter(lambda k, v: self._set_scale(k, _volts(v) / 8))),
-              suffixed_query(ch, lambda n: _num(8.0 * c(n).scale_v)))
-        t.add("CHANnel#:OFFSet", suffixed_command(ch, chan_setter(lambda k, v: self._set_offset(k, _volts(v)))),
-              suffixed_query(ch, lambda n: _num(c(n).centre_v)))
-        for spelling, attr in (("DISPlay", "display"), ("BWLimit", "bw_limit"), ("INVert", "inverted")):
-            t.add(f"CHANnel#:{spelling}",
-                  suffixed_command(ch, lambda n, v, a=attr: setattr(c(n), a, parse_bool(v))),
-                  suffixed_query(ch, lambda n, a=attr: "1" if getattr(c(n), a) else "0"))
-        t.add("CHANnel#:COUPling",
-              suffixed_command(ch, lambda n, v: setattr(c(n), "coupling", parse_choice(v, ("AC", "DC")))),
-              suffixed_query(ch, lambda n: c(n).coupling))
-        t.add("CHANnel#:IMPedance", suffixed_command(ch, self._set_impedance), suffixed_query(ch, lambda n: "ONEM"))
-        t.add("CHANnel#:PROBe", suffixed_command(ch, self._set_probe), suffixed_query(ch, lambda n: _num(c(n).probe)))
+    def _trigger_rows(self) -> list[CommandRow]:
+        st = self.state
+        modes = ("EDGE", "GLITch", "PATTern", "TV", "SHOLd", "TRANsition")
+        return [
+            CommandRow("TRIGger:MODE", command_of(lambda v: only(v, modes, "EDGE")), query_of(lambda: "EDGE")),
+            CommandRow("TRIGger[:EDGE]:SOURce", command_of(self._set_trig_source), query_of(self._trig_source)),
+            CommandRow("TRIGger[:EDGE]:LEVel", self._set_trig_level, self._trig_level),
+            CommandRow("TRIGger[:EDGE]:SLOPe", command_of(self._set_slope), query_of(lambda: st.trig_slope)),
+            CommandRow("TRIGger[:EDGE]:COUPling", command_of(self._set_trig_coupling),
+                       query_of(lambda: st.trig_coupling)),
+            CommandRow("TRIGger:SWEep", command_of(self._set_sweep), query_of(lambda: st.sweep)),
+            CommandRow("TRIGger:FORCe", action_of(self._force)),
+        ]
 
-        # timebase
-        t.add("TIMebase:SCALe", command_of(lambda v: self._set_timebase(_seconds(v))), query_of(lambda: _num(st.h_scale_s)))
-        t.add("TIMebase:RANGe", command_of(lambda v: self._set_timebase(_seconds(v) / 10)),
-              query_of(lambda: _num(10.0 * st.h_scale_s)))
-        t.add("TIMebase:POSition",
-              command_of(lambda v: setattr(st, "h_position_s", self._clamp(_seconds(v), -500.0, 500.0))),
-              query_of(lambda: _num(st.h_position_s)))
-        t.add("TIMebase:REFerence", command_of(self._set_reference),
-              query_of(lambda: {0.0: "LEFT", 0.5: "CENT", 1.0: "RIGH"}[st.h_reference]))
-        t.add("TIMebase:MODE", command_of(lambda v: _only(v, ("MAIN", "WINDow", "XY", "ROLL"), "MAIN")),
-              query_of(lambda: "MAIN"))
+    def _run_rows(self) -> list[CommandRow]:
+        return [
+            CommandRow("RUN", action_of(self.state.run)),
+            CommandRow("STOP", action_of(self.state.stop)),
+            CommandRow("SINGle", action_of(self._single)),
+            CommandRow("DIGitize", self._digitize),
+            CommandRow("RSTate", query=query_of(self._rstate)),
+            CommandRow("AER", query=query_of(self._aer)),
+            CommandRow("TER", query=query_of(self._ter)),
+            CommandRow("OPERegister[:CONDition]", query=query_of(self._oper)),
+            CommandRow("SYSTem:PRESet", action_of(self.reset)),
+        ]
 
-        # acquisition
-        t.add("ACQuire:TYPE", command_of(self._set_acq_type), query_of(lambda: st.acq_type))
-        t.add("ACQuire:COUNt",
-              command_of(lambda v: setattr(st, "avg_count", int(round(self._clamp(_plain(v), 2, 65536))))),
-              query_of(lambda: f"{st.avg_count:+d}"))
-        t.add("ACQuire:MODE", command_of(lambda v: _only(v, ("RTIMe", "SEGMented"), "RTIME")),
-              query_of(lambda: "RTIM"))
-        t.add("ACQuire:POINts", query=query_of(lambda: f"{st.record_length():+d}"))
-        t.add("ACQuire:SRATe", query=query_of(lambda: _num(st.sample_rate_sa_s())))
-
-        # trigger
-        t.add("TRIGger:MODE",
-              command_of(lambda v: _only(v, ("EDGE", "GLITch", "PATTern", "TV", "SHOLd", "TRANsition"), "EDGE")),
-              query_of(lambda: "EDGE"))
-        t.add("TRIGger[:EDGE]:SOURce", command_of(self._set_trig_source), query_of(self._trig_source))
-        t.add("TRIGger[:EDGE]:LEVel", self._set_trig_level, self._trig_level)
-        t.add("TRIGger[:EDGE]:SLOPe", command_of(self._set_slope), query_of(lambda: st.trig_slope))
-        t.add("TRIGger[:EDGE]:COUPling", command_of(self._set_trig_coupling), query_of(lambda: st.trig_coupling))
-        t.add("TRIGger:SWEep",
-              command_of(lambda v: setattr(st, "sweep", {"AUTO": "AUTO", "NORMAL": "NORM"}[
-                  parse_choice(v, ("AUTO", "NORMal"))])),
-              query_of(lambda: st.sweep))
-        t.add("TRIGger:FORCe", action_of(self._force))
-
-        # run control
-        t.add("RUN", action_of(st.run))
-        t.add("STOP", action_of(st.stop))
-        t.add("SINGle", action_of(self._single))
-        t.add("DIGitize", self._digitize)
-        t.add("RSTate", query=query_of(self._rstate))
-        t.add("AER", query=query_of(self._aer))
-        t.add("TER", query=query_of(self._ter))
-        t.add("OPERegister[:CONDition]", query=query_of(self._oper))
-        t.add("SYSTem:PRESet", action_of(self.reset))
-
-        # waveform
-        t.add("WAVeform:SOURce", command_of(self._set_wav_source), query_of(lambda: f"CHAN{self.wav_source}"))
-        t.add("WAVeform:FORMat", command_of(self._set_format), query_of(lambda: self.wav_format))
-        t.add("WAVeform:UNSigned", command_of(lambda v: setattr(self, "wav_unsigned", parse_bool(v))),
-              query_of(lambda: "1" if self.wav_unsigned else "0"))
-        t.add("WAVeform:BYTeorder",
-              command_of(lambda v: setattr(self, "wav_msb_first",
-                                           parse_choice(v, ("MSBFirst", "LSBFirst")) == "MSBFIRST")),
-              query_of(lambda: "MSBF" if self.wav_msb_first else "LSBF"))
-        t.add("WAVeform:POINts:MODE", command_of(self._set_points_mode), query_of(lambda: self.points_mode))
-        t.add("WAVeform:POINts", command_of(self._set_points), query_of(self._points_available))
-        t.add("WAVeform:PREamble", query=query_of(lambda: ",".join(self._preamble_fields())))
-        t.add("WAVeform:DATA", query=self._data)
-        t.add("WAVeform:TYPE", query=query_of(self._wave_type))
-        t.add("WAVeform:COUNt", query=query_of(lambda: self._preamble_fields()[3]))
-        for i, name in ((4, "XINCrement"), (5, "XORigin"), (6, "XREFerence"), (7, "YINCrement"), (8, "YORigin"),
-                        (9, "YREFerence")):
-            t.add(f"WAVeform:{name}", query=query_of(lambda i=i: self._preamble_fields()[i]))
+    def _waveform_rows(self) -> list[CommandRow]:
+        return [
+            CommandRow("WAVeform:SOURce", command_of(self._set_wav_source), query_of(lambda: f"CHAN{self.wav_source}")),
+            CommandRow("WAVeform:FORMat", command_of(self._set_format), query_of(lambda: self.wav_format)),
+            CommandRow("WAVeform:UNSigned", command_of(self._set_unsigned),
+                       query_of(lambda: "1" if self.wav_unsigned else "0")),
+            CommandRow("WAVeform:BYTeorder", command_of(self._set_byte_order),
+                       query_of(lambda: "MSBF" if self.wav_msb_first else "LSBF")),
+            CommandRow("WAVeform:POINts:MODE", command_of(self._set_points_mode), query_of(lambda: self.points_mode)),
+            CommandRow("WAVeform:POINts", command_of(self._set_points), query_of(self._points_available)),
+            CommandRow("WAVeform:PREamble", query=query_of(lambda: ",".join(self.preamble_fields()))),
+            CommandRow("WAVeform:DATA", query=self._data),
+            CommandRow("WAVeform:TYPE", query=query_of(self._wave_type)),
+            CommandRow("WAVeform:COUNt", query=query_of(lambda: self.preamble_fields()[3])),
+        ]
 
     # -- vertical helpers ---------------------------------------------------------------------------
     def _set_scale(self, c: ChannelSettings, v: float) -> None:
@@ -231,12 +236,7 @@ class KeysightInfiniiVision(ScpiDevice):
         lim = self._offset_limit(c)
         c.centre_v = self._clamp(v, -lim, lim)
 
-    def _set_impedance(self, n: int, value: str) -> None:
-        if parse_choice(value, ("ONEMeg", "FIFTy")) == "FIFTY":
-            raise ScpiError(-221, "the DSOX1204G has 1 MOhm inputs only")
-
-    def _set_probe(self, n: int, value: str) -> None:
-        c = self.state.channel(n)
+    def _set_probe(self, c: ChannelSettings, value: str) -> None:
         ratio = self._clamp(_plain(value), 0.1, 10000.0)
         k = ratio / c.probe  # V/div and offset are probe-referred, so they scale with the factor
         c.scale_v *= k
@@ -247,15 +247,14 @@ class KeysightInfiniiVision(ScpiDevice):
     def _set_timebase(self, v: float) -> None:
         self.state.h_scale_s = self._clamp(v, self.state.hw.timebase_min_s, self.state.hw.timebase_max_s)
 
-    def _set_reference(self, value: str) -> None:
-        refs = {"LEFT": 0.0, "CENTER": 0.5, "RIGHT": 1.0}
-        self.state.h_reference = refs[parse_choice(value, ("LEFT", "CENTer", "RIGHt"))]
+    def _set_position(self, value: str) -> None:
+        self.state.h_position_s = self._clamp(seconds(value), -500.0, 500.0)
 
-    def _set_acq_type(self, value: str) -> None:
-        v = parse_choice(value, ("NORMal", "AVERage", "HRESolution", "PEAK"))
-        if v == "PEAK":
-            raise ScpiError(-221, "the simulator does not model PEAK detect")
-        self.state.acq_type = {"NORMAL": "NORM", "AVERAGE": "AVER", "HRESOLUTION": "HRES"}[v]
+    def _set_reference(self, value: str) -> None:
+        self.state.h_reference = _REFERENCES[parse_choice(value, ("LEFT", "CENTer", "RIGHt"))]
+
+    def _set_count(self, value: str) -> None:
+        self.state.avg_count = int(round(self._clamp(_plain(value), 2, 65536)))
 
     # -- trigger helpers -----------------------------------------------------------------------------
     def _set_trig_source(self, value: str) -> None:
@@ -271,17 +270,17 @@ class KeysightInfiniiVision(ScpiDevice):
         src = self.state.trig_source
         return f"CHAN{src}" if isinstance(src, int) else src
 
-    def _set_trig_level(self, ctx: Context, s: list, p: tuple) -> None:
+    def _set_trig_level(self, ctx: Context, s: Suffixes, p: Params) -> None:
         """``:TRIGger:LEVel <V>[,<source>]``: the level is kept per source channel."""
         expect_params(p, 1, 2)
-        v = _volts(p[0])
+        v = volts(p[0])
         n = parse_channel_name(p[1], ("CHANnel",), 4) if len(p) == 2 else self.state.trig_source
         if isinstance(n, int):
             self.trig_levels[n] = v
             if n == self.state.trig_source:
                 self.state.trig_level_v = v
 
-    def _trig_level(self, ctx: Context, s: list, p: tuple) -> str:
+    def _trig_level(self, ctx: Context, s: Suffixes, p: Params) -> str:
         expect_params(p, 0, 1)
         if p:
             return _num(self.trig_levels[parse_channel_name(p[0], ("CHANnel",), 4)])
@@ -295,6 +294,9 @@ class KeysightInfiniiVision(ScpiDevice):
         v = parse_choice(value, ("AC", "DC", "LFReject"))
         self.state.trig_coupling = {"LFREJECT": "LFR"}.get(v, v)
 
+    def _set_sweep(self, value: str) -> None:
+        self.state.sweep = {"AUTO": "AUTO", "NORMAL": "NORM"}[parse_choice(value, ("AUTO", "NORMal"))]
+
     # -- run control ---------------------------------------------------------------------------------
     def _single(self) -> None:
         self.state.arm_single(auto=self.state.sweep == "AUTO")
@@ -306,7 +308,7 @@ class KeysightInfiniiVision(ScpiDevice):
             st.last = st.try_acquire(allow_auto=True)
             st.run_state = "STOP"
 
-    def _digitize(self, ctx: Context, s: list, p: tuple) -> None:
+    def _digitize(self, ctx: Context, s: Suffixes, p: Params) -> None:
         """``:DIGitize [CHANnel<n>,...]``: listed channels on, the others off; block until acquired."""
         st = self.state
         chans = [parse_channel_name(x, ("CHANnel",), 4) for x in p]
@@ -351,12 +353,16 @@ class KeysightInfiniiVision(ScpiDevice):
         self.state.channel(n).display = True
 
     def _set_format(self, value: str) -> None:
-        v = parse_choice(value, ("BYTE", "WORD", "ASCii"))
-        self.wav_format = "ASC" if v == "ASCII" else v
+        self.wav_format = data_format(value)
+
+    def _set_unsigned(self, value: str) -> None:
+        self.wav_unsigned = parse_bool(value)
+
+    def _set_byte_order(self, value: str) -> None:
+        self.wav_msb_first = parse_choice(value, ("MSBFirst", "LSBFirst")) == "MSBFIRST"
 
     def _set_points_mode(self, value: str) -> None:
-        v = parse_choice(value, ("NORMal", "MAXimum", "RAW"))
-        self.points_mode = {"NORMAL": "NORM", "MAXIMUM": "MAX"}.get(v, v)
+        self.points_mode = read_mode(value)
 
     def _set_points(self, value: str) -> None:
         v = parse_number(value, keywords=("MAX",))
@@ -368,7 +374,7 @@ class KeysightInfiniiVision(ScpiDevice):
 
     def _points_available(self) -> str:
         """``:WAVeform:POINts?``: points the next transfer holds (0 = no data)."""
-        acq = self._acquisition_for_read(fresh=False)
+        acq = self.acquisition_for_read(fresh=False)
         return f"{self._geometry(acq).n:+d}" if acq is not None else "+0"
 
     def _mode_is_raw(self) -> bool:
@@ -395,8 +401,9 @@ class KeysightInfiniiVision(ScpiDevice):
         acq = self.state.last
         return acq_type_name(acq) if acq is not None else self.state.acq_type
 
-    def _preamble_fields(self) -> list[str]:
-        acq = self._acquisition_for_read(fresh=False)
+    def preamble_fields(self) -> list[str]:
+        """``format,type,points,count,xincrement,xorigin,xreference,yincrement,yorigin,yreference`` (§4.1)."""
+        acq = self.acquisition_for_read(fresh=False)
         ch = self.wav_source
         fmt = self.wav_format
         if acq is None:
@@ -411,17 +418,9 @@ class KeysightInfiniiVision(ScpiDevice):
         return [f"{_FORMAT_CODE[fmt]:+d}", f"{_TYPE_CODE[ty]:+d}", f"{geom.n:+d}", f"{count:+d}", _num(geom.dt_s),
                 _num(geom.t0_s), "+0", _num(yinc), _num(adc.centre_v), f"{int(yref):+d}"]
 
-    def _acquisition_for_read(self, fresh: bool) -> Acquisition | None:
-        st = self.state
-        if st.run_state == "RUN":
-            return st.current() if fresh else (st.last or st.current())
-        if st.run_state == "SINGLE":
-            st.poll_single()
-        return st.last
-
-    def _data(self, ctx: Context, s: list, p: tuple) -> bytes:
+    def _data(self, ctx: Context, s: Suffixes, p: Params) -> bytes:
         expect_params(p, 0)
-        acq = self._acquisition_for_read(fresh=True)
+        acq = self.acquisition_for_read(fresh=True)
         ch = self.wav_source
         if acq is None or ch not in acq.channels:
             self.push_error(-222, f"no data for channel {ch}")
@@ -429,7 +428,7 @@ class KeysightInfiniiVision(ScpiDevice):
         codes = acq.codes(ch, self._geometry(acq))
         return definite_block(self._encode(codes, acq, ch), 8)
 
-    def _encode(self, codes: np.ndarray, acq: Acquisition, ch: int) -> bytes:
+    def _encode(self, codes: FloatArray, acq: Acquisition, ch: int) -> bytes:
         fmt = self.wav_format
         if fmt == "BYTE":
             q = np.floor(codes)  # averaged data are truncated to 8 bits (2000X guide, BYTE format)
@@ -444,8 +443,8 @@ class KeysightInfiniiVision(ScpiDevice):
                 u = (u.astype(np.int32) - 32768).astype(np.int16)
             return u.astype(u.dtype.newbyteorder(">" if self.wav_msb_first else "<")).tobytes()
         adc = acq.adc[ch]
-        volts = (codes - adc.centre_code) * adc.lsb_v + adc.centre_v
-        return ",".join(f"{v:+.6E}" for v in volts).encode()
+        values_v = (codes - adc.centre_code) * adc.lsb_v + adc.centre_v
+        return ",".join(f"{v:+.6E}" for v in values_v).encode()
 
 
 def acq_type_name(acq: Acquisition) -> str:
@@ -457,19 +456,10 @@ def _num(v: float) -> str:
     return f"{v:+.8E}"
 
 
-def _volts(text: str) -> float:
-    return float(parse_number(text, units=("V",)))
-
-
-def _seconds(text: str) -> float:
-    return float(parse_number(text, units=("S",)))
-
-
 def _plain(text: str) -> float:
     return float(parse_number(text))
 
 
-def _only(value: str, choices: tuple[str, ...], modelled: str) -> None:
-    """Accept a documented choice only if the simulator models it; the others are -221."""
-    if parse_choice(value, choices) != modelled:
-        raise ScpiError(-221, f"the simulator models {modelled} only")
+def _set_impedance(c: ChannelSettings, value: str) -> None:
+    if parse_choice(value, ("ONEMeg", "FIFTy")) == "FIFTY":
+        raise ScpiError(-221, "the DSOX1204G has 1 MOhm inputs only")

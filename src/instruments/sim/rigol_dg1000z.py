@@ -28,10 +28,13 @@ Served commands (``#`` = optional channel suffix 1|2, default 1)::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import partial
+
 from .generator_device import FUNCTIONS, GeneratorDevice, GeneratorFamily, channel_query
 from .generator_state import ChannelState, GeneratorLimits, GeneratorState
-from .scpi_device import Context, Dialect, suffixed_command, suffixed_query
-from .scpi_parser import expect_params
+from .scpi_device import CommandRow, Context, Dialect, suffixed_command, suffixed_query
+from .scpi_parser import Params, Suffixes, expect_params
 
 IDN = "Rigol Technologies,DG1062Z,DG1ZA00000000,00.01.14"
 LIMITS = GeneratorLimits(freq_min_hz=1e-6, freq_max_hz=60e6)
@@ -50,42 +53,44 @@ class RigolDG1000Z(GeneratorDevice):
 
     def __init__(self, state: GeneratorState, idn: str = IDN) -> None:
         super().__init__(Dialect(idn=idn, signed_integers=False, error_texts=ERROR_TEXTS), FAMILY, state)
-        self._register()
+        self.register(self.commands())
 
-    def _register(self) -> None:
-        t = self.table
+    def commands(self) -> list[CommandRow]:
+        """The served commands (module docstring), in lookup order."""
         s = "[SOURce#:]"
         vlev = s + "VOLTage[:LEVel][:IMMediate]"
-        t.add(s + "FUNCtion[:SHAPe]", suffixed_command(self.ch, self.set_function), suffixed_query(self.ch, self.function))
-        t.add(s + "FREQuency[:FIXed]", suffixed_command(self.ch, self.set_frequency), channel_query(self, self.frequency))
-        t.add(vlev + "[:AMPLitude]", suffixed_command(self.ch, self.set_amplitude), channel_query(self, self.amplitude))
-        t.add(vlev + ":OFFSet", suffixed_command(self.ch, self.set_offset), channel_query(self, self.offset))
-        t.add(vlev + ":HIGH", suffixed_command(self.ch, lambda n, p: self.set_high_low(n, p, True)),
-              suffixed_query(self.ch, lambda n: self.high_low(n, True)))
-        t.add(vlev + ":LOW", suffixed_command(self.ch, lambda n, p: self.set_high_low(n, p, False)),
-              suffixed_query(self.ch, lambda n: self.high_low(n, False)))
-        t.add(s + "VOLTage:UNIT", suffixed_command(self.ch, self.set_unit),
-              suffixed_query(self.ch, lambda n: self.state.channel(n).unit))
-        t.add(s + "PHASe[:ADJust]", suffixed_command(self.ch, self.set_phase), channel_query(self, self.phase))
-        t.add(s + "PHASe:INITiate", self._sync)
-        t.add(s + "PHASe:SYNChronize", self._sync)
-        t.add(s + "TRACk", self._track, query=self._track_query)
-        t.add(s + "APPLy:SINusoid", lambda c, s_, p: self._apply(s_, p, "SIN"))
-        t.add(s + "APPLy:DC", lambda c, s_, p: self._apply(s_, p, "DC"))
-        t.add(s + "APPLy", query=self._apply_query)
-        on_off = suffixed_query(self.ch, lambda n: "ON" if self.state.channel(n).output_on else "OFF")
-        t.add("OUTPut#[:STATe]", suffixed_command(self.ch, self.set_output), on_off)
-        t.add("OUTPut#:IMPedance", suffixed_command(self.ch, self.set_load), channel_query(self, self.load))
-        t.add("OUTPut#:LOAD", suffixed_command(self.ch, self.set_load), channel_query(self, self.load))
-        t.add("OUTPut#:POLarity", suffixed_command(self.ch, self.set_polarity),
-              suffixed_query(self.ch, lambda n: "INV" if self.state.channel(n).inverted else "NORM"))
+        set_, get = partial(suffixed_command, self.ch), partial(suffixed_query, self.ch)
+        return [
+            CommandRow(s + "FUNCtion[:SHAPe]", set_(self.set_function), get(self.function)),
+            CommandRow(s + "FREQuency[:FIXed]", set_(self.set_frequency), channel_query(self, self.frequency)),
+            CommandRow(vlev + "[:AMPLitude]", set_(self.set_amplitude), channel_query(self, self.amplitude)),
+            CommandRow(vlev + ":OFFSet", set_(self.set_offset), channel_query(self, self.offset)),
+            CommandRow(vlev + ":HIGH", set_(lambda n, p: self.set_high_low(n, p, True)),
+                       get(lambda n: self.high_low(n, True))),
+            CommandRow(vlev + ":LOW", set_(lambda n, p: self.set_high_low(n, p, False)),
+                       get(lambda n: self.high_low(n, False))),
+            CommandRow(s + "VOLTage:UNIT", set_(self.set_unit), get(lambda n: self.state.channel(n).unit)),
+            CommandRow(s + "PHASe[:ADJust]", set_(self.set_phase), channel_query(self, self.phase)),
+            CommandRow(s + "PHASe:INITiate", self._sync),
+            CommandRow(s + "PHASe:SYNChronize", self._sync),
+            CommandRow(s + "TRACk", self._track, self._track_query),
+            CommandRow(s + "APPLy:SINusoid", lambda c, s_, p: self._apply(s_, p, "SIN")),
+            CommandRow(s + "APPLy:DC", lambda c, s_, p: self._apply(s_, p, "DC")),
+            CommandRow(s + "APPLy", query=self._apply_query),
+            CommandRow("OUTPut#[:STATe]", set_(self.set_output),
+                       get(lambda n: "ON" if self.state.channel(n).output_on else "OFF")),
+            CommandRow("OUTPut#:IMPedance", set_(self.set_load), channel_query(self, self.load)),
+            CommandRow("OUTPut#:LOAD", set_(self.set_load), channel_query(self, self.load)),
+            CommandRow("OUTPut#:POLarity", set_(self.set_polarity),
+                       get(lambda n: "INV" if self.state.channel(n).inverted else "NORM")),
+        ]
 
-    def _sync(self, ctx: Context, s: list, p: tuple) -> None:
+    def _sync(self, ctx: Context, s: Suffixes, p: Params) -> None:
         self.ch(s[0])
         expect_params(p, 0)
         self.state.phase_align()
 
-    def _apply(self, s: list, p: tuple, function: str) -> None:
+    def _apply(self, s: Suffixes, p: Params, function: str) -> None:
         n = self.ch(s[0])
         expect_params(p, 0, 4)
         given = list(p) + list(APPLY_DEFAULTS[len(p):])
@@ -101,7 +106,7 @@ class RigolDG1000Z(GeneratorDevice):
         finally:
             self.state.channel(n).unit = unit
 
-    def _apply_query(self, ctx: Context, s: list, p: tuple) -> str:
+    def _apply_query(self, ctx: Context, s: Suffixes, p: Params) -> str:
         n = self.ch(s[0])
         expect_params(p, 0)
         ch = self.state.channel(n)
@@ -111,6 +116,6 @@ class RigolDG1000Z(GeneratorDevice):
         return f'"{ch.function},{f(ch.freq_hz)},{f(vpp)},{f(off)},{f(ch.phase_deg)}"'
 
 
-def make_state(sim: dict, seed: int = 0) -> GeneratorState:
+def make_state(sim: Mapping[str, object], seed: int = 0) -> GeneratorState:
     """The generator state of a bench's ``[sim]`` section with this family's limits and defaults."""
     return GeneratorState.from_sim(LIMITS, DEFAULTS, sim, seed)

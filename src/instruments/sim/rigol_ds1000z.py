@@ -50,19 +50,10 @@ import math
 import numpy as np
 
 from .acquisition import Acquisition, Geometry
+from .scope_device import SimScope, data_format, only, read_mode, seconds, volts
 from .scope_state import ChannelSettings, Imperfections, ScopeHardware, ScopeState, Screen, SignalSource
-from .scpi_device import (
-    Context,
-    Dialect,
-    ScpiDevice,
-    action_of,
-    command_of,
-    definite_block,
-    query_of,
-    suffixed_command,
-    suffixed_query,
-)
-from .scpi_parser import ScpiError, expect_params, parse_bool, parse_channel_name, parse_choice, parse_number
+from .scpi_device import CommandRow, Context, Dialect, action_of, command_of, definite_block, query_of
+from .scpi_parser import Params, ScpiError, Suffixes, expect_params, parse_channel_name, parse_choice, parse_number
 
 IDN = "RIGOL TECHNOLOGIES,DS1054Z,DS1ZA000000000,00.04.04.SP4"
 HARDWARE = ScopeHardware(h_divs=12, codes_per_div=25.0, centre_code=127.0, code_lo=0, code_hi=255,
@@ -85,23 +76,26 @@ def mdepths(n_on: int) -> tuple[int, ...]:
     return tuple(d // div for d in MDEPTHS_1CH)
 
 
-class RigolDS1000Z(ScpiDevice):
+_TRIGGER_MODES = ("EDGE", "PULSe", "RUNT", "WIND", "SLOPe", "NEDGe", "PATTern", "DELay", "TIMeout", "DURation",
+                  "SHOLd", "RS232", "IIC", "SPI", "VIDeo")
+_SLOPE_REPLIES = {"POS": "POS", "NEG": "NEG", "EITH": "RFAL"}
+
+
+class RigolDS1000Z(SimScope):
     """The DS1054Z dialect over a :class:`ScopeState` fed by the bench."""
 
+    average_spelling = "AVERages"
+
     def __init__(self, source: SignalSource, imperfections: Imperfections, *, seed: int = 0, idn: str = IDN) -> None:
-        super().__init__(Dialect(idn=idn, signed_integers=False, error_texts=ERROR_TEXTS))
         self.mdepth_index: int | None = None  # None = AUTO; else an index into mdepths(n_on)
-        self.state = ScopeState(HARDWARE, imperfections, source, self.memory_plan, ChannelSettings(), seed=seed)
-        self._register()
-        self.reset()
+        super().__init__(Dialect(idn=idn, signed_integers=False, error_texts=ERROR_TEXTS), HARDWARE, source,
+                         imperfections, seed)
 
     # -- state --------------------------------------------------------------------------------------
     def reset(self) -> None:
         """``*RST``: channel 1 on at 1 V/div, others off, 1 us/div, AUTO edge trigger on CH1 at 0 V,
         memory AUTO, averages 2; waveform CHAN1, NORMal, BYTE, points 1..1200 (DS1000Z guide defaults)."""
-        self.state.reset()
-        for n in (2, 3, 4):
-            self.state.channel(n).display = False
+        super().reset()
         self.state.h_scale_s = 1e-6
         self.state.avg_count = 2
         self.mdepth_index = None
@@ -126,83 +120,84 @@ class RigolDS1000Z(ScpiDevice):
         centre = screen.left_s + screen.window_s / 2
         return Geometry(t0_s=centre - n / (2 * fs), dt_s=1.0 / fs, n=n), screen
 
-    def ch(self, suffix: int | None) -> int:
-        """Channel from a header suffix; a channel the scope lacks is an undefined header (-113)."""
-        n = 1 if suffix is None else suffix
-        if not 1 <= n <= 4:
-            raise ScpiError(-113, f"channel {n}")
-        return n
+    # -- the command table --------------------------------------------------------------------------
+    def commands(self) -> list[CommandRow]:
+        """The served commands (module docstring), subsystem by subsystem."""
+        return [*self._channel_rows(), *self._timebase_rows(), *self._acquire_rows(), *self._trigger_rows(),
+                *self._run_rows(), *self._waveform_rows(), *self.preamble_field_rows()]
 
-    # -- registration -------------------------------------------------------------------------------
-    def _register(self) -> None:
-        t = self.table
+    def _channel_rows(self) -> list[CommandRow]:
+        set_, get = self.channel_command, self.channel_query
+        return [
+            self.channel_flag("CHANnel#:DISPlay", "display"),
+            self.channel_flag("CHANnel#:INVert", "inverted"),
+            CommandRow("CHANnel#:SCALe", set_(self._set_scale), get(lambda c: _num(c.scale_v))),
+            CommandRow("CHANnel#:OFFSet", set_(self._set_offset), get(lambda c: _num(-c.centre_v + 0.0))),
+            CommandRow("CHANnel#:COUPling",
+                       set_(lambda c, v: setattr(c, "coupling", parse_choice(v, ("AC", "DC", "GND")))),
+                       get(lambda c: c.coupling)),
+            CommandRow("CHANnel#:BWLimit",
+                       set_(lambda c, v: setattr(c, "bw_limit", parse_choice(v, ("20M", "OFF")) == "20M")),
+                       get(lambda c: "20M" if c.bw_limit else "OFF")),
+            CommandRow("CHANnel#:PROBe", set_(self._set_probe), get(lambda c: _num(c.probe))),
+        ]
+
+    def _timebase_rows(self) -> list[CommandRow]:
         st = self.state
-        ch = self.ch
-        c = st.channel
+        return [
+            CommandRow("TIMebase[:MAIN]:SCALe", command_of(self._set_timebase), query_of(lambda: _num(st.h_scale_s))),
+            CommandRow("TIMebase[:MAIN]:OFFSet", command_of(self._set_position),
+                       query_of(lambda: _num(st.h_position_s))),
+            CommandRow("TIMebase:MODE", command_of(lambda v: only(v, ("MAIN", "XY", "ROLL"), "MAIN")),
+                       query_of(lambda: "MAIN")),
+        ]
 
-        t.add("CHANnel#:DISPlay", suffixed_command(ch, lambda n, v: setattr(c(n), "display", parse_bool(v))),
-              suffixed_query(ch, lambda n: "1" if c(n).display else "0"))
-        t.add("CHANnel#:INVert", suffixed_command(ch, lambda n, v: setattr(c(n), "inverted", parse_bool(v))),
-              suffixed_query(ch, lambda n: "1" if c(n).inverted else "0"))
-        t.add("CHANnel#:SCALe", suffixed_command(ch, self._set_scale), suffixed_query(ch, lambda n: _num(c(n).scale_v)))
-        t.add("CHANnel#:OFFSet", suffixed_command(ch, self._set_offset),
-              suffixed_query(ch, lambda n: _num(-c(n).centre_v + 0.0)))
-        t.add("CHANnel#:COUPling",
-              suffixed_command(ch, lambda n, v: setattr(c(n), "coupling", parse_choice(v, ("AC", "DC", "GND")))),
-              suffixed_query(ch, lambda n: c(n).coupling))
-        t.add("CHANnel#:BWLimit",
-              suffixed_command(ch, lambda n, v: setattr(c(n), "bw_limit", parse_choice(v, ("20M", "OFF")) == "20M")),
-              suffixed_query(ch, lambda n: "20M" if c(n).bw_limit else "OFF"))
-        t.add("CHANnel#:PROBe", suffixed_command(ch, self._set_probe), suffixed_query(ch, lambda n: _num(c(n).probe)))
+    def _acquire_rows(self) -> list[CommandRow]:
+        st = self.state
+        return [
+            CommandRow("ACQuire:TYPE", command_of(self.set_acq_type), query_of(lambda: st.acq_type)),
+            CommandRow("ACQuire:AVERages", command_of(self._set_averages), query_of(lambda: str(st.avg_count))),
+            CommandRow("ACQuire:MDEPth", command_of(self._set_mdepth), query_of(self._mdepth)),
+            CommandRow("ACQuire:SRATe", query=query_of(lambda: _num(st.sample_rate_sa_s()))),
+        ]
 
-        for tb in ("TIMebase[:MAIN]",):
-            t.add(f"{tb}:SCALe", command_of(self._set_timebase), query_of(lambda: _num(st.h_scale_s)))
-            t.add(f"{tb}:OFFSet", command_of(lambda v: setattr(st, "h_position_s", _clip(_seconds(v), -500, 500))),
-                  query_of(lambda: _num(st.h_position_s)))
-        t.add("TIMebase:MODE", command_of(lambda v: _only(v, ("MAIN", "XY", "ROLL"), "MAIN")), query_of(lambda: "MAIN"))
+    def _trigger_rows(self) -> list[CommandRow]:
+        st = self.state
+        return [
+            CommandRow("TRIGger:MODE", command_of(lambda v: only(v, _TRIGGER_MODES, "EDGE")), query_of(lambda: "EDGE")),
+            CommandRow("TRIGger:EDGE:SOURce", command_of(self._set_trig_source), query_of(self._trig_source)),
+            CommandRow("TRIGger:EDGE:SLOPe", command_of(self._set_slope),
+                       query_of(lambda: _SLOPE_REPLIES[st.trig_slope])),
+            CommandRow("TRIGger:EDGE:LEVel", command_of(self._set_trig_level), query_of(lambda: _num(st.trig_level_v))),
+            CommandRow("TRIGger:COUPling", command_of(self._set_trig_coupling), query_of(lambda: st.trig_coupling)),
+            CommandRow("TRIGger:SWEep", command_of(self._set_sweep), query_of(lambda: st.sweep)),
+            CommandRow("TRIGger:STATus", query=query_of(self._trigger_status)),
+        ]
 
-        t.add("ACQuire:TYPE", command_of(self._set_acq_type), query_of(lambda: st.acq_type))
-        t.add("ACQuire:AVERages", command_of(self._set_averages), query_of(lambda: str(st.avg_count)))
-        t.add("ACQuire:MDEPth", command_of(self._set_mdepth), query_of(self._mdepth))
-        t.add("ACQuire:SRATe", query=query_of(lambda: _num(st.sample_rate_sa_s())))
+    def _run_rows(self) -> list[CommandRow]:
+        return [
+            CommandRow("RUN", action_of(self._run)),
+            CommandRow("STOP", action_of(self.state.stop)),
+            CommandRow("SINGle", action_of(self._single)),
+            CommandRow("TFORce", action_of(self._force)),
+            CommandRow("CLEar", action_of(self._clear)),
+        ]
 
-        t.add("TRIGger:MODE", command_of(lambda v: _only(v, ("EDGE", "PULSe", "RUNT", "WIND", "SLOPe", "NEDGe",
-                                                            "PATTern", "DELay", "TIMeout", "DURation", "SHOLd",
-                                                            "RS232", "IIC", "SPI", "VIDeo"), "EDGE")),
-              query_of(lambda: "EDGE"))
-        t.add("TRIGger:EDGE:SOURce", command_of(self._set_trig_source), query_of(self._trig_source))
-        t.add("TRIGger:EDGE:SLOPe", command_of(self._set_slope),
-              query_of(lambda: {"POS": "POS", "NEG": "NEG", "EITH": "RFAL"}[st.trig_slope]))
-        t.add("TRIGger:EDGE:LEVel", command_of(lambda v: setattr(st, "trig_level_v", _volts(v))),
-              query_of(lambda: _num(st.trig_level_v)))
-        t.add("TRIGger:COUPling", command_of(self._set_trig_coupling), query_of(lambda: st.trig_coupling))
-        t.add("TRIGger:SWEep", command_of(self._set_sweep), query_of(lambda: st.sweep))
-        t.add("TRIGger:STATus", query=query_of(self._trigger_status))
-
-        t.add("RUN", action_of(self._run))
-        t.add("STOP", action_of(st.stop))
-        t.add("SINGle", action_of(self._single))
-        t.add("TFORce", action_of(self._force))
-        t.add("CLEar", action_of(lambda: setattr(st, "last", None)))
-
-        t.add("WAVeform:SOURce", command_of(self._set_wav_source), query_of(lambda: f"CHAN{self.wav_source}"))
-        t.add("WAVeform:MODE", command_of(self._set_wav_mode), query_of(lambda: self.wav_mode))
-        t.add("WAVeform:FORMat", command_of(self._set_format), query_of(lambda: self.wav_format))
-        t.add("WAVeform:STARt", command_of(lambda v: setattr(self, "wav_start", self._index(v))),
-              query_of(lambda: str(self.wav_start)))
-        t.add("WAVeform:STOP", command_of(lambda v: setattr(self, "wav_stop", self._index(v))),
-              query_of(lambda: str(self.wav_stop)))
-        t.add("WAVeform:PREamble", query=query_of(lambda: ",".join(self._preamble_fields())))
-        t.add("WAVeform:DATA", query=self._data)
-        for i, name in ((4, "XINCrement"), (5, "XORigin"), (6, "XREFerence"), (7, "YINCrement"), (8, "YORigin"),
-                        (9, "YREFerence")):
-            t.add(f"WAVeform:{name}", query=query_of(lambda i=i: self._preamble_fields()[i]))
+    def _waveform_rows(self) -> list[CommandRow]:
+        return [
+            CommandRow("WAVeform:SOURce", command_of(self._set_wav_source), query_of(lambda: f"CHAN{self.wav_source}")),
+            CommandRow("WAVeform:MODE", command_of(self._set_wav_mode), query_of(lambda: self.wav_mode)),
+            CommandRow("WAVeform:FORMat", command_of(self._set_format), query_of(lambda: self.wav_format)),
+            CommandRow("WAVeform:STARt", command_of(self._set_start), query_of(lambda: str(self.wav_start))),
+            CommandRow("WAVeform:STOP", command_of(self._set_stop), query_of(lambda: str(self.wav_stop))),
+            CommandRow("WAVeform:PREamble", query=query_of(lambda: ",".join(self.preamble_fields()))),
+            CommandRow("WAVeform:DATA", query=self._data),
+        ]
 
     # -- vertical and horizontal ---------------------------------------------------------------------
-    def _set_scale(self, n: int, value: str) -> None:
-        c = self.state.channel(n)
+    def _set_scale(self, c: ChannelSettings, value: str) -> None:
         hw = self.state.hw
-        c.scale_v = _clip(_volts(value), hw.scale_min_v * c.probe, hw.scale_max_v * c.probe)
+        c.scale_v = _clip(volts(value), hw.scale_min_v * c.probe, hw.scale_max_v * c.probe)
         lim = self._offset_limit(c)
         c.centre_v = _clip(c.centre_v, -lim, lim)
 
@@ -210,17 +205,15 @@ class RigolDS1000Z(ScpiDevice):
         """Offset range: +-2 V below 500 mV/div, +-100 V from 500 mV/div (at probe 1; scaled by the probe)."""
         return (2.0 if c.scale_v / c.probe < 0.5 else 100.0) * c.probe
 
-    def _set_offset(self, n: int, value: str) -> None:
-        c = self.state.channel(n)
+    def _set_offset(self, c: ChannelSettings, value: str) -> None:
         lim = self._offset_limit(c)
-        c.centre_v = -_clip(_volts(value), -lim, lim)
+        c.centre_v = -_clip(volts(value), -lim, lim)
 
-    def _set_probe(self, n: int, value: str) -> None:
+    def _set_probe(self, c: ChannelSettings, value: str) -> None:
         ratio = float(parse_number(value))
         match = [r for r in PROBE_RATIOS if math.isclose(r, ratio, rel_tol=1e-6)]
         if not match:
             return  # not one of the discrete ratios: ignored like other invalid values (§1.2)
-        c = self.state.channel(n)
         k = match[0] / c.probe
         c.scale_v *= k
         c.centre_v *= k
@@ -228,15 +221,12 @@ class RigolDS1000Z(ScpiDevice):
 
     def _set_timebase(self, value: str) -> None:
         hw = self.state.hw
-        self.state.h_scale_s = _clip(_seconds(value), hw.timebase_min_s, hw.timebase_max_s)
+        self.state.h_scale_s = _clip(seconds(value), hw.timebase_min_s, hw.timebase_max_s)
+
+    def _set_position(self, value: str) -> None:
+        self.state.h_position_s = _clip(seconds(value), -500, 500)
 
     # -- acquisition --------------------------------------------------------------------------------
-    def _set_acq_type(self, value: str) -> None:
-        v = parse_choice(value, ("NORMal", "AVERages", "PEAK", "HRESolution"))
-        if v == "PEAK":
-            raise ScpiError(-221, "the simulator does not model PEAK detect")
-        self.state.acq_type = {"NORMAL": "NORM", "AVERAGES": "AVER", "HRESOLUTION": "HRES"}[v]
-
     def _set_averages(self, value: str) -> None:
         n = int(round(float(parse_number(value))))
         if 2 <= n <= 1024 and n & (n - 1) == 0:
@@ -286,6 +276,9 @@ class RigolDS1000Z(ScpiDevice):
         else:
             self.state.sweep = {"AUTO": "AUTO", "NORMAL": "NORM"}[v]
 
+    def _set_trig_level(self, value: str) -> None:
+        self.state.trig_level_v = volts(value)
+
     def _single(self) -> None:
         self.state.sweep = "SING"
         self.state.arm_single(auto=False)
@@ -304,6 +297,9 @@ class RigolDS1000Z(ScpiDevice):
             st.run_state = "STOP"
         elif st.run_state == "RUN":
             st.last = st.try_acquire(allow_auto=True)
+
+    def _clear(self) -> None:
+        self.state.last = None
 
     def _trigger_status(self) -> str:
         st = self.state
@@ -325,12 +321,16 @@ class RigolDS1000Z(ScpiDevice):
         self.wav_source = parse_channel_name(value, ("CHANnel",), 4)
 
     def _set_wav_mode(self, value: str) -> None:
-        v = parse_choice(value, ("NORMal", "MAXimum", "RAW"))
-        self.wav_mode = {"NORMAL": "NORM", "MAXIMUM": "MAX"}.get(v, v)
+        self.wav_mode = read_mode(value)
 
     def _set_format(self, value: str) -> None:
-        v = parse_choice(value, ("WORD", "BYTE", "ASCii"))
-        self.wav_format = "ASC" if v == "ASCII" else v
+        self.wav_format = data_format(value)
+
+    def _set_start(self, value: str) -> None:
+        self.wav_start = self._index(value)
+
+    def _set_stop(self, value: str) -> None:
+        self.wav_stop = self._index(value)
 
     def _index(self, value: str) -> int:
         """A 1-based point index; the record length bounds it when the data are read."""
@@ -348,16 +348,9 @@ class RigolDS1000Z(ScpiDevice):
         return Geometry(t0_s=acq.screen_left_s, dt_s=acq.screen_window_s / n, n=n,
                         decimation=max(1, int(round(acq.raw.n / n))))
 
-    def _acquisition(self, fresh: bool) -> Acquisition | None:
-        st = self.state
-        if st.run_state == "RUN":
-            return st.current() if fresh or st.last is None else st.last
-        if st.run_state == "SINGLE":
-            st.poll_single()
-        return st.last
-
-    def _preamble_fields(self) -> list[str]:
-        acq = self._acquisition(fresh=False)
+    def preamble_fields(self) -> list[str]:
+        """``format,type,points,count,xincrement,xorigin,xreference,yincrement,yorigin,yreference`` (§4.2)."""
+        acq = self.acquisition_for_read(fresh=False)
         ch = self.wav_source
         if acq is None:
             geom, adc, count = Geometry(0.0, 0.0, 0), self.state.adc(ch), 1
@@ -368,9 +361,9 @@ class RigolDS1000Z(ScpiDevice):
         return [str(_FORMAT_CODE[self.wav_format]), str(_MODE_CODE[mode]), str(geom.n), str(count),
                 _num(geom.dt_s), _num(geom.t0_s), "0", _num(adc.lsb_v), str(yorigin), str(int(adc.centre_code))]
 
-    def _data(self, ctx: Context, s: list, p: tuple) -> bytes:
+    def _data(self, ctx: Context, s: Suffixes, p: Params) -> bytes:
         expect_params(p, 0)
-        acq = self._acquisition(fresh=True)
+        acq = self.acquisition_for_read(fresh=True)
         ch = self.wav_source
         if acq is None or ch not in acq.channels:
             return definite_block(b"", 9)
@@ -394,19 +387,5 @@ def _num(v: float) -> str:
     return f"{v:.6e}"
 
 
-def _volts(text: str) -> float:
-    return float(parse_number(text, units=("V",)))
-
-
-def _seconds(text: str) -> float:
-    return float(parse_number(text, units=("S",)))
-
-
 def _clip(v: float, lo: float, hi: float) -> float:
     return min(max(v, lo), hi)
-
-
-def _only(value: str, choices: tuple[str, ...], modelled: str) -> None:
-    """Accept a documented choice only if the simulator models it; the others are -221."""
-    if parse_choice(value, choices) != modelled:
-        raise ScpiError(-221, f"the simulator models {modelled} only")

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .acquisition import Acquisition, Adc, ChannelInput, FrontEnd, Geometry, displayed_tones, find_trigger
+from .sim_settings import sim_number, sim_numbers
 
 
 @dataclass(frozen=True)
@@ -68,11 +69,11 @@ class Imperfections:
     @classmethod
     def from_sim(cls, sim: Mapping[str, object]) -> Imperfections:
         """From a bench config's ``[sim]`` dict."""
-        return cls(noise_lsb=float(sim.get("scope_noise_lsb", 1.0)),  # type: ignore[arg-type]
-                   gain_error=tuple(sim.get("scope_gain_error", (0.0,) * 4)),  # type: ignore[arg-type]
-                   skew_s=tuple(sim.get("scope_skew_s", (0.0,) * 4)),  # type: ignore[arg-type]
-                   crosstalk_db=float(sim.get("scope_crosstalk_db", -70.0)),  # type: ignore[arg-type]
-                   bandwidth_hz=float(sim.get("scope_bandwidth_hz", 100e6)))  # type: ignore[arg-type]
+        return cls(noise_lsb=sim_number(sim, "scope_noise_lsb", 1.0),
+                   gain_error=sim_numbers(sim, "scope_gain_error", (0.0,) * 4),
+                   skew_s=sim_numbers(sim, "scope_skew_s", (0.0,) * 4),
+                   crosstalk_db=sim_number(sim, "scope_crosstalk_db", -70.0),
+                   bandwidth_hz=sim_number(sim, "scope_bandwidth_hz", 100e6))
 
 
 @dataclass

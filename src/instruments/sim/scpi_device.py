@@ -29,11 +29,22 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-from .scpi_parser import STANDARD_ERRORS, CommandTable, ScpiError, expect_params, parse_integer, parse_unit, split_units
+from .scpi_parser import (
+    STANDARD_ERRORS,
+    CommandTable,
+    Params,
+    Reply,
+    ScpiError,
+    Suffixes,
+    expect_params,
+    parse_integer,
+    parse_unit,
+    split_units,
+)
 
 log = logging.getLogger(__name__)
 #: distinct (failure, header) pairs logged at warning level per device; later ones go to debug
@@ -113,7 +124,7 @@ class ScpiDevice:
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
-        self.table = CommandTable()
+        self.table: CommandTable[Context] = CommandTable()
         self.lock = threading.Lock()
         self._errors: deque[tuple[int, str]] = deque()
         self.esr = 0
@@ -234,6 +245,11 @@ class ScpiDevice:
                 return reply, new_path
         raise ScpiError(-113, header)
 
+    def register(self, rows: Iterable[CommandRow]) -> None:
+        """Add a family's command table, row by row (the order is the lookup order)."""
+        for row in rows:
+            self.table.add(row.pattern, row.command, row.query)
+
     # -- IEEE 488.2 common commands --------------------------------------------------------------
     def reset(self) -> None:
         """``*RST``: the family's factory state. Subclasses override."""
@@ -253,14 +269,14 @@ class ScpiDevice:
         d = self.dialect
         t = self.table
 
-        def no_params(fn):  # type: ignore[no-untyped-def]
-            def handler(ctx: Context, s: list, p: tuple) -> str | None:
+        def no_params(fn: Callable[[], str | None]) -> Handler:
+            def handler(ctx: Context, s: Suffixes, p: Params) -> str | None:
                 expect_params(p, 0)
                 return fn()
             return handler
 
-        def int_setter(attr: str):  # type: ignore[no-untyped-def]
-            def handler(ctx: Context, s: list, p: tuple) -> None:
+        def int_setter(attr: str) -> Handler:
+            def handler(ctx: Context, s: Suffixes, p: Params) -> None:
                 expect_params(p, 1)
                 setattr(self, attr, parse_integer(p[0], 0, 255))  # -104/-121/-222/-224 for bad values
             return handler
@@ -299,13 +315,22 @@ def definite_block(data: bytes, digits: int) -> bytes:
 
 
 # -- handler builders: most commands take one parameter, most queries none ------------------------------
-Handler = Callable[[Context, list, tuple], "str | bytes | None"]
+Handler = Callable[[Context, Suffixes, Params], Reply]
+"""A command or query handler: ``handler(ctx, suffixes, params) -> reply``."""
+
+
+class CommandRow(NamedTuple):
+    """One row of a family's command table: the header pattern, its command handler, its query handler."""
+
+    pattern: str
+    command: Handler | None = None
+    query: Handler | None = None
 
 
 def query_of(fn: Callable[[], str]) -> Handler:
     """A query without parameters answering ``fn()``."""
 
-    def handler(ctx: Context, s: list, p: tuple) -> str:
+    def handler(ctx: Context, s: Suffixes, p: Params) -> str:
         expect_params(p, 0)
         return fn()
 
@@ -315,7 +340,7 @@ def query_of(fn: Callable[[], str]) -> Handler:
 def command_of(fn: Callable[[str], None]) -> Handler:
     """A command taking exactly one parameter, ``fn(param)``."""
 
-    def handler(ctx: Context, s: list, p: tuple) -> None:
+    def handler(ctx: Context, s: Suffixes, p: Params) -> None:
         expect_params(p, 1)
         fn(p[0])
 
@@ -325,7 +350,7 @@ def command_of(fn: Callable[[str], None]) -> Handler:
 def action_of(fn: Callable[[], object]) -> Handler:
     """A command without parameters, ``fn()``."""
 
-    def handler(ctx: Context, s: list, p: tuple) -> None:
+    def handler(ctx: Context, s: Suffixes, p: Params) -> None:
         expect_params(p, 0)
         fn()
 
@@ -335,7 +360,7 @@ def action_of(fn: Callable[[], object]) -> Handler:
 def suffixed_query(channel: Callable[[int | None], int], fn: Callable[[int], str]) -> Handler:
     """A query without parameters on a suffixed node: ``fn(channel(suffix))``."""
 
-    def handler(ctx: Context, s: list, p: tuple) -> str:
+    def handler(ctx: Context, s: Suffixes, p: Params) -> str:
         n = channel(s[0])
         expect_params(p, 0)
         return fn(n)
@@ -346,7 +371,7 @@ def suffixed_query(channel: Callable[[int | None], int], fn: Callable[[int], str
 def suffixed_command(channel: Callable[[int | None], int], fn: Callable[[int, str], None]) -> Handler:
     """A one-parameter command on a suffixed node: ``fn(channel(suffix), param)``."""
 
-    def handler(ctx: Context, s: list, p: tuple) -> None:
+    def handler(ctx: Context, s: Suffixes, p: Params) -> None:
         n = channel(s[0])
         expect_params(p, 1)
         fn(n, p[0])

@@ -30,6 +30,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 #: SCPI-99 / IEEE 488.2 standard error texts (docs/reference/scpi.md §1.2 names -102, -113, -221, -222).
 STANDARD_ERRORS: dict[int, str] = {
@@ -139,11 +140,18 @@ def match_nodes(nodes: Sequence[Node], tokens: Sequence[str]) -> list[int | None
     return walk(0, 0)
 
 
-Handler = Callable[..., "str | bytes | None"]
+Suffixes = list[int | None]
+"""The numeric suffix of each ``#`` node of a matched header (None where the client gave none)."""
+Params = tuple[str, ...]
+"""A message unit's raw parameter strings."""
+Reply = str | bytes | None
+"""A handler's reply: text, a binary block, or None for a command."""
+Ctx = TypeVar("Ctx")
+"""What the device passes to every handler first (its execution context)."""
 
 
 @dataclass(frozen=True)
-class Command:
+class Command(Generic[Ctx]):
     """One entry of a dialect's command table: pattern nodes, query or not, and its handler.
 
     The handler is called as ``handler(ctx, suffixes, params)`` with the numeric suffixes of the pattern's
@@ -154,16 +162,17 @@ class Command:
     pattern: str
     nodes: tuple[Node, ...]
     query: bool
-    handler: Handler
+    handler: Callable[[Ctx, Suffixes, Params], Reply]
 
 
-class CommandTable:
+class CommandTable(Generic[Ctx]):
     """A dialect's commands. ``add("[SOURce#:]FREQuency[:FIXed]", set_freq, query=get_freq)``."""
 
     def __init__(self) -> None:
-        self._commands: list[Command] = []
+        self._commands: list[Command[Ctx]] = []
 
-    def add(self, pattern: str, command: Handler | None = None, query: Handler | None = None) -> None:
+    def add(self, pattern: str, command: Callable[[Ctx, Suffixes, Params], Reply] | None = None,
+            query: Callable[[Ctx, Suffixes, Params], Reply] | None = None) -> None:
         """Register the command form, the query form (``pattern?``), or both, of one header."""
         nodes = compile_pattern(pattern)
         if command is not None:
@@ -171,7 +180,7 @@ class CommandTable:
         if query is not None:
             self._commands.append(Command(pattern + "?", nodes, True, query))
 
-    def lookup(self, tokens: Sequence[str], is_query: bool) -> tuple[Command, list[int | None]] | None:
+    def lookup(self, tokens: Sequence[str], is_query: bool) -> tuple[Command[Ctx], Suffixes] | None:
         """Find the command a header names; None if the header is undefined."""
         for cmd in self._commands:
             if cmd.query != is_query:
@@ -181,7 +190,7 @@ class CommandTable:
                 return cmd, suffixes
         return None
 
-    def __iter__(self) -> Iterator[Command]:
+    def __iter__(self) -> Iterator[Command[Ctx]]:
         return iter(self._commands)
 
 
@@ -203,7 +212,9 @@ _HEADER_OK = re.compile(r"^:?(\*[A-Za-z]+|[A-Za-z][A-Za-z0-9_]*(:[A-Za-z][A-Za-z
 def _split_outside_quotes(text: str, sep: str, *, closed: bool) -> list[str]:
     """Split ``text`` at ``sep`` outside single- or double-quoted strings. ``closed``: raise -151 on an
     unterminated string (otherwise it runs to the end of the text)."""
-    parts, cur, quote = [], [], ""
+    parts: list[str] = []
+    cur: list[str] = []
+    quote = ""
     for ch in text:
         if quote:
             if ch == quote:

@@ -15,7 +15,8 @@ import pytest
 from scipy.optimize import brentq
 
 from instruments.board_config import BoardConfig, load_board
-from instruments.sim.board import Drive, SimBoard, SteadyState
+from instruments.sim.board import Drive, SimBoard
+from instruments.sim.steady_state import SteadyState
 
 BOARDS = Path(__file__).resolve().parents[3] / "configs" / "boards"
 
@@ -46,7 +47,8 @@ def _parallel(*r: float) -> float:
     return 1.0 / sum(1.0 / x for x in r)
 
 
-def _hand_bjt_pair(cfg: BoardConfig, vc_fixed: tuple[float, float] | None = None) -> tuple[float, list[tuple[float, float, float]]]:
+def _hand_bjt_pair(cfg: BoardConfig, vc_fixed: tuple[float, float] | None = None
+                   ) -> tuple[float, list[tuple[float, float, float]]]:
     """Both bases held at bias_v. Forward-active Ebers-Moll with Early effect, per side:
     I_C = I_S exp(V_BE/V_T)(1 + V_CB/V_A), I_B = (I_S/beta) exp(V_BE/V_T), V_BE = V_B - V_tail - R_E I_E,
     V_C = V_ret - R_C I_C (or fixed); tail KCL I_E1 + I_E2 = I_EE + (V_tail - V_EE)/R_EE.
@@ -162,7 +164,8 @@ def test_truth_differential_gain_bjt_source_text() -> None:
     cfg = _cfg("bjt-source-text")
     _, sides = _hand_bjt_pair(cfg)
     rc = _split(cfg.load_r_ohm, cfg.mismatch_load_r)
-    gz = [ic / cfg.vt_v * _parallel(rc[k], (cfg.device.early_v + vc - cfg.bias_v) / ic) for k, (ic, _, vc) in enumerate(sides)]
+    gz = [ic / cfg.vt_v * _parallel(rc[k], (cfg.device.early_v + vc - cfg.bias_v) / ic)
+          for k, (ic, _, vc) in enumerate(sides)]
     add = _mixed(_board("bjt-source-text").small_signal_s(100.0))["Add"]
     assert add.real == pytest.approx(-(gz[0] + gz[1]) / 2, rel=2e-3)
     assert abs(add.imag) < 1e-3 * abs(add)

@@ -12,15 +12,8 @@ import pytest
 from scipy.integrate import solve_ivp
 from scipy.special import lambertw
 
-from instruments.sim.circuit import (
-    GROUND,
-    BJTModel,
-    MOSModel,
-    Netlist,
-    _Grid,
-    conversion_matrix,
-    pnjlim,
-)
+from instruments.sim.circuit import GROUND, BJTModel, MOSModel, Netlist, pnjlim
+from instruments.sim.circuit.fourier import FourierGrid, conversion_matrix
 
 VT = 0.025864925786328753  # k T / q at 300.15 K
 NPN = BJTModel(polarity=1, is_a=1e-15, beta_f=200.0, beta_r=1.0, early_v=100.0, vt_v=VT)
@@ -86,7 +79,7 @@ def test_pnjlim_limits_only_large_forward_steps() -> None:
 
 def test_conversion_matrix_equals_direct_product() -> None:
     rng = np.random.default_rng(1)
-    grid = _Grid.make(7, 32)
+    grid = FourierGrid.make(7, 32)
     g = rng.normal(size=(2, 2, grid.N))
     gam = conversion_matrix(g, grid)  # (2, 15, 2, 15)
     for p in range(2):

@@ -187,7 +187,7 @@ def test_rigol_single_status_sequence(sim_bench, visa_open):
     assert bench.scope.last is not None and bench.scope.last.triggered
 
 
-# -- imperfections seen through a same-signal measurement (docs/reference/measurement-methods.md §3.4) -------------------
+# -- imperfections seen through a same-signal measurement (docs/reference/measurement-methods.md §3.4) -----------------
 def test_tied_inputs_reveal_the_channel_gain_and_skew_mismatch(sim_bench, visa_open):
     bench = sim_bench("keysight")
     bench.set_wiring(in1=1, in2=1)
