@@ -4,14 +4,14 @@ docs/reference/measurement-methods.md §3.2: with input phasors ``X = [v1; v2]``
 ``Y = [vo1; vo2]`` stacked as columns (one per excitation), the mode transform
 ``T = [[1, -1], [1/2, 1/2]]`` gives ``S = (T Y)(T X)^-1`` for two excitations and the least-squares
 ``S = Y_m X_m^H (X_m X_m^H)^-1`` (``X_m = T X``, ``Y_m = T Y``) for more. ``S = [[Add, Acd], [Adc, Acc]]``
-relates ``[vid; vic]`` to ``[vod; voc]`` (docs/conventions.md conventions). Single-ended views and CMRRs follow from S
-(§3.2): ``Ad_se,1 = Add/2 + Adc``, ``Acm_se,1 = Acc + Acd/2``, ``Ad_se,2 = -Add/2 + Adc``,
-``Acm_se,2 = Acc - Acd/2``, ``CMRR_se,k = |Ad_se,k / Acm_se,k|``, ``CMRR_diff = |Add / Acd|``.
+relates ``[vid; vic]`` to ``[vod; voc]`` (docs/conventions.md conventions). Single-ended views and CMRRs
+follow from S by :mod:`models.mixed_mode`'s formulas, named in :mod:`procedures.analysis.gain_figures`.
 
-Uncertainty: first-order propagation ``dS = (dY_m - S dX_m) P`` with ``P = X_m^H (X_m X_m^H)^-1`` (§3.2),
+Uncertainty: first-order propagation ``dS = (dY_m - S dX_m) P`` with ``P = X_m^H (X_m X_m^H)^-1``
+(docs/reference/measurement-methods.md §3.2),
 each phasor's error circular with the per-quadrature standard uncertainty its fit reported. The covariance
 of the eight real numbers of S is carried, so derived figures (CMRR in dB, single-ended gains) get their
-uncertainties through their own Jacobians, correlations included.
+uncertainties through their own Jacobians, correlations included (:mod:`procedures.analysis.propagation`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-T_MODE = np.array([[1.0, -1.0], [0.5, 0.5]])
-GAIN_NAMES = ("Add", "Acd", "Adc", "Acc")  # row-major order of S
+from models.mixed_mode import GAIN_NAMES, T_MODE
+from procedures.analysis.gain_figures import figure_functions
+from procedures.analysis.propagation import element_u, figure_u
 
 
 @dataclass(frozen=True)
@@ -51,73 +52,20 @@ class GainSolve:
 
     def u(self, name: str) -> float:
         """Standard uncertainty of one gain's magnitude (= per-quadrature uncertainty for a circular error)."""
-        i = GAIN_NAMES.index(name)
-        sub = self.cov[2 * i:2 * i + 2, 2 * i:2 * i + 2]
-        z = self.S.reshape(-1)[i]
-        if z == 0:
-            return float(np.sqrt(0.5 * np.trace(sub)))
-        d = np.array([z.real, z.imag]) / abs(z)
-        return float(np.sqrt(d @ sub @ d))
+        return element_u(self.S, self.cov, name)
 
     def derived(self, fn: Callable[[np.ndarray], float]) -> tuple[float, float]:
         """Value and standard uncertainty of a real function of S (numerical Jacobian, full covariance)."""
-        x0 = _real_vec(self.S)
-        v0 = float(fn(self.S))
-        J = np.empty(8)
-        for i in range(8):
-            h = 1e-7 * max(np.max(np.abs(x0)), 1e-30)
-            xp, xm = x0.copy(), x0.copy()
-            xp[i] += h
-            xm[i] -= h
-            J[i] = (fn(_from_real_vec(xp)) - fn(_from_real_vec(xm))) / (2 * h)
-        return v0, float(np.sqrt(max(J @ self.cov @ J, 0.0)))
+        return figure_u(self.S, self.cov, fn)
 
     def figures(self) -> dict[str, tuple[float, float]]:
         """Every reported figure with its standard uncertainty: gains (magnitude, linear), CMRRs in dB."""
         out: dict[str, tuple[float, float]] = {}
         for name in GAIN_NAMES:
             out[f"{name}_mag"] = (abs(self.S.reshape(-1)[GAIN_NAMES.index(name)]), self.u(name))
-        for k, fn in single_ended_functions().items():
+        for k, fn in figure_functions().items():
             out[k] = self.derived(fn)
         return out
-
-
-def _real_vec(S: np.ndarray) -> np.ndarray:
-    z = S.reshape(-1)
-    return np.column_stack([z.real, z.imag]).reshape(-1)
-
-
-def _from_real_vec(x: np.ndarray) -> np.ndarray:
-    return (x[0::2] + 1j * x[1::2]).reshape(2, 2)
-
-
-def single_ended(S: np.ndarray) -> dict[str, complex]:
-    """Single-ended gains of each output from S (docs/reference/measurement-methods.md §3.2)."""
-    Add, Acd, Adc, Acc = S[0, 0], S[0, 1], S[1, 0], S[1, 1]
-    return {
-        "Ad_se1": Add / 2 + Adc,
-        "Acm_se1": Acc + Acd / 2,
-        "Ad_se2": -Add / 2 + Adc,
-        "Acm_se2": Acc - Acd / 2,
-    }
-
-
-def _db(x: float) -> float:
-    return 20.0 * np.log10(x)
-
-
-def single_ended_functions() -> dict[str, Callable[[np.ndarray], float]]:
-    """Real-valued figures derived from S: CMRR_se,k, CMRR_diff and |Add/Acc| in dB, and |Ad_se,k|."""
-    return {
-        "CMRR_se1_db": lambda S: _db(abs(single_ended(S)["Ad_se1"] / single_ended(S)["Acm_se1"])),
-        "CMRR_se2_db": lambda S: _db(abs(single_ended(S)["Ad_se2"] / single_ended(S)["Acm_se2"])),
-        "CMRR_diff_db": lambda S: _db(abs(S[0, 0] / S[0, 1])),
-        "Add_over_Acc_db": lambda S: _db(abs(S[0, 0] / S[1, 1])),
-        "Ad_se1_mag": lambda S: abs(single_ended(S)["Ad_se1"]),
-        "Ad_se2_mag": lambda S: abs(single_ended(S)["Ad_se2"]),
-        "Acm_se1_mag": lambda S: abs(single_ended(S)["Acm_se1"]),
-        "Acm_se2_mag": lambda S: abs(single_ended(S)["Acm_se2"]),
-    }
 
 
 def solve_mixed_mode(X: np.ndarray, Y: np.ndarray, X_u: np.ndarray, Y_u: np.ndarray,
@@ -151,12 +99,12 @@ def solve_mixed_mode(X: np.ndarray, Y: np.ndarray, X_u: np.ndarray, Y_u: np.ndar
     coeffs = []   # per error source: (2,2) complex coefficient matrix c with dS = c * dz
     sigmas = []
     for k in range(K):
-        for l in range(2):
-            coeffs.append(np.outer(T_MODE[:, l], P[k, :]))
-            sigmas.append(Y_u[l, k])
+        for node in range(2):
+            coeffs.append(np.outer(T_MODE[:, node], P[k, :]))
+            sigmas.append(Y_u[node, k])
             if k not in tied_columns:
-                coeffs.append(-np.outer(ST[:, l], P[k, :]))
-                sigmas.append(X_u[l, k])
+                coeffs.append(-np.outer(ST[:, node], P[k, :]))
+                sigmas.append(X_u[node, k])
         if k in tied_columns:
             coeffs.append(-np.outer(ST[:, 0] + ST[:, 1], P[k, :]))
             sigmas.append(X_u[0, k])
@@ -169,15 +117,3 @@ def solve_mixed_mode(X: np.ndarray, Y: np.ndarray, X_u: np.ndarray, Y_u: np.ndar
         J[1::2, 0], J[1::2, 1] = cz.imag, cz.real
         cov += (s ** 2) * (J @ J.T)
     return GainSolve(S=S, cov=cov, residual_rms=residual_rms)
-
-
-def apply_channel_ratio(phasor: complex, phasor_u: float, ratio: complex, ratio_u: float = 0.0) -> tuple[complex, float]:
-    """Correct one channel by its calibrated complex gain relative to the reference channel.
-
-    ``V <- V / r`` with ``r = V_CH/V_REF`` from a same-signal calibration (docs/reference/measurement-methods.md §3.4 step 1).
-    The uncertainty adds the ratio's relative uncertainty in quadrature (first order).
-    """
-    v = phasor / ratio
-    rel = np.hypot(phasor_u / abs(phasor) if phasor else 0.0, ratio_u / abs(ratio))
-    u = abs(v) * rel if phasor else phasor_u / abs(ratio)
-    return v, float(u)

@@ -1,9 +1,9 @@
 """Results of a run, computed from its archived point rows and written back as tables.
 
 Frequency sweep: the mixed-mode gains per frequency with uncertainties, the CMRRs in dB, and the same
-figures under an ideal-generator assumption for comparison (docs/reference/measurement-methods.md §3.3). Amplitude sweep:
-differential gain, compression and output THD per drive. DC transfer: vod against vid at the pins, the
-input offset and the slope. Common-mode range: differential gain per input DC level.
+figures under an ideal-generator assumption for comparison (docs/reference/measurement-methods.md §3.3).
+Amplitude sweep: differential gain, compression and output THD per drive. DC transfer: vod against vid at
+the pins, the input offset and the slope. Common-mode range: differential gain per input DC level.
 """
 
 from __future__ import annotations
@@ -13,31 +13,25 @@ from typing import Any
 
 import numpy as np
 
-from procedures.analysis.derived import (
-    Calibration,
-    Crosstalk,
-    dc_transfer,
-    differential_gain,
-    extrapolate_to_zero_drive,
-    gains_at_frequency,
-    output_thd,
-    uneven_outputs,
-)
-from procedures.analysis.gain_solve import GAIN_NAMES, single_ended, single_ended_functions
+from models.mixed_mode import GAIN_NAMES
+from procedures.analysis.calibration import Calibration
+from procedures.analysis.crosstalk import Crosstalk, uneven_outputs
+from procedures.analysis.dc_transfer import dc_transfer
+from procedures.analysis.differential_gain import differential_gain, output_thd
+from procedures.analysis.frequency_gains import FrequencyGains, extrapolate_to_zero_drive, gains_at_frequency
+from procedures.analysis.gain_figures import DB_FIGURES, figure_functions, single_ended
 from procedures.archive.writer import Column, RunArchive, TableSpec
 from procedures.config.procedure import ProcedureConfig
 from procedures.measure.acquisition import NODES
-from procedures.measure.plan import PlannedPoint, lone_probe
+from procedures.measure.excitation import nominal_vid_vic
+from procedures.measure.plan import PlannedPoint, lone_probe, sweeps_of
 
 Row = Mapping[str, Any]
-DB_FIGURES = ("CMRR_se1_db", "CMRR_se2_db", "CMRR_diff_db", "Add_over_Acc_db")
 MODE_DIMS = ("mode_out", "mode_in")
 
 
 def result_tables(kind: str) -> dict[str, TableSpec]:
     """Declarations of the result tables of a procedure kind (a characterisation has all of its sweeps')."""
-    from procedures.measure.plan import sweeps_of
-
     if kind == "characterisation":
         return {name: spec for k in sweeps_of(kind) for name, spec in result_tables(k).items()}
     if kind == "frequency_sweep":
@@ -92,8 +86,6 @@ def _ph(r: Row) -> tuple[np.ndarray, np.ndarray]:
 
 def compute_results(proc: ProcedureConfig, rows: Sequence[Row], points: Sequence[PlannedPoint]) -> dict[str, Any]:
     """Result rows per table name, from the point rows (``rows``) and the plan (for nominal drives)."""
-    from procedures.measure.plan import sweeps_of
-
     out: dict[str, Any] = {}
     for kind in sweeps_of(proc.kind):
         out.update(_sweep_results(kind, [r for r in rows if str(r["sweep"]) == kind], points))
@@ -101,74 +93,91 @@ def compute_results(proc: ProcedureConfig, rows: Sequence[Row], points: Sequence
 
 
 def _sweep_results(kind: str, rows: Sequence[Row], points: Sequence[PlannedPoint]) -> dict[str, Any]:
-    by_key = {p.key: p for p in points}
     if kind == "frequency_sweep":
-        dm, cm, link = _by_role(rows, "dm"), _by_role(rows, "cm"), _by_role(rows, "link")
-        cm2, dm2 = _by_role(rows, "cm2"), _by_role(rows, "dm2")
-        xtalk = _crosstalk_points(rows)
-        out = []
-        calibrated = any(p.role == "link" for p in points if p.sweep == kind)
-        crosstalk_cal = any(p.role == "xtalk" for p in points if p.sweep == kind)
-        for g in sorted(dm):
-            if g not in cm or (calibrated and g not in link) or (crosstalk_cal and len(xtalk.get(g, {})) < 4):
-                continue  # not yet complete (an interrupted run): no number rather than an uncalibrated one
-            xt = Crosstalk.from_points(xtalk[g]) if crosstalk_cal else Crosstalk.none()
-
-            def ph(r: Row) -> tuple[np.ndarray, np.ndarray]:
-                return xt.apply(*_ph(r))
-
-            cal = Calibration.from_link(*ph(link[g])) if g in link else Calibration.identity()
-            pd, _pc = by_key[dm[g]["key"]].excitation, by_key[cm[g]["key"]].excitation
-            naive = cm2.get(g, cm[g])  # the ideal-generator figure comes from a two-channel CM drive when measured
-            dm_ph = extrapolate_to_zero_drive(ph(dm[g]), ph(dm2[g])) if g in dm2 else ph(dm[g])
-            fg = gains_at_frequency(float(dm[g]["frequency_hz"]), dm_ph, ph(cm[g]), bool(cm[g]["tied"]), cal,
-                                    _nominal(pd), _nominal(by_key[naive["key"]].excitation), _ph(naive))
-            out.append(_gain_row(fg))
-        return {"gains": out}
+        return {"gains": _frequency_results(rows, points)}
     if kind in ("amplitude_sweep", "cm_range"):
-        dm = _by_role(rows, "dm")
-        link = _by_role(rows, "link")
-        cal = Calibration.from_link(*_ph(link[-1])) if -1 in link else Calibration.identity()
-        out = []
-        for g in sorted(dm):
-            r = dm[g]
-            p, u = cal.apply(*_ph(r))
-            add, add_u = differential_gain(p, u)
-            out.append({"frequency_hz": float(r["frequency_hz"]), "vid_vpk": float(abs(p[0] - p[1])),
-                        "vid_vpk_nominal": float(r["vid_vpk_nominal"]),
-                        "bias_v": float(r["bias_v"]),
-                        "Add": add, "Add_u": add_u * (1 + 1j),
-                        # no harmonics column when only the fundamental was fitted: THD not measured
-                        "thd_out": output_thd(np.asarray(r["harmonics"]), p) if "harmonics" in r else float("nan")})
-        if out:
-            ref = abs(min(out, key=lambda o: o["vid_vpk"])["Add"])
-            for o in out:
-                o["compression"] = abs(o["Add"]) / ref
-        return {"dm_gain": out}
+        return {"dm_gain": _drive_results(rows)}
     if kind == "dc_transfer":
-        out = []
-        link = _by_role(rows, "link")
-        if -1 in link:
-            level = np.asarray(link[-1]["dc_v"], float)
-            rel = np.real(np.asarray(link[-1]["phasor_u"], complex)) / np.abs(level)  # u of each channel's level
-        else:
-            level, rel = np.ones(4), np.zeros(4)
-        gain = level / level[0]  # DC gain of each channel relative to v1's
-        for r in sorted((r for r in rows if r["role"] == "dc"), key=lambda r: int(r["group"])):
-            dcv = np.asarray(r["dc_v"], float) / gain
-            u = np.real(np.asarray(r["phasor_u"], complex)) / gain
-            # the calibration's own uncertainty: dcv_k = d_k L_0/L_k moves by dcv_k u(L_k)/L_k and, except
-            # for v1, by dcv_k u(L_0)/L_0 (one error shared by every point: it shifts the offset, not the slope)
-            vid_u = np.sqrt(u[0] ** 2 + u[1] ** 2 + dcv[1] ** 2 * (rel[0] ** 2 + rel[1] ** 2))
-            vod = dcv[2] - dcv[3]
-            vod_u = np.sqrt(u[2] ** 2 + u[3] ** 2 + (dcv[2] * rel[2]) ** 2 + (dcv[3] * rel[3]) ** 2
-                            + (vod * rel[0]) ** 2)
-            out.append({"vid_v": dcv[0] - dcv[1], "vid_v_u": float(vid_u),
-                        "vic_v": 0.5 * (dcv[0] + dcv[1]), "vo1_v": dcv[2], "vo2_v": dcv[3],
-                        "vod_v": vod, "vod_v_u": float(vod_u)})
+        out = _dc_results(rows)
         tr = dc_transfer(np.array([o["vid_v"] for o in out]), np.array([o["vod_v"] for o in out]))
         return {"dc": out, "dc_summary": [{"offset_v": tr.offset_v, "slope": tr.slope}]}
     raise ValueError(f"unknown procedure kind {kind!r}")
+
+
+def _frequency_results(rows: Sequence[Row], points: Sequence[PlannedPoint]) -> list[dict[str, Any]]:
+    """One gains row per frequency whose points are all in (an interrupted run has fewer)."""
+    by_key = {p.key: p for p in points}
+    mine = [p for p in points if p.sweep == "frequency_sweep"]
+    dm, cm, link = _by_role(rows, "dm"), _by_role(rows, "cm"), _by_role(rows, "link")
+    cm2, dm2 = _by_role(rows, "cm2"), _by_role(rows, "dm2")
+    xtalk = _crosstalk_points(rows)
+    out = []
+    calibrated = any(p.role == "link" for p in mine)
+    crosstalk_cal = any(p.role == "xtalk" for p in mine)
+    for g in sorted(dm):
+        if g not in cm or (calibrated and g not in link) or (crosstalk_cal and len(xtalk.get(g, {})) < 4):
+            continue  # not yet complete (an interrupted run): no number rather than an uncalibrated one
+        xt = Crosstalk.from_points(xtalk[g]) if crosstalk_cal else Crosstalk.none()
+
+        def ph(r: Row, xt: Crosstalk = xt) -> tuple[np.ndarray, np.ndarray]:
+            return xt.apply(*_ph(r))
+
+        cal = Calibration.from_link(*ph(link[g])) if g in link else Calibration.identity()
+        naive = cm2.get(g, cm[g])  # the ideal-generator figure comes from a two-channel CM drive when measured
+        dm_ph = extrapolate_to_zero_drive(ph(dm[g]), ph(dm2[g])) if g in dm2 else ph(dm[g])
+        fg = gains_at_frequency(float(dm[g]["frequency_hz"]), dm_ph, ph(cm[g]), bool(cm[g]["tied"]), cal,
+                                nominal_vid_vic(by_key[dm[g]["key"]].excitation),
+                                nominal_vid_vic(by_key[naive["key"]].excitation), _ph(naive))
+        out.append(_gain_row(fg))
+    return out
+
+
+def _drive_results(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """One dm_gain row per differential point (amplitude sweep or common-mode range), calibrated."""
+    dm = _by_role(rows, "dm")
+    link = _by_role(rows, "link")
+    cal = Calibration.from_link(*_ph(link[-1])) if -1 in link else Calibration.identity()
+    out: list[dict[str, Any]] = []
+    for g in sorted(dm):
+        r = dm[g]
+        p, u = cal.apply(*_ph(r))
+        add, add_u = differential_gain(p, u)
+        out.append({"frequency_hz": float(r["frequency_hz"]), "vid_vpk": float(abs(p[0] - p[1])),
+                    "vid_vpk_nominal": float(r["vid_vpk_nominal"]),
+                    "bias_v": float(r["bias_v"]),
+                    "Add": add, "Add_u": add_u * (1 + 1j),
+                    # no harmonics column when only the fundamental was fitted: THD not measured
+                    "thd_out": output_thd(np.asarray(r["harmonics"]), p) if "harmonics" in r else float("nan")})
+    if out:
+        ref = abs(min(out, key=lambda o: o["vid_vpk"])["Add"])
+        for o in out:
+            o["compression"] = abs(o["Add"]) / ref
+    return out
+
+
+def _dc_results(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """One dc row per DC point, each channel's level corrected by its DC gain relative to v1's."""
+    out = []
+    link = _by_role(rows, "link")
+    if -1 in link:
+        level = np.asarray(link[-1]["dc_v"], float)
+        rel = np.real(np.asarray(link[-1]["phasor_u"], complex)) / np.abs(level)  # u of each channel's level
+    else:
+        level, rel = np.ones(4), np.zeros(4)
+    gain = level / level[0]  # DC gain of each channel relative to v1's
+    for r in sorted((r for r in rows if r["role"] == "dc"), key=lambda r: int(r["group"])):
+        dcv = np.asarray(r["dc_v"], float) / gain
+        u = np.real(np.asarray(r["phasor_u"], complex)) / gain
+        # the calibration's own uncertainty: dcv_k = d_k L_0/L_k moves by dcv_k u(L_k)/L_k and, except
+        # for v1, by dcv_k u(L_0)/L_0 (one error shared by every point: it shifts the offset, not the slope)
+        vid_u = np.sqrt(u[0] ** 2 + u[1] ** 2 + dcv[1] ** 2 * (rel[0] ** 2 + rel[1] ** 2))
+        vod = dcv[2] - dcv[3]
+        vod_u = np.sqrt(u[2] ** 2 + u[3] ** 2 + (dcv[2] * rel[2]) ** 2 + (dcv[3] * rel[3]) ** 2
+                        + (vod * rel[0]) ** 2)
+        out.append({"vid_v": dcv[0] - dcv[1], "vid_v_u": float(vid_u),
+                    "vic_v": 0.5 * (dcv[0] + dcv[1]), "vo1_v": dcv[2], "vo2_v": dcv[3],
+                    "vod_v": vod, "vod_v_u": float(vod_u)})
+    return out
 
 
 def crosstalk_advice(rows: Sequence[Row], points: Sequence[PlannedPoint]) -> str | None:
@@ -196,20 +205,14 @@ def _crosstalk_points(rows: Sequence[Row]) -> dict[int, dict[int, tuple[np.ndarr
     return out
 
 
-def _nominal(exc: Any) -> tuple[complex, complex]:
-    from procedures.measure.excitation import nominal_vid_vic
-
-    return nominal_vid_vic(exc)
-
-
-def _gain_row(fg: Any) -> dict[str, Any]:
+def _gain_row(fg: FrequencyGains) -> dict[str, Any]:
     s, ideal = fg.solve, fg.ideal
     u = np.array([[s.u(n) for n in GAIN_NAMES[:2]], [s.u(n) for n in GAIN_NAMES[2:]]])
     # per-quadrature standard uncertainty, stored as u(re) + j u(im) (docs/archive.md)
     row: dict[str, Any] = {"frequency_hz": fg.frequency_hz, "S": s.S, "S_u": u * (1 + 1j),
                            "S_cov": s.cov, "S_ideal": ideal.S}
-    row.update({k: complex(v) for k, v in single_ended(s.S).items()})
-    fns = single_ended_functions()
+    row.update(single_ended(s.S))
+    fns = figure_functions()
     for name in DB_FIGURES:
         value, unc = s.derived(fns[name])
         row[name], row[f"{name}_u"] = value, unc

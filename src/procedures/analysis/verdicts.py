@@ -132,5 +132,6 @@ def format_verdicts(verdicts: list[Verdict]) -> list[str]:
         k, unit = (100.0, "%") if v.unit == "1" else (1.0, v.unit)  # ratios (deviation, THD) read as percent
         u = f" ± {k * v.uncertainty:.2g}" if np.isfinite(v.uncertainty) else ""
         sign = "+" if v.limit == "add_rel_tol" else ""
-        lines.append(f"  {'PASS' if v.passed else 'FAIL'}  {v.description}: measured {k * v.measured:{sign}.4g}{u} {unit}")
+        verdict = "PASS" if v.passed else "FAIL"
+        lines.append(f"  {verdict}  {v.description}: measured {k * v.measured:{sign}.4g}{u} {unit}")
     return lines

@@ -1,5 +1,6 @@
-"""The scope crosstalk calibration (docs/reference/measurement-methods.md §3.4 step 3): its plan, the bench changes it asks
-for, the correction, and the active-load board measured with and without it against the simulator's truth.
+"""The scope crosstalk calibration (docs/reference/measurement-methods.md §3.4 step 3): its plan, the bench
+changes it asks for, the correction, and the active-load board measured with and without it against the
+simulator's truth.
 
 The correction is checked against the crosstalk model written out here (``m = G (I + X) v`` with each probe
 alone on a driven node), not against the code's own algebra; the end-to-end test against the transistor-level
@@ -18,7 +19,7 @@ from instruments.bench_config import Wiring
 from instruments.board_config import load_board
 from instruments.errors import DiffbenchError
 from instruments.sim.board import SimBoard
-from procedures.analysis.derived import Crosstalk
+from procedures.analysis.crosstalk import Crosstalk
 from procedures.analysis.results import crosstalk_advice
 from procedures.config.procedure import load_procedure
 from procedures.measure.acquisition import NODES

@@ -1,6 +1,6 @@
 """A deliberately faulty board through ``diffbench run``: the simulated bench carries the faulty board
-(``--sim-board configs/faults/...``), the run is judged and fitted against the healthy board's config; the right limit of its
-``[pass_fail]`` fails (exit status 3), the others pass, and the fit names the faulty part.
+(``--sim-board configs/faults/...``), the run is judged and fitted against the healthy board's config; the
+right limit of its ``[pass_fail]`` fails (exit status 3), the others pass, and the fit names the faulty part.
 
 - load resistor R2 20 % high: |Add| rises ~10 % (the 5 % limit fails); CMRR_se is untouched (both its gains
   scale with R2); the fit moves d_R and R_L, nothing else;

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from procedures.analysis.gain_solve import single_ended, solve_mixed_mode
+from procedures.analysis.gain_figures import single_ended
+from procedures.analysis.gain_solve import solve_mixed_mode
 
 # docs/reference/measurement-methods.md §3.3, "whole-bench simulation" DUT
 S_TRUE = np.array([[-15.87, -2.0e-4], [-0.0397, -0.01998]], dtype=complex)

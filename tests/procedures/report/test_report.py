@@ -22,7 +22,7 @@ import pytest
 
 from procedures.analysis.results import result_tables
 from procedures.archive.reader import open_run
-from procedures.archive.writer import RunArchive
+from procedures.archive.writer import RunArchive, RunDeclaration
 
 REPO = Path(__file__).resolve().parents[3]
 BOARD_PATH = REPO / "configs" / "boards" / "bjt-source-text.toml"
@@ -109,9 +109,9 @@ def make_archive(path: Path, kind: str, *, status: str = "complete", reason: str
                "bench": '[bench]\nname = "bench-under-test"\n'}
     if board:
         configs["board"] = BOARD_TXT
-    a = RunArchive.create(path, metadata={"procedure": f"test-{kind}", "kind": kind, "board": "bjt-source-text",
-                                          "bench": "bench-under-test"},
-                          configs=configs, instruments=INSTRUMENTS, tables=tables)
+    a = RunArchive.create(path, RunDeclaration(metadata={"procedure": f"test-{kind}", "kind": kind,
+                                                         "board": "bjt-source-text", "bench": "bench-under-test"},
+                                               configs=configs, instruments=INSTRUMENTS, tables=tables))
     if rows:
         rng = np.random.default_rng(7)
         if "gains" in tables:
@@ -202,7 +202,7 @@ def test_each_kind_writes_its_figures_and_a_page_that_links_them(tmp_path: Path,
 
 
 def test_frequency_page_holds_the_archived_values_as_formatted(freq_report: tuple[Path, str, Any]) -> None:
-    from procedures.report.html import fmt_pm, pick_rows
+    from procedures.report.html.formatting import fmt_pm, pick_rows
 
     arch, _, files = freq_report
     html = files.html.read_text(encoding="utf-8")
@@ -358,7 +358,8 @@ def test_a_failing_fit_is_a_warning_not_an_error(tmp_path: Path, monkeypatch: py
     files = _report(tmp_path, make_archive(tmp_path / "ff.h5", "dc_transfer"))
     assert any("fitting the run failed (RuntimeError: singular matrix)" in w for w in files.warnings)
     assert [f.key for f in files.figures] == ["dc_transfer"]
-    assert "No model fit: fitting the run failed (RuntimeError: singular matrix)" in files.html.read_text(encoding="utf-8")
+    html = files.html.read_text(encoding="utf-8")
+    assert "No model fit: fitting the run failed (RuntimeError: singular matrix)" in html
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -409,8 +410,8 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Cap
 
 def test_imports_stay_light() -> None:
     """``import instruments``, ``import procedures`` and the CLI parser do not pull in matplotlib."""
-    code = ("import sys, instruments, procedures, procedures.cli.main, procedures.report.report; procedures.cli.main.build_parser(); "
-            "print('matplotlib' in sys.modules)")
+    code = ("import sys, instruments, procedures, procedures.cli.main, procedures.report.report; "
+            "procedures.cli.main.build_parser(); print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "False"
 
@@ -443,7 +444,8 @@ def test_aborted_real_run_gets_its_results_recomputed_from_the_points(tmp_path: 
         configs, instruments, metadata = run.configs, run.instruments, run.metadata
         g = {k: run.tables["gains"][k] for k in ("CMRR_diff_db", "CMRR_diff_db_u", "CMRR_se1_db", "CMRR_se1_db_u")}
     aborted = tmp_path / "aborted.h5"
-    a = RunArchive.create(aborted, metadata=metadata, configs=configs, instruments=instruments, tables=specs)
+    a = RunArchive.create(aborted, RunDeclaration(metadata=metadata, configs=configs, instruments=instruments,
+                                                  tables=specs))
     for r in rows:
         a.append("points", r)
     a.commit()
@@ -459,7 +461,7 @@ def test_aborted_real_run_gets_its_results_recomputed_from_the_points(tmp_path: 
     with open_run(aborted) as run:
         assert run.n_rows("gains") == 0, "the report must not write the recomputed rows"
     # the recomputed gains are the run's own (the same computation on the same points)
-    from procedures.report.html import fmt_pm
+    from procedures.report.html.formatting import fmt_pm
 
     for name in ("CMRR_diff_db", "CMRR_se1_db"):
         assert f">{fmt_pm(float(g[name][0]), float(g[name + '_u'][0]))}<" in html

@@ -1,0 +1,161 @@
+"""The page's tables of measured results: the gains and CMRRs at a few frequencies, their differences from
+the prediction and from a fit, gain and THD versus drive or input level, and the DC transfer.
+
+Values are printed with their standard uncertainty (k = 1), propagated from S's covariance
+(:mod:`procedures.analysis.propagation`); the CMRRs are the archive's own columns when it has them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.mixed_mode import GAIN_NAMES, S_ELEMENTS, db, phase_deg
+from procedures.analysis.differential_gain import p1db
+from procedures.analysis.gain_figures import CMRR_NAMES, named_cmrr_ratios, ratio_functions
+from procedures.analysis.propagation import db_u, element_u_rows, linear_u, mag_u, ratio_u_rows
+from procedures.predict.prediction import eng
+from procedures.report.context import Context, FreqData, SweepPrediction, Table
+from procedures.report.fits import fit_at, fits_for
+from procedures.report.html.formatting import esc, fmt, fmt_pm, fmt_sig, pick_rows, table
+
+RATIO_LABELS = (("CMRR_se1", "CMRR_se,1 = |Ad_se,1/Acm_se,1| (dB)"),
+                ("CMRR_se2", "CMRR_se,2 = |Ad_se,2/Acm_se,2| (dB)"),
+                ("CMRR_diff", "CMRR_diff = |Add/Acd| (dB)"), ("Add_over_Acc", "|Add/Acc| (dB)"))
+DIFF_LABELS = {"CMRR_se1": "ΔCMRR_se,1 (dB)", "CMRR_se2": "ΔCMRR_se,2 (dB)", "CMRR_diff": "ΔCMRR_diff (dB)"}
+
+
+def gain_rows(fd: FreqData) -> str:
+    """The gains (magnitude in dB and phase) and the CMRRs at up to six frequencies, with uncertainties."""
+    with np.errstate(all="ignore"):
+        idx = pick_rows(fd.f.size)
+        head = ["quantity"] + [eng(float(x), "Hz") for x in fd.f[idx]]
+        rows: list[list[str]] = []
+        for name in ("Add", "Acc", "Acd", "Adc"):
+            z, udb, udeg = element_u_rows(fd.S[idx], fd.cov[idx], name)
+            rows.append([f"|{name}| (dB)"] + [fmt_pm(float(m), float(u)) for m, u in zip(db(z), udb)])
+            rows.append([f"phase of {name} (deg)"] + [fmt_pm(float(phase_deg(v)), float(u)) for v, u in zip(z, udeg)])
+            if name == "Add":
+                ulin = linear_u(udb, np.abs(z))
+                rows.insert(0, ["Add (V/V, magnitude)"] + [fmt_pm(float(abs(v)), float(u)) for v, u in zip(z, ulin)])
+        rows += _ratio_rows(fd, idx)
+    note = (f"<p class='note'>{len(idx)} of {fd.f.size} frequencies; value ± standard uncertainty (k = 1). "
+            "Every frequency is in the figures and in the archive's <code>gains</code> table.</p>")
+    return table(head, rows, cls="num") + note
+
+
+def _ratio_rows(fd: FreqData, idx: list[int]) -> list[list[str]]:
+    """The CMRRs and |Add/Acc| in dB (computed from S when the table lacks them) and their ideal-generator
+    counterparts."""
+    t = fd.table
+    rows: list[list[str]] = []
+    for name, label in RATIO_LABELS:
+        col = f"{name}_db"
+        if col in t:
+            u = t.get(f"{col}_u", np.full(fd.f.size, np.nan))
+            rows.append([label] + [fmt_pm(float(t[col][i]), float(u[i])) for i in idx])
+        elif name in CMRR_NAMES:
+            w, udb, _ = ratio_u_rows(fd.S[idx], fd.cov[idx], ratio_functions()[name])
+            rows.append([label] + [fmt_pm(float(db(abs(x))), float(uu)) for x, uu in zip(w, udb)])
+        ideal = f"{name}_ideal_db"
+        if ideal in t:
+            friendly = label.split(" = ")[0].split(" (")[0]
+            rows.append([f"  {friendly}, ideal-generator assumption (dB)"] + [fmt(t[ideal][i], 2) for i in idx])
+    return rows
+
+
+def diff_rows(ctx: Context, fd: FreqData, model: str) -> str | None:
+    """``measured - model`` at the table's frequencies, for the prediction or the first frequency fit."""
+    idx = pick_rows(fd.f.size)
+    at = _model_at(ctx, fd, model, idx)
+    if at is None:
+        return None
+    head = (["measured − " + ("prediction" if model == "prediction" else "fit")]
+            + [eng(float(x), "Hz") for x in fd.f[idx]])
+    rows = []
+    for name in ("Add", "Acc", "Acd", "Adc"):
+        if name not in at:
+            continue
+        z = fd.S[(idx, *S_ELEMENTS[name])]
+        m = at[name]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ddb = db(np.abs(z) / np.abs(m))
+            dph = phase_deg(z / m)
+        rows.append([f"Δ|{name}| (dB)"] + [fmt(x, 3) for x in ddb])
+        rows.append([f"Δ phase {name} (deg)"] + [fmt(x, 2) for x in dph])
+    t = fd.table
+    for name in CMRR_NAMES:
+        col = f"{name}_db"
+        if name not in at or col not in t:
+            continue
+        meas = np.asarray(t[col], float)[idx]
+        rows.append([DIFF_LABELS[name]] + [fmt(x, 3) for x in meas - db(at[name])])
+    return table(head, rows, cls="num")
+
+
+def _model_at(ctx: Context, fd: FreqData, model: str, idx: list[int]) -> dict[str, np.ndarray] | None:
+    """The prediction's or the first frequency fit's gains (and CMRR ratios) at the rows ``idx``."""
+    if model == "prediction":
+        if ctx.pred_freq is None:
+            return None
+        return {k: np.asarray(v)[idx] for k, v in ctx.pred_freq.at_measured.items()}
+    fits = fits_for(ctx, "frequency_hz")
+    if not fits:
+        return None
+    found = {k: fit_at(fits[0], k, fd.f) for k in GAIN_NAMES}
+    at = {k: v for k, v in found.items() if v is not None}
+    if len(at) == len(GAIN_NAMES):
+        at.update(named_cmrr_ratios(at))
+    return {k: np.asarray(v)[idx] for k, v in at.items()}
+
+
+def sweep_table(t: Table, pred: SweepPrediction | None, which: str) -> str:
+    """Gain and THD per drive (``which = "amplitude"``) or per input DC level (``"cm"``), against the
+    prediction; for a drive sweep, the measured 1 dB compression point."""
+    gain = np.asarray(t["Add"], complex)
+    gu = mag_u(gain, t["Add_u"]) if "Add_u" in t else np.full(gain.shape, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        udb = db_u(gu, np.abs(gain))
+    head = (["vid measured (V pk)", "vid nominal (V pk)"] if which == "amplitude"
+            else ["input DC level (V)", "vid measured (V pk)"])
+    head += ["|Add| (V/V)", "|Add| (dB)", "phase (deg)", "compression (dB)", "THD of vod (%)"]
+    if pred is not None:
+        head += ["Δ|Add| vs prediction (dB)", "predicted THD (%)"]
+    rows = []
+    for i in range(gain.size):
+        first = ([fmt_sig(t["vid_vpk"][i], 4), fmt_sig(t.get("vid_vpk_nominal", t["vid_vpk"])[i], 4)]
+                 if which == "amplitude" else [fmt(t["bias_v"][i], 3), fmt_sig(t["vid_vpk"][i], 4)])
+        comp = t.get("compression")
+        r = first + [fmt_pm(float(abs(gain[i])), float(gu[i])), fmt_pm(float(db(abs(gain[i]))), float(udb[i])),
+                     fmt(phase_deg(gain[i]), 2), fmt(db(comp[i]), 3) if comp is not None and comp[i] > 0 else "n/a",
+                     fmt_sig(100 * t["thd_out"][i], 4)]
+        if pred is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r += [fmt(db(abs(gain[i]) / abs(pred.gain_at[i])), 3), fmt_sig(100 * pred.thd_at[i], 4)]
+        rows.append(r)
+    note = "value ± standard uncertainty (k = 1); compression relative to the smallest drive."
+    if which == "amplitude" and gain.size:
+        p1 = p1db(np.asarray(t["vid_vpk"], float), gain)
+        note = (f"1 dB compression point (measured, interpolated): "
+                f"{eng(p1, 'V') + ' peak' if p1 is not None else 'not reached in this sweep'}. " + note)
+    return table(head, rows, cls="num") + f"<p class='note'>{esc(note)}</p>"
+
+
+def dc_section(ctx: Context, d: Table) -> str:
+    """Offset and slope of the DC transfer, measured and predicted, and the ranges swept."""
+    s = ctx.dc_summary or {}
+    ps = ctx.pred_summary
+    rows = []
+    off = s.get("offset_v")
+    offset_transfer = ps.get("offset_transfer_v")
+    rows.append(["input-referred offset (vid at vod = 0)", eng(off, "V") if off is not None else "n/a",
+                 eng(offset_transfer, "V") if offset_transfer is not None
+                 else (eng(ps["offset_v"], "V") if "offset_v" in ps else "—")])
+    sl = s.get("slope")
+    dc_slope = ps.get("dc_slope")
+    rows.append(["slope dvod/dvid at the offset (V/V)", fmt_sig(sl, 5) if sl is not None else "n/a",
+                 fmt_sig(dc_slope, 5) if dc_slope is not None else "—"])
+    vod = np.asarray(d["vod_v"], float)
+    if vod.size:
+        rows.append(["vod range over the sweep (V)", f"{vod.min():.4f} … {vod.max():.4f}", "—"])
+        rows.append(["vid range over the sweep (V)", f"{np.min(d['vid_v']):.4f} … {np.max(d['vid_v']):.4f}", "—"])
+    return table(["DC transfer", "measured", "predicted"], rows, cls="num")

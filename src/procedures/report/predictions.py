@@ -1,0 +1,170 @@
+"""The board's nominal prediction beside each measured sweep of a report.
+
+:func:`procedures.predict.prediction.predict` on the board config archived with the run, on a dense grid
+for the curves and at the measured points for the residuals: the mixed-mode gains and CMRR ratios versus
+frequency, gain and THD versus drive amplitude and versus input DC level, and the DC transfer. A
+prediction that cannot be made is a warning on the page.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from instruments.errors import DiffbenchError
+from models.mixed_mode import db
+from procedures.analysis.gain_figures import named_cmrr_ratios
+from procedures.predict.prediction import _headroom, differential_current_transfer, predict
+from procedures.report.context import Context, DcPrediction, FreqPrediction, SweepPrediction
+
+
+def add_predictions(ctx: Context) -> None:
+    """Every prediction the context's board and tables allow (``ctx.pred_*`` and ``ctx.pred_summary``)."""
+    for step in (_prediction_freq, _prediction_amplitude, _prediction_cm, _prediction_dc):
+        try:
+            step(ctx)
+        except DiffbenchError as e:
+            ctx.warnings.append(f"prediction unavailable: {e}")
+
+
+def _prediction_freq(ctx: Context) -> None:
+    fd = ctx.freq
+    if ctx.board is None or fd is None or not fd.f.size:
+        return
+    f = fd.f
+    lo, hi = float(np.min(f)) / 1.5, float(np.max(f)) * 1.5
+    dense = np.geomspace(lo, hi, 301) if hi > lo else np.array([lo])
+    try:
+        p = predict(ctx.board, np.concatenate([dense, f]))
+    except DiffbenchError as e:
+        ctx.warnings.append(f"no prediction: {e}")
+        return
+    g = p.gains
+    allg = {"Add": np.broadcast_to(g.add, p.freq_hz.shape), "Acd": np.broadcast_to(g.acd, p.freq_hz.shape),
+            "Adc": np.broadcast_to(g.adc, p.freq_hz.shape), "Acc": np.broadcast_to(g.acc, p.freq_hz.shape)}
+    allg.update(named_cmrr_ratios(allg))
+    m = dense.size
+    ctx.pred_freq = FreqPrediction(dense, {k: np.asarray(v)[:m] for k, v in allg.items()},
+                                   {k: np.asarray(v)[m:] for k, v in allg.items()})
+    dc = p.dc_gains
+    ctx.pred_summary.update({
+        "Add_dc": complex(dc.add), "Acc_dc": complex(dc.acc), "Acd_dc": complex(dc.acd),
+        "CMRR_se1_dc_db": float(db(dc.cmrr_se(1))), "CMRR_se2_dc_db": float(db(dc.cmrr_se(2))),
+        "CMRR_diff_dc_db": float(db(dc.cmrr_diff)) if np.isfinite(dc.cmrr_diff) else math.inf,
+        "bandwidth_hz": p.bandwidth_hz, "tail_zero_hz": p.tail_zero_hz, "warnings": list(p.warnings),
+    })
+
+
+def _prediction_amplitude(ctx: Context) -> None:
+    a = ctx.amplitude
+    if ctx.board is None or a is None:
+        return
+    x = np.asarray(a["vid_vpk"], float)
+    ok = np.isfinite(x) & (x > 0)
+    if not ok.any():
+        return
+    f0 = float(np.median(a["frequency_hz"]))
+    hi = max(float(x[ok].max()) * 1.3, ctx.board.vid_max_vpk if ctx.board.vid_max_vpk < 3 * x[ok].max() else 0)
+    dense = np.geomspace(float(x[ok].min()) / 1.3, hi, 120)
+    amps = np.concatenate([dense, np.where(ok, x, 1.0)])
+    try:
+        p = predict(ctx.board, np.array([f0]), amps)
+    except DiffbenchError as e:
+        ctx.warnings.append(f"no large-signal prediction: {e}")
+        return
+    add = complex(np.asarray(p.gains.add).reshape(-1)[0])
+    gain = add * p.large.distortion.gain_ratio
+    thd = p.large.distortion.thd
+    m = dense.size
+    at_gain, at_thd = gain[m:].copy(), thd[m:].copy()
+    at_gain[~ok] = np.nan
+    at_thd[~ok] = np.nan
+    ctx.pred_amplitude = SweepPrediction(dense, gain[:m], thd[:m], at_gain, at_thd,
+                                         f"prediction ({p.large.transfer})")
+
+
+def _prediction_cm(ctx: Context) -> None:
+    c = ctx.cm_range
+    board = ctx.board
+    if board is None or c is None:
+        return
+    bias = np.asarray(c["bias_v"], float)
+    f0 = float(np.median(c["frequency_hz"]))
+    amp = float(np.median(c["vid_vpk"]))
+    lo = min(float(bias.min()), board.bias_min_v)
+    hi = max(float(bias.max()), board.bias_max_v)
+    pad = 0.05 * (hi - lo or 1.0)
+    dense = np.linspace(lo - pad, hi + pad, 41)
+
+    def at(b: float) -> tuple[complex, float]:
+        try:
+            p = predict(replace(board, bias_v=float(b)), np.array([f0]), np.array([amp]))
+        except (DiffbenchError, ValueError, ArithmeticError):
+            return complex("nan"), math.nan
+        if not p.op.all_active:
+            return complex("nan"), math.nan
+        add = complex(np.asarray(p.gains.add).reshape(-1)[0])
+        return add * float(p.large.distortion.gain_ratio[0]), float(p.large.distortion.thd[0])
+
+    dd = [at(b) for b in dense]
+    mm = [at(b) for b in bias]
+    ctx.pred_cm = SweepPrediction(dense, np.array([d[0] for d in dd]), np.array([d[1] for d in dd]),
+                                  np.array([d[0] for d in mm]), np.array([d[1] for d in mm]),
+                                  "prediction (operating point per level)")
+
+
+def _prediction_dc(ctx: Context) -> None:
+    d = ctx.dc
+    board = ctx.board
+    if board is None or d is None:
+        return
+    vid = np.asarray(d["vid_v"], float)
+    if not vid.size:
+        return
+    try:
+        p = predict(board, np.array([0.0]))
+    except DiffbenchError as e:
+        ctx.warnings.append(f"no DC prediction: {e}")
+        return
+    transfer, name = differential_current_transfer(board, p.op)
+    span = float(np.ptp(vid)) or 0.1
+    dense = np.linspace(float(vid.min()) - 0.03 * span, float(vid.max()) + 0.03 * span, 401)
+    h = 1e-6
+    slope = float((transfer(np.array([h]))[0] - transfer(np.array([-h]))[0]) / (2 * h))
+    t0 = float(transfer(np.array([0.0]))[0])
+    dc = p.dc_gains
+
+    def outputs(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        xe = (transfer(v) - t0) / slope  # linear-equivalent input (V), as procedures.predict.prediction does
+        vo1 = p.op.vo1 + complex(dc.ad_se(1)).real * xe
+        vo2 = p.op.vo2 + complex(dc.ad_se(2)).real * xe
+        return vo1 - vo2, vo1, vo2
+
+    vod_d, vo1_d, vo2_d = outputs(dense)
+    vod_m, _, _ = outputs(vid)
+    try:
+        sat = _runs_of(_headroom(board, p.op, dense[:, None], (vo1_d[:, None], vo2_d[:, None])) < 0, dense)
+    except Exception:  # noqa: BLE001 - the shading is an aid, not a result
+        sat = []
+    ctx.pred_dc = DcPrediction(dense, vod_d, vo1_d, vo2_d, vod_m, sat, name)
+    ctx.pred_summary.update({"offset_v": p.input_offset_v, "offset_transfer_v": p.input_offset_transfer_v,
+                             "dc_slope": complex(dc.add).real if p.op.mirror is None else None,
+                             "vo1_v": p.op.vo1, "vo2_v": p.op.vo2})
+
+
+def _runs_of(bad: np.ndarray, x: np.ndarray) -> list[tuple[float, float]]:
+    """The ``(first x, last x)`` of every run of consecutive True in ``bad``."""
+    spans: list[tuple[float, float]] = []
+    i = 0
+    while i < bad.size:
+        if bad[i]:
+            j = i
+            while j + 1 < bad.size and bad[j + 1]:
+                j += 1
+            spans.append((float(x[i]), float(x[j])))
+            i = j + 1
+        else:
+            i += 1
+    return spans
