@@ -1,12 +1,15 @@
 """Closed-form circuit models of differential pairs (operating point, small- and large-signal).
 
 Imports nothing of diffbench: every function takes plain numbers (floats or numpy arrays, SI units), so the
-same code serves prediction from component values (``procedures.predict.prediction``) and fitting with the
+same code serves prediction from component values (``procedures.predict.mapping``) and fitting with the
 parameters free. Each formula cites its source in its docstring (docs/reference/measurement-methods.md §5-6,
 the source texts, Razavi, Sedra & Smith, Gray-Hurst-Lewis-Meyer).
 
 - :mod:`models.devices`: device laws and small-signal parameters of one transistor.
-- :mod:`models.operating_point`: DC operating point of the pair, saturation / triode flags.
+- :mod:`models.pair_circuit`: the pair's DC circuit as parameter objects (devices and what is in series with
+  them, the Norton tail, resistive or current-mirror loads), taken by the DC solvers below.
+- :mod:`models.operating_point`: DC operating point of the pair, saturation / triode flags (a subpackage: device
+  law, root finders, one side, the tail node, the two load kinds).
 - :mod:`models.small_signal`: exact nodal gains ``H(f)`` of the pair's linear circuit.
 - :mod:`models.mixed_mode`: ``S = T H T^-1``, single-ended views, CMRRs, dB helpers.
 - :mod:`models.large_signal`: DC transfer (tanh, degenerated, square law), input-referred offset.
@@ -50,9 +53,9 @@ from .operating_point import (
     PairOperatingPoint,
     SideOperatingPoint,
     active_load_operating_point,
-    norton_tail_current,
     resistive_pair_operating_point,
 )
+from .pair_circuit import Cascode, CurrentMirror, DiffPair, NortonTail, ResistorLoads, norton_tail_current
 from .small_signal import (
     CascodeDevice,
     MirrorLoad,
@@ -68,10 +71,10 @@ from .small_signal import (
 
 __all__ = [
     "BJT_SATURATION_VBC_V", "TAIL_COMPLIANCE_V", "T_MODE",
-    "BjtParams", "BjtSmallSignal", "CascodeDevice", "DcTransferError", "DeviceOperatingPoint", "Distortion",
-    "MirrorLoad", "PairDc",
-    "MirrorOperatingPoint", "MixedModeGains", "MosParams", "MosSmallSignal", "OperatingPointError",
-    "PairOperatingPoint", "PairResponse", "ResistiveLoad", "Side", "SideOperatingPoint", "Tail",
+    "BjtParams", "BjtSmallSignal", "Cascode", "CascodeDevice", "CurrentMirror", "DcTransferError",
+    "DeviceOperatingPoint", "DiffPair", "Distortion", "MirrorLoad", "MirrorOperatingPoint", "MixedModeGains",
+    "MosParams", "MosSmallSignal", "NortonTail", "OperatingPointError", "PairDc", "PairOperatingPoint",
+    "PairResponse", "ResistiveLoad", "ResistorLoads", "Side", "SideOperatingPoint", "Tail",
     "active_load_operating_point", "amplitude_for_thd", "bjt_collector_current", "bjt_input_offset",
     "bjt_pair_currents", "bjt_small_signal", "bjt_vbe", "cascode_output_resistance", "corner_hz", "db",
     "harmonic_analysis", "mos_drain_current", "mos_input_offset", "mos_overdrive", "mos_pair_currents",

@@ -37,6 +37,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .devices import BjtParams, DeviceParams, MosParams
+from .pair_circuit import DiffPair, NortonTail, ResistorLoads
 
 
 class DcTransferError(ValueError):
@@ -68,12 +69,18 @@ class PairDc:
     @property
     def vod(self) -> np.ndarray:
         """``vo1 - vo2`` (V)."""
-        return self.vo1 - self.vo2
+        out: np.ndarray = self.vo1 - self.vo2
+        return out
+
+
+_SideCurrents = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+"""``(i_out, i_in, di_out/dx, di_in/dx, di_out/dv_t)`` of one side."""
 
 
 def _side(dev: DeviceParams, x: np.ndarray, v_t: np.ndarray, vt: float, r_load: float, v_return: float,
-          r_degen: float) -> tuple[np.ndarray, ...]:
-    """Currents of one side and their derivatives: ``(i_out, i_in, di_out/dx, di_in/dx, di_out/dv_t)``."""
+          r_degen: float) -> _SideCurrents:
+    """Currents of one side and their derivatives: ``(i_out, i_in, di_out/dx, di_in/dx, di_out/dv_t)``
+    (module docstring: the collector current is solved from its linear equation)."""
     if isinstance(dev, BjtParams):
         a = dev.i_s * np.exp(np.minimum(x / vt, 200.0))
         da = a / vt
@@ -89,7 +96,6 @@ def _side(dev: DeviceParams, x: np.ndarray, v_t: np.ndarray, vt: float, r_load: 
         dden = da * (r_load + r_degen) / va
         di_c = (da * num + a * dnum) / den - i_c * dden / den
         return i_c, i_b, di_c, di_b, -a / (va * den)
-    assert isinstance(dev, MosParams)
     vov = np.maximum(x - dev.vth, 0.0)
     b = 0.5 * dev.kp * vov**2
     db = dev.kp * vov
@@ -100,69 +106,95 @@ def _side(dev: DeviceParams, x: np.ndarray, v_t: np.ndarray, vt: float, r_load: 
     return b * num / den, zero, db * num / den**2, zero, -b * lam / den
 
 
-def resistive_pair_dc(v1: ArrayLike, v2: ArrayLike, devices: tuple[DeviceParams, DeviceParams], *, vt: float,
-                      i_tail: float, r_loads: tuple[float, float], v_return: float, r_tail: float = math.inf,
-                      v_ee: float = 0.0, r_source: float = 0.0, r_degen: float = 0.0,
-                      bjt_edge_v: float = 0.4, max_iter: int = 200) -> PairDc:
-    """Solve the pair at input pin levels ``v1, v2`` (V, arrays broadcast together); see the module docstring.
+def _start(devices: tuple[DeviceParams, DeviceParams], vt: float, i_tail: float) -> tuple[float, float]:
+    """Starting control voltage (V, both devices at half the tail current, mean device) and the Newton step
+    limit on it (V): 2 V_T for a BJT (junction limiting, Nagel 1975), 0.1 V for a MOS device."""
+    d1, d2 = devices
+    if isinstance(d1, BjtParams) and isinstance(d2, BjtParams):
+        i_s = 0.5 * (d1.i_s + d2.i_s)
+        return vt * math.log(i_tail / (2.0 * i_s)), 2.0 * vt
+    if isinstance(d1, MosParams) and isinstance(d2, MosParams):
+        return 0.5 * (d1.vth + d2.vth) + math.sqrt(i_tail / (0.5 * (d1.kp + d2.kp))), 0.1
+    raise ValueError("both devices of a pair must be of one kind")
 
-    Arguments as :func:`models.operating_point.resistive_pair_operating_point` (``i_tail`` is the Norton
-    source's ideal current, ``r_tail`` its parallel resistance). ``bjt_edge_v`` is the forward V_BC taken as
-    the edge of forward activity for ``headroom`` (V). Converged when every step is below 1e-13 V; raises
-    :class:`DcTransferError` otherwise.
-    """
-    v1a, v2a = np.broadcast_arrays(np.asarray(v1, dtype=float), np.asarray(v2, dtype=float))
-    shape = v1a.shape
-    v = np.stack([v1a.ravel(), v2a.ravel()])  # (2, n)
-    bjt = isinstance(devices[0], BjtParams)
-    if isinstance(devices[0], BjtParams) != isinstance(devices[1], BjtParams):
-        raise ValueError("both devices of a pair must be of one kind")
-    if bjt:
-        i_s = 0.5 * (devices[0].i_s + devices[1].i_s)
-        x0 = vt * math.log(i_tail / (2.0 * i_s))
-        max_step = 2.0 * vt
-    else:
-        x0 = 0.5 * (devices[0].vth + devices[1].vth) + math.sqrt(i_tail / (0.5 * (devices[0].kp + devices[1].kp)))
-        max_step = 0.1
+
+def _newton_system(pair: DiffPair, tail: NortonTail, load: ResistorLoads, v: np.ndarray, x: np.ndarray,
+                   v_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Residuals ``F`` (n, 3) and Jacobian ``J`` (n, 3, 3) of the two input loops and the tail node's current
+    law in the unknowns ``(x_1, x_2, v_t)`` (module docstring)."""
+    r_source, r_degen = pair.r_source, pair.r_degen
+    g_tail = 0.0 if math.isinf(tail.r_out) else 1.0 / tail.r_out
     n = v.shape[1]
-    x = np.full((2, n), x0)
-    v_t = v.mean(axis=0) - x0 - r_degen * i_tail / 2.0
-    g_tail = 0.0 if math.isinf(r_tail) else 1.0 / r_tail
+    J = np.zeros((n, 3, 3))
+    F = np.zeros((n, 3))
+    for k in range(2):
+        i_o, i_i, di_o, di_i, di_ot = _side(pair.devices[k], x[k], v_t, pair.vt, load.r[k], load.v_return, r_degen)
+        i_e, di_e = i_o + i_i, di_o + di_i
+        F[:, k] = v[k] - r_source * i_i - v_t - r_degen * i_e - x[k]
+        J[:, k, k] = -r_source * di_i - r_degen * di_e - 1.0
+        J[:, k, 2] = -1.0 - r_degen * di_ot
+        J[:, 2, k] = di_e
+        F[:, 2] += i_e
+        J[:, 2, 2] += di_ot
+    F[:, 2] -= tail.current + (v_t - tail.v_ee) * g_tail
+    J[:, 2, 2] -= g_tail
+    return F, J
+
+
+def _solve(pair: DiffPair, tail: NortonTail, load: ResistorLoads, v: np.ndarray,
+           max_iter: int) -> tuple[np.ndarray, np.ndarray]:
+    """Newton's method for ``(x, v_t)`` at the input levels ``v`` (2, n), all points together, steps limited
+    (module docstring); :class:`DcTransferError` when the steps are not all below 1e-13 V within ``max_iter``."""
+    x0, max_step = _start(pair.devices, pair.vt, tail.current)
+    x = np.full((2, v.shape[1]), x0)
+    v_t = v.mean(axis=0) - x0 - pair.r_degen * tail.current / 2.0
     for _ in range(max_iter):
-        parts = [_side(devices[k], x[k], v_t, vt, r_loads[k], v_return, r_degen) for k in range(2)]
-        J = np.zeros((n, 3, 3))
-        F = np.zeros((n, 3))
-        for k, (i_o, i_i, di_o, di_i, di_ot) in enumerate(parts):
-            i_e, di_e = i_o + i_i, di_o + di_i
-            F[:, k] = v[k] - r_source * i_i - v_t - r_degen * i_e - x[k]
-            J[:, k, k] = -r_source * di_i - r_degen * di_e - 1.0
-            J[:, k, 2] = -1.0 - r_degen * di_ot
-            J[:, 2, k] = di_e
-            F[:, 2] += i_e
-            J[:, 2, 2] += di_ot
-        F[:, 2] -= i_tail + (v_t - v_ee) * g_tail
-        J[:, 2, 2] -= g_tail
+        F, J = _newton_system(pair, tail, load, v, x, v_t)
         step = np.linalg.solve(J, -F[..., None])[..., 0]
         dx = np.clip(step[:, :2].T, -max_step, max_step)
         dvt = np.clip(step[:, 2], -10 * max_step, 10 * max_step)
         x = x + dx
         v_t = v_t + dvt
         if np.all(np.abs(dx) <= 1e-13) and np.all(np.abs(dvt) <= 1e-13):
-            break
+            return x, v_t
+    raise DcTransferError(f"the DC transfer did not converge in {max_iter} Newton steps")
+
+
+def _side_nodes(pair: DiffPair, load: ResistorLoads, k: int, v_k: np.ndarray, x_k: np.ndarray, v_t: np.ndarray,
+                bjt_edge_v: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Side ``k`` (0 or 1) at the solution: output level, output current, base/gate node and headroom."""
+    dev = pair.devices[k]
+    i_o, i_i, *_ = _side(dev, x_k, v_t, pair.vt, load.r[k], load.v_return, pair.r_degen)
+    vo = load.v_return - load.r[k] * i_o
+    v_b = v_k - pair.r_source * i_i
+    v_e = v_t + pair.r_degen * (i_o + i_i)
+    if isinstance(dev, BjtParams):
+        head = bjt_edge_v - (v_b - vo)
     else:
-        raise DcTransferError(f"the DC transfer did not converge in {max_iter} Newton steps")
-    outs = []
-    for k in range(2):
-        i_o, i_i, *_ = _side(devices[k], x[k], v_t, vt, r_loads[k], v_return, r_degen)
-        vo = v_return - r_loads[k] * i_o
-        v_b = v[k] - r_source * i_i
-        v_e = v_t + r_degen * (i_o + i_i)
-        if bjt:
-            head = bjt_edge_v - (v_b - vo)
-        else:
-            head = (vo - v_e) - np.maximum(x[k] - devices[k].vth, 0.0)
-        outs.append((vo, i_o, x[k], v_b, head))
-    r = lambda a: np.reshape(a, shape)  # noqa: E731
-    (vo1, i1, x1, b1, h1), (vo2, i2, x2, b2, h2) = outs
-    return PairDc(vo1=r(vo1), vo2=r(vo2), i_out1=r(i1), i_out2=r(i2), v_ctrl1=r(x1), v_ctrl2=r(x2),
+        head = (vo - v_e) - np.maximum(x_k - dev.vth, 0.0)
+    return vo, i_o, v_b, head
+
+
+def resistive_pair_dc(v1: ArrayLike, v2: ArrayLike, pair: DiffPair, tail: NortonTail, load: ResistorLoads, *,
+                      bjt_edge_v: float = 0.4, max_iter: int = 200) -> PairDc:
+    """Solve ``pair`` fed by ``tail`` with resistive loads ``load`` at input pin levels ``v1, v2`` (V, arrays
+    broadcast together); see the module docstring.
+
+    The circuit is that of :func:`models.operating_point.resistive_pair_operating_point` without a cascode
+    (``pair.cascode`` must be ``None``). ``bjt_edge_v`` is the forward V_BC taken as the edge of forward
+    activity for ``headroom`` (V). Converged when every step is below 1e-13 V; raises :class:`DcTransferError`
+    otherwise, ``ValueError`` for a pair of mixed kinds or with a cascode.
+    """
+    if pair.cascode is not None:
+        raise ValueError("the DC transfer does not model a cascode")
+    v1a, v2a = np.broadcast_arrays(np.asarray(v1, dtype=float), np.asarray(v2, dtype=float))
+    shape = v1a.shape
+    v = np.stack([v1a.ravel(), v2a.ravel()])  # (2, n)
+    x, v_t = _solve(pair, tail, load, v, max_iter)
+    (vo1, i1, b1, h1), (vo2, i2, b2, h2) = (_side_nodes(pair, load, k, v[k], x[k], v_t, bjt_edge_v) for k in range(2))
+
+    def r(a: np.ndarray) -> np.ndarray:
+        return np.reshape(a, shape)
+
+    return PairDc(vo1=r(vo1), vo2=r(vo2), i_out1=r(i1), i_out2=r(i2), v_ctrl1=r(x[0]), v_ctrl2=r(x[1]),
                   v_tail=r(v_t), v_base1=r(b1), v_base2=r(b2), headroom1=r(h1), headroom2=r(h2))

@@ -80,7 +80,8 @@ def early_factor(v_bc: ArrayLike, early_v: ArrayLike) -> np.ndarray:
 def bjt_collector_current(v_be: ArrayLike, v_ce: ArrayLike, dev: BjtParams, vt: float) -> np.ndarray:
     """Collector current ``I_S exp(V_BE/V_T)(1 - V_BC/V_A)``, ``V_BC = V_BE - V_CE``, in A (module docstring)."""
     v_be = np.asarray(v_be, dtype=float)
-    return dev.i_s * np.exp(v_be / vt) * early_factor(v_be - np.asarray(v_ce), dev.early_v)
+    out: np.ndarray = dev.i_s * np.exp(v_be / vt) * early_factor(v_be - np.asarray(v_ce), dev.early_v)
+    return out
 
 
 def bjt_vbe(i_c: ArrayLike, vt: float, i_s: float, early_v: float = float("inf"),
@@ -88,7 +89,7 @@ def bjt_vbe(i_c: ArrayLike, vt: float, i_s: float, early_v: float = float("inf")
     """Base-emitter voltage (V) that carries collector current ``i_c`` (A) at ``v_ce`` (V), the inverse of
     :func:`bjt_collector_current`: the fixed point of ``V_BE = V_T ln(I_C / (I_S (1 + (V_CE - V_BE)/V_A)))``,
     which contracts by ``V_T/(V_A - V_BC)`` per step (20 steps reach double precision for any V_A > 1 V)."""
-    u = vt * np.log(_div(i_c, i_s))
+    u: np.ndarray = vt * np.log(_div(i_c, i_s))
     for _ in range(20):
         u = vt * np.log(_div(i_c, i_s * early_factor(u - np.asarray(v_ce), early_v)))
     return u
@@ -97,15 +98,15 @@ def bjt_vbe(i_c: ArrayLike, vt: float, i_s: float, early_v: float = float("inf")
 @dataclass(frozen=True)
 class BjtSmallSignal:
     """Hybrid-pi parameters of a BJT at one operating point (SI units; ``gm`` at fixed V_CE, ``beta = I_C/I_B``,
-    ``alpha = I_C/I_E``)."""
+    ``alpha = I_C/I_E``), arrays of the shape of the arguments (0-d for scalars)."""
 
-    i_c: float
-    gm: float
-    r_pi: float
-    r_o: float
-    r_e: float
-    beta: float
-    alpha: float
+    i_c: np.ndarray
+    gm: np.ndarray
+    r_pi: np.ndarray
+    r_o: np.ndarray
+    r_e: np.ndarray
+    beta: np.ndarray
+    alpha: np.ndarray
 
 
 def bjt_small_signal(i_c: ArrayLike, vt: float, beta: float, early_v: float = float("inf"),
@@ -132,7 +133,8 @@ def bjt_small_signal(i_c: ArrayLike, vt: float, beta: float, early_v: float = fl
 
 
 def mos_drain_current(v_gs: ArrayLike, v_ds: ArrayLike, dev: MosParams) -> np.ndarray:
-    """Drain current (A) in saturation, ``(kp/2)(V_GS - V_th)^2 (1 + lambda V_DS)``, zero below threshold (Razavi ch. 2)."""
+    """Drain current (A) in saturation, ``(kp/2)(V_GS - V_th)^2 (1 + lambda V_DS)``, zero below threshold
+    (Razavi ch. 2)."""
     vov = np.maximum(np.asarray(v_gs) - dev.vth, 0.0)
     return 0.5 * dev.kp * vov**2 * (1.0 + dev.lambda_per_v * np.asarray(v_ds))
 
@@ -149,12 +151,13 @@ def mos_vgs(i_d: ArrayLike, kp: float, vth: float, lambda_per_v: float = 0.0, v_
 
 @dataclass(frozen=True)
 class MosSmallSignal:
-    """Small-signal parameters of a MOS transistor in saturation (SI units)."""
+    """Small-signal parameters of a MOS transistor in saturation (SI units), arrays of the shape of the arguments
+    (0-d for scalars)."""
 
-    i_d: float
-    v_ov: float
-    gm: float
-    r_o: float
+    i_d: np.ndarray
+    v_ov: np.ndarray
+    gm: np.ndarray
+    r_o: np.ndarray
 
 
 def mos_small_signal(i_d: ArrayLike, kp: float, lambda_per_v: float = 0.0, v_ds: ArrayLike = 0.0) -> MosSmallSignal:

@@ -3,9 +3,9 @@
 The transfer ``y = F(v)`` is sampled over exactly one period of ``v = bias + A cos(theta)`` on a uniform grid
 of ``n_samples`` points and projected onto ``cos/sin(k theta)`` by an FFT (the discrete Fourier series of a
 periodic signal is exact up to aliasing of harmonics above ``n_samples/2``, negligible for the smooth
-transfers here at the default 4096 points). Nothing is taken from closed-form series: docs/reference/measurement-methods.md
-§5's small-signal estimates (``HD3 ~ (v/V_T)^2/48``, ``(v/V_ov)^2/32``) are only used by the tests as
-cross-checks at small amplitude.
+transfers here at the default 4096 points). Nothing is taken from closed-form series:
+docs/reference/measurement-methods.md §5's small-signal estimates (``HD3 ~ (v/V_T)^2/48``,
+``(v/V_ov)^2/32``) are only used by the tests as cross-checks at small amplitude.
 
 THD is ``sqrt(sum_{k=2..K} |Y_k|^2) / |Y_1|`` (amplitude ratio, IEC-style "THD_F"); ``HD_k = |Y_k|/|Y_1|``.
 The gain ratio ``|Y_1| / (A F'(bias))`` is the fundamental's gain over the small-signal slope
@@ -28,7 +28,8 @@ def _ratio(num: ArrayLike, den: ArrayLike) -> np.ndarray:
     """``num/den`` elementwise without floating-point warnings: nan for 0/0, inf for x/0 (a transfer without
     gain, e.g. a pair whose devices are cut off, has no meaningful distortion ratios)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(num, dtype=float) / np.asarray(den, dtype=float)
+        out: np.ndarray = np.asarray(num, dtype=float) / np.asarray(den, dtype=float)
+    return out
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ class Distortion:
     @property
     def fundamental(self) -> np.ndarray:
         """|Y_1|, in the transfer's output units."""
-        return np.abs(self.harmonics[:, 1])
+        out: np.ndarray = np.abs(self.harmonics[:, 1])
+        return out
 
     def hd(self, k: int) -> np.ndarray:
         """k-th harmonic relative to the fundamental, ``|Y_k|/|Y_1|`` (ratio, not %; nan when ``Y_1 = 0``)."""
@@ -60,7 +62,8 @@ class Distortion:
     @property
     def fundamental_gain(self) -> np.ndarray:
         """``|Y_1| / A``: the large-signal gain at the fundamental (output units per input volt)."""
-        return self.fundamental / self.amplitude
+        out: np.ndarray = self.fundamental / self.amplitude
+        return out
 
     @property
     def gain_ratio(self) -> np.ndarray:

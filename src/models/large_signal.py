@@ -10,8 +10,8 @@ With degeneration it is solved exactly (no series approximation): in ``w = atanh
 equation reads ``2 V_T w + R_E I_EE tanh(w) = v_id + V_T ln(I_S1/I_S2)``, whose left side is odd, increasing and
 concave for ``w > 0``, so Newton's method from ``w = 0`` on ``|rhs|`` converges monotonically.
 
-MOS pair, square law (Razavi §4.2; docs/reference/measurement-methods.md §5): ``I_D = (kp/2)(V_GS - V_th)^2`` per device,
-``I_D1 + I_D2 = I_SS``. Matched and undegenerated,
+MOS pair, square law (Razavi §4.2; docs/reference/measurement-methods.md §5): ``I_D = (kp/2)(V_GS - V_th)^2``
+per device, ``I_D1 + I_D2 = I_SS``. Matched and undegenerated,
 
     I_D1 - I_D2 = (I_SS/V_ov) v_id sqrt(1 - (v_id/(2 V_ov))^2),   |v_id| <= sqrt(2) V_ov,  V_ov^2 = I_SS/kp
 
@@ -65,7 +65,8 @@ def bjt_pair_currents(v_id: ArrayLike, i_tail: float, vt: float, *, r_degen: flo
 
 def mos_square_law_differential_current(v_id: ArrayLike, i_tail: float, v_ov: float) -> np.ndarray:
     """``(I_SS/V_ov) v_id sqrt(1 - (v_id/(2 V_ov))^2)`` (A) for ``|v_id| <= sqrt(2) V_ov``, ``±I_SS`` beyond:
-    the matched square-law pair (Razavi eq. 4.18 with ``V_ov^2 = I_SS/kp``; docs/reference/measurement-methods.md §5)."""
+    the matched square-law pair (Razavi eq. 4.18 with ``V_ov^2 = I_SS/kp``;
+    docs/reference/measurement-methods.md §5)."""
     v = np.asarray(v_id, dtype=float)
     edge = np.sqrt(2.0) * v_ov
     inside = np.abs(v) <= edge

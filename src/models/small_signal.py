@@ -32,7 +32,6 @@ element (``r_o = inf``, ``r_pi = inf`` for MOS, ``R_T = inf`` for an ideal tail)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -115,7 +114,7 @@ class Tail:
     c: ArrayLike = 0.0
 
 
-Load = Union[ResistiveLoad, MirrorLoad]
+Load = ResistiveLoad | MirrorLoad
 
 
 @dataclass(frozen=True)
@@ -195,6 +194,7 @@ def pair_response(freq_hz: ArrayLike, side1: Side, side2: Side, load: Load, tail
     s = 2j * np.pi * f
     top1, ie1, in1 = _side_forms(side1)
     top2, ie2, in2 = _side_forms(side2)
+    g_x: float | np.ndarray  # the mirror output device's g_m4 (none for resistive loads)
     if isinstance(load, ResistiveLoad):
         y1 = _inv(load.r1) + s * np.asarray(load.c1)
         y2 = _inv(load.r2) + s * np.asarray(load.c2)
@@ -237,7 +237,7 @@ def pair_response(freq_hz: ArrayLike, side1: Side, side2: Side, load: Load, tail
 
 
 def split(mean: ArrayLike, rel_mismatch: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """Per-side values from a mean and a relative mismatch with DESIGN's convention (each side moves half):
+    """Per-side values from a mean and a relative mismatch with the board-config convention (each side moves half):
     ``X1 = X (1 - d/2)``, ``X2 = X (1 + d/2)``, so ``X2 - X1 = d X``."""
     m, d = np.asarray(mean, dtype=float), np.asarray(rel_mismatch, dtype=float)
     return m * (1.0 - d / 2.0), m * (1.0 + d / 2.0)
@@ -246,9 +246,11 @@ def split(mean: ArrayLike, rel_mismatch: ArrayLike) -> tuple[np.ndarray, np.ndar
 def cascode_output_resistance(gm2: ArrayLike, r_o1: ArrayLike, r_o2: ArrayLike, r_pi2: ArrayLike = INF) -> np.ndarray:
     """Output resistance (Ohm) looking into a cascode's top, the lower device's ``r_o1`` at its source:
     ``R_out = r_o2 + (1 + g_m2 r_o2)(r_o1 || r_pi2)``; for MOS (``r_pi2 = inf``)
-    ``r_o1 + r_o2 + g_m2 r_o1 r_o2 ~ g_m r_o^2`` (Razavi §3.5, Gray-Meyer §3.4; docs/reference/measurement-methods.md §6)."""
+    ``r_o1 + r_o2 + g_m2 r_o1 r_o2 ~ g_m r_o^2`` (Razavi §3.5, Gray-Meyer §3.4;
+    docs/reference/measurement-methods.md §6)."""
     r_low = _inv(_inv(r_o1) + _inv(r_pi2))
-    return np.asarray(r_o2) + (1.0 + np.asarray(gm2) * np.asarray(r_o2)) * r_low
+    out: np.ndarray = np.asarray(r_o2) + (1.0 + np.asarray(gm2) * np.asarray(r_o2)) * r_low
+    return out
 
 
 def corner_hz(r: ArrayLike, c: ArrayLike) -> np.ndarray:

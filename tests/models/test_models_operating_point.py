@@ -15,8 +15,13 @@ import pytest
 
 from models import (
     BjtParams,
+    Cascode,
+    CurrentMirror,
+    DiffPair,
     MosParams,
+    NortonTail,
     OperatingPointError,
+    ResistorLoads,
     active_load_operating_point,
     bjt_small_signal,
     mos_small_signal,
@@ -26,6 +31,7 @@ from models import (
 
 VT = thermal_voltage(300.15)
 NPN = BjtParams(beta=200.0, early_v=100.0, i_s=1e-15)
+TAIL = NortonTail(100e-6)
 
 
 def _ic(dev: BjtParams, vbe: float, vce: float) -> float:
@@ -43,8 +49,8 @@ def test_thermal_voltage():
 def test_bjt_pair_satisfies_kirchhoff_and_device_laws():
     devs = (BjtParams(180.0, 80.0, 0.99e-15), BjtParams(220.0, 120.0, 1.01e-15))
     r_l, r_s, r_e = (39.8e3, 40.2e3), 5e3, 1e3
-    op = resistive_pair_operating_point(devs, vt=VT, i_tail=100e-6, v_in=(2.0, 2.01), r_loads=r_l,
-                                        v_return=5.0, r_source=r_s, r_degen=r_e)
+    op = resistive_pair_operating_point(DiffPair(devs, VT, r_source=r_s, r_degen=r_e), TAIL,
+                                        ResistorLoads(r_l, v_return=5.0), v_in=(2.0, 2.01))
     assert sum(s.i_emitter for s in op.sides) == pytest.approx(100e-6, rel=1e-12)
     for k, s in enumerate(op.sides):
         d, dev = s.device, devs[k]
@@ -70,8 +76,8 @@ def test_norton_tail_carries_its_current_plus_the_voltage_over_its_resistance():
     """A Norton tail (I_EE parallel R_EE to v_ee) carries I_EE + (V_tail - v_ee)/R_EE, and the two emitters share
     exactly that; with R_EE = inf it is I_EE."""
     for r_tail, v_ee in ((1e6, 0.0), (510e3, -1.0), (math.inf, 0.0)):
-        op = resistive_pair_operating_point((NPN, NPN), vt=VT, i_tail=100e-6, v_in=(2.0, 2.0), r_loads=(40e3, 40e3),
-                                            v_return=5.0, v_ee=v_ee, r_tail=r_tail)
+        op = resistive_pair_operating_point(DiffPair((NPN, NPN), VT), NortonTail(100e-6, r_out=r_tail, v_ee=v_ee),
+                                            ResistorLoads((40e3, 40e3), v_return=5.0), v_in=(2.0, 2.0))
         expect = 100e-6 + ((op.v_tail - v_ee) / r_tail if math.isfinite(r_tail) else 0.0)
         assert op.i_tail == pytest.approx(expect, rel=1e-12)
         assert sum(s.i_emitter for s in op.sides) == pytest.approx(expect, rel=1e-12)
@@ -80,14 +86,15 @@ def test_norton_tail_carries_its_current_plus_the_voltage_over_its_resistance():
 
 def test_is_mismatch_splits_the_current_in_the_is_ratio():
     """Ideal devices (beta, V_A infinite), no degeneration: equal V_BE, so I_C1/I_C2 = I_S1/I_S2 exactly; with
-    degeneration the split obeys V_T ln(I_1 I_S2/(I_2 I_S1)) + R_E (I_1 - I_2) = 0 (docs/reference/measurement-methods.md §5)."""
+    degeneration the split obeys V_T ln(I_1 I_S2/(I_2 I_S1)) + R_E (I_1 - I_2) = 0
+    (docs/reference/measurement-methods.md §5)."""
     d1, d2 = BjtParams(math.inf, math.inf, 0.98e-15), BjtParams(math.inf, math.inf, 1.02e-15)
-    op = resistive_pair_operating_point((d1, d2), vt=VT, i_tail=100e-6, v_in=(2.0, 2.0), r_loads=(40e3, 40e3),
-                                        v_return=5.0)
+    op = resistive_pair_operating_point(DiffPair((d1, d2), VT), TAIL, ResistorLoads((40e3, 40e3), v_return=5.0),
+                                        v_in=(2.0, 2.0))
     i1, i2 = (s.device.i_out for s in op.sides)
     assert i1 / i2 == pytest.approx(0.98 / 1.02, rel=1e-12)
-    op = resistive_pair_operating_point((d1, d2), vt=VT, i_tail=100e-6, v_in=(2.0, 2.0), r_loads=(40e3, 40e3),
-                                        v_return=5.0, r_degen=2e3)
+    op = resistive_pair_operating_point(DiffPair((d1, d2), VT, r_degen=2e3), TAIL,
+                                        ResistorLoads((40e3, 40e3), v_return=5.0), v_in=(2.0, 2.0))
     i1, i2 = (s.device.i_out for s in op.sides)
     assert VT * math.log(i1 * 1.02 / (i2 * 0.98)) + 2e3 * (i1 - i2) == pytest.approx(0.0, abs=1e-13)
 
@@ -105,8 +112,8 @@ def test_small_signal_helpers():
 
 def test_mos_pair_operating_point_and_triode_flag():
     dev = MosParams(kp=1e-3, vth=0.7, lambda_per_v=0.0)
-    op = resistive_pair_operating_point((dev, dev), vt=VT, i_tail=100e-6, v_in=(2.0, 2.0), r_loads=(20e3, 20e3),
-                                        v_return=5.0)
+    op = resistive_pair_operating_point(DiffPair((dev, dev), VT), TAIL, ResistorLoads((20e3, 20e3), v_return=5.0),
+                                        v_in=(2.0, 2.0))
     vov = math.sqrt(100e-6 / 1e-3)
     for s in op.sides:
         assert s.device.v_ov == pytest.approx(vov, rel=1e-10)
@@ -115,15 +122,15 @@ def test_mos_pair_operating_point_and_triode_flag():
     assert op.v_tail == pytest.approx(2.0 - 0.7 - vov, abs=1e-10)
     # V_th and kp mismatch with lambda: both devices obey the square law at the solved voltages
     d1, d2 = MosParams(0.99e-3, 0.699, 0.05), MosParams(1.01e-3, 0.701, 0.05)
-    op = resistive_pair_operating_point((d1, d2), vt=VT, i_tail=100e-6, v_in=(2.0, 2.0), r_loads=(20e3, 20e3),
-                                        v_return=5.0, r_degen=1e3)
+    op = resistive_pair_operating_point(DiffPair((d1, d2), VT, r_degen=1e3), TAIL,
+                                        ResistorLoads((20e3, 20e3), v_return=5.0), v_in=(2.0, 2.0))
     for s, d in zip(op.sides, (d1, d2)):
         vgs, vds = s.v_base - s.v_emitter, s.v_collector - s.v_emitter
         assert s.device.i_out == pytest.approx(0.5 * d.kp * (vgs - d.vth) ** 2 * (1 + d.lambda_per_v * vds), rel=1e-10)
     assert sum(s.i_emitter for s in op.sides) == pytest.approx(100e-6, rel=1e-12)
     # 80 kOhm loads drop 4 V: the drains (1 V) fall below V_G - V_th = 1.3 V
-    op = resistive_pair_operating_point((dev, dev), vt=VT, i_tail=100e-6, v_in=(2.0, 2.0), r_loads=(80e3, 80e3),
-                                        v_return=5.0)
+    op = resistive_pair_operating_point(DiffPair((dev, dev), VT), TAIL, ResistorLoads((80e3, 80e3), v_return=5.0),
+                                        v_in=(2.0, 2.0))
     assert all(s.device.region == "triode" for s in op.sides)
     assert any("triode" in w for w in op.warnings)
 
@@ -132,8 +139,8 @@ def test_active_load_balances_at_the_return_voltage_with_ideal_devices():
     """Ideal pair and mirror (beta, V_A infinite): I_C4 = I_C3 = I_C1 = I_C2, no current in R1: the output
     sits exactly at the return voltage."""
     ideal_n, ideal_p = BjtParams(math.inf, math.inf, 1e-15), BjtParams(math.inf, math.inf, 1e-15)
-    op = active_load_operating_point((ideal_n, ideal_n), ideal_p, vt=VT, i_tail=100e-6, v_in=(2.0, 2.0),
-                                     v_cc=5.0, r_out=250e3, v_return=3.0)
+    op = active_load_operating_point(DiffPair((ideal_n, ideal_n), VT), TAIL,
+                                     CurrentMirror(ideal_p, v_cc=5.0, r_out=250e3, v_return=3.0), v_in=(2.0, 2.0))
     assert op.vo2 == pytest.approx(3.0, abs=1e-9)
     assert op.mirror.v_node == pytest.approx(5.0 - VT * math.log(50e-6 / 1e-15), abs=1e-10)
 
@@ -144,8 +151,8 @@ def test_active_load_base_current_offset():
     R1 I_C1 (2/beta)/(1 + 2/beta) = 0.4808 V for beta = 50, 50 uA, 250 kOhm."""
     ideal_n = BjtParams(math.inf, math.inf, 1e-15)
     pnp = BjtParams(50.0, math.inf, 1e-15)
-    op = active_load_operating_point((ideal_n, ideal_n), pnp, vt=VT, i_tail=100e-6, v_in=(2.0, 2.0),
-                                     v_cc=5.0, r_out=250e3, v_return=3.0)
+    op = active_load_operating_point(DiffPair((ideal_n, ideal_n), VT), TAIL,
+                                     CurrentMirror(pnp, v_cc=5.0, r_out=250e3, v_return=3.0), v_in=(2.0, 2.0))
     assert op.vo2 == pytest.approx(3.0 - 250e3 * 50e-6 * (2 / 50) / (1 + 2 / 50), abs=1e-9)
     assert op.mirror.i_r_out == pytest.approx((op.vo2 - 3.0) / 250e3, rel=1e-12)
 
@@ -153,8 +160,8 @@ def test_active_load_base_current_offset():
 def test_active_load_kirchhoff_with_early_effect():
     """Full devices (the bjt-active-load board's): KCL at the mirror node and at the output, mirror laws."""
     pnp = BjtParams(50.0, 50.0, 1e-15)
-    op = active_load_operating_point((NPN, NPN), pnp, vt=VT, i_tail=100e-6, v_in=(2.0, 2.0), v_cc=5.0,
-                                     r_out=250e3, v_return=3.0)
+    op = active_load_operating_point(DiffPair((NPN, NPN), VT), TAIL,
+                                     CurrentMirror(pnp, v_cc=5.0, r_out=250e3, v_return=3.0), v_in=(2.0, 2.0))
     m = op.mirror
     veb = 5.0 - m.v_node
     assert m.diode.i_out == pytest.approx(_ic(pnp, veb, veb), rel=1e-10)
@@ -171,8 +178,8 @@ def test_active_load_without_r1_runs_into_saturation(is2, saturated):
     Q4 here). A 10 % I_S mismatch either way drives one of them out of the active region, and it is flagged."""
     pnp = BjtParams(50.0, 50.0, 1e-15)
     n1, n2 = BjtParams(200.0, 100.0, 1.0e-15), BjtParams(200.0, 100.0, is2)
-    op = active_load_operating_point((n1, n2), pnp, vt=VT, i_tail=100e-6, v_in=(2.0, 2.0), v_cc=5.0,
-                                     r_out=math.inf, v_return=3.0)
+    op = active_load_operating_point(DiffPair((n1, n2), VT), TAIL,
+                                     CurrentMirror(pnp, v_cc=5.0, r_out=math.inf, v_return=3.0), v_in=(2.0, 2.0))
     assert not op.all_active
     assert {d.name for d in op.devices() if d.region != "active"} == {saturated}
     assert any(w.startswith(saturated) for w in op.warnings)
@@ -182,8 +189,8 @@ def test_cascode_operating_point():
     """Cascode base at 3 V: its emitter (the pair's collector) sits one V_BE below, the pair's collector current
     is the cascode's emitter current, and the output is 5 V - R I_C(cascode). At 3.5 V the cascode is driven
     into saturation by the 40 kOhm load (V_C ~ 3 V) and is flagged."""
-    op = resistive_pair_operating_point((NPN, NPN), vt=VT, i_tail=100e-6, v_in=(2.0, 2.0), r_loads=(40e3, 40e3),
-                                        v_return=5.0, cascode=(NPN, NPN), cascode_bias=3.0)
+    op = resistive_pair_operating_point(DiffPair((NPN, NPN), VT, cascode=Cascode((NPN, NPN), 3.0)), TAIL,
+                                        ResistorLoads((40e3, 40e3), v_return=5.0), v_in=(2.0, 2.0))
     for s in op.sides:
         c = s.cascode
         assert s.v_collector == pytest.approx(3.0 - c.v_ctrl, abs=1e-12)
@@ -191,21 +198,20 @@ def test_cascode_operating_point():
         assert c.i_out == pytest.approx(_ic(NPN, c.v_ctrl, s.v_output - s.v_collector), rel=1e-10)
         assert s.v_output == pytest.approx(5.0 - 40e3 * c.i_out, abs=1e-12)
         assert c.region == "active" and s.device.region == "active"
-    high = resistive_pair_operating_point((NPN, NPN), vt=VT, i_tail=100e-6, v_in=(2.0, 2.0), r_loads=(40e3, 40e3),
-                                          v_return=5.0, cascode=(NPN, NPN), cascode_bias=3.5)
+    high = resistive_pair_operating_point(DiffPair((NPN, NPN), VT, cascode=Cascode((NPN, NPN), 3.5)), TAIL,
+                                          ResistorLoads((40e3, 40e3), v_return=5.0), v_in=(2.0, 2.0))
     assert all(s.cascode.region == "saturated" for s in high.sides)
 
 
 def test_tail_compliance_warning_and_bad_arguments():
-    op = resistive_pair_operating_point((NPN, NPN), vt=VT, i_tail=100e-6, v_in=(0.8, 0.8), r_loads=(10e3, 10e3),
-                                        v_return=5.0)
+    op = resistive_pair_operating_point(DiffPair((NPN, NPN), VT), TAIL, ResistorLoads((10e3, 10e3), v_return=5.0),
+                                        v_in=(0.8, 0.8))
     assert any("tail node" in w for w in op.warnings)
+    with pytest.raises(TypeError):
+        Cascode((NPN, NPN))  # a cascode needs its base/gate bias voltage
     with pytest.raises(OperatingPointError):
-        resistive_pair_operating_point((NPN, NPN), vt=VT, i_tail=100e-6, v_in=(2.0, 2.0), r_loads=(1e3, 1e3),
-                                       v_return=5.0, cascode=(NPN, NPN))
-    with pytest.raises(OperatingPointError):
-        resistive_pair_operating_point((NPN, MosParams(1e-3, 0.7)), vt=VT, i_tail=100e-6, v_in=(2.0, 2.0),
-                                       r_loads=(1e3, 1e3), v_return=5.0)
+        resistive_pair_operating_point(DiffPair((NPN, MosParams(1e-3, 0.7)), VT), TAIL,
+                                       ResistorLoads((1e3, 1e3), v_return=5.0), v_in=(2.0, 2.0))
 
 
 def _circuit_at(op, r_loads=None, r_out=None, r_source=0.0, r_degen=0.0):
@@ -236,7 +242,7 @@ def test_small_signal_gains_are_the_derivatives_of_the_operating_point(case):
     pnp, pmos = BjtParams(50.0, 50.0, 1e-15), MosParams(0.5e-3, 0.7, 0.05)
     nmos = (MosParams(0.99e-3, 0.699, 0.02), MosParams(1.01e-3, 0.701, 0.02))
     npn = (BjtParams(190.0, 90.0, 0.99e-15), BjtParams(210.0, 110.0, 1.01e-15))
-    kw = dict(vt=VT, i_tail=100e-6, v_ee=0.0)
+    tail = NortonTail(100e-6, v_ee=0.0)
     if case.startswith("mos"):
         devs, mirror = nmos, pmos
     else:
@@ -245,18 +251,18 @@ def test_small_signal_gains_are_the_derivatives_of_the_operating_point(case):
     if case == "bjt-degenerated-rs":
         extra = dict(r_source=5e3, r_degen=1e3)
     if case.endswith("cascode"):
-        extra = dict(cascode=npn, cascode_bias=3.0 if case == "bjt-cascode" else 2.8)
+        extra = dict(cascode=Cascode(npn, 3.0 if case == "bjt-cascode" else 2.8))
+    pair = DiffPair(devs, VT, **extra)
+    r_loads = (39.9e3, 40.1e3) if "bjt" in case else (19.9e3, 20.1e3)
 
     def solve(v1, v2):
         if "active" in case:
-            return active_load_operating_point(devs, mirror, v_in=(v1, v2), v_cc=5.0, r_out=250e3, v_return=3.0,
-                                               **kw, **extra)
-        return resistive_pair_operating_point(devs, v_in=(v1, v2), r_loads=(39.9e3, 40.1e3) if "bjt" in case
-                                              else (19.9e3, 20.1e3), v_return=5.0, **kw, **extra)
+            return active_load_operating_point(pair, tail, CurrentMirror(mirror, v_cc=5.0, r_out=250e3, v_return=3.0),
+                                               v_in=(v1, v2))
+        return resistive_pair_operating_point(pair, tail, ResistorLoads(r_loads, v_return=5.0), v_in=(v1, v2))
 
     op = solve(2.0, 2.0)
     assert op.all_active
-    r_loads = (39.9e3, 40.1e3) if "bjt" in case else (19.9e3, 20.1e3)
     h = pair_response(0.0, *_circuit_at(op, r_loads=r_loads, r_out=250e3, r_source=extra.get("r_source", 0.0),
                                         r_degen=extra.get("r_degen", 0.0))).h.real
     step = 1e-6
@@ -274,8 +280,8 @@ def test_mos_cascode_driven_into_triode_is_solved_and_flagged():
     joint pair/cascode iteration does not settle at some trial currents here, so this also exercises the
     bracketed fallback; the square law (with lambda) and KCL still hold at the solution, and it is flagged."""
     m = MosParams(1e-3, 0.7, 0.02)
-    op = resistive_pair_operating_point((m, m), vt=VT, i_tail=100e-6, v_in=(2.0, 2.0), r_loads=(60e3, 60e3),
-                                        v_return=5.0, cascode=(m, m), cascode_bias=3.5)
+    op = resistive_pair_operating_point(DiffPair((m, m), VT, cascode=Cascode((m, m), 3.5)), TAIL,
+                                        ResistorLoads((60e3, 60e3), v_return=5.0), v_in=(2.0, 2.0))
     for s in op.sides:
         c = s.cascode
         vgs_c, vds_c = 3.5 - s.v_collector, s.v_output - s.v_collector

@@ -1,4 +1,5 @@
-"""Small-signal models against an independent nodal solve (tests/mna.py) and the §6 check values.
+"""Small-signal models against an independent nodal solve (tests/mna.py) and the check values of
+docs/reference/measurement-methods.md §6.
 
 Two kinds of comparison, kept apart:
 
@@ -309,7 +310,8 @@ def test_capacitive_mismatch_cmrr_diff():
 
 
 # --------------------------------------------------------------------------------------------------------
-# docs/reference/measurement-methods.md §6, BJT pair: I_C = 0.5 mA, beta = 100, V_A = 50 V, R_C = 10 k, R_EE = 100 k, V_T = 25.85 mV
+# docs/reference/measurement-methods.md §6, BJT pair: I_C = 0.5 mA, beta = 100, V_A = 50 V, R_C = 10 k, R_EE = 100 k,
+# V_T = 25.85 mV
 
 VT = 0.02585
 GM = 0.5e-3 / VT

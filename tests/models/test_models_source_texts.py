@@ -20,8 +20,11 @@ import pytest
 
 from models import (
     BjtParams,
+    DiffPair,
     MixedModeGains,
+    NortonTail,
     ResistiveLoad,
+    ResistorLoads,
     Side,
     Tail,
     bjt_small_signal,
@@ -60,7 +63,8 @@ def test_differential_gain_77():
 @pytest.mark.parametrize("beta, expected", [(math.inf, 15.87), (200.0, 15.79), (100.0, 15.72)])
 def test_degenerated_gain_less_than_16_and_8(beta, expected):
     """Fig. 5-8 with R3 = R4 = 2 kOhm: "less than 16 with a differential output; single-ended less than 8";
-    docs/reference/measurement-methods.md §5: R_C/(r_e + R_E) = 15.87, with alpha 15.79 (beta = 200), 15.72 (beta = 100)."""
+    docs/reference/measurement-methods.md §5: R_C/(r_e + R_E) = 15.87, with alpha 15.79 (beta = 200), 15.72
+    (beta = 100)."""
     g = _stage(beta, r_degen=2e3)
     assert abs(complex(g.add)) == pytest.approx(expected, abs=0.005)
     assert abs(complex(g.add)) < 16
@@ -93,7 +97,8 @@ def test_cmrr_80_db_and_the_hum_example():
 
 
 def test_cmrr_definitions_on_given_gains():
-    """CMRR_se and CMRR_diff from S exactly as docs/conventions.md defines them (numbers of docs/reference/measurement-methods.md §3.3)."""
+    """CMRR_se and CMRR_diff from S exactly as docs/conventions.md defines them (numbers of
+    docs/reference/measurement-methods.md §3.3)."""
     g = MixedModeGains(add=np.array(-15.87), acd=np.array(-2.0e-4), adc=np.array(-0.0397), acc=np.array(-0.01998))
     assert float(db(g.cmrr_diff)) == pytest.approx(98.0, abs=0.01)
     assert float(db(g.cm_to_cm_ratio)) == pytest.approx(58.0, abs=0.01)
@@ -115,8 +120,8 @@ def test_text_operating_point_and_doubled_loads_saturate():
     "if we were to double their values, the transistors would saturate". Ideal devices (beta, V_A infinite),
     so the hand numbers hold exactly: V_BE = V_T ln(I_C/I_S), V_C = 5 - 40k x 50 uA = 3 V."""
     dev = BjtParams(beta=math.inf, early_v=math.inf, i_s=1e-15)
-    op = resistive_pair_operating_point((dev, dev), vt=VT_TEXT, i_tail=100e-6, v_in=(2.0, 2.0),
-                                        r_loads=(40e3, 40e3), v_return=5.0)
+    op = resistive_pair_operating_point(DiffPair((dev, dev), VT_TEXT), NortonTail(100e-6),
+                                        ResistorLoads((40e3, 40e3), v_return=5.0), v_in=(2.0, 2.0))
     for s in op.sides:
         assert s.device.i_out == pytest.approx(50e-6, rel=1e-12)
         assert s.v_output == pytest.approx(3.0, abs=1e-9)
@@ -124,8 +129,8 @@ def test_text_operating_point_and_doubled_loads_saturate():
         assert s.device.region == "active"
     assert op.v_tail == pytest.approx(2.0 - float(bjt_vbe(50e-6, VT_TEXT, 1e-15)), abs=1e-12)
     assert op.warnings == ()
-    doubled = resistive_pair_operating_point((dev, dev), vt=VT_TEXT, i_tail=100e-6, v_in=(2.0, 2.0),
-                                             r_loads=(80e3, 80e3), v_return=5.0)
+    doubled = resistive_pair_operating_point(DiffPair((dev, dev), VT_TEXT), NortonTail(100e-6),
+                                             ResistorLoads((80e3, 80e3), v_return=5.0), v_in=(2.0, 2.0))
     assert all(s.device.region == "saturated" for s in doubled.sides)
     assert any("saturated" in w for w in doubled.warnings)
     assert doubled.sides[0].v_output == pytest.approx(1.0, abs=1e-9)  # 5 - 80k x 50 uA, below the 2 V base

@@ -16,7 +16,7 @@ import pytest
 from instruments.board_config import load_board
 from instruments.sim.board import SimBoard
 from models import pair_response
-from procedures.predict.prediction import operating_point, small_signal_circuit
+from procedures.predict.mapping import operating_point, small_signal_circuit
 
 BOARDS = sorted((Path(__file__).resolve().parents[2] / "configs" / "boards").glob("*.toml"))
 GAINS = (("Add", 0, 0), ("Acd", 0, 1), ("Adc", 1, 0), ("Acc", 1, 1))

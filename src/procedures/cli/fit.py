@@ -54,7 +54,7 @@ def _pick(used: list[bool], k: int = N_POINTS_SHOWN) -> set[int]:
 
 def _num(x: float, unit: str, digits: int) -> str:
     """A number with an SI prefix and its unit, or plain for a dimensionless one."""
-    from procedures.predict.prediction import eng
+    from procedures.predict.si_format import eng
 
     return f"{x:.{digits}g}" if unit == "1" else eng(x, unit, digits)
 

@@ -54,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from instruments.board_config import load_board
-    from procedures.predict.prediction import format_report, log_frequencies, predict, to_json
+    from procedures.predict.json_report import to_json
+    from procedures.predict.prediction import log_frequencies, predict
+    from procedures.predict.text import format_report
 
     if args.fmax < args.fmin:
         print(f"diffbench predict: error: --fmax ({args.fmax:g} Hz) is below --fmin ({args.fmin:g} Hz)",

@@ -153,7 +153,7 @@ def _say(line: str, exc: BaseException) -> None:
 
 def _archive_note(out: Any, status: str) -> str:
     """``; archive run.h5 is 'failed', --resume run.h5 finishes it`` when the run got as far as an archive."""
-    from procedures.archive.layout import partial_path_of
+    from procedures.archive.files import partial_path_of
 
     for path in (out, partial_path_of(out)):
         if path.exists():

@@ -16,7 +16,9 @@ import numpy as np
 from instruments.errors import DiffbenchError
 from models.mixed_mode import db
 from procedures.analysis.gain_figures import named_cmrr_ratios
-from procedures.predict.prediction import _headroom, differential_current_transfer, predict
+from procedures.predict.distortion import swing_headroom as _headroom
+from procedures.predict.mapping import differential_current_transfer
+from procedures.predict.prediction import predict
 from procedures.report.context import Context, DcPrediction, FreqPrediction, SweepPrediction
 
 

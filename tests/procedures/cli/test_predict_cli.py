@@ -80,8 +80,10 @@ def test_json_numbers_agree_with_the_hand_formulas(capsys):
     assert cmrr == pytest.approx(20 * math.log10(gm * 1e6 * (1 + 1 / side["beta"])), abs=0.3)
     assert d["small_signal"]["tail_zero_hz"] == pytest.approx(1 / (2 * math.pi * 1e6 * 5e-12), rel=1e-12)
     assert len(d["small_signal"]["freq_hz"]) == 13
-    assert d["small_signal"]["freq_hz"][0] == pytest.approx(10.0) and d["small_signal"]["freq_hz"][-1] == pytest.approx(1e7)
-    # at 50 mV the text's stage distorts by ~6 % (docs/reference/measurement-methods.md §5: 6.3 %, the text says "about 5 %")
+    assert d["small_signal"]["freq_hz"][0] == pytest.approx(10.0)
+    assert d["small_signal"]["freq_hz"][-1] == pytest.approx(1e7)
+    # at 50 mV the text's stage distorts by ~6 % (docs/reference/measurement-methods.md §5: 6.3 %, the text says
+    # "about 5 %")
     ls = d["large_signal"]
     i = ls["amplitude_vpk"].index(0.05)
     assert ls["thd_pct"][i] == pytest.approx(6.3, abs=0.15)
@@ -247,7 +249,7 @@ def test_console_script_runs_and_reports_a_bad_config(tmp_path):
 
 
 def test_eng_keeps_the_smallest_prefix_below_a_femto() -> None:
-    from procedures.predict.prediction import eng
+    from procedures.predict.si_format import eng
 
     assert eng(5.79e-16, "F", 3) == "0.579 fF"
     assert eng(5.2e-4, "A") == "520 uA"

@@ -288,7 +288,7 @@ def test_vbe_where_the_early_factor_is_small_solves_the_device_law() -> None:
     """A saturated transistor with a small V_A (the Early factor near 0.05): V_BE by Newton's method equals a
     bisection of ``I_S e^{V_BE/V_T} (1 + (V_CE - V_BE)/V_A) = I_C`` on its rising branch."""
     from models import BjtParams
-    from models.operating_point import _Law
+    from models.operating_point.device_law import BjtLaw as _Law
 
     vt, dev, i_c, v_ce = 0.025852, BjtParams(beta=100.0, early_v=10.0, i_s=1e-15), 1e-4, -8.9
     law = _Law(dev, vt)
@@ -305,15 +305,15 @@ def test_vbe_where_the_early_factor_is_small_solves_the_device_law() -> None:
 
 
 def test_a_map_that_does_not_contract_still_has_its_fixed_point() -> None:
-    from models.operating_point import _fixed_point
+    from models.operating_point.roots import fixed_point as _fixed_point
 
     assert _fixed_point(lambda x: 2.0 * x - 1.0, 0.3, 1.0, "test") == pytest.approx(1.0, abs=1e-12)
     assert _fixed_point(lambda x: 0.99 * x + 0.01 * 3.0, 0.0, 1.0, "test") == pytest.approx(3.0, abs=1e-11)
 
 
 def test_a_solve_that_wanders_stops_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    import models.operating_point as op
-    from procedures.predict.prediction import operating_point
+    import models.operating_point.budget as op
+    from procedures.predict.mapping import operating_point
 
     monkeypatch.setattr(op, "MAX_LAW_EVALUATIONS", 100)
     with pytest.raises(ConfigError, match=r"x.toml: no DC operating point: .*more than 100 device-law evaluations"):
@@ -323,7 +323,9 @@ def test_a_solve_that_wanders_stops_with_one_line(monkeypatch: pytest.MonkeyPatc
 def test_cut_off_devices_give_nan_figures_without_warnings() -> None:
     import json
 
-    from procedures.predict.prediction import format_report, predict, to_json
+    from procedures.predict.json_report import to_json
+    from procedures.predict.prediction import predict
+    from procedures.predict.text import format_report
 
     doc = _doc(MOS)
     doc["mismatch"]["vth_v"] = 0.5  # one side cut off
@@ -340,7 +342,8 @@ def test_cut_off_devices_give_nan_figures_without_warnings() -> None:
 def test_every_number_at_the_ends_of_its_range_predicts(path: Path) -> None:
     """Each numeric board key alone at its lower and upper bound: a prediction (no numpy warning), or a one-line
     'no DC operating point' (a board no DC level exists for, e.g. a 1 A tail through 40 kOhm loads)."""
-    from procedures.predict.prediction import format_report, predict
+    from procedures.predict.prediction import predict
+    from procedures.predict.text import format_report
 
     base = _doc(path)
     tried = predicted = 0

@@ -11,7 +11,7 @@ import numpy as np
 
 from procedures.analysis.propagation import db_u
 from procedures.fitting.core import FitResult
-from procedures.predict.prediction import eng
+from procedures.predict.si_format import eng
 from procedures.report.context import Context
 from procedures.report.html.formatting import esc, fmt, fmt_param, fmt_sig, table, unit_symbol
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from procedures.predict.prediction import eng
+from procedures.predict.si_format import eng
 
 
 def _decimals(u: float, min_dec: int = 0, max_dec: int = 9) -> int:

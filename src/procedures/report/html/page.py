@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from procedures.predict.prediction import eng
+from procedures.predict.si_format import eng
 from procedures.report.context import Context, FigureFile
 from procedures.report.html import run_sections as run
 from procedures.report.html.fit_tables import fits

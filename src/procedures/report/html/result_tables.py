@@ -13,7 +13,7 @@ from models.mixed_mode import GAIN_NAMES, S_ELEMENTS, db, phase_deg
 from procedures.analysis.differential_gain import p1db
 from procedures.analysis.gain_figures import CMRR_NAMES, named_cmrr_ratios, ratio_functions
 from procedures.analysis.propagation import db_u, element_u_rows, linear_u, mag_u, ratio_u_rows
-from procedures.predict.prediction import eng
+from procedures.predict.si_format import eng
 from procedures.report.context import Context, FreqData, SweepPrediction, Table
 from procedures.report.fits import fit_at, fits_for
 from procedures.report.html.formatting import esc, fmt, fmt_pm, fmt_sig, pick_rows, table

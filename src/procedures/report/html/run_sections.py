@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from procedures.predict.prediction import eng
+from procedures.predict.si_format import eng
 from procedures.report.context import Context
 from procedures.report.html.formatting import esc, fmt, fmt_pm, fmt_sig, kv, table
 
@@ -140,7 +140,7 @@ def board(ctx: Context) -> str:
 
 
 def _eng(x: float | None, unit: str) -> str:
-    """:func:`~procedures.predict.prediction.eng`, or "n/a" for a device parameter the config leaves out
+    """:func:`~procedures.predict.si_format.eng`, or "n/a" for a device parameter the config leaves out
     (the config checks that a device has the ones its type needs)."""
     return eng(x, unit) if x is not None else "n/a"
 
