@@ -41,7 +41,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from procedures.archive.writer import Column, RunArchive, TableSpec, WaveformSpec
+from procedures.archive.writer import Column, RunArchive, RunDeclaration, TableSpec, WaveformSpec
 
 CHANNELS = ("v1", "v2", "vo1", "vo2")
 MODES = ("page-cache", "fsync-at-end", "fsync-per-point")
@@ -92,11 +92,13 @@ def write_archive(path: Path, codes: np.ndarray, mode: str, compress: bool) -> f
         t0 = time.perf_counter()
         ar = RunArchive.create(
             path,
-            metadata={"benchmark": "archive_speed"},
-            configs={"procedure": "bench = true\n"},
-            instruments={"scope": {"idn": "BENCH", "resource": "none", "driver": "none", "settings": {}}},
-            tables={"points": TABLE},
-            waveform_spec=WaveformSpec(CHANNELS, N, str(codes.dtype), compress),
+            RunDeclaration(
+                metadata={"benchmark": "archive_speed"},
+                configs={"procedure": "bench = true\n"},
+                instruments={"scope": {"idn": "BENCH", "resource": "none", "driver": "none", "settings": {}}},
+                tables={"points": TABLE},
+                waveform_spec=WaveformSpec(CHANNELS, N, str(codes.dtype), compress),
+            ),
             fsync=(mode == "fsync-per-point"),
         )
         for i in range(n):
@@ -115,8 +117,9 @@ def archive_fixed_costs(tmp: Path, n_samples: int, reps: int) -> tuple[float, fl
         for k in range(reps):
             path = tmp / f"fixed-{k}.h5"
             t0 = time.perf_counter()
-            ar = RunArchive.create(path, metadata={}, configs={}, instruments={}, tables={"points": TABLE},
-                                   waveform_spec=WaveformSpec(CHANNELS, n_samples, "int16"))
+            ar = RunArchive.create(path, RunDeclaration(metadata={}, configs={}, instruments={},
+                                                        tables={"points": TABLE},
+                                                        waveform_spec=WaveformSpec(CHANNELS, n_samples, "int16")))
             t1 = time.perf_counter()
             ar.finish("complete")
             finish.append(time.perf_counter() - t1)

@@ -13,8 +13,12 @@ from .errors import (
     SafetyError,
 )
 
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: importing typing would double this package's import time
+if TYPE_CHECKING:
+    from .bench import Bench, open_bench
 
-def __getattr__(name: str):
+
+def __getattr__(name: str) -> object:
     # ``from instruments import open_bench`` without paying for pyvisa at ``import instruments``
     if name in ("open_bench", "Bench"):
         from . import bench

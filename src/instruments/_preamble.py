@@ -3,15 +3,18 @@ preamble table) and Rigol DS1000Z / DHO800/900 (§4.2): ten comma-separated numb
 
 The fields mean the same on both but one: Keysight's ``yorigin`` is volts at code ``yreference``
 (volts = ``(code - yreference) * yincrement + yorigin``), Rigol's is a code offset
-(volts = ``(code - yorigin - yreference) * yincrement``); each driver applies its own formula.
+(volts = ``(code - yorigin - yreference) * yincrement``); :meth:`WaveformPreamble.waveform` applies either.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .errors import InstrumentError
 from .scpi_instrument import ScpiInstrument
+from .waveform import Waveform
 
 QUERY = ":WAVeform:PREamble?"
 
@@ -43,6 +46,17 @@ class WaveformPreamble:
     def first_point_s(self) -> float:
         """Time of the record's first point relative to the trigger: ``xorigin - xreference * xincrement``."""
         return self.x_origin - self.x_reference * self.x_increment
+
+    def waveform(self, channel: int, codes: np.ndarray, *, origin_in_codes: bool, code_min: int, code_max: int,
+                 first_index: int = 0) -> Waveform:
+        """``codes`` scaled by this preamble: volts by the Keysight formula, or by Rigol's when ``origin_in_codes``
+        (module docstring); times ``(i - xreference) * xincrement + xorigin`` for the record's point
+        ``first_index + i`` (0-based), so a window read from the middle of the memory keeps its time."""
+        return Waveform(channel=channel, codes=codes, y_increment_v=self.y_increment,
+                        y_origin_v=0.0 if origin_in_codes else self.y_origin,
+                        y_reference=self.y_origin + self.y_reference if origin_in_codes else self.y_reference,
+                        x_increment_s=self.x_increment, x_origin_s=self.first_point_s + first_index * self.x_increment,
+                        code_min=code_min, code_max=code_max)
 
 
 def query_preamble(instrument: ScpiInstrument, fmt: str) -> WaveformPreamble:

@@ -1,55 +1,107 @@
 """The SOURce/OUTPut tree shared by the SCPI-99 generator families: Keysight 33500 (docs/reference/scpi.md
 §3.1), Rigol DG (§3.2) and Tektronix AFG (§3.4).
 
-The three spell a channel's settings alike -- ``<src>:FUNC SIN|DC``, ``<src>:FREQ``, ``<src>:VOLT`` after
-``<src>:VOLT:UNIT VPP`` (§2.2), ``<src>:VOLT:OFFS``, ``<src>:PHAS``, ``<out>:<load node>``, ``<out> ON|OFF``
-and the ``MIN``/``MAX`` queries of §2.3 -- and differ in the spelling of the nodes (a leading colon on
+The three spell a channel's settings alike -- ``SOUR<n>:FUNC SIN|DC``, ``SOUR<n>:FREQ``, ``SOUR<n>:VOLT`` after
+``SOUR<n>:VOLT:UNIT VPP`` (§2.2), ``SOUR<n>:VOLT:OFFS``, ``SOUR<n>:PHAS``, ``OUTP<n>:<load node>``, ``OUTP<n>
+ON|OFF`` and the ``MIN``/``MAX`` queries of §2.3 -- and differ in the spelling of the nodes (a leading colon on
 Rigol, ``LOAD`` or ``IMP``), of the phase, and in whether a setting is read back after the error queue.
-:class:`ScpiSourceGenerator` does what they share; each driver sets its spelling and overrides the steps
-it does differently (:meth:`~ScpiSourceGenerator._set_number`, :meth:`~ScpiSourceGenerator._set_phase`).
+:data:`SOURCE_ROWS` is that tree as a table (``{n}``: the channel number), every row checked by the error queue;
+a family replaces the rows it spells or checks differently, and :class:`ScpiSourceGenerator` sends them.
 """
 
 from __future__ import annotations
 
-from abc import abstractmethod
+from dataclasses import dataclass
+from typing import TypeVar
 
 from ._scpi_format import scpi_number
 from .errors import InstrumentError
 from .generator import (
+    LOAD_ABOVE_ZERO,
     ChannelState,
     FunctionGenerator,
     GeneratorLimits,
     Tracking,
     amplitude_offset_order,
-    load_from_reply,
+    load_encoding,
+    tracking_from_reply,
 )
+from .scpi_instrument import parse_bool
+from .setting_table import WORD, Encoding, Setting, apply, fixed, on_off, read
 
 _FUNCTIONS = {"SIN": "sine", "DC": "dc"}
 _TRACK = {"off": "OFF", "on": "ON", "inverted": "INV"}
+V = TypeVar("V")
+
+#: numbers as a generator sends them: a float's full 15 digits (12345.678 Hz is set exactly)
+NUMBER = Encoding(scpi_number, float)
+
+
+def output_flag(replies: str) -> Encoding[bool]:
+    """The output state: ``ON``/``OFF`` sent, read with :func:`~instruments.scpi_instrument.parse_bool`;
+    ``replies`` names the family's answers in the error for any other (``1/0``)."""
+    return Encoding(on_off, parse_bool, f"expected {replies}, got {{reply!r}}")
+
+
+def tracking_modes(replies: str) -> Encoding[Tracking]:
+    """A tracking mode: sent as ``OFF``/``ON``/``INV``, read with
+    :func:`~instruments.generator.tracking_from_reply`; ``replies`` names the family's answers in the error."""
+    return Encoding(lambda mode: _TRACK[mode], tracking_from_reply, f"expected {replies}, got {{reply!r}}")
+
+
+@dataclass(frozen=True)
+class SourceRows:
+    """One SCPI-99 generator family's table. ``angle_unit``: a command sent as its own step before any phase is
+    set or read (the 33500's global ``UNIT:ANGL``); ``tracking``: the channel-2-follows-1 row, if the family has
+    one (the value is the interface's mode, sent as ``OFF``/``ON``/``INV``)."""
+
+    function: Setting[str]
+    amplitude_unit: Setting[None]
+    frequency: Setting[float]
+    amplitude: Setting[float]
+    offset: Setting[float]
+    phase: Setting[float]
+    load: Setting[float]
+    output: Setting[bool]
+    angle_unit: Setting[None] | None = None
+    tracking: Setting[Tracking] | None = None
+
+
+SOURCE_ROWS = SourceRows(
+    function=Setting("function", "", "SOUR{n}:FUNC {}", "SOUR{n}:FUNC?", WORD),
+    amplitude_unit=fixed("amplitude unit", "SOUR{n}:VOLT:UNIT VPP"),
+    frequency=Setting("frequency", "Hz", "SOUR{n}:FREQ {}", "SOUR{n}:FREQ?", NUMBER),
+    amplitude=Setting("amplitude", "Vpp", "SOUR{n}:VOLT {}", "SOUR{n}:VOLT?", NUMBER),  # at the load setting
+    offset=Setting("offset", "V", "SOUR{n}:VOLT:OFFS {}", "SOUR{n}:VOLT:OFFS?", NUMBER),
+    phase=Setting("phase", "deg", "SOUR{n}:PHAS {}", "SOUR{n}:PHAS?", NUMBER),
+    # ohms (1 Ohm-10 kOhm) or INF (High-Z), whose query answers 9.9E+37 (§2.1)
+    load=Setting("load", "ohm", "OUTP{n}:IMP {}", "OUTP{n}:IMP?", load_encoding("INF"), LOAD_ABOVE_ZERO),
+    output=Setting("output", "", "OUTP{n} {}", "OUTP{n}?", output_flag("1/0")),
+)
 
 
 class ScpiSourceGenerator(FunctionGenerator):
-    """A generator programmed through ``SOURce<n>:`` and ``OUTPut<n>`` nodes (see the module docstring)."""
+    """A generator programmed through ``SOURce<n>:`` and ``OUTPut<n>`` nodes (see the module docstring): every
+    setter sends its rows of :attr:`rows`, one checked step each."""
 
-    #: the channel's OUTPut node, ``{}`` standing for its number (``OUTP{}`` -> ``OUTP1``)
-    output_node: str = "OUTP{}"
-    #: the load-setting node under OUTPut: ``LOAD`` (33500) or ``IMP`` (Rigol DG, Tektronix AFG), §2.1
-    load_node: str = "IMP"
-    #: the replies the family gives to a boolean query, as an error message names them
-    bool_replies: str = "1/0"
+    rows: SourceRows = SOURCE_ROWS
 
-    # -- spelling ---------------------------------------------------------------------------------------
-    def _out(self, channel: int) -> str:
-        """The channel's OUTPut node (:attr:`output_node`), after the channel check."""
-        return self.output_node.format(self._check_channel(channel))
+    # -- the steps the families spell differently -------------------------------------------------------
+    def _phase_value(self, phase_deg: float) -> float:
+        """The phase as the family takes it: 0-360 degrees (a family with another range overrides)."""
+        return phase_deg % 360.0
 
-    def _load_command(self, channel: int, load_ohm: float) -> str:
-        """``<out>:<load node> <ohm>|INF`` (§2.1); raises :class:`ValueError` before any I/O."""
-        return f"{self._out(channel)}:{self.load_node} {self._load_text(load_ohm)}"
+    def _set_phase(self, n: int, phase_deg: float) -> None:
+        """The angle unit (if the family has one), then the phase row."""
+        if self.rows.angle_unit is not None:
+            apply(self, self.rows.angle_unit.to(None))
+        apply(self, self.rows.phase.to(self._phase_value(phase_deg), n=n))
 
-    def _output_command(self, channel: int, on: bool) -> str:
-        """``<out> ON|OFF``."""
-        return f"{self._out(channel)} {'ON' if on else 'OFF'}"
+    def _prepare_readback(self, n: int) -> None:
+        """Units before a channel is read back: the amplitude in Vpp (§2.2), and the angle unit if any."""
+        apply(self, self.rows.amplitude_unit.to(None, n=n))
+        if self.rows.angle_unit is not None:
+            apply(self, self.rows.angle_unit.to(None))
 
     def _tracking_word(self, mode: Tracking) -> str:
         """``OFF``/``ON``/``INV`` for a tracking mode; a bad mode or a single-channel model raises (no I/O)."""
@@ -59,96 +111,67 @@ class ScpiSourceGenerator(FunctionGenerator):
             raise NotImplementedError(f"{self.label}: a single-channel model has no tracking")
         return _TRACK[mode]
 
-    # -- the steps the families do differently --------------------------------------------------------
-    def _set_number(self, src: str, node: str, value: float) -> None:
-        """``<src>:<node> <value>``, checked by the error queue; a family that clamps silently reads back."""
-        self.set(f"{src}:{node} {scpi_number(value)}")
-
-    @abstractmethod
-    def _set_phase(self, src: str, phase_deg: float) -> None:
-        """Set the phase in degrees, in the family's range and spelling."""
-
-    def _prepare_readback(self, src: str) -> None:
-        """Units before a channel is read back: the amplitude in Vpp (§2.2)."""
-        self.set(f"{src}:VOLT:UNIT VPP")
-
-    def _phase_deg(self, reply: float) -> float:
-        """The phase query's number in degrees (the unit the family answers in)."""
-        return reply
-
-    def _load(self, channel: int) -> float:
-        """The load setting read back: ohms, or ``math.inf`` for High-Z."""
-        return load_from_reply(self.query_float(f"{self._out(channel)}:{self.load_node}?"))
-
-    def _output_on(self, channel: int) -> bool:
-        """The output state read back."""
-        return self.query_bool(f"{self._out(channel)}?", expected=self.bool_replies)
-
     # -- per channel --------------------------------------------------------------------------------------
     def set_sine(self, channel: int, frequency_hz: float, amplitude_vpp: float, offset_v: float,
                  phase_deg: float = 0.0) -> None:
         """Sine of ``frequency_hz`` (Hz), ``amplitude_vpp`` (Vpp at the load setting), ``offset_v`` (V),
         ``phase_deg`` (degrees), one command per setting.
 
-        The present amplitude is read first (``<src>:VOLT?``) so amplitude and offset go in the order of
+        The present amplitude is read first (``SOUR<n>:VOLT?``) so amplitude and offset go in the order of
         :func:`~instruments.generator.amplitude_offset_order` (§2.3).
         """
-        src = self._src(channel)
-        self.set(f"{src}:FUNC SIN")
-        self.set(f"{src}:VOLT:UNIT VPP")
-        self._set_number(src, "FREQ", frequency_hz)
-        current = self.query_float(f"{src}:VOLT?")
-        for node, value in amplitude_offset_order(amplitude_vpp, current, ("VOLT", amplitude_vpp),
-                                                  ("VOLT:OFFS", offset_v)):
-            self._set_number(src, node, value)
-        self._set_phase(src, phase_deg)
+        n, rows = self._check_channel(channel), self.rows
+        apply(self, rows.function.to("SIN", n=n))
+        apply(self, rows.amplitude_unit.to(None, n=n))
+        apply(self, rows.frequency.to(frequency_hz, n=n))
+        current = read(self, rows.amplitude, n=n)
+        for change in amplitude_offset_order(amplitude_vpp, current, rows.amplitude.to(amplitude_vpp, n=n),
+                                             rows.offset.to(offset_v, n=n)):
+            apply(self, change)
+        self._set_phase(n, phase_deg)
 
     def set_dc(self, channel: int, level_v: float) -> None:
-        """DC output at ``level_v`` volts: ``<src>:FUNC DC`` then ``<src>:VOLT:OFFS``."""
-        src = self._src(channel)
-        self.set(f"{src}:FUNC DC")
-        self._set_number(src, "VOLT:OFFS", level_v)
+        """DC output at ``level_v`` volts: ``SOUR<n>:FUNC DC`` then ``SOUR<n>:VOLT:OFFS``."""
+        n = self._check_channel(channel)
+        apply(self, self.rows.function.to("DC", n=n))
+        apply(self, self.rows.offset.to(level_v, n=n))
 
     def set_frequency(self, channel: int, frequency_hz: float) -> None:
-        """``<src>:FREQ``, Hz."""
-        self._set_number(self._src(channel), "FREQ", frequency_hz)
+        """``SOUR<n>:FREQ``, Hz."""
+        apply(self, self.rows.frequency.to(frequency_hz, n=self._check_channel(channel)))
 
     def set_amplitude(self, channel: int, amplitude_vpp: float) -> None:
-        """``<src>:VOLT``, Vpp at the load setting; the unit is set to VPP first (§2.2)."""
-        src = self._src(channel)
-        self.set(f"{src}:VOLT:UNIT VPP")
-        self._set_number(src, "VOLT", amplitude_vpp)
+        """``SOUR<n>:VOLT``, Vpp at the load setting; the unit is set to VPP first (§2.2)."""
+        n = self._check_channel(channel)
+        apply(self, self.rows.amplitude_unit.to(None, n=n))
+        apply(self, self.rows.amplitude.to(amplitude_vpp, n=n))
 
     def set_offset(self, channel: int, offset_v: float) -> None:
-        """``<src>:VOLT:OFFS``, V at the load setting."""
-        self._set_number(self._src(channel), "VOLT:OFFS", offset_v)
+        """``SOUR<n>:VOLT:OFFS``, V at the load setting."""
+        apply(self, self.rows.offset.to(offset_v, n=self._check_channel(channel)))
 
     def set_phase(self, channel: int, phase_deg: float) -> None:
-        """``<src>:PHAS``, degrees (range and spelling per family)."""
-        self._set_phase(self._src(channel), phase_deg)
+        """``SOUR<n>:PHAS``, degrees (range and spelling per family)."""
+        self._set_phase(self._check_channel(channel), phase_deg)
 
     def set_load(self, channel: int, load_ohm: float) -> None:
-        """``<out>:<load node>``: ohms (1 Ω-10 kΩ) or ``math.inf`` for ``INF`` (High-Z), §2.1."""
-        self.set(self._load_command(channel, load_ohm))
+        """``OUTP<n>:<load node>``: ohms (1 Ω-10 kΩ) or ``math.inf`` for ``INF`` (High-Z), §2.1; a load that is
+        not > 0 raises :class:`ValueError` before any I/O."""
+        apply(self, self.rows.load.to(load_ohm, n=self._check_channel(channel)))
 
     def set_output(self, channel: int, on: bool) -> None:
-        """``<out> ON|OFF``."""
-        self.set(self._output_command(channel, on))
+        """``OUTP<n> ON|OFF``."""
+        apply(self, self.rows.output.to(on, n=self._check_channel(channel)))
 
     def channel_state(self, channel: int) -> ChannelState:
         """Read back one channel (after :meth:`_prepare_readback` sets the units the numbers are in)."""
-        src = self._src(channel)
-        self._prepare_readback(src)
-        function = self.query(f"{src}:FUNC?").upper()
-        return ChannelState(
-            function=_FUNCTIONS.get(function, function.lower()),
-            frequency_hz=self.query_float(f"{src}:FREQ?"),
-            amplitude_vpp=self.query_float(f"{src}:VOLT?"),
-            offset_v=self.query_float(f"{src}:VOLT:OFFS?"),
-            phase_deg=self._phase_deg(self.query_float(f"{src}:PHAS?")),
-            load_ohm=self._load(channel),
-            output=self._output_on(channel),
-        )
+        n, rows = self._check_channel(channel), self.rows
+        self._prepare_readback(n)
+        function = read(self, rows.function, n=n)
+        return ChannelState(function=_FUNCTIONS.get(function, function.lower()),
+                            frequency_hz=read(self, rows.frequency, n=n), amplitude_vpp=read(self, rows.amplitude, n=n),
+                            offset_v=read(self, rows.offset, n=n), phase_deg=read(self, rows.phase, n=n),
+                            load_ohm=read(self, rows.load, n=n), output=read(self, rows.output, n=n))
 
     def limits(self, channel: int) -> GeneratorLimits:
         """The instrument's own MIN/MAX answers for the sine on ``channel`` at the current settings (§2.3).
@@ -157,15 +180,37 @@ class ScpiSourceGenerator(FunctionGenerator):
         ``offset_max_v`` is ``VOLT:OFFS? MAX`` (at the current amplitude), ``frequency_max_hz`` is
         ``FREQ? MAX``. The channel must be set to a sine (the answers are per function).
         """
-        src = self._src(channel)
-        function = self.query(f"{src}:FUNC?").upper()
+        n, rows = self._check_channel(channel), self.rows
+        function = read(self, rows.function, n=n)
         if function != "SIN":
             raise InstrumentError(self.label, f"limits are for a sine but channel {channel} is set to "
-                                  f"{function}; call set_sine first", f"{src}:FUNC?")
-        self.set(f"{src}:VOLT:UNIT VPP")
+                                  f"{function}; call set_sine first", _query(rows.function, n))
+        apply(self, rows.amplitude_unit.to(None, n=n))
         return GeneratorLimits(
-            amplitude_min_vpp=self.query_float(f"{src}:VOLT? MIN"),
-            amplitude_max_vpp=self.query_float(f"{src}:VOLT? MAX"),
-            offset_max_v=self.query_float(f"{src}:VOLT:OFFS? MAX"),
-            frequency_max_hz=self.query_float(f"{src}:FREQ? MAX"),
+            amplitude_min_vpp=self.query_float(f"{_query(rows.amplitude, n)} MIN"),
+            amplitude_max_vpp=self.query_float(f"{_query(rows.amplitude, n)} MAX"),
+            offset_max_v=self.query_float(f"{_query(rows.offset, n)} MAX"),
+            frequency_max_hz=self.query_float(f"{_query(rows.frequency, n)} MAX"),
         )
+
+    # -- tracking (families with a tracking row) ------------------------------------------------------------
+    def set_tracking(self, mode: Tracking) -> None:
+        """Channel 2 follows channel 1 ("on") or follows it inverted ("inverted"); "off" to release: the
+        tracking row. Families without one raise :class:`NotImplementedError`."""
+        if self.rows.tracking is None:
+            super().set_tracking(mode)
+            return
+        self._tracking_word(mode)
+        apply(self, self.rows.tracking.to(mode))
+
+    def tracking(self) -> Tracking:
+        """The tracking row read back; "off" without I/O on a family without one or a single-channel model."""
+        if self.rows.tracking is None or len(self.channels) < 2:
+            return "off"
+        return read(self, self.rows.tracking)
+
+
+def _query(row: Setting[V], n: int) -> str:
+    """``row``'s query for channel ``n``."""
+    return (row.query or "").format(n=n)
+

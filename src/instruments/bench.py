@@ -212,7 +212,7 @@ class _Opener:
     @staticmethod
     def _driver(name: str, res: Any, label: str, ident: registry.Identity) -> ScpiInstrument:
         cls = registry.load_driver(name, ident.model)
-        inst = cls(res, label)
+        inst: ScpiInstrument = cls(res, label)
         configure = getattr(inst, "configure_model", None)
         if configure is not None:
             configure(ident.model)
@@ -224,7 +224,7 @@ class _Opener:
         Returns one note per cleanup step that failed too (the original error is the one raised).
         """
         notes = []
-        if self.generator_off is not None:
+        if isinstance(self.generator_off, FunctionGenerator):  # every generator driver is one
             try:
                 self.generator_off.outputs_off()
             except Exception as exc:

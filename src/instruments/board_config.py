@@ -241,32 +241,32 @@ def _device(source: str, section: str, d: dict[str, Any]) -> DeviceParams:
     return DeviceParams(**d)
 
 
-def parse_board(doc: dict[str, Any], source: str = "<board>", raw: str = "") -> BoardConfig:
-    """Validate a parsed board TOML document and return a :class:`BoardConfig`."""
-    v = validate(source, SCHEMA, doc)
-    dev = _device(source, "device", v["device"])
-    load = v["load"]
-    mirror = None
-    if load["type"] == "active":
-        if "mirror" not in doc:
-            raise ConfigError(source, "[mirror]", "an active load needs a [mirror] section (pnp or pmos)")
-        mirror = _device(source, "mirror", v["mirror"])
-        want = "pnp" if dev.is_bjt else "pmos"
-        if mirror.type != want:
-            raise ConfigError(source, "[mirror] type", f"a {dev.type} pair needs a {want} mirror, got {mirror.type!r}")
-    elif "mirror" in doc:
-        raise ConfigError(source, "[mirror]", "only an active load (load.type = 'active') has a mirror")
-    if dev.type not in ("npn", "nmos"):
-        raise ConfigError(source, "[device] type", f"the pair must be npn or nmos (got {dev.type!r})")
+def _mirror(source: str, doc: dict[str, Any], v: dict[str, Any], dev: DeviceParams) -> DeviceParams | None:
+    """The active load's mirror devices (pnp for an npn pair, pmos for nmos); None for a resistive load."""
+    if v["load"]["type"] != "active":
+        if "mirror" in doc:
+            raise ConfigError(source, "[mirror]", "only an active load (load.type = 'active') has a mirror")
+        return None
+    if "mirror" not in doc:
+        raise ConfigError(source, "[mirror]", "an active load needs a [mirror] section (pnp or pmos)")
+    mirror = _device(source, "mirror", v["mirror"])
+    want = "pnp" if dev.is_bjt else "pmos"
+    if mirror.type != want:
+        raise ConfigError(source, "[mirror] type", f"a {dev.type} pair needs a {want} mirror, got {mirror.type!r}")
+    return mirror
+
+
+def _check_levels(source: str, v: dict[str, Any]) -> None:
+    """What no single key's range can say: resistors that are wires, supplies the right way round, the safe
+    input range ordered, every level the board makes within its supplies, the bias within the safe range."""
     for section, key in (("inputs", "source_r_ohm"), ("inputs", "bias_r_ohm"), ("degeneration", "r_ohm")):
         r = v[section][key]
         if 0.0 < r < R_MIN:
             raise ConfigError(source, f"[{section}] {key}",
                               f"{r:g} Ohm is a wire, not a resistor: 0 (none) or at least {R_MIN:g} Ohm")
-    supply = v["supply"]
+    supply, lim = v["supply"], v["limits"]
     if supply["vcc_v"] <= supply["vee_v"]:
         raise ConfigError(source, "[supply] vcc_v", f"must be above vee_v ({supply['vee_v']:g} V)")
-    lim = v["limits"]
     if lim["bias_min_v"] >= lim["bias_max_v"]:
         raise ConfigError(source, "[limits] bias_min_v", "must be below bias_max_v")
     # Levels the board makes from its supplies, and the inputs' safe range, lie between the rails: outside
@@ -283,41 +283,32 @@ def parse_board(doc: dict[str, Any], source: str = "<board>", raw: str = "") -> 
     casc = v["cascode"]
     if casc["enabled"] and casc["bias_v"] is None:
         raise ConfigError(source, "[cascode] bias_v", "missing required key when the cascode is enabled")
-    mm = v["mismatch"]
+
+
+def parse_board(doc: dict[str, Any], source: str = "<board>", raw: str = "") -> BoardConfig:
+    """Validate a parsed board TOML document and return a :class:`BoardConfig`."""
+    v = validate(source, SCHEMA, doc)
+    dev = _device(source, "device", v["device"])
+    mirror = _mirror(source, doc, v, dev)
+    if dev.type not in ("npn", "nmos"):
+        raise ConfigError(source, "[device] type", f"the pair must be npn or nmos (got {dev.type!r})")
+    _check_levels(source, v)
+    supply, load, lim, mm = v["supply"], v["load"], v["limits"], v["mismatch"]
     return BoardConfig(
-        source=source,
-        raw=raw,
-        name=v["board"]["name"],
-        description=v["board"]["description"],
-        vcc_v=supply["vcc_v"],
-        vee_v=supply["vee_v"],
-        bias_v=bias,
-        source_r_ohm=v["inputs"]["source_r_ohm"],
-        bias_r_ohm=v["inputs"]["bias_r_ohm"],
-        device=dev,
+        source=source, raw=raw, name=v["board"]["name"], description=v["board"]["description"],
+        vcc_v=supply["vcc_v"], vee_v=supply["vee_v"], bias_v=v["inputs"]["bias_v"],
+        source_r_ohm=v["inputs"]["source_r_ohm"], bias_r_ohm=v["inputs"]["bias_r_ohm"], device=dev,
         temperature_k=v["temperature"]["t_k"],
-        tail_current_a=v["tail"]["current_a"],
-        tail_r_ohm=v["tail"]["r_ohm"],
-        tail_c_f=v["tail"]["c_f"],
+        tail_current_a=v["tail"]["current_a"], tail_r_ohm=v["tail"]["r_ohm"], tail_c_f=v["tail"]["c_f"],
         degeneration_r_ohm=v["degeneration"]["r_ohm"],
-        load_type=load["type"],
-        load_r_ohm=load["r_ohm"],
-        load_return_v=supply["vcc_v"] if load["return_v"] is None else load["return_v"],
-        load_c_f=load["c_f"],
-        mirror=mirror,
-        cascode=casc["enabled"],
-        cascode_bias_v=casc["bias_v"],
-        mismatch_load_r=mm["load_r"],
-        mismatch_device=mm["device"],
-        mismatch_load_c=mm["load_c"],
-        mismatch_vth_v=mm["vth_v"],
-        mismatch_beta=mm["beta"],
-        vid_max_vpk=lim["vid_max_vpk"],
-        vic_max_vpk=lim["vic_max_vpk"],
-        bias_min_v=lim["bias_min_v"],
-        bias_max_v=lim["bias_max_v"],
-        noise_v_per_rthz=v["sim"]["noise_v_per_rthz"],
-        sim_seed=v["sim"]["seed"],
+        load_type=load["type"], load_r_ohm=load["r_ohm"],
+        load_return_v=supply["vcc_v"] if load["return_v"] is None else load["return_v"], load_c_f=load["c_f"],
+        mirror=mirror, cascode=v["cascode"]["enabled"], cascode_bias_v=v["cascode"]["bias_v"],
+        mismatch_load_r=mm["load_r"], mismatch_device=mm["device"], mismatch_load_c=mm["load_c"],
+        mismatch_vth_v=mm["vth_v"], mismatch_beta=mm["beta"],
+        vid_max_vpk=lim["vid_max_vpk"], vic_max_vpk=lim["vic_max_vpk"],
+        bias_min_v=lim["bias_min_v"], bias_max_v=lim["bias_max_v"],
+        noise_v_per_rthz=v["sim"]["noise_v_per_rthz"], sim_seed=v["sim"]["seed"],
         pass_fail={k: x for k, x in v["pass_fail"].items() if x is not None},
     )
 

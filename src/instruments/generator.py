@@ -6,11 +6,13 @@ with that family's SCPI (docs/reference/scpi.md §3). Amplitudes are peak-to-pea
 changes numbers, not hardware (docs/reference/scpi.md §2.1). Every setter checks the error queue (or reads
 back, where the family clamps silently) and raises :class:`~instruments.errors.InstrumentError`.
 
-What every family does alike lives here too, for the drivers (not the procedures): channel and load
-checks, the amplitude/offset order of a sine (:func:`amplitude_offset_order`), the High-Z reply
-(:func:`load_from_reply`) and the single-channel models (:meth:`FunctionGenerator.configure_model`). The
-three families with the SCPI-99 SOURce/OUTPut tree (Keysight, Rigol, Tektronix) share their commands too,
-through :class:`~instruments._scpi_source.ScpiSourceGenerator`.
+What every family does alike lives here too, for the drivers (not the procedures): the channel check, the
+load setting as a table row's values (:func:`load_encoding`, :data:`LOAD_ABOVE_ZERO`), the amplitude/offset order
+of a sine (:func:`amplitude_offset_order`), the High-Z reply (:func:`load_from_reply`) and the single-channel
+models (:meth:`FunctionGenerator.configure_model`). The three families with the SCPI-99 SOURce/OUTPut tree
+(Keysight, Rigol, Tektronix) share their table and the code that sends it too, through
+:class:`~instruments._scpi_source.ScpiSourceGenerator`; every family's settings are rows of
+:mod:`instruments.setting_table`.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from __future__ import annotations
 import math
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 from ._scpi_format import scpi_number
-from .errors import InstrumentError
 from .scpi_instrument import ScpiInstrument
+from .setting_table import Allowed, Encoding
 
 Tracking = Literal["off", "on", "inverted"]
 HIGH_Z = math.inf
@@ -36,6 +39,18 @@ T = TypeVar("T")
 def load_from_reply(value: float) -> float:
     """A load setting as read back: ``math.inf`` for the INFinity reply (:data:`HIGH_Z_REPLY` or more)."""
     return math.inf if value >= HIGH_Z_REPLY else value
+
+
+def load_encoding(high_z: str, number: Callable[[str], float] = float) -> Encoding[float]:
+    """A load setting as it travels (docs/reference/scpi.md §2.1): ``high_z`` for ``math.inf``, else ohms; the
+    reply read with ``number`` and :func:`load_from_reply`."""
+    return Encoding(lambda ohm: high_z if math.isinf(ohm) else scpi_number(ohm),
+                    lambda reply: load_from_reply(number(reply)))
+
+
+#: a load must be > 0 ohm (or ``math.inf``); anything else is an argument error, raised before any I/O
+LOAD_ABOVE_ZERO: Allowed[float] = Allowed(lambda ohm: ohm > 0, "load must be > 0 ohm or math.inf, got {value!r}",
+                                          names_command=False, error=ValueError)
 
 
 def tracking_from_reply(reply: str) -> Tracking:
@@ -98,8 +113,6 @@ class FunctionGenerator(ScpiInstrument, ABC):
     differential_methods: tuple[str, ...] = ("phase-180",)
     #: models (whole ``*IDN?`` model field, case-insensitive) that have one output; ``None``: none
     single_channel_models: re.Pattern[str] | None = None
-    #: how the family's commands name a channel, ``{}`` standing for its number (``SOUR{}`` -> ``SOUR1``)
-    source_node: str = "SOUR{}"
     #: the ``*IDN?`` model, once :meth:`configure_model` has been told it
     model: str | None = None
 
@@ -119,25 +132,6 @@ class FunctionGenerator(ScpiInstrument, ABC):
         if channel not in self.channels:
             raise ValueError(f"{self.label}: no channel {channel} (channels {self.channels})")
         return channel
-
-    def _src(self, channel: int) -> str:
-        """The channel's node in the family's spelling (:attr:`source_node`), after :meth:`_check_channel`."""
-        return self.source_node.format(self._check_channel(channel))
-
-    def _load_text(self, load_ohm: float, high_z: str = "INF") -> str:
-        """A load setting as command text: ``high_z`` for ``math.inf``, else ohms (docs/reference/scpi.md §2.1).
-
-        Raises :class:`ValueError` for a load that is not > 0.
-        """
-        if not load_ohm > 0:
-            raise ValueError(f"{self.label}: load must be > 0 ohm or math.inf, got {load_ohm!r}")
-        return high_z if math.isinf(load_ohm) else scpi_number(load_ohm)
-
-    def _check_output_kept(self, command: str, on: bool, kept: bool) -> None:
-        """Raise :class:`InstrumentError` if the output read back (``kept``) is not the state asked for."""
-        if kept != on:
-            raise InstrumentError(self.label, f"output: asked {'ON' if on else 'OFF'}, the instrument reads "
-                                  f"back {'ON' if kept else 'OFF'}", command)
 
     # -- per channel ---------------------------------------------------------------------------------
     @abstractmethod

@@ -10,24 +10,75 @@ centre, which is also this interface's meaning of ``offset_v``.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from ._preamble import query_preamble
-from ._scpi_format import scope_number as _num
 from .errors import InstrumentError, InstrumentTimeout
-from .scope import AcquisitionMode, AcquisitionState, Coupling, Oscilloscope, ScopeChannelState
+from .scope import AcquisitionState, Oscilloscope
+from .scope_table import (
+    COUPLINGS,
+    IMPEDANCE_CHOICES,
+    SCALE_ABOVE_ZERO,
+    AcquisitionRows,
+    ChannelRows,
+    EdgeTrigger,
+    ScopeTable,
+    TimebaseRows,
+    mode_words,
+    scope_numbers,
+    tokens,
+)
+from .scpi_instrument import parse_bool
+from .setting_table import WORD, Allowed, Encoding, Setting, integer_text, one_of, one_zero, read
 from .waveform import Waveform
 
 _IMPEDANCE_TOKEN = {50.0: "FIFTy", 1e6: "ONEMeg"}
 _IMPEDANCE_REPLY = {"FIFT": 50.0, "FIFTY": 50.0, "ONEM": 1e6, "ONEMEG": 1e6}
 _ACQUIRE_TYPE = {"normal": "NORMal", "average": "AVERage", "highres": "HRESolution", "peak": "PEAK"}
 _ACQUIRE_TYPE_REPLY = {"NORM": "normal", "AVER": "average", "HRES": "highres", "PEAK": "peak"}
-_SLOPE = {"rising": "POSitive", "falling": "NEGative"}
 
 # Special codes of :WAVeform:DATA? with UNSigned 1 (4000 X-Series Programmer's Guide, :WAVeform:DATA, via
 # manualarchiveguide.com p. 1243): 0 = hole, 1 = clipped low, 0xFF / 0xFFFF = clipped high.
 _CLIPPED_LOW = 1
 _CLIPPED_HIGH = {"BYTE": 0xFF, "WORD": 0xFFFF}
+
+
+def _impedance(reply: str) -> float:
+    """``FIFT``/``ONEM`` (or their long forms) in ohms."""
+    if reply.upper() not in _IMPEDANCE_REPLY:
+        raise ValueError(f"unexpected impedance reply {reply!r}")
+    return _IMPEDANCE_REPLY[reply.upper()]
+
+
+NUMBER = scope_numbers(float)
+FLAG = Encoding(one_zero, parse_bool, "expected 0 or 1, got {reply!r}")
+IMPEDANCE = Encoding(lambda ohm: _IMPEDANCE_TOKEN[ohm], _impedance, "{why}")
+COUNT = Encoding(integer_text, float)
+
+#: every setting, one checked step each, checked by ``:SYSTem:ERRor?`` (the scope keeps its own limits loudly)
+TABLE = ScopeTable(
+    channel=ChannelRows(
+        enabled=Setting("display", "", "{ch}:DISPlay {}", "{ch}:DISPlay?", FLAG),
+        probe=Setting("probe ratio", "", "{ch}:PROBe {}", "{ch}:PROBe?", NUMBER),
+        scale=Setting("vertical scale", "V/div", "{ch}:SCALe {}", "{ch}:SCALe?", NUMBER),
+        offset=Setting("offset", "V", "{ch}:OFFSet {}", "{ch}:OFFSet?", NUMBER),  # V at screen centre, as ours
+        coupling=Setting("coupling", "", "{ch}:COUPling {}", "{ch}:COUPling?", WORD, COUPLINGS),
+        impedance=Setting("input impedance", "Ohm", "{ch}:IMPedance {}", "{ch}:IMPedance?", IMPEDANCE,
+                          IMPEDANCE_CHOICES),  # 50 Ohm only on 3000T/4000X
+        bandwidth_limit=Setting("bandwidth limit", "", "{ch}:BWLimit {}", "{ch}:BWLimit?", FLAG)),
+    timebase=TimebaseRows(
+        scale=Setting("timebase scale", "s/div", ":TIMebase:SCALe {}", ":TIMebase:SCALe?", NUMBER,
+                      SCALE_ABOVE_ZERO),
+        # from the trigger to the reference point, screen centre unless :TIMebase:REFerence says otherwise
+        position=Setting("trigger position", "s", ":TIMebase:POSition {}", ":TIMebase:POSition?", NUMBER)),
+    # the sweep (AUTO/NORMal) is left as it is
+    trigger=EdgeTrigger((":TRIGger:MODE EDGE", ":TRIGger:EDGE:SOURce CHANnel{n}", ":TRIGger:EDGE:LEVel {level}",
+                         ":TRIGger:EDGE:SLOPe {slope}"), {"rising": "POSitive", "falling": "NEGative"}),
+    acquisition=AcquisitionRows(
+        mode=Setting("acquisition mode", "", ":ACQuire:TYPE {}", ":ACQuire:TYPE?",
+                     Encoding(tokens(_ACQUIRE_TYPE), mode_words(_ACQUIRE_TYPE_REPLY)),
+                     one_of(_ACQUIRE_TYPE, "unknown acquisition mode {value!r}", names_command=False)),
+        average=Setting("average count", "", ":ACQuire:COUNt {}", ":ACQuire:COUNt?", COUNT,
+                        Allowed(lambda n: 2 <= n <= 65536, "average count must be 2 to 65536, got {value}"))),
+)
 
 
 class KeysightInfiniiVision(Oscilloscope):
@@ -36,68 +87,16 @@ class KeysightInfiniiVision(Oscilloscope):
     ``single()`` uses ``:DIGitize`` + ``*OPC?`` so an averaged acquisition is a full ``:ACQuire:COUNt``
     deep (docs/reference/scpi.md §4.1 and §6 item 4). Transfers read the raw acquisition record
     (``:WAVeform:POINts:MODE RAW``), all of it unless :meth:`set_record_length` asked for fewer points.
+    Settings: :data:`TABLE`.
     """
 
+    table = TABLE
     vertical_divisions = 8
     horizontal_divisions = 10
 
     def __init__(self, resource: object, label: str | None = None) -> None:
         super().__init__(resource, label)
         self._transfer_points: int | None = None  # None: every raw point (:WAVeform:POINts MAXimum)
-
-    # -- vertical --------------------------------------------------------------------------------------
-    def set_channel(self, channel: int, *, enabled: bool | None = None, scale_v_per_div: float | None = None,
-                    offset_v: float | None = None, coupling: Coupling | None = None,
-                    impedance_ohm: float | None = None, probe: float | None = None,
-                    bandwidth_limit: bool | None = None) -> None:
-        """Set a channel's display (on/off), probe ratio, scale (V/div, probe included), offset (V at screen
-        centre), coupling (DC/AC), input impedance (50 or 1e6 Ohm; 50 Ohm only on 3000T/4000X) and the
-        ~20-25 MHz bandwidth limit. Each setting is one checked step (``:SYSTem:ERRor?`` drained)."""
-        c = self._channel(channel)
-        self._check_coupling(coupling, f"{c}:COUPling")
-        self._check_impedance(impedance_ohm, f"{c}:IMPedance")
-        if enabled is not None:
-            self.set(f"{c}:DISPlay {int(enabled)}")
-        if probe is not None:
-            self.set(f"{c}:PROBe {_num(probe)}")  # before SCALe: the scale includes the probe factor
-        if scale_v_per_div is not None:
-            self.set(f"{c}:SCALe {_num(scale_v_per_div)}")
-        if offset_v is not None:
-            self.set(f"{c}:OFFSet {_num(offset_v)}")
-        if coupling is not None:
-            self.set(f"{c}:COUPling {coupling}")
-        if impedance_ohm is not None:
-            self.set(f"{c}:IMPedance {_IMPEDANCE_TOKEN[impedance_ohm]}")
-        if bandwidth_limit is not None:
-            self.set(f"{c}:BWLimit {int(bandwidth_limit)}")
-
-    def channel_state(self, channel: int) -> ScopeChannelState:
-        """Read back a channel: display, scale (V/div), offset (V at centre), coupling, impedance (Ohm),
-        probe ratio, bandwidth limit."""
-        c = self._channel(channel)
-        enabled = self.query_bool(f"{c}:DISPlay?")
-        scale = self.query_float(f"{c}:SCALe?")
-        offset = self.query_float(f"{c}:OFFSet?")
-        coupling = self.query(f"{c}:COUPling?").upper()
-        imp_reply = self.query(f"{c}:IMPedance?")
-        if imp_reply.upper() not in _IMPEDANCE_REPLY:
-            raise InstrumentError(self.label, f"unexpected impedance reply {imp_reply!r}", f"{c}:IMPedance?")
-        probe = self.query_float(f"{c}:PROBe?")
-        bwl = self.query_bool(f"{c}:BWLimit?")
-        return ScopeChannelState(enabled, scale, offset, coupling, _IMPEDANCE_REPLY[imp_reply.upper()], probe, bwl)
-
-    # -- horizontal ------------------------------------------------------------------------------------
-    def set_timebase(self, scale_s_per_div: float, position_s: float = 0.0) -> None:
-        """``:TIMebase:SCALe`` (s/div) and ``:TIMebase:POSition`` (s from the trigger to the reference point,
-        screen centre unless ``:TIMebase:REFerence`` says otherwise)."""
-        self._check_timebase_scale(scale_s_per_div)
-        self.set(f":TIMebase:SCALe {_num(scale_s_per_div)}")
-        self.set(f":TIMebase:POSition {_num(position_s)}")
-        self._note_timebase(scale_s_per_div, position_s)
-
-    def timebase(self) -> tuple[float, float]:
-        """(``:TIMebase:SCALe?`` s/div, ``:TIMebase:POSition?`` s)."""
-        return self.query_float(":TIMebase:SCALe?"), self.query_float(":TIMebase:POSition?")
 
     def set_record_length(self, points: int) -> int:
         """Ask for ``points`` per channel per transfer; returns what ``:WAVeform:DATA?`` will deliver.
@@ -116,35 +115,14 @@ class KeysightInfiniiVision(Oscilloscope):
             delivered = min(points, int(self.query_float(":ACQuire:POINts?")))
         return delivered
 
-    # -- trigger and acquisition -----------------------------------------------------------------------
-    def set_trigger_edge(self, source_channel: int, level_v: float,
-                         slope: Literal["rising", "falling"] = "rising") -> None:
-        """Edge trigger on ``source_channel`` at ``level_v`` volts, rising or falling; the sweep
-        (AUTO/NORMal) is left as it is."""
-        self._channel(source_channel)
-        token = self._slope_token(slope, _SLOPE)
-        self.set(":TRIGger:MODE EDGE", f":TRIGger:EDGE:SOURce CHANnel{source_channel}",
-                 f":TRIGger:EDGE:LEVel {_num(level_v)}", f":TRIGger:EDGE:SLOPe {token}")
-
-    def set_acquisition(self, mode: AcquisitionMode = "normal", average_count: int = 1) -> None:
-        """``:ACQuire:TYPE {NORMal|AVERage|HRESolution|PEAK}``; for "average" also ``:ACQuire:COUNt``
-        (2 to 65536)."""
-        if mode not in _ACQUIRE_TYPE:
-            raise InstrumentError(self.label, f"unknown acquisition mode {mode!r}")
-        if mode == "average" and not 2 <= average_count <= 65536:
-            raise InstrumentError(self.label, f"average count must be 2 to 65536, got {average_count}",
-                                  ":ACQuire:COUNt")
-        self.set(f":ACQuire:TYPE {_ACQUIRE_TYPE[mode]}")
-        if mode == "average":
-            self.set(f":ACQuire:COUNt {int(average_count)}")
-        self._note_averages(average_count if mode == "average" else 1)
-
+    # -- acquisition -----------------------------------------------------------------------------------
     def acquisition_state(self) -> AcquisitionState:
         """``:ACQuire:TYPE?`` (``NORM|AVER|HRES|PEAK``), ``:ACQuire:COUNt?`` in AVERage mode only,
         ``:ACQuire:SRATe?`` (Sa/s) and ``:ACQuire:POINts?`` (the points the hardware acquires per channel;
         memory depth is automatic on InfiniiVision). Programmer's Guide, :ACQuire subsystem."""
-        mode = self._mode_from_reply(self.query(":ACQuire:TYPE?"), _ACQUIRE_TYPE_REPLY)
-        averages = int(self.query_float(":ACQuire:COUNt?")) if mode == "average" else 1
+        rows = self.table.acquisition
+        mode = read(self, rows.mode)
+        averages = int(read(self, rows.average)) if mode == "average" else 1
         return AcquisitionState(mode=mode, averages=averages, sample_rate_sa_s=self.query_float(":ACQuire:SRATe?"),
                                 record_length=int(self.query_float(":ACQuire:POINts?")))
 
@@ -157,7 +135,7 @@ class KeysightInfiniiVision(Oscilloscope):
         scope is left stopped. Without completion in time this raises :class:`InstrumentTimeout` after a
         device clear, which drops the pending reply.
         """
-        displayed = [ch for ch in self.channels if self.query_bool(f":CHANnel{ch}:DISPlay?")]
+        displayed = [ch for ch in self.channels if read(self, self.table.channel.enabled, ch=self._channel(ch))]
         if not displayed:
             raise InstrumentError(self.label, "no channel is displayed, nothing to acquire", ":DIGitize")
         timeout_s = self.acquisition_wait_s(timeout_s)

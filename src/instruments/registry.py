@@ -223,7 +223,8 @@ def load_driver(name: str, model: str | None = None) -> type:
     variant = info.variant_for(model)
     try:
         module = importlib.import_module(variant.module)
-        return getattr(module, variant.class_name)
+        cls: type = getattr(module, variant.class_name)
+        return cls
     except Exception as exc:  # a missing or broken module: one line naming driver, module and cause
         raise DiffbenchError(f"driver {name!r} ({variant.module}.{variant.class_name}) cannot be loaded: "
                              f"{exc.__class__.__name__}: {exc}") from exc

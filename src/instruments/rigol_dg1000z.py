@@ -19,13 +19,35 @@ from __future__ import annotations
 import re
 
 from . import _readback
-from ._scpi_format import scpi_number as _num
-from ._scpi_source import ScpiSourceGenerator
-from .errors import InstrumentError
-from .generator import Tracking, tracking_from_reply
+from ._scpi_source import NUMBER, ScpiSourceGenerator, SourceRows, output_flag, tracking_modes
+from .generator import LOAD_ABOVE_ZERO, load_encoding
+from .setting_table import KEPT, WORD, ReadBack, Setting, fixed
 
-# Read-back tolerance per SOURce node: replies carry 7 significant digits (§3.2); see _readback.
-_TOLERANCE = {"FREQ": _readback.FREQUENCY, "VOLT": _readback.AMPLITUDE, "VOLT:OFFS": _readback.OFFSET}
+# Read back within the tolerances of _readback (replies carry 7 significant digits, §3.2)
+CLAMPED = KEPT + " (silently clamped)"
+FREQUENCY: ReadBack[float] = ReadBack(_readback.FREQUENCY, CLAMPED)
+AMPLITUDE: ReadBack[float] = ReadBack(_readback.AMPLITUDE, CLAMPED)
+OFFSET: ReadBack[float] = ReadBack(_readback.OFFSET, CLAMPED)
+PHASE: ReadBack[float] = ReadBack(_readback.PHASE, CLAMPED)  # sent as 0-360; 360 reads back as 0
+LOAD: ReadBack[float] = ReadBack(_readback.LOAD, CLAMPED)
+
+#: the SCPI-99 tree with a leading colon; every numeric setting, the load, the output state and the tracking mode
+#: are read back after the error queue is drained (the DG clamps out-of-range values silently)
+ROWS = SourceRows(
+    function=Setting("function", "", ":SOUR{n}:FUNC {}", ":SOUR{n}:FUNC?", WORD),
+    amplitude_unit=fixed("amplitude unit", ":SOUR{n}:VOLT:UNIT VPP"),
+    frequency=Setting("frequency", "Hz", ":SOUR{n}:FREQ {}", ":SOUR{n}:FREQ?", NUMBER, check=FREQUENCY),
+    amplitude=Setting("amplitude", "Vpp", ":SOUR{n}:VOLT {}", ":SOUR{n}:VOLT?", NUMBER, check=AMPLITUDE),
+    offset=Setting("offset", "V", ":SOUR{n}:VOLT:OFFS {}", ":SOUR{n}:VOLT:OFFS?", NUMBER, check=OFFSET),
+    phase=Setting("phase", "deg", ":SOUR{n}:PHAS {}", ":SOUR{n}:PHAS?", NUMBER, check=PHASE),
+    load=Setting("load", "ohm", ":OUTP{n}:IMP {}", ":OUTP{n}:IMP?", load_encoding("INF"), LOAD_ABOVE_ZERO, LOAD),
+    output=Setting("output", "", ":OUTP{n} {}", ":OUTP{n}?", output_flag("ON/OFF"),
+                   check=ReadBack(says="{what}: asked {asked}, the instrument reads back {kept}")),
+    # TRACK in capitals: the DG1000Z guide has no short form, and it is the long form of DG800/DG900 TRACk;
+    # DG1000Z answers ON/OFF/INVERTED, DG800/DG900 ON/OFF/INV
+    tracking=Setting("tracking", "", ":SOUR1:TRACK {}", ":SOUR1:TRACK?", tracking_modes("ON, OFF or INVERTED"),
+                     check=ReadBack(says="{name}: asked {sent}, the instrument kept {reply}", shows=str.upper)),
+)
 
 
 class RigolDG1000Z(ScpiSourceGenerator):
@@ -36,19 +58,17 @@ class RigolDG1000Z(ScpiSourceGenerator):
     followed by :meth:`sync_phase` (``:SOUR1:PHAS:INIT`` on DG1000Z, ``:SOUR1:PHAS:SYNC`` on DG800/DG900),
     run *after* the outputs are on (§2.4: switching the output only closes a relay).
 
-    The SOURce/OUTPut commands are those of :class:`~instruments._scpi_source.ScpiSourceGenerator` with a
+    The SOURce/OUTPut commands are the rows of :data:`ROWS`, the SCPI-99 tree with a
     leading colon (``:SOUR<n>:FREQ``, sine 1 µHz to 25-100 MHz by model; ``:OUTP<n>:IMP`` 1 Ω-10 kΩ or
     ``INF``, whose query answers 9.900000E+37 for INFinity), each numeric setting, the load, the output
     state and the tracking mode read back after the error queue is drained.
     """
 
+    rows = ROWS
     error_query = ":SYST:ERR?"
     differential_methods = ("tracking-inverted", "phase-180")
     #: DG811/DG821/DG831 are the single-channel DG800 models
     single_channel_models = re.compile(r"DG8[1-3]1( PRO)?", re.I)
-    source_node = ":SOUR{}"
-    output_node = ":OUTP{}"
-    bool_replies = "ON/OFF"
     #: phase-align command: DG1000Z ``PHASe:INITiate``; :meth:`configure_model` picks ``PHASe:SYNChronize``
     #: for DG800/DG900 (§3.2 table "Phase align")
     phase_align = ":SOUR1:PHAS:INIT"
@@ -59,59 +79,8 @@ class RigolDG1000Z(ScpiSourceGenerator):
         if model.strip().upper().startswith(("DG8", "DG9")):
             self.phase_align = ":SOUR1:PHAS:SYNC"
 
-    # -- read-back after every setting ----------------------------------------------------------------
-    def _set_number(self, src: str, node: str, value: float) -> None:
-        """Write, drain the error queue, read back; raise if the instrument kept another value."""
-        command = f"{src}:{node} {_num(value)}"
-        self.set(command)
-        self._raise_if_clamped(_TOLERANCE[node].mismatch(value, self.query_float(f"{src}:{node}?")), command)
-
-    def _set_phase(self, src: str, phase_deg: float) -> None:
-        """``:SOUR<n>:PHAS``, degrees (sent as 0-360, the DG range), read back (360 reads back as 0)."""
-        asked = phase_deg % 360.0
-        command = f"{src}:PHAS {_num(asked)}"
-        self.set(command)
-        self._raise_if_clamped(_readback.PHASE.mismatch(asked, self.query_float(f"{src}:PHAS?")), command)
-
-    def _raise_if_clamped(self, mismatch: str | None, command: str) -> None:
-        if mismatch is not None:
-            raise InstrumentError(self.label, f"{mismatch} (silently clamped)", command)
-
-    def set_load(self, channel: int, load_ohm: float) -> None:
-        """``:OUTP<n>:IMP``: ohms (1 Ω-10 kΩ) or ``math.inf`` for ``INF`` (High-Z), §2.1; read back."""
-        command = self._load_command(channel, load_ohm)
-        self.set(command)
-        kept = self._load(channel)
-        if not _readback.load_kept(load_ohm, kept):
-            raise InstrumentError(self.label, f"load (ohm): asked {load_ohm:g}, the instrument kept {kept:g} "
-                                  "(silently clamped)", command)
-
-    def set_output(self, channel: int, on: bool) -> None:
-        """``:OUTP<n> ON|OFF``, then ``:OUTP<n>?`` to confirm the relay state."""
-        command = self._output_command(channel, on)
-        self.set(command)
-        self._check_output_kept(command, on, self._output_on(channel))
-
     # -- across channels ------------------------------------------------------------------------------
     def sync_phase(self) -> None:
         """Align the two channels' phase: ``:SOUR1:PHAS:INIT`` (DG1000Z) or ``:SOUR1:PHAS:SYNC``
         (DG800/DG900), §3.2. Invalid while modulation is on (the error queue says so)."""
         self.set(self.phase_align)
-
-    def tracking(self) -> Tracking:
-        """``:SOUR1:TRACK?``, answered ``ON``, ``OFF`` or ``INVERTED`` (DG1000Z) / ``INV`` (DG800/DG900),
-        §3.2; a single-channel model has no tracking and answers "off" without I/O."""
-        if len(self.channels) < 2:
-            return "off"
-        return self.query_as(":SOUR1:TRACK?", tracking_from_reply, "ON, OFF or INVERTED")
-
-    def set_tracking(self, mode: Tracking) -> None:
-        """``:SOUR1:TRACK OFF|ON|INV`` (§3.2), read back: CH2 copies all CH1 settings except the output
-        state ("on"), or outputs the inverse of CH1 ("inverted")."""
-        word = self._tracking_word(mode)
-        command = f":SOUR1:TRACK {word}"
-        self.set(command)
-        # DG1000Z answers ON/OFF/INVERTED, DG800/DG900 ON/OFF/INV (§3.2)
-        kept = self.query(":SOUR1:TRACK?").upper()
-        if not kept.startswith(word):
-            raise InstrumentError(self.label, f"tracking: asked {word}, the instrument kept {kept}", command)

@@ -19,25 +19,30 @@ docs/reference/scpi.md §4.2) keeps every window within the 250 000-byte DS1000Z
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ._preamble import WaveformPreamble
-from .rigol_ds1000z import RigolDS1000Z
+from .rigol_ds1000z import TABLE, RigolDS1000Z, acquisition_rows
 
 # In NORMal mode the guide gives YINCrement = vertical scale / 7500 (guide §3.28), i.e. 16-bit codes
 # (8 div x 7500 = 60 000 of 65 536). A 12-bit sample left-justified in 16 bits tops out at 0xFFF0.
 _WORD_TOP = 0xFFF0
 _TWELVE_BIT_TOP = 0x0FFF
 
+#: the DS1000Z rows but the acquisition: NORMal/AVERages/PEAK (no high resolution), averages up to 65536
+DHO_TABLE = replace(TABLE, acquisition=acquisition_rows({"normal": "NORMal", "average": "AVERages", "peak": "PEAK"},
+                                                        65536))
+
 
 class RigolDHO(RigolDS1000Z):
-    """Rigol DHO800/DHO900 four-channel 12-bit oscilloscope."""
+    """Rigol DHO800/DHO900 four-channel 12-bit oscilloscope. Settings: :data:`DHO_TABLE`."""
 
+    table = DHO_TABLE
     horizontal_divisions = 10
     max_points_per_read = 125_000
     waveform_format = "WORD"
     datatype = "H"
     code_dtype = "uint16"
-    acquisition_types = {"normal": "NORMal", "average": "AVERages", "peak": "PEAK"}
-    max_average_count = 65536
     #: the DHO's depth menu per number of channels is not confirmed: record lengths are memory depths
     memory_windows = False
 

@@ -23,24 +23,115 @@ divisions. Its quirks shape this driver:
 from __future__ import annotations
 
 import struct
-from typing import Literal
 
 import numpy as np
 
 from ._preamble import WaveformPreamble, query_preamble
-from ._scpi_format import scope_number as _num
 from .errors import InstrumentError
-from .scope import AcquisitionMode, AcquisitionState, Coupling, Oscilloscope, ScopeChannelState
+from .scope import AcquisitionState, Oscilloscope
+from .scope_table import (
+    COUPLINGS,
+    SCALE_ABOVE_ZERO,
+    AcquisitionRows,
+    ChannelRows,
+    EdgeTrigger,
+    ScopeTable,
+    TimebaseRows,
+    TriggerSweep,
+    centre_numbers,
+    mode_words,
+    scope_numbers,
+    tokens,
+)
+from .scpi_instrument import parse_bool
+from .setting_table import (
+    WORD,
+    Allowed,
+    Encoding,
+    ReadBack,
+    Setting,
+    Tolerance,
+    apply,
+    integer_text,
+    on_off,
+    one_of,
+    read,
+)
 from .waveform import Waveform
 
-_SLOPE = {"rising": "POSitive", "falling": "NEGative"}
 #: ``:ACQuire:TYPE?`` replies (DS1000Z: NORM, AVER, PEAK, HRES; DHO800/900: NORM, PEAK, AVER, ULTR)
 _TYPE_REPLY = {"NORM": "normal", "AVER": "average", "HRES": "highres", "PEAK": "peak", "ULTR": "ultra"}
+#: ``:ACQuire:TYPE`` word per interface mode on the DS1000Z; a mode missing is not available
+DS1000Z_TYPES = {"normal": "NORMal", "average": "AVERages", "highres": "HRESolution", "peak": "PEAK"}
+
+NUMBER = scope_numbers(float)
+#: read back: a ratio or count the scope rounds (1e-6), a scale it keeps in 1-2-5 steps (1e-3 of it)
+EXACTLY: ReadBack[float] = ReadBack(Tolerance(rel=1e-6))
+STEPS: ReadBack[float] = ReadBack(Tolerance(rel=1e-3))
+FLAG = Encoding(on_off, parse_bool, "expected 0 or 1, got {reply!r}")
+#: the offset's range depends on the scale and an offset beyond it is clamped: read back, allowing one ADC code
+#: (1/25 division) for the instrument's offset resolution
+ONE_CODE: ReadBack[float] = ReadBack(Tolerance(reference_codes=25),
+                    says="{name} set to {asked} {unit} at screen centre but the instrument kept {kept} {unit}")
+
+
+def _power_of_two(n: float) -> bool:
+    return float(n).is_integer() and not int(n) & (int(n) - 1)
+
+
+def acquisition_rows(types: dict[str, str], max_average_count: int) -> AcquisitionRows:
+    """``:ACQuire:TYPE`` with the model's ``types``; ``:ACQuire:AVERages`` a power of two from 2 to
+    ``max_average_count``, read back because the scope rounds other values down silently."""
+    return AcquisitionRows(
+        mode=Setting("acquisition mode", "", ":ACQuire:TYPE {}", ":ACQuire:TYPE?",
+                     Encoding(tokens(types), mode_words(_TYPE_REPLY)),
+                     one_of(types, "acquisition mode {value!r} is not available on this scope (available: "
+                            + ", ".join(types) + ")", names_command=False)),
+        average=Setting("average count", "", ":ACQuire:AVERages {}", ":ACQuire:AVERages?",
+                        Encoding(integer_text, float),
+                        Allowed(lambda n: 2 <= n <= max_average_count and _power_of_two(n),
+                                f"average count must be a power of two from 2 to {max_average_count}, got {{value}}"),
+                        EXACTLY))
+
+
+#: the scope keeps its old probe ratio, scale, offset or average count *without* an error when a value is not
+#: allowed, so those rows are read back; inputs are 1 MOhm only (the impedance row sends nothing)
+TABLE = ScopeTable(
+    channel=ChannelRows(
+        enabled=Setting("display", "", "{ch}:DISPlay {}", "{ch}:DISPlay?", FLAG),
+        probe=Setting("probe ratio", "", "{ch}:PROBe {}", "{ch}:PROBe?", NUMBER, check=EXACTLY),  # 1-2-5 values
+        scale=Setting("vertical scale", "V/div", "{ch}:SCALe {}", "{ch}:SCALe?", NUMBER, check=STEPS),
+        offset=Setting("offset", "V", "{ch}:OFFSet {}", "{ch}:OFFSet?", centre_numbers(float), check=ONE_CODE),
+        coupling=Setting("coupling", "", "{ch}:COUPling {}", "{ch}:COUPling?", WORD, COUPLINGS),
+        impedance=Setting("input impedance", "Ohm", None, None, NUMBER,
+                          Allowed(lambda ohm: ohm == 1e6, "inputs are 1 MOhm only, cannot set {value:g} Ohm",
+                                  names_command=False), only=1e6),
+        bandwidth_limit=Setting("bandwidth limit", "", "{ch}:BWLimit {}", "{ch}:BWLimit?",
+                                Encoding(lambda on: "20M" if on else "OFF", lambda reply: reply.upper() != "OFF"))),
+    timebase=TimebaseRows(
+        scale=Setting("timebase scale", "s/div", ":TIMebase:MAIN:SCALe {}", ":TIMebase:MAIN:SCALe?", NUMBER,
+                      SCALE_ABOVE_ZERO, STEPS),
+        position=Setting("trigger position", "s", ":TIMebase:MAIN:OFFSet {}", ":TIMebase:MAIN:OFFSet?",
+                         NUMBER)),  # trigger to screen centre
+    trigger=EdgeTrigger((":TRIGger:MODE EDGE", ":TRIGger:EDGE:SOURce CHANnel{n}", ":TRIGger:EDGE:SLOPe {slope}",
+                         ":TRIGger:EDGE:LEVel {level}"), {"rising": "POSitive", "falling": "NEGative"}),
+    acquisition=acquisition_rows(DS1000Z_TYPES, 1024),
+)
+
+#: ``:ACQuire:MDEPth``: a depth the enabled channels do not allow is ignored with an empty error queue
+#: (DS1054Z hardware log), so it is read back (``AUTO`` reads as None)
+DEPTH: Setting[int | None] = Setting(
+    "memory depth", "points", ":ACQuire:MDEPth {}", ":ACQuire:MDEPth?",
+    Encoding(str, lambda reply: int(float(reply)) if reply.upper() != "AUTO" else None),
+    check=ReadBack(says="{name} set to {asked} points but the instrument kept {reply} (allowed depths depend on "
+                        "the enabled channels)"))
 
 
 class RigolDS1000Z(Oscilloscope):
-    """Rigol DS1000Z / MSO1000Z four-channel oscilloscope."""
+    """Rigol DS1000Z / MSO1000Z four-channel oscilloscope. Settings: :data:`TABLE`."""
 
+    table = TABLE
+    sweep = TriggerSweep(":TRIGger:SWEep?", ":TRIGger:SWEep {}", reading=str.upper)
     vertical_divisions = 8
     horizontal_divisions = 12
     #: most points one ``:WAVeform:DATA?`` may return in the transfer format (250 000 in BYTE)
@@ -48,11 +139,6 @@ class RigolDS1000Z(Oscilloscope):
     #: ``:WAVeform:FORMat`` used for transfers, pyvisa datatype of its samples
     waveform_format = "BYTE"
     datatype = "B"
-    #: ``:ACQuire:TYPE`` token per interface mode; a mode missing here is not available
-    acquisition_types: dict[str, str] = {"normal": "NORMal", "average": "AVERages", "highres": "HRESolution",
-                                         "peak": "PEAK"}
-    #: largest ``:ACQuire:AVERages`` (a power of two from 2)
-    max_average_count = 1024
     #: top sample rate with three or four channels on (DS1054Z data sheet: 1 GSa/s with one channel, 500 MSa/s
     #: with two, 250 MSa/s with three or four): a fixed memory depth is longest in time at this rate
     lowest_top_sample_rate_sa_s = 250e6
@@ -62,73 +148,7 @@ class RigolDS1000Z(Oscilloscope):
 
     def __init__(self, resource: object, label: str | None = None) -> None:
         super().__init__(resource, label)
-        self._sweep_before_single: str | None = None
         self._window_points: int | None = None  # None: transfers read the whole memory
-
-    # -- vertical --------------------------------------------------------------------------------------
-    def set_channel(self, channel: int, *, enabled: bool | None = None, scale_v_per_div: float | None = None,
-                    offset_v: float | None = None, coupling: Coupling | None = None,
-                    impedance_ohm: float | None = None, probe: float | None = None,
-                    bandwidth_limit: bool | None = None) -> None:
-        """Set display, probe ratio (read back: discrete 1-2-5 values), scale in V/div (read back: the scope
-        keeps its limits silently), offset (V at screen centre, sent negated, read back: its range depends on
-        the scale and is clamped), coupling and
-        the 20 MHz bandwidth limit (``20M``/``OFF``). Inputs are 1 MOhm only: asking for anything else raises
-        before any I/O."""
-        c = self._channel(channel)
-        self._check_coupling(coupling, f"{c}:COUPling")
-        if impedance_ohm is not None and impedance_ohm != 1e6:
-            raise InstrumentError(self.label, f"inputs are 1 MOhm only, cannot set {impedance_ohm:g} Ohm")
-        if enabled is not None:
-            self.set(f"{c}:DISPlay {'ON' if enabled else 'OFF'}")
-        if probe is not None:
-            self.set_checked(f"{c}:PROBe {_num(probe)}", f"{c}:PROBe?", probe, rel=1e-6, what="probe ratio")
-        if scale_v_per_div is not None:
-            self.set_checked(f"{c}:SCALe {_num(scale_v_per_div)}", f"{c}:SCALe?", scale_v_per_div, rel=1e-3,
-                             what="vertical scale (V/div)")
-        if offset_v is not None:
-            self._set_offset(c, offset_v, scale_v_per_div)
-        if coupling is not None:
-            self.set(f"{c}:COUPling {coupling}")
-        if bandwidth_limit is not None:
-            self.set(f"{c}:BWLimit {'20M' if bandwidth_limit else 'OFF'}")
-
-    def _set_offset(self, c: str, offset_v: float, scale_v_per_div: float | None) -> None:
-        # The offset range depends on the scale and an offset beyond it is clamped: read back, allowing one
-        # ADC code (about 1/25 division) for the instrument's offset resolution.
-        command = f"{c}:OFFSet {_num(0.0 - offset_v)}"
-        self.set(command)
-        scale = scale_v_per_div if scale_v_per_div is not None else self.query_float(f"{c}:SCALe?")
-        kept = 0.0 - self.query_float(f"{c}:OFFSet?")
-        if abs(kept - offset_v) > scale / 25:
-            raise InstrumentError(self.label, f"offset set to {offset_v:g} V at screen centre but the instrument "
-                                              f"kept {kept:g} V", command)
-
-    def channel_state(self, channel: int) -> ScopeChannelState:
-        """Read back display, scale (V/div), offset (V at screen centre), coupling, probe ratio and bandwidth
-        limit; the impedance is always 1 MOhm."""
-        c = self._channel(channel)
-        enabled = self.query_bool(f"{c}:DISPlay?")
-        scale = self.query_float(f"{c}:SCALe?")
-        offset = 0.0 - self.query_float(f"{c}:OFFSet?")
-        coupling = self.query(f"{c}:COUPling?").upper()
-        probe = self.query_float(f"{c}:PROBe?")
-        bwl = self.query(f"{c}:BWLimit?").upper() != "OFF"
-        return ScopeChannelState(enabled, scale, offset, coupling, 1e6, probe, bwl)
-
-    # -- horizontal ------------------------------------------------------------------------------------
-    def set_timebase(self, scale_s_per_div: float, position_s: float = 0.0) -> None:
-        """``:TIMebase:MAIN:SCALe`` (s/div, read back: 1-2-5 steps kept silently) and
-        ``:TIMebase:MAIN:OFFSet`` (s, trigger to screen centre)."""
-        self._check_timebase_scale(scale_s_per_div)
-        self.set_checked(f":TIMebase:MAIN:SCALe {_num(scale_s_per_div)}", ":TIMebase:MAIN:SCALe?",
-                         scale_s_per_div, rel=1e-3, what="timebase scale (s/div)")
-        self.set(f":TIMebase:MAIN:OFFSet {_num(position_s)}")
-        self._note_timebase(scale_s_per_div, position_s)
-
-    def timebase(self) -> tuple[float, float]:
-        """(``:TIMebase:MAIN:SCALe?`` s/div, ``:TIMebase:MAIN:OFFSet?`` s)."""
-        return self.query_float(":TIMebase:MAIN:SCALe?"), self.query_float(":TIMebase:MAIN:OFFSet?")
 
     #: memory depths with one channel on; two channels halve them, three or four quarter them
     #: (DS1000Z programming guide, :ACQuire:MDEPth)
@@ -166,7 +186,7 @@ class RigolDS1000Z(Oscilloscope):
         """
         points = self._check_record_length(points)
         if self.memory_windows and points not in self._listed_depths():
-            n_on = sum(self.query_bool(f"{self._channel(ch)}:DISPlay?") for ch in self.channels)
+            n_on = sum(read(self, self.table.channel.enabled, ch=self._channel(ch)) for ch in self.channels)
             depth = next((d for d in self.memory_depths(n_on) if d >= points), None)
             if depth is None:
                 raise InstrumentError(self.label, f"no memory depth holds {points} points with {n_on} channels on "
@@ -178,46 +198,12 @@ class RigolDS1000Z(Oscilloscope):
         return self._set_depth(points)
 
     def _set_depth(self, points: int) -> int:
-        """``:ACQuire:MDEPth <points>`` and its read-back (raises if the scope kept another depth)."""
-        command = f":ACQuire:MDEPth {points}"
-        self.set(command)
-        reply = self.query(":ACQuire:MDEPth?")
-        try:
-            kept: int | None = int(float(reply))
-        except ValueError:
-            kept = None  # AUTO
-        if kept != points:
-            raise InstrumentError(self.label, f"memory depth set to {points} points but the instrument "
-                                              f"kept {reply} (allowed depths depend on the enabled channels)",
-                                  command)
-        self._note_memory_depth(kept)
-        return kept
+        """``:ACQuire:MDEPth <points>`` and its read-back (:data:`DEPTH`: raises if the scope kept another)."""
+        apply(self, DEPTH.to(points))
+        self._note_memory_depth(points)
+        return points
 
-    # -- trigger and acquisition -----------------------------------------------------------------------
-    def set_trigger_edge(self, source_channel: int, level_v: float,
-                         slope: Literal["rising", "falling"] = "rising") -> None:
-        """Edge trigger: ``:TRIGger:MODE EDGE``, source channel, slope, level (V)."""
-        self._channel(source_channel)
-        token = self._slope_token(slope, _SLOPE)
-        self.set(":TRIGger:MODE EDGE", f":TRIGger:EDGE:SOURce CHANnel{source_channel}",
-                 f":TRIGger:EDGE:SLOPe {token}", f":TRIGger:EDGE:LEVel {_num(level_v)}")
-
-    def set_acquisition(self, mode: AcquisitionMode = "normal", average_count: int = 1) -> None:
-        """``:ACQuire:TYPE``; for "average" also ``:ACQuire:AVERages`` (a power of two, read back because the
-        scope rounds other values down silently)."""
-        if mode not in self.acquisition_types:
-            raise InstrumentError(self.label, f"acquisition mode {mode!r} is not available on this scope "
-                                              f"(available: {', '.join(self.acquisition_types)})")
-        if mode == "average" and (average_count < 2 or average_count > self.max_average_count
-                                  or average_count & (average_count - 1)):
-            raise InstrumentError(self.label, f"average count must be a power of two from 2 to "
-                                              f"{self.max_average_count}, got {average_count}", ":ACQuire:AVERages")
-        self.set(f":ACQuire:TYPE {self.acquisition_types[mode]}")
-        if mode == "average":
-            self.set_checked(f":ACQuire:AVERages {int(average_count)}", ":ACQuire:AVERages?", average_count,
-                             what="average count")
-        self._note_averages(average_count if mode == "average" else 1)
-
+    # -- acquisition -----------------------------------------------------------------------------------
     def acquisition_state(self) -> AcquisitionState:
         """``:ACQuire:TYPE?``, ``:ACQuire:AVERages?`` in AVERages mode only, ``:ACQuire:SRATe?`` (Sa/s) and
         ``:ACQuire:MDEPth?`` (points, or ``AUTO``).
@@ -225,8 +211,9 @@ class RigolDS1000Z(Oscilloscope):
         In AUTO the depth is the programming guide's relation (``:ACQuire:SRATe``): memory depth = sample
         rate x ``:TIMebase:MAIN:SCALe?`` x the horizontal divisions, so the scale is asked for then only.
         """
-        mode = self._mode_from_reply(self.query(":ACQuire:TYPE?"), _TYPE_REPLY)
-        averages = int(self.query_float(":ACQuire:AVERages?")) if mode == "average" else 1
+        rows = self.table.acquisition
+        mode = read(self, rows.mode)
+        averages = int(read(self, rows.average)) if mode == "average" else 1
         rate = self.query_float(":ACQuire:SRATe?")
         reply = self.query(":ACQuire:MDEPth?")
         if reply.upper() == "AUTO":
@@ -254,9 +241,7 @@ class RigolDS1000Z(Oscilloscope):
         trigger signal would have fired (:func:`instruments.timing.auto_trigger_after_s`) -- what AUTO would
         have done, so a signal without edges (a DC level) is acquired instead of waited for forever.
         """
-        sweep = self.query(":TRIGger:SWEep?").upper()
-        if not sweep.startswith("SING"):
-            self._sweep_before_single = sweep
+        self._remember_sweep()
         limit = self.acquisition_wait_s(timeout_s)
         auto = (self._sweep_before_single or "").startswith("AUTO")
         self.set(":SINGle")
@@ -265,8 +250,7 @@ class RigolDS1000Z(Oscilloscope):
 
     def run(self) -> None:
         """Leave the scope running: put back the sweep :meth:`single` replaced (AUTO if unknown), ``:RUN``."""
-        if self.query(":TRIGger:SWEep?").upper().startswith("SING"):
-            self.set(f":TRIGger:SWEep {self._sweep_before_single or 'AUTO'}")
+        self._put_sweep_back()
         self.set(":RUN")
 
     # -- transfer --------------------------------------------------------------------------------------
@@ -321,7 +305,5 @@ class RigolDS1000Z(Oscilloscope):
         codes = self._read_in_windows(total, self.max_points_per_read, read_window, ":WAVeform:DATA?",
                                       bytes_per_point=struct.calcsize(self.datatype), start=start)
         code_min, code_max = self._code_limits(pre)
-        return Waveform(channel=channel, codes=codes, y_increment_v=pre.y_increment, y_origin_v=0.0,
-                        y_reference=pre.y_origin + pre.y_reference, x_increment_s=pre.x_increment,
-                        x_origin_s=pre.first_point_s + (start - 1) * pre.x_increment, code_min=code_min,
-                        code_max=code_max)
+        return pre.waveform(channel, codes, origin_in_codes=True, code_min=code_min, code_max=code_max,
+                            first_index=start - 1)

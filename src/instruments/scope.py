@@ -5,10 +5,12 @@ travel as binary IEEE 488.2 blocks (never ASCII) and come back as :class:`~instr
 with raw codes, scaling and time axis. Every setter checks the error queue, or reads back where the family
 silently keeps the old value, and raises :class:`~instruments.errors.InstrumentError`.
 
-What every family does alike lives in :class:`Oscilloscope` too, for the drivers (not the procedures):
-argument checks that raise before any I/O, the polling loop of ``single()`` with a time limit that follows
-the record (:meth:`Oscilloscope.acquisition_wait_s`, :mod:`instruments.timing`; :meth:`Oscilloscope._poll_until`,
-:meth:`Oscilloscope._wait_for_stop`), putting transfer settings back
+What every family does alike lives in :class:`Oscilloscope` too, for the drivers (not the procedures): the
+settings, sent through the family's table (its ``table``, :mod:`instruments.scope_table`) by the shared engine
+(:mod:`instruments.setting_table`), which refuses a value before any I/O and checks each write; the trigger
+sweep a single acquisition replaces (:meth:`Oscilloscope._remember_sweep`); the polling loop of ``single()`` with a
+time limit that follows the record (:meth:`Oscilloscope.acquisition_wait_s`, :mod:`instruments.timing`;
+:meth:`Oscilloscope._poll_until`, :meth:`Oscilloscope._wait_for_stop`), putting transfer settings back
 (:meth:`Oscilloscope._restoring`) and reading a deep record in windows (:meth:`Oscilloscope._read_in_windows`).
 """
 
@@ -19,10 +21,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar, Unpack
 
 from .errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
+from .scope_table import IMPEDANCES, ChannelChanges, ChannelSetting, Coupling, ScopeTable, TriggerSweep
 from .scpi_instrument import ScpiInstrument
+from .setting_table import Change, apply, apply_each, bound, read
 from .timing import (
     CONSERVATIVE_LINK_RATE_BYTES_S,
     RecordTiming,
@@ -33,10 +37,9 @@ from .timing import (
 )
 from .waveform import Waveform
 
-Coupling = Literal["DC", "AC"]
 AcquisitionMode = Literal["normal", "average", "highres", "peak"]
-#: the input impedances the interface knows (Ohm); a family may offer fewer
-IMPEDANCES = (50.0, 1e6)
+__all__ = ["IMPEDANCES", "AcquisitionMode", "AcquisitionState", "ChannelSetting", "Coupling", "Oscilloscope",
+           "ScopeChannelState"]
 
 S = TypeVar("S")
 
@@ -105,28 +108,62 @@ class Oscilloscope(ScpiInstrument, ABC):
     _noted_depth: int | None = None
     _noted_averages: int = 1
 
-    @abstractmethod
-    def set_channel(self, channel: int, *, enabled: bool | None = None, scale_v_per_div: float | None = None,
-                    offset_v: float | None = None, coupling: Coupling | None = None,
-                    impedance_ohm: float | None = None, probe: float | None = None,
-                    bandwidth_limit: bool | None = None) -> None:
-        """Set any of a channel's vertical settings (None leaves one as it is).
+    #: every row of the family (:mod:`instruments.scope_table`); the settings below are sent through it
+    table: ClassVar[ScopeTable]
+    #: where the family keeps the trigger sweep a single acquisition replaces (None: it keeps none)
+    sweep: ClassVar[TriggerSweep | None] = None
+    _sweep_before_single: str | None = None
 
-        ``offset_v`` is the IVI meaning on every family: the voltage at the centre of the screen (drivers
-        whose instrument counts the other way, such as Rigol and Siglent, negate it on the wire).
-        """
+    # -- vertical (the table's channel rows) ---------------------------------------------------------------
+    def set_channel(self, channel: int, **changes: Unpack[ChannelChanges]) -> None:
+        """Set any of a channel's vertical settings by keyword (:class:`ChannelSetting`'s fields; None or left
+        out leaves one as it is): :meth:`configure_channel` of ``ChannelSetting(**changes)``."""
+        self.configure_channel(channel, ChannelSetting(**changes))
 
-    @abstractmethod
+    def configure_channel(self, channel: int, setting: ChannelSetting) -> None:
+        """Send every setting of ``setting`` that is not None, one checked step each, in the channel rows'
+        order (:class:`~instruments.scope_table.ChannelRows`); a value a row does not allow is refused first,
+        before any byte is sent."""
+        apply_each(self, self._channel_changes(self._channel(channel), setting))
+
+    def _channel_changes(self, ch: str, s: ChannelSetting) -> list[Change]:
+        """The changes ``s`` makes to the channel with node ``ch``, in the rows' order."""
+        rows = self.table.channel
+        return [*bound(rows.enabled, s.enabled, ch=ch), *bound(rows.probe, s.probe, ch=ch),
+                *bound(rows.scale, s.scale_v_per_div, ch=ch),
+                *bound(rows.offset, s.offset_v, ch=ch, reference=lambda: self._scale_now(ch, s)),
+                *bound(rows.coupling, s.coupling, ch=ch), *bound(rows.impedance, s.impedance_ohm, ch=ch),
+                *bound(rows.bandwidth_limit, s.bandwidth_limit, ch=ch)]
+
+    def _scale_now(self, ch: str, s: ChannelSetting) -> float:
+        """The channel's V/div for a read-back tolerance: the one ``s`` asks for, else the one read back."""
+        return s.scale_v_per_div if s.scale_v_per_div is not None else read(self, self.table.channel.scale, ch=ch)
+
     def channel_state(self, channel: int) -> ScopeChannelState:
-        """Read back a channel's vertical settings."""
+        """Read back a channel's vertical settings through its rows' queries."""
+        ch = self._channel(channel)
+        rows = self.table.channel
+        return ScopeChannelState(
+            enabled=read(self, rows.enabled, ch=ch), scale_v_per_div=read(self, rows.scale, ch=ch),
+            offset_v=read(self, rows.offset, ch=ch), coupling=read(self, rows.coupling, ch=ch),
+            impedance_ohm=read(self, rows.impedance, ch=ch), probe=read(self, rows.probe, ch=ch),
+            bandwidth_limit=read(self, rows.bandwidth_limit, ch=ch))
 
-    @abstractmethod
+    # -- horizontal, trigger and acquisition mode (the table's other rows) ------------------------------------
     def set_timebase(self, scale_s_per_div: float, position_s: float = 0.0) -> None:
-        """Horizontal scale (s/div) and trigger position (s)."""
+        """Horizontal scale (s/div, > 0) and trigger position (s), through the timebase rows."""
+        rows = self.table.timebase
+        changes = [rows.scale.to(scale_s_per_div), rows.position.to(position_s)]
+        if rows.one_step:
+            apply(self, *changes)
+        else:
+            apply_each(self, changes)
+        self._note_timebase(scale_s_per_div, position_s)
 
-    @abstractmethod
     def timebase(self) -> tuple[float, float]:
         """Read back (scale_s_per_div, position_s)."""
+        rows = self.table.timebase
+        return read(self, rows.scale), read(self, rows.position)
 
     @abstractmethod
     def set_record_length(self, points: int) -> int:
@@ -139,13 +176,24 @@ class Oscilloscope(ScpiInstrument, ABC):
         """
         return points
 
-    @abstractmethod
-    def set_trigger_edge(self, source_channel: int, level_v: float, slope: Literal["rising", "falling"] = "rising") -> None:
-        """Edge trigger on a channel at a level (V)."""
+    def set_trigger_edge(self, source_channel: int, level_v: float,
+                         slope: Literal["rising", "falling"] = "rising") -> None:
+        """Edge trigger on a channel at a level (V), rising or falling: the table's trigger commands, one
+        checked step."""
+        ch = self._channel(source_channel)
+        trigger = self.table.trigger
+        self.set(*trigger.sent(source_channel, ch, self._slope_token(slope, trigger.slopes), level_v))
 
-    @abstractmethod
     def set_acquisition(self, mode: AcquisitionMode = "normal", average_count: int = 1) -> None:
-        """Acquisition mode and, for "average", the number of records averaged."""
+        """Acquisition mode and, for "average", the number of records averaged: the mode's row, then the count's
+        (or the count's alone where it travels in the mode's command), one checked step each."""
+        rows = self.table.acquisition
+        averaging = mode == "average"
+        changes = [] if averaging and rows.average_sets_mode else [rows.mode.to(mode)]
+        if averaging:
+            changes.append(rows.average.to(average_count))
+        apply_each(self, changes)
+        self._note_averages(average_count if averaging else 1)
 
     @abstractmethod
     def acquisition_state(self) -> AcquisitionState:
@@ -242,44 +290,40 @@ class Oscilloscope(ScpiInstrument, ABC):
             raise InstrumentError(self.label, f"no channel {channel} (channels are {self.channels})")
         return self.channel_node.format(channel)
 
-    def _check_coupling(self, coupling: str | None, command: str) -> None:
-        """Raise unless ``coupling`` is None, "DC" or "AC" (``command`` names the setting in the error)."""
-        if coupling is not None and coupling not in ("DC", "AC"):
-            raise InstrumentError(self.label, f"coupling must be 'DC' or 'AC', got {coupling!r}", command)
-
-    def _check_impedance(self, impedance_ohm: float | None, command: str, what: str = "input impedance") -> None:
-        """Raise unless ``impedance_ohm`` is None or one of :data:`IMPEDANCES`."""
-        if impedance_ohm is not None and impedance_ohm not in IMPEDANCES:
-            raise InstrumentError(self.label, f"{what} must be 50 or 1e6 Ohm, got {impedance_ohm:g}", command)
-
-    def _check_timebase_scale(self, scale_s_per_div: float) -> None:
-        """Raise unless the horizontal scale is > 0 s/div."""
-        if not scale_s_per_div > 0:
-            raise InstrumentError(self.label, f"timebase scale must be > 0 s/div, got {scale_s_per_div!r}")
-
     def _check_record_length(self, points: int) -> int:
         """``points`` as an int; raise unless it is a positive integer."""
         if int(points) != points or points < 1:
             raise InstrumentError(self.label, f"record length must be a positive integer, got {points!r}")
         return int(points)
 
-    def _mode_from_reply(self, reply: str, words: Mapping[str, str]) -> str:
-        """The interface's name of an acquisition mode reply: ``words`` maps the start of the family's
-        reply (upper case, ``"AVER"``) to a mode (``"average"``); a reply none of them starts is returned in
-        lower case (no I/O)."""
-        word = reply.strip().upper()
-        for start, mode in words.items():
-            if word.startswith(start):
-                return mode
-        return word.lower()
-
-    def _slope_token(self, slope: str, tokens: Mapping[str, str]) -> str:
+    def _slope_token(self, slope: str, words: Mapping[str, str]) -> str:
         """The family's word for "rising"/"falling" (``tokens``); any other slope raises."""
-        if slope not in tokens:
+        if slope not in words:
             raise InstrumentError(self.label, f"slope must be 'rising' or 'falling', got {slope!r}")
-        return tokens[slope]
+        return words[slope]
 
-    # -- single(): polling with a time limit ---------------------------------------------------------------
+    # -- single(): the sweep it replaces, and polling with a time limit ----------------------------------------
+    def _remember_sweep(self) -> str:
+        """Before a single acquisition: read the trigger sweep (:attr:`sweep`) and remember it unless it is
+        already the single shot; returns it as read."""
+        sweep = self._sweep()
+        now = sweep.reading(self.query(sweep.query))
+        if not sweep.single(now):
+            self._sweep_before_single = now
+        return now
+
+    def _put_sweep_back(self) -> None:
+        """If the sweep reads as the single shot, put back the one :meth:`_remember_sweep` saw (AUTO if none)."""
+        sweep = self._sweep()
+        if sweep.single(sweep.reading(self.query(sweep.query))):
+            self.set(sweep.command.format(self._sweep_before_single or "AUTO"))
+
+    def _sweep(self) -> TriggerSweep:
+        if self.sweep is None:
+            raise NotImplementedError(f"{self.label}: this family keeps no trigger sweep")
+        return self.sweep
+
+    # -- polling with a time limit ---------------------------------------------------------------
     def _poll_until(self, probe: Callable[[], S], done: Callable[[S, float], bool], timeout_s: float,
                     command: str, describe: Callable[[S], str] = lambda state: "") -> None:
         """Call ``probe()`` until ``done(state, seconds since the first poll)``, sleeping between polls the

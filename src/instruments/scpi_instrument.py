@@ -5,7 +5,9 @@
 turns VISA failures into diffbench errors that name the instrument and the command, and checks every
 setting: :meth:`ScpiInstrument.set` writes a command and then drains the error queue (IEEE 488.2 /
 SCPI-99 ``SYSTem:ERRor?``, docs/reference/scpi.md §1.2), raising :class:`~instruments.errors.InstrumentError`
-with the instrument's own text. Families with another error mechanism override :meth:`read_error`.
+with the instrument's own text. Families with another error mechanism override :meth:`read_error`. The
+read-backs that follow a write where a family keeps values silently are the table engine's
+(:mod:`instruments.setting_table`).
 
 pyvisa is imported lazily (only to recognise its exception types), so ``import instruments`` stays light.
 """
@@ -15,9 +17,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
+
+if TYPE_CHECKING:  # numpy is imported where a block is read, so that importing a driver stays light
+    import numpy as np
 
 T = TypeVar("T")
 
@@ -25,22 +30,31 @@ MAX_ERROR_READS = 20  # docs/reference/scpi.md §1.2: cap the drain loop
 _ERROR_REPLY = re.compile(r'^\s*([+-]?\d+)\s*,\s*"?(.*?)"?\s*$', re.S)
 
 
-def _visa_failure(instrument: str, command: str, exc: Exception) -> InstrumentError:
-    """Map a transport exception to the diffbench error a user should see."""
-    text = str(exc)
+def _visa_io_failure(instrument: str, command: str, exc: Exception) -> InstrumentError | None:
+    """The diffbench error for a pyvisa ``VisaIOError`` (timeout, lost connection, other); None for any other."""
     try:
         from pyvisa import constants
         from pyvisa import errors as visa_errors
     except ImportError:  # pragma: no cover - pyvisa is a hard dependency
-        visa_errors = None
-    if visa_errors is not None and isinstance(exc, visa_errors.VisaIOError):
-        if exc.error_code == constants.StatusCode.error_timeout:
-            return InstrumentTimeout(instrument, "no answer within the VISA timeout", command)
-        if exc.error_code in (constants.StatusCode.error_connection_lost,
-                              constants.StatusCode.error_resource_not_found,
-                              constants.StatusCode.error_io):
-            return InstrumentConnectionError(instrument, f"connection lost ({text})", command)
-        return InstrumentError(instrument, f"VISA error {text}", command)
+        return None
+    if not isinstance(exc, visa_errors.VisaIOError):
+        return None
+    text = str(exc)
+    if exc.error_code == constants.StatusCode.error_timeout:
+        return InstrumentTimeout(instrument, "no answer within the VISA timeout", command)
+    if exc.error_code in (constants.StatusCode.error_connection_lost,
+                          constants.StatusCode.error_resource_not_found,
+                          constants.StatusCode.error_io):
+        return InstrumentConnectionError(instrument, f"connection lost ({text})", command)
+    return InstrumentError(instrument, f"VISA error {text}", command)
+
+
+def _visa_failure(instrument: str, command: str, exc: Exception) -> InstrumentError:
+    """Map a transport exception to the diffbench error a user should see."""
+    visa = _visa_io_failure(instrument, command, exc)
+    if visa is not None:
+        return visa
+    text = str(exc)
     if isinstance(exc, (ConnectionError, BrokenPipeError, EOFError)):
         return InstrumentConnectionError(instrument, f"connection lost ({exc.__class__.__name__}: {text})", command)
     if isinstance(exc, TimeoutError):
@@ -88,8 +102,9 @@ class ScpiInstrument:
 
         First a device clear (VISA ``viClear``: the IEEE 488.2 device clear on USBTMC, VXI-11 and HiSLIP; a raw
         ``::SOCKET`` has none). Bytes of the cut reply may still be in flight, so when the instrument's
-        identity is known it then asks ``*IDN?`` and discards whatever comes before that identity. Raises :class:`InstrumentConnectionError` if the identity does not come
-        back within a few VISA timeouts; the session is then unusable and should be closed.
+        identity is known it then asks ``*IDN?`` and discards whatever comes before that identity. Raises
+        :class:`InstrumentConnectionError` if the identity does not come back within a few VISA timeouts; the
+        session is then unusable and should be closed.
         """
         self._stale = False
         res = self.resource
@@ -97,7 +112,8 @@ class ScpiInstrument:
             return
         # pyvisa-py's "clear" of a raw socket drains it until 0.1 s of silence, and never returns when the
         # peer has closed it; a socket needs no device clear anyway: the identity read below drains it.
-        clear = None if str(getattr(res, "resource_name", "")).upper().endswith("::SOCKET") else getattr(res, "clear", None)
+        socket = str(getattr(res, "resource_name", "")).upper().endswith("::SOCKET")
+        clear = None if socket else getattr(res, "clear", None)
         if clear is not None:
             try:
                 clear()
@@ -129,7 +145,7 @@ class ScpiInstrument:
 
     def query(self, command: str) -> str:
         """Send a query and return the reply without its terminator."""
-        return self._call(command, lambda: self.resource.query(command)).strip()
+        return str(self._call(command, lambda: self.resource.query(command))).strip()
 
     def query_as(self, command: str, parse: Callable[[str], T], expected: str) -> T:
         """Query and ``parse`` the reply; a reply ``parse`` rejects with :class:`ValueError` raises
@@ -151,7 +167,7 @@ class ScpiInstrument:
 
     def query_binary(self, command: str, datatype: str, *, is_big_endian: bool = False,
                      header_fmt: str = "ieee", expect_termination: bool = True,
-                     chunk_size: int | None = None, timeout_s: float | None = None) -> Any:
+                     chunk_size: int | None = None, timeout_s: float | None = None) -> np.ndarray:
         """Query an IEEE 488.2 definite-length block with pyvisa's reader; returns a numpy array.
 
         ``datatype`` is a struct code (``'B'`` uint8, ``'b'`` int8, ``'H'``/``'h'`` 16-bit). ``timeout_s``:
@@ -161,12 +177,13 @@ class ScpiInstrument:
         """
         import numpy as np
 
-        def run() -> Any:
+        def run() -> np.ndarray:
             kwargs: dict[str, Any] = dict(datatype=datatype, is_big_endian=is_big_endian, container=np.array,
                                           header_fmt=header_fmt, expect_termination=expect_termination)
             if chunk_size is not None:
                 kwargs["chunk_size"] = chunk_size
-            return self.resource.query_binary_values(command, **kwargs)
+            block: np.ndarray = self.resource.query_binary_values(command, **kwargs)
+            return block
 
         with self.visa_timeout_at_least(timeout_s):
             return self._call(command, run)
@@ -180,9 +197,10 @@ class ScpiInstrument:
         """
         res = self.resource
         previous = getattr(res, "timeout", None) if res is not None else None
-        raised = seconds is not None and previous is not None and seconds * 1000.0 > previous
-        if raised:
+        raised = False
+        if seconds is not None and previous is not None and seconds * 1000.0 > previous:
             res.timeout = seconds * 1000.0
+            raised = True
         try:
             yield
         finally:
@@ -223,23 +241,6 @@ class ScpiInstrument:
         for command in commands:
             self.write(command)
         self.check_errors("; ".join(commands))
-
-    def set_checked(self, command: str, query: str, expected: float, *, rel: float = 1e-6,
-                    abs_tol: float = 0.0, what: str = "value",
-                    read: Callable[[str], float] | None = None) -> float:
-        """Set a numeric value, then read it back; raise if the instrument silently clamped it.
-
-        Returns the value read back. Some families (docs/reference/scpi.md §1.2: Rigol DS1000Z memory depth)
-        reject or clamp values with an empty error queue, so reading back is the only check. ``read``
-        parses the query's reply (default :meth:`query_float`; families whose replies carry units or
-        headers pass their own).
-        """
-        self.set(command)
-        got = (read or self.query_float)(query)
-        if abs(got - expected) > max(abs_tol, rel * abs(expected)):
-            raise InstrumentError(self.label, f"{what} set to {expected:g} but the instrument reads back {got:g}",
-                                  command)
-        return got
 
     # -- identity and lifecycle ------------------------------------------------------------------
     def idn(self) -> str:

@@ -15,19 +15,25 @@ from __future__ import annotations
 
 import math
 import re
+from typing import TypeVar
 
 from . import _readback
 from ._scpi_format import NUMBER
 from ._scpi_format import scpi_number as _num
 from .errors import InstrumentError
-from .generator import ChannelState, FunctionGenerator, GeneratorLimits, Tracking, amplitude_offset_order
+from .generator import (
+    LOAD_ABOVE_ZERO,
+    ChannelState,
+    FunctionGenerator,
+    GeneratorLimits,
+    Tracking,
+    amplitude_offset_order,
+    load_encoding,
+)
+from .setting_table import KEPT, WORD, Encoding, ReadBack, Setting, apply, on_off, read
 
 _FUNCTIONS = {"SINE": "sine", "DC": "dc"}
-
-# Read-back tolerance per BSWV field (see _readback: above the reply's printed precision and the setting
-# resolution, far below what a clamp to a limit changes).
-_TOLERANCE = {"FRQ": _readback.FREQUENCY, "AMP": _readback.AMPLITUDE, "OFST": _readback.OFFSET,
-              "PHSE": _readback.PHASE}
+V = TypeVar("V")
 
 # Sine limits of the source EMF (what appears across High-Z): 2 mVpp-20 Vpp, |offset| + Vpp/2 <= 10 V
 # (QCoDeS-contrib sdg.py ranges, the High-Z figures of §3.3; §2.1 scales them to the load setting).
@@ -62,6 +68,49 @@ def _value(text: str) -> float:
     return float(m.group(0))
 
 
+def _output(reply: str) -> tuple[bool, float]:
+    """(output on, load setting in ohm) from a ``C<n>:OUTP?`` reply (``C1:OUTP ON,LOAD,HZ,PLRT,NOR``)."""
+    state, fields = _split(reply)
+    load = fields.get("LOAD", "")
+    if state not in ("ON", "OFF") or not load:
+        raise ValueError(f"unexpected reply {reply!r}")
+    return state == "ON", math.inf if load.upper() == "HZ" else _value(load)
+
+
+NUMBERS = Encoding(_num, _value)
+
+#: the basic-wave fields of ``C<n>:BSWV NAME,value,...`` (one command for several fields, :meth:`SiglentSDG._set_wave`),
+#: each read back from ``C<n>:BSWV?`` within the tolerances of :mod:`instruments._readback`
+WAVE: dict[str, Setting[float]] = {
+    "FRQ": Setting("frequency", "Hz", "FRQ", None, NUMBERS, check=ReadBack(_readback.FREQUENCY, KEPT)),
+    "AMP": Setting("amplitude", "Vpp", "AMP", None, NUMBERS, check=ReadBack(_readback.AMPLITUDE, KEPT)),
+    "OFST": Setting("offset", "V", "OFST", None, NUMBERS, check=ReadBack(_readback.OFFSET, KEPT)),
+    "PHSE": Setting("phase", "deg", "PHSE", None, NUMBERS, check=ReadBack(_readback.PHASE, KEPT)),  # sent 0-360
+}
+WAVE_TYPE = Setting("WVTP", "", "WVTP", None, WORD, check=ReadBack(says="{name}: asked {asked}, kept {reply}"))
+
+#: no error queue (§1.2, §3.3): every setting is read back
+LOAD: Setting[float] = Setting("load", "ohm", "C{n}:OUTP LOAD,{}", "C{n}:OUTP?",  # 50-100 000 Ohm or HZ (High-Z)
+                               Encoding(load_encoding("HZ").text, lambda reply: _output(reply)[1], "{why}"),
+                               LOAD_ABOVE_ZERO, ReadBack(_readback.LOAD, KEPT))
+OUTPUT: Setting[bool] = Setting("output", "", "C{n}:OUTP {}", "C{n}:OUTP?",
+                                Encoding(on_off, lambda reply: _output(reply)[0], "{why}"),
+                                check=ReadBack(says="{what}: asked {asked}, the instrument reads back {kept}"))
+# the unhyphenated spelling was silently ignored on an SDG2122X (§3.3)
+PHASE_MODE = Setting("phase mode", "", "MODE {}", "MODE?", Encoding(str, str),
+                     check=ReadBack(lambda asked, got: asked in got.upper(),
+                                    "{name}: asked {asked}, the instrument kept {got!r}"))
+# CH2 copies CH1's basic wave and follows it (COUP TRACE,ON|OFF)
+TRACKING = Setting("tracking", "", "COUP TRACE,{}", "COUP?",
+                   Encoding(str, lambda reply: reply.upper().replace(" ", "")),
+                   check=ReadBack(lambda asked, got: ("TRACE,ON" in got) == (asked == "ON"),
+                                  "{name}: asked {asked}, the instrument answers {got!r}"))
+INVERTED = Setting("polarity invert", "", "C{n}:INVT {}", "C{n}:INVT?",
+                   Encoding(str, lambda reply: (_split(reply)[0] or "").upper()),
+                   check=ReadBack(says="{name}: asked {asked}, the instrument kept {reply}",
+                                  shows=lambda reply: repr(_split(reply)[0])))
+
+
 class SiglentSDG(FunctionGenerator):
     """Siglent SDG1000X / SDG2000X / SDG6000X two-channel generators.
 
@@ -73,42 +122,27 @@ class SiglentSDG(FunctionGenerator):
 
     error_query = None
     differential_methods = ("phase-180", "polarity-inverted")
-    source_node = "C{}"  # every SDG model here has two channels: no single_channel_models
+    # every SDG model here has two channels: no single_channel_models
 
-    # -- helpers --------------------------------------------------------------------------------------
+    # -- the basic wave -------------------------------------------------------------------------------
     def _wave(self, channel: int) -> dict[str, str]:
-        return _split(self.query(f"{self._src(channel)}:BSWV?"))[1]
+        """The fields of ``C<n>:BSWV?`` by name, values as sent (units attached)."""
+        return _split(self.query(f"C{self._check_channel(channel)}:BSWV?"))[1]
 
-    def _output(self, channel: int) -> tuple[bool, float]:
-        """(output on, load setting in ohm) from ``C<n>:OUTP?``."""
-        command = f"{self._src(channel)}:OUTP?"
-        reply = self.query(command)
-        state, fields = _split(reply)
-        load = fields.get("LOAD", "")
-        if state not in ("ON", "OFF") or not load:
-            raise InstrumentError(self.label, f"unexpected reply {reply!r}", command)
-        return state == "ON", math.inf if load.upper() == "HZ" else _value(load)
-
-    def _set_wave(self, channel: int, asked: dict[str, float | str]) -> None:
-        """``C<n>:BSWV`` with ``asked`` (in order), then ``C<n>:BSWV?``; raise on anything not kept."""
-        command = f"{self._src(channel)}:BSWV " + ",".join(
-            f"{k},{v if isinstance(v, str) else _num(v)}" for k, v in asked.items())
+    def _set_wave(self, channel: int, wave_type: str | None, fields: dict[str, float]) -> None:
+        """One ``C<n>:BSWV`` with the wave type (if given) and ``fields`` (:data:`WAVE`, in order), then
+        ``C<n>:BSWV?``; raise naming every field not kept."""
+        n = self._check_channel(channel)
+        asked = ([f"WVTP,{wave_type}"] if wave_type is not None else []) + [
+            f"{key},{WAVE[key].encoding.text(value)}" for key, value in fields.items()]
+        command = f"C{n}:BSWV " + ",".join(asked)
         self.write(command)
         kept = self._wave(channel)
-        wrong = []
-        for key, want in asked.items():
-            got = kept.get(key)
-            if got is None:
-                wrong.append(f"{key} missing from the reply")
-            elif isinstance(want, str):
-                if got.upper() != want:
-                    wrong.append(f"{key}: asked {want}, kept {got}")
-            else:
-                mismatch = _TOLERANCE[key].mismatch(want, _value(got))
-                if mismatch is not None:
-                    wrong.append(mismatch)
-        if wrong:
-            raise InstrumentError(self.label, "; ".join(wrong) + " (silently not applied)", command)
+        wrong = [] if wave_type is None else [_wave_field_wrong(WAVE_TYPE, "WVTP", wave_type, kept)]
+        wrong += [_wave_field_wrong(WAVE[key], key, value, kept) for key, value in fields.items()]
+        messages = [w for w in wrong if w is not None]
+        if messages:
+            raise InstrumentError(self.label, "; ".join(messages) + " (silently not applied)", command)
 
     # -- per channel ----------------------------------------------------------------------------------
     def set_sine(self, channel: int, frequency_hz: float, amplitude_vpp: float, offset_v: float,
@@ -120,52 +154,53 @@ class SiglentSDG(FunctionGenerator):
         state outside ``|offset| + Vpp/2 <= Vmax`` (§2.3); the instrument would clamp silently.
         """
         current = _value(self._wave(channel).get("AMP", "0"))
-        asked: dict[str, float | str] = {"WVTP": "SINE", "FRQ": frequency_hz}
-        asked.update(amplitude_offset_order(amplitude_vpp, current, ("AMP", amplitude_vpp), ("OFST", offset_v)))
-        asked["PHSE"] = phase_deg % 360.0
-        self._set_wave(channel, asked)
+        fields = {"FRQ": frequency_hz}
+        fields.update(amplitude_offset_order(amplitude_vpp, current, ("AMP", amplitude_vpp), ("OFST", offset_v)))
+        fields["PHSE"] = phase_deg % 360.0
+        self._set_wave(channel, "SINE", fields)
 
     def set_dc(self, channel: int, level_v: float) -> None:
         """``C<n>:BSWV WVTP,DC,OFST,<V>``, read back."""
-        self._set_wave(channel, {"WVTP": "DC", "OFST": level_v})
+        self._set_wave(channel, "DC", {"OFST": level_v})
 
     def set_frequency(self, channel: int, frequency_hz: float) -> None:
         """``C<n>:BSWV FRQ,<Hz>``, read back."""
-        self._set_wave(channel, {"FRQ": frequency_hz})
+        self._set_wave(channel, None, {"FRQ": frequency_hz})
 
     def set_amplitude(self, channel: int, amplitude_vpp: float) -> None:
         """``C<n>:BSWV AMP,<Vpp>`` (AMP is always Vpp into the load setting, §3.3), read back."""
-        self._set_wave(channel, {"AMP": amplitude_vpp})
+        self._set_wave(channel, None, {"AMP": amplitude_vpp})
 
     def set_offset(self, channel: int, offset_v: float) -> None:
         """``C<n>:BSWV OFST,<V>``, read back."""
-        self._set_wave(channel, {"OFST": offset_v})
+        self._set_wave(channel, None, {"OFST": offset_v})
 
     def set_phase(self, channel: int, phase_deg: float) -> None:
         """``C<n>:BSWV PHSE,<deg>`` (sent as 0-360), read back."""
-        self._set_wave(channel, {"PHSE": phase_deg % 360.0})
+        self._set_wave(channel, None, {"PHSE": phase_deg % 360.0})
+
+    def _output_state(self, channel: int) -> tuple[bool, float]:
+        """(output on, load setting in ohm) from one ``C<n>:OUTP?``."""
+        query = f"C{self._check_channel(channel)}:OUTP?"
+        reply = self.query(query)
+        try:
+            return _output(reply)
+        except ValueError as exc:
+            raise InstrumentError(self.label, str(exc), query) from None
 
     def set_load(self, channel: int, load_ohm: float) -> None:
         """``C<n>:OUTP LOAD,HZ`` for ``math.inf`` or ``LOAD,<ohm>`` (50-100 000 Ω), read back (§3.3)."""
-        load = self._load_text(load_ohm, high_z="HZ")
-        command = f"{self._src(channel)}:OUTP LOAD,{load}"
-        self.write(command)
-        kept = self._output(channel)[1]
-        if not _readback.load_kept(load_ohm, kept):
-            raise InstrumentError(self.label, f"load (ohm): asked {load_ohm:g}, the instrument kept {kept:g}",
-                                  command)
+        apply(self, LOAD.to(load_ohm, n=self._check_channel(channel)))
 
     def set_output(self, channel: int, on: bool) -> None:
         """``C<n>:OUTP ON|OFF``, then ``C<n>:OUTP?`` to confirm."""
-        command = f"{self._src(channel)}:OUTP {'ON' if on else 'OFF'}"
-        self.write(command)
-        self._check_output_kept(command, on, self._output(channel)[0])
+        apply(self, OUTPUT.to(on, n=self._check_channel(channel)))
 
     def channel_state(self, channel: int) -> ChannelState:
         """Read back one channel from ``C<n>:BSWV?`` and ``C<n>:OUTP?``; fields a wave type does not
         have (frequency, amplitude and phase of DC) are NaN."""
         wave = self._wave(channel)
-        output, load = self._output(channel)
+        output, load = self._output_state(channel)
         kind = wave.get("WVTP", "?").upper()
 
         def field(key: str) -> float:
@@ -186,8 +221,8 @@ class SiglentSDG(FunctionGenerator):
         wave = self._wave(channel)
         if wave.get("WVTP", "").upper() != "SINE":
             raise InstrumentError(self.label, f"limits are for a sine but channel {channel} is set to "
-                                  f"{wave.get('WVTP')}; call set_sine first", f"{self._src(channel)}:BSWV?")
-        load = self._output(channel)[1]
+                                  f"{wave.get('WVTP')}; call set_sine first", f"C{channel}:BSWV?")
+        load = self._output_state(channel)[1]
         model = self.model or self.idn().split(",")[1].strip()
         key = re.match(r"SDG\d{4}X", model.upper())
         if key is None or key.group(0) not in _MAX_SINE_HZ:
@@ -204,13 +239,8 @@ class SiglentSDG(FunctionGenerator):
 
     # -- across channels ------------------------------------------------------------------------------
     def sync_phase(self) -> None:
-        """``MODE PHASE-LOCKED`` (read back: the unhyphenated spelling was silently ignored on an SDG2122X,
-        §3.3), then ``EQPHASE`` (an action with no reply)."""
-        self.write("MODE PHASE-LOCKED")
-        mode = self.query("MODE?")
-        if "PHASE-LOCKED" not in mode.upper():
-            raise InstrumentError(self.label, f"phase mode: asked PHASE-LOCKED, the instrument kept {mode!r}",
-                                  "MODE PHASE-LOCKED")
+        """``MODE PHASE-LOCKED`` (read back, :data:`PHASE_MODE`), then ``EQPHASE`` (an action with no reply)."""
+        apply(self, PHASE_MODE.to("PHASE-LOCKED"))
         self.write("EQPHASE")
 
     def set_tracking(self, mode: Tracking) -> None:
@@ -224,27 +254,24 @@ class SiglentSDG(FunctionGenerator):
                                       " or phase 180 on channel 2, then sync_phase()")
         if mode not in ("on", "off"):
             raise ValueError(f"{self.label}: tracking mode must be 'on', 'off' or 'inverted', got {mode!r}")
-        command = f"COUP TRACE,{mode.upper()}"
-        self.write(command)
-        kept = self.query("COUP?").upper().replace(" ", "")
-        if ("TRACE,ON" in kept) != (mode == "on"):
-            raise InstrumentError(self.label, f"tracking: asked {mode.upper()}, the instrument answers {kept!r}",
-                                  command)
+        apply(self, TRACKING.to(mode.upper()))
 
     def tracking(self) -> Tracking:
         """``COUP?``: "on" when it reports ``TRACE,ON`` (CH2 follows CH1, §3.3), else "off"; the SDG has no
         track-inverted."""
-        return "on" if "TRACE,ON" in self.query("COUP?").upper().replace(" ", "") else "off"
+        return "on" if "TRACE,ON" in read(self, TRACKING) else "off"
 
     def set_inverted(self, channel: int, on: bool) -> None:
         """``C<n>:INVT ON|OFF``: invert the channel's polarity (§3.3), read back with ``C<n>:INVT?``.
 
         Whether the offset is inverted too is unconfirmed on Siglent (§2.4, §6 item 2).
         """
-        c = self._src(channel)
-        command = f"{c}:INVT {'ON' if on else 'OFF'}"
-        self.write(command)
-        state, _ = _split(self.query(f"{c}:INVT?"))
-        if (state or "").upper() != ("ON" if on else "OFF"):
-            raise InstrumentError(self.label, f"polarity invert: asked {'ON' if on else 'OFF'}, the instrument "
-                                  f"kept {state!r}", command)
+        apply(self, INVERTED.to(on_off(on), n=self._check_channel(channel)))
+
+
+def _wave_field_wrong(row: Setting[V], key: str, asked: V, kept: dict[str, str]) -> str | None:
+    """What is wrong with basic-wave field ``key`` of ``kept`` (the read-back) for ``asked``; None if it was kept."""
+    got = kept.get(key)
+    if got is None:
+        return f"{key} missing from the reply"
+    return row.disagreement(asked, row.encoding.parse(got), got)

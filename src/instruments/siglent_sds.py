@@ -20,17 +20,42 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
 from ._scpi_format import NUMBER, first_number
-from ._scpi_format import scope_number as _num
 from .errors import InstrumentError
-from .scope import AcquisitionMode, AcquisitionState, Coupling, Oscilloscope, ScopeChannelState
+from .scope import AcquisitionState, Oscilloscope
+from .scope_table import (
+    COUPLINGS,
+    IMPEDANCE_CHOICES,
+    SCALE_ABOVE_ZERO,
+    AcquisitionRows,
+    ChannelRows,
+    EdgeTrigger,
+    ScopeTable,
+    TimebaseRows,
+    TriggerSweep,
+    centre_numbers,
+    mode_words,
+    scope_numbers,
+    tokens,
+)
+from .setting_table import (
+    WORD,
+    Allowed,
+    Encoding,
+    ReadBack,
+    Setting,
+    Tolerance,
+    apply,
+    fixed,
+    integer_text,
+    on_off,
+    one_of,
+)
 from .waveform import Waveform
 
-_SLOPE = {"rising": "RISing", "falling": "FALLing"}
 _IMPEDANCE_TOKEN = {50.0: "FIFTy", 1e6: "ONEMeg"}
 # IEEE 488.2 Standard Event Status Register error bits
 _ESR_ERRORS = ((32, "command error"), (16, "execution error"), (8, "device-dependent error"), (4, "query error"))
@@ -40,6 +65,7 @@ _TDIV = [200e-12, 500e-12] + [m * 10.0 ** e for e in range(-9, 3) for m in (1, 2
 _DEPTH = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([kKmMgG]?)")
 _DEPTH_UNIT = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9}
 _TYPE_REPLY = {"NORM": "normal", "AVER": "average", "PEAK": "peak"}
+_TYPES = {"normal": "NORMal", "peak": "PEAK"}  # average: AVERage,<n> (the average row)
 
 
 def depth_text(points: int) -> str:
@@ -65,6 +91,69 @@ def parse_rate(reply: str) -> float:
     if not m:
         raise ValueError(f"no sample rate in {reply!r}")
     return float(m.group(1)) * _DEPTH_UNIT[m.group(2).upper()]
+
+
+def _impedance(reply: str) -> float:
+    """``ONEMeg``/``FIFTy`` (or ``1M``/``50``) in ohms."""
+    imp = reply.upper()
+    if imp.startswith(("ONEM", "1M")):
+        return 1e6
+    if imp.startswith(("FIFT", "50")):
+        return 50.0
+    raise ValueError(f"unexpected impedance reply {imp!r}")
+
+
+def _average_count(reply: str) -> float:
+    """The count of an ``AVERage,<n>`` type reply; 0 for a reply that is not one (another mode)."""
+    counts = NUMBER.findall(reply)
+    return float(int(float(counts[-1]))) if reply.upper().startswith("AVER") and counts else 0.0
+
+
+NUMBERS = scope_numbers(first_number)
+READ_BACK: ReadBack[float] = ReadBack(Tolerance(rel=1e-3))
+
+#: no error queue was confirmed for this set, so every step is checked by *ESR? (:meth:`SiglentSDS.drain_errors`);
+#: values a scope may keep silently (scale, timebase, memory depth, average count) are read back as well
+TABLE = ScopeTable(
+    channel=ChannelRows(
+        enabled=Setting("acquisition switch", "", "{ch}:SWITch {}", "{ch}:SWITch?",
+                        Encoding(on_off, lambda reply: reply.upper() in ("ON", "1"))),
+        probe=Setting("probe ratio", "", "{ch}:PROBe VALue,{}", "{ch}:PROBe?", NUMBERS),  # SDS2000X Plus form [L]
+        scale=Setting("vertical scale", "V/div", "{ch}:SCALe {}", "{ch}:SCALe?", NUMBERS, check=READ_BACK),
+        offset=Setting("offset", "V", "{ch}:OFFSet {}", "{ch}:OFFSet?", centre_numbers(first_number)),
+        coupling=Setting("coupling", "", "{ch}:COUPling {}", "{ch}:COUPling?", WORD, COUPLINGS),
+        impedance=Setting("input impedance", "Ohm", "{ch}:IMPedance {}", "{ch}:IMPedance?",  # 50 Ohm models only
+                          Encoding(lambda ohm: _IMPEDANCE_TOKEN[ohm], _impedance, "{why}"), IMPEDANCE_CHOICES),
+        bandwidth_limit=Setting("bandwidth limit", "", "{ch}:BWLimit {}", "{ch}:BWLimit?",  # SDS2000X Plus form [L]
+                                Encoding(lambda on: "20M" if on else "FULL",
+                                         lambda reply: reply.upper() not in ("FULL", "OFF")))),
+    timebase=TimebaseRows(
+        scale=Setting("timebase scale", "s/div", ":TIMebase:SCALe {}", ":TIMebase:SCALe?", NUMBERS,
+                      SCALE_ABOVE_ZERO, READ_BACK),
+        position=Setting("trigger delay", "s", ":TIMebase:DELay {}", ":TIMebase:DELay?", NUMBERS)),
+    trigger=EdgeTrigger((":TRIGger:TYPE EDGE", ":TRIGger:EDGE:SOURce C{n}", ":TRIGger:EDGE:SLOPe {slope}",
+                         ":TRIGger:EDGE:LEVel {level}"), {"rising": "RISing", "falling": "FALLing"}),
+    # High resolution (ERES,<bits>) is not offered: its argument form is not confirmed in the sources.
+    acquisition=AcquisitionRows(
+        mode=Setting("acquisition mode", "", ":ACQuire:TYPE {}", ":ACQuire:TYPE?",
+                     Encoding(tokens(_TYPES), lambda reply: mode_words(_TYPE_REPLY)(reply.split(",")[0])),
+                     one_of(("normal", "peak", "average"), "acquisition mode {value!r} is not available on this "
+                            "driver (available: normal, peak, average)", names_command=False)),
+        average=Setting("average count", "", ":ACQuire:TYPE AVERage,{}", ":ACQuire:TYPE?",
+                        Encoding(integer_text, _average_count),
+                        Allowed(lambda n: not n < 2, "average count must be at least 2, got {value}",
+                                names_command=False),
+                        ReadBack(says="{what} set to {asked} but the instrument reads back {reply!r}")),
+        average_sets_mode=True),
+)
+
+#: without a fixed memory depth the depth command "has no effect, while reporting success" (qolab
+#: ``qolab/hardware/scope/sds800xhd.py``)
+FIXED_DEPTH = fixed("memory management", ":ACQuire:MMANagement FMDepth")
+#: the depth in the scope's ``10k``/``12.5M`` form, read back
+DEPTH = Setting("memory depth", "points", ":ACQuire:MDEPth {}", ":ACQuire:MDEPth?",
+                Encoding(depth_text, lambda reply: parse_depth(reply) or 0),
+                check=ReadBack(says="{name} set to {asked} points but the instrument kept {reply}"))
 
 
 @dataclass(frozen=True)
@@ -104,15 +193,13 @@ class WaveDesc:
 
 
 class SiglentSDS(Oscilloscope):
-    """Siglent SDS2000X Plus / SDS800X HD four-channel oscilloscope (new SCPI set)."""
+    """Siglent SDS2000X Plus / SDS800X HD four-channel oscilloscope (new SCPI set). Settings: :data:`TABLE`."""
 
+    table = TABLE
+    sweep = TriggerSweep(":TRIGger:MODE?", ":TRIGger:MODE {}")
     vertical_divisions = 8
     horizontal_divisions = 10
     error_query = None  # no SCPI error queue: see drain_errors
-
-    def __init__(self, resource: object, label: str | None = None) -> None:
-        super().__init__(resource, label)
-        self._mode_before_single: str | None = None
 
     # -- error checking --------------------------------------------------------------------------------
     def drain_errors(self) -> list[tuple[int, str]]:
@@ -125,73 +212,7 @@ class SiglentSDS(Oscilloscope):
         names = [name for bit, name in _ESR_ERRORS if esr & bit]
         return [(esr, f"{', '.join(names)} (*ESR? {esr})")] if names else []
 
-    # -- helpers ---------------------------------------------------------------------------------------
-    def _query_number(self, command: str) -> float:
-        return self.query_as(command, first_number, "a number")
-
-    # -- vertical --------------------------------------------------------------------------------------
-    def set_channel(self, channel: int, *, enabled: bool | None = None, scale_v_per_div: float | None = None,
-                    offset_v: float | None = None, coupling: Coupling | None = None,
-                    impedance_ohm: float | None = None, probe: float | None = None,
-                    bandwidth_limit: bool | None = None) -> None:
-        """Set the acquisition switch (``:SWITch``), probe ratio (``:PROBe VALue,<r>``, SDS2000X Plus form
-        [L]), scale in V/div (read back), offset (V at screen centre, sent negated), coupling, impedance
-        (``ONEMeg``/``FIFTy``, models with 50 Ohm only) and the 20 MHz limit (``20M``/``FULL``, SDS2000X
-        Plus form [L])."""
-        c = self._channel(channel)
-        self._check_coupling(coupling, f"{c}:COUPling")
-        self._check_impedance(impedance_ohm, f"{c}:IMPedance")
-        if enabled is not None:
-            self.set(f"{c}:SWITch {'ON' if enabled else 'OFF'}")
-        if probe is not None:
-            self.set(f"{c}:PROBe VALue,{_num(probe)}")
-        if scale_v_per_div is not None:
-            self._set_read_back(f"{c}:SCALe {_num(scale_v_per_div)}", f"{c}:SCALe?", scale_v_per_div,
-                                "vertical scale (V/div)")
-        if offset_v is not None:
-            self.set(f"{c}:OFFSet {_num(0.0 - offset_v)}")
-        if coupling is not None:
-            self.set(f"{c}:COUPling {coupling}")
-        if impedance_ohm is not None:
-            self.set(f"{c}:IMPedance {_IMPEDANCE_TOKEN[impedance_ohm]}")
-        if bandwidth_limit is not None:
-            self.set(f"{c}:BWLimit {'20M' if bandwidth_limit else 'FULL'}")
-
-    def _set_read_back(self, command: str, query: str, asked: float, what: str) -> None:
-        self.set_checked(command, query, asked, rel=1e-3, what=what, read=self._query_number)
-
-    def channel_state(self, channel: int) -> ScopeChannelState:
-        """Read back switch, scale (V/div), offset (V at screen centre), coupling, impedance, probe ratio and
-        bandwidth limit (anything but ``FULL``/``OFF`` counts as limited)."""
-        c = self._channel(channel)
-        enabled = self.query(f"{c}:SWITch?").upper() in ("ON", "1")
-        scale = self._query_number(f"{c}:SCALe?")
-        offset = 0.0 - self._query_number(f"{c}:OFFSet?")
-        coupling = self.query(f"{c}:COUPling?").upper()
-        imp = self.query(f"{c}:IMPedance?").upper()
-        if imp.startswith(("ONEM", "1M")):
-            impedance = 1e6
-        elif imp.startswith(("FIFT", "50")):
-            impedance = 50.0
-        else:
-            raise InstrumentError(self.label, f"unexpected impedance reply {imp!r}", f"{c}:IMPedance?")
-        probe = self._query_number(f"{c}:PROBe?")
-        bwl = self.query(f"{c}:BWLimit?").upper() not in ("FULL", "OFF")
-        return ScopeChannelState(enabled, scale, offset, coupling, impedance, probe, bwl)
-
-    # -- horizontal ------------------------------------------------------------------------------------
-    def set_timebase(self, scale_s_per_div: float, position_s: float = 0.0) -> None:
-        """``:TIMebase:SCALe`` (s/div, read back) and ``:TIMebase:DELay`` (s)."""
-        self._check_timebase_scale(scale_s_per_div)
-        self._set_read_back(f":TIMebase:SCALe {_num(scale_s_per_div)}", ":TIMebase:SCALe?", scale_s_per_div,
-                            "timebase scale (s/div)")
-        self.set(f":TIMebase:DELay {_num(position_s)}")
-        self._note_timebase(scale_s_per_div, position_s)
-
-    def timebase(self) -> tuple[float, float]:
-        """(``:TIMebase:SCALe?`` s/div, ``:TIMebase:DELay?`` s)."""
-        return self._query_number(":TIMebase:SCALe?"), self._query_number(":TIMebase:DELay?")
-
+    # -- memory depth ----------------------------------------------------------------------------------
     def set_record_length(self, points: int) -> int:
         """Fixed memory depth, read back; returns it.
 
@@ -201,53 +222,19 @@ class SiglentSDS(Oscilloscope):
         the one kept.
         """
         points = self._check_record_length(points)
-        command = f":ACQuire:MDEPth {depth_text(points)}"
-        self.set(":ACQuire:MMANagement FMDepth")
-        self.set(command)
-        reply = self.query(":ACQuire:MDEPth?")
-        kept = parse_depth(reply)
-        if kept != points:
-            raise InstrumentError(self.label, f"memory depth set to {points} points but the instrument "
-                                              f"kept {reply}", command)
-        self._note_memory_depth(kept)
-        return kept
+        apply(self, FIXED_DEPTH.to(None))
+        apply(self, DEPTH.to(points))
+        self._note_memory_depth(points)
+        return points
 
-    # -- trigger and acquisition -----------------------------------------------------------------------
-    def set_trigger_edge(self, source_channel: int, level_v: float,
-                         slope: Literal["rising", "falling"] = "rising") -> None:
-        """``:TRIGger:TYPE EDGE``, source ``C<n>``, slope ``RISing``/``FALLing``, level (V)."""
-        self._channel(source_channel)
-        token = self._slope_token(slope, _SLOPE)
-        self.set(":TRIGger:TYPE EDGE", f":TRIGger:EDGE:SOURce C{source_channel}",
-                 f":TRIGger:EDGE:SLOPe {token}", f":TRIGger:EDGE:LEVel {_num(level_v)}")
-
-    def set_acquisition(self, mode: AcquisitionMode = "normal", average_count: int = 1) -> None:
-        """``:ACQuire:TYPE NORMal|PEAK|AVERage,<n>``; the average count is read back (the query answers e.g.
-        ``AVERage,16``). High resolution (``ERES,<bits>``) is not offered: its argument form is not
-        confirmed in the sources."""
-        tokens = {"normal": "NORMal", "peak": "PEAK", "average": f"AVERage,{int(average_count)}"}
-        if mode not in tokens:
-            raise InstrumentError(self.label, f"acquisition mode {mode!r} is not available on this driver "
-                                              f"(available: {', '.join(tokens)})")
-        if mode == "average" and average_count < 2:
-            raise InstrumentError(self.label, f"average count must be at least 2, got {average_count}")
-        command = f":ACQuire:TYPE {tokens[mode]}"
-        self.set(command)
-        if mode == "average":
-            reply = self.query(":ACQuire:TYPE?")
-            counts = NUMBER.findall(reply)
-            if not reply.upper().startswith("AVER") or not counts or int(float(counts[-1])) != average_count:
-                raise InstrumentError(self.label, f"average count set to {average_count} but the instrument "
-                                                  f"reads back {reply!r}", command)
-        self._note_averages(average_count if mode == "average" else 1)
-
+    # -- acquisition -----------------------------------------------------------------------------------
     def acquisition_state(self) -> AcquisitionState:
         """``:ACQuire:TYPE?`` (mode, and the count of ``AVERage,<n>``), ``:ACQuire:SRATe?`` (Sa/s) and
         ``:ACQuire:MDEPth?`` (``10k``/``12.5M`` or a plain number), docs/reference/scpi.md §4.3 (SDS Series
         Programming Guide, :ACQuire subsystem)."""
         command = ":ACQuire:TYPE?"
         reply = self.query(command)
-        mode = self._mode_from_reply(reply.split(",")[0], _TYPE_REPLY)
+        mode = self.table.acquisition.mode.encoding.parse(reply)
         averages = 1
         if mode == "average":
             counts = NUMBER.findall(reply)
@@ -267,17 +254,14 @@ class SiglentSDS(Oscilloscope):
         the record finished between polls). Raises :class:`InstrumentTimeout` after
         :meth:`acquisition_wait_s` (the record's time with margins, plus ``timeout_s``). The trigger mode
         before is remembered for :meth:`run`."""
-        mode = self.query(":TRIGger:MODE?")
-        if not mode.upper().startswith("SING"):
-            self._mode_before_single = mode
+        self._remember_sweep()
         limit = self.acquisition_wait_s(timeout_s)
         self.set(":TRIGger:MODE SINGle")
         self._wait_for_stop(lambda: self.query(":TRIGger:STATus?"), limit, ":TRIGger:MODE SINGle")
 
     def run(self) -> None:
         """Put back the trigger mode :meth:`single` replaced (AUTO if unknown), then ``:TRIGger:RUN``."""
-        if self.query(":TRIGger:MODE?").upper().startswith("SING"):
-            self.set(f":TRIGger:MODE {self._mode_before_single or 'AUTO'}")
+        self._put_sweep_back()
         self.set(":TRIGger:RUN")
 
     # -- transfer --------------------------------------------------------------------------------------
@@ -319,7 +303,7 @@ class SiglentSDS(Oscilloscope):
         width = "WORD" if desc.adc_bits > 8 else "BYTE"
         used.append(width)
         self.set(f":WAVeform:WIDTh {width}")
-        per_read = int(self._query_number(":WAVeform:MAXPoint?"))
+        per_read = int(self.query_as(":WAVeform:MAXPoint?", first_number, "a number"))
         if desc.points < 1 or per_read < 1:
             raise InstrumentError(self.label, f"nothing to read ({desc.points} points, {per_read} per read)",
                                   ":WAVeform:PREamble?")

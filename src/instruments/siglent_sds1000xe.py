@@ -19,13 +19,42 @@ What sets this family apart:
 from __future__ import annotations
 
 import re
-from typing import Literal
+from dataclasses import replace
 
 import numpy as np
 
-from ._scpi_format import scope_number as _num
 from .errors import InstrumentError
-from .scope import AcquisitionMode, AcquisitionState, Coupling, Oscilloscope, ScopeChannelState
+from .scope import AcquisitionState, Oscilloscope, ScopeChannelState
+from .scope_table import (
+    COUPLINGS,
+    IMPEDANCE_CHOICES,
+    SCALE_ABOVE_ZERO,
+    AcquisitionRows,
+    ChannelRows,
+    ChannelSetting,
+    EdgeTrigger,
+    ScopeTable,
+    TimebaseRows,
+    TriggerSweep,
+    centre_numbers,
+    mode_words,
+    scope_numbers,
+    tokens,
+)
+from .setting_table import (
+    Allowed,
+    Change,
+    Encoding,
+    ReadBack,
+    Setting,
+    Tolerance,
+    apply,
+    bound,
+    integer_text,
+    on_off,
+    one_of,
+    read,
+)
 from .waveform import Waveform
 
 CODES_PER_DIV = 25  # SDS1000X-E programming guide conversion
@@ -35,7 +64,6 @@ _CMR_TEXT = {1: "Unrecognized command/query header", 2: "Invalid character", 3: 
              11: "Invalid parameter", 12: "Parameter syntax error", 13: "Filename too long"}
 _ACQW = {"normal": "SAMPLING", "peak": "PEAK_DETECT", "highres": "HIGH_RES"}  # average: AVERAGE,<n>
 _ACQW_REPLY = {"SAMPLING": "normal", "PEAK_DETECT": "peak", "HIGH_RES": "highres", "AVERAGE": "average"}
-_SLOPE = {"rising": "POS", "falling": "NEG"}
 #: memory depths ``MSIZ`` accepts (docs/reference/scpi.md §4.3, [M])
 MEMORY_DEPTHS = {7_000: "7K", 14_000: "14K", 70_000: "70K", 140_000: "140K", 700_000: "700K",
                  1_400_000: "1.4M", 7_000_000: "7M", 14_000_000: "14M"}
@@ -63,17 +91,85 @@ def parse_number(reply: str) -> float:
     return value
 
 
-class SiglentSDS1000XE(Oscilloscope):
-    """Siglent SDS1000X-E four-channel oscilloscope (legacy command set)."""
+def _average_count(reply: str) -> float:
+    """The count of an ``ACQW AVERAGE,<n>`` reply; 0 for a reply that is not one (or not a plain count)."""
+    parts = strip_header(reply).upper().split(",")
+    count = parts[1].strip() if parts[0] == "AVERAGE" and len(parts) >= 2 else ""
+    return float(count) if count.isdigit() and str(int(count)) == count else 0.0
 
+
+def _depth(reply: str) -> int:
+    """``MSIZ 1.4M`` -> 1400000; 0 when the reply holds no depth."""
+    try:
+        return round(parse_number(reply))
+    except ValueError:
+        return 0
+
+
+NUMBERS = scope_numbers(parse_number)
+_MODE = mode_words(_ACQW_REPLY)
+READ_BACK: ReadBack[float] = ReadBack(Tolerance(rel=1e-3))
+
+#: every step is checked by the CMR?/EXR? registers (:meth:`SiglentSDS1000XE.read_error`); probe, scale and
+#: timebase, which the scope keeps in discrete steps, are read back too. Coupling and impedance are one command,
+#: ``C<n>:CPL D1M|A1M|D50|A50`` (a bare DC/AC is rejected silently): the rows give each half's letters.
+TABLE = ScopeTable(
+    channel=ChannelRows(
+        enabled=Setting("trace", "", "{ch}:TRA {}", "{ch}:TRA?",
+                        Encoding(on_off, lambda reply: strip_header(reply).upper() == "ON")),
+        probe=Setting("probe ratio", "", "{ch}:ATTN {}", "{ch}:ATTN?", NUMBERS, check=READ_BACK),
+        scale=Setting("vertical scale", "V/div", "{ch}:VDIV {}", "{ch}:VDIV?", NUMBERS, check=READ_BACK),
+        offset=Setting("offset", "V", "{ch}:OFST {}", "{ch}:OFST?", centre_numbers(parse_number)),
+        coupling=Setting("coupling", "", "{ch}:CPL {}", "{ch}:CPL?",
+                         Encoding(lambda coupling: coupling[0], lambda reply: _cpl(reply)[0], "{why}"), COUPLINGS),
+        impedance=Setting("input impedance", "Ohm", "{ch}:CPL {}", "{ch}:CPL?",
+                          Encoding(lambda ohm: "50" if ohm == 50.0 else "1M", lambda reply: _cpl(reply)[1], "{why}"),
+                          IMPEDANCE_CHOICES),
+        # BWL? lists every channel: read by SiglentSDS1000XE.channel_state
+        bandwidth_limit=Setting("bandwidth limit", "", "BWL {ch},{}", None, Encoding(on_off, lambda reply: False))),
+    timebase=TimebaseRows(
+        scale=Setting("timebase scale", "s/div", "TDIV {}", "TDIV?", NUMBERS, SCALE_ABOVE_ZERO, READ_BACK),
+        position=Setting("trigger delay", "s", "TRDL {}", "TRDL?", NUMBERS)),
+    trigger=EdgeTrigger(("TRSE EDGE,SR,{ch},HT,OFF", "{ch}:TRSL {slope}", "{ch}:TRLV {level}"),
+                        {"rising": "POS", "falling": "NEG"}),
+    acquisition=AcquisitionRows(  # [L] in docs/reference/scpi.md
+        mode=Setting("acquisition mode", "", "ACQW {}", "ACQW?",
+                     Encoding(tokens(_ACQW), lambda reply: _MODE(strip_header(reply).split(",")[0])),
+                     one_of((*_ACQW, "average"), "unknown acquisition mode {value!r}", names_command=False)),
+        average=Setting("average count", "", "ACQW AVERAGE,{}", "ACQW?", Encoding(integer_text, _average_count),
+                        Allowed(lambda n: not n < 2, "average count must be at least 2, got {value}",
+                                names_command=False),
+                        ReadBack(says="{what} set to {asked} but the instrument reads back {reply!r}",
+                                 shows=strip_header)),
+        average_sets_mode=True),
+)
+
+#: ``MSIZ`` with one of :data:`MEMORY_DEPTHS`, read back
+DEPTH = Setting("memory depth", "points", "MSIZ {}", "MSIZ?", Encoding(lambda points: MEMORY_DEPTHS[points], _depth),
+                one_of(MEMORY_DEPTHS, f"memory depth must be one of {sorted(MEMORY_DEPTHS)}, got {{value!r}}"),
+                ReadBack(says="{name} set to {asked} points but the instrument kept {reply}", shows=strip_header))
+
+
+def _cpl(reply: str) -> tuple[str, float]:
+    """A ``C<n>:CPL?`` reply as (coupling, ohms): ``D1M`` -> ("DC", 1e6), ``GND`` -> ("GND", 1e6)."""
+    text = strip_header(reply).upper()
+    if text in ("D1M", "A1M", "D50", "A50"):
+        return ("DC" if text[0] == "D" else "AC"), (50.0 if text.endswith("50") else 1e6)
+    if text == "GND":
+        return "GND", 1e6
+    raise ValueError(f"unexpected coupling reply {text!r}")
+
+
+class SiglentSDS1000XE(Oscilloscope):
+    """Siglent SDS1000X-E four-channel oscilloscope (legacy command set). Settings: :data:`TABLE`."""
+
+    table = TABLE
+    sweep = TriggerSweep("TRMD?", "TRMD {}", reading=strip_header,
+                         single=lambda mode: mode.upper() in ("SINGLE", "STOP"))
     vertical_divisions = 8
     horizontal_divisions = 14
     error_query = "CMR?"  # with EXR?: see read_error
     channel_node = "C{}"
-
-    def __init__(self, resource: object, label: str | None = None) -> None:
-        super().__init__(resource, label)
-        self._trigger_mode_before_single: str | None = None
 
     # -- error registers -------------------------------------------------------------------------------
     def _register(self, query: str) -> int:
@@ -98,129 +194,68 @@ class SiglentSDS1000XE(Oscilloscope):
     def _number(self, query: str) -> float:
         return self.query_as(query, parse_number, "a number")
 
-    def _set_read_back(self, command: str, query: str, asked: float, what: str) -> None:
-        self.set_checked(command, query, asked, rel=1e-3, what=what, read=self._number)
+    # -- vertical: coupling and impedance travel together ------------------------------------------------
+    def _channel_changes(self, ch: str, s: ChannelSetting) -> list[Change]:
+        """The table's order, with coupling and impedance as one ``C<n>:CPL`` step (:meth:`_set_coupling`)."""
+        if s.coupling is None and s.impedance_ohm is None:
+            return super()._channel_changes(ch, s)
+        rows = self.table.channel
+        halves = [*bound(rows.coupling, s.coupling, ch=ch), *bound(rows.impedance, s.impedance_ohm, ch=ch)]
+        return [*super()._channel_changes(ch, replace(s, coupling=None, impedance_ohm=None, bandwidth_limit=None)),
+                *(replace(half, commands=()) for half in halves),  # their refusals, before any byte
+                Change((), send=lambda inst: self._set_coupling(ch, s.coupling, s.impedance_ohm)),
+                *super()._channel_changes(ch, ChannelSetting(bandwidth_limit=s.bandwidth_limit))]
 
-    # -- vertical --------------------------------------------------------------------------------------
-    def set_channel(self, channel: int, *, enabled: bool | None = None, scale_v_per_div: float | None = None,
-                    offset_v: float | None = None, coupling: Coupling | None = None,
-                    impedance_ohm: float | None = None, probe: float | None = None,
-                    bandwidth_limit: bool | None = None) -> None:
-        """Set trace on/off (``C<n>:TRA``), probe (``C<n>:ATTN``, read back), scale (``C<n>:VDIV`` V/div, read
-        back), offset (V at screen centre, sent as ``C<n>:OFST`` negated), coupling + impedance (``C<n>:CPL``;
-        the half not given is read first) and the 20 MHz limit (``BWL C<n>,ON|OFF``)."""
-        c = self._channel(channel)
-        self._check_coupling(coupling, f"{c}:CPL")
-        self._check_impedance(impedance_ohm, f"{c}:CPL")
-        if enabled is not None:
-            self.set(f"{c}:TRA {'ON' if enabled else 'OFF'}")
-        if probe is not None:
-            self._set_read_back(f"{c}:ATTN {_num(probe)}", f"{c}:ATTN?", probe, "probe ratio")
-        if scale_v_per_div is not None:
-            self._set_read_back(f"{c}:VDIV {_num(scale_v_per_div)}", f"{c}:VDIV?", scale_v_per_div,
-                                "vertical scale (V/div)")
-        if offset_v is not None:
-            self.set(f"{c}:OFST {_num(0.0 - offset_v)}")
-        if coupling is not None or impedance_ohm is not None:
-            if coupling is None or impedance_ohm is None:
-                now_coupling, now_impedance = self._coupling(c)
-                coupling = coupling or now_coupling  # type: ignore[assignment]
-                impedance_ohm = impedance_ohm if impedance_ohm is not None else now_impedance
-                if coupling == "GND":
-                    raise InstrumentError(self.label, "channel is ground-coupled: give the coupling with the "
-                                                      "impedance", f"{c}:CPL")
-            self.set(f"{c}:CPL {coupling[0]}{'50' if impedance_ohm == 50.0 else '1M'}")
-        if bandwidth_limit is not None:
-            self.set(f"BWL {c},{'ON' if bandwidth_limit else 'OFF'}")
+    def _set_coupling(self, ch: str, coupling: str | None, impedance_ohm: float | None) -> None:
+        """``C<n>:CPL`` with both halves; the half not given is read first (``C<n>:CPL?``)."""
+        rows = self.table.channel
+        if coupling is None or impedance_ohm is None:
+            now_coupling, now_impedance = self._coupling(ch)
+            coupling = coupling or now_coupling
+            impedance_ohm = impedance_ohm if impedance_ohm is not None else now_impedance
+            if coupling == "GND":
+                raise InstrumentError(self.label, "channel is ground-coupled: give the coupling with the "
+                                                  "impedance", f"{ch}:CPL")
+        self.set(f"{ch}:CPL {rows.coupling.encoding.text(coupling)}{rows.impedance.encoding.text(impedance_ohm)}")
 
-    def _coupling(self, c: str) -> tuple[str, float]:
-        reply = strip_header(self.query(f"{c}:CPL?")).upper()
-        if reply in ("D1M", "A1M", "D50", "A50"):
-            return ("DC" if reply[0] == "D" else "AC"), (50.0 if reply.endswith("50") else 1e6)
-        if reply == "GND":
-            return "GND", 1e6
-        raise InstrumentError(self.label, f"unexpected coupling reply {reply!r}", f"{c}:CPL?")
+    def _coupling(self, ch: str) -> tuple[str, float]:
+        """(coupling, ohms) from ``C<n>:CPL?`` (``GND`` reads as ("GND", 1e6))."""
+        query = f"{ch}:CPL?"
+        try:
+            return _cpl(self.query(query))
+        except ValueError as exc:
+            raise InstrumentError(self.label, str(exc), query) from None
 
     def channel_state(self, channel: int) -> ScopeChannelState:
         """Read back trace on/off, scale (V/div), offset (V at screen centre), coupling and impedance, probe
         ratio and the bandwidth limit (from ``BWL?``, which lists every channel)."""
         c = self._channel(channel)
-        enabled = strip_header(self.query(f"{c}:TRA?")).upper() == "ON"
-        scale = self._number(f"{c}:VDIV?")
-        offset = 0.0 - self._number(f"{c}:OFST?")
+        rows = self.table.channel
+        enabled = read(self, rows.enabled, ch=c)
+        scale = read(self, rows.scale, ch=c)
+        offset = read(self, rows.offset, ch=c)
         coupling, impedance = self._coupling(c)
-        probe = self._number(f"{c}:ATTN?")
+        probe = read(self, rows.probe, ch=c)
         fields = [f.strip().upper() for f in strip_header(self.query("BWL?")).split(",")]
-        pairs = dict(zip(fields[0::2], fields[1::2]))
+        pairs = dict(zip(fields[0::2], fields[1::2], strict=False))
         if c not in pairs:
             raise InstrumentError(self.label, f"BWL? does not list {c}: {fields!r}", "BWL?")
         return ScopeChannelState(enabled, scale, offset, coupling, impedance, probe, pairs[c] == "ON")
 
-    # -- horizontal ------------------------------------------------------------------------------------
-    def set_timebase(self, scale_s_per_div: float, position_s: float = 0.0) -> None:
-        """``TDIV`` (s/div, read back: discrete steps) and ``TRDL`` (trigger delay, s)."""
-        self._check_timebase_scale(scale_s_per_div)
-        self._set_read_back(f"TDIV {_num(scale_s_per_div)}", "TDIV?", scale_s_per_div, "timebase scale (s/div)")
-        self.set(f"TRDL {_num(position_s)}")
-        self._note_timebase(scale_s_per_div, position_s)
-
-    def timebase(self) -> tuple[float, float]:
-        """(``TDIV?`` s/div, ``TRDL?`` s)."""
-        return self._number("TDIV?"), self._number("TRDL?")
-
+    # -- memory depth and acquisition --------------------------------------------------------------------
     def set_record_length(self, points: int) -> int:
-        """``MSIZ`` with one of :data:`MEMORY_DEPTHS` (anything else raises before any I/O), read back; a depth
-        the scope did not take raises. Returns the depth."""
-        if points not in MEMORY_DEPTHS:
-            raise InstrumentError(self.label, f"memory depth must be one of {sorted(MEMORY_DEPTHS)}, got {points!r}",
-                                  "MSIZ")
-        command = f"MSIZ {MEMORY_DEPTHS[points]}"
-        self.set(command)
-        reply = self.query("MSIZ?")
-        try:
-            kept = round(parse_number(reply))
-        except ValueError:
-            kept = None
-        if kept != points:
-            raise InstrumentError(self.label, f"memory depth set to {points} points but the instrument kept "
-                                              f"{strip_header(reply)}", command)
-        self._note_memory_depth(kept)
-        return kept
-
-    # -- trigger and acquisition -----------------------------------------------------------------------
-    def set_trigger_edge(self, source_channel: int, level_v: float,
-                         slope: Literal["rising", "falling"] = "rising") -> None:
-        """``TRSE EDGE,SR,C<n>,HT,OFF``, ``C<n>:TRSL POS|NEG``, ``C<n>:TRLV <V>``."""
-        c = self._channel(source_channel)
-        token = self._slope_token(slope, _SLOPE)
-        self.set(f"TRSE EDGE,SR,{c},HT,OFF", f"{c}:TRSL {token}", f"{c}:TRLV {_num(level_v)}")
-
-    def set_acquisition(self, mode: AcquisitionMode = "normal", average_count: int = 1) -> None:
-        """``ACQW SAMPLING|PEAK_DETECT|AVERAGE,<n>|HIGH_RES`` ([L] in docs/reference/scpi.md); the average count is
-        read back from ``ACQW?``."""
-        if mode == "average":
-            if average_count < 2:
-                raise InstrumentError(self.label, f"average count must be at least 2, got {average_count}")
-            command = f"ACQW AVERAGE,{int(average_count)}"
-        elif mode in _ACQW:
-            command = f"ACQW {_ACQW[mode]}"
-        else:
-            raise InstrumentError(self.label, f"unknown acquisition mode {mode!r}")
-        self.set(command)
-        if mode == "average":
-            reply = strip_header(self.query("ACQW?"))
-            parts = reply.upper().split(",")
-            if parts[0] != "AVERAGE" or len(parts) < 2 or parts[1].strip() != str(int(average_count)):
-                raise InstrumentError(self.label, f"average count set to {average_count} but the instrument "
-                                                  f"reads back {reply!r}", command)
-        self._note_averages(average_count if mode == "average" else 1)
+        """``MSIZ`` with one of :data:`MEMORY_DEPTHS` (anything else raises before any I/O), read back
+        (:data:`DEPTH`); a depth the scope did not take raises. Returns the depth."""
+        apply(self, DEPTH.to(points))
+        self._note_memory_depth(points)
+        return points
 
     def acquisition_state(self) -> AcquisitionState:
         """``ACQW?`` (mode, and the count of ``AVERAGE,<n>``), ``SARA?`` (``SARA 1.00GSa/s``) and ``MSIZ?``
         (the memory depth, ``MSIZ 14M``): docs/reference/scpi.md §4.3 (SDS1000X-E Programming Guide)."""
         reply = strip_header(self.query("ACQW?"))
         parts = [p.strip() for p in reply.split(",")]
-        mode = self._mode_from_reply(parts[0], _ACQW_REPLY)
+        mode = self.table.acquisition.mode.encoding.parse(reply)
         averages = 1
         if mode == "average":
             try:
@@ -239,9 +274,7 @@ class SiglentSDS1000XE(Oscilloscope):
         :class:`InstrumentTimeout` after :meth:`acquisition_wait_s` (the record's time with margins, plus
         ``timeout_s``). The trigger mode before is remembered for :meth:`run`.
         """
-        mode = strip_header(self.query("TRMD?"))
-        if mode.upper() not in ("SINGLE", "STOP"):
-            self._trigger_mode_before_single = mode
+        self._remember_sweep()
         limit = self.acquisition_wait_s(timeout_s)
         self.set("STOP")
         self._register("INR?")
@@ -250,9 +283,7 @@ class SiglentSDS1000XE(Oscilloscope):
 
     def run(self) -> None:
         """Leave the scope acquiring: ``TRMD`` back to the mode :meth:`single` replaced (AUTO if unknown)."""
-        mode = strip_header(self.query("TRMD?")).upper()
-        if mode in ("SINGLE", "STOP"):
-            self.set(f"TRMD {self._trigger_mode_before_single or 'AUTO'}")
+        self._put_sweep_back()
 
     # -- transfer --------------------------------------------------------------------------------------
     def _read_block(self, command: str) -> bytes:

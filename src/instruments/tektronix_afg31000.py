@@ -16,11 +16,25 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 
-from ._scpi_format import leading_number
-from ._scpi_format import scpi_number as _num
-from ._scpi_source import ScpiSourceGenerator
-from .generator import load_from_reply
+from ._scpi_format import leading_number, scpi_number
+from ._scpi_source import SOURCE_ROWS, ScpiSourceGenerator, output_flag
+from .generator import LOAD_ABOVE_ZERO, load_encoding
+from .setting_table import Encoding, Setting, apply
+
+#: the SCPI-99 rows (:data:`~instruments._scpi_source.SOURCE_ROWS`, every one checked by ``SYST:ERR?``) but the
+#: phase, always sent with a ``DEG`` suffix (a bare number is taken as radians, AFG1062 measured, §3.4) and read
+#: back in radians, and the load, read leniently (the AFG1062 appended an ohm sign to the number, §3.4)
+ROWS = replace(
+    SOURCE_ROWS,
+    phase=Setting("phase", "deg", "SOUR{n}:PHAS {}DEG", "SOUR{n}:PHAS?",
+                  Encoding(scpi_number, lambda reply: math.degrees(float(reply)))),
+    load=Setting("load", "ohm", "OUTP{n}:IMP {}", "OUTP{n}:IMP?", load_encoding("INF", leading_number),
+                 LOAD_ABOVE_ZERO),
+)
+#: ``SOUR1:FREQ:CONC``: CH2 follows CH1's frequency (front-panel "frequency lock", §3.4)
+FREQUENCY_LOCK = Setting("frequency lock", "", "SOUR1:FREQ:CONC {}", "SOUR1:FREQ:CONC?", output_flag("1/0"))
 
 
 class TektronixAFG31000(ScpiSourceGenerator):
@@ -29,11 +43,12 @@ class TektronixAFG31000(ScpiSourceGenerator):
     Differential drive (§2.4): channel 2 at phase 180 degrees, :meth:`set_frequency_lock` on
     (``SOUR1:FREQ:CONC ON``), then :meth:`sync_phase` (``SOUR1:PHAS:INIT``). There is no channel tracking.
 
-    The SOURce/OUTPut commands are those of :class:`~instruments._scpi_source.ScpiSourceGenerator`
-    (``OUTP<n>:IMP`` 1 Ω-10 kΩ or ``INF``, whose query answers 9.9E+37 for INFinity, §2.1, §3.4); the phase
-    is always sent with a ``DEG`` suffix and read back in radians.
+    The SOURce/OUTPut commands are the rows of :data:`ROWS` (``OUTP<n>:IMP`` 1 Ω-10 kΩ or ``INF``, whose query
+    answers 9.9E+37 for INFinity, §2.1, §3.4); the phase is always sent with a ``DEG`` suffix and read back in
+    radians.
     """
 
+    rows = ROWS
     error_query = "SYST:ERR?"
     differential_methods = ("phase-180",)
     #: single-output models: AFG31xx1 / AFG3xx1 (AFG31021, AFG3011C, AFG3021C, AFG3101, AFG3251 ...)
@@ -47,21 +62,12 @@ class TektronixAFG31000(ScpiSourceGenerator):
         self.phase_from_zero = model.strip().upper().startswith("AFG10")
 
     # -- family spelling ------------------------------------------------------------------------------
-    def _set_phase(self, src: str, phase_deg: float) -> None:
-        """``SOUR<n>:PHAS <deg>DEG`` (-180..+180; 0..360 on AFG1000)."""
-        # Always with the DEG suffix: a bare number is taken as radians (AFG1062 measured, §3.4).
+    def _phase_value(self, phase_deg: float) -> float:
+        """The phase in -180..+180 degrees (0..360 on AFG1000)."""
         p = phase_deg % 360.0
         if not self.phase_from_zero and p > 180.0:
             p -= 360.0
-        self.set(f"{src}:PHAS {_num(p)}DEG")
-
-    def _phase_deg(self, reply: float) -> float:
-        """The phase query answers in radians (§3.4)."""
-        return math.degrees(reply)
-
-    def _load(self, channel: int) -> float:
-        """The load setting, read leniently: the AFG1062 appended an ohm sign to the number (§3.4)."""
-        return load_from_reply(self.query_as(f"{self._out(channel)}:IMP?", leading_number, "a number"))
+        return p
 
     # -- across channels ------------------------------------------------------------------------------
     def sync_phase(self) -> None:
@@ -72,4 +78,4 @@ class TektronixAFG31000(ScpiSourceGenerator):
         """``SOUR1:FREQ:CONC ON|OFF``: CH2 follows CH1's frequency (front-panel "frequency lock", §3.4)."""
         if len(self.channels) < 2:
             raise NotImplementedError(f"{self.label}: a single-channel model has no frequency lock")
-        self.set(f"SOUR1:FREQ:CONC {'ON' if on else 'OFF'}")
+        apply(self, FREQUENCY_LOCK.to(on))

@@ -18,24 +18,36 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
 from ._scpi_format import NUMBER
-from ._scpi_format import scope_number as _num
 from .errors import InstrumentError
-from .scope import AcquisitionMode, AcquisitionState, Coupling, Oscilloscope, ScopeChannelState
+from .scope import AcquisitionState, Oscilloscope, ScopeChannelState
+from .scope_table import (
+    COUPLINGS,
+    IMPEDANCES,
+    SCALE_ABOVE_ZERO,
+    AcquisitionRows,
+    ChannelRows,
+    EdgeTrigger,
+    ScopeTable,
+    TimebaseRows,
+    mode_words,
+    scope_numbers,
+    tokens,
+)
 from .scpi_instrument import MAX_ERROR_READS
+from .setting_table import Allowed, Encoding, Setting, integer_text, on_off, one_of, read
 from .waveform import Waveform
 
 _ESR_ERROR_BITS = 32 | 16 | 8 | 4  # CME, EXE, DDE, QYE
 _EVENT = re.compile(r'^\s*([+-]?\d+)\s*,\s*"?(.*?)"?\s*$', re.S)
 _ACQUIRE_MODE = {"normal": "SAMple", "average": "AVErage", "highres": "HIRes", "peak": "PEAKdetect"}
 _ACQUIRE_MODE_REPLY = {"SAM": "normal", "AVE": "average", "HIR": "highres", "PEAK": "peak"}
-_SLOPE = {"rising": "RISe", "falling": "FALL"}
 _TERMINATION = {50.0: "50", 1e6: "1.0E+6"}
 _BANDWIDTH_LIMIT_HZ = 20e6
+_MODE = mode_words(_ACQUIRE_MODE_REPLY)
 
 
 def strip_header(reply: str) -> str:
@@ -44,6 +56,60 @@ def strip_header(reply: str) -> str:
     if reply.startswith((":", "*")) and " " in reply:
         return reply.split(" ", 1)[1].strip()
     return reply
+
+
+def tek_number(reply: str) -> float:
+    """A number reply with or without a header; ValueError if the value is not one number."""
+    m = NUMBER.fullmatch(strip_header(reply))
+    if not m:
+        raise ValueError(f"not a number: {reply!r}")
+    return float(m.group())
+
+
+def tek_bool(reply: str) -> bool:
+    """A boolean reply (``1``/``0``/``ON``/``OFF``) with or without a header."""
+    value = strip_header(reply).upper()
+    if value not in ("1", "0", "ON", "OFF"):
+        raise ValueError(f"expected 0 or 1, got {value!r}")
+    return value in ("1", "ON")
+
+
+NUMBERS = scope_numbers(tek_number)
+FLAG = Encoding(on_off, tek_bool, "{why}")
+
+#: every step is checked by *ESR? and the event queue (:meth:`TektronixMSO.drain_errors`); nothing is read back
+TABLE = ScopeTable(
+    channel=ChannelRows(
+        enabled=Setting("display", "", "DISplay:GLObal:{ch}:STATE {}", "DISplay:GLObal:{ch}:STATE?", FLAG),
+        # external attenuation for non-TekVPI probes [L]; the ratio read back is EXTAtten / PRObe:GAIN
+        probe=Setting("probe ratio", "", "{ch}:PROBEFunc:EXTAtten {}", "{ch}:PROBEFunc:EXTAtten?", NUMBERS),
+        scale=Setting("vertical scale", "V/div", "{ch}:SCAle {}", "{ch}:SCAle?", NUMBERS),
+        # the voltage at screen centre once the position is 0
+        offset=Setting("offset", "V", "{ch}:OFFSet {}", "{ch}:OFFSet?", NUMBERS, before=("{ch}:POSition 0",)),
+        coupling=Setting("coupling", "", "{ch}:COUPling {}", "{ch}:COUPling?",
+                         Encoding(str, lambda reply: strip_header(reply).upper()), COUPLINGS),
+        impedance=Setting("termination", "Ohm", "{ch}:TERmination {}", "{ch}:TERmination?",
+                          Encoding(lambda ohm: _TERMINATION[ohm], tek_number),
+                          one_of(IMPEDANCES, "termination must be 50 or 1e6 Ohm, got {value:g}")),
+        bandwidth_limit=Setting("bandwidth limit", "", "{ch}:BANdwidth {}", "{ch}:BANdwidth?",
+                                Encoding(lambda on: "20E6" if on else "FULl",
+                                         lambda reply: tek_number(reply) <= 1.25 * _BANDWIDTH_LIMIT_HZ))),
+    # the reference point at screen centre and position_s from the trigger to it as horizontal delay
+    timebase=TimebaseRows(
+        scale=Setting("timebase scale", "s/div", "HORizontal:SCAle {}", "HORizontal:SCAle?", NUMBERS,
+                      SCALE_ABOVE_ZERO),
+        position=Setting("horizontal delay", "s", "HORizontal:DELay:TIMe {}", "HORizontal:DELay:TIMe?", NUMBERS,
+                         before=("HORizontal:POSition 50", "HORizontal:DELay:MODe ON")),
+        one_step=True),
+    trigger=EdgeTrigger(("TRIGger:A:TYPe EDGE", "TRIGger:A:EDGE:SOUrce {ch}", "TRIGger:A:EDGE:SLOpe {slope}",
+                         "TRIGger:A:LEVel:{ch} {level}"), {"rising": "RISe", "falling": "FALL"}),
+    acquisition=AcquisitionRows(
+        mode=Setting("acquisition mode", "", "ACQuire:MODe {}", "ACQuire:MODe?",
+                     Encoding(tokens(_ACQUIRE_MODE), lambda reply: _MODE(strip_header(reply))),
+                     one_of(_ACQUIRE_MODE, "unknown acquisition mode {value!r}", names_command=False)),
+        average=Setting("average count", "", "ACQuire:NUMAVg {}", "ACQuire:NUMAVg?", Encoding(integer_text, tek_number),
+                        Allowed(lambda n: not n < 2, "average count must be at least 2, got {value}"))),
+)
 
 
 @dataclass(frozen=True)
@@ -61,8 +127,9 @@ class TekPreamble:
 
 
 class TektronixMSO(Oscilloscope):
-    """Tektronix MSO 4/5/6 Series oscilloscope, four analog channels used."""
+    """Tektronix MSO 4/5/6 Series oscilloscope, four analog channels used. Settings: :data:`TABLE`."""
 
+    table = TABLE
     vertical_divisions = 10
     horizontal_divisions = 10
     error_query = None  # *ESR? + EVMsg?: see drain_errors
@@ -95,69 +162,32 @@ class TektronixMSO(Oscilloscope):
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _number(self, query: str) -> float:
-        reply = self.query(query)
-        m = NUMBER.fullmatch(strip_header(reply))
-        if not m:
-            raise InstrumentError(self.label, f"expected a number, got {reply!r}", query)
-        return float(m.group())
+        return self.query_as(query, tek_number, "a number")
 
     def _bool(self, query: str) -> bool:
-        value = strip_header(self.query(query)).upper()
-        if value not in ("1", "0", "ON", "OFF"):
-            raise InstrumentError(self.label, f"expected 0 or 1, got {value!r}", query)
-        return value in ("1", "ON")
+        reply = self.query(query)
+        try:
+            return tek_bool(reply)
+        except ValueError as exc:
+            raise InstrumentError(self.label, str(exc), query) from None
 
-    # -- vertical --------------------------------------------------------------------------------------
-    def set_channel(self, channel: int, *, enabled: bool | None = None, scale_v_per_div: float | None = None,
-                    offset_v: float | None = None, coupling: Coupling | None = None,
-                    impedance_ohm: float | None = None, probe: float | None = None,
-                    bandwidth_limit: bool | None = None) -> None:
-        """Set display (``DISplay:GLObal:CH<n>:STATE``), external probe attenuation for non-TekVPI probes
-        (``CH<n>:PROBEFunc:EXTAtten``, [L]), scale (V/div), offset (V at screen centre: ``CH<n>:POSition 0``
-        then ``CH<n>:OFFSet``), coupling, termination (50 or 1e6 Ohm) and the 20 MHz limit
-        (``CH<n>:BANdwidth 20E6|FULl``)."""
-        c = self._channel(channel)
-        self._check_coupling(coupling, f"{c}:COUPling")
-        self._check_impedance(impedance_ohm, f"{c}:TERmination", what="termination")
-        if enabled is not None:
-            self.set(f"DISplay:GLObal:{c}:STATE {'ON' if enabled else 'OFF'}")
-        if probe is not None:
-            self.set(f"{c}:PROBEFunc:EXTAtten {_num(probe)}")
-        if scale_v_per_div is not None:
-            self.set(f"{c}:SCAle {_num(scale_v_per_div)}")
-        if offset_v is not None:
-            self.set(f"{c}:POSition 0", f"{c}:OFFSet {_num(offset_v)}")
-        if coupling is not None:
-            self.set(f"{c}:COUPling {coupling}")
-        if impedance_ohm is not None:
-            self.set(f"{c}:TERmination {_TERMINATION[impedance_ohm]}")
-        if bandwidth_limit is not None:
-            self.set(f"{c}:BANdwidth {'20E6' if bandwidth_limit else 'FULl'}")
-
+    # -- vertical, horizontal (the table but for what is read back as a sum or a ratio) --------------------
     def channel_state(self, channel: int) -> ScopeChannelState:
         """Read back display, scale (V/div), the voltage at screen centre (``OFFSet - POSition * SCAle``),
         coupling, termination (Ohm), probe ratio (external attenuation / probe gain) and whether the bandwidth
         is limited to 20 MHz (reported bandwidth at most 25 MHz)."""
         c = self._channel(channel)
-        enabled = self._bool(f"DISplay:GLObal:{c}:STATE?")
-        scale = self._number(f"{c}:SCAle?")
-        centre = self._number(f"{c}:OFFSet?") - self._number(f"{c}:POSition?") * scale
-        coupling = strip_header(self.query(f"{c}:COUPling?")).upper()
-        termination = self._number(f"{c}:TERmination?")
-        probe = self._number(f"{c}:PROBEFunc:EXTAtten?") / self._number(f"{c}:PRObe:GAIN?")
-        bwl = self._number(f"{c}:BANdwidth?") <= 1.25 * _BANDWIDTH_LIMIT_HZ
+        rows = self.table.channel
+        enabled = read(self, rows.enabled, ch=c)
+        scale = read(self, rows.scale, ch=c)
+        centre = read(self, rows.offset, ch=c) - self._number(f"{c}:POSition?") * scale
+        coupling = read(self, rows.coupling, ch=c)
+        termination = read(self, rows.impedance, ch=c)
+        probe = read(self, rows.probe, ch=c) / self._number(f"{c}:PRObe:GAIN?")
+        bwl = read(self, rows.bandwidth_limit, ch=c)
         return ScopeChannelState(enabled, scale, centre, coupling, termination, probe, bwl)
 
     # -- horizontal ------------------------------------------------------------------------------------
-    def set_timebase(self, scale_s_per_div: float, position_s: float = 0.0) -> None:
-        """``HORizontal:SCAle`` (s/div); the reference point at screen centre (``HORizontal:POSition 50``) and
-        ``position_s`` from the trigger to it as horizontal delay (``HORizontal:DELay:MODe ON``,
-        ``HORizontal:DELay:TIMe``)."""
-        self._check_timebase_scale(scale_s_per_div)
-        self.set(f"HORizontal:SCAle {_num(scale_s_per_div)}", "HORizontal:POSition 50",
-                 "HORizontal:DELay:MODe ON", f"HORizontal:DELay:TIMe {_num(position_s)}")
-        self._note_timebase(scale_s_per_div, position_s)
-
     def timebase(self) -> tuple[float, float]:
         """(s/div, s from the trigger to screen centre): the delay time when delay mode is on, plus the
         reference point's distance from centre, ``(50 - HORizontal:POSition) / 100 * 10`` divisions."""
@@ -174,33 +204,14 @@ class TektronixMSO(Oscilloscope):
         self._note_memory_depth(kept)
         return kept
 
-    # -- trigger and acquisition -----------------------------------------------------------------------
-    def set_trigger_edge(self, source_channel: int, level_v: float,
-                         slope: Literal["rising", "falling"] = "rising") -> None:
-        """``TRIGger:A:TYPe EDGE``, source ``CH<n>``, slope ``RISe``/``FALL``, ``TRIGger:A:LEVel:CH<n>`` (V)."""
-        c = self._channel(source_channel)
-        token = self._slope_token(slope, _SLOPE)
-        self.set("TRIGger:A:TYPe EDGE", f"TRIGger:A:EDGE:SOUrce {c}", f"TRIGger:A:EDGE:SLOpe {token}",
-                 f"TRIGger:A:LEVel:{c} {_num(level_v)}")
-
-    def set_acquisition(self, mode: AcquisitionMode = "normal", average_count: int = 1) -> None:
-        """``ACQuire:MODe SAMple|AVErage|HIRes|PEAKdetect``; for "average" also ``ACQuire:NUMAVg``."""
-        if mode not in _ACQUIRE_MODE:
-            raise InstrumentError(self.label, f"unknown acquisition mode {mode!r}")
-        if mode == "average" and average_count < 2:
-            raise InstrumentError(self.label, f"average count must be at least 2, got {average_count}",
-                                  "ACQuire:NUMAVg")
-        self.set(f"ACQuire:MODe {_ACQUIRE_MODE[mode]}")
-        if mode == "average":
-            self.set(f"ACQuire:NUMAVg {int(average_count)}")
-        self._note_averages(average_count if mode == "average" else 1)
-
+    # -- acquisition -----------------------------------------------------------------------------------
     def acquisition_state(self) -> AcquisitionState:
         """``ACQuire:MODe?`` (``SAMPLE|AVERAGE|HIRES|PEAKDETECT|ENVELOPE``), ``ACQuire:NUMAVg?`` in AVErage
         mode only, ``HORizontal:SAMPLERate?`` (Sa/s) and ``HORizontal:RECOrdlength?`` (points), replies with or
         without headers (docs/reference/scpi.md §4.4, MSO 4/5/6 Programmer Manual)."""
-        mode = self._mode_from_reply(strip_header(self.query("ACQuire:MODe?")), _ACQUIRE_MODE_REPLY)
-        averages = int(self._number("ACQuire:NUMAVg?")) if mode == "average" else 1
+        rows = self.table.acquisition
+        mode = read(self, rows.mode)
+        averages = int(read(self, rows.average)) if mode == "average" else 1
         return AcquisitionState(mode=mode, averages=averages, sample_rate_sa_s=self._number("HORizontal:SAMPLERate?"),
                                 record_length=int(self._number("HORizontal:RECOrdlength?")))
 

@@ -40,7 +40,8 @@ class Waveform:
     @property
     def clipped(self) -> bool:
         """True if any sample sits at the ADC's lowest or highest code."""
-        return bool(self.codes.size) and bool((self.codes.min() <= self.code_min) or (self.codes.max() >= self.code_max))
+        return bool(self.codes.size) and bool((self.codes.min() <= self.code_min)
+                                              or (self.codes.max() >= self.code_max))
 
     @property
     def clipped_fraction(self) -> float:

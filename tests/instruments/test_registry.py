@@ -133,7 +133,8 @@ def test_dho_models_get_the_dho_variant_of_rigol_ds1000z():
 def test_legacy_siglent_scopes_get_the_legacy_variant():
     info = registry.DRIVERS["siglent_sds"]
     assert info.variant_for("SDS1104X-E").module == "instruments.siglent_sds1000xe"
-    assert info.variant_for("SDS2104X Plus").module == info.variant_for("SDS824X HD").module == "instruments.siglent_sds"
+    assert (info.variant_for("SDS2104X Plus").module == info.variant_for("SDS824X HD").module
+            == "instruments.siglent_sds")
 
 
 def test_missing_driver_module_fails_only_when_loaded(monkeypatch):

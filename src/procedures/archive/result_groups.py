@@ -15,7 +15,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from procedures.archive.layout import DimMaker, set_var_attrs, software_version
+from procedures.archive.dimensions import DimMaker, set_var_attrs
 from procedures.archive.spec import (
     RESULTS_GROUP,
     ArchiveError,
@@ -25,6 +25,7 @@ from procedures.archive.spec import (
     part_long_name,
     storage_dtype,
 )
+from procedures.archive.stamps import software_version
 
 # Attributes of a result group that the archive sets itself; a result's own attributes cannot take them.
 RESULT_RESERVED_ATTRS = frozenset({"NX_class", "program", "version", "diffbench_spec"})
@@ -66,13 +67,16 @@ def _check_attr(where: str, key: str, value: Any) -> Any:
         items = list(np.asarray(value).tolist()) if isinstance(value, np.ndarray) else list(value)
         if items and all(isinstance(x, str) for x in items):
             return items
-        if all(isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_)) for x in items):
+        if all(isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+               for x in items):
             return items
-    raise ArchiveError(f"{where}: attribute {key!r} must be str, int, float, bool or a flat list of numbers or of strings")
+    raise ArchiveError(f"{where}: attribute {key!r} must be str, int, float, bool or a flat list of numbers or of "
+                       "strings")
 
 
 def prepare_result(
-    name: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any] | None = None, units: Mapping[str, str] | None = None,
+    name: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any] | None = None,
+    units: Mapping[str, str] | None = None,
     long_names: Mapping[str, str] | None = None, dims: Mapping[str, Sequence[str]] | None = None,
 ) -> PendingResult:
     """Check and convert one result (the arguments of ``RunArchive.write_result``, which says what they hold).
@@ -153,7 +157,8 @@ def write_results(entry: h5py.Group, results: Mapping[str, PendingResult]) -> No
                 if d not in scales:
                     scales[d] = dims.pure(g, d, n)
             kind = r.kinds[a]
-            parts = [(f"{a}_re", arr.real, "re"), (f"{a}_im", arr.imag, "im")] if kind == "complex128" else [(a, arr, "value")]
+            parts = ([(f"{a}_re", arr.real, "re"), (f"{a}_im", arr.imag, "im")] if kind == "complex128"
+                     else [(a, arr, "value")])
             for h5name, data, part in parts:
                 ds = g.create_dataset(h5name, data=np.ascontiguousarray(data), dtype=storage_dtype(kind))
                 set_var_attrs(ds, r.units[a], part_long_name(part, r.long_names[a]), kind)

@@ -1,10 +1,11 @@
 """Resuming an interrupted run archive: a new archive with the same schema and exactly the committed data.
 
-:func:`resume_run` is :meth:`procedures.archive.writer.RunArchive.resume`: it reads the interrupted file with
-:func:`procedures.archive.reader.open_run` (never modifying it), builds a fresh schema, copies the
-committed rows and records (codes chunk by chunk, byte for byte) and hands back a writer ready for the
-next point. The file names and renames are in ``docs/archive.md`` ("Resume"). :func:`check_resumable` says
-beforehand, without touching the file, whether a resume with a given procedure config will work.
+:func:`resume_run` does the file work of :meth:`procedures.archive.writer.RunArchive.resume`: it reads the
+interrupted file with :func:`procedures.archive.reader.open_run` (never modifying it), builds a fresh
+schema, copies the committed rows and records (codes chunk by chunk, byte for byte), commits them and
+puts the copy in place as ``<final>.partial``, closed, for the writer to reopen. The file names and
+renames are in ``docs/archive.md`` ("Resume records"). :func:`check_resumable` says beforehand, without
+touching the file, whether a resume with a given procedure config will work.
 """
 
 from __future__ import annotations
@@ -15,38 +16,32 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import h5py
 import numpy as np
 
+from procedures.archive.appending import OpenArchive, close_unfinished, failed_write, open_for_append, write_commit
 from procedures.archive.buffers import RecordWriters
-from procedures.archive.layout import (
-    build_schema,
-    creating_path_of,
-    final_path_of,
-    fsync_dir,
-    io_cause,
-    one_line,
-    partial_path_of,
-    software_version,
-    utc_now,
-)
-from procedures.archive.reader import Records, RunData, open_run
+from procedures.archive.declaration import RunDeclaration
+from procedures.archive.files import creating_path_of, final_path_of, fsync_dir, partial_path_of, remove_quietly
+from procedures.archive.io_errors import io_cause, one_line
+from procedures.archive.layout import RunStamp, build_schema
+from procedures.archive.reader import open_run
+from procedures.archive.record_reading import Records
+from procedures.archive.run_data import RunData
 from procedures.archive.spec import PARTIAL_SUFFIX, RECORD_VARS, RESUMABLE_STATUSES, ArchiveError, coerce, split_parts
+from procedures.archive.stamps import software_version, utc_now
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from procedures.archive.writer import RunArchive
-
 
 @dataclass(frozen=True)
 class Committed:
-    """What :meth:`RunArchive.resume` carried over from the interrupted archive.
+    """What :meth:`~procedures.archive.writer.RunArchive.resume` carried over from the interrupted archive.
 
     ``tables[name]`` is a dict of numpy arrays (as :func:`procedures.archive.reader.open_run` returns them)
     holding exactly the committed rows; ``record_points`` is the point index of every committed record;
@@ -63,21 +58,59 @@ class Committed:
         return len(next(iter(cols.values())))
 
 
-def resume_run(
-    writer: type[RunArchive],
-    path: str | os.PathLike[str],
-    *,
-    out_path: str | os.PathLike[str] | None = None,
-    fsync: bool = False,
-) -> tuple[RunArchive, Committed]:
-    """:meth:`RunArchive.resume` (see there), with ``writer`` the class whose writers it opens."""
+@dataclass(frozen=True)
+class _Target:
+    """Where a resume writes: the run's ``final`` name, its ``partial`` file, where the interrupted file moves
+    (``moved``, None when it stays), and the time of the resume (``at``, ISO 8601 UTC)."""
+
+    final: Path
+    partial: Path
+    moved: Path | None
+    at: str
+
+
+def resume_run(path: str | os.PathLike[str], *,
+               out_path: str | os.PathLike[str] | None = None) -> tuple[Path, Committed]:
+    """The file work of :meth:`~procedures.archive.writer.RunArchive.resume` (see there for ``path`` and
+    ``out_path``): afterwards ``<final>.partial`` holds the committed data, closed. Returns the run's final
+    path and what was carried over."""
     src = Path(path)
     if out_path is not None and final_path_of(Path(out_path)).resolve() == final_path_of(src).resolve():
         out_path = None  # "continue under the run's own name" is the default
+    target = _target(src, out_path)
+    with open_run(src) as run:
+        _check_target(run, src, target, keep_name=out_path is None)
+        creating = creating_path_of(target.partial)
+        stamp = RunStamp(run_id=run.run_id, start_time=run.start_time, resumed=_history(run, src, target))
+        declaration = RunDeclaration(metadata=run.metadata, configs=run.configs, instruments=run.instruments,
+                                     tables=run.table_specs,
+                                     waveform_spec=run.records.spec if run.records is not None else None)
+        try:
+            build_schema(creating, declaration, stamp)
+        except (OSError, RuntimeError) as exc:
+            raise ArchiveError(f"{creating}: cannot create the resumed archive: {io_cause(exc)}") from exc
+        try:
+            _copy_committed(run, src, creating, target.partial)
+        except (OSError, RuntimeError) as exc:
+            remove_quietly(creating)
+            raise ArchiveError(f"{creating}: cannot write the resumed archive: {io_cause(exc)}") from exc
+        except BaseException:
+            remove_quietly(creating)
+            raise
+        committed = Committed(
+            tables={t: dict(cols) for t, cols in run.tables.items()},
+            record_points=run.records.point.copy() if run.records is not None else np.zeros(0, dtype=np.int64),
+            source=str(target.moved if target.moved is not None else src),
+        )
+    _move_into_place(src, creating, target)
+    return target.final, committed
+
+
+def _target(src: Path, out_path: str | os.PathLike[str] | None) -> _Target:
+    """Where the resumed run goes: under its own name (the interrupted file moves aside) or to ``out_path``."""
     final = final_path_of(src) if out_path is None else Path(out_path)
     if final.name.endswith(PARTIAL_SUFFIX):
         raise ArchiveError(f"{final}: out_path must be a final name, without {PARTIAL_SUFFIX!r}")
-    partial = partial_path_of(final)
     now = utc_now()
     stamp = now.replace("-", "").replace(":", "").split(".")[0] + "Z"
     moved = None
@@ -87,97 +120,89 @@ def resume_run(
         while moved.exists():
             moved = final.with_name(f"{final.stem}.interrupted-{stamp}-{k}{final.suffix}")
             k += 1
+    return _Target(final=final, partial=partial_path_of(final), moved=moved, at=now)
 
-    with open_run(src) as run:
-        if run.status not in RESUMABLE_STATUSES:
-            hint = f"; rename it to {final_path_of(src)}" if src.name.endswith(PARTIAL_SUFFIX) else ""
-            raise ArchiveError(f"{src}: status is {run.status!r}; only {', '.join(RESUMABLE_STATUSES)} runs can be resumed{hint}")
-        for p in (final, partial) if out_path is not None else (partial,):
-            if p.exists() and p.resolve() != src.resolve():
-                raise ArchiveError(f"{p}: already exists; move it away before resuming {src}")
-        if out_path is None and final.exists() and final.resolve() != src.resolve():
-            raise ArchiveError(f"{final}: a finished archive already has this run's final name; pass out_path")
-        specs = run.table_specs
-        wspec = run.records.spec if run.records is not None else None
-        resumed = list(run.resumed) + [
-            {
-                "from": str(src),
-                "moved_to": str(moved) if moved is not None else None,
-                "at": now,
-                "status": run.status,
-                "reason": run.reason,
-                "rows": {t: run.n_rows(t) for t in specs},
-                "records": len(run.records) if run.records is not None else 0,
-                "opened_with_swmr": run.opened_with_swmr,
-                "software_version": software_version(),
-            }
-        ]
-        creating = creating_path_of(partial)
-        try:
-            build_schema(
-                creating,
-                metadata=run.metadata,
-                configs=run.configs,
-                instruments=run.instruments,
-                tables=specs,
-                waveform_spec=wspec,
-                run_id=run.run_id,
-                start_time=run.start_time,
-                resumed=resumed,
-            )
-        except (OSError, RuntimeError) as exc:
-            raise ArchiveError(f"{creating}: cannot create the resumed archive: {io_cause(exc)}") from exc
-        try:
-            tmp = writer._open_for_append(creating, final=final, fsync=True)
-            try:
-                for tname, t in tmp._tables.items():
-                    cols = run.tables[tname]
-                    n = run.n_rows(tname)
-                    for sv in t.vars:
-                        arr = coerce(sv.dtype, cols[sv.key], (n,) + sv.shape, f"table {tname!r} column {sv.key!r}")
-                        for h5name, data in split_parts(sv, arr).items():
-                            t.writers[h5name].append(data)
-                if tmp._records is not None and run.records is not None:
-                    try:
-                        copy_records(run.records, tmp._records)
-                    except (OSError, RuntimeError) as exc:  # a truncated source, or no room for the copy
-                        raise ArchiveError(f"{src}: cannot copy its records into {creating.name}: "
-                                           f"{io_cause(exc)}") from exc
-                tmp.commit(fsync=True)
-            finally:
-                tmp._abandon()
-        except (OSError, RuntimeError) as exc:
-            _remove(creating)
-            raise ArchiveError(f"{creating}: cannot write the resumed archive: {io_cause(exc)}") from exc
-        except BaseException:
-            _remove(creating)
-            raise
-        committed = Committed(
-            tables={t: dict(cols) for t, cols in run.tables.items()},
-            record_points=run.records.point.copy() if run.records is not None else np.zeros(0, dtype=np.int64),
-            source=str(moved if moved is not None else src),
-        )
-    # Both files are closed now: only closed files are renamed (this also works on Windows). The
-    # interrupted file moves aside unchanged; the copy takes the .partial name and is reopened in
-    # SWMR-write mode. A kill between the two renames leaves both intact under their names.
+
+def _check_target(run: RunData, src: Path, target: _Target, *, keep_name: bool) -> None:
+    """The run must be resumable, and the files the resume makes must not exist yet."""
+    if run.status not in RESUMABLE_STATUSES:
+        hint = f"; rename it to {final_path_of(src)}" if src.name.endswith(PARTIAL_SUFFIX) else ""
+        raise ArchiveError(f"{src}: status is {run.status!r}; only {', '.join(RESUMABLE_STATUSES)} runs can be "
+                           f"resumed{hint}")
+    for p in (target.partial,) if keep_name else (target.final, target.partial):
+        if p.exists() and p.resolve() != src.resolve():
+            raise ArchiveError(f"{p}: already exists; move it away before resuming {src}")
+    if keep_name and target.final.exists() and target.final.resolve() != src.resolve():
+        raise ArchiveError(f"{target.final}: a finished archive already has this run's final name; pass out_path")
+
+
+def _history(run: RunData, src: Path, target: _Target) -> list[dict[str, Any]]:
+    """The run's resume history with this resume added (``docs/archive.md``, "Resume records")."""
+    return list(run.resumed) + [
+        {
+            "from": str(src),
+            "moved_to": str(target.moved) if target.moved is not None else None,
+            "at": target.at,
+            "status": run.status,
+            "reason": run.reason,
+            "rows": {t: run.n_rows(t) for t in run.table_specs},
+            "records": len(run.records) if run.records is not None else 0,
+            "opened_with_swmr": run.opened_with_swmr,
+            "software_version": software_version(),
+        }
+    ]
+
+
+def _copy_committed(run: RunData, src: Path, creating: Path, partial: Path) -> None:
+    """Copy the committed rows and records of ``run`` into the fresh schema at ``creating``, commit, close.
+
+    A failed commit is reported as the writer reports one, naming ``partial`` (the name the file is for).
+    """
+    tmp = open_for_append(creating)
+    closed = False
     try:
-        if moved is not None:
-            os.rename(src, moved)
-        os.replace(creating, partial)
+        _copy_rows(run, tmp)
+        if tmp.records is not None and run.records is not None:
+            try:
+                copy_records(run.records, tmp.records)
+            except (OSError, RuntimeError) as exc:  # a truncated source, or no room for the copy
+                raise ArchiveError(f"{src}: cannot copy its records into {creating.name}: "
+                                   f"{io_cause(exc)}") from exc
+        try:
+            write_commit(tmp, tmp.committed, fsync=True)
+        except (OSError, RuntimeError) as exc:
+            closed = True
+            raise ArchiveError(failed_write(tmp.file, partial, "commit to the archive", exc)) from exc
+    finally:
+        if not closed:
+            close_unfinished(tmp.file)
+
+
+def _copy_rows(run: RunData, dst: OpenArchive) -> None:
+    """Queue every committed row of every table of ``run`` on the writers of ``dst``."""
+    for tname, t in dst.tables.items():
+        cols = run.tables[tname]
+        n = run.n_rows(tname)
+        for sv in t.vars:
+            arr = coerce(sv.dtype, cols[sv.key], (n,) + sv.shape, f"table {tname!r} column {sv.key!r}")
+            for h5name, data in split_parts(sv, arr).items():
+                t.writers[h5name].append(data)
+
+
+def _move_into_place(src: Path, creating: Path, target: _Target) -> None:
+    """Move the interrupted file aside (if it keeps its name) and the copy to ``<final>.partial``.
+
+    Both files are closed now: only closed files are renamed (this also works on Windows). The interrupted
+    file moves aside unchanged. A kill between the two renames leaves both intact under their names.
+    """
+    try:
+        if target.moved is not None:
+            os.rename(src, target.moved)
+        os.replace(creating, target.partial)
     except OSError as exc:
         raise ArchiveError(f"{src}: cannot move the interrupted file aside or the resumed one into place: "
                            f"{io_cause(exc)}") from exc
-    fsync_dir(partial)
-    ar = writer._open_for_append(partial, final=final, fsync=fsync)
-    return ar, committed
-
-
-def _remove(path: Path) -> None:
-    """Delete a half-built file; a failure to delete it is not the error worth reporting."""
-    try:
-        path.unlink(missing_ok=True)
-    except OSError:
-        pass
+    fsync_dir(target.partial)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -280,7 +305,7 @@ def _short(value: Any) -> str:
 
 
 def copy_records(src: Records, dst: RecordWriters) -> None:
-    """Copy the committed records of a reader's :class:`~procedures.archive.reader.Records` into ``dst``.
+    """Copy the committed records of a reader's :class:`~procedures.archive.record_reading.Records` into ``dst``.
 
     Codes go chunk by chunk with HDF5's direct chunk read/write: byte-identical, no recompression.
     """

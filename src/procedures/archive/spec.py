@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,7 +180,8 @@ class WaveformSpec:
 
     def to_json(self) -> dict[str, Any]:
         """The declaration as a JSON-able dict."""
-        return {"channels": list(self.channels), "n_samples": self.n_samples, "dtype": self.dtype, "compress": self.compress}
+        return {"channels": list(self.channels), "n_samples": self.n_samples, "dtype": self.dtype,
+                "compress": self.compress}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> WaveformSpec:
@@ -284,7 +285,8 @@ def validate_table_spec(table: str, spec: TableSpec) -> None:
     for sv in stored_vars(spec):
         for h5name, _ in sv.datasets:
             if h5name in h5names or h5name in dim_sizes or h5name == "row":
-                raise ArchiveError(f"table {table!r}: column {sv.column!r} would be stored as {h5name!r}, which is taken")
+                raise ArchiveError(f"table {table!r}: column {sv.column!r} would be stored as {h5name!r}, which is "
+                                   "taken")
             h5names.add(h5name)
     for dim, labels in spec.labels.items():
         if dim not in dim_sizes:
@@ -320,63 +322,6 @@ def json_text(what: str, value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, sort_keys=False)
     except (TypeError, ValueError) as e:
         raise ArchiveError(f"{what} is not JSON-serialisable: {e}") from None
-
-
-def check_declarations(
-    metadata: Mapping[str, Any],
-    configs: Mapping[str, str],
-    instruments: Mapping[str, Mapping[str, Any]],
-    tables: Mapping[str, TableSpec],
-    waveform_spec: WaveformSpec | None,
-) -> tuple[str, dict[str, dict[str, str]]]:
-    """Check everything a new archive is declared with; return the metadata JSON and each instrument's attributes.
-
-    Raises :class:`ArchiveError` (one line) on the first bad declaration. See ``RunArchive.create`` for
-    what each argument holds.
-    """
-    if not isinstance(metadata, Mapping) or not all(isinstance(k, str) for k in metadata):
-        raise ArchiveError("metadata must be a dict with string keys")
-    metadata_json = json_text("metadata", dict(metadata))
-    if not isinstance(configs, Mapping):
-        raise ArchiveError("configs must be a dict of name -> TOML text")
-    for name, text in configs.items():
-        check_name("config", name)
-        if name == "NX_class":
-            raise ArchiveError("config name 'NX_class' is reserved")
-        if not isinstance(text, str):
-            raise ArchiveError(f"config {name!r} must be text (str), got {type(text).__name__}")
-    if not isinstance(instruments, Mapping):
-        raise ArchiveError("instruments must be a dict of name -> {idn, resource, driver, settings}")
-    inst_attrs: dict[str, dict[str, str]] = {}
-    for name, info in instruments.items():
-        check_name("instrument", name)
-        if not isinstance(info, Mapping):
-            raise ArchiveError(f"instrument {name!r}: expected a dict, got {type(info).__name__}")
-        unknown = set(info) - {*INSTRUMENT_TEXT_KEYS, "settings"}
-        missing = set(INSTRUMENT_TEXT_KEYS) - set(info)
-        if unknown or missing:
-            raise ArchiveError(
-                f"instrument {name!r}: keys are idn, resource, driver, settings"
-                + (f"; missing {sorted(missing)}" if missing else "")
-                + (f"; unknown {sorted(unknown)}" if unknown else "")
-            )
-        for k in INSTRUMENT_TEXT_KEYS:
-            if not isinstance(info[k], str):
-                raise ArchiveError(f"instrument {name!r}: {k} must be a string")
-        settings = info.get("settings", {})
-        if not isinstance(settings, Mapping):
-            raise ArchiveError(f"instrument {name!r}: settings must be a dict")
-        inst_attrs[name] = {k: info[k] for k in INSTRUMENT_TEXT_KEYS}
-        inst_attrs[name]["settings_json"] = json_text(f"instrument {name!r} settings", dict(settings))
-    if not isinstance(tables, Mapping):
-        raise ArchiveError("tables must be a dict of name -> TableSpec")
-    for tname, spec in tables.items():
-        validate_table_spec(tname, spec)
-    if waveform_spec is not None:
-        validate_waveform_spec(waveform_spec)
-    if not tables and waveform_spec is None:
-        raise ArchiveError("an archive needs at least one table or a waveform_spec")
-    return metadata_json, inst_attrs
 
 
 # --------------------------------------------------------------------------------------------------
@@ -429,6 +374,33 @@ def split_parts(sv: StoredVar, arr: np.ndarray) -> dict[str, np.ndarray]:
     return {sv.datasets[0][0]: np.ascontiguousarray(arr)}
 
 
+def row_parts(table: str, stored: Sequence[StoredVar], row: Any) -> dict[str, np.ndarray]:
+    """One row of ``table`` as stored: ``{dataset name: array}``, converted from ``row`` (column -> value).
+
+    ``stored`` are the table's :func:`stored_vars`. A row that is not a dict, a missing or unknown key, a
+    wrong shape or type, or a negative uncertainty raises :class:`ArchiveError` naming the table and column.
+    """
+    if not isinstance(row, Mapping):
+        raise ArchiveError(f"table {table!r}: a row must be a dict, got {type(row).__name__}")
+    keys = [sv.key for sv in stored]
+    missing = [k for k in keys if k not in row]
+    unknown = [k for k in row if k not in set(keys)]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {', '.join(map(repr, missing))}")
+        if unknown:
+            parts.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
+        raise ArchiveError(f"table {table!r}: {'; '.join(parts)}; nothing was written")
+    out: dict[str, np.ndarray] = {}
+    for sv in stored:
+        arr = coerce(sv.dtype, row[sv.key], sv.shape, f"table {table!r} column {sv.key!r}")
+        if sv.is_uncertainty and sv.dtype == "float64" and np.any(arr < 0):
+            raise ArchiveError(f"table {table!r} column {sv.key!r}: an uncertainty cannot be negative")
+        out.update(split_parts(sv, arr))
+    return out
+
+
 def record_values(
     spec: WaveformSpec, point: int, codes: np.ndarray, scaling: Mapping[str, Any]
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -452,10 +424,11 @@ def record_values(
     want = np.dtype(spec.dtype)
     if codes.dtype != want:
         info = np.iinfo(want)
-        if codes.dtype.kind not in "iu" or (codes.size and (int(codes.min()) < info.min or int(codes.max()) > info.max)):
+        if codes.dtype.kind not in "iu" or (codes.size and (int(codes.min()) < info.min
+                                                            or int(codes.max()) > info.max)):
             raise ArchiveError(f"record: codes ({codes.dtype}) do not fit the archive's {want} codes")
         codes = codes.astype(want)
-    rows = {"point": np.array([point], dtype=np.int64)}
+    rows: dict[str, np.ndarray] = {"point": np.array([point], dtype=np.int64)}
     for name in ("y_increment", "y_origin", "y_reference"):
         value = scaling[name]
         arr = np.asarray(value)

@@ -6,10 +6,13 @@ after each finished point, and finally :meth:`RunArchive.finish`::
 
     spec = TableSpec({"freq_hz": Column("float64", "Hz", "test frequency"),
                       "Add": Column("complex128", "1", "differential gain", uncertainty=True)})
-    with RunArchive.create("run.h5", metadata={...}, configs={"board": toml_text}, instruments={...},
-                           tables={"gains": spec}, waveform_spec=WaveformSpec(("v1", "v2", "vo1", "vo2"), 100_000, "int8")) as ar:
+    declaration = RunDeclaration(metadata={...}, configs={"board": toml_text}, instruments={...},
+                                 tables={"gains": spec},
+                                 waveform_spec=WaveformSpec(("v1", "v2", "vo1", "vo2"), 100_000, "int8"))
+    with RunArchive.create("run.h5", declaration) as ar:
         for point, f in enumerate(freqs):
-            ar.append_record(point, codes, y_increment=..., y_origin=..., y_reference=..., x_increment=..., x_origin=...)
+            ar.append_record(point, codes, y_increment=..., y_origin=..., y_reference=..., x_increment=...,
+                             x_origin=...)
             ar.append("gains", {"freq_hz": f, "Add": add, "Add_u": add_u})
             ar.commit()
     # leaving the block finishes the run: "complete", or "failed"/"aborted" if an exception escaped
@@ -23,10 +26,10 @@ Where each design choice comes from (``docs/reference/hdf5-archive.md``, cited a
 * Crash safety (§0.3, §2.1, §2.3): the whole schema is created first, then SWMR is switched on
   (``libver=("v110", "v110")``); afterwards the writer only appends along unlimited dimensions of chunked
   datasets. ``commit()`` writes the queued rows, then ``flush()`` -> counters -> ``flush()``; readers
-  trust the counters, never the extents. The schema is built in ``<path>.partial.creating``, closed, renamed to ``<path>.partial`` and
-  reopened directly in SWMR-write mode (``H5F_ACC_SWMR_WRITE``), so a ``.partial`` never holds half a
-  schema, is never open for writing without SWMR, and only closed files are ever renamed (Windows cannot
-  rename an open file); ``finish()`` closes, fsyncs and ``os.replace``-s it to ``<path>``.
+  trust the counters, never the extents. The schema is built in ``<path>.partial.creating``, closed, renamed
+  to ``<path>.partial`` and reopened directly in SWMR-write mode (``H5F_ACC_SWMR_WRITE``), so a ``.partial``
+  never holds half a schema, is never open for writing without SWMR, and only closed files are ever renamed
+  (Windows cannot rename an open file); ``finish()`` closes, fsyncs and ``os.replace``-s it to ``<path>``.
 * All counters (one per table, one for the records) live in one single-chunk dataset,
   ``/entry/n_committed``, rewritten by one direct chunk write: a kill cannot leave the table counts of one
   commit beside the record counts of another, so a resumed run always restarts on a commit boundary. (The
@@ -37,7 +40,8 @@ Where each design choice comes from (``docs/reference/hdf5-archive.md``, cited a
   shuffle+gzip level 1, never LZF (§0.4, §3).
 * Speed: a point's cost is its per-variable calls, not its flushes (§2.3 "Cost of the protocol"). Table
   rows and per-record scaling wait in a one-chunk buffer per variable and go out at commit as HDF5
-  direct chunk writes; uncompressed codes are direct chunk writes too (see :class:`procedures.archive.buffers.RowBuffer`).
+  direct chunk writes; uncompressed codes are direct chunk writes too (see
+  :class:`procedures.archive.buffers.RowBuffer`).
 * Complex values are stored as ``_re``/``_im`` float pairs (§1.3), uncertainties as ``<var>_u`` linked
   by ``ancillary_variables`` (§0.2), configuration and identities as UTF-8 string attributes with JSON for
   nested data (§0.2).
@@ -46,9 +50,11 @@ Where each design choice comes from (``docs/reference/hdf5-archive.md``, cited a
 
 The layout is documented in ``docs/archive.md``; the reader is :mod:`procedures.archive.reader`. This module
 is the writer, :class:`RunArchive`; its parts live beside it, and their public names are re-exported here:
-:mod:`procedures.archive.spec` (format names, declarations, validation, value conversion),
-:mod:`procedures.archive.layout` (file names and the schema), :mod:`procedures.archive.buffers` (the
-buffered writers), :mod:`procedures.archive.result_groups` (whole-run results) and :mod:`procedures.archive.resume`.
+:mod:`procedures.archive.spec` (format names, table and record declarations, validation, value conversion),
+:mod:`procedures.archive.declaration` (:class:`RunDeclaration`), :mod:`procedures.archive.files` (file
+names), :mod:`procedures.archive.layout` (the schema), :mod:`procedures.archive.appending` (the open file
+and the commit protocol), :mod:`procedures.archive.buffers` (the buffered writers),
+:mod:`procedures.archive.result_groups` (whole-run results) and :mod:`procedures.archive.resume`.
 """
 
 from __future__ import annotations
@@ -60,25 +66,22 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import h5py
 import numpy as np
 
-from procedures.archive.buffers import RecordWriters, TableWriters, open_writers, row_writer
-from procedures.archive.layout import (
-    NOT_A_VARIABLE,
-    build_schema,
-    close_after_io_error,
-    committed_counts,
-    creating_path_of,
-    final_path_of,
-    fsync_dir,
-    fsync_path,
-    io_cause,
-    one_line,
-    partial_path_of,
-    software_version,
-    utc_now,
+from procedures.archive.appending import (
+    OpenArchive,
+    close_unfinished,
+    failed_write,
+    open_for_append,
+    write_commit,
+    write_counters,
 )
+from procedures.archive.buffers import TableWriters, row_writer
+from procedures.archive.declaration import RunDeclaration
+from procedures.archive.dimensions import NOT_A_VARIABLE
+from procedures.archive.files import creating_path_of, final_path_of, fsync_dir, fsync_path, partial_path_of
+from procedures.archive.io_errors import io_cause, one_line
+from procedures.archive.layout import RunStamp, build_schema
 from procedures.archive.result_groups import PendingResult, prepare_result, write_results
 from procedures.archive.resume import Committed, resume_run
 from procedures.archive.spec import (  # the format names and declarations are re-exported (see __all__)
@@ -102,21 +105,21 @@ from procedures.archive.spec import (  # the format names and declarations are r
     TableSpec,
     WaveformSpec,
     check_name,
-    coerce,
     record_values,
-    split_parts,
+    row_parts,
     stored_vars,
     stored_vars_u,
     validate_table_spec,
     validate_waveform_spec,
 )
+from procedures.archive.stamps import software_version, utc_now
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from instruments.waveform import Waveform
 
-# The public names of procedures.archive.writer before it was split into its parts; callers import them from here.
+# The writer's public names: RunArchive and the names of its parts that callers import from here.
 __all__ = [
-    "ArchiveError", "Column", "Committed", "RunArchive", "StoredVar", "TableSpec", "WaveformSpec",
+    "ArchiveError", "Column", "Committed", "RunArchive", "RunDeclaration", "StoredVar", "TableSpec", "WaveformSpec",
     "final_path_of", "software_version", "stored_vars", "stored_vars_u", "utc_now", "validate_table_spec",
     "validate_waveform_spec", "CODE_DTYPES", "COLUMN_DTYPES", "CREATING_SUFFIX", "FILE_FORMAT", "FINAL_STATUSES",
     "FORMAT_VERSION", "LIBVER", "NOT_A_VARIABLE", "PARTIAL_SUFFIX", "RESERVED_GROUPS", "RESULTS_GROUP",
@@ -127,26 +130,14 @@ __all__ = [
 class RunArchive:
     """Writer of one run archive. Make one with :meth:`create` or :meth:`resume`, never directly."""
 
-    def __init__(
-        self,
-        file: h5py.File,
-        *,
-        final_path: Path,
-        tables: dict[str, TableWriters],
-        records: RecordWriters | None,
-        counter: h5py.Dataset,
-        committed: np.ndarray,
-        fsync: bool,
-        run_id: str,
-    ) -> None:
-        self._file = file
+    def __init__(self, archive: OpenArchive, *, final_path: Path, fsync: bool) -> None:
+        self._archive = archive
+        self._file = archive.file
+        self._tables = archive.tables
+        self._records = archive.records
+        self._committed = archive.committed
         self._final = final_path
-        self._tables = tables
-        self._records = records
-        self._counter = counter
-        self._committed = committed
         self._fsync = fsync
-        self._run_id = run_id
         self._finished = False
         self._broken: str | None = None  # the one-line error of a failed write; nothing more is written then
         self._results: dict[str, PendingResult] = {}
@@ -157,26 +148,20 @@ class RunArchive:
     def create(
         cls,
         path: str | os.PathLike[str],
+        declaration: RunDeclaration,
         *,
-        metadata: Mapping[str, Any],
-        configs: Mapping[str, str],
-        instruments: Mapping[str, Mapping[str, Any]],
-        tables: Mapping[str, TableSpec],
-        waveform_spec: WaveformSpec | None = None,
         run_id: str | None = None,
         fsync: bool = False,
         overwrite: bool = False,
     ) -> RunArchive:
         """Create ``<path>.partial`` holding the whole schema, status ``running``, and return its writer.
 
-        ``path`` is the final name (``run.h5``); the file only takes it in :meth:`finish`. ``metadata`` is
-        any JSON-able dict (operator, board, procedure name, ...); ``configs`` maps a name (``bench``,
-        ``board``, ``procedure``) to the TOML text as given; ``instruments`` maps a name to
-        ``{"idn": *IDN? reply, "resource": VISA resource, "driver": module or class, "settings": JSON-able
-        dict}``. ``fsync=True`` fsyncs after every commit (survives power loss, not only a killed
-        process; §2.1 "flush is not fsync"). Refuses to overwrite an existing archive or ``.partial``
-        unless ``overwrite`` is true. Raises :class:`ArchiveError` on any bad declaration, before any file
-        is made.
+        ``path`` is the final name (``run.h5``); the file only takes it in :meth:`finish`. ``declaration``
+        holds the metadata, configs, instruments, tables and records of the run (:class:`RunDeclaration`
+        says what each holds); ``run_id`` defaults to a new UUID. ``fsync=True`` fsyncs after every commit
+        (survives power loss, not only a killed process; §2.1 "flush is not fsync"). Refuses to overwrite
+        an existing archive or ``.partial`` unless ``overwrite`` is true. Raises :class:`ArchiveError` on any
+        bad declaration, before any file is made.
         """
         final = Path(path)
         if final.name.endswith(PARTIAL_SUFFIX):
@@ -188,17 +173,7 @@ class RunArchive:
                     raise ArchiveError(f"{p}: already exists; choose another name or resume it")
         creating = creating_path_of(partial)
         try:
-            build_schema(
-                creating,
-                metadata=metadata,
-                configs=configs,
-                instruments=instruments,
-                tables=tables,
-                waveform_spec=waveform_spec,
-                run_id=run_id or uuid.uuid4().hex,
-                start_time=utc_now(),
-                resumed=[],
-            )
+            build_schema(creating, declaration, RunStamp(run_id=run_id or uuid.uuid4().hex, start_time=utc_now()))
             # Only a closed, complete schema takes the .partial name (renaming a closed file also works on
             # Windows); the writer then reopens it directly in SWMR-write mode.
             os.replace(creating, partial)
@@ -215,41 +190,9 @@ class RunArchive:
 
     @classmethod
     def _open_for_append(cls, path: Path, *, final: Path, fsync: bool) -> RunArchive:
-        """Open an archive built by :func:`~procedures.archive.layout.build_schema` (and closed) for appending, in SWMR mode.
-
-        The file is opened with ``H5F_ACC_SWMR_WRITE``, so from its first byte written it is marked as a
-        SWMR file that a reader can open after a crash (§2.1); there is no moment in which it is open
-        for writing without SWMR. Appending continues after the committed rows.
-        """
-        fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
-        fapl.set_libver_bounds(h5py.h5f.LIBVER_V110, h5py.h5f.LIBVER_V110)
-        try:
-            fid = h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDWR | h5py.h5f.ACC_SWMR_WRITE, fapl=fapl)
-        except (OSError, RuntimeError) as exc:
-            raise ArchiveError(f"{path}: cannot open the archive for writing: {io_cause(exc)}") from exc
-        f = h5py.File(fid)
-        try:
-            entry = f["entry"]
-            counts = committed_counts(entry)
-            if any(n < 0 for n in counts.values()):
-                raise ArchiveError(f"{path}: negative committed counts {counts}; the file is damaged")
-            tables, records = open_writers(entry, counts)
-            return cls(
-                f,
-                final_path=final,
-                tables=tables,
-                records=records,
-                counter=entry["n_committed"],
-                committed=np.array(list(counts.values()), dtype=np.int64),
-                fsync=fsync,
-                run_id=str(entry.attrs["run_id"]),
-            )
-        except BaseException:
-            try:
-                f.close()  # nothing was written: a plain close (it also clears the SWMR-write mark)
-            except (OSError, RuntimeError):
-                close_after_io_error(f)
-            raise
+        """The writer of the closed archive at ``path``, reopened in SWMR-write mode after its committed rows
+        (:func:`~procedures.archive.appending.open_for_append`)."""
+        return cls(open_for_append(path), final_path=final, fsync=fsync)
 
     # ---- properties ----------------------------------------------------------------------------
 
@@ -266,7 +209,7 @@ class RunArchive:
     @property
     def run_id(self) -> str:
         """The run's identifier (kept across resumes)."""
-        return self._run_id
+        return self._archive.run_id
 
     @property
     def finished(self) -> bool:
@@ -303,10 +246,8 @@ class RunArchive:
         try:
             yield
         except (OSError, RuntimeError) as exc:
-            self._broken = (f"{self.partial_path}: cannot {action}: {io_cause(exc)}; the file keeps what was "
-                            "committed before it (resume the run once the cause is fixed)")
+            self._broken = failed_write(self._file, self.partial_path, action, exc)
             self._finished = True
-            close_after_io_error(self._file)
             raise ArchiveError(self._broken) from exc
 
     def _table(self, table: str) -> TableWriters:
@@ -325,24 +266,7 @@ class RunArchive:
         """
         self._check_open()
         t = self._table(table)
-        if not isinstance(row, Mapping):
-            raise ArchiveError(f"table {table!r}: a row must be a dict, got {type(row).__name__}")
-        keys = [sv.key for sv in t.vars]
-        missing = [k for k in keys if k not in row]
-        unknown = [k for k in row if k not in set(keys)]
-        if missing or unknown:
-            parts = []
-            if missing:
-                parts.append(f"missing column(s) {', '.join(map(repr, missing))}")
-            if unknown:
-                parts.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
-            raise ArchiveError(f"table {table!r}: {'; '.join(parts)}; nothing was written")
-        stored: dict[str, np.ndarray] = {}
-        for sv in t.vars:
-            arr = coerce(sv.dtype, row[sv.key], sv.shape, f"table {table!r} column {sv.key!r}")
-            if sv.is_uncertainty and sv.dtype == "float64" and np.any(arr < 0):
-                raise ArchiveError(f"table {table!r} column {sv.key!r}: an uncertainty cannot be negative")
-            stored.update(split_parts(sv, arr))
+        stored = row_parts(table, t.vars, row)
         index = t.n
         for h5name, arr in stored.items():
             t.writers[h5name].append(arr.reshape((1,) + arr.shape))
@@ -392,11 +316,13 @@ class RunArchive:
             raise ArchiveError(f"{self.partial_path}: this archive was created without a waveform_spec")
         C = len(self._records.spec.channels)
         if len(waveforms) != C:
-            raise ArchiveError(f"record: expected {C} waveforms ({', '.join(self._records.spec.channels)}), got {len(waveforms)}")
+            raise ArchiveError(f"record: expected {C} waveforms ({', '.join(self._records.spec.channels)}), "
+                               f"got {len(waveforms)}")
         x_inc = {w.x_increment_s for w in waveforms}
         x_org = {w.x_origin_s for w in waveforms}
         if len(x_inc) != 1 or len(x_org) != 1:
-            raise ArchiveError(f"record: the waveforms have different time axes (x_increment {sorted(x_inc)}, x_origin {sorted(x_org)})")
+            raise ArchiveError(f"record: the waveforms have different time axes (x_increment {sorted(x_inc)}, "
+                               f"x_origin {sorted(x_org)})")
         lengths = {np.asarray(w.codes).shape for w in waveforms}
         if len(lengths) != 1:
             raise ArchiveError(f"record: the waveforms have different lengths {sorted(lengths)}")
@@ -419,22 +345,8 @@ class RunArchive:
         """
         self._check_open()
         with self._writing("commit to the archive"):
-            for t in self._tables.values():
-                for w in t.writers.values():
-                    w.write_out()
-            if self._records is not None:
-                for w in self._records.small():
-                    w.write_out()
-            counts = np.array([t.n for t in self._tables.values()] + ([self._records.n] if self._records else []),
-                              dtype=np.int64)
-            self._file.flush()
-            if not np.array_equal(counts, self._committed):
-                # All counters in one chunk, one write: they reach the file together or not at all.
-                self._counter.id.write_direct_chunk((0,), counts)
-                self._file.flush()
-                self._committed = counts
-            if self._fsync if fsync is None else fsync:
-                os.fsync(self._file.id.get_vfd_handle())
+            self._committed = write_commit(self._archive, self._committed,
+                                           fsync=self._fsync if fsync is None else fsync)
 
     def reset_table(self, table: str) -> None:
         """Drop every row of ``table`` (committed, written or queued): the next :meth:`append` is its row 0.
@@ -456,8 +368,7 @@ class RunArchive:
             if self._committed[index] != 0:
                 counts = self._committed.copy()
                 counts[index] = 0
-                self._counter.id.write_direct_chunk((0,), counts)
-                self._file.flush()
+                write_counters(self._archive, counts)
                 self._committed = counts
             for name, w in list(t.writers.items()):
                 if w.ds.shape[0]:
@@ -539,11 +450,7 @@ class RunArchive:
         """Close without finishing; the file stays on disk as it is (status ``running``). Used by resume."""
         if not self._finished:
             self._finished = True
-            try:
-                self._file.close()
-            except (OSError, RuntimeError):
-                close_after_io_error(self._file)
-                raise
+            close_unfinished(self._file)
 
     def __enter__(self) -> RunArchive:
         return self
@@ -580,4 +487,5 @@ class RunArchive:
         Returns the writer (committed, ready for the next point) and the :class:`Committed` data, so the
         procedure can skip finished points.
         """
-        return resume_run(cls, path, out_path=out_path, fsync=fsync)
+        final, committed = resume_run(path, out_path=out_path)
+        return cls._open_for_append(partial_path_of(final), final=final, fsync=fsync), committed

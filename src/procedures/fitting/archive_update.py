@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import h5py
 
-from procedures.archive.layout import close_after_io_error, fsync_dir, fsync_path, io_cause
+from procedures.archive.files import fsync_dir, fsync_path
+from procedures.archive.io_errors import close_after_io_error, io_cause
 from procedures.archive.reader import open_run
 from procedures.archive.result_groups import prepare_result, write_results
 from procedures.archive.writer import FINAL_STATUSES, LIBVER, RESULTS_GROUP, ArchiveError

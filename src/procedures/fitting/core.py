@@ -21,10 +21,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from instruments.errors import DiffbenchError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only; imported when a fit runs (it is slow to import)
+    import lmfit
 
 
 class FitError(DiffbenchError):
@@ -52,7 +56,8 @@ class ParamSpec:
 
 @dataclass
 class FitResult:
-    """One fit of a run's measurement to a circuit model (the API the report reads; see ``procedures.fitting.run_fits``).
+    """One fit of a run's measurement to a circuit model (the API the report reads; see
+    ``procedures.fitting.run_fits``).
 
     ``params``/``values``/``stderr``/``correlation``/``units``/``nominal``: the free parameters, their
     fitted values and standard uncertainties (k = 1), their correlation matrix, units, and their values at
@@ -161,22 +166,8 @@ def least_squares(specs: Sequence[ParamSpec], free: Sequence[str], residual: Cal
     import lmfit
 
     by_name = {s.name: s for s in specs}
-    bounds = dict(bounds or {})
-    start = dict(start or {})
     fixed = {s.name: s.nominal for s in specs if s.name not in free}
-    params = lmfit.Parameters()
-    for name in free:
-        s = by_name[name]
-        lo, hi = bounds_for(s, bounds)
-        if not lo < hi:
-            raise FitOptionError(f"{fit_name} fit: bounds of {name} must satisfy lo < hi, got [{lo:g}, {hi:g}]")
-        x0 = float(np.clip(start.get(name, s.nominal), lo, hi))
-        if not lo < x0 < hi:  # on a bound lmfit's bound transform has zero slope: start inside
-            if math.isfinite(lo) and math.isfinite(hi):
-                x0 = lo + 0.5 * (hi - lo)
-            else:
-                x0 = lo + 0.01 * s.scale if math.isfinite(lo) else hi - 0.01 * s.scale
-        params.add(name, value=x0 / s.scale, min=lo / s.scale, max=hi / s.scale)
+    params = _scaled_params(by_name, free, dict(bounds or {}), dict(start or {}), fit_name)
 
     def values_of(p: lmfit.Parameters) -> dict[str, float]:
         out = dict(fixed)
@@ -195,27 +186,51 @@ def least_squares(specs: Sequence[ParamSpec], free: Sequence[str], residual: Cal
         raise FitError(f"{fit_name} fit: {n_res} residuals cannot determine {len(free)} free parameters")
     mini = lmfit.Minimizer(fcn, params, scale_covar=False, max_nfev=max_nfev)
     res = mini.minimize(method="leastsq")
-    values = values_of(res.params)
     chi2 = float(np.sum(fcn(res.params) ** 2))
-    scales = np.array([by_name[n].scale for n in free])
-    P = len(free)
-    covar = getattr(res, "covar", None)
-    if covar is None or np.shape(covar) != (P, P) or not np.all(np.isfinite(covar)):
-        cov = np.full((P, P), np.nan)
-        message = (res.message or "") + "; the covariance could not be estimated (a parameter at a bound or " \
-                                         "parameters that the data cannot tell apart)"
-        success = False
-    else:
-        cov = np.asarray(covar) * np.outer(scales, scales)
-        message, success = str(res.message or ""), bool(res.success)
+    cov, success, message = _covariance(res, np.array([by_name[n].scale for n in free]))
     chi2_red = chi2 / dof
     scale = max(1.0, math.sqrt(chi2_red)) if math.isfinite(chi2_red) else 1.0
     std = np.sqrt(np.clip(np.diag(cov), 0.0, None)) * scale
     with np.errstate(invalid="ignore", divide="ignore"):
         d = np.sqrt(np.diag(cov))
         corr = cov / np.outer(d, d)
-    return Solution(values=values, free=list(free), stderr=std, correlation=corr, covariance=cov * scale**2,
-                    chi2=chi2, dof=dof, n_residuals=n_res, stderr_scale=scale, success=success, message=message)
+    return Solution(values=values_of(res.params), free=list(free), stderr=std, correlation=corr,
+                    covariance=cov * scale**2, chi2=chi2, dof=dof, n_residuals=n_res, stderr_scale=scale,
+                    success=success, message=message)
+
+
+def _scaled_params(by_name: Mapping[str, ParamSpec], free: Sequence[str], bounds: Mapping[str, Sequence[float]],
+                   start: Mapping[str, float], fit_name: str) -> lmfit.Parameters:
+    """The lmfit parameters of the free parameters, each as ``value/scale`` within its scaled bounds, starting
+    at ``start`` (default: the nominal), clipped into the bounds and moved off a bound."""
+    import lmfit
+
+    params = lmfit.Parameters()
+    for name in free:
+        s = by_name[name]
+        lo, hi = bounds_for(s, bounds)
+        if not lo < hi:
+            raise FitOptionError(f"{fit_name} fit: bounds of {name} must satisfy lo < hi, got [{lo:g}, {hi:g}]")
+        x0 = float(np.clip(start.get(name, s.nominal), lo, hi))
+        if not lo < x0 < hi:  # on a bound lmfit's bound transform has zero slope: start inside
+            if math.isfinite(lo) and math.isfinite(hi):
+                x0 = lo + 0.5 * (hi - lo)
+            else:
+                x0 = lo + 0.01 * s.scale if math.isfinite(lo) else hi - 0.01 * s.scale
+        params.add(name, value=x0 / s.scale, min=lo / s.scale, max=hi / s.scale)
+    return params
+
+
+def _covariance(res: lmfit.minimizer.MinimizerResult, scales: np.ndarray) -> tuple[np.ndarray, bool, str]:
+    """The free parameters' covariance in their own units from lmfit's result ``res`` (NaN where lmfit could not
+    estimate it), whether the fit succeeded, and its message."""
+    P = len(scales)
+    covar = getattr(res, "covar", None)
+    if covar is None or np.shape(covar) != (P, P) or not np.all(np.isfinite(covar)):
+        message = (res.message or "") + "; the covariance could not be estimated (a parameter at a bound or " \
+                                        "parameters that the data cannot tell apart)"
+        return np.full((P, P), np.nan), False, message
+    return np.asarray(covar) * np.outer(scales, scales), bool(res.success), str(res.message or "")
 
 
 def propagate(fn: Callable[[dict[str, float]], float], sol: Solution,

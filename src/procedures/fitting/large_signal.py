@@ -18,8 +18,8 @@ config's resistor value.
 
 Uncertainties. |Add| from the table's ``Add_u``. The THD's: the harmonics come out of the same
 least-squares sine fit as the fundamental, so each has its per-quadrature uncertainty ``s_h =
-hypot(u_vo1, u_vo2)`` of the outputs' fundamental (IEEE 1057 fit, docs/reference/measurement-methods.md §1), read from the
-points table; then ``u(THD) = hypot(s_h, THD s_h)/|F|`` with ``|F|`` the fundamental of vod. Noise adds
+hypot(u_vo1, u_vo2)`` of the outputs' fundamental (IEEE 1057 fit, docs/reference/measurement-methods.md §1), read
+from the points table; then ``u(THD) = hypot(s_h, THD s_h)/|F|`` with ``|F|`` the fundamental of vod. Noise adds
 ``2 (K - 1) s_h^2`` to the expected sum of squared harmonics (K - 1 fitted harmonics), so the model THD is
 compared as ``sqrt(THD^2 + 2 (K - 1) s_h^2/|F|^2)``; points whose THD is below five of its uncertainties
 (where the THD's distribution is far from Gaussian) do not enter the THD residuals.
@@ -28,6 +28,7 @@ compared as ``sqrt(THD^2 + 2 (K - 1) s_h^2/|F|^2)``; points whose THD is below f
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -74,6 +75,54 @@ def _harmonic_sigma(points: Mapping[str, np.ndarray] | None, n_rows: int) -> tup
     return np.hypot(u[:, 2], u[:, 3]), n_h
 
 
+@dataclass(frozen=True)
+class _ThdWeights:
+    """How the THD enters the fit: its standard uncertainty ``u``, the squared noise floor ``floor2`` that the
+    fitted harmonics add to it (both relative to the fundamental), the points whose THD is fitted (``used``)
+    and the number of noise quadratures in the floor (module docstring)."""
+
+    u: np.ndarray
+    floor2: np.ndarray
+    used: np.ndarray
+    quadratures: int
+
+
+def _thd_weights(sig: tuple[np.ndarray, int] | None, fund: np.ndarray, thd: np.ndarray,
+                 used: np.ndarray) -> _ThdWeights:
+    """The THD's weights from the per-quadrature harmonic uncertainty ``sig`` (of these rows; None: no THD fit)
+    and the fundamental ``fund`` of vod (V)."""
+    if sig is None:
+        return _ThdWeights(np.full_like(thd, np.nan), np.zeros_like(thd), np.zeros_like(used), 0)
+    s_h, n_h = sig
+    thd_u = np.hypot(s_h, thd * s_h) / fund
+    floor2 = 2.0 * n_h * (s_h / fund) ** 2
+    return _ThdWeights(thd_u, floor2, used & (thd > THD_MIN_SIGMAS * thd_u), 2 * n_h)
+
+
+def _analyse(model: PairTransferModel, bias: float, a: np.ndarray,
+             p: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fundamental gain (V/V), THD (ratio) and whether the devices stay in the modelled region over the whole
+    cycle, per drive amplitude ``a`` (V peak) about the input bias ``bias`` (V)."""
+    region = []
+
+    def transfer(v: np.ndarray) -> np.ndarray:
+        dc = model.solve(bias + v / 2.0, bias - v / 2.0, p)
+        region.append(model.in_region(dc))
+        return dc.vod
+
+    d = harmonic_analysis(transfer, a, n_harmonics=N_HARMONICS, n_samples=N_SAMPLES)
+    inside = np.all(region[0], axis=1)
+    return d.fundamental_gain, d.thd, inside
+
+
+def _curves(model: PairTransferModel, bias: float, amp: np.ndarray,
+            p: Mapping[str, float]) -> dict[str, np.ndarray]:
+    """Gain and THD on a dense grid over the measured amplitudes, NaN where the devices leave the modelled region."""
+    curve = np.geomspace(amp.min(), amp.max(), 61)
+    g, t, inside = _analyse(model, bias, curve, p)
+    return {"gain": np.where(inside, g, np.nan), "thd": np.where(inside, t, np.nan)}
+
+
 def fit_large_signal(table: Mapping[str, np.ndarray], board: BoardConfig, options: Mapping[str, Any],
                      points: Mapping[str, np.ndarray] | None = None) -> FitResult:
     """Fit a ``dm_gain`` table (vid_vpk, Add, Add_u, thd_out); ``points`` is the run's points table (for the
@@ -81,8 +130,7 @@ def fit_large_signal(table: Mapping[str, np.ndarray], board: BoardConfig, option
     all_rows = len(np.asarray(table["vid_vpk"]))
     idx = _select(table)
     amp = np.asarray(table["vid_vpk"], float)[idx]
-    add = np.asarray(table["Add"], complex)[idx]
-    gain = np.abs(add)
+    gain = np.abs(np.asarray(table["Add"], complex)[idx])
     gain_u = np.abs(np.real(np.asarray(table["Add_u"], complex)[idx]))
     thd = np.asarray(table["thd_out"], float)[idx]
     sig = _harmonic_sigma(points, all_rows)
@@ -90,63 +138,35 @@ def fit_large_signal(table: Mapping[str, np.ndarray], board: BoardConfig, option
     free = choose_free(model.specs, options.get("large_signal_free"),
                        [n for n in ("vt", "v_ov", "i_tail") if n in model.nominal], NAME)
     bias = board.bias_v
-
-    def analyse(a: np.ndarray, p: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Fundamental gain (V/V), THD (ratio) and least headroom over the cycle, per amplitude."""
-        region = []
-
-        def transfer(v: np.ndarray) -> np.ndarray:
-            dc = model.solve(bias + v / 2.0, bias - v / 2.0, p)
-            region.append(model.in_region(dc))
-            return dc.vod
-
-        d = harmonic_analysis(transfer, a, n_harmonics=N_HARMONICS, n_samples=N_SAMPLES)
-        inside = np.all(region[0], axis=1)
-        return d.fundamental_gain, d.thd, inside
-
-    g_nom, thd_nom, inside = analyse(amp, model.nominal)
+    g_nom, thd_nom, inside = _analyse(model, bias, amp, model.nominal)
     used = inside & np.isfinite(gain) & (gain_u > 0)
     if used.sum() < len(free) + 1:
         raise FitError(f"large-signal fit: only {int(used.sum())} amplitudes keep the devices in the modelled "
                        "region (the outputs swing into saturation); lower the drive amplitudes")
-    if sig is not None:
-        s_h, n_h = sig[0][idx], sig[1]
-        fund = gain * amp
-        thd_u = np.hypot(s_h, thd * s_h) / fund
-        floor2 = 2.0 * n_h * (s_h / fund) ** 2
-        thd_used = used & (thd > THD_MIN_SIGMAS * thd_u)
-    else:
-        thd_u = np.full_like(thd, np.nan)
-        floor2 = np.zeros_like(thd)
-        thd_used = np.zeros_like(used)
+    w = _thd_weights(None if sig is None else (sig[0][idx], sig[1]), gain * amp, thd, used)
 
     def expected(g: np.ndarray, t: np.ndarray, rows: np.ndarray | slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
         """What the measurement should read: the THD with the noise floor of the harmonics added."""
-        return g, np.sqrt(t**2 + floor2[rows])
+        return g, np.sqrt(t**2 + w.floor2[rows])
 
     def residual(p: Mapping[str, float]) -> np.ndarray:
-        g, t = expected(*analyse(amp[used], p)[:2], used)
-        r_t = (thd[used] - t) / thd_u[used]
-        return np.concatenate([(gain[used] - g) / gain_u[used], r_t[thd_used[used]]])
+        g, t = expected(*_analyse(model, bias, amp[used], p)[:2], used)
+        r_t = (thd[used] - t) / w.u[used]
+        return np.concatenate([(gain[used] - g) / gain_u[used], r_t[w.used[used]]])
 
     sol = least_squares(model.specs, free, residual, bounds=options.get("bounds") or {}, fit_name=NAME)
-    g_fit, thd_fit, _ = analyse(amp, sol.values)
+    g_fit, thd_fit, _ = _analyse(model, bias, amp, sol.values)
     pred = expected(g_nom, thd_nom)
     fitted = expected(g_fit, thd_fit)
-    curve = np.geomspace(amp.min(), amp.max(), 61)
-    cg_n, ct_n, cin_n = analyse(curve, model.nominal)
-    cg_f, ct_f, cin_f = analyse(curve, sol.values)
-    nan = np.nan
     text = (f"large-signal DC transfer of the pair, {model.kind}, driven by a sine: fundamental gain |Add| and "
-            f"THD of vod (THD compared with the noise floor of {2 * (sig[1] if sig else 0)} quadratures added)")
+            f"THD of vod (THD compared with the noise floor of {w.quadratures} quadratures added)")
     return make_result(
         NAME, text, model.specs, sol, x_name="vid_vpk", x=amp,
-        measured={"gain": gain, "thd": thd}, measured_u={"gain": gain_u, "thd": thd_u},
+        measured={"gain": gain, "thd": thd}, measured_u={"gain": gain_u, "thd": w.u},
         fitted={"gain": fitted[0], "thd": fitted[1]}, predicted={"gain": pred[0], "thd": pred[1]},
-        curve_x=curve,
-        curve_fitted={"gain": np.where(cin_f, cg_f, nan), "thd": np.where(cin_f, ct_f, nan)},
-        curve_predicted={"gain": np.where(cin_n, cg_n, nan), "thd": np.where(cin_n, ct_n, nan)},
-        residuals={"gain": np.where(used, (gain - fitted[0]) / gain_u, nan),
-                   "thd": np.where(thd_used, (thd - fitted[1]) / thd_u, nan)},
+        curve_x=np.geomspace(amp.min(), amp.max(), 61),
+        curve_fitted=_curves(model, bias, amp, sol.values), curve_predicted=_curves(model, bias, amp, model.nominal),
+        residuals={"gain": np.where(used, (gain - fitted[0]) / gain_u, np.nan),
+                   "thd": np.where(w.used, (thd - fitted[1]) / w.u, np.nan)},
         used=used,
     )

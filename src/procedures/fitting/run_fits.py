@@ -23,6 +23,7 @@ quantity q ``measured_q``, ``measured_u_q``, ``fitted_q``, ``predicted_q``, ``re
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import sys
@@ -216,6 +217,11 @@ def store_fits(archive: RunArchive, fits: list[FitResult]) -> None:
         archive.write_result(name, **kw)
 
 
+def _by_quantity(arrays: Mapping[str, Any], prefix: str, quantities: Sequence[str]) -> dict[str, np.ndarray]:
+    """``{quantity: arrays[prefix + quantity]}`` for each of ``quantities`` (a stored fit's per-quantity arrays)."""
+    return {q: np.asarray(arrays[prefix + q]) for q in quantities}
+
+
 def load_fits(run: RunData) -> list[FitResult]:
     """The fits stored in a run archive (results named ``fit_*``), in the order they were written."""
     out = []
@@ -226,7 +232,7 @@ def load_fits(run: RunData) -> list[FitResult]:
         quantities = [str(q) for q in (at.get("quantities") or [])]
         if isinstance(at.get("quantities"), str):
             quantities = [at["quantities"]]
-        pick = lambda prefix: {q: np.asarray(a[prefix + q]) for q in quantities}  # noqa: E731
+        pick = functools.partial(_by_quantity, a, quantities=quantities)
         fixed = dict(zip((str(s) for s in a.get("fixed_name", [])), (float(v) for v in a.get("fixed_value", []))))
         derived = {str(n): (float(v), float(e), str(u)) for n, v, e, u in zip(
             a.get("derived_name", []), a.get("derived_value", []), a.get("derived_stderr", []),

@@ -1,7 +1,7 @@
 """Fit of the measured mixed-mode gains S(f) = [[Add, Acd], [Adc, Acc]] to the exact small-signal model.
 
 Model: :func:`models.small_signal.pair_response` of the board's linear circuit (the same circuit
-``diffbench predict`` uses, :func:`procedures.predict.prediction.small_signal_circuit`), with these parameters:
+``diffbench predict`` uses, :func:`procedures.predict.mapping.small_signal_circuit`), with these parameters:
 
 =======  ====  =====================================================================================
 ``gm``   S     mean transconductance of the pair devices: ``I_C/V_T`` (BJT, the transport part; the
@@ -33,9 +33,9 @@ What the data can tell apart (and hence the default free set ``R_L, d_R, C_L, d_
   R_L leaves the pair nearly degenerate). The pole of Add gives ``(R_L || r_o) C_L``.
 - Acc gives R_EE (``Acc ~ -R_L/(2 R_EE)``) and its zero at ``1/(2 pi R_EE C_T)`` gives C_T (the CMRR corner).
 - Acd's flat part gives the load mismatch; a device mismatch (Delta gm) has exactly the same frequency
-  shape (docs/reference/measurement-methods.md §6: ``Acd = -Delta Z_D/(1/g_m + 2 Z_SS)`` and ``-Delta g_m R_D/(1 + ...)``), so
-  d_R is free and d_gm held at the operating point's (from mismatch.device); Acd's rise with frequency gives
-  d_C.
+  shape (docs/reference/measurement-methods.md §6: ``Acd = -Delta Z_D/(1/g_m + 2 Z_SS)`` and
+  ``-Delta g_m R_D/(1 + ...)``), so d_R is free and d_gm held at the operating point's (from
+  mismatch.device); Acd's rise with frequency gives d_C.
 
 Weights (docs/reference/measurement-methods.md §3.2 propagation, archived as ``S_cov``): at each frequency the residual
 vector ``[Re, Im] of (S_meas - S_model)`` for S11, S12, S21, S22 is whitened by the inverse Cholesky factor
@@ -54,7 +54,7 @@ import numpy as np
 from instruments.board_config import BoardConfig
 from models import MirrorLoad, PairOperatingPoint, ResistiveLoad, Side, Tail, pair_response, split
 from procedures.fitting.core import FitError, FitOptionError, FitResult, ParamSpec, least_squares, make_result
-from procedures.predict.prediction import operating_point, small_signal_circuit
+from procedures.predict.mapping import operating_point, small_signal_circuit
 
 NAME = "small_signal"
 GAINS = (("Add", 0, 0), ("Acd", 0, 1), ("Adc", 1, 0), ("Acc", 1, 1))
@@ -182,7 +182,8 @@ def _whitener(cov: np.ndarray) -> np.ndarray:
 
 
 def fit_small_signal(table: Mapping[str, np.ndarray], board: BoardConfig, options: Mapping[str, Any]) -> FitResult:
-    """Fit the ``gains`` table (frequency_hz, S, S_u, S_cov) of a run; ``options`` as ``[fit]`` (procedures.fitting.run_fits)."""
+    """Fit the ``gains`` table (frequency_hz, S, S_u, S_cov) of a run; ``options`` as ``[fit]``
+    (:mod:`procedures.fitting.run_fits`)."""
     f = np.asarray(table["frequency_hz"], float)
     S = np.asarray(table["S"], complex)
     cov = np.asarray(table["S_cov"], float)

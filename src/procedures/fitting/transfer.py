@@ -31,8 +31,9 @@ import numpy as np
 from instruments.board_config import BoardConfig
 from models import BjtParams, MosParams, split
 from models.dc_transfer import PairDc, resistive_pair_dc
+from models.pair_circuit import DiffPair, NortonTail, ResistorLoads
 from procedures.fitting.core import FitError, ParamSpec
-from procedures.predict.prediction import operating_point, pair_devices
+from procedures.predict.mapping import operating_point, pair_devices
 
 BJT_EDGE_V = 0.3
 """Largest forward base-collector voltage of a point the fits use, V."""
@@ -79,12 +80,14 @@ class PairTransferModel:
         devs = self.devices
         if not self.bjt:
             k = (self.v_ov_nominal / q["v_ov"]) ** 2
-            devs = tuple(replace(d, kp=d.kp * k) for d in devs)  # type: ignore[assignment]
+            d1, d2 = devs
+            if isinstance(d1, MosParams) and isinstance(d2, MosParams):  # always, for a MOS pair
+                devs = (replace(d1, kp=d1.kp * k), replace(d2, kp=d2.kp * k))
         g_tail = (self.op.v_tail - b.vee_v) / b.tail_r_ohm if math.isfinite(b.tail_r_ohm) else 0.0
         return resistive_pair_dc(
-            v1, v2, devs, vt=q.get("vt", b.vt_v), i_tail=q["i_tail"] - g_tail, r_tail=b.tail_r_ohm, v_ee=b.vee_v,
-            r_loads=self.r_loads, v_return=b.load_return_v, r_source=b.source_r_ohm, r_degen=q["R_E"],
-            bjt_edge_v=BJT_EDGE_V)
+            v1, v2, DiffPair(devs, q.get("vt", b.vt_v), r_source=b.source_r_ohm, r_degen=q["R_E"]),
+            NortonTail(q["i_tail"] - g_tail, r_out=b.tail_r_ohm, v_ee=b.vee_v),
+            ResistorLoads(self.r_loads, v_return=b.load_return_v), bjt_edge_v=BJT_EDGE_V)
 
     def in_region(self, dc: PairDc) -> np.ndarray:
         """True where both devices are inside the modelled region (module docstring)."""

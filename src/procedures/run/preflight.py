@@ -117,7 +117,7 @@ def check_output(out: Path, resume: Path | None) -> None:
 
     Raises :class:`ConfigError` naming the path. ``resume`` may be ``out`` itself (finish in place).
     """
-    from procedures.archive.layout import partial_path_of
+    from procedures.archive.files import partial_path_of
 
     if out.name.endswith(".partial"):
         raise ConfigError("", f"-o {out}", "give the final name (run.h5); the run writes its .partial itself")

@@ -31,8 +31,8 @@ from instruments.waveform import Waveform
 from procedures.analysis import verdicts as verdicts
 from procedures.analysis.results import compute_results, crosstalk_advice, result_tables, store_results
 from procedures.analysis.verdicts import Verdict
-from procedures.archive.layout import one_line
-from procedures.archive.writer import RunArchive
+from procedures.archive.io_errors import one_line
+from procedures.archive.writer import RunArchive, RunDeclaration
 from procedures.config.procedure import ProcedureConfig
 from procedures.measure.acquisition import NODES, RangeMemory
 from procedures.measure.control import BenchControl
@@ -164,8 +164,9 @@ class RunSession:
             if cfg.sim_board is not None:
                 metadata["sim_board"] = cfg.sim_board.name
                 configs["sim_board"] = cfg.sim_board.raw
-            self.archive = RunArchive.create(plan.out, metadata=metadata, configs=configs, instruments=instruments,
-                                             tables=tables, waveform_spec=record_spec(self.n_samples, b.scope))
+            self.archive = RunArchive.create(plan.out, RunDeclaration(
+                metadata=metadata, configs=configs, instruments=instruments, tables=tables,
+                waveform_spec=record_spec(self.n_samples, b.scope)))
         done = {str(r["key"]) for r in self.rows}
         self.first_index = len(self.rows)
         self.todo = [p for p in plan.points if p.key not in done]

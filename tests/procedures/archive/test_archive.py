@@ -20,7 +20,7 @@ import pytest
 from instruments.errors import DiffbenchError
 from instruments.waveform import Waveform
 from procedures.archive.reader import open_run
-from procedures.archive.writer import ArchiveError, Column, RunArchive, TableSpec, WaveformSpec
+from procedures.archive.writer import ArchiveError, Column, RunArchive, RunDeclaration, TableSpec, WaveformSpec
 
 CHANNELS = ("v1", "v2", "vo1", "vo2")
 N = 5000
@@ -32,7 +32,8 @@ INSTRUMENTS = {
     "scope": {"idn": "KEYSIGHT TECHNOLOGIES,DSOX1204G,CN5,2.10", "resource": "TCPIP0::127.0.0.1::5026::SOCKET",
               "driver": "keysight_infiniivision", "settings": {"channels": [1, 2, 3, 4], "format": "BYTE"}},
 }
-METADATA = {"procedure": "cmrr_sweep", "operator": "ci", "board": {"name": "bjt", "serial": 7}, "points": [1, 2.5, None]}
+METADATA = {"procedure": "cmrr_sweep", "operator": "ci", "board": {"name": "bjt", "serial": 7},
+            "points": [1, 2.5, None]}
 
 
 def gains_spec() -> TableSpec:
@@ -55,7 +56,8 @@ def gains_spec() -> TableSpec:
 
 
 def points_spec() -> TableSpec:
-    return TableSpec({"point": Column("int64", "1", "point index"), "Add": Column("complex128", "1", "differential gain")})
+    return TableSpec({"point": Column("int64", "1", "point index"),
+                      "Add": Column("complex128", "1", "differential gain")})
 
 
 def gains_row(i: int) -> dict[str, Any]:
@@ -87,15 +89,14 @@ def record(i: int, k: int, dtype: str) -> tuple[np.ndarray, dict[str, Any]]:
 
 
 def create(path: Path, dtype: str = "int8", compress: bool = False, **kw: Any) -> RunArchive:
-    return RunArchive.create(
-        path,
+    declaration = RunDeclaration(
         metadata=kw.pop("metadata", METADATA),
         configs=kw.pop("configs", {"bench": BENCH_TOML, "board": BOARD_TOML, "procedure": "sweep = 'log'\n"}),
         instruments=kw.pop("instruments", INSTRUMENTS),
         tables=kw.pop("tables", {"gains": gains_spec(), "points": points_spec()}),
         waveform_spec=kw.pop("waveform_spec", WaveformSpec(CHANNELS, N, dtype, compress)),
-        **kw,
     )
+    return RunArchive.create(path, declaration, **kw)
 
 
 def write_point(ar: RunArchive, i: int, dtype: str) -> None:
@@ -115,6 +116,7 @@ FIT = {
     "residual": np.array([0.1 + 0.2j, -0.05j]),
     "used": [True, False, True],
 }
+FIT_ATTRS = {"model": "bjt_pair_tail_rc", "chi2_red": 1.07, "dof": 31, "converged": True, "bounds": [0.0, 1.0]}
 FIT_DIMS = {"names": ("param",), "value": ("param",), "stderr": ("param",), "covariance": ("param", "param2"),
             "residual": ("point",), "used": ("param",)}
 
@@ -122,7 +124,7 @@ FIT_DIMS = {"names": ("param",), "value": ("param",), "stderr": ("param",), "cov
 def write_fit(ar: RunArchive) -> None:
     ar.write_result("fit_bjt", FIT, dims=FIT_DIMS, units={"value": "SI", "stderr": "SI"},
                     long_names={"value": "fitted parameter values"},
-                    attrs={"model": "bjt_pair_tail_rc", "chi2_red": 1.07, "dof": 31, "converged": True, "bounds": [0.0, 1.0]})
+                    attrs=FIT_ATTRS)
 
 
 def one_line(e: BaseException) -> bool:
@@ -159,38 +161,46 @@ def test_round_trip(tmp_path: Path, dtype: str, compress: bool) -> None:
         assert list(g["mode"]) == [gains_row(i)["mode"] for i in range(4)]
         assert np.array_equal(run.tables["points"]["Add"], 50 * np.exp(-0.1j * np.arange(4)))
 
-        recs = run.records
-        assert recs is not None and recs.channels == CHANNELS and len(recs) == 6
-        assert list(recs.point) == [0, 1, 1, 2, 3, 3]
-        assert list(recs.of_point(3)) == [4, 5]
-        r = 0
-        for i in range(4):
-            for k in range(1 + i % 2):
-                codes, s = record(i, k, dtype)
-                got = recs.codes(r)
-                assert got.dtype == np.dtype(dtype) and np.array_equal(got, codes)
-                volts, t = recs.volts(r)
-                expected = (codes.astype(float) - s["y_reference"][:, None]) * s["y_increment"][:, None] + s["y_origin"][:, None]
-                assert volts.shape == (4, N) and np.array_equal(volts, expected)
-                assert np.array_equal(t, s["x_origin"] + s["x_increment"] * np.arange(N))
-                r += 1
-        with pytest.raises(IndexError):
-            recs.codes(6)
+        _check_records(run.records, dtype)
+        _check_fit(run.results["fit_bjt"])
 
-        fit = run.results["fit_bjt"]
-        for key, value in FIT.items():
-            assert np.array_equal(fit.arrays[key], np.asarray(value)), key
-        assert fit.arrays["used"].dtype == bool and fit.arrays["residual"].dtype == np.complex128
-        assert fit.attrs == {"model": "bjt_pair_tail_rc", "chi2_red": 1.07, "dof": 31, "converged": True, "bounds": [0.0, 1.0]}
-        assert isinstance(fit.attrs["converged"], bool)
-        assert fit.dims["covariance"] == ("param", "param2") and fit.units["value"] == "SI"
-        assert fit.long_names["value"] == "fitted parameter values"
-
-    with h5py.File(path, "r") as f:  # the layout choices the reference recommends (§0.3, §0.4)
+    with h5py.File(path, "r") as f:  # the layout choices of §0.3, §0.4 of docs/reference/hdf5-archive.md
         code = f["entry/waveforms/code"]
         assert code.chunks == (1, 1, N) and code.maxshape == (None, 4, N)
         assert (code.compression, code.shuffle) == (("gzip", True) if compress else (None, False))
         assert f.id.get_create_plist().get_version()[0] == 3  # superblock v3: SWMR-capable v110 format
+
+
+def _check_records(recs: Any, dtype: str) -> None:
+    """The records of test_round_trip's four points, read back."""
+    assert recs is not None and recs.channels == CHANNELS and len(recs) == 6
+    assert list(recs.point) == [0, 1, 1, 2, 3, 3]
+    assert list(recs.of_point(3)) == [4, 5]
+    r = 0
+    for i in range(4):
+        for k in range(1 + i % 2):
+            codes, s = record(i, k, dtype)
+            got = recs.codes(r)
+            assert got.dtype == np.dtype(dtype) and np.array_equal(got, codes)
+            volts, t = recs.volts(r)
+            expected = ((codes.astype(float) - s["y_reference"][:, None]) * s["y_increment"][:, None]
+                        + s["y_origin"][:, None])
+            assert volts.shape == (4, N) and np.array_equal(volts, expected)
+            assert np.array_equal(t, s["x_origin"] + s["x_increment"] * np.arange(N))
+            r += 1
+    with pytest.raises(IndexError):
+        recs.codes(6)
+
+
+def _check_fit(fit: Any) -> None:
+    """The result written by write_fit, read back."""
+    for key, value in FIT.items():
+        assert np.array_equal(fit.arrays[key], np.asarray(value)), key
+    assert fit.arrays["used"].dtype == bool and fit.arrays["residual"].dtype == np.complex128
+    assert fit.attrs == FIT_ATTRS
+    assert isinstance(fit.attrs["converged"], bool)
+    assert fit.dims["covariance"] == ("param", "param2") and fit.units["value"] == "SI"
+    assert fit.long_names["value"] == "fitted parameter values"
 
 
 def test_reader_trusts_counters_not_extents(tmp_path: Path) -> None:
@@ -281,7 +291,8 @@ def test_bad_records_raise_and_write_nothing(tmp_path: Path) -> None:
     ar = create(tmp_path / "run.h5", "int8")
     codes, s = record(0, 0, "int8")
     bad = [
-        ((0, np.hstack([codes, codes[:, :1]])), s, r"codes must have shape \(channels, samples\) = \(4, 1..5000\), got \(4, 5001\)"),
+        ((0, np.hstack([codes, codes[:, :1]])), s,
+         r"codes must have shape \(channels, samples\) = \(4, 1..5000\), got \(4, 5001\)"),
         ((0, codes[:3]), s, r"codes must have shape \(channels, samples\) = \(4, 1..5000\), got \(3, 5000\)"),
         ((0, codes.astype(np.int16) * 2), s, r"codes \(int16\) do not fit the archive's int8 codes"),
         ((0, codes.astype(float)), s, r"codes \(float64\) do not fit"),
@@ -295,7 +306,8 @@ def test_bad_records_raise_and_write_nothing(tmp_path: Path) -> None:
             ar.append_record(*args, **scaling)
         assert one_line(e.value) and ar.n_records == 0
     # int16 codes that fit int8 are accepted; a scalar scaling applies to every channel
-    ar.append_record(0, codes.astype(np.int16), y_increment=0.01, y_origin=0.0, y_reference=0, x_increment=1e-6, x_origin=0.0)
+    ar.append_record(0, codes.astype(np.int16), y_increment=0.01, y_origin=0.0, y_reference=0, x_increment=1e-6,
+                     x_origin=0.0)
     waves = [Waveform(c + 1, codes[c], 0.02 * (c + 1), 0.5, 1.0, 1e-6, -1e-3, -128, 127) for c in range(4)]
     ar.append_waveforms(7, waves)
     skewed = waves[:3] + [Waveform(4, codes[3], 0.02, 0.5, 1.0, 2e-6, -1e-3, -128, 127)]
@@ -320,13 +332,17 @@ BAD_DECLARATIONS = [
     ({"tables": {"t": TableSpec({})}}, "table 't': no columns"),
     ({"tables": {"t": TableSpec({"x": Column("float32", "V", "x")})}}, "dtype 'float32' is not one of"),
     ({"tables": {"t": TableSpec({"x": Column("float64", "", "x")})}}, "numeric columns need units"),
-    ({"tables": {"t": TableSpec({"x": Column("float64", "V", "x", shape=(2,), dims=("a", "b"))})}}, "do not match shape"),
+    ({"tables": {"t": TableSpec({"x": Column("float64", "V", "x", shape=(2,), dims=("a", "b"))})}},
+     "do not match shape"),
     ({"tables": {"t": TableSpec({"x": Column("int64", "1", "x", uncertainty=True)})}}, "only float64 and complex128"),
     ({"tables": {"t": TableSpec({"x": Column("float64", "V", "x", shape=(2,), dims=("ch",)),
-                                 "y": Column("float64", "V", "y", shape=(3,), dims=("ch",))})}}, "dimension 'ch' has size 2 and 3"),
-    ({"tables": {"t": TableSpec({"a": Column("complex128", "1", "a"), "a_re": Column("float64", "1", "x")})}}, "'a_re', which is taken"),
+                                 "y": Column("float64", "V", "y", shape=(3,), dims=("ch",))})}},
+     "dimension 'ch' has size 2 and 3"),
+    ({"tables": {"t": TableSpec({"a": Column("complex128", "1", "a"), "a_re": Column("float64", "1", "x")})}},
+     "'a_re', which is taken"),
     ({"tables": {"t": TableSpec({"x": Column("float64", "V", "x")}, signal="y")}}, "signal 'y' must name a scalar"),
-    ({"tables": {"t": TableSpec({"x": Column("float64", "V", "x", shape=(2,))}, labels={"x_dim0": ("a",)})}}, "must be 2 strings"),
+    ({"tables": {"t": TableSpec({"x": Column("float64", "V", "x", shape=(2,))}, labels={"x_dim0": ("a",)})}},
+     "must be 2 strings"),
     ({"waveform_spec": WaveformSpec(CHANNELS, N, "float32")}, "dtype 'float32' is not one of int8"),
     ({"waveform_spec": WaveformSpec(("v1", "v1"), N, "int8")}, "must be distinct"),
     ({"waveform_spec": WaveformSpec(CHANNELS, 0, "int8")}, "n_samples 0 must be a positive integer"),
@@ -462,7 +478,8 @@ def test_resume_a_finished_aborted_run_keeps_the_original(tmp_path: Path) -> Non
         assert run.metadata == METADATA and run.configs == original.configs and run.instruments == INSTRUMENTS
         (entry,) = run.resumed
         assert entry["from"] == str(path) and entry["moved_to"] == str(moved) and entry["status"] == "aborted"
-        assert entry["reason"] == "operator stop" and entry["rows"] == {"gains": 4, "points": 3} and entry["records"] == 4
+        assert entry["reason"] == "operator stop" and entry["rows"] == {"gains": 4, "points": 3}
+        assert entry["records"] == 4
         for i in range(4):
             assert np.array_equal(run.records.codes(i), original.records.codes(i))
     with pytest.raises(ArchiveError, match="status is 'complete'"):

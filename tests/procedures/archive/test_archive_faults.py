@@ -26,7 +26,7 @@ import pytest
 
 from procedures.archive.reader import open_run
 from procedures.archive.resume import check_resumable
-from procedures.archive.writer import ArchiveError, Column, RunArchive, TableSpec, WaveformSpec
+from procedures.archive.writer import ArchiveError, Column, RunArchive, RunDeclaration, TableSpec, WaveformSpec
 
 FREQS = (300.0, 1000.0, 3000.0)
 PROCEDURE = '[procedure]\nname = "sweep"\nkind = "frequency_sweep"\n'
@@ -42,8 +42,9 @@ N_SAMPLES = 32
 
 
 def _create(path: Path) -> RunArchive:
-    return RunArchive.create(path, metadata={"procedure": "sweep"}, configs={"procedure": PROCEDURE},
-                             instruments={}, tables=TABLES, waveform_spec=WaveformSpec(("v1", "v2"), N_SAMPLES, "int16"))
+    return RunArchive.create(path, RunDeclaration(metadata={"procedure": "sweep"}, configs={"procedure": PROCEDURE},
+                                                  instruments={}, tables=TABLES,
+                                                  waveform_spec=WaveformSpec(("v1", "v2"), N_SAMPLES, "int16")))
 
 
 def _point(ar: RunArchive, i: int) -> None:
@@ -150,7 +151,8 @@ def _enospc(*_: Any, **__: Any) -> None:
                                 "error message = 'No space left on device', buf = 0x1, total write size = 4096)")
 
 
-def test_a_failed_write_is_one_line_and_the_file_keeps_its_commits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_write_is_one_line_and_the_file_keeps_its_commits(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from procedures.archive import buffers as archive_buffers
 
     ar = _create(tmp_path / "run.h5")
@@ -292,7 +294,8 @@ def test_a_read_only_folder_is_one_line_everywhere(tmp_path: Path) -> None:
         (ro / "k").mkdir()
         partial = _killed_after_results(ro / "k", "abandon")
         subprocess.run(["mount", "-o", "remount,ro", str(ro)], check=True)
-        with pytest.raises(ArchiveError, match=r"run2\.h5\.partial\.creating: cannot create the archive: Read-only file system"):
+        read_only = r"run2\.h5\.partial\.creating: cannot create the archive: Read-only file system"
+        with pytest.raises(ArchiveError, match=read_only):
             _create(ro / "run2.h5")
         with pytest.raises(ArchiveError, match="cannot create the resumed archive: Read-only file system"):
             RunArchive.resume(partial)

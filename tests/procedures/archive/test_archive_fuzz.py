@@ -32,7 +32,7 @@ import pytest
 
 from procedures.archive.reader import open_run
 from procedures.archive.resume import check_resumable
-from procedures.archive.writer import ArchiveError, RunArchive, WaveformSpec
+from procedures.archive.writer import ArchiveError, RunArchive, RunDeclaration, WaveformSpec
 
 REPO = Path(__file__).resolve().parents[3]
 SEED = int(os.environ.get("DIFFBENCH_FUZZ_SEED", "20261122"))
@@ -49,7 +49,8 @@ REPORT_CONFIGS, REPORT_ACCEPTED, REPORT_REFUSED = 7, 2, 2  # diffbench report li
 INSTRUMENTS = {
     "generator": {"idn": "Agilent Technologies,33522B,MY52800123,3.05", "resource": "TCPIP0::127.0.0.1::5025::SOCKET",
                   "driver": "keysight_33500", "settings": {"load_ohm": 50}},
-    "scope": {"idn": "KEYSIGHT TECHNOLOGIES,DSO-X 1204G,CN61234567,02.12", "resource": "TCPIP0::127.0.0.1::5026::SOCKET",
+    "scope": {"idn": "KEYSIGHT TECHNOLOGIES,DSO-X 1204G,CN61234567,02.12",
+              "resource": "TCPIP0::127.0.0.1::5026::SOCKET",
               "driver": "keysight_infiniivision", "settings": {}},
 }
 
@@ -85,11 +86,11 @@ def _create(path: Path) -> RunArchive:
     from procedures.measure.point_table import points_table
 
     tables = {"points": points_table(2), **result_tables("dc_transfer")}
-    return RunArchive.create(
-        path, metadata={"procedure": "dc-transfer", "kind": "dc_transfer", "board": "bjt-source-text",
-                        "bench": "fuzz-bench", "planned_points": N_POINTS},
+    return RunArchive.create(path, RunDeclaration(
+        metadata={"procedure": "dc-transfer", "kind": "dc_transfer", "board": "bjt-source-text",
+                  "bench": "fuzz-bench", "planned_points": N_POINTS},
         configs={"procedure": PROCEDURE, "bench": '[bench]\nname = "fuzz-bench"\n', "board": BOARD},
-        instruments=INSTRUMENTS, tables=tables, waveform_spec=WaveformSpec(NODES, N_SAMPLES, "int16"))
+        instruments=INSTRUMENTS, tables=tables, waveform_spec=WaveformSpec(NODES, N_SAMPLES, "int16")))
 
 
 def _write_points(ar: RunArchive) -> None:
@@ -281,7 +282,8 @@ def structural_mutations(base: Path, rng: random.Random, share: float = 1.0) -> 
     yield "counters -1", _counters(lambda c: c * 0 - 1)
     yield "counters int64 min", _counters(lambda c: np.full_like(c, np.iinfo(np.int64).min))
     yield "n_committed float", _replace_ds("/entry/n_committed", np.array([1.5, 2.5, 3.5, 4.5]))
-    yield "n_committed strings", _replace_ds("/entry/n_committed", np.array(["1", "2", "3", "4"], dtype=h5py.string_dtype()))
+    yield "n_committed strings", _replace_ds("/entry/n_committed",
+                                             np.array(["1", "2", "3", "4"], dtype=h5py.string_dtype()))
     yield "n_committed 2-D", _replace_ds("/entry/n_committed", np.zeros((2, 2), np.int64))
     yield "n_committed scalar", _replace_ds("/entry/n_committed", np.int64(3))
     yield "part integers", _replace_ds("/entry/part", np.arange(4))
@@ -375,7 +377,8 @@ class Outcome:
 def _refusal_ok(e: BaseException) -> str | None:
     """None if ``e`` is a proper refusal, else what is wrong with it."""
     if not isinstance(e, ArchiveError):
-        return f"{type(e).__name__} instead of ArchiveError: {e!r}"[:2000] + "\n" + "".join(traceback.format_exception(e))
+        return (f"{type(e).__name__} instead of ArchiveError: {e!r}"[:2000] + "\n"
+                + "".join(traceback.format_exception(e)))
     text = str(e)
     if "\n" in text or not text.strip():
         return f"ArchiveError not one line: {text[:300]!r}"
@@ -522,7 +525,8 @@ def test_the_bases_are_read_resumed_fitted_and_reported(tmp_path: Path) -> None:
     for partial in (bases.closed, bases.killed):
         check_resumable(partial, PROCEDURE)
     assert check_cli("fit", "complete", ["fit", str(bases.complete), "--no-write"]).kind == "accepted"
-    assert check_cli("report", "complete", ["report", str(bases.complete), "-o", str(tmp_path / "r")]).kind == "accepted"
+    report = check_cli("report", "complete", ["report", str(bases.complete), "-o", str(tmp_path / "r")])
+    assert report.kind == "accepted"
 
 
 @pytest.mark.parametrize("text, match", [

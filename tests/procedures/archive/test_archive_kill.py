@@ -3,7 +3,8 @@ steps: while the schema is built, before the writer reopens it, inside finish())
 committed must be in the file, intact, and a resume must complete the run identically.
 
 Trials: ``DIFFBENCH_KILL_TRIALS`` (default 40); seed: ``DIFFBENCH_KILL_SEED`` (default: random, printed in
-every failure message). A soak by hand: ``DIFFBENCH_KILL_TRIALS=1000 pytest -q tests/test_archive_kill.py``.
+every failure message). A soak by hand:
+``DIFFBENCH_KILL_TRIALS=1000 pytest -q tests/procedures/archive/test_archive_kill.py``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import sys
 
 import numpy as np
 
-from procedures.archive.writer import Column, RunArchive, TableSpec, WaveformSpec
+from procedures.archive.writer import Column, RunArchive, RunDeclaration, TableSpec, WaveformSpec
 
 N_POINTS = 80
 N_SAMPLES = 4096
@@ -51,14 +52,16 @@ TABLES = {
             "freq_hz": Column("float64", "Hz", "test frequency"),
             "mode": Column("str", "", "excitation mode"),
             "clipped": Column("bool", "", "any channel clipped"),
-            "S": Column("complex128", "1", "mixed-mode gain matrix", shape=(2, 2), dims=("out", "in"), uncertainty=True),
+            "S": Column("complex128", "1", "mixed-mode gain matrix", shape=(2, 2), dims=("out", "in"),
+                        uncertainty=True),
             "vpp_v": Column("float64", "V", "peak-to-peak per channel", shape=(4,), dims=("channel",)),
         },
         signal="freq_hz",
         labels={"out": ("d", "c"), "in": ("d", "c"), "channel": CHANNELS},
     ),
     # one row every third point: the counters of two tables must move together
-    "summary": TableSpec({"index": Column("int64", "1", "point index"), "cmrr_db": Column("float64", "dB", "CMRR", uncertainty=True)}),
+    "summary": TableSpec({"index": Column("int64", "1", "point index"),
+                          "cmrr_db": Column("float64", "dB", "CMRR", uncertainty=True)}),
 }
 WAVEFORMS = WaveformSpec(CHANNELS, N_SAMPLES, "int16")
 
@@ -99,12 +102,14 @@ def record(i, k):
 def create(path):
     return RunArchive.create(
         path,
-        metadata={"procedure": "kill-test", "board": {"name": "sim", "rev": 3}},
-        configs={"bench": "[scope]\nresource = 'TCPIP0::127.0.0.1::5025::SOCKET'\n", "board": "name = 'sim'\n"},
-        instruments={"scope": {"idn": "KEYSIGHT,DSOX1204G,SIM,1.0", "resource": "TCPIP0::127.0.0.1::5025::SOCKET",
-                               "driver": "keysight_infiniivision", "settings": {"timebase_s": 1e-3}}},
-        tables=TABLES,
-        waveform_spec=WAVEFORMS,
+        RunDeclaration(
+            metadata={"procedure": "kill-test", "board": {"name": "sim", "rev": 3}},
+            configs={"bench": "[scope]\nresource = 'TCPIP0::127.0.0.1::5025::SOCKET'\n", "board": "name = 'sim'\n"},
+            instruments={"scope": {"idn": "KEYSIGHT,DSOX1204G,SIM,1.0", "resource": "TCPIP0::127.0.0.1::5025::SOCKET",
+                                   "driver": "keysight_infiniivision", "settings": {"timebase_s": 1e-3}}},
+            tables=TABLES,
+            waveform_spec=WAVEFORMS,
+        ),
         run_id="kill-test-run",
     )
 
@@ -221,7 +226,8 @@ def _check_content(w: ModuleType, run: RunData, n: int, ctx: str) -> None:
         for key, value in expected.items():
             assert np.array_equal(pts[key][i], np.asarray(value)), f"{ctx}: points[{i}][{key!r}]"
     summary_points = [i for i in range(n) if i % 3 == 0]
-    assert run.n_rows("summary") == len(summary_points), f"{ctx}: summary rows do not match the points committed with them"
+    assert run.n_rows("summary") == len(summary_points), \
+        f"{ctx}: summary rows do not match the points committed with them"
     for j, i in enumerate(summary_points):
         for key, value in w.summary_row(i).items():
             assert run.tables["summary"][key][j] == value, f"{ctx}: summary[{j}][{key!r}]"
@@ -236,9 +242,11 @@ def _check_content(w: ModuleType, run: RunData, n: int, ctx: str) -> None:
         assert np.array_equal(recs.codes(r), codes), f"{ctx}: record {r} codes"
         for name in ("y_increment", "y_origin", "y_reference"):
             assert np.array_equal(getattr(recs, name)[r], scaling[name]), f"{ctx}: record {r} {name}"
-        assert recs.x_increment[r] == scaling["x_increment"] and recs.x_origin[r] == scaling["x_origin"], f"{ctx}: record {r} time axis"
+        assert recs.x_increment[r] == scaling["x_increment"] and recs.x_origin[r] == scaling["x_origin"], \
+            f"{ctx}: record {r} time axis"
         volts, t = recs.volts(r)
-        expected_v = (codes - scaling["y_reference"][:, None]) * scaling["y_increment"][:, None] + scaling["y_origin"][:, None]
+        expected_v = ((codes - scaling["y_reference"][:, None]) * scaling["y_increment"][:, None]
+                      + scaling["y_origin"][:, None])
         assert np.array_equal(volts, expected_v), f"{ctx}: record {r} volts"
         assert t[1] - t[0] == pytest.approx(scaling["x_increment"])
 
@@ -262,7 +270,8 @@ def _assert_same_run(a: RunData, b: RunData, ctx: str) -> None:
     assert a.results.keys() == b.results.keys(), ctx
     for name in a.results:
         for key in a.results[name].arrays:
-            assert np.array_equal(a.results[name].arrays[key], b.results[name].arrays[key]), f"{ctx}: result {name}.{key}"
+            assert np.array_equal(a.results[name].arrays[key], b.results[name].arrays[key]), \
+                f"{ctx}: result {name}.{key}"
         assert a.results[name].attrs == b.results[name].attrs, ctx
 
 
@@ -339,7 +348,8 @@ def test_kill9_random_moments(writer: tuple[ModuleType, Path], reference: tuple[
 
 
 @pytest.mark.parametrize("die_at", ["build", "open", "results", "rename"])
-def test_kill9_at_fixed_steps(die_at: str, writer: tuple[ModuleType, Path], reference: tuple[Path, float], tmp_path: Path) -> None:
+def test_kill9_at_fixed_steps(die_at: str, writer: tuple[ModuleType, Path], reference: tuple[Path, float],
+                              tmp_path: Path) -> None:
     """Deterministic kills at the steps a random delay rarely hits: around creation, inside finish()."""
     w, script = writer
     ref_path, _ = reference

@@ -22,7 +22,7 @@ import pytest
 
 from fits_truth import BOARDS, FREQ_BODY, fits_of, load, measure, procedure, truth, z_scores
 from procedures.archive.reader import open_run
-from procedures.archive.writer import Column, RunArchive, TableSpec
+from procedures.archive.writer import Column, RunArchive, RunDeclaration, TableSpec
 from procedures.cli.main import main
 from procedures.fitting.run_fits import board_of, comparison_table, fit_run, load_fits
 
@@ -220,8 +220,9 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, run_copy: Path, capsys
     not_h5 = tmp_path / "notes.h5"
     not_h5.write_text("not an archive")
     empty = tmp_path / "empty.h5"
-    with RunArchive.create(empty, metadata={}, configs={"board": (BOARDS / "bjt-source-text.toml").read_text()},
-                           instruments={}, tables={"log": TableSpec({"t": Column("float64", "s", "time")})}):
+    declaration = RunDeclaration(metadata={}, configs={"board": (BOARDS / "bjt-source-text.toml").read_text()},
+                                 instruments={}, tables={"log": TableSpec({"t": Column("float64", "s", "time")})})
+    with RunArchive.create(empty, declaration):
         pass
     running = tmp_path / "running.h5"
     shutil.copyfile(run_copy, running)

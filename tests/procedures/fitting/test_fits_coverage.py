@@ -5,8 +5,9 @@ roughly two runs out of three, and the three-sigma ones nearly always.
 Cheap path: a one-frequency sweep at 50 kHz (between the tail zero at 32 kHz and the load pole at 400 kHz,
 so Add, Acc and Acd each carry both of their parameters), 20 000 points per record, ten seeds, six free
 parameters: 60 intervals. The same for the active-load board, whose chain adds the crosstalk calibration
-(five free parameters, 50 intervals): the uncertainty that calibration adds must be honest too. For a correct fit the 1-sigma coverage is 0.68 +- 0.06 (binomial); the chi-square
-scale factor (procedures.fitting.core) raises it slightly when a run's chi2_red > 1.
+(five free parameters, 50 intervals): the uncertainty that calibration adds must be honest too. For a
+correct fit the 1-sigma coverage is 0.68 +- 0.06 (binomial); the chi-square scale factor
+(procedures.fitting.core) raises it slightly when a run's chi2_red > 1.
 """
 
 from __future__ import annotations

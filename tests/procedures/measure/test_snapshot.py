@@ -23,7 +23,7 @@ import pytest
 from instruments.bench import Bench, open_bench
 from instruments.sim.bench import SimBench
 from procedures.archive.spec import validate_table_spec
-from procedures.archive.writer import RunArchive
+from procedures.archive.writer import RunArchive, RunDeclaration
 from procedures.measure.snapshot import SNAPSHOT, snapshot_spec, take_snapshot
 
 #: the simulated benches wire v1, v2, vo1, vo2 to scope channels 1-4
@@ -171,7 +171,8 @@ def test_snapshot_rows_read_back_with_h5py(tmp_path: Any, bench_on_sim: Callable
     configure(bench)
     path = tmp_path / "run.h5"
     rows = []
-    with RunArchive.create(path, metadata={}, configs={}, instruments={}, tables={SNAPSHOT: snapshot_spec(WIRING)}) as ar:
+    declaration = RunDeclaration(metadata={}, configs={}, instruments={}, tables={SNAPSHOT: snapshot_spec(WIRING)})
+    with RunArchive.create(path, declaration) as ar:
         for point in range(2):
             rows.append(take_snapshot(bench.generator, bench.scope, WIRING, point))
             ar.append(SNAPSHOT, rows[-1])

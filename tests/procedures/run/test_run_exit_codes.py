@@ -34,7 +34,7 @@ import instruments.bench
 import procedures.run.runner
 from instruments.board_config import load_board
 from instruments.sim.bench import SimBench
-from procedures.archive.layout import partial_path_of
+from procedures.archive.files import partial_path_of
 from procedures.archive.reader import open_run
 from procedures.cli import main as cli
 from procedures.cli.run import EXIT_CODES
