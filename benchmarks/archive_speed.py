@@ -102,7 +102,8 @@ def write_archive(path: Path, codes: np.ndarray, mode: str, compress: bool) -> f
             fsync=(mode == "fsync-per-point"),
         )
         for i in range(n):
-            ar.append_record(i, codes[i], y_increment=1e-3, y_origin=0.0, y_reference=0.0, x_increment=1e-7, x_origin=-5e-3)
+            ar.append_record(i, codes[i], y_increment=1e-3, y_origin=0.0, y_reference=0.0, x_increment=1e-7,
+                             x_origin=-5e-3)
             ar.append("points", {"point": i, "freq_hz": 1e3 * (i + 1), "Add": 50 - 1j * i, "Add_u": 0.01 + 0.01j,
                                  "vpp_v": np.full(4, 0.1 * i)})
             ar.commit()
@@ -134,7 +135,8 @@ def write_plain(path: Path, codes: np.ndarray, mode: str, compress: bool) -> flo
     filters = {"shuffle": True, "compression": "gzip", "compression_opts": 1} if compress else {}
     t0 = time.perf_counter()
     f = h5py.File(path, "w")
-    ds = f.create_dataset("code", shape=(0, C, N), maxshape=(None, C, N), chunks=(1, 1, N), dtype=codes.dtype, **filters)
+    ds = f.create_dataset("code", shape=(0, C, N), maxshape=(None, C, N), chunks=(1, 1, N), dtype=codes.dtype,
+                          **filters)
     for i in range(n):
         ds.resize(i + 1, axis=0)
         ds[i] = codes[i]
@@ -163,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     configs: list[tuple[str, str, bool]] = [(dt, m, False) for dt in ("int8", "int16") for m in MODES]
     configs += [(dt, "fsync-at-end", True) for dt in ("int8", "int16")]
     data = {dt: make_codes(args.records, args.samples, dt) for dt in ("int8", "int16")}
-    writers: dict[str, Callable[[Path, np.ndarray, str, bool], float]] = {"archive": write_archive, "plain": write_plain}
+    writers: dict[str, Callable[[Path, np.ndarray, str, bool], float]] = {"archive": write_archive,
+                                                                          "plain": write_plain}
     times: dict[tuple[str, str, str, bool], list[float]] = {}
     sizes: dict[tuple[str, str, str, bool], int] = {}
     jobs = [(w, dt, m, c) for (dt, m, c) in configs for w in writers] * args.reps
@@ -193,9 +196,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{ta / args.records * 1e3:14.2f} {tp / args.records * 1e3:12.2f} "
               f"{sizes[('archive', dt, m, c)] / raw:8.3f}")
     print(f"archive fixed cost per file (in every archive time above): create {t_create * 1e3:.1f} ms, "
-          f"finish without fsync {t_finish * 1e3:.1f} ms = {(t_create + t_finish) / args.records * 1e3:.2f} ms per record here")
+          f"finish without fsync {t_finish * 1e3:.1f} ms = "
+          f"{(t_create + t_finish) / args.records * 1e3:.2f} ms per record here")
     below = [f"{dt}/{m}/{'gzip1' if c else 'none'}" for (dt, m, c), r in ratios if r < 0.9]
-    print("aim (archive >= 0.9x plain h5py): " + ("met in every configuration" if not below else f"missed in {', '.join(below)}"))
+    verdict = "met in every configuration" if not below else f"missed in {', '.join(below)}"
+    print("aim (archive >= 0.9x plain h5py): " + verdict)
     return 0
 
 

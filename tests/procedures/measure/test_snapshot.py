@@ -166,7 +166,8 @@ def test_each_setting_is_read_once(wiring: dict[str, int],
     assert Counter(asked)[":CHANnel1:SCALe?"] == 1
 
 
-def test_snapshot_rows_read_back_with_h5py(tmp_path: Any, bench_on_sim: Callable[[str], tuple[SimBench, Bench]]) -> None:
+def test_snapshot_rows_read_back_with_h5py(tmp_path: Any,
+                                          bench_on_sim: Callable[[str], tuple[SimBench, Bench]]) -> None:
     sim, bench = bench_on_sim("rigol")
     configure(bench)
     path = tmp_path / "run.h5"
