@@ -28,7 +28,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-#: public name -> the module that defines it
+#: public name -> the module that defines it (under the same name, or the one in :data:`_RENAMED`)
 _HOMES = {
     # configs: from files, or built in code
     "ProcedureConfig": "procedures.config.procedure",
@@ -41,8 +41,8 @@ _HOMES = {
     "load_bench": "instruments.bench_config",
     "BoardConfig": "instruments.board_config",
     "load_board": "instruments.board_config",
-    # what the models predict for a board
-    "predict": "procedures.predict.prediction",
+    # what the models predict for a board (not ``predict``: that name is the stage's subpackage)
+    "predict_board": "procedures.predict.prediction",
     # running a procedure
     "run_procedure": "procedures.run.runner",
     "preflight": "procedures.run.runner",
@@ -62,17 +62,17 @@ _HOMES = {
     "ConfigError": "instruments.errors",
 }
 
-__all__ = ["AcquisitionSettings", "BenchConfig", "BoardConfig", "ConfigError", "DiffbenchError", "FinishedPoint",
-           "FitResult", "ProcedureConfig", "Refit", "RunData", "RunOutcome", "RunPlan", "bench_config",
-           "board_config", "execute", "load_bench", "load_board", "load_procedure", "open_run", "predict",
-           "preflight", "procedure_config", "refit", "run_procedure", "write_report"]
+#: public name -> its name in its home module
+_RENAMED = {"predict_board": "predict"}
+
+__all__ = sorted(_HOMES)
 
 
 def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'procedures' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
+    value = getattr(importlib.import_module(home), _RENAMED.get(name, name))
     globals()[name] = value  # later lookups skip this function
     return value
 
@@ -81,17 +81,29 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-if TYPE_CHECKING:  # the same names, for type checkers
-    from instruments.bench_config import BenchConfig, load_bench
-    from instruments.board_config import BoardConfig, load_board
-    from instruments.errors import ConfigError, DiffbenchError
-    from procedures.archive.reader import RunData, open_run
-    from procedures.config.in_code import bench_config, board_config, procedure_config
-    from procedures.config.procedure import AcquisitionSettings, ProcedureConfig, load_procedure
-    from procedures.fitting.core import FitResult
-    from procedures.fitting.refit import Refit, refit
-    from procedures.predict.prediction import predict
-    from procedures.report.report import write_report
-    from procedures.run.preflight import RunPlan
-    from procedures.run.runner import execute, preflight, run_procedure
-    from procedures.run.session import FinishedPoint, RunOutcome
+if TYPE_CHECKING:  # the same names, for type checkers (``x as x``: re-exported)
+    from instruments.bench_config import BenchConfig as BenchConfig
+    from instruments.bench_config import load_bench as load_bench
+    from instruments.board_config import BoardConfig as BoardConfig
+    from instruments.board_config import load_board as load_board
+    from instruments.errors import ConfigError as ConfigError
+    from instruments.errors import DiffbenchError as DiffbenchError
+    from procedures.archive.reader import RunData as RunData
+    from procedures.archive.reader import open_run as open_run
+    from procedures.config.in_code import bench_config as bench_config
+    from procedures.config.in_code import board_config as board_config
+    from procedures.config.in_code import procedure_config as procedure_config
+    from procedures.config.procedure import AcquisitionSettings as AcquisitionSettings
+    from procedures.config.procedure import ProcedureConfig as ProcedureConfig
+    from procedures.config.procedure import load_procedure as load_procedure
+    from procedures.fitting.core import FitResult as FitResult
+    from procedures.fitting.refit import Refit as Refit
+    from procedures.fitting.refit import refit as refit
+    from procedures.predict.prediction import predict as predict_board  # noqa: F401 - re-exported (_RENAMED)
+    from procedures.report.report import write_report as write_report
+    from procedures.run.preflight import RunPlan as RunPlan
+    from procedures.run.runner import execute as execute
+    from procedures.run.runner import preflight as preflight
+    from procedures.run.runner import run_procedure as run_procedure
+    from procedures.run.session import FinishedPoint as FinishedPoint
+    from procedures.run.session import RunOutcome as RunOutcome

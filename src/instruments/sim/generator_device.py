@@ -17,9 +17,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from .generator_state import MODELLED_FUNCTIONS, ChannelState, GeneratorState, unit_to_vpp, vpp_to_unit
-from .scpi_device import Context, Dialect, Handler, ScpiDevice
+from .scpi_device import CommandRow, Context, Dialect, Handler, ScpiDevice, suffixed_command, suffixed_query
 from .scpi_parser import Params, ScpiError, Suffixes, expect_params, parse_bool, parse_choice, parse_number
 
 FUNCTIONS = ("SINusoid", "SQUare", "TRIangle", "RAMP", "PULSe", "PRBS", "NOISe", "ARBitrary", "DC", "USER",
@@ -55,6 +56,25 @@ class GeneratorDevice(ScpiDevice):
     def reset(self) -> None:
         """``*RST``: outputs off, family defaults (docs/reference/scpi.md §1.1, §3.1, §3.2)."""
         self.state.reset()
+
+    def level_rows(self) -> list[CommandRow]:
+        """The SCPI-99 ``SOURce`` rows both generator dialects spell alike (function, frequency, amplitude,
+        offset, high/low level, amplitude unit), in lookup order (docs/reference/scpi.md §2)."""
+        s = "[SOURce#:]"
+        vlev = s + "VOLTage[:LEVel][:IMMediate]"
+        set_ = partial(suffixed_command, self.ch)
+        get = partial(suffixed_query, self.ch)
+        return [
+            CommandRow(s + "FUNCtion[:SHAPe]", set_(self.set_function), get(self.function)),
+            CommandRow(s + "FREQuency[:FIXed]", set_(self.set_frequency), channel_query(self, self.frequency)),
+            CommandRow(vlev + "[:AMPLitude]", set_(self.set_amplitude), channel_query(self, self.amplitude)),
+            CommandRow(vlev + ":OFFSet", set_(self.set_offset), channel_query(self, self.offset)),
+            CommandRow(vlev + ":HIGH", set_(lambda n, p: self.set_high_low(n, p, True)),
+                       get(lambda n: self.high_low(n, True))),
+            CommandRow(vlev + ":LOW", set_(lambda n, p: self.set_high_low(n, p, False)),
+                       get(lambda n: self.high_low(n, False))),
+            CommandRow(s + "VOLTage:UNIT", set_(self.set_unit), get(lambda n: self.state.channel(n).unit)),
+        ]
 
     # -- helpers ---------------------------------------------------------------------------------
     def ch(self, suffix: int | None) -> int:

@@ -62,19 +62,10 @@ class Keysight33500(GeneratorDevice):
     def commands(self) -> list[CommandRow]:
         """The served commands (module docstring), in lookup order."""
         s = "[SOURce#:]"
-        vlev = s + "VOLTage[:LEVel][:IMMediate]"
         set_, get = partial(suffixed_command, self.ch), partial(suffixed_query, self.ch)
         radians = self._radians
         return [
-            CommandRow(s + "FUNCtion[:SHAPe]", set_(self.set_function), get(self.function)),
-            CommandRow(s + "FREQuency[:FIXed]", set_(self.set_frequency), channel_query(self, self.frequency)),
-            CommandRow(vlev + "[:AMPLitude]", set_(self.set_amplitude), channel_query(self, self.amplitude)),
-            CommandRow(vlev + ":OFFSet", set_(self.set_offset), channel_query(self, self.offset)),
-            CommandRow(vlev + ":HIGH", set_(lambda n, p: self.set_high_low(n, p, True)),
-                       get(lambda n: self.high_low(n, True))),
-            CommandRow(vlev + ":LOW", set_(lambda n, p: self.set_high_low(n, p, False)),
-                       get(lambda n: self.high_low(n, False))),
-            CommandRow(s + "VOLTage:UNIT", set_(self.set_unit), get(lambda n: self.state.channel(n).unit)),
+            *self.level_rows(),
             CommandRow(s + "VOLTage:RANGe:AUTO", set_(self._set_range_auto),
                        get(lambda n: "1" if self.range_auto[n] == "ON" else "0")),
             CommandRow(s + "PHASe[:ADJust]", set_(lambda n, p: self.set_phase(n, p, radians())),

@@ -58,18 +58,9 @@ class RigolDG1000Z(GeneratorDevice):
     def commands(self) -> list[CommandRow]:
         """The served commands (module docstring), in lookup order."""
         s = "[SOURce#:]"
-        vlev = s + "VOLTage[:LEVel][:IMMediate]"
         set_, get = partial(suffixed_command, self.ch), partial(suffixed_query, self.ch)
         return [
-            CommandRow(s + "FUNCtion[:SHAPe]", set_(self.set_function), get(self.function)),
-            CommandRow(s + "FREQuency[:FIXed]", set_(self.set_frequency), channel_query(self, self.frequency)),
-            CommandRow(vlev + "[:AMPLitude]", set_(self.set_amplitude), channel_query(self, self.amplitude)),
-            CommandRow(vlev + ":OFFSet", set_(self.set_offset), channel_query(self, self.offset)),
-            CommandRow(vlev + ":HIGH", set_(lambda n, p: self.set_high_low(n, p, True)),
-                       get(lambda n: self.high_low(n, True))),
-            CommandRow(vlev + ":LOW", set_(lambda n, p: self.set_high_low(n, p, False)),
-                       get(lambda n: self.high_low(n, False))),
-            CommandRow(s + "VOLTage:UNIT", set_(self.set_unit), get(lambda n: self.state.channel(n).unit)),
+            *self.level_rows(),
             CommandRow(s + "PHASe[:ADJust]", set_(self.set_phase), channel_query(self, self.phase)),
             CommandRow(s + "PHASe:INITiate", self._sync),
             CommandRow(s + "PHASe:SYNChronize", self._sync),
