@@ -122,15 +122,12 @@ def format_fit(fit: FitResult) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Fit, print, write; bad input raises a DiffbenchError (one line, exit 2, from ``cli.main``)."""
     from procedures.fitting.archive_update import add_results
-    from procedures.fitting.core import FitError
-    from procedures.fitting.refit import fit_archived
+    from procedures.fitting.refit import NoFitPossible, fit_archived
 
     options = _options(args.config) if args.config else None
     try:
         done = fit_archived(args.archive, options)
-    except FitError as exc:
-        if not str(exc).startswith("no fit could be made"):
-            raise
+    except NoFitPossible as exc:
         print(f"diffbench fit: error: {exc}", file=sys.stderr)
         return 2
     print(f"diffbench fit: {args.archive} (board {done.board.name}, procedure {done.procedure}, "

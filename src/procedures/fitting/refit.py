@@ -21,6 +21,10 @@ from procedures.fitting.core import FitError, FitResult
 from procedures.fitting.run_fits import board_of, fit_run
 
 
+class NoFitPossible(FitError):
+    """The run's tables and ``[fit]`` options allow no fit at all (the reasons joined in the message)."""
+
+
 @dataclass
 class Refit:
     """The fits of an archived run, and where they were written (``None``: not written)."""
@@ -37,9 +41,9 @@ def fit_archived(archive: str | os.PathLike[str], options: Mapping[str, Any] | N
     """Every fit the run archived at ``archive`` allows (nothing written).
 
     ``options``: a validated ``[fit]`` table (:func:`procedures.fitting.run_fits.fit_options`); default: the
-    archived procedure config's. Raises :class:`~procedures.fitting.core.FitError` when no fit can be made
-    (the reasons joined), :class:`~procedures.archive.spec.ArchiveError` for a file that is not a readable
-    archive.
+    archived procedure config's. Raises :class:`NoFitPossible` when no fit can be made (the reasons
+    joined), another :class:`~procedures.fitting.core.FitError` for bad options, and
+    :class:`~procedures.archive.spec.ArchiveError` for a file that is not a readable archive.
     """
     notes: list[str] = []
     with open_run(archive) as run:
@@ -47,7 +51,7 @@ def fit_archived(archive: str | os.PathLike[str], options: Mapping[str, Any] | N
         fits = fit_run(run, board, options, notes)
         procedure, status = str(run.metadata.get("procedure", "?")), run.status
     if not fits:
-        raise FitError(f"no fit could be made: {'; '.join(notes) or 'every fit is off in [fit]'}")
+        raise NoFitPossible(f"no fit could be made: {'; '.join(notes) or 'every fit is off in [fit]'}")
     return Refit(fits, board, procedure, status, notes)
 
 
