@@ -16,6 +16,8 @@ from instruments.bench_config import load_bench
 from instruments.board_config import BoardConfig, load_board
 from instruments.sim.bench import SimBench
 from instruments.sim.board import Drive, SimBoard
+from instruments.sim.board_netlist import REVERSE_BETA
+from instruments.sim.circuit import GROUND, BJTModel, MOSModel, Netlist
 from procedures.archive.reader import open_run
 from procedures.fitting.run_fits import fit_run
 from procedures.run.runner import run_procedure
@@ -76,6 +78,33 @@ def _vth(b: BoardConfig) -> tuple[float, float]:
     return b.device.vth_v - b.mismatch_vth_v / 2, b.device.vth_v + b.mismatch_vth_v / 2
 
 
+def _transistor_tail_truth(b: BoardConfig, op: dict[str, float]) -> tuple[float, float]:
+    """A transistor tail's output resistance and current from the simulator: the tail device alone with its
+    terminals held at the board's operating point, the admittance into its collector/drain from the engine's AC
+    solve; the current is the board's device current."""
+    tr, d = b.tail_transistor, b.device
+    assert tr is not None
+    model: BJTModel | MOSModel
+    if b.is_bjt:
+        assert d.is_a is not None and d.beta is not None and d.early_v is not None
+        model = BJTModel(1, d.is_a * tr.size_ratio, d.beta, REVERSE_BETA, d.early_v, b.vt_v)
+    else:
+        assert d.kp_a_per_v2 is not None and d.vth_v is not None and d.lambda_per_v is not None
+        model = MOSModel(1, d.kp_a_per_v2 * tr.size_ratio, d.vth_v, d.lambda_per_v)
+    nl = Netlist()
+    nl.vsource("Vc", "c", GROUND, op["tail"] - b.vee_v)
+    nl.vsource("Vb", "b", GROUND, tr.bias_v - b.vee_v)
+    if tr.r_e_ohm > 0:
+        nl.resistor("e", GROUND, tr.r_e_ohm)
+        (nl.bjt if b.is_bjt else nl.mos)("Q", "c", "b", "e", model)  # type: ignore[arg-type]
+    else:
+        (nl.bjt if b.is_bjt else nl.mos)("Q", "c", "b", GROUND, model)  # type: ignore[arg-type]
+    system = nl.compile()
+    x = system.solve_dc()
+    y = -complex(system.solve_ac(x, [0.0], system.source_rhs(["Vc"]))[0, system.sources["Vc"], 0])
+    return 1.0 / y.real, op["Q10.ic" if b.is_bjt else "M10.id"]
+
+
 def truth(b: BoardConfig) -> dict[str, float]:
     """The simulated board's value of every fit parameter (module docstring)."""
     sim = SimBoard.from_config(b)
@@ -83,6 +112,8 @@ def truth(b: BoardConfig) -> dict[str, float]:
     t = {"R_L": b.load_r_ohm, "d_R": b.mismatch_load_r, "C_L": b.load_c_f, "d_C": b.mismatch_load_c,
          "R_EE": b.tail_r_ohm, "C_T": b.tail_c_f, "R_E": b.degeneration_r_ohm, "vt": b.vt_v,
          "i_tail": op["tail.i_a"]}
+    if b.tail_kind == "transistor":
+        t["R_EE"], t["i_tail"] = _transistor_tail_truth(b, op)
     if b.is_bjt:
         g1, g2 = op["Q1.ic"] / b.vt_v, op["Q2.ic"] / b.vt_v
     else:

@@ -9,6 +9,20 @@ import ``procedures``; it imports nothing of ``models``.
 Mismatch convention: a relative mismatch ``d`` of a quantity X moves the two sides by half each,
 ``X1 = X (1 - d/2)``, ``X2 = X (1 + d/2)``, so ``Delta X = X2 - X1 = d X`` and the mean stays X.
 
+Two active-load variants. A cascoded mirror (``[mirror] cascode_bias_v``; with ``[cascode]`` on the pair it is
+the telescopic stage, Razavi ch. 9): each mirror device has a cascode device of the mirror's type on top, its
+base/gate at ``cascode_bias_v``, and the mirror's control node (both mirror gates/bases) is the diode side's
+output, out1 (the low-voltage cascode mirror). A second stage (``[second_stage]``, source text fig. 5-12): side 2's
+collector/drain and the mirror output drive the base/gate of one more device of the mirror's type at vcc, whose
+collector/drain is output 2, pulled down by a Norton sink I2 and tied to ``[load] return_v`` by ``[load] r_ohm``
+(the resistor that fixes the output's DC level, as R1 does in fig. 5-10). In both, ``[load] r_ohm`` is the
+resistor from output 2 to its return and out1 is the mirror's control node.
+
+Three tail circuits (``[tail] kind``, :mod:`.board_tail`): the Norton source (default), the split tail of source
+text fig. 5-9 (a sink at each emitter and ``[degeneration] bridge_r_ohm`` between them; the board then holds
+``degeneration_r_ohm`` = half the bridge) and a transistor current source (``[tail] bias_v``, ``r_e_ohm``; the board
+then holds ``tail_current_a = 0``, ``tail_r_ohm = inf``).
+
 Units are SI and in the key names (``_v``, ``_a``, ``_ohm``, ``_f``, ``_k``). Thermal voltage
 ``V_T = k T / q`` (CODATA 2018 exact k and q).
 
@@ -26,8 +40,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .board_tail import TAIL_KINDS, TailTransistor, tail_fields
 from .config_schema import NAME_PATTERN, TEXT_MAX_CHARS, Field, Section, load_toml, optional, required, validate
 from .errors import ConfigError
+from .netlist_board import NETLIST_SECTION, NetlistBoard, fill_family, load_netlist
 
 BOLTZMANN_J_PER_K = 1.380649e-23
 ELEMENTARY_CHARGE_C = 1.602176634e-19
@@ -79,6 +95,12 @@ def _volts(default: Any = None, doc: str = "") -> Field:
     return optional(float, default, lo=-V_MAX, hi=V_MAX, doc=doc)
 
 
+_MIRROR_FIELDS = {
+    **_DEVICE_FIELDS,
+    "cascode_bias_v": _volts(None, doc="base/gate of the mirror's cascode devices (a cascoded mirror: the "
+                             "telescopic stage), V; absent: a simple mirror"),
+}
+
 _NAME = required(str, pattern=NAME_PATTERN, max_len=64)
 _TEXT = optional(str, "", max_len=TEXT_MAX_CHARS)
 
@@ -101,13 +123,24 @@ SCHEMA: dict[str, Section] = {
     "temperature": Section({"t_k": optional(float, 300.15, lo=T_RANGE[0], hi=T_RANGE[1], doc="board temperature, K")},
                            optional=True),
     "tail": Section({
-        "current_a": required(float, lo=I_TAIL_RANGE[0], hi=I_TAIL_RANGE[1],
-                              doc="Norton source I_EE in parallel with r_ohm: DC tail I_EE + (V_tail - V_EE)/R_EE, A"),
-        "r_ohm": required(float, lo=R_MIN, hi=R_TAIL_MAX, doc="tail source output resistance R_EE / R_SS, Ohm"),
-        "c_f": optional(float, 0.0, lo=0.0, hi=C_MAX, doc="tail node capacitance C_T, F"),
+        "kind": optional(str, "norton", choices=TAIL_KINDS, doc="norton, split (fig. 5-9) or transistor "
+                         "(instruments.board_tail)"),
+        "current_a": optional(float, None, lo=I_TAIL_RANGE[0], hi=I_TAIL_RANGE[1],
+                              doc="Norton source I_EE in parallel with r_ohm: DC tail I_EE + (V_tail - V_EE)/R_EE, A "
+                                  "(split: the two sinks' total; transistor: none)"),
+        "r_ohm": optional(float, None, lo=R_MIN, hi=R_TAIL_MAX, doc="tail source output resistance R_EE / R_SS, "
+                          "Ohm (split: each sink has 2 r_ohm; transistor: none)"),
+        "c_f": optional(float, 0.0, lo=0.0, hi=C_MAX, doc="tail node capacitance C_T, F (split: c_f/2 per sink)"),
+        "bias_v": _volts(None, doc="transistor tail: its base/gate voltage, V"),
+        "r_e_ohm": optional(float, None, lo=0.0, hi=R_MAX,
+                            doc="transistor tail: emitter/source resistor to vee, Ohm (0: none)"),
+        "size_ratio": optional(float, None, lo=0.01, hi=100.0,
+                               doc="transistor tail: its I_S (or kp) over the pair device's (default 1)"),
     }),
     "degeneration": Section({
         "r_ohm": optional(float, 0.0, lo=0.0, hi=R_MAX, doc="emitter/source resistor per side, Ohm"),
+        "bridge_r_ohm": optional(float, None, lo=R_MIN, hi=R_MAX,
+                                 doc="split tail: the one resistor between the two emitters, Ohm"),
     }, optional=True),
     "load": Section({
         "type": optional(str, "resistive", choices=("resistive", "active")),
@@ -116,8 +149,17 @@ SCHEMA: dict[str, Section] = {
         "return_v": _volts(None, doc="where the load resistor(s) return (default: vcc_v), V"),
         "c_f": optional(float, 0.0, lo=0.0, hi=C_MAX, doc="capacitance at each output node, F"),
     }),
-    "mirror": Section(_DEVICE_FIELDS, optional=True,
+    "mirror": Section(_MIRROR_FIELDS, optional=True,
                       doc="current-mirror devices of an active load (pnp or pmos)"),
+    "second_stage": Section({
+        "size_ratio": optional(float, 2.0, lo=0.01, hi=100.0,
+                               doc="output device's I_S (or kp) over one mirror device's (2: the text's Q4, the "
+                                   "size of the split-collector Q3's two halves together)"),
+        "sink_current_a": required(float, lo=I_TAIL_RANGE[0], hi=I_TAIL_RANGE[1],
+                                   doc="current sink I2 from the output to vee (Norton, with sink_r_ohm), A"),
+        "sink_r_ohm": required(float, lo=R_MIN, hi=R_TAIL_MAX, doc="output resistance of the sink I2, Ohm"),
+        "c_f": optional(float, 0.0, lo=0.0, hi=C_MAX, doc="capacitance at the first stage's output node, F"),
+    }, optional=True, doc="a second (common-emitter/source) stage after an active load (source text fig. 5-12)"),
     "cascode": Section({
         "enabled": optional(bool, False),
         "bias_v": _volts(None, doc="base/gate voltage of the cascode devices, V"),
@@ -128,6 +170,7 @@ SCHEMA: dict[str, Section] = {
         "load_c": optional(float, 0.0, lo=-0.5, hi=0.5, doc="(C2 - C1)/C"),
         "vth_v": optional(float, 0.0, lo=-0.5, hi=0.5, doc="Vth2 - Vth1 (MOS), V"),
         "beta": optional(float, 0.0, lo=-0.5, hi=0.5, doc="(beta2 - beta1)/beta (BJT)"),
+        "tail": optional(float, 0.0, lo=-0.5, hi=0.5, doc="split tail: (I2 - I1)/(I/2) of its two sinks"),
     }, optional=True),
     "limits": Section({
         "vid_max_vpk": required(float, lo=VPK_MIN, hi=V_MAX, doc="largest differential drive, V peak"),
@@ -155,6 +198,7 @@ SCHEMA: dict[str, Section] = {
                                      doc="white noise density at each output node, V/rtHz"),
         "seed": optional(int, 0, lo=0, hi=SEED_MAX),
     }, optional=True),
+    "netlist": NETLIST_SECTION,
 }
 
 
@@ -173,6 +217,19 @@ class DeviceParams:
     @property
     def is_bjt(self) -> bool:
         return self.type in BJT_TYPES
+
+
+@dataclass(frozen=True)
+class SecondStage:
+    """The second stage of source text fig. 5-12: a device of the mirror's type (its I_S or kp times
+    ``size_ratio``), base/gate on the first stage's output (side 2's collector/drain), emitter/source at vcc,
+    collector/drain the board's output 2, pulled down by the sink I2 (``sink_current_a`` in parallel with
+    ``sink_r_ohm`` to vee) and tied by the [load] resistor to its return; ``c_f`` at the first stage's output."""
+
+    size_ratio: float
+    sink_current_a: float
+    sink_r_ohm: float
+    c_f: float
 
 
 @dataclass(frozen=True)
@@ -213,6 +270,12 @@ class BoardConfig:
     noise_v_per_rthz: float
     sim_seed: int
     pass_fail: dict[str, Any] = field(default_factory=dict)
+    mirror_cascode_bias_v: float | None = None
+    second_stage: SecondStage | None = None
+    tail_kind: str = "norton"
+    tail_transistor: TailTransistor | None = None
+    mismatch_tail: float = 0.0
+    netlist: NetlistBoard | None = None
 
     @property
     def vt_v(self) -> float:
@@ -249,11 +312,23 @@ def _mirror(source: str, doc: dict[str, Any], v: dict[str, Any], dev: DevicePara
         return None
     if "mirror" not in doc:
         raise ConfigError(source, "[mirror]", "an active load needs a [mirror] section (pnp or pmos)")
-    mirror = _device(source, "mirror", v["mirror"])
+    mirror = _device(source, "mirror", {k: x for k, x in v["mirror"].items() if k != "cascode_bias_v"})
     want = "pnp" if dev.is_bjt else "pmos"
     if mirror.type != want:
         raise ConfigError(source, "[mirror] type", f"a {dev.type} pair needs a {want} mirror, got {mirror.type!r}")
     return mirror
+
+
+def _second_stage(source: str, doc: dict[str, Any], v: dict[str, Any]) -> SecondStage | None:
+    """Fig. 5-12's second stage (None without a [second_stage] section); it follows a simple current mirror."""
+    if "second_stage" not in doc:
+        return None
+    if v["load"]["type"] != "active":
+        raise ConfigError(source, "[second_stage]", "a second stage follows an active load (load.type = 'active')")
+    if v["mirror"]["cascode_bias_v"] is not None:
+        raise ConfigError(source, "[second_stage]", "a second stage after a cascoded mirror is not modelled "
+                          "(drop [mirror] cascode_bias_v)")
+    return SecondStage(**v["second_stage"])
 
 
 def _check_levels(source: str, v: dict[str, Any]) -> None:
@@ -273,7 +348,8 @@ def _check_levels(source: str, v: dict[str, Any]) -> None:
     # them a junction of the pair is forward-biased into a rail.
     rails = (supply["vee_v"], supply["vcc_v"])
     for where, level in (("[limits] bias_min_v", lim["bias_min_v"]), ("[limits] bias_max_v", lim["bias_max_v"]),
-                         ("[load] return_v", v["load"]["return_v"]), ("[cascode] bias_v", v["cascode"]["bias_v"])):
+                         ("[load] return_v", v["load"]["return_v"]), ("[cascode] bias_v", v["cascode"]["bias_v"]),
+                         ("[mirror] cascode_bias_v", v["mirror"]["cascode_bias_v"])):
         if level is not None and not rails[0] <= level <= rails[1]:
             raise ConfigError(source, where, f"{level:g} V is outside the supplies [{rails[0]:g}, {rails[1]:g}] V")
     bias = v["inputs"]["bias_v"]
@@ -285,8 +361,11 @@ def _check_levels(source: str, v: dict[str, Any]) -> None:
         raise ConfigError(source, "[cascode] bias_v", "missing required key when the cascode is enabled")
 
 
-def parse_board(doc: dict[str, Any], source: str = "<board>", raw: str = "") -> BoardConfig:
-    """Validate a parsed board TOML document and return a :class:`BoardConfig`."""
+def parse_board(doc: dict[str, Any], source: str = "<board>", raw: str = "",
+                netlist_text: str | None = None) -> BoardConfig:
+    """Validate a parsed board TOML document and return a :class:`BoardConfig`; ``netlist_text`` is the text of
+    its ``[netlist] file`` when it comes from an archive rather than from the file."""
+    doc, family = fill_family(source, doc)
     v = validate(source, SCHEMA, doc)
     dev = _device(source, "device", v["device"])
     mirror = _mirror(source, doc, v, dev)
@@ -299,8 +378,7 @@ def parse_board(doc: dict[str, Any], source: str = "<board>", raw: str = "") -> 
         vcc_v=supply["vcc_v"], vee_v=supply["vee_v"], bias_v=v["inputs"]["bias_v"],
         source_r_ohm=v["inputs"]["source_r_ohm"], bias_r_ohm=v["inputs"]["bias_r_ohm"], device=dev,
         temperature_k=v["temperature"]["t_k"],
-        tail_current_a=v["tail"]["current_a"], tail_r_ohm=v["tail"]["r_ohm"], tail_c_f=v["tail"]["c_f"],
-        degeneration_r_ohm=v["degeneration"]["r_ohm"],
+        **tail_fields(source, v, R_MIN),
         load_type=load["type"], load_r_ohm=load["r_ohm"],
         load_return_v=supply["vcc_v"] if load["return_v"] is None else load["return_v"], load_c_f=load["c_f"],
         mirror=mirror, cascode=v["cascode"]["enabled"], cascode_bias_v=v["cascode"]["bias_v"],
@@ -310,6 +388,9 @@ def parse_board(doc: dict[str, Any], source: str = "<board>", raw: str = "") -> 
         bias_min_v=lim["bias_min_v"], bias_max_v=lim["bias_max_v"],
         noise_v_per_rthz=v["sim"]["noise_v_per_rthz"], sim_seed=v["sim"]["seed"],
         pass_fail={k: x for k, x in v["pass_fail"].items() if x is not None},
+        mirror_cascode_bias_v=v["mirror"]["cascode_bias_v"], second_stage=_second_stage(source, doc, v),
+        netlist=None if v["netlist"]["file"] is None else load_netlist(source, v["netlist"], family,
+                                                                       v["temperature"]["t_k"], netlist_text),
     )
 
 

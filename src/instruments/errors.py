@@ -26,6 +26,20 @@ class ConfigError(DiffbenchError):
         super().__init__(f"{where}{what}{message}")
 
 
+class NetlistError(ConfigError):
+    """A SPICE netlist a board config points at is unreadable, malformed or not a usable circuit.
+
+    ``str()`` reads ``<file>:<line>: <what is wrong>`` (``<file>: <what is wrong>`` when ``line`` is 0, for a
+    problem that belongs to no line of the netlist, such as a config's pin that is not one of its nodes).
+    """
+
+    def __init__(self, file: str, line: int, message: str) -> None:
+        super().__init__(file, None, message)
+        self.file = file
+        self.line = line
+        self.args = (f"{file}:{line}: {message}" if line > 0 else f"{file}: {message}",)
+
+
 class InstrumentError(DiffbenchError):
     """An instrument reported an error, answered something unusable, or is the wrong kind.
 

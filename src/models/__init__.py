@@ -16,8 +16,17 @@ the source texts, Razavi, Sedra & Smith, Gray-Hurst-Lewis-Meyer).
 - :mod:`models.dc_transfer`: the exact DC solution of a resistive-load pair at many input levels at once
   (Early effect, base currents, Norton tail, degeneration): what the DC and amplitude sweeps are fitted to.
 - :mod:`models.distortion`: harmonics, THD and compression of a transfer driven by a sine.
+- :mod:`models.full_region_laws`, :mod:`models.full_region_dc`, :mod:`models.cycle_transfer`: device laws past the
+  edge of the active region (saturation, triode), the whole pair's DC solution with them (resistive or mirror
+  load, pins behind a generator), and the distortion of a slow sine solved at each instant of the cycle.
+- :mod:`models.cascoded_mirror`, :mod:`models.telescopic`: the cascoded mirror load and the telescopic stage's
+  operating point; :mod:`models.gain_stage`, :mod:`models.two_stage`, :mod:`models.two_stage_transfer`: the second
+  stage of source text fig. 5-12 (small signal, operating point, large signal).
+- :mod:`models.split_tail`: the split tail of source text fig. 5-9 (a sink at each emitter, a bridge resistor) as
+  its delta-star equivalent; :mod:`models.transistor_tail`: a transistor tail source through its compliance.
 """
 
+from .cascoded_mirror import CascodedMirror, CascodedMirrorDevices, cascoded_mirror_load
 from .dc_transfer import DcTransferError, PairDc, resistive_pair_dc
 from .devices import (
     BjtParams,
@@ -34,6 +43,7 @@ from .devices import (
     thermal_voltage,
 )
 from .distortion import Distortion, amplitude_for_thd, harmonic_analysis
+from .gain_stage import GainStage
 from .large_signal import (
     bjt_input_offset,
     bjt_pair_currents,
@@ -68,6 +78,11 @@ from .small_signal import (
     pair_response,
     split,
 )
+from .split_tail import SplitSinks, SplitTail, split_tail_operating_point
+from .telescopic import CascodedMirrorOperatingPoint, TelescopicOperatingPoint, cascoded_mirror_operating_point
+from .transistor_tail import TailState, TransistorTail, degenerated_output_resistance
+from .two_stage import OutputStage, TwoStageOperatingPoint, two_stage_operating_point
+from .two_stage_transfer import TwoStageTransfer, two_stage_transfer
 
 __all__ = [
     "BJT_SATURATION_VBC_V", "TAIL_COMPLIANCE_V", "T_MODE",
@@ -83,3 +98,12 @@ __all__ = [
     "tanh_differential_current",
     "thermal_voltage",
 ]
+# the active-load variants: the cascoded mirror (telescopic stage) and the second stage (source text fig. 5-12)
+__all__ += [
+    "CascodedMirror", "CascodedMirrorDevices", "CascodedMirrorOperatingPoint", "GainStage", "OutputStage",
+    "TelescopicOperatingPoint", "TwoStageOperatingPoint", "TwoStageTransfer", "cascoded_mirror_load",
+    "cascoded_mirror_operating_point", "two_stage_operating_point", "two_stage_transfer",
+]
+# the split tail (source text fig. 5-9) and the transistor tail
+__all__ += ["SplitSinks", "SplitTail", "TailState", "TransistorTail", "degenerated_output_resistance",
+            "split_tail_operating_point"]

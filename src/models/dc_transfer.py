@@ -25,7 +25,9 @@ Unknowns per input pair: ``x_1, x_2, v_t``. Equations: Kirchhoff's voltage law a
 ``I_E,1 + I_E,2 = i_tail + (v_t - v_ee)/r_tail``. Newton's method with the analytic Jacobian, the steps in
 ``x`` limited to 2 V_T (BJT; SPICE-style junction limiting, Nagel 1975) or 0.1 V (MOS), all points solved
 together. Devices outside the region the laws describe (a saturated BJT, a MOS device in triode) are not
-modelled; :class:`PairDc` reports the margins so callers can leave such points out.
+modelled; :class:`PairDc` reports the margins so callers can leave such points out (or use
+:mod:`models.full_region_dc`, which carries the device laws past those edges and also takes a current-mirror
+load and pins behind a generator's source resistance; it starts from this solution).
 """
 
 from __future__ import annotations

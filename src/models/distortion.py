@@ -57,7 +57,7 @@ class Distortion:
     @property
     def thd(self) -> np.ndarray:
         """``sqrt(sum_{k>=2} |Y_k|^2)/|Y_1|`` (ratio)."""
-        return _ratio(np.sqrt(np.sum(np.abs(self.harmonics[:, 2:]) ** 2, axis=1)), self.fundamental)
+        return thd_of(self.harmonics)
 
     @property
     def fundamental_gain(self) -> np.ndarray:
@@ -69,6 +69,33 @@ class Distortion:
     def gain_ratio(self) -> np.ndarray:
         """Fundamental gain over the small-signal slope (1 for a linear transfer; < 1 as it compresses)."""
         return _ratio(self.fundamental_gain, abs(self.slope))
+
+
+def cycle_phases(n_samples: int) -> np.ndarray:
+    """``theta_i = 2 pi i / n_samples``, i = 0..n_samples-1: one period on a uniform grid (rad)."""
+    out: np.ndarray = 2.0 * np.pi * np.arange(n_samples) / n_samples
+    return out
+
+
+def fourier_series(y: ArrayLike, n_harmonics: int) -> np.ndarray:
+    """Complex amplitudes ``Y_0..Y_K`` (K = ``n_harmonics``) of ``y = sum_k Re(Y_k e^{j k theta})`` from samples on
+    :func:`cycle_phases` along the last axis (shape (..., K + 1); ``Y_0`` is the mean). The discrete Fourier
+    series of one period (module docstring), by ``numpy.fft.rfft``, whose ``e^{-j k theta}`` kernel gives the
+    conjugates of ``Y_k``; the caller keeps ``K < n_samples/2``."""
+    y = np.asarray(y, dtype=float)
+    n = y.shape[-1]
+    if not 1 <= n_harmonics < n // 2:
+        raise ValueError("need 1 <= n_harmonics < n_samples/2")
+    spec = np.fft.rfft(y, axis=-1) / n
+    spec[..., 1:] *= 2.0
+    out: np.ndarray = np.conj(spec[..., : n_harmonics + 1])
+    return out
+
+
+def thd_of(harmonics: ArrayLike) -> np.ndarray:
+    """``sqrt(sum_{k>=2} |Y_k|^2)/|Y_1|`` (ratio) of harmonic amplitudes along the last axis (``Y_0..Y_K``)."""
+    h = np.abs(np.asarray(harmonics))
+    return _ratio(np.sqrt(np.sum(h[..., 2:] ** 2, axis=-1)), h[..., 1])
 
 
 def harmonic_analysis(transfer: Transfer, amplitudes: ArrayLike, *, bias: float = 0.0, n_harmonics: int = 15,
@@ -84,12 +111,8 @@ def harmonic_analysis(transfer: Transfer, amplitudes: ArrayLike, *, bias: float 
         raise ValueError("amplitudes must be positive")
     if not 1 <= n_harmonics < n_samples // 2:
         raise ValueError("need 1 <= n_harmonics < n_samples/2")
-    theta = 2.0 * np.pi * np.arange(n_samples) / n_samples
-    y = np.asarray(transfer(bias + a[:, None] * np.cos(theta)[None, :]), dtype=float)
-    spec = np.fft.rfft(y, axis=1) / n_samples
-    spec[:, 1:] *= 2.0
-    # rfft uses e^{-j k theta}: Y_k as defined above is the conjugate
-    harmonics = np.conj(spec[:, : n_harmonics + 1])
+    y = np.asarray(transfer(bias + a[:, None] * np.cos(cycle_phases(n_samples))[None, :]), dtype=float)
+    harmonics = fourier_series(y, n_harmonics)
     h = 1e-4 * float(a.min())
     slope = float((transfer(np.array([bias + h]))[0] - transfer(np.array([bias - h]))[0]) / (2.0 * h))
     return Distortion(amplitude=a, harmonics=harmonics, slope=slope)

@@ -10,7 +10,8 @@ The circuit (every element per side may differ, which is how mismatch enters):
 - load: resistive, ``Z_Lk = R_Lk || 1/(s C_Lk)`` from output k to AC ground; or a current mirror (source text
   fig. 5-10; Razavi ch. 5): output 1 is the diode-connected device's node (admittance
   ``g_m3 + 1/r_o3 + 1/r_pi3 + 1/r_pi4 + s C_L1``), the mirror output device injects ``-g_m4 v_o1`` into
-  output 2, which also sees ``1/r_o4 + 1/R1 + s C_L2``.
+  output 2, which also sees ``1/r_o4 + 1/R1 + s C_L2``; optionally followed by a second stage (source text
+  fig. 5-12, :mod:`models.gain_stage`), whose output is then output 2.
 
 Method. Each side is reduced in closed form to linear relations between its terminal currents (top node,
 tail node, input pin) and the voltages v_k, v_ok, v_t, by eliminating its internal emitter node and the
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .gain_stage import GainStage
 from .mixed_mode import MixedModeGains
 
 INF = float("inf")
@@ -93,6 +95,11 @@ class MirrorLoad:
     ``gm_diode, r_o_diode, r_pi_diode``: the diode-connected device on side 1 (Q3/M3); ``gm_out, r_o_out,
     r_pi_out``: the mirror output device on side 2 (Q4/M4); ``r_out``: R1 from output 2 to AC ground (inf for
     none); ``c1, c2``: capacitance at the mirror node and at the output (F).
+
+    ``stage2``: a second stage after the mirror (source text fig. 5-12, :mod:`models.gain_stage`). Side 2 and the
+    mirror output then meet at the stage's input node, which it loads with its input admittance, and output 2 is
+    the stage's output: ``r_out`` and ``c2`` belong to that node and ``vo2 = A_2(s) v_x``, ``A_2`` the stage's
+    :meth:`~models.gain_stage.GainStage.voltage_gain` under ``1/r_out + s c2``.
     """
 
     gm_diode: ArrayLike
@@ -104,6 +111,7 @@ class MirrorLoad:
     r_out: ArrayLike = INF
     c1: ArrayLike = 0.0
     c2: ArrayLike = 0.0
+    stage2: GainStage | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,12 @@ class Tail:
 
     r: ArrayLike
     c: ArrayLike = 0.0
+
+    def reduced(self, s: np.ndarray, side1: Side, side2: Side) -> tuple[Side, Side, np.ndarray]:
+        """The sides and the tail node's admittance (S) at complex frequency ``s`` (rad/s): the sides as they are
+        and ``1/R_T + s C_T``. A tail network of more than one node (:class:`models.split_tail.SplitTail`) returns
+        its star equivalent instead: sides with a frequency-dependent ``r_degen`` and the star centre's admittance."""
+        return side1, side2, _inv(self.r) + s * np.asarray(self.c)
 
 
 Load = ResistiveLoad | MirrorLoad
@@ -192,6 +206,7 @@ def pair_response(freq_hz: ArrayLike, side1: Side, side2: Side, load: Load, tail
     """
     f = np.asarray(freq_hz, dtype=float)
     s = 2j * np.pi * f
+    side1, side2, y_t = tail.reduced(s, side1, side2)
     top1, ie1, in1 = _side_forms(side1)
     top2, ie2, in2 = _side_forms(side2)
     g_x: float | np.ndarray  # the mirror output device's g_m4 (none for resistive loads)
@@ -202,11 +217,13 @@ def pair_response(freq_hz: ArrayLike, side1: Side, side2: Side, load: Load, tail
     elif isinstance(load, MirrorLoad):
         y1 = (np.asarray(load.gm_diode) + _inv(load.r_o_diode) + _inv(load.r_pi_diode) + _inv(load.r_pi_out)
               + s * np.asarray(load.c1))
-        y2 = _inv(load.r_o_out) + _inv(load.r_out) + s * np.asarray(load.c2)
+        if load.stage2 is None:
+            y2 = _inv(load.r_o_out) + _inv(load.r_out) + s * np.asarray(load.c2)
+        else:  # side 2 meets the mirror at the second stage's input (MirrorLoad docstring)
+            y2 = _inv(load.r_o_out) + load.stage2.input_admittance(s)
         g_x = np.asarray(load.gm_out)
     else:
         raise TypeError(f"unknown load {type(load).__name__}")
-    y_t = _inv(tail.r) + s * np.asarray(tail.c)
 
     # Forms over the basis (v1, v2, v_t).
     d1 = y1 + top1[1]
@@ -225,6 +242,8 @@ def pair_response(freq_hz: ArrayLike, side1: Side, side2: Side, load: Load, tail
         vo2[0] + vo2[2] * t1, vo2[1] + vo2[2] * t2,
     ), dtype=complex)
     h = h.reshape((2, 2) + h.shape[1:])
+    if isinstance(load, MirrorLoad) and load.stage2 is not None:  # unilateral: output 2 follows node x
+        h[1] = h[1] * load.stage2.voltage_gain(_inv(load.r_out) + s * np.asarray(load.c2))
     # input currents: i_ink = a v_k + b v_ok + c v_t
     y11 = in1[0] + in1[1] * (vo1[0] + vo1[2] * t1) + in1[2] * t1
     y12 = in1[1] * (vo1[1] + vo1[2] * t2) + in1[2] * t2

@@ -12,16 +12,30 @@ import numpy as np
 import pytest
 
 from models import (
+    BjtParams,
+    CurrentMirror,
+    DiffPair,
+    MosParams,
+    NortonTail,
+    ResistorLoads,
+    active_load_operating_point,
     amplitude_for_thd,
+    bjt_collector_current,
     bjt_input_offset,
     bjt_pair_currents,
     harmonic_analysis,
+    mos_drain_current,
     mos_input_offset,
     mos_pair_currents,
     mos_square_law_differential_current,
     resistive_outputs,
+    resistive_pair_dc,
     tanh_differential_current,
 )
+from models.cycle_transfer import differential_cycle, small_signal_slopes
+from models.distortion import thd_of
+from models.full_region_dc import InputNetwork, pair_full_dc
+from models.full_region_laws import bjt_law, device_law, mos_law
 
 I_EE = 100e-6
 
@@ -203,3 +217,135 @@ def test_harmonic_analysis_of_a_known_polynomial():
     assert d.slope == pytest.approx(1.0, rel=1e-8)  # central difference, step 1e-4 A: error 0.1 h^2
     with pytest.raises(ValueError):
         harmonic_analysis(lambda v: v, [0.0])
+
+
+# ---- the full-region device laws, the whole-circuit DC solve and the quasi-static cycle
+
+BJT = BjtParams(200.0, 100.0, 1e-15)
+MOS = MosParams(1e-3, 0.7, 0.02)
+VT = 0.025865
+
+
+def _law_points(dev):
+    """(x, y) over every region: BJT forward-active, saturated, reverse-active, off; MOS cutoff, saturation,
+    triode and V_DS < 0 (drain below source)."""
+    if isinstance(dev, BjtParams):
+        return np.array([0.65, 0.66, 0.70, 0.2, 0.62]), np.array([-2.0, 0.55, 0.68, 0.65, -0.1])
+    return np.array([0.5, 1.0, 1.0, 1.2, 0.9, 1.1]), np.array([-1.0, -1.0, 0.8, 0.9, 1.3, 1.1 - 1e-3])
+
+
+@pytest.mark.parametrize("dev", [BJT, MOS], ids=["bjt", "mos"])
+def test_full_region_law_slopes_are_the_laws_derivatives(dev):
+    """Each analytic partial derivative of device_law equals a central difference of its currents (step 1 uV:
+    within 1e-5 relative, or 1e-9 of the largest current where the difference loses digits) in every region."""
+    x, y = _law_points(dev)
+    h = 1e-6
+    law = device_law(dev, VT, x, y)
+    for got, f, var in ((law.dout_dx, "i_out", "x"), (law.dout_dy, "i_out", "y"), (law.din_dx, "i_in", "x"),
+                        (law.din_dy, "i_in", "y")):
+        hx, hy = (h, 0.0) if var == "x" else (0.0, h)
+        num = (getattr(device_law(dev, VT, x + hx, y + hy), f) - getattr(device_law(dev, VT, x - hx, y - hy), f))
+        np.testing.assert_allclose(got, num / (2 * h), rtol=1e-5, atol=1e-9 * np.max(np.abs(law.i_out)))
+
+
+def test_full_region_laws_reduce_to_the_active_region_laws():
+    """Forward-active BJT: I_C = I_S e^(V_BE/V_T)(1 - V_BC/V_A) and I_B = I_S e^(V_BE/V_T)/beta (models.devices) to
+    within I_S (the Gummel-Poon "- 1" terms); saturated it carries less (reverse transport). MOS in saturation:
+    the square law with lambda; current continuous at the triode edge; a symmetric device: swapping drain and
+    source reverses the current."""
+    x, y = np.array([0.6, 0.65, 0.7]), np.array([-1.0, -2.0, -0.5])
+    law = bjt_law(BJT, VT, x, y)
+    np.testing.assert_allclose(law.i_out, bjt_collector_current(x, x - y, BJT, VT), rtol=1e-13, atol=2 * BJT.i_s)
+    np.testing.assert_allclose(law.i_in, BJT.i_s * np.exp(x / VT) / BJT.beta, rtol=1e-13, atol=2 * BJT.i_s)
+    sat = bjt_law(BJT, VT, np.array([0.65]), np.array([0.6]))
+    assert sat.i_out[0] < 0.9 * bjt_collector_current(0.65, 0.05, BJT, VT)
+    vgs, vds = np.array([1.0, 1.2]), np.array([2.0, 0.6])
+    np.testing.assert_allclose(mos_law(MOS, vgs, vgs - vds).i_out, mos_drain_current(vgs, vds, MOS), rtol=1e-13)
+    vov = 0.3
+    edge = [mos_law(MOS, np.array([MOS.vth + vov]), np.array([MOS.vth + vov - d])).i_out[0] for d in (vov - 1e-9, vov)]
+    assert edge[0] == pytest.approx(edge[1], rel=1e-8)
+    x, y = np.array([1.0, 1.3, 0.9]), np.array([1.2, 0.4, 0.95])
+    np.testing.assert_allclose(mos_law(MOS, x, y).i_out, -mos_law(MOS, y, x).i_out, rtol=1e-13)
+
+
+PAIRS = {
+    "bjt": DiffPair((BjtParams(190.0, 90.0, 0.99e-15), BjtParams(210.0, 110.0, 1.01e-15)), VT, r_source=5e3,
+                    r_degen=1e3),
+    "mos": DiffPair((MosParams(0.99e-3, 0.699, 0.02), MosParams(1.01e-3, 0.701, 0.02)), VT, r_degen=500.0),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PAIRS))
+def test_full_solve_equals_the_forward_active_transfer_where_devices_are_active(kind):
+    """Over +-100 mV, where every base-collector (gate-drain) junction is reverse biased, the full-region solve and
+    models.dc_transfer's (an independent Newton solve of the forward-active laws) agree within 1 nV (the laws
+    differ by I_S and I_S e^(V_BC/V_T); nearer saturation the reverse transport, which only the full laws have,
+    is what differs)."""
+    pair, loads = PAIRS[kind], ResistorLoads((39.9e3, 40.1e3) if kind == "bjt" else (19.9e3, 20.1e3), 5.0)
+    tail = NortonTail(100e-6, r_out=1e6)
+    vid = np.linspace(-0.1, 0.1, 41)
+    full = pair_full_dc(2 + vid / 2, 2 - vid / 2, pair, tail, loads)
+    fa = resistive_pair_dc(2 + vid / 2, 2 - vid / 2, pair, tail, loads)
+    rev = (full.v_cross1 < 0) & (full.v_cross2 < 0)
+    assert rev.sum() >= 25
+    for a, b in ((full.vo1, fa.vo1), (full.vo2, fa.vo2), (full.v_tail, fa.v_tail)):
+        np.testing.assert_allclose(a[rev], b[rev], atol=1e-9, rtol=0)
+
+
+def test_full_solve_satisfies_kirchhoff_with_a_saturated_device_and_a_driven_pin():
+    """With 80 kOhm loads the BJTs saturate (source text: "if we were to double their values [the 40k loads], the
+    transistors would saturate"), at rest and at +-300 mV; driven through 50 Ohm with 10 kOhm to a bias rail.
+    At the solution (currents from the device law at the solved junctions): each load carries its device's
+    collector current, the tail node's current law holds, each pin's current law holds (generator, bias
+    resistor, base current) and each input loop closes, all to 1e-12 of the tail current or 1 nV."""
+    pair, tail = PAIRS["bjt"], NortonTail(100e-6, r_out=1e6)
+    loads = ResistorLoads((80e3, 80e3), 5.0)
+    net = InputNetwork(r_drive=50.0, r_bias=10e3, v_bias=2.0)
+    vid = np.array([-0.3, 0.0, 0.3])
+    s = pair_full_dc(2 + vid / 2, 2 - vid / 2, pair, tail, loads, inputs=net)
+    assert np.all(s.headroom < -0.1)
+    for k, (v_emf, vo, pin, x, y) in enumerate(((2 + vid / 2, s.vo1, s.v_pin1, s.v_ctrl1, s.v_cross1),
+                                                 (2 - vid / 2, s.vo2, s.v_pin2, s.v_ctrl2, s.v_cross2))):
+        law = bjt_law(pair.devices[k], VT, x, y)
+        np.testing.assert_allclose((5.0 - vo) / loads.r[k], law.i_out, rtol=0, atol=1e-16)
+        np.testing.assert_allclose((v_emf - pin) / 50.0 + (2.0 - pin) / 10e3, law.i_in, rtol=0, atol=1e-16)
+        v_base = pin - pair.r_source * law.i_in
+        np.testing.assert_allclose(v_base - x - pair.r_degen * (law.i_out + law.i_in), s.v_tail, atol=1e-9, rtol=0)
+        np.testing.assert_allclose(v_base - y, vo, atol=1e-9, rtol=0)
+    i_e = sum(law.i_out + law.i_in for law in (bjt_law(pair.devices[0], VT, s.v_ctrl1, s.v_cross1),
+                                               bjt_law(pair.devices[1], VT, s.v_ctrl2, s.v_cross2)))
+    np.testing.assert_allclose(i_e, 100e-6 + s.v_tail / 1e6, rtol=0, atol=1e-16)
+
+
+def test_full_solve_of_the_mirror_load_equals_the_operating_point_solver_at_rest():
+    """Current-mirror load (source text fig. 5-10) at rest: the full solve and the bracketed operating-point solver
+    (models.operating_point, forward-active laws, its own nested roots) agree on both outputs within 1 uV and
+    on the tail node within 1 nV; and the output swings the right way (vo2 rises with vid)."""
+    pair = DiffPair((BjtParams(200.0, 100.0, 0.999e-15), BjtParams(200.0, 100.0, 1.001e-15)), VT)
+    tail = NortonTail(100e-6, r_out=1e6)
+    mirror = CurrentMirror(BjtParams(50.0, 50.0, 1e-15), v_cc=5.0, r_out=250e3, v_return=3.0)
+    op = active_load_operating_point(pair, tail, mirror, v_in=(2.0, 2.0))
+    s = pair_full_dc([2.0, 2.0005], [2.0, 1.9995], pair, tail, mirror)
+    assert s.vo1[0] == pytest.approx(op.vo1, abs=1e-6)
+    assert s.vo2[0] == pytest.approx(op.vo2, abs=1e-6)
+    assert s.v_tail[0] == pytest.approx(op.v_tail, abs=1e-9)
+    assert s.vo2[1] > s.vo2[0]
+
+
+def test_cycle_of_the_ideal_pair_is_the_tanh():
+    """Ideal devices (beta, V_A infinite), an ideal tail, no degeneration, 10 kOhm loads (no device near
+    saturation): the cycle's vod harmonics are those of -I R tanh(v_id/(2 V_T)) (harmonic_analysis of the closed
+    form) within 1e-9 relative; THD by thd_of."""
+    dev = BjtParams(math.inf, math.inf, 1e-15)
+    pair, tail, loads = DiffPair((dev, dev), VT), NortonTail(100e-6), ResistorLoads((10e3, 10e3), 5.0)
+    amps = np.array([0.01, 0.05, 0.2])
+    cyc = differential_cycle(amps, 2.0, pair, tail, loads, n_harmonics=9, n_samples=256)
+    ref = harmonic_analysis(lambda v: -1.0 * np.tanh(v / (2 * VT)), amps, n_harmonics=9, n_samples=256)
+    np.testing.assert_allclose(np.abs(cyc.output("vod")[:, 1:]), np.abs(ref.harmonics[:, 1:]), rtol=1e-9,
+                               atol=1e-12)
+    np.testing.assert_allclose(cyc.thd("vod"), ref.thd, rtol=1e-8)
+    np.testing.assert_allclose(thd_of(ref.harmonics), ref.thd, rtol=1e-15)
+    np.testing.assert_allclose(cyc.vid_amplitude, amps, rtol=1e-12)
+    slopes = small_signal_slopes(2.0, pair, tail, loads)
+    assert slopes.vod == pytest.approx(-1.0 / (2 * VT), rel=1e-8)
+    assert slopes.pin == pytest.approx(1.0, rel=1e-9)  # the EMF step, 1 uV about 2 V, carries ~1e-10 rounding

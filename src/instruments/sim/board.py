@@ -24,7 +24,8 @@ from numpy.typing import ArrayLike
 from ..board_config import BoardConfig
 from .arrays import ComplexArray, FloatArray
 from .board_netlist import Attachment, build_netlist
-from .circuit import ConvergenceError, MNASystem
+from .circuit import ConvergenceError, MNASystem, Netlist
+from .spice_netlist import build_spice_netlist
 from .steady_state import SteadyState
 
 T = TypeVar("T")
@@ -72,7 +73,19 @@ class SimBoard:
         try:
             return solve()
         except ConvergenceError as exc:
-            raise ConvergenceError(f"{self.config.source}: the simulated board: {exc}") from None
+            nb = self.config.netlist
+            if nb is None:
+                raise ConvergenceError(f"{self.config.source}: the simulated board: {exc}") from None
+            devices = [e for e in nb.circuit.elements if e.kind in "DQM"]
+            where = f"{nb.path}:{devices[0].where.line}" if devices else str(nb.path)
+            raise ConvergenceError(f"{where}: the circuit has no DC operating point the simulated board can find "
+                                   f"(from its first device on, {len(devices)} devices): {exc}") from None
+
+    def _build(self, attachments: Sequence[Attachment]) -> Netlist:
+        """The board's engine netlist with ``attachments``: from its SPICE netlist when the config gives one."""
+        if self.config.netlist is not None:
+            return build_spice_netlist(self.config.netlist, self.config.vt_v, attachments)
+        return build_netlist(self.config, attachments)
 
     @classmethod
     def from_config(cls, cfg: BoardConfig) -> SimBoard:
@@ -94,7 +107,7 @@ class SimBoard:
             if key not in self._truth:
                 att = () if key is None else tuple(
                     Attachment(f"Vin{k}", (f"in{k}",), self.config.bias_v, 0j, key) for k in (1, 2))
-                system = build_netlist(self.config, att).compile()
+                system = self._build(att).compile()
                 self._truth[key] = (system, self._named(system.solve_dc))
             return self._truth[key]
 
@@ -111,9 +124,20 @@ class SimBoard:
         for dev, q in system.report(x).items():
             for k, v in q.items():
                 out[f"{dev}.{k}"] = v
-        cfg = self.config
-        out["tail.i_a"] = cfg.tail_current_a + (out["tail"] - out["vee"]) / cfg.tail_r_ohm
+        out.update(self._tail_current(out))
         return out
+
+    def _tail_current(self, op: dict[str, float]) -> dict[str, float]:
+        """``{"tail.i_a": total tail current (A)}`` of a TOML board: the Norton source and its resistor, both
+        split sinks, or the tail transistor's collector/drain current; nothing for a netlist board."""
+        cfg = self.config
+        if cfg.netlist is not None:
+            return {}
+        if cfg.tail_kind == "transistor":
+            return {"tail.i_a": op.get("Q10.ic", op.get("M10.id", math.nan))}
+        if cfg.tail_kind == "split":
+            return {"tail.i_a": cfg.tail_current_a + (op["e1"] + op["e2"] - 2.0 * op["vee"]) / (2.0 * cfg.tail_r_ohm)}
+        return {"tail.i_a": cfg.tail_current_a + (op["tail"] - op["vee"]) / cfg.tail_r_ohm}
 
     def small_signal_h(self, freq_hz: ArrayLike, source_r_ohm: float = 0.0) -> ComplexArray:
         """Nodal small-signal matrix H, ``[vo1; vo2] = H [v1; v2]``, shape (*freq.shape, 2, 2), complex.
@@ -166,7 +190,7 @@ class SimBoard:
             key: _SystemKey = tuple((a.name, a.pins, a.dc_v, a.ac_v, a.r_ohm) for a in atts)
             system = self._systems.get(key)
             if system is None:
-                system = build_netlist(self.config, atts).compile()
+                system = self._build(atts).compile()
                 if len(self._systems) > 4 * self._cache_size:
                     self._systems.clear()
                 self._systems[key] = system

@@ -7,7 +7,10 @@ degeneration resistor), ``tail``, ``c1``/``c2`` (pair collector/drain; the casco
 cascoded), ``vcc``, ``vee``, ``bias``, ``ret`` (load return), ``casc`` (cascode bias). Devices: ``Q1``/``Q2``
 (or ``M1``/``M2``) the pair, ``Q3``/``Q4`` the mirror (``Q3`` diode-connected at out1), ``Q5``/``Q6`` the
 cascode. The tail is an ideal ``I_EE`` from ``tail`` to ``vee`` in parallel with ``R_EE`` and ``C_T``,
-so the DC tail current is ``I_EE + (V_tail - V_EE)/R_EE``.
+so the DC tail current is ``I_EE + (V_tail - V_EE)/R_EE``; the split and transistor tails (``[tail] kind``) are
+built by :mod:`.board_tails`. The cascoded mirror (nodes ``xm1``, ``xm2``,
+``mcasc``; devices ``Q7``/``Q8`` or ``M7``/``M8``) and the second stage (node ``mid``, device ``Q9``/``M9``, the
+sink I2) are built by :mod:`.board_stages`.
 
 The order in which elements are added fixes the order of the MNA unknowns; it is part of the simulator's
 numbers (a different order changes the last bits of the LU solves), so keep it.
@@ -15,10 +18,12 @@ numbers (a different order changes the last bits of the LU solves), so keep it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..board_config import BoardConfig, DeviceParams
+from .board_stages import SECOND_STAGE_NODE, add_cascoded_mirror, add_second_stage
+from .board_tails import add_tail
 from .circuit import GROUND, BJTModel, MOSModel, Netlist
 
 REVERSE_BETA = 1.0
@@ -55,6 +60,17 @@ def _mos(dev: DeviceParams, kp: float | None = None, vth: float | None = None) -
                     vth_v=dev.vth_v if vth is None else vth, lambda_per_v=dev.lambda_per_v)
 
 
+def _scaled(dev: DeviceParams, vt: float) -> Callable[[float], BJTModel | MOSModel]:
+    """The model of ``dev`` with its I_S (BJT) or kp (MOS) multiplied by the argument (a device's size)."""
+    def make(k: float) -> BJTModel | MOSModel:
+        if dev.is_bjt:
+            assert dev.is_a is not None
+            return _bjt(dev, vt, is_a=dev.is_a * k)
+        assert dev.kp_a_per_v2 is not None
+        return _mos(dev, kp=dev.kp_a_per_v2 * k)
+    return make
+
+
 def build_netlist(cfg: BoardConfig, attachments: Sequence[Attachment] = ()) -> Netlist:
     """The board's netlist, with generator channels (Thevenin sources) attached to its pins.
 
@@ -64,10 +80,12 @@ def build_netlist(cfg: BoardConfig, attachments: Sequence[Attachment] = ()) -> N
     nl = Netlist()
     _add_supplies_and_drives(nl, cfg, attachments)
     _add_inputs(nl, cfg)
-    # tail: Norton source I_EE || R_EE || C_T from the tail node to vee
-    nl.isource("tail", "vee", cfg.tail_current_a)
-    nl.resistor("tail", "vee", cfg.tail_r_ohm)
-    nl.capacitor("tail", "vee", cfg.tail_c_f)
+    if cfg.tail_kind == "norton":  # Norton source I_EE || R_EE || C_T from the tail node to vee
+        nl.isource("tail", "vee", cfg.tail_current_a)
+        nl.resistor("tail", "vee", cfg.tail_r_ohm)
+        nl.capacitor("tail", "vee", cfg.tail_c_f)
+    else:  # a split or transistor tail (board_tails)
+        add_tail(nl, cfg, _scaled(cfg.device, cfg.vt_v))
     _add_pair(nl, cfg)
     _add_load(nl, cfg)
     c1, c2 = _split(cfg.load_c_f, cfg.mismatch_load_c)
@@ -113,7 +131,7 @@ def _add_pair(nl: Netlist, cfg: BoardConfig) -> None:
         nl.vsource("Vcasc", "casc", GROUND, cfg.cascode_bias_v)
     else:
         nl.alias("c1", "out1")
-        nl.alias("c2", "out2")
+        nl.alias("c2", "out2" if cfg.second_stage is None else SECOND_STAGE_NODE)
     if dev.is_bjt:
         assert dev.is_a is not None and dev.beta is not None
         is1, is2 = _split(dev.is_a, cfg.mismatch_device)
@@ -122,7 +140,7 @@ def _add_pair(nl: Netlist, cfg: BoardConfig) -> None:
         nl.bjt("Q2", "c2", "b2", "e2", _bjt(dev, vt, is2, bf2))
         if cfg.cascode:
             nl.bjt("Q5", "out1", "casc", "c1", _bjt(dev, vt))
-            nl.bjt("Q6", "out2", "casc", "c2", _bjt(dev, vt))
+            nl.bjt("Q6", "out2" if cfg.second_stage is None else SECOND_STAGE_NODE, "casc", "c2", _bjt(dev, vt))
     else:
         assert dev.kp_a_per_v2 is not None and dev.vth_v is not None
         kp1, kp2 = _split(dev.kp_a_per_v2, cfg.mismatch_device)
@@ -131,7 +149,7 @@ def _add_pair(nl: Netlist, cfg: BoardConfig) -> None:
         nl.mos("M2", "c2", "b2", "e2", _mos(dev, kp2, vth + cfg.mismatch_vth_v / 2.0))
         if cfg.cascode:
             nl.mos("M5", "out1", "casc", "c1", _mos(dev))
-            nl.mos("M6", "out2", "casc", "c2", _mos(dev))
+            nl.mos("M6", "out2" if cfg.second_stage is None else SECOND_STAGE_NODE, "casc", "c2", _mos(dev))
 
 
 def _add_load(nl: Netlist, cfg: BoardConfig) -> None:
@@ -148,7 +166,11 @@ def _add_load(nl: Netlist, cfg: BoardConfig) -> None:
     else:
         mirror = cfg.mirror
         assert mirror is not None
-        if mirror.is_bjt:
+        if cfg.mirror_cascode_bias_v is not None:
+            add_cascoded_mirror(nl, _scaled(mirror, vt), cfg.mirror_cascode_bias_v)
+        elif cfg.second_stage is not None:
+            add_second_stage(nl, _scaled(mirror, vt), cfg)
+        elif mirror.is_bjt:
             nl.bjt("Q3", "out1", "out1", "vcc", _bjt(mirror, vt))
             nl.bjt("Q4", "out2", "out1", "vcc", _bjt(mirror, vt))
         else:

@@ -24,7 +24,9 @@ class Crosstalk:
 
     Why it matters: an active load's mirror node (vo1) moves ~800x less than its output (vo2); -70 dB of
     vo2 in vo1's channel is then a quarter of vo1's signal, while between two channels of similar swing it
-    cancels in the ratios.
+    cancels in the ratios. Whether a board needs the correction is decided before the run from its
+    prediction, with the same model run forward (:mod:`procedures.measure.crosstalk_bias`,
+    :mod:`procedures.measure.calibration_plan`).
     """
 
     K: np.ndarray       # (4, 4) complex, zero diagonal

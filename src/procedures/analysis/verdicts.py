@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from instruments.board_config import BoardConfig
+from procedures.predict.gains import predicted_gains
 
 Tables = Mapping[str, Mapping[str, Any]]
 
@@ -55,12 +56,10 @@ def evaluate(board: BoardConfig, tables: Tables) -> list[Verdict]:
     out: list[Verdict] = []
     f = _column(tables, "gains", "frequency_hz")
     if f is not None and "add_rel_tol" in lim:
-        from procedures.predict.prediction import predict
-
         f0 = float(lim["add_check_hz"])
         i = int(np.argmin(np.abs(np.log(f / f0))))
         S, S_u = np.asarray(tables["gains"]["S"])[i], np.real(np.asarray(tables["gains"]["S_u"])[i])
-        pred = complex(np.atleast_1d(predict(board, np.array([f[i]])).gains.add)[0])
+        pred = complex(np.atleast_1d(predicted_gains(board, np.array([f[i]])).add)[0])
         dev = abs(S[0, 0]) / abs(pred) - 1
         out.append(Verdict("add_rel_tol", f"|Add| at {f[i]:.4g} Hz within {lim['add_rel_tol']:.1%} of the prediction "
                            f"({abs(pred):.4g})", dev, S_u[0, 0] / abs(pred), lim["add_rel_tol"], "1",

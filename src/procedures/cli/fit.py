@@ -67,16 +67,21 @@ def departures(fit: FitResult, threshold: float = 3.0) -> list[tuple[str, float]
 
 
 def format_parameters(fit: FitResult) -> list[str]:
-    """The fit's goodness and its parameter table against the board config, with the departures named."""
+    """The fit's goodness and its parameter table against the board config, with the departures named; a
+    failed fit (:attr:`~procedures.fitting.core.FitResult.failed`) says so and is not compared with the board."""
     lines = [f"{fit.name}: {fit.model}"]
-    scale = (f"; standard uncertainties x{fit.stderr_scale:.2f} (chi-square scale factor)"
+    scale = (f"; standard uncertainties x{fit.stderr_scale:.2f} (chi-square scale factor, archived)"
              if fit.stderr_scale > 1 else "")
-    lines.append(f"  chi2_red = {fit.chi2_red:.3f} (dof {fit.dof}){scale}"
-                 + ("" if fit.success else f"; WARNING: {fit.message}"))
+    lines.append(f"  chi2_red = {fit.chi2_red:.3f} (dof {fit.dof}, p = {fit.p_value:.2g}){scale}")
+    if fit.failed:
+        lines.append(f"  {fit.verdict}")
     lines.append(f"  {'parameter':<10} {'value':>14} {'stderr':>12} {'nominal':>14} {'(fit-nom)/u':>12}")
     for name, v, e, nom, unit in zip(fit.params, fit.values, fit.stderr, fit.nominal, fit.units):
         z = (v - nom) / e if e > 0 else math.nan
         lines.append(f"  {name:<10} {_num(v, unit, 7):>14} {_num(e, unit, 3):>12} {_num(nom, unit, 7):>14} {z:>+12.2f}")
+    if fit.failed:
+        lines.append("  not compared with the board config: the fit failed (above)")
+        return lines
     off = departures(fit)
     lines.append("  departs from the board config: " + ", ".join(f"{n} ({z:+.0f} u)" for n, z in off) if off
                  else "  every fitted parameter within 3 u of the board config")

@@ -9,6 +9,12 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from instruments.board_config import BoardConfig
 
 
 def _positive_float(text: str) -> float:
@@ -47,6 +53,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print one JSON object instead of tables (keys: docs/predict-json.md)")
 
 
+def _run_ngspice(board: BoardConfig, freq: np.ndarray, as_json: bool) -> int:
+    """The ngspice prediction of a netlist board with no closed-form family (one line if ngspice is missing)."""
+    import json
+
+    from procedures.predict.netlist_prediction import format_netlist_report, netlist_json, predict_netlist
+
+    pred = predict_netlist(board, freq)
+    print(json.dumps(netlist_json(pred), indent=1, allow_nan=False) if as_json else format_netlist_report(pred))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Load the board, predict, print; a bad config raises ConfigError (one line, exit 2, from ``cli.main``)."""
     import json
@@ -64,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     board = load_board(args.board)
     freq = log_frequencies(args.fmin, args.fmax, args.points_per_decade)
+    if board.netlist is not None and board.netlist.prediction == "ngspice":
+        return _run_ngspice(board, freq, args.json)
     amps = None if args.amplitudes is None else np.array(args.amplitudes)
     pred = predict(board, freq, amps)
     if args.json:

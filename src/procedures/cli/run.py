@@ -12,6 +12,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from procedures.run.preflight import RunPlan
     from procedures.run.session import FinishedPoint
 
 #: the exit-status contract of ``diffbench run`` (README and ``--help`` say the same)
@@ -81,6 +82,29 @@ def summary_lines(kind: str, results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def plan_decision_line(plan: RunPlan) -> str | None:
+    """The plan's crosstalk calibration decision and its reason (procedures.measure.calibration_plan), for a
+    plan that passed preflight: made again from the same configs, so it is the one preflight's plan made;
+    None for a procedure without a frequency sweep (nothing to decide)."""
+    from procedures.measure.calibration_plan import decide
+    from procedures.measure.plan import sweeps_of
+
+    if "frequency_sweep" not in sweeps_of(plan.procedure.kind):
+        return None
+    planned = any(p.role == "xtalk" for p in plan.points)
+    for bench in (None, plan.bench):  # preflight plans without the bench today (run.preflight); with it, later
+        decision = decide(plan.procedure, plan.board, bench)
+        if decision.crosstalk == planned:
+            return decision.line
+    return f"crosstalk calibration {'on' if planned else 'off'} (as planned by preflight)"
+
+
+def _print_plan(plan: RunPlan) -> None:
+    decided = plan_decision_line(plan)
+    if decided:
+        print(f"diffbench run: plan: {decided}", flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     """Preflight (a problem: one line, exit 2, via cli.main), run, print the summary; returns the exit status."""
     from procedures.run.safety import StopSignals, exit_code_of
@@ -92,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         from procedures.run.runner import execute, preflight
     plan = preflight(args.procedure, args.bench, args.board, args.output, resume=args.resume,
                      sim_board=args.sim_board)
+    _print_plan(plan)
     bar: Any = None  # made at the first finished point
 
     def progress(point: FinishedPoint) -> None:

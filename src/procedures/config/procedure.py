@@ -103,11 +103,15 @@ SCHEMA: dict[str, Section] = {
     }, optional=True),
     "calibration": Section({
         "channel_match": optional(bool, True, doc="same-signal calibration of v2/v1 and vo2/vo1 channel ratios"),
-        "crosstalk": optional(bool, False,
+        "crosstalk": optional(bool, None,
                               doc="frequency sweep: measure the scope's channel-to-channel crosstalk at every "
                                   "frequency (one probe on input 1, the other tips grounded, four times) and "
                                   "subtract it; needed when one output is far smaller than the other (an active "
-                                  "load's mirror node)"),
+                                  "load's mirror node). Left out, the plan decides from the board's prediction; "
+                                  "false for a board that needs it is refused (procedures.measure.calibration_plan)"),
+        "assume_crosstalk_db": optional(float, None, lo=-200.0, hi=0.0,
+                                        doc="the scope's channel-to-channel crosstalk the plan's decision assumes, "
+                                            "dB (default: a simulated bench's [sim] scope_crosstalk_db, else -40)"),
     }, optional=True),
     # read by procedures.fitting.run_fits.fit_options (diffbench fit and the fits after a run); the defaults
     # are documented in the modules of procedures/fitting/

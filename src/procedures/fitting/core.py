@@ -8,12 +8,25 @@ measurement minus the model, whitened by the measurement's own covariance, so th
 parameters, each divided by its scale so that a capacitance (1e-11 F) and a resistance (1e6 Ohm) are
 stepped alike, and returns values, standard uncertainties and correlations.
 
-Uncertainties. The residuals are weighted by the measured uncertainties, so ``(J^T J)^-1`` (lmfit's
-unscaled covariance) is the parameter covariance if the model is right and the uncertainties are; the
-reduced chi-square says whether they are. When ``chi2_red > 1`` the standard uncertainties are multiplied
-by ``sqrt(chi2_red)`` (the Particle Data Group's scale factor S, "Review of Particle Physics", Introduction,
-§5.2 "Unconstrained averaging": an inconsistency is taken as unknown extra noise), never shrunk when it
-is below 1; ``stderr_scale`` records the factor applied.
+Uncertainties and the verdict. The residuals are weighted by the measured uncertainties, so ``(J^T J)^-1``
+(lmfit's unscaled covariance) is the parameter covariance if the model is right and the uncertainties are;
+the chi-square says whether they are. Its survival probability ``p = Q(dof/2, chi^2/2)`` (the regularised
+upper incomplete gamma function: the chance of a chi-square at least this large from a right model with
+right uncertainties; Press et al., "Numerical Recipes", 3rd ed., section 15.1 and section 6.2) decides:
+
+* ``p >= P_REJECT`` (1e-3): the fit is ``"consistent"`` and the standard uncertainties are the
+  covariance's, unscaled. A chi2_red somewhat above 1 is what chance gives at few degrees of freedom
+  (at 2 dof, chi2_red > 1 one fit in three); inflating the uncertainties by ``sqrt(chi2_red)`` there (the
+  Particle Data Group's scale factor) makes the intervals cover the truth more often than they say
+  (tests/procedures/fitting/test_fits_coverage.py measured 0.75 for a claimed 0.68 at 2 dof).
+* ``p < P_REJECT``: the fit is ``"inconsistent"``: "the model and/or the estimation procedure can rightly
+  be called into question" (Numerical Recipes section 15.1's words for Q < 0.001). The parameters are kept for
+  inspection, their uncertainties not inflated into an apparent agreement, and every reader of the result
+  (the terminal summary, ``diffbench fit``, the report) says the fit failed instead of comparing its
+  parameters with the board.
+
+``stderr_scale`` (1 for every fit made now) is kept so archives written when the scale factor was applied
+still read back with the factor they used.
 """
 
 from __future__ import annotations
@@ -26,6 +39,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from instruments.errors import DiffbenchError
+
+P_REJECT = 1e-3
+"""A fit whose chi-square has a smaller survival probability than this is reported inconsistent."""
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; imported when a fit runs (it is slow to import)
     import lmfit
@@ -68,7 +84,9 @@ class FitResult:
     parameters, at ``x``; ``curve_*``: the same on a dense grid for plots; ``residuals``: ``(measured -
     fitted)/u`` (complex for complex quantities). ``used`` marks the points the fit used (others are outside
     the region the model describes; their residuals are NaN). ``derived``: quantities computed from the fitted
-    parameters, ``name -> (value, stderr, unit)``. ``stderr_scale``: the chi-square scale factor applied.
+    parameters, ``name -> (value, stderr, unit)``. ``stderr_scale``: the chi-square scale factor applied
+    (1 now; module docstring). ``p_value``: the chi-square's survival probability; :attr:`status` says what
+    it and the minimiser make of the fit.
     """
 
     name: str
@@ -97,6 +115,35 @@ class FitResult:
     stderr_scale: float = 1.0
     success: bool = True
     message: str = ""
+    p_value: float = math.nan
+
+    def __post_init__(self) -> None:
+        if math.isnan(self.p_value):
+            self.p_value = chi2_p_value(self.chi2_red * self.dof, self.dof)
+
+    @property
+    def status(self) -> str:
+        """``"consistent"``, ``"inconsistent"`` (chi-square p below :data:`P_REJECT`: the model or the
+        measurement is wrong) or ``"not converged"`` (the minimiser's own failure)."""
+        if not self.success:
+            return "not converged"
+        return "inconsistent" if self.p_value < P_REJECT else "consistent"
+
+    @property
+    def failed(self) -> bool:
+        """True when the fit's parameters are not to be read as measurements of the board."""
+        return self.status != "consistent"
+
+    @property
+    def verdict(self) -> str:
+        """One line saying whether the fit describes the measurement, and if not, why."""
+        chi = f"chi2_red = {self.chi2_red:.4g} with {self.dof} dof, p = {self.p_value:.2g}"
+        if self.status == "not converged":
+            return f"FIT FAILED: the minimiser did not converge ({self.message}); {chi}"
+        if self.status == "inconsistent":
+            return (f"FIT FAILED: {chi} (below {P_REJECT:g}): the model does not describe the measurement, or the "
+                    "measurement's uncertainties are wrong; its parameters are not measurements of the board")
+        return f"fit consistent: {chi}"
 
     def value(self, name: str) -> float:
         """Fitted value of a free parameter, or the value a fixed one was held at."""
@@ -131,6 +178,16 @@ class Solution:
     @property
     def chi2_red(self) -> float:
         return self.chi2 / self.dof if self.dof > 0 else math.nan
+
+
+def chi2_p_value(chi2: float, dof: int) -> float:
+    """Survival probability of a chi-square ``chi2`` with ``dof`` degrees of freedom, ``Q(dof/2, chi2/2)``
+    (Numerical Recipes 3rd ed. section 6.2, section 15.1; scipy.special.gammaincc); NaN when either is not usable."""
+    if not (dof > 0 and math.isfinite(chi2) and chi2 >= 0):
+        return math.nan
+    from scipy.special import gammaincc
+
+    return float(gammaincc(dof / 2.0, chi2 / 2.0))
 
 
 def choose_free(specs: Sequence[ParamSpec], requested: Sequence[str] | None, default: Sequence[str],
@@ -188,14 +245,11 @@ def least_squares(specs: Sequence[ParamSpec], free: Sequence[str], residual: Cal
     res = mini.minimize(method="leastsq")
     chi2 = float(np.sum(fcn(res.params) ** 2))
     cov, success, message = _covariance(res, np.array([by_name[n].scale for n in free]))
-    chi2_red = chi2 / dof
-    scale = max(1.0, math.sqrt(chi2_red)) if math.isfinite(chi2_red) else 1.0
-    std = np.sqrt(np.clip(np.diag(cov), 0.0, None)) * scale
+    std = np.sqrt(np.clip(np.diag(cov), 0.0, None))  # never scaled by chi2_red (module docstring)
     with np.errstate(invalid="ignore", divide="ignore"):
-        d = np.sqrt(np.diag(cov))
-        corr = cov / np.outer(d, d)
+        corr = cov / np.outer(std, std)
     return Solution(values=values_of(res.params), free=list(free), stderr=std, correlation=corr,
-                    covariance=cov * scale**2, chi2=chi2, dof=dof, n_residuals=n_res, stderr_scale=scale,
+                    covariance=cov, chi2=chi2, dof=dof, n_residuals=n_res, stderr_scale=1.0,
                     success=success, message=message)
 
 
@@ -260,5 +314,6 @@ def make_result(name: str, model: str, specs: Sequence[ParamSpec], sol: Solution
         nominal=np.array([by_name[n].nominal for n in sol.free]),
         fixed={s.name: float(sol.values[s.name]) for s in specs if s.name not in sol.free},
         chi2_red=float(sol.chi2_red), dof=int(sol.dof), stderr_scale=float(sol.stderr_scale),
-        success=sol.success, message=sol.message, **kw,  # type: ignore[arg-type]
+        success=sol.success, message=sol.message, p_value=chi2_p_value(sol.chi2, sol.dof),
+        **kw,  # type: ignore[arg-type]
     )

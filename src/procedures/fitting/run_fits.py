@@ -18,7 +18,9 @@ Archive layout of one fit (``/entry/results/fit_<name>``, written with ``RunArch
 ``derived_unit``, ``derived_value``, ``derived_stderr`` (``n_derived``); ``x``, ``used`` (``n_point``) and per
 quantity q ``measured_q``, ``measured_u_q``, ``fitted_q``, ``predicted_q``, ``residual_q``; ``curve_x`` and
 ``curve_fitted_q``, ``curve_predicted_q`` (``n_curve``). Attributes: ``fit_name``, ``model``, ``chi2_red``,
-``dof``, ``x_name``, ``quantities``, ``stderr_scale``, ``success``, ``message``.
+``dof``, ``x_name``, ``quantities``, ``stderr_scale``, ``success``, ``message``, ``p_value`` (the chi-square's
+survival probability) and ``status`` (``consistent``, ``inconsistent`` or ``not converged``:
+:attr:`procedures.fitting.core.FitResult.status`; an archive without them gets them from ``chi2_red`` and ``dof``).
 """
 
 from __future__ import annotations
@@ -89,7 +91,8 @@ def board_of(run: RunData) -> BoardConfig:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise FitError(f"{run.path}: the archived board config is not valid TOML: {exc}") from None
-    return parse_board(doc, source=f"{run.path} (archived board config)", raw=text)
+    return parse_board(doc, source=f"{run.path} (archived board config)", raw=text,
+                       netlist_text=run.configs.get("netlist"))
 
 
 def _archived_options(run: RunData) -> dict[str, Any]:
@@ -125,6 +128,19 @@ def tables_from_rows(rows: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]
     return {k: np.array([r[k] for r in rows]) for k in rows[0]}
 
 
+def _netlist_runners(board: BoardConfig, opts: Mapping[str, Any]
+                     ) -> dict[str, Callable[[Mapping[str, np.ndarray]], FitResult]]:
+    """The fits of a netlist board with no closed-form family: its small-signal gains against ngspice
+    (:mod:`procedures.fitting.netlist_fit`); the large-signal and DC fits need a closed-form family."""
+    from procedures.fitting.netlist_fit import fit_netlist_small_signal
+
+    def no_family(t: Mapping[str, np.ndarray]) -> FitResult:
+        raise FitError("needs a closed-form family ([device], [tail], [load] in the board config)")
+
+    return {"small_signal": lambda t: fit_netlist_small_signal(t, board, opts), "large_signal": no_family,
+            "dc_transfer": no_family}
+
+
 def fit_tables(tables: Mapping[str, Mapping[str, np.ndarray]], board: BoardConfig, options: Mapping[str, Any],
                notes: list[str] | None = None, where: str = "run") -> list[FitResult]:
     """The fits of :func:`fit_run` from tables held in memory (``{"gains": columns, ..., "points": columns}``),
@@ -144,6 +160,8 @@ def fit_tables(tables: Mapping[str, Mapping[str, np.ndarray]], board: BoardConfi
         "large_signal": lambda t: fit_large_signal(t, board, opts, tables.get("points")),
         "dc_transfer": lambda t: fit_dc_transfer(t, board, opts),
     }
+    if board.netlist is not None and not board.netlist.family:
+        runners = _netlist_runners(board, opts)
     present = [(name, table) for name, table in FIT_TABLES
                if tables.get(table) and len(next(iter(tables[table].values()))) > 0]
     if not present:
@@ -205,7 +223,8 @@ def fit_payload(fit: FitResult) -> tuple[str, dict[str, Any]]:
             units[prefix + q] = "1" if prefix == "residual_" else unit
     attrs = {"fit_name": fit.name, "model": fit.model, "chi2_red": float(fit.chi2_red), "dof": int(fit.dof),
              "x_name": fit.x_name, "quantities": list(fit.measured), "stderr_scale": float(fit.stderr_scale),
-             "success": bool(fit.success), "message": fit.message}
+             "success": bool(fit.success), "message": fit.message, "p_value": float(fit.p_value),
+             "status": fit.status}
     return RESULT_PREFIX + fit.name, {"arrays": arrays, "attrs": attrs, "units": units, "long_names": long_names,
                                       "dims": dims}
 
@@ -247,7 +266,7 @@ def load_fits(run: RunData) -> list[FitResult]:
             curve_x=np.asarray(a["curve_x"]), curve_fitted=pick("curve_fitted_"),
             curve_predicted=pick("curve_predicted_"), residuals=pick("residual_"), used=np.asarray(a["used"], bool),
             derived=derived, stderr_scale=float(at.get("stderr_scale", 1.0)), success=bool(at.get("success", True)),
-            message=str(at.get("message", "")),
+            message=str(at.get("message", "")), p_value=float(at.get("p_value", math.nan)),
         ))
     return out
 

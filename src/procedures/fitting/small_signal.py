@@ -83,6 +83,7 @@ class SmallSignalModel:
         c_l = board.load_c_f
         r_o = float(ro_side.mean())
         d_gm = float((gm_side[1] - gm_side[0]) / gm)
+        r_ee = float(np.asarray(self.tail.r))
         self.specs = [
             ParamSpec("gm", "S", gm, 0.0, math.inf, gm, "mean transconductance of the pair devices"),
             ParamSpec("d_gm", "1", d_gm, -0.5, 0.5, 0.01, "device mismatch (gm2 - gm1)/gm"),
@@ -94,7 +95,8 @@ class SmallSignalModel:
                       "load mismatch (R2 - R1)/R_L"),
             ParamSpec("C_L", "F", c_l, 0.0, math.inf, c_l if c_l > 0 else 1e-12, "mean output-node capacitance"),
             ParamSpec("d_C", "1", board.mismatch_load_c, -0.5, 0.5, 0.01, "capacitance mismatch (C2 - C1)/C_L"),
-            ParamSpec("R_EE", "Ohm", board.tail_r_ohm, 0.0, math.inf, board.tail_r_ohm, "tail output resistance"),
+            # the small-signal tail's R (a transistor tail's is its output resistance at the operating point)
+            ParamSpec("R_EE", "Ohm", r_ee, 0.0, math.inf, r_ee, "tail output resistance"),
             ParamSpec("C_T", "F", board.tail_c_f, 0.0, math.inf, board.tail_c_f if board.tail_c_f > 0 else 1e-12,
                       "tail node capacitance"),
         ]
@@ -151,7 +153,7 @@ class SmallSignalModel:
         else:
             r1, r2 = split(p["R_L"], p["d_R"])
             load = ResistiveLoad(float(r1), float(r2), float(c1), float(c2))
-        return sides[0], sides[1], load, Tail(p["R_EE"], p["C_T"])
+        return sides[0], sides[1], load, replace(self.tail, r=p["R_EE"], c=p["C_T"])  # a split tail stays split
 
     def s(self, freq_hz: np.ndarray, p: Mapping[str, float]) -> np.ndarray:
         """S at ``freq_hz``, shape (F, 2, 2), complex."""

@@ -8,6 +8,10 @@ are grouped so the configuration changes as seldom as possible: on a real bench 
 moving a cable.
 
 Every point has a stable ``key``; a resumed run skips the keys its archive already holds.
+
+Whether the crosstalk calibration is planned is decided from the board's prediction
+(:mod:`procedures.measure.calibration_plan`): on when the crosstalk would bias a reported figure, refused
+when the procedure turns it off for a board that needs it.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from instruments.bench_config import BenchConfig
 from instruments.board_config import BoardConfig
 from procedures.config.procedure import ProcedureConfig
 from procedures.measure import excitation as ex
 from procedures.measure.acquisition import NODES
+from procedures.measure.calibration_plan import CalibrationDecision, check_drive, decide
 
 XTALK = "xtalk-"  # probes "xtalk-vo2": the vo2 channel's probe on input 1, the other three tips grounded
 
@@ -63,9 +69,12 @@ def _ordered(points: list[PlannedPoint]) -> list[PlannedPoint]:
     return sorted(points, key=lambda p: (_probe_rank(p.probes), p.tied))
 
 
-def frequency_sweep(proc: ProcedureConfig, board: BoardConfig) -> list[PlannedPoint]:
+def frequency_sweep(proc: ProcedureConfig, board: BoardConfig, crosstalk: bool | None = None) -> list[PlannedPoint]:
     """DM and CM at every frequency (+ the link calibration when ``channel_match``, + one crosstalk point per
-    probe when ``crosstalk``); groups = frequencies."""
+    probe when ``crosstalk``: the plan's decision, default the procedure's ``[calibration] crosstalk = true``);
+    groups = frequencies."""
+    if crosstalk is None:
+        crosstalk = proc.calibration["crosstalk"] is True
     bias = proc.drive["bias_v"] if proc.drive["bias_v"] is not None else board.bias_v
     tied = proc.drive["cm_drive"] == "tied"
     pts = []
@@ -81,7 +90,7 @@ def frequency_sweep(proc: ProcedureConfig, board: BoardConfig) -> list[PlannedPo
             pts.append(PlannedPoint(f"f{i}-cm2", "cm2", i, cm2, False))
         if proc.calibration["channel_match"]:
             pts.append(PlannedPoint(f"f{i}-link", "link", i, cm, tied, "link"))
-        if proc.calibration["crosstalk"]:
+        if crosstalk:
             pts += [PlannedPoint(f"f{i}-xt-{n}", "xtalk", i, cm, tied, XTALK + n) for n in NODES]
     return _ordered(pts)
 
@@ -143,17 +152,32 @@ def _tagged(kind: str, points: list[PlannedPoint], prefix: str) -> list[PlannedP
     return [replace(p, sweep=kind, key=prefix + p.key) for p in points]
 
 
-def plan(proc: ProcedureConfig, board: BoardConfig) -> list[PlannedPoint]:
+def plan(proc: ProcedureConfig, board: BoardConfig, bench: BenchConfig | None = None) -> list[PlannedPoint]:
     """Every point of the procedure, each already checked against the board's safe limits.
 
-    Raises :class:`~instruments.errors.SafetyError` for the first unsafe point, before anything is switched
-    on (so a bad config changes nothing).
+    Raises :class:`~instruments.errors.SafetyError` for the first unsafe point, and a one-line
+    :class:`~instruments.errors.ConfigError` for a drive or calibration the board's prediction rules out
+    (:func:`plan_with_decision`), before anything is switched on (so a bad config changes nothing).
     """
-    kinds = sweeps_of(proc.kind)
-    points = []
-    for kind in kinds:
-        points += _tagged(kind, PLANNERS[kind](proc, board), f"{kind}:" if len(kinds) > 1 else "")
-    points = _ordered(points)  # across sweeps too: a person rewires the bench as few times as possible
-    for p in points:
+    return plan_with_decision(proc, board, bench)[0]
+
+
+def plan_with_decision(proc: ProcedureConfig, board: BoardConfig, bench: BenchConfig | None = None
+                       ) -> tuple[list[PlannedPoint], CalibrationDecision]:
+    """:func:`plan`, and the crosstalk calibration decision it made (with its reason, for the terminal and
+    the archive). ``bench``: the bench the run is on (its scope's crosstalk and wiring; None: not known,
+    :func:`procedures.measure.calibration_plan.assumed_crosstalk`)."""
+    def points_with(crosstalk: bool) -> list[PlannedPoint]:
+        kinds = sweeps_of(proc.kind)
+        points = []
+        for kind in kinds:
+            made = (frequency_sweep(proc, board, crosstalk) if kind == "frequency_sweep"
+                    else PLANNERS[kind](proc, board))
+            points += _tagged(kind, made, f"{kind}:" if len(kinds) > 1 else "")
+        return _ordered(points)  # across sweeps too: a person rewires the bench as few times as possible
+
+    for p in points_with(False):  # the crosstalk points repeat the CM drives: these are all the excitations
         ex.check_limits(p.excitation, board)
-    return points
+    check_drive(proc, board)
+    decision = decide(proc, board, bench)
+    return points_with(decision.crosstalk), decision

@@ -10,13 +10,15 @@ of configs; the fits start from this mapping too). The mapping, and the assumpti
   series between pin and base/gate and enters both.
 - The tail is a Norton source: ``tail.current_a`` in parallel with ``tail.r_ohm`` to ``supply.vee_v``, so its
   DC current is ``I_EE + (V_tail - V_EE)/R_EE`` (as the simulated board builds it); ``tail.r_ohm`` and
-  ``tail.c_f`` are its small-signal output impedance.
+  ``tail.c_f`` are its small-signal output impedance. A split tail (source text fig. 5-9) or a transistor tail
+  (``[tail] kind``) is :mod:`procedures.predict.tails`'s, with the assumptions listed there.
 - Cascode devices are copies of the pair device (no mismatch), bases/gates at ``cascode.bias_v``. The mirror
   devices of an active load are the ``[mirror]`` section's, matched.
 - No device capacitances besides ``tail.c_f`` and ``load.c_f``; no MOS body effect (bulk tied to source).
 - Large signal: the differential collector/drain current of the pair from the exact large-signal transfer
   (tanh, degenerated BJT, square law, with the device mismatch; :func:`differential_current_transfer`),
-  with the Early / channel-length factor held at its operating-point value.
+  with the Early / channel-length factor held at its operating-point value (the DC transfer's prediction, and
+  the distortion's for boards the full-circuit solve of :mod:`procedures.predict.distortion` does not model).
 """
 
 from __future__ import annotations
@@ -54,6 +56,17 @@ from models import (
     split,
 )
 
+from .stage_mapping import sampled_stage_transfer, second_stage_transfer, variant_load, variant_operating_point
+from .tails import (
+    norton_equivalent,
+    small_signal_tail,
+    solver_tail,
+    split_operating_point,
+    transfer_degeneration,
+    with_sink_offset,
+    with_tail_warning,
+)
+
 _T = TypeVar("_T")
 
 
@@ -67,6 +80,9 @@ def _given(value: _T | None, board: BoardConfig, key: str) -> _T:
 
 def _model_device(board: BoardConfig, d: ConfigDevice, section: str) -> BjtParams | MosParams:
     """The model's parameters of the config device ``d`` (of ``section``, e.g. ``"[device]"``)."""
+    if board.netlist is not None and not board.netlist.family:
+        raise ConfigError(board.source, "[netlist]", "the board names no closed-form family ([device], [tail], "
+                          "[load]): its models come from ngspice")
     if d.is_bjt:
         return BjtParams(beta=_given(d.beta, board, f"{section} beta"),
                          early_v=_given(d.early_v, board, f"{section} early_v"),
@@ -102,21 +118,39 @@ def mirror_device(board: BoardConfig) -> BjtParams | MosParams:
     return _model_device(board, _given(board.mirror, board, "[mirror]"), "[mirror]")
 
 
-def dc_pair(board: BoardConfig) -> tuple[DiffPair, NortonTail]:
-    """The pair (devices with mismatch, series and degeneration resistors, cascode) and the tail of the board."""
-    pair = DiffPair(pair_devices(board), board.vt_v, r_source=board.source_r_ohm,
+def pair_circuit(board: BoardConfig) -> DiffPair:
+    """The pair of the board: devices with mismatch, series and degeneration resistors, cascode."""
+    return DiffPair(pair_devices(board), board.vt_v, r_source=board.source_r_ohm,
                     r_degen=board.degeneration_r_ohm, cascode=board_cascode(board))
+
+
+def dc_pair(board: BoardConfig) -> tuple[DiffPair, NortonTail]:
+    """The pair (devices with mismatch, series and degeneration resistors, cascode) and the tail of the board; a
+    split or transistor tail as one Norton tail (:func:`procedures.predict.tails.norton_equivalent`)."""
+    pair = pair_circuit(board)
+    if board.tail_kind != "norton":
+        return norton_equivalent(board, pair, _model_device(board, board.device, "[device]"), operating_point(board))
     return pair, NortonTail(board.tail_current_a, r_out=board.tail_r_ohm, v_ee=board.vee_v)
 
 
 def operating_point(board: BoardConfig) -> PairOperatingPoint:
-    """DC operating point of the board; a config without a DC solution is a :class:`ConfigError`."""
-    pair, tail = dc_pair(board)
+    """DC operating point of the board; a config without a DC solution is a :class:`ConfigError`. A split or
+    transistor tail is solved as such (:mod:`procedures.predict.tails`)."""
+    device = _model_device(board, board.device, "[device]")
+    return with_tail_warning(board, device, _operating_point(board, pair_circuit(board), solver_tail(board, device)))
+
+
+def _operating_point(board: BoardConfig, pair: DiffPair, tail: NortonTail) -> PairOperatingPoint:
     v_in = (board.bias_v, board.bias_v)
     try:
+        if board.tail_kind == "split":
+            return split_operating_point(board, pair, v_in)
         if board.load_type == "active":
             load = CurrentMirror(mirror_device(board), v_cc=board.vcc_v, r_out=board.load_r_ohm,
                                  v_return=board.load_return_v)
+            variant = variant_operating_point(board, pair, tail, load, v_in)  # cascoded mirror, second stage
+            if variant is not None:
+                return variant
             return active_load_operating_point(pair, tail, load, v_in=v_in)
         r1, r2 = split(board.load_r_ohm, board.mismatch_load_r)
         loads = ResistorLoads((float(r1), float(r2)), v_return=board.load_return_v)
@@ -137,15 +171,18 @@ def small_signal_circuit(board: BoardConfig, op: PairOperatingPoint
     """The linear circuit at the operating point: both sides, the load and the tail (``models.small_signal``)."""
     s1, s2 = (_side(s.device, s.cascode, board) for s in op.sides)
     c1, c2 = split(board.load_c_f, board.mismatch_load_c)
-    if op.mirror is not None:
+    variant = variant_load(board, op, float(c1), float(c2))  # cascoded mirror, second stage
+    if variant is not None:
+        load: ResistiveLoad | MirrorLoad = variant
+    elif op.mirror is not None:
         m = op.mirror
-        load: ResistiveLoad | MirrorLoad = MirrorLoad(
+        load = MirrorLoad(
             gm_diode=m.diode.gm, gm_out=m.output.gm, r_o_diode=m.diode.r_o, r_o_out=m.output.r_o,
             r_pi_diode=m.diode.r_pi, r_pi_out=m.output.r_pi, r_out=board.load_r_ohm, c1=float(c1), c2=float(c2))
     else:
         r1, r2 = split(board.load_r_ohm, board.mismatch_load_r)
         load = ResistiveLoad(float(r1), float(r2), float(c1), float(c2))
-    return s1, s2, load, Tail(board.tail_r_ohm, board.tail_c_f)
+    return s1, s2, load, small_signal_tail(board, _model_device(board, board.device, "[device]"), op)
 
 
 def _effective_device(d: BjtParams | MosParams, side: SideOperatingPoint) -> tuple[float, float]:
@@ -164,17 +201,26 @@ def effective_devices(board: BoardConfig, op: PairOperatingPoint) -> tuple[tuple
     currents as the operating point; the factor's variation over the signal cycle is not modelled."""
     devs = pair_devices(board)
     (p1, t1), (p2, t2) = (_effective_device(devs[k], op.sides[k]) for k in range(2))
-    return (p1, p2), (t1, t2)
+    return with_sink_offset(board, (p1, p2), (t1, t2))  # a split tail's sink mismatch (procedures.predict.tails)
 
 
 def differential_current_transfer(board: BoardConfig, op: PairOperatingPoint
                                   ) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
-    """``v_id -> I_C1 - I_C2`` (A) from the large-signal model at the board's operating point, and its name."""
+    """``v_id -> I_C1 - I_C2`` (A) from the large-signal model at the board's operating point, and its name; for a
+    board with a second stage, the second stage's collector current (A), which its output follows linearly."""
     (p1, p2), (vth1, vth2) = effective_devices(board, op)
-    i_tail, r_e = op.i_tail, board.degeneration_r_ohm
+    i_tail, r_e = op.i_tail, transfer_degeneration(board)
+    stage = sampled_stage_transfer(board, *dc_pair(board), mirror_device(board)) if board.mirror else None
+    if stage is not None:  # cascoded mirror, MOS 2nd stage: the output resistor's current, sampled (stage_mapping)
+        return stage, "whole stage, operating points at Chebyshev nodes"
     if board.is_bjt:
         a1, a2 = op.sides[0].device.alpha, op.sides[1].device.alpha
         name = "BJT, exact with emitter degeneration" if r_e > 0 else "BJT, tanh"
+        if board.second_stage is not None:  # the second stage's collector current (procedures.predict.stage_mapping)
+            def currents(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                ie1, ie2 = bjt_pair_currents(v, i_tail, board.vt_v, r_degen=r_e, i_s1=p1, i_s2=p2)
+                return a1 * ie1, a2 * ie2
+            return second_stage_transfer(board, op, mirror_device(board), currents), name + ", second stage"
 
         def transfer(v: np.ndarray) -> np.ndarray:
             ie1, ie2 = bjt_pair_currents(v, i_tail, board.vt_v, r_degen=r_e, i_s1=p1, i_s2=p2)

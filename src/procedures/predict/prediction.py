@@ -28,6 +28,7 @@ from models import (
 
 from .distortion import LargeSignal, large_signal
 from .mapping import effective_devices, operating_point, small_signal_circuit
+from .stage_distortion import stage_large_signal
 
 GAIN_KEYS = ("Add", "Acc", "Acd", "Adc", "Ad_se1", "Acm_se1", "Ad_se2", "Acm_se2")
 CMRR_KEYS = ("CMRR_se1", "CMRR_se2", "CMRR_diff")
@@ -164,7 +165,7 @@ def _predict(board: BoardConfig, freq_hz: np.ndarray, amplitudes_vpk: np.ndarray
     active = op.mirror is not None
     amps = default_amplitudes(board.vid_max_vpk) if amplitudes_vpk is None else np.asarray(amplitudes_vpk, float)
     warnings = _warnings(board, op, amps)
-    large = large_signal(board, op, dc, amps)
+    large = stage_large_signal(board, op, dc, amps) or large_signal(board, op, dc, amps)  # cascoded mirror, 2 stages
 
     def out_gain(f: np.ndarray) -> np.ndarray:
         g = pair_response(f, s1, s2, load, tail).gains()

@@ -95,7 +95,7 @@ def fits_for(ctx: Context, x_name: str) -> list[FitResult]:
 def fit_label(fit: FitResult, ctx: Context) -> str:
     """A fit's legend label: its name, reduced chi-square, and whether the report made it."""
     chi = getattr(fit, "chi2_red", float("nan"))
-    tag = "" if "archive" in ctx.fit_source else ", report"
+    tag = ("" if "archive" in ctx.fit_source else ", report") + (", FAILED" if getattr(fit, "failed", False) else "")
     return f"fit {fit.name} (χ²_red = {chi:.3g}{tag})" if math.isfinite(chi) else f"fit {fit.name}{tag}"
 
 

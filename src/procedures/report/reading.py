@@ -83,7 +83,8 @@ def _read_board(run: RunData, ctx: Context) -> None:
         ctx.warnings.append(f"the archived board config does not parse ({e}): no prediction")
         return
     try:
-        ctx.board = parse_board(ctx.board_doc, source=f"{run.path.name}:board", raw=text)
+        ctx.board = parse_board(ctx.board_doc, source=f"{run.path.name}:board", raw=text,
+                                    netlist_text=run.configs.get("netlist"))
     except DiffbenchError as e:
         ctx.warnings.append(f"the archived board config is not valid ({e}): no prediction")
 

@@ -158,6 +158,9 @@ def preflight(procedure: ProcedureSource, bench: BenchSource, board: BoardSource
     points = planning.plan(cfg.procedure, cfg.board)  # SafetyError: nothing has been switched on
     if cfg.sim_board is not None:
         planning.plan(cfg.procedure, cfg.sim_board)   # the board actually driven must be safe too
+    driven = cfg.sim_board or cfg.board
+    if cfg.bench.simulated and driven.netlist is not None:
+        check_netlist_operating_point(driven)
     out_path = Path(out)
     resume_path = Path(resume) if resume is not None else None
     check_output(out_path, resume_path)
@@ -173,6 +176,26 @@ def preflight(procedure: ProcedureSource, bench: BenchSource, board: BoardSource
                           "here (no terminal); run it from a terminal, or set [drive] cm_drive = \"two-channel\" "
                           "and [calibration] channel_match = false, crosstalk = false")
     return RunPlan(configs=cfg, points=points, out=out_path, resume=resume_path, operator_steps=steps)
+
+
+def check_netlist_operating_point(board: BoardConfig) -> None:
+    """The simulated board of a netlist board has a physical DC operating point: one is found (else the
+    engine's one-line ConvergenceError names the file) and every node lies within +-V_MAX of ground (a node
+    held only by GMIN, e.g. a current source into a reverse-biased junction, sits at ~1e9 V); a ConfigError
+    naming the file and the line of the first element on the offending node otherwise."""
+    from instruments.board_config import V_MAX
+    from instruments.sim.board import SimBoard
+
+    nb = board.netlist
+    assert nb is not None
+    op = SimBoard(board).operating_point()
+    levels = {node: op[node] for node in nb.circuit.nodes if node in op}
+    node = max(levels, key=lambda n: abs(levels[n]), default=None)
+    if node is not None and not abs(levels[node]) <= V_MAX:
+        first = next(e for e in nb.circuit.elements if node in e.nodes)
+        raise ConfigError(f"{nb.path}:{first.where.line}", None,
+                          f"node {node!r} sits at {levels[node]:.3g} V at rest: the circuit has no physical operating "
+                          f"point (only the simulator's GMIN carries current there; element {first.name!r})")
 
 
 def _stdin_is_terminal() -> bool:

@@ -161,6 +161,8 @@ class RunSession:
             metadata = {"procedure": plan.procedure.name, "kind": plan.procedure.kind, "board": plan.board.name,
                         "bench": plan.bench.name, "planned_points": len(plan.points)}
             configs = {"procedure": plan.procedure.raw, "bench": plan.bench.raw, "board": plan.board.raw}
+            if plan.board.netlist is not None:
+                configs["netlist"] = plan.board.netlist.text
             if cfg.sim_board is not None:
                 metadata["sim_board"] = cfg.sim_board.name
                 configs["sim_board"] = cfg.sim_board.raw

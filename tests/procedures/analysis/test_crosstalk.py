@@ -29,6 +29,7 @@ from procedures.run.runner import run_procedure
 
 ROOT = Path(__file__).resolve().parents[3]
 BOARD = ROOT / "configs" / "boards" / "bjt-active-load.toml"
+SOURCE_TEXT = ROOT / "configs" / "boards" / "bjt-source-text.toml"
 BENCH = ROOT / "configs" / "benches" / "sim-keysight.toml"
 RNG = np.random.default_rng(7)
 
@@ -112,7 +113,9 @@ def test_plan_adds_one_point_per_probe_and_frequency_after_everything_else(tmp_p
     assert {p.trigger_node for p in xt} == set(NODES)  # the scope triggers on the one probed channel
     assert {p.trigger_node for p in pts if p.role != "xtalk"} == {"v1"}
     assert all(p.excitation.vic_vpk > 0 and p.excitation.vid_vpk == 0 for p in xt)
-    no_cal = plan(load_procedure(_procedure(tmp_path, "[frequency]\nlist_hz = [1e3]\n")), load_board(BOARD))
+    # a board whose outputs swing alike does not need it, and the plan leaves it out (the active load does:
+    # tests/procedures/measure/test_calibration_plan.py)
+    no_cal = plan(load_procedure(_procedure(tmp_path, "[frequency]\nlist_hz = [1e3]\n")), load_board(SOURCE_TEXT))
     assert not [p for p in no_cal if p.role == "xtalk"]
 
 
@@ -160,17 +163,18 @@ def _chi2_to_truth(row: dict, f: float) -> float:
 
 def test_active_load_measured_right_only_with_the_crosstalk_calibration(tmp_path: Path, caplog) -> None:
     """vo1, the mirror node, swings ~0.45 vid against vo2's ~354 vid: the simulated scope's -70 dB between
-    channels 3 and 4 is a quarter of vo1. Uncalibrated, S sits hundreds of sigma from the truth and the run
-    says why; calibrated, S agrees with the truth within its covariance."""
+    channels 3 and 4 is a quarter of vo1. Uncalibrated (the plan told the scope is far better than it is),
+    S sits hundreds of sigma from the truth and the run says why; calibrated (the plan's own choice), S
+    agrees with the truth within its covariance."""
     body = "[frequency]\nlist_hz = [1000.0]\n[acquisition]\nrecord_points = 20000\n"
+    fooled = body + "[calibration]\nassume_crosstalk_db = -150.0\n"
     with caplog.at_level(logging.WARNING, logger="procedures.run.session"):
-        plain = run_procedure(_procedure(tmp_path, body), BENCH, BOARD, tmp_path / "plain.h5")
+        plain = run_procedure(_procedure(tmp_path, fooled), BENCH, BOARD, tmp_path / "plain.h5")
     assert any("crosstalk = true" in r.getMessage() for r in caplog.records)
     (row,) = plain.results["gains"]
     assert _chi2_to_truth(row, 1000.0) > 300
     caplog.clear()
-    cal = run_procedure(_procedure(tmp_path, body + "[calibration]\ncrosstalk = true\n"), BENCH, BOARD,
-                        tmp_path / "cal.h5")
+    cal = run_procedure(_procedure(tmp_path, body), BENCH, BOARD, tmp_path / "cal.h5")
     assert not any("crosstalk" in r.getMessage() for r in caplog.records)
     (row,) = cal.results["gains"]
     assert _chi2_to_truth(row, 1000.0) < 26.1  # chi2(8 dof) at p = 0.001

@@ -116,7 +116,11 @@ def test_mos_board_and_options(capsys):
     vov = d["operating_point"]["sides"][0]["device"]["v_ov_v"]
     assert vov == pytest.approx(math.sqrt(100e-6 / 1e-3), rel=0.05)  # V_ov^2 = I_SS/kp, shifted by lambda V_DS
     hd3 = d["large_signal"]["hd_pct"]["3"][0]
-    assert hd3 == pytest.approx(100 * (0.01 / vov) ** 2 / 32, rel=0.05)  # §5 small-amplitude series
+    # §5 small-amplitude series, which leaves out the channel-length modulation the prediction carries through
+    # the cycle (it lowers HD3 by ~7 % here; tests/models/test_thd_vs_simulator.py holds the prediction to the
+    # simulator's periodic steady state within 0.5 %)
+    assert hd3 == pytest.approx(100 * (0.01 / vov) ** 2 / 32, rel=0.10)
+    assert hd3 < 100 * (0.01 / vov) ** 2 / 32
 
 
 def test_saturating_board_prints_a_warning(tmp_path, capsys):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..arrays import FloatArray
+from .junction import check_junction
 
 _EXP_ARG_MAX = 80.0  # exp() is continued linearly beyond this argument so no iterate can overflow
 _EXP_ARG_MIN = -200.0
@@ -103,17 +104,49 @@ class BJTModel:
 
 @dataclass(frozen=True)
 class MOSModel:
-    """Square-law (Shichman-Hodges, SPICE level 1) MOSFET with channel-length modulation, no body effect.
+    """Square-law (Shichman-Hodges, SPICE level 1) MOSFET with channel-length modulation.
 
     ``polarity`` is +1 for NMOS, -1 for PMOS; ``kp_a_per_v2`` is mu Cox W/L (A/V^2); ``vth_v`` the
-    threshold magnitude (V); ``lambda_per_v`` the channel-length modulation (1/V). The body is tied to
-    the source.
+    zero-bias threshold in the device frame (V; SPICE's ``TYPE * VTO``); ``lambda_per_v`` the
+    channel-length modulation (1/V). The optional SPICE level-1 extras (ngspice User's Manual, "MOSFET
+    level 1"; Massobrio and Antognetti, "Semiconductor Device Modeling with SPICE", 2nd ed., ch. 4), all
+    neutral by default: ``gamma_sqrt_v`` body-effect coefficient GAMMA (V^0.5) and ``phi_v`` surface
+    potential PHI (V), used when the bulk is a separate terminal (:mod:`.mos_level1`); the overlap
+    capacitances ``cgso_f``, ``cgdo_f``, ``cgbo_f`` (F, already times W or L) and the bulk-junction
+    capacitances ``cbd_f``, ``cbs_f`` (F) with ``pb_v``, ``mj``, ``fc``; ``cox_f`` the total gate-oxide
+    capacitance Cox W L (F) for Meyer's gate capacitances (0 = none).
     """
 
     polarity: int
     kp_a_per_v2: float
     vth_v: float
     lambda_per_v: float
+    gamma_sqrt_v: float = 0.0
+    phi_v: float = 0.6
+    cgso_f: float = 0.0
+    cgdo_f: float = 0.0
+    cgbo_f: float = 0.0
+    cbd_f: float = 0.0
+    cbs_f: float = 0.0
+    pb_v: float = 0.8
+    mj: float = 0.5
+    fc: float = 0.5
+    cox_f: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (self.gamma_sqrt_v >= 0.0 and self.phi_v > 0.0):
+            raise ValueError("MOSFET: GAMMA must be >= 0 and PHI > 0")
+        for key, val in (("CGSO", self.cgso_f), ("CGDO", self.cgdo_f), ("CGBO", self.cgbo_f),
+                         ("COX", self.cox_f)):
+            if not val >= 0.0:
+                raise ValueError(f"MOSFET: {key} must be >= 0, got {val!r}")
+        check_junction("MOSFET bulk-drain junction", self.cbd_f, self.pb_v, self.mj, self.fc)
+        check_junction("MOSFET bulk-source junction", self.cbs_f, self.pb_v, self.mj, self.fc)
+
+    @property
+    def is_square_law(self) -> bool:
+        """True when only the four square-law parameters matter: no body effect, no capacitance."""
+        return self.gamma_sqrt_v == 0.0 and self.cbd_f == 0.0 and self.cbs_f == 0.0 and self.cox_f == 0.0
 
     def drain_current(self, vgs: FloatArray, vds: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Drain current (device frame, A) and its derivatives ``dI/dV_GS``, ``dI/dV_DS`` (S).

@@ -85,3 +85,19 @@ def real_to_complex(X: AnyArray, K: int) -> ComplexArray:
     c: ComplexArray = X[..., : K + 1].astype(complex)
     c[..., 1:] -= 1j * X[..., K + 1:]
     return c
+
+
+def time_derivative(X: FloatArray, omega_rad_s: float, K: int) -> FloatArray:
+    """Real coefficients (axis 1, ``[a_0, a_k, b_k]``) of the time derivative of the waveforms ``X``.
+
+    ``d/dt (a_k cos k w t + b_k sin k w t) = k w b_k cos k w t - k w a_k sin k w t``: the real-basis
+    derivative operator Omega of harmonic balance (Kundert, White and Sangiovanni-Vincentelli,
+    "Steady-State Methods for Simulating Analog and Microwave Circuits", Kluwer 1990). Applied to the
+    rows of a conversion matrix it gives the Jacobian block of the charging currents.
+    """
+    kw = omega_rad_s * np.arange(1, K + 1)
+    shape = (1, K) + (1,) * (X.ndim - 2)
+    out = np.zeros_like(X)
+    out[:, 1: K + 1] = kw.reshape(shape) * X[:, K + 1:]
+    out[:, K + 1:] = -kw.reshape(shape) * X[:, 1: K + 1]
+    return out

@@ -6,9 +6,11 @@ oversampled grid and Newton iterates on the Fourier coefficients of the port vol
 Jacobian (conversion matrices built from the FFT of the device conductances), as in Kundert and
 Sangiovanni-Vincentelli, "Simulation of nonlinear circuits in the frequency domain", IEEE Trans. CAD 5(4),
 1986, and Kundert, White and Sangiovanni-Vincentelli, "Steady-State Methods for Simulating Analog and
-Microwave Circuits", Kluwer 1990 (the harmonic-balance chapters). Because capacitors are linear and solved
-exactly per harmonic, HB converges the same way at 1 Hz as at 100 MHz whatever the RC time constants are
-relative to the period.
+Microwave Circuits", Kluwer 1990 (the harmonic-balance chapters). Linear capacitors and inductors are solved
+exactly per harmonic, so HB converges the same way at 1 Hz as at 100 MHz whatever the time constants are
+relative to the period. The devices' nonlinear charges enter exactly, as ``Omega Q(V)`` next to the
+currents; capacitances defined only as derivatives (Meyer's MOS gate capacitances) are held at their
+values at the DC operating point and solved with the linear part.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def solve_hb(eqs: MNAEquations, freq_hz: float, n_harmonics: int, x_dc: FloatArr
         raise ValueError("n_harmonics must be >= 1")
     N = 1 << int(math.ceil(math.log2(oversample * (2 * K + 1))))
     grid = FourierGrid.make(K, N)
-    lin = reduce_to_ports(eqs, freq_hz, K)
+    lin = reduce_to_ports(eqs, freq_hz, K, c_extra=eqs.bias_capacitance(x_dc))
     X = np.zeros((eqs.size, K + 1), dtype=complex)
     X[:, 0] = lin.U_dc
     X[:, 1] += lin.U_ac
@@ -86,7 +88,7 @@ def solve_hb(eqs: MNAEquations, freq_hz: float, n_harmonics: int, x_dc: FloatArr
             raise ConvergenceError(f"harmonic balance at {freq_hz:g} Hz: Newton from the {start} start failed")
         V, its, steps = _amplitude_continuation(prob, freq_hz)
         iters += its
-    I_port = real_to_complex(eqs.port_currents(V, grid), K)  # (m, K+1)
+    I_port = real_to_complex(eqs.port_currents(V, grid, lin.omega_rad_s), K)  # (m, K+1)
     X -= np.einsum("knm,mk->nk", lin.R, I_port)
     X[:, 0] = X[:, 0].real
     return HBSolution(float(freq_hz), X, iters, steps)

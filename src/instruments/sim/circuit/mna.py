@@ -1,8 +1,9 @@
-"""The equations of a compiled circuit, ``G x + i(x) + C dx/dt = b(t)``, and their evaluation.
+"""The equations of a compiled circuit, ``G x + i(x) + d/dt (C x + q(x)) = b(t)``, and their evaluation.
 
-``x`` holds the node voltages (V) and then one branch current per voltage source (A) (modified nodal
-analysis, :mod:`.netlist`); ``i(x)`` are the currents flowing into the transistors' terminals. The
-transistor terminals that are not ground are the *ports*: the nonlinear part of the circuit sees the rest
+``x`` holds the node voltages (V) and then one branch current per branch element (A) (modified nodal
+analysis, :mod:`.netlist`); ``i(x)`` are the currents flowing into the devices' terminals. Devices may
+also store charge ``q(x)``, so the full equations are ``G x + i(x) + d/dt (C x + q(x)) = b(t)``. The
+device terminals that are not ground are the *ports*: the nonlinear part of the circuit sees the rest
 only through them, which is what the port formulation of :mod:`.port_newton` builds on.
 """
 
@@ -14,16 +15,20 @@ import numpy as np
 
 from ..arrays import ComplexArray, FloatArray, IndexArray
 from .devices import Device
-from .fourier import FourierGrid
+from .fourier import FourierGrid, time_derivative
 
 
 class MNAEquations:
     """A compiled circuit: MNA matrices (``G`` S, ``C`` F, ``b_dc`` and ``b_ac`` in A or V per row), node and
-    source-row indices, device instances and the port map. The analyses are on :class:`.system.MNASystem`."""
+    branch-row indices (``sources``: every voltage source, inductor, E and H source by name), device
+    instances and the port map. The analyses are on :class:`.system.MNASystem`."""
 
     def __init__(self, nodes: list[str], index: dict[str, int], G: FloatArray, C: FloatArray,
-                 b_dc: FloatArray, b_ac: ComplexArray, sources: dict[str, int], devices: list[Device]) -> None:
+                 b_dc: FloatArray, b_ac: ComplexArray, sources: dict[str, int], devices: list[Device],
+                 refine_dc: bool = False) -> None:
         self.nodes = nodes
+        #: whether :func:`.dc.solve_dc` finishes with full-MNA Newton steps (:func:`.dc.refine`)
+        self.refine_dc = refine_dc
         self.index = index
         self.G, self.C, self.b_dc, self.b_ac = G, C, b_dc, b_ac
         self.sources = sources
@@ -35,6 +40,9 @@ class MNAEquations:
         #: per device, the port index of each terminal (-1 = ground)
         self.device_ports: list[IndexArray] = [np.array([where.get(t, -1) for t in d.terminals])
                                                for d in devices]
+        #: whether any device stores charge (:meth:`.devices.Device.charges`) or has bias capacitances
+        self.has_charges = any(d.has_charge for d in devices)
+        self.has_bias_capacitance = any(d.has_bias_capacitance for d in devices)
 
     # ---- single-point device evaluation (DC residual, linearisation)
 
@@ -55,6 +63,39 @@ class MNAEquations:
                     if tb >= 0:
                         J[ta, tb] += g[a, b, 0]
         return i_vec, J
+
+    def device_capacitance(self, x: FloatArray, charges: bool = True, bias: bool = True) -> FloatArray:
+        """(n, n) capacitance (F) of the devices at ``x``: ``dq/dx`` of their charges (with ``charges``) plus
+        their bias capacitances (with ``bias``)."""
+        n = self.size
+        Cd = np.zeros((n, n))
+        xv = np.append(x[: len(self.nodes)], 0.0)
+        for dev in self.devices:
+            t = np.array(dev.terminals)
+            c = np.zeros((len(t), len(t)))
+            if charges and dev.has_charge:
+                c = c + dev.charges(xv[t][:, None])[1][:, :, 0]
+            if bias and dev.has_bias_capacitance:
+                c = c + dev.bias_capacitance(xv[t])
+            for a, ta in enumerate(t):
+                for b, tb in enumerate(t):
+                    if ta >= 0 and tb >= 0:
+                        Cd[ta, tb] += c[a, b]
+        return Cd
+
+    def capacitance(self, x: FloatArray) -> FloatArray:
+        """Small-signal capacitance matrix ``C + dq/dx`` at the operating point x (F); ``C`` itself when no
+        device stores charge."""
+        if not (self.has_charges or self.has_bias_capacitance):
+            return self.C
+        return self.C + self.device_capacitance(x)
+
+    def bias_capacitance(self, x: FloatArray) -> FloatArray | None:
+        """(n, n) bias capacitances of the devices at ``x`` (F), None if no device has any: the part of the
+        devices' capacitance harmonic balance holds at its value at the DC point."""
+        if not self.has_bias_capacitance:
+            return None
+        return self.device_capacitance(x, charges=False)
 
     def residual(self, x: FloatArray, b: FloatArray | None = None) -> FloatArray:
         """DC MNA residual ``G x + i(x) - b`` (A on KCL rows, V on source rows)."""
@@ -90,36 +131,50 @@ class MNAEquations:
         ``i(v_lim) + g(v_lim)(v - v_lim)`` (SPICE's linearisation, applied sample by sample). Returns
         ``(i_t (m, N) A, g_t (m, m, N) S, limited)``.
         """
+        i_t, g_t, _, _, limited = self.sampled_state(vt, v_old, False)
+        return i_t, g_t, limited
+
+    def sampled_state(self, vt: FloatArray, v_old: list[FloatArray] | None, charges: bool
+                      ) -> tuple[FloatArray, FloatArray, FloatArray | None, FloatArray | None, bool]:
+        """As :meth:`sampled_currents`, and with ``charges`` also the devices' port charges ``q_t`` (m, N)
+        (C) and capacitances ``c_t`` (m, m, N) (F), companion-linearised like the currents (None without
+        ``charges`` or when no device stores charge). Returns ``(i_t, g_t, q_t, c_t, limited)``."""
         m, N = vt.shape
         vt_g = np.vstack([vt, np.zeros((1, N))])  # row -1 = ground
         i_t = np.zeros((m, N))
         g_t = np.zeros((m, m, N))
+        with_q = charges and self.has_charges
+        q_t = np.zeros((m, N)) if with_q else None
+        c_t = np.zeros((m, m, N)) if with_q else None
         limited = False
         for d, dev in enumerate(self.devices):
             pt = self.device_ports[d]
             vd = vt_g[pt]
-            if v_old is None:
-                i, g = dev.evaluate(vd)
-            else:
+            vl = vd
+            if v_old is not None:
                 vl = dev.limit(vd, v_old[d])
                 if vl is not vd:
                     limited = limited or bool(np.any(vl != vd))
-                i, g = dev.evaluate(vl)
-                i = i + np.einsum("abn,bn->an", g, vd - vl)
                 v_old[d] = vl
-            for a, pa in enumerate(pt):
-                if pa < 0:
-                    continue
-                i_t[pa] += i[a]
-                for b, pb in enumerate(pt):
-                    if pb >= 0:
-                        g_t[pa, pb] += g[a, b]
-        return i_t, g_t, limited
+            i, g = dev.evaluate(vl)
+            if v_old is not None:
+                i = i + np.einsum("abn,bn->an", g, vd - vl)
+            _scatter(i_t, g_t, pt, i, g)
+            if q_t is not None and c_t is not None and dev.has_charge:
+                q, c = dev.charges(vl)
+                if vl is not vd:
+                    q = q + np.einsum("abn,bn->an", c, vd - vl)
+                _scatter(q_t, c_t, pt, q, c)
+        return i_t, g_t, q_t, c_t, limited
 
-    def port_currents(self, V: FloatArray, grid: FourierGrid) -> FloatArray:
-        """Real Fourier coefficients (m, 2K+1) of the device currents (A) at port coefficients V (V)."""
-        i_t, _, _ = self.sampled_currents(V @ grid.S.T, None)
+    def port_currents(self, V: FloatArray, grid: FourierGrid, omega_rad_s: float = 0.0) -> FloatArray:
+        """Real Fourier coefficients (m, 2K+1) of the device currents (A) at port coefficients V (V),
+        including the charging currents ``dq/dt`` when ``omega_rad_s`` (the fundamental, rad/s) is nonzero."""
+        charges = omega_rad_s != 0.0 and self.has_charges
+        i_t, _, q_t, _, _ = self.sampled_state(V @ grid.S.T, None, charges)
         out: FloatArray = i_t @ grid.A.T
+        if q_t is not None:
+            out = out + time_derivative(q_t @ grid.A.T, omega_rad_s, grid.K)
         return out
 
     def terminal_voltages(self, V: FloatArray, grid: FourierGrid) -> list[FloatArray]:
@@ -127,3 +182,15 @@ class MNAEquations:
         vt = V @ grid.S.T
         vt_g = np.vstack([vt, np.zeros((1, grid.N))])
         return [vt_g[pt].copy() for pt in self.device_ports]
+
+
+def _scatter(v_t: FloatArray, m_t: FloatArray, pt: IndexArray, v: FloatArray, m: FloatArray) -> None:
+    """Add a device's per-terminal samples ``v`` (nt, N) and ``m`` (nt, nt, N) into the port arrays ``v_t``
+    (m, N) and ``m_t`` (m, m, N) through its port map ``pt`` (-1 = ground, dropped)."""
+    for a, pa in enumerate(pt):
+        if pa < 0:
+            continue
+        v_t[pa] += v[a]
+        for b, pb in enumerate(pt):
+            if pb >= 0:
+                m_t[pa, pb] += m[a, b]

@@ -1,62 +1,46 @@
-"""A circuit as a netlist: named nodes, linear elements, sources and transistors, compiled to MNA matrices.
+"""A circuit as a netlist: named nodes, linear elements, sources and semiconductor devices, compiled to MNA
+matrices.
 
 Modified nodal analysis (Ho, Ruehli, Brennan, IEEE Trans. CAS 22(6), 1975): the unknowns are the node
-voltages (V) and then one branch current per voltage source (A); every KCL row sums the currents *leaving*
-its node. :meth:`Netlist.compile` stamps the conductance matrix ``G``, the capacitance matrix ``C`` and the
-DC and AC excitation vectors, and instantiates the transistors.
+voltages (V) and then one branch current per voltage source, inductor, VCVS and CCVS (A); every KCL row
+sums the currents *leaving* its node. :meth:`Netlist.compile` stamps the conductance matrix ``G``, the
+capacitance matrix ``C`` and the DC and AC excitation vectors (:mod:`.stamps`), and instantiates the
+devices. Sign conventions are SPICE's: a source's or controlled source's current flows from its first
+node through it to its second.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from ..arrays import ComplexArray, FloatArray
 from .device_equations import BJTModel, MOSModel
-from .devices import Device, instance
+from .diode_equations import DiodeModel
+from .elements import Branch, ControlledCurrent, CurrentSource, DeviceCard, Parts, Passive
+from .gummel_poon import GummelPoonModel
+from .spice_deck import SpiceDeck, write_deck
+from .stamps import GMIN_S, compile_parts
 from .system import MNASystem
 
 GROUND = "0"
-GMIN_S = 1e-12  # conductance across every transistor junction / channel, as SPICE's GMIN
-
-
-@dataclass
-class _VSource:
-    name: str
-    p: str
-    n: str
-    dc_v: float
-    ac_v: complex
-    r_series_ohm: float
-
-
-def _stamp(M: FloatArray, a: int, b: int, val: float) -> None:
-    """Add a two-terminal admittance ``val`` between rows/columns a and b (-1 = ground)."""
-    if a >= 0:
-        M[a, a] += val
-    if b >= 0:
-        M[b, b] += val
-    if a >= 0 and b >= 0:
-        M[a, b] -= val
-        M[b, a] -= val
+__all__ = ["GMIN_S", "GROUND", "Netlist"]
 
 
 @dataclass
 class Netlist:
     """A circuit under construction. Node ``"0"`` is ground; nodes are created on first use.
 
-    Element values are SI (Ohm, F, V, A). :meth:`alias` makes a second name for an existing node (a
-    wire). :meth:`compile` freezes the netlist into an :class:`MNASystem`.
+    Element values are SI (Ohm, F, H, V, A, S). :meth:`alias` makes a second name for an existing node (a
+    wire). Devices with series resistances get internal nodes named ``"<device>#<terminal>"``.
+    :meth:`compile` freezes the netlist into an :class:`MNASystem`; :meth:`to_spice` writes it as an
+    ngspice deck. ``refine_dc`` sets whether the DC solution is refined by full-MNA Newton steps
+    (:func:`.dc.refine`); None (default) refines unless the netlist uses only the elements of the engine's
+    first version, whose numbers are kept as they were.
     """
 
+    refine_dc: bool | None = None
     _nodes: list[str] = field(default_factory=list)
     _alias: dict[str, str] = field(default_factory=dict)
-    _resistors: list[tuple[str, str, float]] = field(default_factory=list)
-    _capacitors: list[tuple[str, str, float]] = field(default_factory=list)
-    _isources: list[tuple[str, str, float]] = field(default_factory=list)
-    _vsources: list[_VSource] = field(default_factory=list)
-    _devices: list[tuple[str, tuple[str, str, str], BJTModel | MOSModel]] = field(default_factory=list)
+    _parts: Parts = field(default_factory=Parts)
 
     def _use(self, node: str) -> str:
         node = self._alias.get(node, node)
@@ -64,28 +48,41 @@ class Netlist:
             self._nodes.append(node)
         return node
 
+    def _internal(self, node: str) -> str:
+        if node in self._nodes or node in self._alias:
+            raise ValueError(f"internal node {node!r} already exists as a node")
+        return self._use(node)
+
     def alias(self, name: str, node: str) -> None:
         """Make ``name`` another name of ``node`` (they are one electrical node)."""
         if name in self._nodes or name in self._alias:
             raise ValueError(f"node {name!r} already exists")
         self._alias[name] = self._use(node)
 
-    def resistor(self, a: str, b: str, r_ohm: float) -> None:
+    def resistor(self, a: str, b: str, r_ohm: float, name: str | None = None) -> None:
         """Resistor of ``r_ohm`` (> 0) between nodes a and b."""
         if not r_ohm > 0.0:
             raise ValueError(f"resistor {a}-{b}: resistance must be > 0, got {r_ohm!r}")
-        self._resistors.append((self._use(a), self._use(b), float(r_ohm)))
+        self._parts.resistors.append(Passive(self._use(a), self._use(b), float(r_ohm), name))
 
-    def capacitor(self, a: str, b: str, c_f: float) -> None:
+    def capacitor(self, a: str, b: str, c_f: float, name: str | None = None) -> None:
         """Linear capacitor of ``c_f`` (>= 0; 0 is skipped) between nodes a and b."""
         if c_f < 0.0:
             raise ValueError(f"capacitor {a}-{b}: capacitance must be >= 0, got {c_f!r}")
         if c_f > 0.0:
-            self._capacitors.append((self._use(a), self._use(b), float(c_f)))
+            self._parts.capacitors.append(Passive(self._use(a), self._use(b), float(c_f), name))
 
-    def isource(self, p: str, n: str, i_a: float) -> None:
-        """DC current source: ``i_a`` flows from node p through the source into node n."""
-        self._isources.append((self._use(p), self._use(n), float(i_a)))
+    def inductor(self, name: str, a: str, b: str, l_h: float) -> None:
+        """Inductor of ``l_h`` (> 0) between nodes a and b, with a branch row (a short at DC); its current
+        flows from a through it to b and can control a CCCS or CCVS."""
+        if not l_h > 0.0:
+            raise ValueError(f"inductor {name}: inductance must be > 0, got {l_h!r}")
+        self._branch(Branch("L", name, self._use(a), self._use(b), float(l_h)))
+
+    def isource(self, p: str, n: str, i_a: float, ac_a: complex = 0j, name: str | None = None) -> None:
+        """Current source: ``i_a + Re(ac_a e^{j w t})`` (A, ``ac_a`` a complex peak phasor) flows from node p
+        through the source into node n."""
+        self._parts.isources.append(CurrentSource(self._use(p), self._use(n), float(i_a), complex(ac_a), name))
 
     def vsource(self, name: str, p: str, n: str, dc_v: float, ac_v: complex = 0j, r_series_ohm: float = 0.0) -> None:
         """Voltage source with EMF ``dc_v + Re(ac_v e^{j w t})`` from n to p and series resistance (Ohm).
@@ -95,78 +92,84 @@ class Netlist:
         """
         if r_series_ohm < 0.0:
             raise ValueError(f"source {name}: series resistance must be >= 0")
-        if any(s.name == name for s in self._vsources):
-            raise ValueError(f"source {name!r} already exists")
-        self._vsources.append(_VSource(name, self._use(p), self._use(n), float(dc_v), complex(ac_v),
-                                       float(r_series_ohm)))
+        self._branch(Branch("V", name, self._use(p), self._use(n), float(dc_v), complex(ac_v), float(r_series_ohm)))
 
-    def bjt(self, name: str, c: str, b: str, e: str, model: BJTModel) -> None:
-        """Bipolar transistor (collector, base, emitter)."""
-        self._add_device(name, (c, b, e), model)
+    def vcvs(self, name: str, p: str, n: str, cp: str, cn: str, gain: float) -> None:
+        """Voltage-controlled voltage source (SPICE E): ``V_p - V_n = gain (V_cp - V_cn)``."""
+        self._branch(Branch("E", name, self._use(p), self._use(n), float(gain),
+                            ctrl=(self._use(cp), self._use(cn))))
 
-    def mos(self, name: str, d: str, g: str, s: str, model: MOSModel) -> None:
-        """MOS transistor (drain, gate, source), body tied to source."""
-        self._add_device(name, (d, g, s), model)
+    def ccvs(self, name: str, p: str, n: str, control: str, r_ohm: float) -> None:
+        """Current-controlled voltage source (SPICE H): ``V_p - V_n = r_ohm I(control)``, ``control`` the name
+        of a voltage source, inductor, VCVS or CCVS (may be added later; resolved by :meth:`compile`)."""
+        self._branch(Branch("H", name, self._use(p), self._use(n), float(r_ohm), ctrl=(control,)))
 
-    def _add_device(self, name: str, terms: tuple[str, str, str], model: BJTModel | MOSModel) -> None:
-        if any(d[0] == name for d in self._devices):
-            raise ValueError(f"device {name!r} already exists")
-        self._devices.append((name, (self._use(terms[0]), self._use(terms[1]), self._use(terms[2])), model))
+    def vccs(self, p: str, n: str, cp: str, cn: str, gm_s: float, name: str | None = None) -> None:
+        """Voltage-controlled current source (SPICE G): ``gm_s (V_cp - V_cn)`` (A) flows from p through the
+        source into n."""
+        self._parts.controlled.append(ControlledCurrent("G", self._use(p), self._use(n), float(gm_s),
+                                                        (self._use(cp), self._use(cn)), name))
+
+    def cccs(self, p: str, n: str, control: str, gain: float, name: str | None = None) -> None:
+        """Current-controlled current source (SPICE F): ``gain I(control)`` flows from p through the source
+        into n; ``control`` as for :meth:`ccvs`."""
+        self._parts.controlled.append(ControlledCurrent("F", self._use(p), self._use(n), float(gain),
+                                                        (control,), name))
+
+    def _branch(self, br: Branch) -> None:
+        if any(b.name == br.name for b in self._parts.branches):
+            raise ValueError(f"source {br.name!r} already exists")
+        self._parts.branches.append(br)
+
+    def bjt(self, name: str, c: str, b: str, e: str, model: BJTModel | GummelPoonModel) -> None:
+        """Bipolar transistor (collector, base, emitter). A Gummel-Poon model's nonzero RC, RB, RE become
+        resistors to internal nodes ``<name>#c``, ``#b``, ``#e``."""
+        nodes = (self._use(c), self._use(b), self._use(e))
+        series: list[tuple[str, str, float]] = []
+        terms = list(nodes)
+        if isinstance(model, GummelPoonModel):
+            for k, (tag, r) in enumerate((("c", model.rc_ohm), ("b", model.rb_ohm), ("e", model.re_ohm))):
+                if r > 0.0:
+                    terms[k] = self._internal(f"{name}#{tag}")
+                    series.append((nodes[k], terms[k], r))
+        self._add_device(DeviceCard(name, "Q", nodes, tuple(terms), model, tuple(series)))
+
+    def diode(self, name: str, anode: str, cathode: str, model: DiodeModel) -> None:
+        """Junction diode; a nonzero RS is a resistor from the anode to the internal node ``<name>#a``."""
+        nodes = (self._use(anode), self._use(cathode))
+        if model.rs_ohm > 0.0:
+            inner = self._internal(f"{name}#a")
+            card = DeviceCard(name, "D", nodes, (inner, nodes[1]), model, ((nodes[0], inner, model.rs_ohm),))
+        else:
+            card = DeviceCard(name, "D", nodes, nodes, model)
+        self._add_device(card)
+
+    def mos(self, name: str, d: str, g: str, s: str, model: MOSModel, b: str | None = None) -> None:
+        """MOS transistor (drain, gate, source[, bulk]); ``b=None`` ties the bulk to the source."""
+        nodes: tuple[str, ...] = (self._use(d), self._use(g), self._use(s))
+        if b is not None:
+            nodes = nodes + (self._use(b),)
+            terms = nodes
+        else:
+            terms = nodes if model.is_square_law else nodes + (nodes[2],)
+        self._add_device(DeviceCard(name, "M", nodes, terms, model))
+
+    def _add_device(self, card: DeviceCard) -> None:
+        if any(d.name == card.name for d in self._parts.devices):
+            raise ValueError(f"device {card.name!r} already exists")
+        self._parts.devices.append(card)
 
     def compile(self) -> MNASystem:
-        """Build the MNA matrices and device instances."""
-        nodes = list(self._nodes)
-        idx = {name: k for k, name in enumerate(nodes)}
-        idx[GROUND] = -1
-        n = len(nodes) + len(self._vsources)
-        G = np.zeros((n, n))
-        C = np.zeros((n, n))
-        b_dc = np.zeros(n)
-        b_ac = np.zeros(n, dtype=complex)
-        self._stamp_passives(idx, G, C, b_dc)
-        sources = self._stamp_vsources(idx, len(nodes), G, b_dc, b_ac)
-        devices = self._stamp_devices(idx, G)
-        aliases = {a: idx[t] for a, t in self._alias.items()}
-        return MNASystem(nodes, {**{k: v for k, v in idx.items() if k != GROUND}, **aliases},
-                         G, C, b_dc, b_ac, sources, devices)
+        """Build the MNA matrices and device instances. Raises ValueError if a CCCS or CCVS names a control
+        that is not a branch element of this netlist."""
+        refine = not self._parts.uses_only_original_elements() if self.refine_dc is None else self.refine_dc
+        return compile_parts(list(self._nodes), dict(self._alias), self._parts, refine)
 
-    def _stamp_passives(self, idx: dict[str, int], G: FloatArray, C: FloatArray, b_dc: FloatArray) -> None:
-        """Resistors into G (S), capacitors into C (F), current sources into b_dc (A)."""
-        for a, b, r in self._resistors:
-            _stamp(G, idx[a], idx[b], 1.0 / r)
-        for a, b, c in self._capacitors:
-            _stamp(C, idx[a], idx[b], c)
-        for a, b, i in self._isources:
-            if idx[a] >= 0:
-                b_dc[idx[a]] -= i
-            if idx[b] >= 0:
-                b_dc[idx[b]] += i
+    def spice_deck(self, title: str, control: str = "") -> SpiceDeck:
+        """The netlist as an ngspice deck with its node and element name maps; see :func:`.spice_deck.write_deck`."""
+        return write_deck(title, list(self._nodes), dict(self._alias), self._parts, control)
 
-    def _stamp_vsources(self, idx: dict[str, int], n_nodes: int, G: FloatArray, b_dc: FloatArray,
-                        b_ac: ComplexArray) -> dict[str, int]:
-        """One branch row per voltage source (its series resistance on the diagonal); returns name -> row."""
-        sources: dict[str, int] = {}
-        for k, s in enumerate(self._vsources):
-            row, p, m = n_nodes + k, idx[s.p], idx[s.n]
-            if p >= 0:
-                G[p, row] += 1.0
-                G[row, p] += 1.0
-            if m >= 0:
-                G[m, row] -= 1.0
-                G[row, m] -= 1.0
-            G[row, row] -= s.r_series_ohm
-            b_dc[row] = s.dc_v
-            b_ac[row] = s.ac_v
-            sources[s.name] = row
-        return sources
-
-    def _stamp_devices(self, idx: dict[str, int], G: FloatArray) -> list[Device]:
-        """Transistor instances, with GMIN_S across every pair of their terminals."""
-        devices: list[Device] = []
-        for name, terms, model in self._devices:
-            t = tuple(idx[x] for x in terms)
-            for i1 in range(3):
-                for i2 in range(i1 + 1, 3):
-                    _stamp(G, t[i1], t[i2], GMIN_S)
-            devices.append(instance(name, t, model))
-        return devices
+    def to_spice(self, title: str, control: str = "") -> str:
+        """The netlist as an ngspice deck (text), ``control`` (e.g. a ``.control`` block) placed before
+        ``.end``; node and element names as :meth:`spice_deck` maps them."""
+        return self.spice_deck(title, control).text

@@ -14,9 +14,9 @@ from .small_signal import solve_ac
 class MNASystem(MNAEquations):
     """A compiled circuit (:meth:`.netlist.Netlist.compile`): its MNA equations and the analyses on them."""
 
-    def solve_dc(self, max_iter: int = 200, method: str = "auto") -> FloatArray:
-        """DC operating point x (node voltages V, then source branch currents A); see :func:`.dc.solve_dc`."""
-        return solve_dc(self, max_iter, method)
+    def solve_dc(self, max_iter: int = 200, method: str = "auto", refine_steps: int | None = None) -> FloatArray:
+        """DC operating point x (node voltages V, then branch currents A); see :func:`.dc.solve_dc`."""
+        return solve_dc(self, max_iter, method, refine_steps)
 
     def solve_ac(self, x_op: FloatArray, freq_hz: ArrayLike, rhs: AnyArray) -> ComplexArray:
         """Small-signal response (F, n, ncol) at each frequency (Hz); see :func:`.small_signal.solve_ac`."""

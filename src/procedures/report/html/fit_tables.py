@@ -58,8 +58,10 @@ def fits(ctx: Context) -> str:
 def _fit(fit: FitResult) -> list[str]:
     """One fit: heading, parameter table, derived quantities, notes, fixed parameters, correlations."""
     chi = getattr(fit, "chi2_red", math.nan)
+    failed = " — FIT FAILED" if getattr(fit, "failed", False) else ""
     parts = [f"<h3>{esc(fit.name)} — model {esc(getattr(fit, 'model', '?'))}; χ²_red = {fmt_sig(chi, 4)}, "
-             f"dof = {esc(getattr(fit, 'dof', '?'))}, fitted against {esc(getattr(fit, 'x_name', '?'))}</h3>"]
+             f"dof = {esc(getattr(fit, 'dof', '?'))}, p = {fmt_sig(getattr(fit, 'p_value', math.nan), 2)}, "
+             f"fitted against {esc(getattr(fit, 'x_name', '?'))}{failed}</h3>"]
     params = list(getattr(fit, "params", []))
     parts.append(table(["parameter", "value ± stderr", "nominal", "unit", "deviation from nominal"],
                        _param_rows(fit, params), cls="num"))
@@ -109,8 +111,11 @@ def _param_rows(fit: FitResult, params: list[str]) -> list[list[str]]:
 
 
 def _fit_notes(fit: FitResult) -> list[str]:
-    """What a reader should know about a fit: scaled errors, points left out, no convergence."""
+    """What a reader should know about a fit: a failed fit first (chi-square rejected or no convergence), scaled
+    errors (archives from before), points left out."""
     notes = []
+    if getattr(fit, "status", "consistent") == "inconsistent":
+        notes.append(str(fit.verdict))
     scale = getattr(fit, "stderr_scale", 1.0)
     if scale and math.isfinite(scale) and abs(scale - 1.0) > 1e-9:
         notes.append(f"standard errors scaled by √χ²_red = {scale:.3g}")

@@ -1,0 +1,225 @@
+"""What a board needs from the plan, decided from its prediction before anything is switched on.
+
+**Crosstalk calibration.** For every frequency of a frequency sweep, the board's predicted node phasors
+go through the forward model of :mod:`procedures.measure.crosstalk_bias`: the bias the scope's crosstalk
+would put into each reported figure (the four gains, CMRR_se1, CMRR_se2, CMRR_diff) against the uncertainty
+the run can be expected to state for it (:mod:`procedures.measure.phasor_noise`). When some bias exceeds
+:data:`BIAS_FRACTION` of its expected uncertainty the calibration is needed: a bias ``b`` (in units of u)
+moves the one-sigma coverage from 0.683 to ``Phi(1 - b) - Phi(-1 - b)``, 0.668 at b = 0.25, still inside
+the 0.68 +- 0.06 the fits are tested to (tests/procedures/fitting/test_fits_coverage.py).
+
+``[calibration] crosstalk`` in the procedure: left out, the plan decides; ``true``, the calibration runs
+whether needed or not; ``false`` for a board that needs it is refused in one line naming the procedure
+file, the key and the figures it would bias (a measurement that would report a value many of its own
+uncertainties off is not one to make). The crosstalk assumed, in this order:
+
+* the procedure's ``[calibration] assume_crosstalk_db`` (a figure the user measured for their scope);
+* a simulated bench's ``[sim] scope_crosstalk_db`` (what its scope does);
+* a real bench: :data:`REAL_SCOPE_CROSSTALK_DB`, the worst of the 40-60 dB isolation common on low-cost
+  scopes (docs/reference/measurement-methods.md §2, "Check the real scope's channel isolation"): an
+  unknown scope is assumed a poor one;
+* no bench given to the plan: :data:`UNKNOWN_BENCH_CROSSTALK_DB`, the bench config's default figure
+  (instruments.bench_config ``[sim] scope_crosstalk_db``), and the decision line says it was assumed.
+
+**Drive levels.** The DM drive (and twice it when the sweep extrapolates to zero drive) is refused when the
+predicted output swing takes a device more than :data:`SATURATION_MARGIN_V` past the edge of its active region
+(:mod:`procedures.predict.distortion`'s headroom): the small-signal results would then describe a clipped
+board. The edge there (a forward V_BC of 0.4 V) is where a BJT's base-collector diode starts to conduct at
+all (``I_S e^{0.4/V_T}`` ~ 5 nA at I_S = 1e-15 A); 0.1 V further it carries ~0.25 uA, half a percent of a
+50 uA collector current, where saturation starts to compete with the pair's own compression (Sedra & Smith,
+"Microelectronic Circuits", ch. 6, the BJT's modes of operation).
+
+The decision and its reason are one line (:attr:`CalibrationDecision.line`), printed by ``diffbench run``
+before the run starts, and a JSON-able dict (:meth:`CalibrationDecision.as_metadata`). A reader of an archive
+gets the same decision from the configs archived with it (:func:`decide_from_text`), and the crosstalk
+points themselves are rows of its ``points`` table (role ``xtalk``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from instruments.bench_config import BenchConfig, Wiring
+from instruments.board_config import BoardConfig
+from instruments.errors import ConfigError
+from procedures.config.procedure import ProcedureConfig
+from procedures.measure.crosstalk_bias import UNITS, SweepPoint, expected_u, figure_bias, node_phasors
+from procedures.measure.phasor_noise import expected_phasor_u
+
+BIAS_FRACTION = 0.25
+SATURATION_MARGIN_V = 0.1
+REAL_SCOPE_CROSSTALK_DB = -40.0
+UNKNOWN_BENCH_CROSSTALK_DB = -70.0
+KEY = "[calibration] crosstalk"
+
+
+@dataclass(frozen=True)
+class Bias:
+    """One figure's worst crosstalk bias over the sweep: at ``frequency_hz``, ``bias`` against ``u``."""
+
+    figure: str
+    frequency_hz: float
+    bias: float
+    u: float
+
+    @property
+    def ratio(self) -> float:
+        return self.bias / self.u if self.u > 0 else math.inf
+
+    def text(self) -> str:
+        unit = UNITS.get(self.figure, "")
+        fmt = (lambda v: f"{v:.2g} {unit}") if unit else (lambda v: f"{v:.2g}")
+        return (f"{self.figure} by {fmt(self.bias)} at {self.frequency_hz:.4g} Hz "
+                f"({self.ratio:.3g} x its expected u {fmt(self.u)})")
+
+
+@dataclass(frozen=True)
+class CalibrationDecision:
+    """The crosstalk calibration of a plan: on or off, asked for or decided, and why."""
+
+    crosstalk: bool
+    requested: bool | None        # the procedure's [calibration] crosstalk (None: left to the plan)
+    crosstalk_db: float
+    crosstalk_source: str
+    biased: tuple[Bias, ...] = field(default_factory=tuple)   # figures past BIAS_FRACTION, worst first
+    largest: Bias | None = None                               # the worst figure, past the fraction or not
+
+    @property
+    def needed(self) -> bool:
+        return bool(self.biased)
+
+    @property
+    def line(self) -> str:
+        """The decision and its reason, in one line."""
+        xt = f"{self.crosstalk_db:g} dB scope crosstalk ({self.crosstalk_source})"
+        if self.requested is True and not self.needed:
+            return f"crosstalk calibration on: asked for by {KEY} = true (not needed at {xt})"
+        if self.requested is True:
+            return f"crosstalk calibration on: asked for by {KEY} = true, and needed: {self._why(xt)}"
+        if self.needed:
+            return f"crosstalk calibration on (the plan's choice): {self._why(xt)}"
+        if self.requested is None and self.largest is None:
+            return "crosstalk calibration off: not a frequency sweep"
+        worst = f"; largest: {self.largest.text()}" if self.largest is not None else ""
+        return (f"crosstalk calibration off: {xt} would bias no reported figure by more than {BIAS_FRACTION:g} of "
+                f"its expected uncertainty{worst}")
+
+    def _why(self, xt: str) -> str:
+        more = len(self.biased) - 1
+        also = f"; also {', '.join(b.figure for b in self.biased[1:4])}" + (" ..." if more > 3 else "") if more else ""
+        return f"uncorrected, {xt} would bias {self.biased[0].text()}{also}"
+
+    def as_metadata(self) -> dict[str, Any]:
+        """The decision as a JSON-able dict (for the archive's metadata)."""
+        return {"crosstalk": self.crosstalk, "requested": self.requested, "crosstalk_db": self.crosstalk_db,
+                "crosstalk_source": self.crosstalk_source, "reason": self.line,
+                "biased": [{"figure": b.figure, "frequency_hz": b.frequency_hz, "bias": b.bias, "u": b.u}
+                           for b in self.biased]}
+
+
+def assumed_crosstalk(proc: ProcedureConfig, bench: BenchConfig | None) -> tuple[float, str]:
+    """The crosstalk (dB) the decision assumes and where it comes from (module docstring)."""
+    given = proc.calibration.get("assume_crosstalk_db")
+    if given is not None:
+        return float(given), "[calibration] assume_crosstalk_db"
+    if bench is None:
+        return UNKNOWN_BENCH_CROSSTALK_DB, "assumed: the plan was not given the bench"
+    if bench.simulated:
+        return float(bench.sim.get("scope_crosstalk_db", UNKNOWN_BENCH_CROSSTALK_DB)), \
+            f"{bench.source} [sim] scope_crosstalk_db"
+    return REAL_SCOPE_CROSSTALK_DB, f"assumed for the real scope of {bench.source}: no figure declared"
+
+
+def sweep_points(proc: ProcedureConfig, board: BoardConfig) -> list[SweepPoint]:
+    """The predicted phasors and expected uncertainties of every frequency of ``proc``'s frequency sweep."""
+    from procedures.predict.gains import predicted_gains
+
+    freqs = proc.frequencies_hz()
+    H = predicted_gains(board, freqs).nodal()
+    acq = proc.acquisition_settings
+    vid, vic = proc.drive["vid_vpk"], proc.drive["vic_vpk"]
+    tied = proc.drive["cm_drive"] == "tied"
+    noise = np.array([0.0, 0.0, board.noise_v_per_rthz, board.noise_v_per_rthz])
+    out = []
+    for k, f in enumerate(freqs):
+        h = H[:, :, k]
+        dm, cm = node_phasors(h, vid / 2, -vid / 2), node_phasors(h, vic, vic)
+        dm_u = expected_phasor_u(np.abs(dm), float(f), acq, noise)
+        if proc.drive["extrapolate_dm"]:  # (4 G(A) - G(2A))/3, in units of the A point
+            dm_u = np.sqrt(16 * dm_u**2 + (expected_phasor_u(2 * np.abs(dm), float(f), acq, noise) / 2) ** 2) / 3
+        link = np.full(4, vic, complex) if proc.calibration["channel_match"] else None
+        out.append(SweepPoint(float(f), dm, dm_u, cm, expected_phasor_u(np.abs(cm), float(f), acq, noise), link, tied))
+    return out
+
+
+def crosstalk_biases(proc: ProcedureConfig, board: BoardConfig, crosstalk_db: float,
+                     wiring: Wiring | None = None) -> list[Bias]:
+    """Every figure's worst bias over the sweep (one :class:`Bias` per figure), worst (in units of u) first."""
+    channels = (wiring or Wiring()).scope_channels()
+    x = 10.0 ** (crosstalk_db / 20.0)
+    worst: dict[str, Bias] = {}
+    for p in sweep_points(proc, board):
+        u = expected_u(p)
+        for name, b in figure_bias(p, channels, x).items():
+            cand = Bias(name, p.frequency_hz, b, u[name])
+            if math.isfinite(u[name]) and (name not in worst or cand.ratio > worst[name].ratio):
+                worst[name] = cand
+    return sorted(worst.values(), key=lambda b: -b.ratio)
+
+
+def decide(proc: ProcedureConfig, board: BoardConfig, bench: BenchConfig | None = None) -> CalibrationDecision:
+    """The crosstalk calibration ``proc`` gets on ``board`` (module docstring); a one-line
+    :class:`~instruments.errors.ConfigError` when the procedure turns it off and the board needs it."""
+    requested = proc.calibration["crosstalk"]
+    db, source = assumed_crosstalk(proc, bench)
+    if proc.kind not in ("frequency_sweep", "characterisation"):
+        return CalibrationDecision(False, requested, db, source)
+    biases = crosstalk_biases(proc, board, db, bench.wiring if bench is not None else None)
+    biased = tuple(b for b in biases if b.ratio > BIAS_FRACTION)
+    decision = CalibrationDecision(requested is not False and (requested is True or bool(biased)), requested, db,
+                                   source, biased, biases[0] if biases else None)
+    if requested is False and biased:
+        names = ", ".join(dict.fromkeys(b.figure.split(" ")[-1] for b in biased))
+        raise ConfigError(proc.source, KEY, f"false, but board {board.name} needs it: uncorrected, {db:g} dB scope "
+                          f"crosstalk ({source}) would bias {biased[0].text()} (biased: {names}); leave the key out "
+                          "(the plan decides) or set it true")
+    return decision
+
+
+def check_drive(proc: ProcedureConfig, board: BoardConfig) -> None:
+    """Refuse (one-line ConfigError naming the procedure's ``[drive] vid_vpk``) a DM drive whose predicted
+    output swing takes a device out of its active region (module docstring). A netlist board predicted by
+    ngspice has no large-signal prediction here: its ``[limits]`` alone bound the drive."""
+    if proc.kind not in ("frequency_sweep", "characterisation"):
+        return
+    if board.netlist is not None and board.netlist.prediction == "ngspice":
+        return
+    from procedures.predict.prediction import predict
+
+    vid = float(proc.drive["vid_vpk"])
+    amps = np.array([vid, 2 * vid] if proc.drive["extrapolate_dm"] else [vid])
+    large = predict(board, np.array([1e3]), amps).large
+    bad = np.nonzero(large.min_headroom_v < -SATURATION_MARGIN_V)[0]
+    if bad.size:
+        i = int(bad[0])
+        raise ConfigError(proc.source, "[drive] vid_vpk",
+                          f"{vid:g} V: at {amps[i]:g} V peak the predicted {large.output} swing of "
+                          f"{large.output_peak_v[i]:.3g} V peak takes a device of board {board.name} out of its "
+                          f"active region (headroom {large.min_headroom_v[i]:+.3g} V); lower it")
+
+
+def decide_from_text(procedure_toml: str, board_toml: str, where: str = "<archive>") -> CalibrationDecision:
+    """The decision a run's plan made, from the procedure and board config texts archived with it
+    (``run.configs["procedure"]``, ``run.configs["board"]``; docs/archive.md): the plan is a function of
+    them alone (the bench is not given to it, :func:`assumed_crosstalk`)."""
+    from instruments.board_config import parse_board
+    from instruments.config_schema import tomllib
+    from procedures.config.procedure import parse_procedure
+
+    proc = parse_procedure(tomllib.loads(procedure_toml), source=f"{where} (procedure)", raw=procedure_toml)
+    board = parse_board(tomllib.loads(board_toml), source=f"{where} (board)", raw=board_toml)
+    return decide(proc, board)
