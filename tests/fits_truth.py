@@ -144,3 +144,12 @@ def load(name: str) -> BoardConfig:
 
 
 __all__ = ["BOARDS", "FREQ_BODY", "fits_of", "load", "measure", "procedure", "truth", "z_scores"]
+
+
+def closed_form_boards() -> list[Path]:
+    """The shipped board configs that name a closed-form family (every one but a netlist board predicted by
+    ngspice; tests/procedures/predict/test_boards_vs_ngspice.py and tests/procedures/cli/test_netlist_boards.py
+    cover those)."""
+    from instruments.config_schema import load_toml
+
+    return [p for p in sorted(BOARDS.glob("*.toml")) if "netlist" not in (doc := load_toml(p)) or "device" in doc]

@@ -84,3 +84,30 @@ def test_no_physical_operating_point_is_refused_before_anything_opens(tmp_path: 
     assert len(err.splitlines()) == 1 and re.search(r"board\.cir:\d+: node '\w+' sits at", err), err
     assert "no physical operating point" in err
     assert not list(tmp_path.glob("run.h5*"))
+
+
+def test_netlist_board_measured_as_shipped_recovers_truth_and_fits_its_params(tmp_path: Path) -> None:
+    """The shipped frequency sweep on the 2N3904 board: every measured gain within 3 u of the simulator's truth,
+    and the ngspice fit of the netlist's .params with chi2_red below 2 and each within 3 u of its value."""
+    import numpy as np
+
+    from instruments.sim.board import SimBoard
+    from procedures.archive.reader import open_run
+    from procedures.fitting.run_fits import load_fits
+
+    out = tmp_path / "run.h5"
+    assert main(["run", str(FREQ_SWEEP), "--bench", str(SIM_BENCH), "--board", str(BOARD), "-o", str(out)]) == 0
+    run = open_run(out)
+    g = run.tables["gains"]
+    f = np.asarray(g["frequency_hz"], float)
+    S, S_u = np.asarray(g["S"]), np.asarray(g["S_u"])
+    truth = SimBoard(load_board(BOARD)).small_signal_s(f)
+    for r in range(2):
+        for c in range(2):
+            z = np.abs(S[:, r, c] - truth[:, r, c]) / np.abs(S_u[:, r, c])
+            assert z.max() < 3.0, (r, c, z.max())
+    (fit,) = [x for x in load_fits(run) if x.name == "small_signal"]
+    assert fit.chi2_red < 2.0 and fit.p_value > 1e-3
+    circuit = load_board(BOARD).netlist.circuit  # type: ignore[union-attr]
+    for name, value, u in zip(fit.params, fit.values, fit.stderr):
+        assert abs(value - circuit.params[name]) < 3 * u, (name, value, u)

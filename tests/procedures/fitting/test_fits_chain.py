@@ -20,14 +20,14 @@ import h5py
 import numpy as np
 import pytest
 
-from fits_truth import BOARDS, FREQ_BODY, fits_of, load, measure, procedure, truth, z_scores
+from fits_truth import BOARDS, FREQ_BODY, closed_form_boards, fits_of, load, measure, procedure, truth, z_scores
 from procedures.archive.reader import open_run
 from procedures.archive.writer import Column, RunArchive, RunDeclaration, TableSpec
 from procedures.cli.main import main
 from procedures.fitting.run_fits import board_of, comparison_table, fit_run, load_fits
 
 CROSSTALK = {"bjt-active-load"}  # boards whose frequency sweep needs the crosstalk calibration (docstring)
-ALL_BOARDS = sorted(p.stem for p in BOARDS.glob("*.toml"))
+ALL_BOARDS = [p.stem for p in closed_form_boards()]
 AMPLITUDES = {
     "bjt-source-text": [0.005, 0.01, 0.02, 0.03],          # beyond ~35 mV the outputs saturate a device
     "bjt-degenerated": [0.02, 0.05, 0.08, 0.1],

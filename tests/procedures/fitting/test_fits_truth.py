@@ -15,13 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fits_truth import closed_form_boards
 from instruments.board_config import BoardConfig, load_board
 from instruments.sim.board import SimBoard
 from procedures.fitting.core import FitError
 from procedures.fitting.small_signal import fit_small_signal
 from procedures.predict.mapping import operating_point, small_signal_circuit
 
-BOARDS = sorted((Path(__file__).resolve().parents[3] / "configs" / "boards").glob("*.toml"))
+BOARDS = closed_form_boards()
 F = np.geomspace(100.0, 2e6, 12)
 
 
