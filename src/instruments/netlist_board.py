@@ -54,8 +54,9 @@ FAMILY_PLACEHOLDER: dict[str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class NetlistBoard:
-    """A board's netlist: the file and its text as read (archived with every run), its parsed circuit, the pin nodes, whether the config names a closed-form
-    family, the fit parameters, and the warnings of its loading (unmodelled parameters)."""
+    """A board's netlist: the file and its text as read (archived with every run), its parsed circuit, the pin
+    nodes, whether the config names a closed-form family, what predicts it, the fit parameters, and the
+    warnings of its loading (unmodelled parameters)."""
 
     path: Path
     text: str
