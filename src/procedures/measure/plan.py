@@ -121,14 +121,19 @@ def dc_transfer(proc: ProcedureConfig, board: BoardConfig) -> list[PlannedPoint]
 
 
 def cm_range(proc: ProcedureConfig, board: BoardConfig) -> list[PlannedPoint]:
-    """DM gain at each input DC level; groups = levels."""
+    """DM gain at each input DC level; groups = levels (plus one link calibration at the middle level, group -1,
+    when ``channel_match``: without it the scope channels' gain mismatch, ~0.3 %, biases every |Add|)."""
     c = proc.cm_range
     half = c["vid_vpk"] / 2  # keep each input's swing inside the board's range at the ends
     lo = c["bias_start_v"] if c["bias_start_v"] is not None else board.bias_min_v + half
     hi = c["bias_stop_v"] if c["bias_stop_v"] is not None else board.bias_max_v - half
     f = float(c["frequency_hz"])
-    return [PlannedPoint(f"b{i}-dm", "dm", i, ex.differential(f, c["vid_vpk"], float(b)), False)
-            for i, b in enumerate(np.linspace(lo, hi, c["points"]))]
+    pts = [PlannedPoint(f"b{i}-dm", "dm", i, ex.differential(f, c["vid_vpk"], float(b)), False)
+           for i, b in enumerate(np.linspace(lo, hi, c["points"]))]
+    if proc.calibration["channel_match"]:
+        link = ex.common_mode(f, min(proc.drive["vic_vpk"], 4 * c["vid_vpk"]), (lo + hi) / 2, False)
+        pts.append(PlannedPoint("b-link", "link", -1, link, False, "link"))
+    return _ordered(pts)
 
 
 PLANNERS = {
