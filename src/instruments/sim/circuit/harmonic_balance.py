@@ -155,6 +155,10 @@ def quasi_static(eqs: MNAEquations, Z0: FloatArray, w_t: FloatArray, V_dc: Float
     vt = np.repeat(V_dc[:, :1], N, axis=1)
     v_old = eqs.terminal_voltages(V_dc, grid)
     eye = np.eye(m)
+    # only a starting point: ports that see ground only through GMIN (a cascode's inner node, a transistor
+    # tail) leave ~1e-8 V of rounding the iteration cannot remove, so it also stops once the step is below
+    # SPICE's node tolerance VNTOL = 1 uV and no longer shrinking (harmonic balance's Newton finishes the job)
+    steps: list[float] = []
     with np.errstate(all="ignore"):
         for _ in range(max_iter):
             i_t, g_t, limited = eqs.sampled_currents(vt, v_old)
@@ -167,9 +171,12 @@ def quasi_static(eqs: MNAEquations, Z0: FloatArray, w_t: FloatArray, V_dc: Float
             if not np.all(np.isfinite(dv)):
                 return None
             vt = vt + dv
-            if not limited and float(np.max(np.abs(dv))) <= 1e-9:
+            step = float(np.max(np.abs(dv)))
+            stalled = step <= 1e-6 and len(steps) >= 3 and step >= 0.5 * min(steps[-3:])
+            if not limited and (step <= 1e-9 or stalled):
                 coeffs: FloatArray = vt @ grid.A.T
                 return coeffs
+            steps.append(step)
     return None
 
 
