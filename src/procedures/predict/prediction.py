@@ -174,6 +174,7 @@ def _predict(board: BoardConfig, freq_hz: np.ndarray, amplitudes_vpk: np.ndarray
     offset, offset_tr = _offsets(board, op, dc)
     return Prediction(
         board=board, op=op, freq_hz=np.asarray(freq_hz, float), gains=gains, dc_gains=dc,
-        bandwidth_hz=_bandwidth(out_gain), tail_zero_hz=float(corner_hz(board.tail_r_ohm, board.tail_c_f)),
+        bandwidth_hz=_bandwidth(out_gain),
+        tail_zero_hz=float(corner_hz(float(np.asarray(tail.r)), float(np.asarray(tail.c)))),  # a transistor tail's r_o
         input_offset_v=float(offset), input_offset_transfer_v=offset_tr, large=large, warnings=warnings,
     )
