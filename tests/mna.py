@@ -80,6 +80,17 @@ class Circuit:
         self.G(d, s, bulk, s, gmb)
         self.R(d, s, r_o)
 
+    def transfer(self, freq_hz: np.ndarray, sources: tuple[str, ...], nodes: tuple[str, ...]) -> np.ndarray:
+        """The matrix ``H[i, j] = v(nodes[i]) / source j`` (shape (len(nodes), len(sources), F)): one solve per
+        source with a unit value on it and the others at zero."""
+        f = np.atleast_1d(np.asarray(freq_hz, dtype=float))
+        H = np.zeros((len(nodes), len(sources), len(f)), dtype=complex)
+        for j, src in enumerate(sources):
+            sol = self.solve(f, {src: 1.0})
+            for i, node in enumerate(nodes):
+                H[i, j] = sol[node]
+        return H
+
     def solve(self, freq_hz: np.ndarray, sources: dict[str, complex]) -> dict[str, np.ndarray]:
         """Node voltages (complex, one array over ``freq_hz`` per node name) for the given source values;
         also the current through each voltage source (key ``"I(name)"``, flowing from p through the source to n)."""

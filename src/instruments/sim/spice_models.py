@@ -39,10 +39,7 @@ def _inf_if_zero(x: float) -> float:
 
 def _scale(el: Element) -> float:
     """An instance's area factor times its multiplier (both default 1)."""
-    area = float(el.params.get("AREA", 1.0)) if el.params else 1.0
-    if el.value is not None and el.kind in ("Q", "D"):
-        area = float(el.value)
-    return area * float(el.params.get("M", 1.0))
+    return float(el.params.get("AREA", 1.0)) * float(el.params.get("M", 1.0))
 
 
 def _level(card: ModelCard, allowed: tuple[float, ...]) -> None:

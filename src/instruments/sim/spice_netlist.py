@@ -39,9 +39,9 @@ def _ac(el: Element) -> complex:
 
 def _add_passive(nl: Netlist, el: Element, n: list[str]) -> None:
     if el.kind == "R":
-        nl.resistor(n[0], n[1], _value(el))
+        nl.resistor(n[0], n[1], _value(el), name=el.name)
     elif el.kind == "C":
-        nl.capacitor(n[0], n[1], _value(el))
+        nl.capacitor(n[0], n[1], _value(el), name=el.name)
     else:
         nl.inductor(el.name, n[0], n[1], _value(el))
 
@@ -50,14 +50,14 @@ def _add_source(nl: Netlist, el: Element, n: list[str]) -> None:
     if el.kind == "V":
         nl.vsource(el.name, n[0], n[1], el.value or 0.0, _ac(el))
     elif el.kind == "I":
-        nl.isource(n[0], n[1], el.value or 0.0, _ac(el))
+        nl.isource(n[0], n[1], el.value or 0.0, _ac(el), name=el.name)
     elif el.kind == "E":
         nl.vcvs(el.name, n[0], n[1], n[2], n[3], _value(el))
     elif el.kind == "G":
-        nl.vccs(n[0], n[1], n[2], n[3], _value(el))
+        nl.vccs(n[0], n[1], n[2], n[3], _value(el), name=el.name)
     elif el.kind == "F":
         assert el.control is not None
-        nl.cccs(n[0], n[1], el.control, _value(el))
+        nl.cccs(n[0], n[1], el.control, _value(el), name=el.name)
     else:
         assert el.control is not None
         nl.ccvs(el.name, n[0], n[1], el.control, _value(el))

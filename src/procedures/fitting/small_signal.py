@@ -53,11 +53,11 @@ import numpy as np
 
 from instruments.board_config import BoardConfig
 from models import MirrorLoad, PairOperatingPoint, ResistiveLoad, Side, Tail, pair_response, split
-from procedures.fitting.core import FitError, FitOptionError, FitResult, ParamSpec, least_squares, make_result
+from procedures.fitting.core import FitOptionError, FitResult, ParamSpec
+from procedures.fitting.gains_fit import fit_gains, gains_data
 from procedures.predict.mapping import operating_point, small_signal_circuit
 
 NAME = "small_signal"
-GAINS = (("Add", 0, 0), ("Acd", 0, 1), ("Adc", 1, 0), ("Acc", 1, 1))
 DEFAULT_FREE = ("R_L", "d_R", "C_L", "d_C", "R_EE", "C_T")
 DEFAULT_FREE_ACTIVE = ("R_L", "C_L", "d_C", "R_EE", "C_T")
 
@@ -161,65 +161,17 @@ class SmallSignalModel:
         return np.moveaxis(g.matrix, -1, 0)
 
 
-def _real_vec(S: np.ndarray) -> np.ndarray:
-    """(F, 2, 2) complex -> (F, 8): [Re S11, Im S11, Re S12, Im S12, Re S21, Im S21, Re S22, Im S22]."""
-    flat = S.reshape(S.shape[0], 4)
-    return np.stack([flat.real, flat.imag], axis=-1).reshape(S.shape[0], 8)
-
-
-def _whitener(cov: np.ndarray) -> np.ndarray:
-    """Inverse Cholesky factors (F, 8, 8) of the per-frequency covariances: ``L^-1 e`` has unit covariance.
-    A covariance that is not positive definite (a gain measured exactly, e.g. zero) gets a floor of 1e-12 of
-    its largest eigenvalue on its eigenvalues first."""
-    out = np.empty_like(cov)
-    for i, c in enumerate(cov):
-        try:
-            L = np.linalg.cholesky(c)
-        except np.linalg.LinAlgError:
-            w, v = np.linalg.eigh(c)
-            w = np.maximum(w, 1e-12 * max(w.max(), 1e-300))
-            L = np.linalg.cholesky((v * w) @ v.T)
-        out[i] = np.linalg.inv(L)
-    return out
-
-
 def fit_small_signal(table: Mapping[str, np.ndarray], board: BoardConfig, options: Mapping[str, Any]) -> FitResult:
     """Fit the ``gains`` table (frequency_hz, S, S_u, S_cov) of a run; ``options`` as ``[fit]``
     (:mod:`procedures.fitting.run_fits`)."""
-    f = np.asarray(table["frequency_hz"], float)
-    S = np.asarray(table["S"], complex)
-    cov = np.asarray(table["S_cov"], float)
-    ok = np.isfinite(f) & np.all(np.isfinite(S.reshape(len(f), -1)), axis=1) & np.all(
-        np.isfinite(cov.reshape(len(f), -1)), axis=1)
-    if not ok.any():
-        raise FitError("small-signal fit: the gains table has no finite row")
+    data = gains_data(table)
     model = SmallSignalModel(board)
     free = _free(model, options)
     model.free = frozenset(free)
-    W = _whitener(cov[ok])
-    meas = _real_vec(S[ok])
-
-    def residual(p: Mapping[str, float]) -> np.ndarray:
-        e = meas - _real_vec(model.s(f[ok], p))
-        return np.einsum("fij,fj->fi", W, e).ravel()
-
-    sol = least_squares(model.specs, free, residual, bounds=options.get("bounds") or {}, fit_name=NAME)
-    nominal = model.nominal
-    pred, fitted = model.s(f, nominal), model.s(f, sol.values)
-    u = np.sqrt(np.stack([cov[:, 2 * k, 2 * k] for k in range(4)], axis=-1)).reshape(len(f), 2, 2)
-    lo, hi = f[ok].min(), f[ok].max()
-    curve_f = np.geomspace(lo / 2.0, hi * 2.0, 241) if hi > lo else np.geomspace(lo / 10, lo * 10, 241)
-    cp, cf = model.s(curve_f, nominal), model.s(curve_f, sol.values)
-    pick = lambda A: {n: A[:, r, c] for n, r, c in GAINS}  # noqa: E731
-    res = {n: np.where(ok, (S[:, r, c] - fitted[:, r, c]) / u[:, r, c], np.nan + 0j) for n, r, c in GAINS}
     kind = "active load (mirror)" if model.active else "resistive load"
     text = (f"exact small-signal nodal model ({board.device.type} pair, {kind}), all four mixed-mode gains, "
             f"weighted by the 8x8 covariance per frequency")
-    result = make_result(
-        NAME, text, model.specs, sol, x_name="frequency_hz", x=f, measured=pick(S), measured_u=pick(u),
-        fitted=pick(fitted), predicted=pick(pred), curve_x=curve_f, curve_fitted=pick(cf), curve_predicted=pick(cp),
-        residuals=res, used=ok,
-    )
+    result, sol = fit_gains(NAME, text, model, free, data, options)
     # the device parameters held "fixed" follow the operating point at the fitted resistances: report those
     result.fixed.update({k: v for k, v in model.device_values(sol.values).items() if k not in free})
     return result

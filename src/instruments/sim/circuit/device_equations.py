@@ -102,6 +102,20 @@ class BJTModel:
         return it - ibr, ibf + ibr, git_be, git_bc - gbr, gbf, gbr
 
 
+def square_law(vgs: FloatArray, vds: FloatArray, vth: FloatArray | float, kp: float, lam: float
+               ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Drain current (A) and its derivatives ``dI/dV_GS``, ``dI/dV_DS`` (S) of the square law with channel-length
+    modulation at ``V_DS >= 0`` (the caller swaps drain and source for ``V_DS < 0``), threshold ``vth`` (V),
+    ``kp`` (A/V^2), ``lam`` (1/V); the equations are :meth:`MOSModel.drain_current`'s."""
+    vov = np.maximum(vgs - vth, 0.0)
+    clm = 1.0 + lam * vds
+    sat = vds >= vov
+    core = np.where(sat, 0.5 * vov * vov, vov * vds - 0.5 * vds * vds)
+    dcore_dvov = np.where(sat, vov, vds)
+    dcore_dvds = np.where(sat, 0.0, vov - vds)
+    return kp * core * clm, kp * dcore_dvov * clm, kp * (dcore_dvds * clm + core * lam)
+
+
 @dataclass(frozen=True)
 class MOSModel:
     """Square-law (Shichman-Hodges, SPICE level 1) MOSFET with channel-length modulation.
@@ -165,16 +179,7 @@ class MOSModel:
         rev = vds < 0.0
         vgs_e = np.where(rev, vgs - vds, vgs)
         vds_e = np.abs(vds)
-        vov = np.maximum(vgs_e - self.vth_v, 0.0)
-        kp, lam = self.kp_a_per_v2, self.lambda_per_v
-        clm = 1.0 + lam * vds_e
-        sat = vds_e >= vov
-        core = np.where(sat, 0.5 * vov * vov, vov * vds_e - 0.5 * vds_e * vds_e)
-        dcore_dvov = np.where(sat, vov, vds_e)
-        dcore_dvds = np.where(sat, 0.0, vov - vds_e)
-        i_e = kp * core * clm
-        gm_e = kp * dcore_dvov * clm
-        gds_e = kp * (dcore_dvds * clm + core * lam)
+        i_e, gm_e, gds_e = square_law(vgs_e, vds_e, self.vth_v, self.kp_a_per_v2, self.lambda_per_v)
         i_d = np.where(rev, -i_e, i_e)
         di_dvgs = np.where(rev, -gm_e, gm_e)
         di_dvds = np.where(rev, gm_e + gds_e, gds_e)

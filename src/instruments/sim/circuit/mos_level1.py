@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ..arrays import FloatArray
-from .device_equations import MOSModel
+from .device_equations import MOSModel, square_law
 from .junction import depletion_charge
 
 MEYER_MIN_VDSAT_V = 0.025
@@ -49,16 +49,7 @@ def drain_current(m: MOSModel, vgs: FloatArray, vds: FloatArray, vbs: FloatArray
     vbs_e = np.where(rev, vbs - vds, vbs)
     vds_e = np.abs(vds)
     von, dvon = threshold(m, vbs_e)
-    vov = np.maximum(vgs_e - von, 0.0)
-    kp, lam = m.kp_a_per_v2, m.lambda_per_v
-    clm = 1.0 + lam * vds_e
-    sat = vds_e >= vov
-    core = np.where(sat, 0.5 * vov * vov, vov * vds_e - 0.5 * vds_e * vds_e)
-    dcore_dvov = np.where(sat, vov, vds_e)
-    dcore_dvds = np.where(sat, 0.0, vov - vds_e)
-    i_e = kp * core * clm
-    gm_e = kp * dcore_dvov * clm
-    gds_e = kp * (dcore_dvds * clm + core * lam)
+    i_e, gm_e, gds_e = square_law(vgs_e, vds_e, von, m.kp_a_per_v2, m.lambda_per_v)
     gmb_e = -gm_e * dvon
     i_d = np.where(rev, -i_e, i_e)
     di_dvgs = np.where(rev, -gm_e, gm_e)
