@@ -83,20 +83,13 @@ def summary_lines(kind: str, results: dict[str, Any]) -> list[str]:
 
 
 def plan_decision_line(plan: RunPlan) -> str | None:
-    """The plan's crosstalk calibration decision and its reason (procedures.measure.calibration_plan), for a
-    plan that passed preflight: made again from the same configs, so it is the one preflight's plan made;
-    None for a procedure without a frequency sweep (nothing to decide)."""
-    from procedures.measure.calibration_plan import decide
+    """The plan's crosstalk calibration decision and its reason (procedures.measure.calibration_plan), as
+    preflight made it for this bench; None for a procedure without a frequency sweep (nothing to decide)."""
     from procedures.measure.plan import sweeps_of
 
-    if "frequency_sweep" not in sweeps_of(plan.procedure.kind):
+    if "frequency_sweep" not in sweeps_of(plan.procedure.kind) or plan.calibration is None:
         return None
-    planned = any(p.role == "xtalk" for p in plan.points)
-    for bench in (None, plan.bench):  # preflight plans without the bench today (run.preflight); with it, later
-        decision = decide(plan.procedure, plan.board, bench)
-        if decision.crosstalk == planned:
-            return decision.line
-    return f"crosstalk calibration {'on' if planned else 'off'} (as planned by preflight)"
+    return plan.calibration.line
 
 
 def _print_plan(plan: RunPlan) -> None:

@@ -212,14 +212,23 @@ def check_drive(proc: ProcedureConfig, board: BoardConfig) -> None:
                           f"active region (headroom {large.min_headroom_v[i]:+.3g} V); lower it")
 
 
-def decide_from_text(procedure_toml: str, board_toml: str, where: str = "<archive>") -> CalibrationDecision:
-    """The decision a run's plan made, from the procedure and board config texts archived with it
-    (``run.configs["procedure"]``, ``run.configs["board"]``; docs/archive.md): the plan is a function of
-    them alone (the bench is not given to it, :func:`assumed_crosstalk`)."""
+def decide_from_text(procedure_toml: str, board_toml: str, where: str = "<archive>",
+                     bench_toml: str | None = None) -> CalibrationDecision:
+    """The decision a run's plan made, from the config texts archived with it (``run.configs["procedure"]``,
+    ``["board"]`` and ``["bench"]``; docs/archive.md): the plan is a function of them alone. The run's archive
+    also holds the decision itself (``run.metadata["calibration"]``, :meth:`CalibrationDecision.as_metadata`)."""
     from instruments.board_config import parse_board
     from instruments.config_schema import tomllib
     from procedures.config.procedure import parse_procedure
 
     proc = parse_procedure(tomllib.loads(procedure_toml), source=f"{where} (procedure)", raw=procedure_toml)
     board = parse_board(tomllib.loads(board_toml), source=f"{where} (board)", raw=board_toml)
-    return decide(proc, board)
+    return decide(proc, board, bench_of_text(bench_toml, where) if bench_toml is not None else None)
+
+
+def bench_of_text(bench_toml: str, where: str = "<archive>") -> BenchConfig:
+    """An archived bench config, parsed for planning only (its host is not connected to, so not checked)."""
+    from instruments.bench_config import parse_bench
+    from instruments.config_schema import tomllib
+
+    return parse_bench(tomllib.loads(bench_toml), source=f"{where} (bench)", raw=bench_toml, allow_remote=True)

@@ -14,6 +14,7 @@ import numpy as np
 from procedures.analysis.results import compute_results
 from procedures.archive.reader import RunData
 from procedures.config.procedure import parse_procedure
+from procedures.measure.calibration_plan import bench_of_text
 from procedures.measure.plan import plan
 from procedures.report.context import Context, Table, first_line
 
@@ -33,7 +34,8 @@ def recompute(run: RunData, ctx: Context, tables: dict[str, Table]) -> None:
     try:
         proc = parse_procedure(tomllib.loads(run.configs["procedure"]), source=f"{run.path.name}:procedure",
                                raw=run.configs["procedure"])
-        points = plan(proc, ctx.board)
+        bench_text = run.configs.get("bench")
+        points = plan(proc, ctx.board, bench_of_text(bench_text, run.path.name) if bench_text else None)
         results = compute_results(proc, [{k: v[i] for k, v in cols.items()} for i in range(n)], points)
     except Exception as e:  # noqa: BLE001 - a report of a broken run must still be written
         ctx.warnings.append(f"could not recompute results from the {run.n_rows('points')} committed points "

@@ -25,6 +25,7 @@ from instruments.board_config import BoardConfig, load_board
 from instruments.errors import ConfigError
 from procedures.config.procedure import ProcedureConfig, load_procedure
 from procedures.measure import plan as planning
+from procedures.measure.calibration_plan import CalibrationDecision
 from procedures.measure.plan import PlannedPoint
 
 
@@ -47,6 +48,7 @@ class RunPlan:
     out: Path
     resume: Path | None = None
     operator_steps: list[tuple[bool, str]] = field(default_factory=list)
+    calibration: CalibrationDecision | None = None  # the plan's crosstalk calibration decision, made for this bench
 
     @property
     def procedure(self) -> ProcedureConfig:
@@ -135,13 +137,23 @@ def check_output(out: Path, resume: Path | None) -> None:
             raise ConfigError("", f"-o {out}", f"{p} already exists; {how}")
 
 
-def check_resume(resume: Path, proc: ProcedureConfig) -> None:
-    """The archive to resume exists, is readable, is not finished, and was made with the same procedure."""
+def check_resume(resume: Path, proc: ProcedureConfig, decision: CalibrationDecision | None = None) -> None:
+    """The archive to resume exists, is readable, is not finished, and was made with the same procedure and
+    the same crosstalk calibration decision (a bench whose scope changes the decision changes the plan)."""
     if not resume.exists():
         raise ConfigError("", f"--resume {resume}", "no such file")
+    from procedures.archive.reader import open_run
     from procedures.archive.resume import check_resumable
 
     check_resumable(resume, proc.raw)
+    with open_run(resume) as run:
+        was = run.metadata.get("calibration")
+    if decision is not None and isinstance(was, dict) and bool(was.get("crosstalk")) != decision.crosstalk:
+        onoff = {True: "on", False: "off"}
+        raise ConfigError("", f"--resume {resume}",
+                          f"the run was planned with the crosstalk calibration {onoff[bool(was.get('crosstalk'))]} "
+                          f"({was.get('crosstalk_source', '?')}); on this bench the plan turns it "
+                          f"{onoff[decision.crosstalk]}: resume it on the bench it was started on")
 
 
 def preflight(procedure: ProcedureSource, bench: BenchSource, board: BoardSource, out: str | Path, *,
@@ -155,7 +167,8 @@ def preflight(procedure: ProcedureSource, bench: BenchSource, board: BoardSource
     (ConfigError, SafetyError, ArchiveError) on the first problem; nothing has been opened or written then.
     """
     cfg = load_configs(procedure, bench, board, sim_board)
-    points = planning.plan(cfg.procedure, cfg.board)  # SafetyError: nothing has been switched on
+    # SafetyError, or the calibration refused for this bench's scope: nothing has been switched on
+    points, decision = planning.plan_with_decision(cfg.procedure, cfg.board, cfg.bench)
     if cfg.sim_board is not None:
         planning.plan(cfg.procedure, cfg.sim_board)   # the board actually driven must be safe too
     driven = cfg.sim_board or cfg.board
@@ -165,7 +178,7 @@ def preflight(procedure: ProcedureSource, bench: BenchSource, board: BoardSource
     resume_path = Path(resume) if resume is not None else None
     check_output(out_path, resume_path)
     if resume_path is not None:
-        check_resume(resume_path, cfg.procedure)
+        check_resume(resume_path, cfg.procedure, decision)
     wiring = cfg.bench.wiring
     steps = operator_steps(points, (wiring.tied, "normal"))
     by_hand = (not cfg.bench.simulated) if operator is None else operator
@@ -175,7 +188,8 @@ def preflight(procedure: ProcedureSource, bench: BenchSource, board: BoardSource
                           f"the plan needs the bench rewired by hand {len(steps)} time(s) and nobody can confirm it "
                           "here (no terminal); run it from a terminal, or set [drive] cm_drive = \"two-channel\" "
                           "and [calibration] channel_match = false, crosstalk = false")
-    return RunPlan(configs=cfg, points=points, out=out_path, resume=resume_path, operator_steps=steps)
+    return RunPlan(configs=cfg, points=points, out=out_path, resume=resume_path, operator_steps=steps,
+                   calibration=decision)
 
 
 def check_netlist_operating_point(board: BoardConfig) -> None:

@@ -160,6 +160,8 @@ class RunSession:
                       **result_tables(plan.procedure.kind)}
             metadata = {"procedure": plan.procedure.name, "kind": plan.procedure.kind, "board": plan.board.name,
                         "bench": plan.bench.name, "planned_points": len(plan.points)}
+            if plan.calibration is not None:
+                metadata["calibration"] = plan.calibration.as_metadata()
             configs = {"procedure": plan.procedure.raw, "bench": plan.bench.raw, "board": plan.board.raw}
             if plan.board.netlist is not None:
                 configs["netlist"] = plan.board.netlist.text

@@ -43,8 +43,12 @@ def test_shipped_sweep_on_the_active_load_is_right_without_being_asked(tmp_path:
         measured, u = float(g["CMRR_se1_db"][i]), float(g["CMRR_se1_db_u"][i])
         fit = run.results["fit_small_signal"].attrs
         # why it ran, for a reader of the archive: the plan's decision, from the configs archived with the run
-        again = decide_from_text(run.configs["procedure"], run.configs["board"], str(run.path))
-    assert again.crosstalk and plan_lines[0] == f"diffbench run: plan: {again.line}"
+        again = decide_from_text(run.configs["procedure"], run.configs["board"], str(run.path), run.configs["bench"])
+        archived = run.metadata["calibration"]
+    assert archived["crosstalk"] and plan_lines[0] == f"diffbench run: plan: {archived['reason']}"
+    assert archived["crosstalk_source"].endswith("sim-keysight.toml [sim] scope_crosstalk_db")
+    assert again.crosstalk and again.crosstalk_db == archived["crosstalk_db"]
+    assert [b.figure for b in again.biased] == [b["figure"] for b in archived["biased"]]
     truth = float(db(MixedModeGains.from_matrix(SimBoard.from_config(load_board(BOARD)).small_signal_s(1000.0))
                      .cmrr_se(1)))
     assert abs(measured - truth) < 3 * u, f"CMRR_se1 {measured:.3f} +- {u:.3f} dB, truth {truth:.3f} dB"
