@@ -15,17 +15,23 @@ from procedures.analysis.calibration import Calibration
 from procedures.analysis.gain_solve import GainSolve, solve_mixed_mode
 
 
-def extrapolate_to_zero_drive(p1: tuple[np.ndarray, np.ndarray], p2: tuple[np.ndarray, np.ndarray]
-                              ) -> tuple[np.ndarray, np.ndarray]:
-    """Zero-drive DM phasors from DM points at drive A and 2A (Richardson extrapolation).
+def extrapolate_to_zero_drive(p1: tuple[np.ndarray, np.ndarray], p2: tuple[np.ndarray, np.ndarray],
+                              mode: str = "dm") -> tuple[np.ndarray, np.ndarray]:
+    """Zero-drive phasors from points at drive A and 2A (Richardson extrapolation), DM (``mode="dm"``, per
+    unit of the measured vid) or CM (``"cm"``, per unit of the measured vic).
 
     A differential pair's fundamental gain falls as ``G(A) = G0 (1 - c A^2 + ...)`` (odd-order transfer;
-    tanh: c = 1/(16 V_T^2), docs/reference/measurement-methods.md §5). Per unit of measured vid, ``(4 G(A) - G(2A))/3``
-    cancels the A^2 term, leaving O(A^4). Returned at the scale of the A point (phasors x vid_A), with the
+    tanh: c = 1/(16 V_T^2), docs/reference/measurement-methods.md §5); the fundamental of any memoryless
+    nonlinearity driven by a sine has no A^1 term (the even orders reach it only at A^2), so the CM gain of a
+    tail near its compliance edge falls the same way. Per unit of the measured drive, ``(4 G(A) - G(2A))/3``
+    cancels the A^2 term, leaving O(A^4). Returned at the scale of the A point (phasors x drive_A), with the
     uncertainty ``sqrt(16 u_A^2 + u_2A^2)/3`` in those units.
     """
     (a, ua), (b, ub) = p1, p2
-    vid_a, vid_b = a[0] - a[1], b[0] - b[1]
+    if mode == "dm":
+        vid_a, vid_b = a[0] - a[1], b[0] - b[1]
+    else:
+        vid_a, vid_b = (a[0] + a[1]) / 2, (b[0] + b[1]) / 2
     na, nb = a / vid_a, b / vid_b
     zero = (4 * na - nb) / 3 * vid_a
     u = np.sqrt(16 * (ua / abs(vid_a)) ** 2 + (ub / abs(vid_b)) ** 2) / 3 * abs(vid_a)

@@ -3,7 +3,8 @@
 Frequency sweep: the mixed-mode gains per frequency with uncertainties, the CMRRs in dB, and the same
 figures under an ideal-generator assumption for comparison (docs/reference/measurement-methods.md §3.3).
 Amplitude sweep: differential gain, compression and output THD per drive. DC transfer: vod against vid at
-the pins, the input offset and the slope. Common-mode range: differential gain per input DC level.
+the pins, the input offset and the slope. Common-mode range: differential gain per input DC level, and the mixed-mode
+gains and CMRRs per level (a small CM point at each).
 """
 
 from __future__ import annotations
@@ -51,7 +52,13 @@ def result_tables(kind: str) -> dict[str, TableSpec]:
             cols[name.replace("_db", "_ideal_db")] = Column("float64", "dB", name + " assuming an ideal generator")
         return {"gains": TableSpec(cols, long_name="mixed-mode gains versus frequency", signal="CMRR_diff_db",
                                    axis="frequency_hz", labels={"mode_out": ("d", "c"), "mode_in": ("d", "c")})}
-    if kind in ("amplitude_sweep", "cm_range"):
+    if kind == "cm_range":
+        gains = result_tables("frequency_sweep")["gains"]
+        cols = {"bias_v": Column("float64", "V", "DC level of the inputs (the generators' offset)"), **gains.columns}
+        return {**result_tables("amplitude_sweep"),
+                "cm_gains": TableSpec(cols, long_name="mixed-mode gains versus input common-mode DC level",
+                                      signal="CMRR_se1_db", axis="bias_v", labels=gains.labels)}
+    if kind == "amplitude_sweep":
         return {"dm_gain": TableSpec({
             "frequency_hz": Column("float64", "Hz", "test frequency"),
             "vid_vpk": Column("float64", "V", "measured differential input amplitude, peak"),
@@ -95,8 +102,10 @@ def compute_results(proc: ProcedureConfig, rows: Sequence[Row], points: Sequence
 def _sweep_results(kind: str, rows: Sequence[Row], points: Sequence[PlannedPoint]) -> dict[str, Any]:
     if kind == "frequency_sweep":
         return {"gains": _frequency_results(rows, points)}
-    if kind in ("amplitude_sweep", "cm_range"):
+    if kind == "amplitude_sweep":
         return {"dm_gain": _drive_results(rows)}
+    if kind == "cm_range":
+        return {"dm_gain": _drive_results(rows), "cm_gains": _level_gains(rows, points)}
     if kind == "dc_transfer":
         out = _dc_results(rows)
         tr = dc_transfer(np.array([o["vid_v"] for o in out]), np.array([o["vod_v"] for o in out]))
@@ -129,6 +138,31 @@ def _frequency_results(rows: Sequence[Row], points: Sequence[PlannedPoint]) -> l
                                 nominal_vid_vic(by_key[dm[g]["key"]].excitation),
                                 nominal_vid_vic(by_key[naive["key"]].excitation), _ph(naive))
         out.append(_gain_row(fg))
+    return out
+
+
+def _level_gains(rows: Sequence[Row], points: Sequence[PlannedPoint]) -> list[dict[str, Any]]:
+    """One mixed-mode gains row per common-mode level whose points are all in (cm-range with ``vic_vpk`` > 0),
+    calibrated with the range's one link point: the frequency sweep's solve at one frequency, DM and CM each
+    extrapolated to zero drive when their doubled points were planned."""
+    by_key = {p.key: p for p in points}
+    mine = [p for p in points if p.sweep == "cm_range"]
+    dm, cm, link = _by_role(rows, "dm"), _by_role(rows, "cm"), _by_role(rows, "link")
+    dm2, cm2x = _by_role(rows, "dm2"), _by_role(rows, "cm_2x")
+    if any(p.role == "link" for p in mine) and -1 not in link:
+        return []  # the calibration is planned but not measured yet (an interrupted run)
+    doubled = any(p.role == "cm_2x" for p in mine)
+    cal = Calibration.from_link(*_ph(link[-1])) if -1 in link else Calibration.identity()
+    out = []
+    for g in sorted(set(dm) & set(cm)):
+        if doubled and not (g in dm2 and g in cm2x):
+            continue
+        dm_ph = extrapolate_to_zero_drive(_ph(dm[g]), _ph(dm2[g])) if doubled else _ph(dm[g])
+        cm_ph = extrapolate_to_zero_drive(_ph(cm[g]), _ph(cm2x[g]), "cm") if doubled else _ph(cm[g])
+        fg = gains_at_frequency(float(dm[g]["frequency_hz"]), dm_ph, cm_ph, bool(cm[g]["tied"]), cal,
+                                nominal_vid_vic(by_key[dm[g]["key"]].excitation),
+                                nominal_vid_vic(by_key[cm[g]["key"]].excitation))
+        out.append({"bias_v": float(dm[g]["bias_v"]), **_gain_row(fg)})
     return out
 
 

@@ -74,7 +74,17 @@ def summary_lines(kind: str, results: dict[str, Any]) -> list[str]:
         for r in results.get("dm_gain", []):
             lines.append(f"{r['vid_vpk'] * 1e3:>11.4g} {r['bias_v']:>11.4g} {_fmt(abs(r['Add']), abs(r['Add_u'])):>18} "
                          f"{r['compression']:>12.5f} {100 * r['thd_out']:>10.4g}")
-    elif kind == "dc_transfer" and results.get("dc"):
+    if kind == "cm_range" and results.get("cm_gains"):
+        lines.append(f"{'bias (V)':>9} {'|Acc|':>20} {'CMRR_se1 dB':>17} {'CMRR_se2 dB':>17} {'CMRR_diff dB':>17}")
+        for r in results["cm_gains"]:
+            S, Su = r["S"], np.real(r["S_u"])
+            lines.append(f"{r['bias_v']:>9.4g} {_fmt(abs(S[1, 1]), Su[1, 1]):>20} "
+                         f"{_fmt(r['CMRR_se1_db'], r['CMRR_se1_db_u']):>17} "
+                         f"{_fmt(r['CMRR_se2_db'], r['CMRR_se2_db_u']):>17} "
+                         f"{_fmt(r['CMRR_diff_db'], r['CMRR_diff_db_u']):>17}")
+        lines.append("per input DC level, from a small CM point at each: a tail source leaving its active region "
+                     "shows as CMRR_se falling")
+    if kind == "dc_transfer" and results.get("dc"):
         s = results.get("dc_summary", [{}])[0]
         lines.append(f"input-referred offset {s.get('offset_v', float('nan')) * 1e3:.4g} mV, "
                      f"slope dvod/dvid {s.get('slope', float('nan')):.4g} at the offset; "

@@ -82,7 +82,16 @@ SCHEMA: dict[str, Section] = {
     }, optional=True),
     "cm_range": Section({
         "frequency_hz": optional(float, 1000.0, lo=F_RANGE[0], hi=F_RANGE[1]),
-        "vid_vpk": optional(float, 0.01, lo=VPK_MIN, hi=V_MAX),
+        "vid_vpk": optional(float, None, lo=VPK_MIN, hi=V_MAX,
+                            doc="differential drive at each level, V peak (default: 10 mV, or the most the board's "
+                                "vid_max_vpk allows with the doubled point of the extrapolation)"),
+        "vic_vpk": optional(float, 0.01, lo=0.0, hi=V_MAX,
+                            doc="common-mode drive at each level, V peak: the mixed-mode gains and CMRRs per level "
+                                "(small: a tail leaving its active region is probed locally); 0: |Add| only"),
+        "extrapolate": optional(bool, True,
+                                doc="for the gains per level, measure DM and CM also at twice the drive and "
+                                    "extrapolate to zero drive (near the edge of the range the gains change fast "
+                                    "with the level, and a drive's own swing biases them)"),
         "bias_start_v": optional(float, None, lo=-V_MAX, hi=V_MAX),
         "bias_stop_v": optional(float, None, lo=-V_MAX, hi=V_MAX),
         "points": optional(int, 9, lo=2, hi=POINTS_MAX),

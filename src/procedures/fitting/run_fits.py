@@ -141,6 +141,14 @@ def _netlist_runners(board: BoardConfig, opts: Mapping[str, Any]
             "dc_transfer": no_family}
 
 
+def _is_level_sweep(table: Mapping[str, np.ndarray]) -> bool:
+    """A dm_gain table of one drive at several input levels (a common-mode range): not a drive sweep, so
+    nothing for the large-signal fit (its gains per level are the range's result, not a model's input)."""
+    vid = np.asarray(table.get("vid_vpk_nominal", table.get("vid_vpk", [])), float)
+    bias = np.asarray(table.get("bias_v", []), float)
+    return vid.size > 1 and bias.size == vid.size and bool(np.ptp(vid) == 0.0 and np.ptp(bias) > 0.0)
+
+
 def fit_tables(tables: Mapping[str, Mapping[str, np.ndarray]], board: BoardConfig, options: Mapping[str, Any],
                notes: list[str] | None = None, where: str = "run") -> list[FitResult]:
     """The fits of :func:`fit_run` from tables held in memory (``{"gains": columns, ..., "points": columns}``),
@@ -163,7 +171,8 @@ def fit_tables(tables: Mapping[str, Mapping[str, np.ndarray]], board: BoardConfi
     if board.netlist is not None and not board.netlist.family:
         runners = _netlist_runners(board, opts)
     present = [(name, table) for name, table in FIT_TABLES
-               if tables.get(table) and len(next(iter(tables[table].values()))) > 0]
+               if tables.get(table) and len(next(iter(tables[table].values()))) > 0
+               and not (table == "dm_gain" and _is_level_sweep(tables[table]))]
     if not present:
         raise FitError(f"{where}: nothing to fit: the run has no rows in a gains, dm_gain or dc table")
     fits = []

@@ -41,7 +41,7 @@ class PlannedPoint:
     """One point to measure. ``group`` ties the points whose results combine (e.g. one frequency)."""
 
     key: str
-    role: str                  # "dm", "dm2", "cm", "cm2", "link", "xtalk", "dc"
+    role: str                  # "dm", "dm2", "cm", "cm2", "cm_2x", "link", "xtalk", "dc"
     group: int
     excitation: ex.Excitation
     tied: bool
@@ -120,18 +120,37 @@ def dc_transfer(proc: ProcedureConfig, board: BoardConfig) -> list[PlannedPoint]
     return _ordered(pts)
 
 
+CM_RANGE_VID_VPK = 0.01  # V peak: the cm-range's default DM drive where the board's limits allow it
+
+
 def cm_range(proc: ProcedureConfig, board: BoardConfig) -> list[PlannedPoint]:
-    """DM gain at each input DC level; groups = levels (plus one link calibration at the middle level, group -1,
-    when ``channel_match``: without it the scope channels' gain mismatch, ~0.3 %, biases every |Add|)."""
+    """DM gain at each input DC level, and a small CM point at each level when ``[cm_range] vic_vpk`` > 0 (the
+    mixed-mode gains and CMRRs per level: a tail source that leaves its active region shows as CMRR_se
+    collapsing), each also at twice its drive when ``extrapolate`` (roles ``dm2``, ``cm_2x``); groups = levels
+    (plus one link calibration at the middle level, group -1, when ``channel_match``: without it the scope
+    channels' gain mismatch, ~0.3 %, biases every |Add|). Left out, the DM drive is
+    :data:`CM_RANGE_VID_VPK` or the most ``vid_max_vpk`` allows, and the levels span the board's input range
+    less each input's swing."""
     c = proc.cm_range
-    half = c["vid_vpk"] / 2  # keep each input's swing inside the board's range at the ends
+    twice = 2.0 if c["extrapolate"] else 1.0
+    vid = c["vid_vpk"] if c["vid_vpk"] is not None else min(CM_RANGE_VID_VPK, board.vid_max_vpk / twice)
+    vic = c["vic_vpk"]
+    half = twice * max(vid / 2, vic)  # keep each input's swing inside the board's range at the ends
     lo = c["bias_start_v"] if c["bias_start_v"] is not None else board.bias_min_v + half
     hi = c["bias_stop_v"] if c["bias_stop_v"] is not None else board.bias_max_v - half
     f = float(c["frequency_hz"])
-    pts = [PlannedPoint(f"b{i}-dm", "dm", i, ex.differential(f, c["vid_vpk"], float(b)), False)
-           for i, b in enumerate(np.linspace(lo, hi, c["points"]))]
+    tied = proc.drive["cm_drive"] == "tied"
+    pts = []
+    for i, b in enumerate(np.linspace(lo, hi, c["points"])):
+        pts.append(PlannedPoint(f"b{i}-dm", "dm", i, ex.differential(f, vid, float(b)), False))
+        if c["extrapolate"] and vic > 0:
+            pts.append(PlannedPoint(f"b{i}-dm2", "dm2", i, ex.differential(f, 2 * vid, float(b)), False))
+        if vic > 0:
+            pts.append(PlannedPoint(f"b{i}-cm", "cm", i, ex.common_mode(f, vic, float(b), tied), tied))
+        if c["extrapolate"] and vic > 0:
+            pts.append(PlannedPoint(f"b{i}-cm2x", "cm_2x", i, ex.common_mode(f, 2 * vic, float(b), tied), tied))
     if proc.calibration["channel_match"]:
-        link = ex.common_mode(f, min(proc.drive["vic_vpk"], 4 * c["vid_vpk"]), (lo + hi) / 2, False)
+        link = ex.common_mode(f, min(proc.drive["vic_vpk"], 4 * vid), (lo + hi) / 2, False)
         pts.append(PlannedPoint("b-link", "link", -1, link, False, "link"))
     return _ordered(pts)
 

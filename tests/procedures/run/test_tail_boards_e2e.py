@@ -75,3 +75,22 @@ def test_split_tail_board_gains_at_1khz_match_truth(tmp_path: Path) -> None:
     for name, r, c in (("Add", 0, 0), ("Acd", 0, 1), ("Adc", 1, 0), ("Acc", 1, 1)):
         z = abs(S[r, c] - T[r, c]) / S_u[r, c]
         assert z < 3, f"{name}: measured {S[r, c]:.6g}, truth {T[r, c]:.6g}, {z:.2f} standard uncertainties apart"
+
+
+def test_shipped_cm_range_shows_the_transistor_tail_collapse(tmp_path: Path) -> None:
+    """The shipped cm-range on the transistor tail: at every level CMRR_se of both outputs within 3 standard
+    uncertainties of the truth at the levels the DM and CM points leave the pins at (module docstring), and the
+    collapse itself: below 30 dB at the bottom level, above 80 dB from the middle of the range up."""
+    board = load_board(TRANSISTOR_TAIL)
+    out = run_procedure(ROOT / "configs" / "procedures" / "cm-range.toml", BENCH, TRANSISTOR_TAIL,
+                        tmp_path / "run.h5")
+    rows = out.results["cm_gains"]
+    assert out.status == "complete" and len(rows) == 11
+    for row in rows:
+        level = row["bias_v"]
+        dm, cm = _gains(board, _pin_level(board, level, False)), _gains(board, _pin_level(board, level, True))
+        for k in (1, 2):
+            truth = float(db(complex(dm.ad_se(k)) / complex(cm.acm_se(k))))
+            measured, u = row[f"CMRR_se{k}_db"], row[f"CMRR_se{k}_db_u"]
+            assert abs(measured - truth) < 3 * u, f"{level:.3f} V CMRR_se{k}: {measured:.3f} ± {u:.3f}, truth {truth:.3f}"
+    assert rows[0]["CMRR_se1_db"] < 30 and all(r["CMRR_se1_db"] > 80 for r in rows[5:])
