@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from models import DeviceOperatingPoint, MixedModeGains, db, phase_deg
+from models import DeviceOperatingPoint, MixedModeGains, TwoStageOperatingPoint, db, phase_deg
 
+from .device_listing import listed_devices, listed_nodes, pair_cascode, split_tail_bridge
 from .prediction import CMRR_KEYS, GAIN_KEYS, Prediction, gain_by_name
 
 SCHEMA = "diffbench.predict/1"
@@ -38,11 +39,31 @@ def _device_json(d: DeviceOperatingPoint | None) -> dict[str, Any] | None:
 
 
 def _circuit_json(pred: Prediction) -> dict[str, Any]:
+    """The circuit; a split tail has no per-side resistor (``degeneration_ohm`` 0) but its bridge R and the
+    equivalent per-side degeneration R/2 under ``split_tail``."""
     b = pred.board
+    bridge = split_tail_bridge(b, pred.op)
     return {
         "device": b.device.type, "load": b.load_type, "mirror": b.mirror.type if b.mirror else None,
-        "degeneration_ohm": _num(b.degeneration_r_ohm), "cascode": b.cascode,
+        "degeneration_ohm": _num(b.degeneration_r_ohm) if bridge is None else 0.0, "cascode": b.cascode,
         "cascode_bias_v": _num(b.cascode_bias_v) if b.cascode else None, "output": pred.output,
+        "split_tail": None if bridge is None else {
+            "bridge_r_ohm": _num(bridge.bridge_r_ohm),
+            "equivalent_degeneration_ohm": _num(bridge.equivalent_degeneration_ohm),
+            "star_arm_ohm": _num(bridge.star_arm_ohm)},
+    }
+
+
+def _variant_json(pred: Prediction) -> dict[str, Any]:
+    """The split tail's sink and bridge currents and the second stage's levels (``null`` on other boards)."""
+    op = pred.op
+    bridge = split_tail_bridge(pred.board, op)
+    return {
+        "split_tail": None if bridge is None else {
+            "sink_a": _nums(bridge.sink_a), "bridge_a": _num(bridge.bridge_a)},
+        "second_stage": None if not isinstance(op, TwoStageOperatingPoint) else {
+            "mid_v": _num(op.v_mid), "output_v": _num(op.v_out), "i_sink_a": _num(op.i_sink),
+            "device": _device_json(op.stage2)},
     }
 
 
@@ -50,13 +71,18 @@ def _operating_point_json(pred: Prediction) -> dict[str, Any]:
     b, op = pred.board, pred.op
     return {
         "all_active": op.all_active,
+        "devices": [{"role": d.role, "group": d.group, "device": _device_json(d.device)}
+                    for d in listed_devices(b, op)],
+        "nodes_v": {n: _num(v) for n, v in listed_nodes(op).items()},
+        **_variant_json(pred),
         "tail": {"current_a": _num(op.i_tail), "node_v": _num(op.v_tail), "r_ohm": _num(b.tail_r_ohm),
                  "c_f": _num(b.tail_c_f)},
         "sides": [
             {"v_in_v": _num(s.v_in), "v_base_v": _num(s.v_base), "v_emitter_v": _num(s.v_emitter),
              "v_collector_v": _num(s.v_collector), "v_output_v": _num(s.v_output),
-             "i_emitter_a": _num(s.i_emitter), "device": _device_json(s.device), "cascode": _device_json(s.cascode)}
-            for s in op.sides
+             "i_emitter_a": _num(s.i_emitter), "device": _device_json(s.device),
+             "cascode": _device_json(pair_cascode(s.cascode, k))}
+            for k, s in enumerate(op.sides, 1)
         ],
         "mirror": None if op.mirror is None else {
             "node_v": _num(op.mirror.v_node), "i_r_out_a": _num(op.mirror.i_r_out),

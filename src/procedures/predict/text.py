@@ -7,8 +7,9 @@ import math
 
 import numpy as np
 
-from models import BJT_SATURATION_VBC_V, DeviceOperatingPoint, MixedModeGains, db, phase_deg
+from models import BJT_SATURATION_VBC_V, DeviceOperatingPoint, MixedModeGains, TwoStageOperatingPoint, db, phase_deg
 
+from .device_listing import ListedDevice, listed_devices, listed_nodes, split_tail_bridge
 from .prediction import Prediction, gain_by_name
 from .si_format import eng
 
@@ -47,6 +48,49 @@ def _device_rows(names: list[str], devs: list[DeviceOperatingPoint]) -> list[str
     return rows
 
 
+MAX_TABLE_COLUMNS = 6
+"""Devices in one operating-point table; a board with more gets one table for the pair and one for the load."""
+
+
+def _device_tables(listed: list[ListedDevice]) -> list[str]:
+    """The device table, split by group (pair, load) when it would be wider than :data:`MAX_TABLE_COLUMNS`."""
+    groups = [listed] if len(listed) <= MAX_TABLE_COLUMNS else [
+        [d for d in listed if d.group == g] for g in ("pair", "load")]
+    lines: list[str] = []
+    for i, group in enumerate(g for g in groups if g):
+        if i:
+            lines.append("")
+        lines += _device_rows([d.role for d in group], [d.device for d in group])
+    return lines
+
+
+def _node_lines(nodes: dict[str, float], width: int = 112) -> list[str]:
+    """``nodes: e1 = 0.9884 V, ...`` wrapped at ``width`` characters."""
+    lines, line = [], "  nodes:"
+    for name, v in nodes.items():
+        cell = f" {name} = {v:.4f} V,"
+        if len(line) + len(cell) > width:
+            lines.append(line)
+            line = "        "
+        line += cell
+    return lines + [line.rstrip(",")]
+
+
+def _variant_lines(pred: Prediction) -> list[str]:
+    """What the device table does not say of a split tail (its sinks and bridge) or a second stage (its sink)."""
+    b, op = pred.board, pred.op
+    bridge = split_tail_bridge(b, op)
+    if bridge is not None:
+        i1, i2 = bridge.sink_a
+        return [f"  split tail: sinks carry {eng(i1, 'A')} (at e1) and {eng(i2, 'A')} (at e2), "
+                f"bridge R = {eng(bridge.bridge_r_ohm, 'Ohm')} carries {eng(bridge.bridge_a, 'A')} from e1 to e2"]
+    if isinstance(op, TwoStageOperatingPoint):
+        d9 = op.stage2
+        return [f"  second stage: mid = {op.v_mid:.4f} V drives {d9.name} ({eng(d9.i_out, 'A')}) into out2 = "
+                f"{op.v_out:.4f} V; the sink I2 carries {eng(op.i_sink, 'A')}"]
+    return []
+
+
 def _header(pred: Prediction) -> list[str]:
     """Board name and source, the circuit in one line, the warnings."""
     b, op = pred.board, pred.op
@@ -56,10 +100,18 @@ def _header(pred: Prediction) -> list[str]:
     load = (f"active load (mirror {b.mirror.type}), R1 = {eng(b.load_r_ohm, 'Ohm')} to {b.load_return_v:g} V"
             if op.mirror is not None and b.mirror is not None
             else f"resistive load {eng(b.load_r_ohm, 'Ohm')} to {b.load_return_v:g} V")
-    extras = [f"degeneration {eng(b.degeneration_r_ohm, 'Ohm')}" if b.degeneration_r_ohm else "no degeneration",
-              f"cascode at {b.cascode_bias_v:g} V" if b.cascode else "no cascode"]
+    bridge = split_tail_bridge(b, op)
+    degen = (f"degeneration {eng(b.degeneration_r_ohm, 'Ohm')}" if b.degeneration_r_ohm else "no degeneration")
+    if bridge is not None:
+        degen = f"split tail with bridge R = {eng(bridge.bridge_r_ohm, 'Ohm')}"
+    extras = [degen, f"cascode at {b.cascode_bias_v:g} V" if b.cascode else "no cascode"]
     lines.append(f"  {b.device.type} pair, {load}, {', '.join(extras)}; "
                  f"V_T = {b.vt_v * 1e3:.3f} mV at {b.temperature_k:g} K")
+    if bridge is not None:
+        lines.append(f"  split tail (source text fig. 5-9): a sink of {eng(b.tail_current_a / 2.0, 'A')} || "
+                     f"{eng(2.0 * b.tail_r_ohm, 'Ohm')} at each emitter, bridge R = {eng(bridge.bridge_r_ohm, 'Ohm')} "
+                     f"between them; equivalent degeneration R/2 = {eng(bridge.equivalent_degeneration_ohm, 'Ohm')} "
+                     f"per side (the sinks shunt it to {eng(bridge.star_arm_ohm, 'Ohm', 5)})")
     lines += [f"WARNING: {w}" for w in pred.warnings]
     return lines
 
@@ -67,18 +119,12 @@ def _header(pred: Prediction) -> list[str]:
 def _operating_point(pred: Prediction) -> list[str]:
     """The device table, the output levels and offsets, the low-frequency gains, tail zero and bandwidth."""
     b, op = pred.board, pred.op
-    lines = ["", f"Operating point (input pins at {b.bias_v:g} V; tail {eng(op.i_tail, 'A')} into a node at "
-                 f"{op.v_tail:.4f} V)"]
-    devs = [s.device for s in op.sides]
-    names = ["side 1", "side 2"]
-    cascodes = [s.cascode for s in op.sides if s.cascode is not None]
-    if cascodes:
-        devs += cascodes
-        names += ["cascode 1", "cascode 2"]
-    if op.mirror is not None:
-        devs += [op.mirror.diode, op.mirror.output]
-        names += ["mirror diode", "mirror out"]
-    lines += _device_rows(names, devs)
+    tail = (f"sinks {eng(op.i_tail, 'A')} together; bridge midpoint at {op.v_tail:.4f} V" if b.tail_kind == "split"
+            else f"tail {eng(op.i_tail, 'A')} into a node at {op.v_tail:.4f} V")
+    lines = ["", f"Operating point (input pins at {b.bias_v:g} V; {tail})"]
+    lines += _device_tables(listed_devices(b, op))
+    lines += _node_lines(listed_nodes(op))
+    lines += _variant_lines(pred)
     lines.append(f"  outputs DC: vo1 = {op.vo1:.4f} V, vo2 = {op.vo2:.4f} V, vod = {eng(op.vod, 'V')}")
     if op.mirror is not None:
         lines.append(f"  mirror node {op.mirror.v_node:.4f} V; R1 carries {eng(op.mirror.i_r_out, 'A')} "

@@ -71,11 +71,19 @@ class FreqData:
 @dataclass(frozen=True)
 class FreqPrediction:
     """The prediction of a frequency sweep: the four gains and the three CMRR ratios (complex, by name) on a
-    dense grid ``dense_hz`` and at the measured frequencies."""
+    dense grid ``dense_hz`` and at the measured frequencies; ``source`` is what predicted them
+    (:class:`procedures.predict.gains.GainsPrediction`)."""
 
     dense_hz: np.ndarray
     curves: dict[str, np.ndarray]
     at_measured: dict[str, np.ndarray]
+    source: str = "closed-form models"
+
+    @property
+    def label(self) -> str:
+        """The legend entry of the predicted curves."""
+        return "prediction (ngspice, nominal components)" if self.source == "ngspice" else \
+            "prediction (nominal components)"
 
 
 @dataclass(frozen=True)
@@ -106,8 +114,10 @@ class DcPrediction:
 
 
 class PredictionSummary(TypedDict, total=False):
-    """The predicted figures the page prints: low-frequency gains and CMRRs (dB), corners (Hz), DC levels."""
+    """The predicted figures the page prints: what predicted them, low-frequency gains and CMRRs (dB), corners
+    (Hz; the closed-form models only), DC levels."""
 
+    source: str
     Add_dc: complex
     Acc_dc: complex
     Acd_dc: complex

@@ -31,7 +31,7 @@ def freq_series(ctx: Context) -> tuple[dict[str, BodeSeries], dict[str, BodeSeri
     if ctx.pred_freq is not None:
         pf = ctx.pred_freq
         for k in models:
-            models[k].append(ModelCurve("prediction (nominal components)", "prediction", pf.dense_hz, pf.curves[k],
+            models[k].append(ModelCurve(pf.label, "prediction", pf.dense_hz, pf.curves[k],
                                         pf.at_measured[k]))
     for fit in fits_for(ctx, "frequency_hz"):
         for k, mc in _fit_curves(ctx, fit, list(models), fd.f).items():

@@ -63,8 +63,11 @@ def _frequency_figures(ctx: Context, emit: Emit) -> None:
     from procedures.report.plots.bode import bode, overview
 
     k = K_COVERAGE
-    note = (f"Uncertainty: measured ± {k:g}u (k = {k:g}). Prediction: procedures.predict.prediction on the archived "
-            f"board config. {('Fit: ' + ctx.fit_source + '.') if ctx.fits else 'No fit.'}  Archive: {ctx.path.name}")
+    pf = ctx.pred_freq
+    pred = ("none." if pf is None else "ngspice on the archived netlist." if pf.source == "ngspice"
+            else "procedures.predict.prediction on the archived board config.")
+    note = (f"Uncertainty: measured ± {k:g}u (k = {k:g}). Prediction: {pred} "
+            f"{('Fit: ' + ctx.fit_source + '.') if ctx.fits else 'No fit.'}  Archive: {ctx.path.name}")
     gains, cmrrs = freq_series(ctx)
     emit("bode_overview", overview(list(gains.values()), list(cmrrs.values()),
                                    title="Mixed-mode gains and CMRR versus frequency", subtitle=ctx.subtitle, k=k),

@@ -1,9 +1,12 @@
 """The board's nominal prediction beside each measured sweep of a report.
 
-:func:`procedures.predict.prediction.predict` on the board config archived with the run, on a dense grid
-for the curves and at the measured points for the residuals: the mixed-mode gains and CMRR ratios versus
-frequency, gain and THD versus drive amplitude and versus input DC level, and the DC transfer. A
-prediction that cannot be made is a warning on the page.
+On the board config archived with the run, on a dense grid for the curves and at the measured points for the
+residuals: the mixed-mode gains and CMRR ratios versus frequency from whatever predicts the board
+(:func:`procedures.predict.gains.predicted_small_signal`, the dispatch ``diffbench predict`` uses: the closed-form
+models of its family, or ngspice for a netlist board without one); gain and THD versus drive amplitude and
+versus input DC level, and the DC transfer, from the closed-form models
+(:func:`procedures.predict.prediction.predict`; ngspice predicts no large signal here). A prediction that
+cannot be made is a one-line warning on the page (ngspice missing, for one).
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from instruments.errors import DiffbenchError
 from models.mixed_mode import db
 from procedures.analysis.gain_figures import named_cmrr_ratios
 from procedures.predict.distortion import swing_headroom as _headroom
+from procedures.predict.gains import predicted_by_ngspice, predicted_small_signal
 from procedures.predict.mapping import differential_current_transfer
 from procedures.predict.prediction import predict
-from procedures.report.context import Context, DcPrediction, FreqPrediction, SweepPrediction
+from procedures.report.context import Context, DcPrediction, FreqPrediction, SweepPrediction, first_line
 
 
 def add_predictions(ctx: Context) -> None:
@@ -31,6 +35,15 @@ def add_predictions(ctx: Context) -> None:
             ctx.warnings.append(f"prediction unavailable: {e}")
 
 
+def _no_large_signal(ctx: Context, table: object, what: str) -> bool:
+    """True (with one note) when ngspice predicts the board: its prediction is the small-signal gains only."""
+    if ctx.board is None or table is None or not predicted_by_ngspice(ctx.board):
+        return False
+    ctx.warnings.append(f"no prediction of the {what}: ngspice predicts only the small-signal gains of this "
+                        "netlist board")
+    return True
+
+
 def _prediction_freq(ctx: Context) -> None:
     fd = ctx.freq
     if ctx.board is None or fd is None or not fd.f.size:
@@ -39,29 +52,31 @@ def _prediction_freq(ctx: Context) -> None:
     lo, hi = float(np.min(f)) / 1.5, float(np.max(f)) * 1.5
     dense = np.geomspace(lo, hi, 301) if hi > lo else np.array([lo])
     try:
-        p = predict(ctx.board, np.concatenate([dense, f]))
-    except DiffbenchError as e:
-        ctx.warnings.append(f"no prediction: {e}")
+        p = predicted_small_signal(ctx.board, np.concatenate([dense, f]))
+    except (DiffbenchError, ValueError) as e:  # ValueError: ngspice's answer did not have the rows asked for
+        ctx.warnings.append(f"no prediction: {first_line(e)}")
         return
-    g = p.gains
-    allg = {"Add": np.broadcast_to(g.add, p.freq_hz.shape), "Acd": np.broadcast_to(g.acd, p.freq_hz.shape),
-            "Adc": np.broadcast_to(g.adc, p.freq_hz.shape), "Acc": np.broadcast_to(g.acc, p.freq_hz.shape)}
+    g, shape = p.gains, p.freq_hz.shape
+    allg = {"Add": np.broadcast_to(g.add, shape), "Acd": np.broadcast_to(g.acd, shape),
+            "Adc": np.broadcast_to(g.adc, shape), "Acc": np.broadcast_to(g.acc, shape)}
     allg.update(named_cmrr_ratios(allg))
     m = dense.size
     ctx.pred_freq = FreqPrediction(dense, {k: np.asarray(v)[:m] for k, v in allg.items()},
-                                   {k: np.asarray(v)[m:] for k, v in allg.items()})
+                                   {k: np.asarray(v)[m:] for k, v in allg.items()}, source=p.source)
     dc = p.dc_gains
     ctx.pred_summary.update({
-        "Add_dc": complex(dc.add), "Acc_dc": complex(dc.acc), "Acd_dc": complex(dc.acd),
+        "source": p.source, "Add_dc": complex(dc.add), "Acc_dc": complex(dc.acc), "Acd_dc": complex(dc.acd),
         "CMRR_se1_dc_db": float(db(dc.cmrr_se(1))), "CMRR_se2_dc_db": float(db(dc.cmrr_se(2))),
         "CMRR_diff_dc_db": float(db(dc.cmrr_diff)) if np.isfinite(dc.cmrr_diff) else math.inf,
-        "bandwidth_hz": p.bandwidth_hz, "tail_zero_hz": p.tail_zero_hz, "warnings": list(p.warnings),
+        "warnings": list(p.warnings),
     })
+    if p.bandwidth_hz is not None and p.tail_zero_hz is not None:
+        ctx.pred_summary.update({"bandwidth_hz": p.bandwidth_hz, "tail_zero_hz": p.tail_zero_hz})
 
 
 def _prediction_amplitude(ctx: Context) -> None:
     a = ctx.amplitude
-    if ctx.board is None or a is None:
+    if ctx.board is None or a is None or _no_large_signal(ctx, a, "gain and THD versus amplitude"):
         return
     x = np.asarray(a["vid_vpk"], float)
     ok = np.isfinite(x) & (x > 0)
@@ -90,7 +105,7 @@ def _prediction_amplitude(ctx: Context) -> None:
 def _prediction_cm(ctx: Context) -> None:
     c = ctx.cm_range
     board = ctx.board
-    if board is None or c is None:
+    if board is None or c is None or _no_large_signal(ctx, c, "common-mode input range"):
         return
     bias = np.asarray(c["bias_v"], float)
     f0 = float(np.median(c["frequency_hz"]))
@@ -120,7 +135,7 @@ def _prediction_cm(ctx: Context) -> None:
 def _prediction_dc(ctx: Context) -> None:
     d = ctx.dc
     board = ctx.board
-    if board is None or d is None:
+    if board is None or d is None or _no_large_signal(ctx, d, "DC transfer"):
         return
     vid = np.asarray(d["vid_v"], float)
     if not vid.size:

@@ -159,7 +159,9 @@ def _json_paths(x, prefix: str = "") -> set[str]:
         out.add(prefix)
     norm = set()
     for p in out:
-        p = re.sub(r"^operating_point\.(sides\[\]\.(device|cascode)|mirror\.(diode|output))\.", "<device>.", p)
+        p = re.sub(r"^operating_point\.(sides\[\]\.(device|cascode)|mirror\.(diode|output)|devices\[\]\.device|"
+                   r"second_stage\.device)\.", "<device>.", p)
+        p = re.sub(r"^operating_point\.nodes_v\.\w+", "operating_point.nodes_v.<node>", p)
         p = re.sub(r"^small_signal\.(gains|dc_gains)\.\w+", r"small_signal.\1.<G>", p)
         p = re.sub(r"^small_signal\.(cmrr_db|dc_cmrr_db)\.\w+", r"small_signal.\1.<C>", p)
         p = re.sub(r"^large_signal\.hd_pct\.\d+", "large_signal.hd_pct.<k>", p)
@@ -168,19 +170,21 @@ def _json_paths(x, prefix: str = "") -> set[str]:
 
 
 def test_every_json_key_is_documented_and_every_documented_key_exists(tmp_path, capsys):
-    """docs/predict-json.md documents every key the four kinds of board produce (resistive BJT, active load,
-    MOS, cascode), and documents nothing that is not produced. Documented objects (a device, the mirror) count
-    as produced when any key under them is."""
+    """docs/predict-json.md documents every key the kinds of board produce (resistive BJT, active load, MOS,
+    cascode, split tail, two stages), and documents nothing that is not produced. Documented objects (a device,
+    the mirror) count as produced when any key under them is."""
     casc = _write(tmp_path, BASE_TOML + "\n[cascode]\nenabled = true\nbias_v = 3.0\n", "casc.toml")
     seen: set[str] = set()
     for board in (str(BOARDS / "bjt-source-text.toml"), str(BOARDS / "bjt-active-load.toml"),
-                  str(BOARDS / "mos-resistive.toml"), casc):
+                  str(BOARDS / "mos-resistive.toml"), casc, str(BOARDS / "bjt-split-tail.toml"),
+                  str(BOARDS / "bjt-two-stage.toml")):
         seen |= _json_paths(_run_json(capsys, board))
     doc = _doc_keys()
     assert sorted(p for p in seen if p not in doc) == []
     device_keys = {p for p in seen if p.startswith("<device>.")}
     produced = seen | ({"operating_point.sides[].device", "operating_point.mirror.diode",
-                        "operating_point.mirror.output"} if device_keys else set())
+                        "operating_point.mirror.output", "operating_point.devices[].device",
+                        "operating_point.second_stage.device"} if device_keys else set())
     assert sorted(d for d in doc if d not in produced and not any(p.startswith(d + ".") for p in produced)) == []
 
 

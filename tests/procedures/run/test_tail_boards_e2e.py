@@ -92,5 +92,5 @@ def test_shipped_cm_range_shows_the_transistor_tail_collapse(tmp_path: Path) -> 
         for k in (1, 2):
             truth = float(db(complex(dm.ad_se(k)) / complex(cm.acm_se(k))))
             measured, u = row[f"CMRR_se{k}_db"], row[f"CMRR_se{k}_db_u"]
-            assert abs(measured - truth) < 3 * u, f"{level:.3f} V CMRR_se{k}: {measured:.3f} ± {u:.3f}, truth {truth:.3f}"
+            assert abs(measured - truth) < 3 * u, f"{level:.3f} V CMRR_se{k}: {measured:.3f} ± {u:.3f} vs {truth:.3f}"
     assert rows[0]["CMRR_se1_db"] < 30 and all(r["CMRR_se1_db"] > 80 for r in rows[5:])

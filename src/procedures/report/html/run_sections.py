@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from instruments.board_config import BoardConfig
 from procedures.predict.si_format import eng
 from procedures.report.context import Context
 from procedures.report.html.formatting import esc, fmt, fmt_pm, fmt_sig, kv, table
@@ -109,34 +110,50 @@ def board(ctx: Context) -> str:
     if b is None:
         return kv([("name", ctx.board_name), ("note", "board config unavailable or invalid; see warnings")])
     rows = [("name", b.name), ("description", b.description or "—")]
+    nb = b.netlist
+    if nb is not None and not nb.family:  # the config's closed-form sections are placeholders: show the netlist
+        rows += [("netlist", f"{nb.path.name} (archived with the run); predicted by ngspice"),
+                 ("pins", ", ".join(f"{p} = {n}" for p, n in nb.pins.items())),
+                 ("supply / input bias", f"V_CC = {b.vcc_v:g} V, V_EE = {b.vee_v:g} V; inputs at {b.bias_v:g} V")]
+    else:
+        rows += _component_rows(b)
+    rows.append(("safe limits", f"vid ≤ {b.vid_max_vpk:g} V pk, vic ≤ {b.vic_max_vpk:g} V pk, "
+                                f"bias {b.bias_min_v:g} … {b.bias_max_v:g} V"))
+    ps = ctx.pred_summary
+    if "Add_dc" in ps:
+        corners = (f"; bandwidth {eng(ps['bandwidth_hz'], 'Hz')}, tail zero {eng(ps['tail_zero_hz'], 'Hz')}"
+                   if "bandwidth_hz" in ps and "tail_zero_hz" in ps else "")
+        rows.append((f"predicted (low frequency{', ngspice' if ps.get('source') == 'ngspice' else ''})",
+                     f"Add = {ps['Add_dc'].real:.4g}, CMRR_se,1 = {ps['CMRR_se1_dc_db']:.2f} dB, CMRR_se,2 = "
+                     f"{ps['CMRR_se2_dc_db']:.2f} dB, CMRR_diff = {fmt(ps['CMRR_diff_dc_db'], 2)} dB{corners}"))
+    return kv(rows)
+
+
+def _component_rows(b: BoardConfig) -> list[tuple[str, str]]:
+    """The closed-form family's components: devices, load, tail (a split tail's bridge as such), degeneration,
+    cascode, supplies and bias, mismatch."""
     d = b.device
     if d.is_bjt:
         dev = f"{d.type}: β_F = {d.beta:g}, V_A = {_eng(d.early_v, 'V')}, I_S = {_eng(d.is_a, 'A')}"
     else:
         dev = f"{d.type}: kp = {_eng(d.kp_a_per_v2, 'A/V²')}, V_th = {d.vth_v:g} V, λ = {d.lambda_per_v:g} /V"
-    rows.append(("pair device", dev))
     load = f"{b.load_type}, R = {eng(b.load_r_ohm, 'Ω')} to {b.load_return_v:g} V, C = {eng(b.load_c_f, 'F')}"
     if b.mirror is not None:
         load += f"; mirror {b.mirror.type}"
-    rows += [("load", load),
-             ("tail", f"I = {eng(b.tail_current_a, 'A')}, R_T = {eng(b.tail_r_ohm, 'Ω')}, "
-                      f"C_T = {eng(b.tail_c_f, 'F')}"),
-             ("degeneration", eng(b.degeneration_r_ohm, "Ω") if b.degeneration_r_ohm else "none"),
-             ("cascode", f"at {b.cascode_bias_v:g} V" if b.cascode else "none"),
-             ("supply / input bias", f"V_CC = {b.vcc_v:g} V, V_EE = {b.vee_v:g} V; inputs at {b.bias_v:g} V "
-                                     f"(source R {eng(b.source_r_ohm, 'Ω')}, bias R {eng(b.bias_r_ohm, 'Ω')})"),
-             ("mismatch", f"load R {b.mismatch_load_r:+.3%}, device {b.mismatch_device:+.3%}, load C "
-                          f"{b.mismatch_load_c:+.3%}, β {b.mismatch_beta:+.3%}"
-                          + (f", ΔV_th {eng(b.mismatch_vth_v, 'V')}" if not d.is_bjt else "")),
-             ("safe limits", f"vid ≤ {b.vid_max_vpk:g} V pk, vic ≤ {b.vic_max_vpk:g} V pk, "
-                             f"bias {b.bias_min_v:g} … {b.bias_max_v:g} V")]
-    ps = ctx.pred_summary
-    if "Add_dc" in ps:
-        rows.append(("predicted (low frequency)",
-                     f"Add = {ps['Add_dc'].real:.4g}, CMRR_se,1 = {ps['CMRR_se1_dc_db']:.2f} dB, CMRR_se,2 = "
-                     f"{ps['CMRR_se2_dc_db']:.2f} dB, CMRR_diff = {fmt(ps['CMRR_diff_dc_db'], 2)} dB; "
-                     f"bandwidth {eng(ps['bandwidth_hz'], 'Hz')}, tail zero {eng(ps['tail_zero_hz'], 'Hz')}"))
-    return kv(rows)
+    tail = f"I = {eng(b.tail_current_a, 'A')}, R_T = {eng(b.tail_r_ohm, 'Ω')}, C_T = {eng(b.tail_c_f, 'F')}"
+    degen = eng(b.degeneration_r_ohm, "Ω") if b.degeneration_r_ohm else "none"
+    if b.tail_kind == "split":  # the board holds half the bridge as its degeneration (instruments.board_tail)
+        tail = (f"split (fig. 5-9): a sink of {eng(b.tail_current_a / 2, 'A')} ∥ {eng(2 * b.tail_r_ohm, 'Ω')} ∥ "
+                f"{eng(b.tail_c_f / 2, 'F')} at each emitter")
+        degen = (f"bridge R = {eng(2 * b.degeneration_r_ohm, 'Ω')} between the emitters (equivalent per side: "
+                 f"R/2 = {eng(b.degeneration_r_ohm, 'Ω')})")
+    return [("pair device", dev), ("load", load), ("tail", tail), ("degeneration", degen),
+            ("cascode", f"at {b.cascode_bias_v:g} V" if b.cascode else "none"),
+            ("supply / input bias", f"V_CC = {b.vcc_v:g} V, V_EE = {b.vee_v:g} V; inputs at {b.bias_v:g} V "
+                                    f"(source R {eng(b.source_r_ohm, 'Ω')}, bias R {eng(b.bias_r_ohm, 'Ω')})"),
+            ("mismatch", f"load R {b.mismatch_load_r:+.3%}, device {b.mismatch_device:+.3%}, load C "
+                         f"{b.mismatch_load_c:+.3%}, β {b.mismatch_beta:+.3%}"
+                         + (f", ΔV_th {eng(b.mismatch_vth_v, 'V')}" if not d.is_bjt else ""))]
 
 
 def _eng(x: float | None, unit: str) -> str:
