@@ -67,6 +67,7 @@ record_points = 10000
 
 [calibration]
 channel_match = false
+assume_crosstalk_db = -70.0  # the served simulated scope's figure ([sim] scope_crosstalk_db): no calibration needed
 
 [fit]
 small_signal = false

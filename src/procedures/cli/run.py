@@ -103,9 +103,12 @@ def plan_decision_line(plan: RunPlan) -> str | None:
 
 
 def _print_plan(plan: RunPlan) -> None:
-    decided = plan_decision_line(plan)
-    if decided:
-        print(f"diffbench run: plan: {decided}", flush=True)
+    from procedures.measure.drive_plan import chosen_line
+    from procedures.measure.plan import sweeps_of
+
+    for line in (plan_decision_line(plan), chosen_line(plan.procedure, plan.board, sweeps_of(plan.procedure.kind))):
+        if line:
+            print(f"diffbench run: plan: {line}", flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

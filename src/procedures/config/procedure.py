@@ -71,12 +71,15 @@ SCHEMA: dict[str, Section] = {
     }, optional=True),
     "amplitude": Section({
         "frequency_hz": optional(float, 1000.0, lo=F_RANGE[0], hi=F_RANGE[1]),
-        "vid_vpk": optional(list, [0.005, 0.01, 0.02, 0.03, 0.05], item_kind=float, lo=VPK_MIN, hi=V_MAX,
-                            max_items=AMPLITUDES_MAX),
+        "vid_vpk": optional(list, None, item_kind=float, lo=VPK_MIN, hi=V_MAX, max_items=AMPLITUDES_MAX,
+                            doc="differential drives, V peak (default: chosen from the board's predicted linear "
+                                "range and limits, procedures.measure.drive_plan)"),
     }, optional=True),
     "dc": Section({
-        "vid_start_v": optional(float, -0.2, lo=-V_MAX, hi=V_MAX),
-        "vid_stop_v": optional(float, 0.2, lo=-V_MAX, hi=V_MAX),
+        "vid_start_v": optional(float, None, lo=-V_MAX, hi=V_MAX,
+                                doc="first DC vid, V (default: minus the board's linear drive limit, at most 0.2 V; "
+                                    "procedures.measure.drive_plan)"),
+        "vid_stop_v": optional(float, None, lo=-V_MAX, hi=V_MAX, doc="last DC vid, V (default: as vid_start_v, +)"),
         "points": optional(int, 41, lo=2, hi=POINTS_MAX),
         "settle_s": optional(float, 0.0, lo=0.0, hi=SETTLE_MAX_S),
     }, optional=True),
@@ -200,9 +203,14 @@ def parse_procedure(doc: dict[str, Any], source: str = "<procedure>", raw: str =
     f = v["frequency"]
     if f["list_hz"] is None and f["stop_hz"] < f["start_hz"]:
         raise ConfigError(source, "[frequency] stop_hz", f"must not be below start_hz ({f['start_hz']:g} Hz)")
-    if v["dc"]["vid_stop_v"] <= v["dc"]["vid_start_v"]:
+    start, stop = v["dc"]["vid_start_v"], v["dc"]["vid_stop_v"]
+    if (start is None) != (stop is None):
+        missing = "vid_stop_v" if stop is None else "vid_start_v"
+        raise ConfigError(source, f"[dc] {missing}", "give both vid_start_v and vid_stop_v, or neither (the plan "
+                          "then sweeps the board's linear range)")
+    if start is not None and stop <= start:
         raise ConfigError(source, "[dc] vid_stop_v", "must be above vid_start_v")
-    if not v["amplitude"]["vid_vpk"]:
+    if v["amplitude"]["vid_vpk"] is not None and not v["amplitude"]["vid_vpk"]:
         raise ConfigError(source, "[amplitude] vid_vpk", "needs at least one amplitude")
     return ProcedureConfig(
         source=source, raw=raw, name=v["procedure"]["name"], kind=v["procedure"]["kind"],

@@ -26,6 +26,7 @@ from procedures.config.procedure import ProcedureConfig
 from procedures.measure import excitation as ex
 from procedures.measure.acquisition import NODES
 from procedures.measure.calibration_plan import CalibrationDecision, check_drive, decide
+from procedures.measure.drive_plan import amplitudes_vpk, dc_span_v
 
 XTALK = "xtalk-"  # probes "xtalk-vo2": the vo2 channel's probe on input 1, the other three tips grounded
 
@@ -96,22 +97,24 @@ def frequency_sweep(proc: ProcedureConfig, board: BoardConfig, crosstalk: bool |
 
 
 def amplitude_sweep(proc: ProcedureConfig, board: BoardConfig) -> list[PlannedPoint]:
-    """DM at each amplitude at one frequency; groups = amplitudes (plus one link calibration, group -1)."""
+    """DM at each amplitude at one frequency (the procedure's, or chosen for the board:
+    :mod:`procedures.measure.drive_plan`); groups = amplitudes (plus one link calibration, group -1)."""
     bias = proc.drive["bias_v"] if proc.drive["bias_v"] is not None else board.bias_v
     f = float(proc.amplitude["frequency_hz"])
-    pts = [PlannedPoint(f"a{i}-dm", "dm", i, ex.differential(f, float(a), bias), False)
-           for i, a in enumerate(proc.amplitude["vid_vpk"])]
+    amps = amplitudes_vpk(proc, board)
+    pts = [PlannedPoint(f"a{i}-dm", "dm", i, ex.differential(f, a, bias), False) for i, a in enumerate(amps)]
     if proc.calibration["channel_match"]:
-        small = min(proc.amplitude["vid_vpk"])
+        small = min(amps)
         link = ex.common_mode(f, min(proc.drive["vic_vpk"], 4 * small), bias, False)
         pts.append(PlannedPoint("a-link", "link", -1, link, False, "link"))
     return _ordered(pts)
 
 
 def dc_transfer(proc: ProcedureConfig, board: BoardConfig) -> list[PlannedPoint]:
-    """DC differential input stepped from start to stop around the bias; groups = steps."""
+    """DC differential input stepped from start to stop around the bias (the procedure's, or chosen for the
+    board: :mod:`procedures.measure.drive_plan`); groups = steps."""
     bias = proc.drive["bias_v"] if proc.drive["bias_v"] is not None else board.bias_v
-    vids = np.linspace(proc.dc["vid_start_v"], proc.dc["vid_stop_v"], proc.dc["points"])
+    vids = np.linspace(*dc_span_v(proc, board), proc.dc["points"])
     pts = [PlannedPoint(f"d{i}", "dc", i, ex.dc_level(float(v), bias), False) for i, v in enumerate(vids)]
     if proc.calibration["channel_match"]:
         # every probe on input 1 at the bias: the channels' DC gain ratios. A 0.4 % gain difference on two

@@ -147,6 +147,7 @@ class Context(RunIdentity):
     freq: FreqData | None = None
     amplitude: Table | None = None
     cm_range: Table | None = None
+    cm_gains: Table | None = None   # a cm-range's mixed-mode gains and CMRRs per input level
     dc: Table | None = None
     dc_summary: dict[str, float] | None = None
     recomputed: list[str] = field(default_factory=list)

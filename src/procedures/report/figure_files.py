@@ -23,7 +23,7 @@ K_COVERAGE = 2.0
 """Coverage factor of the uncertainty the figures draw (about 95 %)."""
 
 FIGURE_KEYS = ("bode_overview", "bode_add", "bode_acc", "bode_acd", "bode_adc", "bode_cmrr_se", "bode_cmrr_diff",
-               "gain_thd_vs_amplitude", "gain_thd_vs_bias", "dc_transfer")
+               "gain_thd_vs_amplitude", "gain_thd_vs_bias", "cmrr_vs_bias", "dc_transfer")
 """Every figure a report can have (file ``<key>.png``)."""
 
 GAIN_TITLES = {
@@ -114,3 +114,14 @@ def _sweep_figures(ctx: Context, emit: Emit) -> None:
              "Common-mode input range",
              "|Add| in dB and THD of vod versus the DC level of both inputs; dotted lines: the board's safe bias "
              "limits.")
+    if ctx.cm_gains is not None and len(ctx.cm_gains["bias_v"]):
+        from procedures.report.plots.cmrr_levels import cmrr_levels
+
+        lims = ([] if ctx.board is None else [(ctx.board.bias_min_v, f"bias_min = {ctx.board.bias_min_v:g} V"),
+                                              (ctx.board.bias_max_v, f"bias_max = {ctx.board.bias_max_v:g} V")])
+        emit("cmrr_vs_bias", cmrr_levels(ctx.cm_gains, title="Common-mode rejection versus input DC level",
+                                         subtitle=ctx.subtitle, k=K_COVERAGE, limits=lims),
+             "CMRR versus input common-mode level",
+             "CMRR_se,1, CMRR_se,2 and CMRR_diff in dB at each DC level of both inputs (DM and CM drives "
+             "extrapolated to zero), with k = 2 error bars: a tail source leaving its active region at the "
+             "bottom of the range shows as CMRR_se falling.")

@@ -27,7 +27,7 @@ else:  # pragma: no cover - Python 3.10
 
 DM_GAIN_COLUMNS = {"vid_vpk", "bias_v", "Add", "thd_out"}
 DC_COLUMNS = {"vid_v", "vod_v", "vo1_v", "vo2_v"}
-RESULT_TABLES = {"frequency_sweep": ("gains",), "amplitude_sweep": ("dm_gain",), "cm_range": ("dm_gain",),
+RESULT_TABLES = {"frequency_sweep": ("gains",), "amplitude_sweep": ("dm_gain",), "cm_range": ("dm_gain", "cm_gains"),
                  "dc_transfer": ("dc",), "characterisation": ("gains", "dm_gain", "dc")}
 """The tables each procedure kind's results go to (a run that holds none of them had its results cut short)."""
 
@@ -97,7 +97,12 @@ def _read_tables(ctx: Context, tables: dict[str, Table]) -> None:
     g = tables.get("gains")
     if g is not None and "S" in g and "frequency_hz" in g:
         ctx.freq = _freq_data(g, recomputed="gains" in ctx.recomputed)
+    c = tables.get("cm_gains")
+    if c is not None and "bias_v" in c and "CMRR_se1_db" in c:
+        ctx.cm_gains = c
     for name, cols in tables.items():
+        if name == "cm_gains":
+            continue
         if DM_GAIN_COLUMNS <= set(cols):
             if _is_cm_range(name, cols, ctx.kind):
                 ctx.cm_range = ctx.cm_range if ctx.cm_range is not None else cols

@@ -547,7 +547,7 @@ def test_check_resumable_refuses_another_procedure(tmp_path: Path, text: str, ma
 def test_check_resumable_compares_meaning_not_text(tmp_path: Path) -> None:
     bases = make_bases(tmp_path)
     same = ("# reformatted, reordered, requoted\n[acquisition]\nrecord_points = 1e4\n"
-            "[dc]\npoints = 41\nvid_stop_v = 0.2\nvid_start_v = -0.2\n[procedure]\n"
+            "[dc]\npoints = 41\n[procedure]\n"
             "description = 'DC transfer curve, small-signal slope and input offset'\nkind = 'dc_transfer'\n"
             "name = \"dc-transfer\"\n")
     check_resumable(bases.closed, same)

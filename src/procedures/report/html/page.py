@@ -19,7 +19,7 @@ from procedures.report.context import Context, FigureFile
 from procedures.report.html import run_sections as run
 from procedures.report.html.fit_tables import fits
 from procedures.report.html.formatting import esc
-from procedures.report.html.result_tables import dc_section, diff_rows, gain_rows, sweep_table
+from procedures.report.html.result_tables import dc_section, diff_rows, gain_rows, level_cmrr_table, sweep_table
 
 CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 1.2em auto; max-width: 1320px;
@@ -99,6 +99,9 @@ def _results(ctx: Context) -> list[str]:
         f0 = float(np.median(ctx.cm_range["frequency_hz"]))
         res.append(f"<h3>Common-mode input range at {eng(f0, 'Hz')}</h3>"
                    + sweep_table(ctx.cm_range, ctx.pred_cm, "cm"))
+    if ctx.cm_gains is not None and len(ctx.cm_gains["bias_v"]):
+        any_result = True
+        res.append("<h3>Common-mode rejection versus input DC level</h3>" + level_cmrr_table(ctx.cm_gains))
     if ctx.dc is not None and len(ctx.dc["vid_v"]):
         any_result = True
         res.append("<h3>DC transfer</h3>" + dc_section(ctx, ctx.dc))

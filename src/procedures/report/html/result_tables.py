@@ -140,6 +140,22 @@ def sweep_table(t: Table, pred: SweepPrediction | None, which: str) -> str:
     return table(head, rows, cls="num") + f"<p class='note'>{esc(note)}</p>"
 
 
+def level_cmrr_table(t: Table) -> str:
+    """|Add|, |Acc| and the three CMRRs per input DC level (a cm-range's ``cm_gains``), with uncertainties."""
+    S = np.asarray(t["S"], complex)
+    Su = mag_u(S, np.asarray(t["S_u"], complex)) if "S_u" in t else np.full(S.shape, np.nan)
+    head = ["input DC level (V)", "|Add| (V/V)", "|Acc| (V/V)", "CMRR_se,1 (dB)", "CMRR_se,2 (dB)",
+            "CMRR_diff (dB)"]
+    rows = []
+    for i in range(S.shape[0]):
+        rows.append([fmt(t["bias_v"][i], 3), fmt_pm(float(abs(S[i, 0, 0])), float(Su[i, 0, 0])),
+                     fmt_pm(float(abs(S[i, 1, 1])), float(Su[i, 1, 1]))]
+                    + [fmt_pm(float(t[c][i]), float(t[f"{c}_u"][i]))
+                       for c in ("CMRR_se1_db", "CMRR_se2_db", "CMRR_diff_db")])
+    note = "value ± standard uncertainty (k = 1); DM and CM drives extrapolated to zero at each level."
+    return table(head, rows, cls="num") + f"<p class='note'>{esc(note)}</p>"
+
+
 def dc_section(ctx: Context, d: Table) -> str:
     """Offset and slope of the DC transfer, measured and predicted, and the ranges swept."""
     s = ctx.dc_summary or {}

@@ -1,0 +1,80 @@
+"""Drive levels a procedure leaves to the plan, chosen from the board: its limits and its prediction.
+
+A shipped procedure runs on every board, from a resistive pair that takes 0.5 V to an active-load stage that
+clips at 4 mV. What it leaves out is chosen here, so the same file measures each board inside the range its
+results (and its fits' device laws) are valid for (:func:`procedures.predict.drive_range.linear_drive_limit_vpk`):
+
+* ``[amplitude] vid_vpk`` left out: :data:`AMPLITUDE_FRACTIONS` of the board's linear drive limit (the
+  shipped sweep's 2-100 mV on a board whose limit is 100 mV), none below :data:`GENERATOR_MIN_VID_VPK` (when
+  fewer than :data:`MIN_AMPLITUDES` remain, that many log-spaced from it to the limit), plus the board's
+  ``[pass_fail] thd_drive_vpk`` when it lies inside (its THD limit is judged at that drive);
+* ``[dc] vid_start_v``/``vid_stop_v`` left out: +-the linear drive limit, at most +-:data:`DC_SPAN_V`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from instruments.board_config import BoardConfig
+from instruments.errors import ConfigError
+from procedures.config.procedure import ProcedureConfig
+
+AMPLITUDE_FRACTIONS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+#: fewer fractions above the generator's smallest drive than this: log-spaced from it to the limit instead
+MIN_AMPLITUDES = 6
+#: 2 mV peak differential: each channel's 1 mV peak is 2 mVpp at the High-Z setting, a generator's smallest
+#: amplitude (1 mVpp into 50 Ohm: Keysight 33500B and Rigol DG1000Z data sheets, amplitude range)
+GENERATOR_MIN_VID_VPK = 2e-3
+#: a DC transfer sweep needs no more than +-200 mV: a BJT pair is fully switched by ~4 V_T (~100 mV) times
+#: its degeneration factor, a MOS pair by sqrt(2) V_ov
+DC_SPAN_V = 0.2
+
+
+def amplitudes_vpk(proc: ProcedureConfig, board: BoardConfig) -> list[float]:
+    """The amplitude sweep's differential drives, V peak: the procedure's list, else chosen (module docstring).
+    Raises a one-line ConfigError when the board's limit is below the generator's smallest drive."""
+    given = proc.amplitude["vid_vpk"]
+    if given is not None:
+        return [float(a) for a in given]
+    from procedures.predict.drive_range import linear_drive_limit_vpk
+
+    top = linear_drive_limit_vpk(board)
+    if top < GENERATOR_MIN_VID_VPK:
+        raise ConfigError(proc.source, "[amplitude] vid_vpk", f"left out, but board {board.name}'s linear drive "
+                          f"limit {1e3 * top:.3g} mV peak is below the generators' smallest drive "
+                          f"({1e3 * GENERATOR_MIN_VID_VPK:g} mV peak differential): nothing to sweep")
+    fracs = [f * top for f in AMPLITUDE_FRACTIONS if f * top >= GENERATOR_MIN_VID_VPK]
+    if len(fracs) < MIN_AMPLITUDES:  # a board that clips at a few mV: spread what there is
+        fracs = list(np.geomspace(GENERATOR_MIN_VID_VPK, top, MIN_AMPLITUDES)) if top > GENERATOR_MIN_VID_VPK else [top]
+    amps = {round(float(a), 12) for a in fracs}
+    thd_at = board.pass_fail.get("thd_drive_vpk")
+    if thd_at is not None and GENERATOR_MIN_VID_VPK <= thd_at <= top:
+        amps.add(float(thd_at))
+    return sorted(amps)
+
+
+def dc_span_v(proc: ProcedureConfig, board: BoardConfig) -> tuple[float, float]:
+    """The DC transfer sweep's first and last vid, V: the procedure's, else +-the board's linear drive limit, at
+    most +-:data:`DC_SPAN_V` (the config gives both or neither)."""
+    start, stop = proc.dc["vid_start_v"], proc.dc["vid_stop_v"]
+    if start is not None and stop is not None:
+        return float(start), float(stop)
+    from procedures.predict.drive_range import linear_drive_limit_vpk
+
+    span = min(linear_drive_limit_vpk(board), DC_SPAN_V)
+    return -span, span
+
+
+def chosen_line(proc: ProcedureConfig, board: BoardConfig, kinds: tuple[str, ...]) -> str | None:
+    """What the plan chose for the keys the procedure left out, in one line (None: nothing was left out)."""
+    parts = []
+    if "amplitude_sweep" in kinds and proc.amplitude["vid_vpk"] is None:
+        a = amplitudes_vpk(proc, board)
+        parts.append(f"amplitudes {', '.join(f'{1e3 * x:.3g}' for x in a)} mV peak")
+    if "dc_transfer" in kinds and proc.dc["vid_start_v"] is None:
+        lo, hi = dc_span_v(proc, board)
+        parts.append(f"DC vid {1e3 * lo:.4g} to {1e3 * hi:.4g} mV")
+    if not parts:
+        return None
+    return (f"{'; '.join(parts)} (chosen for board {board.name}: inside its predicted linear range and "
+            f"vid_max_vpk {1e3 * board.vid_max_vpk:g} mV)")

@@ -1,0 +1,44 @@
+"""The common-mode rejection versus the inputs' DC level (a cm-range run's ``cm_gains`` table)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from procedures.report.plots.style import band_note, figure_title, grid, new_figure, no_data, volts_axis
+
+SERIES = (("CMRR_se1_db", "CMRR_se,1 = |Ad_se,1/Acm_se,1|", "C0", "o"),
+          ("CMRR_se2_db", "CMRR_se,2 = |Ad_se,2/Acm_se,2|", "C1", "s"),
+          ("CMRR_diff_db", "CMRR_diff = |Add/Acd|", "C2", "D"))
+
+
+def cmrr_levels(t: Mapping[str, np.ndarray], *, title: str, subtitle: str = "", k: float = 2.0,
+                limits: list[tuple[float, str]] | None = None) -> Figure:
+    """CMRR_se1, CMRR_se2 and CMRR_diff (dB) versus the input DC level (V), each with k-expanded error bars
+    (the archive's standard uncertainties of the dB figures); dotted lines at the board's input range."""
+    fig = new_figure(9.0, 5.6)
+    ax = fig.subplots(1, 1)
+    figure_title(fig, title, subtitle)
+    x = np.asarray(t.get("bias_v", []), float)
+    handles: list[object] = []
+    for col, label, color, marker in SERIES:
+        if col not in t or not x.size:
+            continue
+        y = np.asarray(t[col], float)
+        u = np.asarray(t.get(f"{col}_u", np.zeros_like(y)), float)
+        handles.append(ax.errorbar(x, y, yerr=k * u, color=color, marker=marker, ms=5, lw=1.2, capsize=3,
+                                   label=label))
+    if not handles:
+        no_data(ax)
+    for xv, lab in limits or []:
+        ax.axvline(xv, color="0.5", ls=":", lw=1.2)
+        ax.text(xv, 0.02, f" {lab}", rotation=90, transform=ax.get_xaxis_transform(), fontsize=7.5, color="0.35",
+                va="bottom", ha="right")
+    volts_axis(ax, False)
+    grid(ax)
+    ax.set_xlabel("input common-mode DC level (V)")
+    ax.set_ylabel("CMRR (dB)")
+    ax.legend(handles=[*handles, band_note(k)], fontsize=8, loc="best", framealpha=0.85)
+    return fig

@@ -1,0 +1,61 @@
+"""The drive levels the plan chooses for a board when a procedure leaves them out.
+
+The board's linear drive limit (procedures.predict.drive_range) is checked against the simulated board, an
+independent solution: on the resistive-load BJT boards whose limit lies below their ``vid_max_vpk``, the
+simulator's DC state at ``vid`` = the limit (the generators' levels at bias +- vid/2 behind 50 Ohm) puts the
+most forward-biased base-collector junction at the prediction's edge, 0.4 V. The chosen amplitudes and DC span
+then lie inside the limit and the board's safe limits on every shipped board.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+
+from instruments.board_config import BoardConfig, load_board
+from instruments.sim.board import Drive, SimBoard
+from procedures.config.procedure import load_procedure
+from procedures.measure.drive_plan import GENERATOR_MIN_VID_VPK, amplitudes_vpk, dc_span_v
+from procedures.predict.drive_range import linear_drive_limit_vpk
+
+ROOT = Path(__file__).resolve().parents[3]
+BOARDS = sorted((ROOT / "configs" / "boards").glob("*.toml"))
+AMPLITUDE = load_procedure(ROOT / "configs" / "procedures" / "amplitude-sweep.toml")
+DC = load_procedure(ROOT / "configs" / "procedures" / "dc-transfer.toml")
+
+
+def _sim_v_bc(board: BoardConfig, vid: float) -> float:
+    """The simulator's most forward base-collector voltage (V) at DC differential input ``vid`` (V), the
+    generators at bias +- vid/2 behind 50 Ohm (the pins' levels less the outputs')."""
+    drives = [Drive(board.bias_v + vid / 2, 0j, 50.0), Drive(board.bias_v - vid / 2, 0j, 50.0)]
+    ss = SimBoard.from_config(board).steady_state(0.0, drives, (0, 1))
+    dc = {n: float(np.real(ss.harmonics(n)[0])) for n in ("in1", "in2", "out1", "out2")}
+    return max(dc["in1"] - dc["out1"], dc["in2"] - dc["out2"])
+
+
+@pytest.mark.parametrize("name", ["bjt-source-text", "bjt-cmrr-100db", "bjt-transistor-tail"])
+def test_linear_drive_limit_is_where_the_simulated_collector_junction_reaches_the_edge(name: str) -> None:
+    """The predicted limit inside the simulator's (the vid at which its V_BC reaches 0.4 V) and within 10 % of it
+    (V_BC moves by about |Add|/2 per volt of vid there, ~40 V/V: the comparison in vid is the sharp one)."""
+    board = load_board(ROOT / "configs" / "boards" / f"{name}.toml")
+    limit = linear_drive_limit_vpk(board)
+    assert 0.01 < limit < board.vid_max_vpk
+    sim_edge = brentq(lambda v: _sim_v_bc(board, v) - 0.4, limit / 2, 2 * limit, xtol=1e-6)
+    assert 0.9 * sim_edge <= limit <= sim_edge, f"predicted {1e3 * limit:.3f} mV, simulator {1e3 * sim_edge:.3f}"
+
+
+@pytest.mark.parametrize("path", BOARDS, ids=[p.stem for p in BOARDS])
+def test_chosen_drives_lie_inside_the_limit_and_the_boards_limits(path: Path) -> None:
+    board = load_board(path)
+    limit = linear_drive_limit_vpk(board)
+    amps = amplitudes_vpk(AMPLITUDE, board)
+    assert len(amps) >= 6 and amps == sorted(set(amps))
+    assert min(amps) >= GENERATOR_MIN_VID_VPK and max(amps) <= min(limit, board.vid_max_vpk) * (1 + 1e-9)
+    thd_at = board.pass_fail.get("thd_drive_vpk")
+    if thd_at is not None and thd_at <= limit:
+        assert thd_at in amps
+    lo, hi = dc_span_v(DC, board)
+    assert lo == -hi and 0 < hi <= min(limit, board.vid_max_vpk, 0.2) * (1 + 1e-9)
