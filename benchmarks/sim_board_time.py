@@ -8,7 +8,8 @@ measured in the same run and doing the same work: ``bjt-source-text`` (the resis
 (issue 12): no board more than 3x the reference.
 
 Run: ``.venv/bin/python benchmarks/sim_board_time.py [--repeats 5]``. Prints one line per board: median ms per
-solve and the ratio to the reference.
+solve and the ratio to the reference. The repeats are interleaved across the boards (all boards, then all again),
+so the boards and the reference are timed under the same load from other processes.
 """
 
 from __future__ import annotations
@@ -34,20 +35,28 @@ def _drives(board: BoardConfig) -> list[tuple[list[Drive], tuple[int, int]]]:
     return [(dm, (0, 1)), (cm, (0, 1))]
 
 
-def time_board(board: BoardConfig, repeats: int) -> float:
-    """Median seconds per steady-state solve of ``board`` (every solve from an empty cache)."""
-    times = []
+def time_once(board: BoardConfig) -> float:
+    """Seconds per steady-state solve of ``board``, one pass over its points (every solve from an empty cache)."""
+    sim = SimBoard(board)
+    sim.operating_point()  # the DC point is solved once per drive level on a bench too: not timed
+    t0 = time.perf_counter()
+    n = 0
+    for f in (1e3, 1e5):
+        for drives, wiring in _drives(board):
+            sim.steady_state(f, drives, wiring)
+            n += 1
+    return (time.perf_counter() - t0) / n
+
+
+def time_boards(boards: dict[str, BoardConfig], repeats: int) -> dict[str, float]:
+    """Median seconds per steady-state solve of each board. The repeats go round the boards (every board once,
+    then again), so that a burst of load from other processes falls on all boards alike rather than on
+    whichever board happened to be timed during it."""
+    times: dict[str, list[float]] = {name: [] for name in boards}
     for _ in range(repeats):
-        sim = SimBoard(board)
-        sim.operating_point()  # the DC point is solved once per drive level on a bench too: not timed
-        t0 = time.perf_counter()
-        n = 0
-        for f in (1e3, 1e5):
-            for drives, wiring in _drives(board):
-                sim.steady_state(f, drives, wiring)
-                n += 1
-        times.append((time.perf_counter() - t0) / n)
-    return statistics.median(times)
+        for name, board in boards.items():
+            times[name].append(time_once(board))
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:
@@ -55,7 +64,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     paths = sorted(BOARDS.glob("*.toml"))
-    results = {p.stem: time_board(load_board(p), args.repeats) for p in paths}
+    results = time_boards({p.stem: load_board(p) for p in paths}, args.repeats)
     ref = results[REFERENCE]
     print(f"simulated board, one acquisition's steady state (median of {args.repeats}), reference {REFERENCE}")
     print(f"{'board':<22} {'ms':>8} {'x ref':>7}")

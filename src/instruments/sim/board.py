@@ -38,6 +38,7 @@ Wiring = tuple[int | None, int | None]
 """(drive index feeding in1, drive index feeding in2); None leaves the pin to the bias network."""
 _SystemKey = tuple[tuple[str, tuple[str, ...], float, complex, float], ...]  # attachments with AC phasors
 _DcKey = tuple[tuple[str, tuple[str, ...], float, float], ...]  # attachments as the DC solution sees them
+_LevelsKey = tuple[tuple[str, float], ...]  # (pin, DC EMF driving it), sorted: the DC levels of a drive
 _StateKey = tuple[float, tuple["Drive", ...], tuple[int | None, ...], int]
 
 
@@ -67,6 +68,7 @@ class SimBoard:
         self._truth: dict[float | None, tuple[MNASystem, FloatArray]] = {}
         self._systems: dict[_SystemKey, MNASystem] = {}
         self._dc: dict[_DcKey, FloatArray] = {}
+        self._by_levels: dict[_LevelsKey, tuple[MNASystem, FloatArray]] = {}
 
     def _named(self, solve: Callable[[], T]) -> T:
         """``solve()``, with a :class:`ConvergenceError` re-raised naming the board config it came from."""
@@ -108,7 +110,7 @@ class SimBoard:
                 att = () if key is None else tuple(
                     Attachment(f"Vin{k}", (f"in{k}",), self.config.bias_v, 0j, key) for k in (1, 2))
                 system = self._build(att).compile()
-                self._truth[key] = (system, self._named(system.solve_dc))
+                self._truth[key] = (system, self._solve_dc(system, att))
             return self._truth[key]
 
     def operating_point(self, source_r_ohm: float = 0.0, pins_driven: bool = True) -> dict[str, float]:
@@ -196,11 +198,33 @@ class SimBoard:
                 self._systems[key] = system
             x = self._dc.get(dc_key)
             if x is None:
-                x = self._named(system.solve_dc)
+                x = self._solve_dc(system, atts)
                 if len(self._dc) > 4 * self._cache_size:
                     self._dc.clear()
                 self._dc[dc_key] = x
             return system, x
+
+    def _solve_dc(self, system: MNASystem, atts: Sequence[Attachment]) -> FloatArray:
+        """DC solution of ``system`` (the board with ``atts``), Newton starting from the solution of an
+        earlier system of this board with the same DC levels on the same pins, if any (they differ only in
+        source resistances, e.g. the rest point's ideal sources and the generator's 50 Ohm)."""
+        levels: _LevelsKey = tuple(sorted((pin, a.dc_v) for a in atts for pin in a.pins))
+        with self._lock:
+            donor = self._by_levels.get(levels)
+        start = None
+        if donor is not None:
+            d_sys, d_x = donor
+            start = np.zeros(system.size)
+            for name, i in system.index.items():
+                j = d_sys.index.get(name)
+                if j is not None and i >= 0 and j >= 0:
+                    start[i] = d_x[j]
+        x = self._named(lambda: system.solve_dc(x_start=start))
+        with self._lock:
+            if len(self._by_levels) > 4 * self._cache_size:
+                self._by_levels.clear()
+            self._by_levels.setdefault(levels, (system, x))
+        return x
 
     def steady_state(self, freq_hz: float, drives: Sequence[Drive], wiring: Wiring,
                      n_harmonics: int = 32) -> SteadyState:

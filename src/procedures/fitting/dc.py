@@ -12,29 +12,95 @@ transfer is steep (gain ~76 for the source-text stage), so vid's uncertainty dom
 are weighted by the effective variance ``u_vod^2 + (F'(vid) u_vid)^2`` (Orear, "Least squares when both
 variables have uncertainties", Am. J. Phys. 50, 912 (1982)), with F' from the model at the current
 parameters. Points outside the modelled region (a saturated BJT at the ends of a wide sweep) are left out.
+
+Every other board (active loads, the two-stage amplifier, the telescopic stage, a cascoded pair): the whole stage
+(:class:`procedures.fitting.circuit_transfer.CircuitTransferModel`, valid in every region, so every point is used),
+its zero found by secant steps from the last one with a bracketed Brent search behind them (:func:`stage_zero`; the
+zero of such a stage's vod = vo1 - vo2 can lie past the sweep's end). Its sweep spans only the stage's linear range
+(a few mV), which fixes the offset and the slope but not I_tail besides V_T (V_ov): the default frees ``v_os`` and
+``vt`` or ``v_ov``. With gains of 50-400, vid's uncertainty dominates every point's weight, and most of it is the
+link calibration's error that every point shares (procedures.analysis.results): it moves the offset alone, so it is
+added to the offset's variance (:func:`with_shared_offset`; without it the offset's uncertainty reads ~3x small,
+measured over seeds on mos-active-load). The resistive pair's fit is left as it was.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from instruments.board_config import BoardConfig
-from procedures.fitting.core import FitError, FitResult, ParamSpec, choose_free, least_squares, make_result, propagate
-from procedures.fitting.transfer import PairTransferModel
+from models import DcTransferError
+from procedures.fitting.core import (
+    FitError,
+    FitResult,
+    ParamSpec,
+    Solution,
+    choose_free,
+    least_squares,
+    make_result,
+    propagate,
+)
+from procedures.fitting.transfer import BJT_EDGE_V, PairTransferModel, transfer_model
 
 NAME = "dc_transfer"
 _DV = 1e-6  # V, step of the numerical slope
+
+
+ZERO_SEARCH_V = 1.0
+"""Widest vid (V) searched for the zero of a stage's transfer."""
+
+
+def stage_zero(f: Callable[[float], float], start: float | None = None) -> float:
+    """The zero (V) of a monotone transfer ``f(vid)``: secant steps from ``start`` (e.g. the zero at nearby
+    parameters), else from the linear estimate ``-f(0)/f'(0)``; when they leave +-:data:`ZERO_SEARCH_V` or stall,
+    the zero bracketed by steps doubled outwards from 0 and found by Brent's method (scipy.optimize.brentq; Press et
+    al., "Numerical Recipes", 3rd ed., sections 9.2 and 9.3)."""
+    if start is None:
+        f0 = f(0.0)
+        slope = (f(_DV) - f(-_DV)) / (2 * _DV)
+        start = -f0 / slope if slope != 0 and math.isfinite(slope) and f0 != 0 else 0.0
+    x0, x1 = start, start + 1e-6
+    f0, f1 = f(x0), f(x1)
+    for _ in range(30):
+        if f1 == f0 or abs(x1) > ZERO_SEARCH_V:
+            break
+        x0, x1, f0 = x1, x1 - f1 * (x1 - x0) / (f1 - f0), f1
+        if abs(x1) > ZERO_SEARCH_V:
+            break
+        f1 = f(x1)
+        if abs(x1 - x0) < 1e-13:
+            return x1
+    return _brent_zero(f)
+
+
+def _brent_zero(f: Callable[[float], float]) -> float:
+    """The zero of a monotone ``f`` bracketed outwards from 0 (:func:`stage_zero`)."""
+    from scipy.optimize import brentq
+
+    f0 = f(0.0)
+    if f0 == 0.0:
+        return 0.0
+    step = 1e-4 if f(1e-4) * f0 < 0 or abs(f(1e-4)) < abs(f0) else -1e-4
+    a, b = 0.0, step
+    while (f(b) > 0) == (f0 > 0):
+        if abs(b) > ZERO_SEARCH_V:
+            raise FitError(f"DC-transfer fit: the model's vod does not cross zero within +-{ZERO_SEARCH_V:g} V of vid")
+        a, b = b, 2.0 * b
+    return float(brentq(f, a, b, xtol=1e-16, rtol=4 * np.finfo(float).eps))
 
 
 class DcModel:
     """vod(vid) at the measured common-mode levels for the parameters of :mod:`procedures.fitting.transfer`."""
 
     def __init__(self, board: BoardConfig) -> None:
-        self.pair = PairTransferModel(board)
+        self.pair = transfer_model(board)
         self.bias = board.bias_v
+        self._zero_hint: float | None = None
         self._offset_nominal = 0.0
         self._offset_nominal = self.zero(self.pair.nominal, self.bias)
         self.specs = [ParamSpec("v_os", "V", self._offset_nominal, -1.0, 1.0, 1e-3,
@@ -46,7 +112,12 @@ class DcModel:
         return self.pair.solve(vic + vid / 2.0, vic - vid / 2.0, p).vod
 
     def zero(self, p: Mapping[str, float], vic: float) -> float:
-        """vid at which the unshifted transfer crosses zero (secant steps from 0; the transfer is monotone)."""
+        """vid at which the unshifted transfer crosses zero (secant steps from 0; the transfer is monotone; the
+        whole stage's, whose zero may lie where it has clipped: bracketed, :func:`stage_zero`)."""
+        if not isinstance(self.pair, PairTransferModel):
+            z = stage_zero(lambda x: float(self.raw(np.array([x]), vic, p)[0]), self._zero_hint)
+            self._zero_hint = z
+            return z
         x0, x1 = 0.0, 1e-4
         f0, f1 = (float(self.raw(np.array([x]), vic, p)[0]) for x in (x0, x1))
         for _ in range(50):
@@ -71,7 +142,36 @@ class DcModel:
 
     def inside(self, vid: np.ndarray, vic: np.ndarray | float, p: Mapping[str, float]) -> np.ndarray:
         v = np.asarray(vid, float) - self.shift(p)
-        return self.pair.in_region(self.pair.solve(vic + v / 2.0, vic - v / 2.0, p))
+        pair = self.pair
+        if isinstance(pair, PairTransferModel):
+            return pair.in_region(pair.solve(vic + v / 2.0, vic - v / 2.0, p))
+        return pair.in_region(pair.solve(vic + v / 2.0, vic - v / 2.0, p))
+
+
+def shared_vid_u(vid: np.ndarray, vic: np.ndarray, u_x: np.ndarray) -> float:
+    """The part of vid's uncertainty every point shares (V): the analysis states it as ``v_2 u_cal`` with ``u_cal``
+    the link calibration's relative uncertainty, one error for the whole sweep (procedures.analysis.results, the
+    dc rows), inside each point's ``vid_v_u``; the table does not give it apart, so ``u_cal`` is taken as the least
+    ``vid_v_u/v_2`` over the points (the bound it cannot exceed), times the median ``v_2``."""
+    v2 = np.abs(vic - vid / 2.0)
+    ok = np.isfinite(u_x) & (v2 > 0)
+    return float(np.min(u_x[ok] / v2[ok]) * np.median(v2[ok])) if np.any(ok) else 0.0
+
+
+def with_shared_offset(sol: Solution, u_shared: float) -> Solution:
+    """``sol`` with ``u_shared`` (V) added in quadrature to the offset's variance. A shift common to every point's vid
+    is a shift of the transfer along vid, which the free offset takes up whole; the weighted residuals, which treat
+    each point's vid uncertainty as its own, leave it out of the covariance (Cowan, "Statistical Data Analysis",
+    section 7.6: a systematic error common to all points adds its variance to the parameter it shifts)."""
+    if "v_os" not in sol.free or not u_shared > 0:
+        return sol
+    i = sol.free.index("v_os")
+    cov = sol.covariance.copy()
+    cov[i, i] += u_shared**2
+    std = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = cov / np.outer(std, std)
+    return replace(sol, covariance=cov, stderr=std, correlation=corr)
 
 
 def fit_dc_transfer(table: Mapping[str, np.ndarray], board: BoardConfig, options: Mapping[str, Any]) -> FitResult:
@@ -84,15 +184,15 @@ def fit_dc_transfer(table: Mapping[str, np.ndarray], board: BoardConfig, options
     order = np.argsort(vid)
     vid, vod, vic, u_x, u_y = vid[order], vod[order], vic[order], u_x[order], u_y[order]
     model = DcModel(board)
-    default = ["v_os", "i_tail"] + [n for n in ("vt", "v_ov") if n in model.nominal]
+    scale: list[str] = [n for n in ("vt", "v_ov") if n in model.nominal]
+    # a whole stage's short sweep (its linear range) fixes the offset and the slope, not I_tail besides
+    default = ["v_os", "i_tail"] + scale if isinstance(model.pair, PairTransferModel) else ["v_os"] + scale
     free = choose_free(model.specs, options.get("dc_transfer_free"), default, NAME)
     finite = np.isfinite(vid) & np.isfinite(vod) & np.isfinite(vic) & (u_y > 0) & (u_x >= 0)
     # the modelled region from the measurement where it can be read (BJT: V_BC = v_k - vo_k), else the model
-    if board.is_bjt and board.source_r_ohm == 0:
+    if isinstance(model.pair, PairTransferModel) and board.is_bjt and board.source_r_ohm == 0:
         v1, v2 = vic + vid / 2.0, vic - vid / 2.0
         vo1, vo2 = np.asarray(table["vo1_v"], float)[order], np.asarray(table["vo2_v"], float)[order]
-        from procedures.fitting.transfer import BJT_EDGE_V
-
         inside = (v1 - vo1 < BJT_EDGE_V) & (v2 - vo2 < BJT_EDGE_V)
     else:
         inside = model.inside(vid, vic, model.nominal)
@@ -105,9 +205,14 @@ def fit_dc_transfer(table: Mapping[str, np.ndarray], board: BoardConfig, options
         return np.hypot(u_y[rows], model.slope(vid[rows], vic[rows], p) * u_x[rows])
 
     def residual(p: Mapping[str, float]) -> np.ndarray:
-        return (vod[used] - model.vod(vid[used], vic[used], p)) / u_eff(p, used)
+        try:
+            return (vod[used] - model.vod(vid[used], vic[used], p)) / u_eff(p, used)
+        except (DcTransferError, FitError):  # no solution at these trial values: the minimiser steps back
+            return np.full(int(used.sum()), np.nan)
 
     sol = least_squares(model.specs, free, residual, bounds=options.get("bounds") or {}, fit_name=NAME)
+    if not isinstance(model.pair, PairTransferModel):
+        sol = with_shared_offset(sol, shared_vid_u(vid[used], vic[used], u_x[used]))
     fitted = model.vod(vid, vic, sol.values)
     pred = model.vod(vid, vic, model.nominal)
     u_all = u_eff(sol.values, np.ones_like(used))
@@ -116,7 +221,8 @@ def fit_dc_transfer(table: Mapping[str, np.ndarray], board: BoardConfig, options
     cf = model.vod(curve, model.bias, sol.values)
     cp = model.vod(curve, model.bias, model.nominal)
     slope = propagate(lambda p: float(model.slope(np.array([p["v_os"]]), model.bias, p)[0]), sol, model.specs)
-    text = (f"exact DC transfer of the pair, {model.pair.kind}, shifted to the fitted offset; weighted by the "
+    what = "the pair" if isinstance(model.pair, PairTransferModel) else "the whole stage"
+    text = (f"exact DC transfer of {what}, {model.pair.kind}, shifted to the fitted offset; weighted by the "
             f"effective variance of both axes")
     return make_result(
         NAME, text, model.specs, sol, x_name="vid_v", x=vid, measured={"vod_v": vod},

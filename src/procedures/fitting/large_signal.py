@@ -16,6 +16,13 @@ two combinations of V_T, R_E and I, so of the three only two can be free (all th
 fifth-order term and uncertainties of ~50 %, measured on bjt-degenerated); the default holds R_E at the
 config's resistor value.
 
+Every other board (active loads, the two-stage amplifier, the telescopic stage, a cascoded pair): the whole stage
+(:class:`procedures.fitting.circuit_transfer.CircuitTransferModel`) solved at each instant of the cycle, every
+device law valid in every region (no point left out), harmonic k of vod scaled by the small-signal model's
+``|Add(k f)/Add(0)|`` at the sweep's frequency (the output pole); same default free parameters (``R_L``, and
+``R_E`` where the board has it, can be freed). On those boards the gain and compression fix V_T (V_ov) and
+I_tail only together (their correlation is near -1 or +1): each is known to a few %.
+
 Uncertainties. |Add| from the table's ``Add_u``. The THD's: the harmonics come out of the same
 least-squares sine fit as the fundamental, so each has its per-quadrature uncertainty ``s_h =
 hypot(u_vo1, u_vo2)`` of the outputs' fundamental (IEEE 1057 fit, docs/reference/measurement-methods.md §1), read
@@ -35,8 +42,9 @@ import numpy as np
 
 from instruments.board_config import BoardConfig
 from models import harmonic_analysis
+from procedures.fitting.circuit_transfer import CircuitTransferModel
 from procedures.fitting.core import FitError, FitResult, choose_free, least_squares, make_result
-from procedures.fitting.transfer import PairTransferModel
+from procedures.fitting.transfer import PairTransferModel, transfer_model
 
 NAME = "large_signal"
 N_SAMPLES = 256
@@ -99,10 +107,15 @@ def _thd_weights(sig: tuple[np.ndarray, int] | None, fund: np.ndarray, thd: np.n
     return _ThdWeights(thd_u, floor2, used & (thd > THD_MIN_SIGMAS * thd_u), 2 * n_h)
 
 
-def _analyse(model: PairTransferModel, bias: float, a: np.ndarray,
+Model = PairTransferModel | CircuitTransferModel
+
+
+def _analyse(model: Model, bias: float, a: np.ndarray,
              p: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fundamental gain (V/V), THD (ratio) and whether the devices stay in the modelled region over the whole
     cycle, per drive amplitude ``a`` (V peak) about the input bias ``bias`` (V)."""
+    if isinstance(model, CircuitTransferModel):
+        return model.cycle(bias, a, p, N_HARMONICS)
     region = []
 
     def transfer(v: np.ndarray) -> np.ndarray:
@@ -115,7 +128,7 @@ def _analyse(model: PairTransferModel, bias: float, a: np.ndarray,
     return d.fundamental_gain, d.thd, inside
 
 
-def _curves(model: PairTransferModel, bias: float, amp: np.ndarray,
+def _curves(model: Model, bias: float, amp: np.ndarray,
             p: Mapping[str, float]) -> dict[str, np.ndarray]:
     """Gain and THD on a dense grid over the measured amplitudes, NaN where the devices leave the modelled region."""
     curve = np.geomspace(amp.min(), amp.max(), 61)
@@ -134,7 +147,9 @@ def fit_large_signal(table: Mapping[str, np.ndarray], board: BoardConfig, option
     gain_u = np.abs(np.real(np.asarray(table["Add_u"], complex)[idx]))
     thd = np.asarray(table["thd_out"], float)[idx]
     sig = _harmonic_sigma(points, all_rows)
-    model = PairTransferModel(board)
+    model = transfer_model(board)
+    if isinstance(model, CircuitTransferModel) and "frequency_hz" in table:
+        model.frequency_hz = float(np.asarray(table["frequency_hz"], float)[idx][0])
     free = choose_free(model.specs, options.get("large_signal_free"),
                        [n for n in ("vt", "v_ov", "i_tail") if n in model.nominal], NAME)
     bias = board.bias_v
@@ -158,7 +173,8 @@ def fit_large_signal(table: Mapping[str, np.ndarray], board: BoardConfig, option
     g_fit, thd_fit, _ = _analyse(model, bias, amp, sol.values)
     pred = expected(g_nom, thd_nom)
     fitted = expected(g_fit, thd_fit)
-    text = (f"large-signal DC transfer of the pair, {model.kind}, driven by a sine: fundamental gain |Add| and "
+    what = "the pair" if isinstance(model, PairTransferModel) else "the whole stage (output poles applied)"
+    text = (f"large-signal DC transfer of {what}, {model.kind}, driven by a sine: fundamental gain |Add| and "
             f"THD of vod (THD compared with the noise floor of {w.quadratures} quadratures added)")
     return make_result(
         NAME, text, model.specs, sol, x_name="vid_vpk", x=amp,

@@ -24,25 +24,33 @@ from procedures.predict.ngspice_board import small_signal
 NAME = "small_signal"
 
 
+def param_spec(name: str, nominal: float) -> ParamSpec:
+    """A netlist ``.param`` as a fit parameter: unitless (the netlist's own units), kept on the side of zero its
+    nominal value is on, stepped on the scale of that value."""
+    lo, hi = (0.0, math.inf) if nominal > 0 else (-math.inf, math.inf) if nominal == 0 else (-math.inf, 0.0)
+    scale = abs(nominal) if nominal != 0 else 1.0
+    return ParamSpec(name, "", nominal, lo, hi, scale, f".param {name} of the netlist")
+
+
+def netlist_specs(board: BoardConfig) -> list[ParamSpec]:
+    """The fit parameters of a netlist board: its ``[netlist] fit_params`` at the netlist's ``.param`` values; a
+    FitError when the board has no netlist or names none."""
+    nb = board.netlist
+    if nb is None:
+        raise FitError(f"{board.source}: not a netlist board")
+    if not nb.fit_params:
+        raise FitError(f"{board.source}: [netlist] fit_params names no .param to fit")
+    return [param_spec(name, float(nb.circuit.params[name.lower()])) for name in nb.fit_params]
+
+
 class NetlistModel:
     """S(f) of a netlist board from ngspice as a function of its fit parameters (cached per parameter set)."""
 
     def __init__(self, board: BoardConfig) -> None:
-        nb = board.netlist
-        if nb is None:
-            raise FitError(f"{board.source}: not a netlist board")
-        if not nb.fit_params:
-            raise FitError(f"{board.source}: [netlist] fit_params names no .param to fit")
         self.board = board
-        self.specs = [self._spec(name, float(nb.circuit.params[name.lower()])) for name in nb.fit_params]
+        self.specs = netlist_specs(board)
         self.nominal = {s.name: s.nominal for s in self.specs}
         self._cache: dict[tuple[bytes, tuple[tuple[str, float], ...]], np.ndarray] = {}
-
-    @staticmethod
-    def _spec(name: str, nominal: float) -> ParamSpec:
-        lo, hi = (0.0, math.inf) if nominal > 0 else (-math.inf, math.inf) if nominal == 0 else (-math.inf, 0.0)
-        scale = abs(nominal) if nominal != 0 else 1.0
-        return ParamSpec(name, "", nominal, lo, hi, scale, f".param {name} of the netlist")
 
     def s(self, freq_hz: np.ndarray, p: Mapping[str, float]) -> np.ndarray:
         """S at ``freq_hz`` (Hz), shape (F, 2, 2), complex, with the netlist's ``.param``s at ``p``."""

@@ -128,17 +128,31 @@ def tables_from_rows(rows: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]
     return {k: np.array([r[k] for r in rows]) for k in rows[0]}
 
 
-def _netlist_runners(board: BoardConfig, opts: Mapping[str, Any]
+def _netlist_runners(board: BoardConfig, opts: Mapping[str, Any], points: Mapping[str, np.ndarray] | None = None
                      ) -> dict[str, Callable[[Mapping[str, np.ndarray]], FitResult]]:
-    """The fits of a netlist board with no closed-form family: its small-signal gains against ngspice
-    (:mod:`procedures.fitting.netlist_fit`); the large-signal and DC fits need a closed-form family."""
+    """The fits of a netlist board with no closed-form family, each against ngspice with the netlist's
+    ``fit_params`` adjusted: small-signal gains (:mod:`procedures.fitting.netlist_fit`), gain and THD versus drive
+    (:mod:`procedures.fitting.netlist_large_signal`; ``points`` is the run's points table, for the THD's
+    uncertainties: without it the THD is not fitted) and the DC transfer with its offset
+    (:mod:`procedures.fitting.netlist_dc_fit`). Without ngspice, or when ngspice fails on the netlist, a fit
+    raises a FitError with ngspice's one line (the fit is skipped, the run stands)."""
+    from procedures.fitting.netlist_dc_fit import fit_netlist_dc
     from procedures.fitting.netlist_fit import fit_netlist_small_signal
+    from procedures.fitting.netlist_large_signal import fit_netlist_large_signal
+    from procedures.predict.ngspice_run import NgspiceFailed, NgspiceMissing
 
-    def no_family(t: Mapping[str, np.ndarray]) -> FitResult:
-        raise FitError("needs a closed-form family ([device], [tail], [load] in the board config)")
+    def with_ngspice(fit: Callable[[Mapping[str, np.ndarray]], FitResult]
+                     ) -> Callable[[Mapping[str, np.ndarray]], FitResult]:
+        def run(t: Mapping[str, np.ndarray]) -> FitResult:
+            try:
+                return fit(t)
+            except (NgspiceMissing, NgspiceFailed) as exc:
+                raise FitError(str(exc)) from None
+        return run
 
-    return {"small_signal": lambda t: fit_netlist_small_signal(t, board, opts), "large_signal": no_family,
-            "dc_transfer": no_family}
+    return {"small_signal": with_ngspice(lambda t: fit_netlist_small_signal(t, board, opts)),
+            "large_signal": with_ngspice(lambda t: fit_netlist_large_signal(t, board, opts, points)),
+            "dc_transfer": with_ngspice(lambda t: fit_netlist_dc(t, board, opts))}
 
 
 def _is_level_sweep(table: Mapping[str, np.ndarray]) -> bool:
@@ -169,7 +183,7 @@ def fit_tables(tables: Mapping[str, Mapping[str, np.ndarray]], board: BoardConfi
         "dc_transfer": lambda t: fit_dc_transfer(t, board, opts),
     }
     if board.netlist is not None and not board.netlist.family:
-        runners = _netlist_runners(board, opts)
+        runners = _netlist_runners(board, opts, tables.get("points"))
     present = [(name, table) for name, table in FIT_TABLES
                if tables.get(table) and len(next(iter(tables[table].values()))) > 0
                and not (table == "dm_gain" and _is_level_sweep(tables[table]))]

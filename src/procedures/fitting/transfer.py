@@ -17,7 +17,8 @@ nominal components. Parameters:
 Points where a device leaves the region the device laws describe are not fitted: a BJT whose base-collector
 junction is forward biased by more than :data:`BJT_EDGE_V` (there the reverse transport of Ebers-Moll,
 not modelled, reaches 1e-6 of the collector current) or a MOS device within :data:`MOS_EDGE_V` of triode.
-Only resistive loads are modelled.
+Only resistive loads without a cascode are modelled here; :func:`transfer_model` hands every other board to
+:class:`procedures.fitting.circuit_transfer.CircuitTransferModel` (the whole stage, solved in every region).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from instruments.board_config import BoardConfig
 from models import BjtParams, MosParams, split
 from models.dc_transfer import PairDc, resistive_pair_dc
 from models.pair_circuit import DiffPair, NortonTail, ResistorLoads
+from procedures.fitting.circuit_transfer import CircuitTransferModel, is_plain_pair
 from procedures.fitting.core import FitError, ParamSpec
 from procedures.predict.mapping import operating_point, pair_devices
 
@@ -101,3 +103,9 @@ class PairTransferModel:
             return "BJT (Ebers-Moll, forward active)" + (", degenerated" if self.board.degeneration_r_ohm else "")
         assert isinstance(d, MosParams)
         return "MOS (square law)" + (", degenerated" if self.board.degeneration_r_ohm else "")
+
+
+def transfer_model(board: BoardConfig) -> PairTransferModel | CircuitTransferModel:
+    """The large-signal model the amplitude and DC fits use for ``board``: :class:`PairTransferModel` for a resistive
+    pair without cascode, else the whole stage (:class:`~procedures.fitting.circuit_transfer.CircuitTransferModel`)."""
+    return PairTransferModel(board) if is_plain_pair(board) else CircuitTransferModel(board)

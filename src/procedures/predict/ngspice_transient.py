@@ -13,6 +13,11 @@ unlike ngspice's ``fourier`` command, which interpolates the waveform onto its o
 Interpreter", ``fourier``: ``fourgridsize`` points, ``polydegree`` interpolation) and prints six digits.
 
 Two cycles are kept: the last one is the answer, the one before it shows how well the transient has settled.
+
+Several drive levels in one deck (:func:`periodic_harmonics_runs`): a drive whose amplitude names a ``.param``
+(``SineDrive.amplitude_param``) gets ``SIN(VO {name} ...)``, and the control block runs ``.tran`` once per set
+of ``.param`` values, each set applied with ``alterparam`` and ``reset`` (manual, "Interactive Interpreter":
+``reset`` re-parses the circuit with the altered values), writing one ``wrdata`` file per run.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ class SineDrive:
     amplitude_v: float
     phase_deg: float
     source_r_ohm: float
+    amplitude_param: str | None = None
+    """When set, the amplitude is this ``.param`` of the deck (defined at ``amplitude_v``; module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -101,28 +108,41 @@ def settle_periods(tau_s: float, freq_hz: float, residual: float = 1e-9) -> int:
 
 
 def transient_deck(circuit: str, pins: Mapping[str, str], drives: Sequence[SineDrive], freq_hz: float,
-                   nodes: Sequence[str], settings: TransientSettings, t_k: float | None = None) -> str:
+                   nodes: Sequence[str], settings: TransientSettings, t_k: float | None = None,
+                   runs: Sequence[Mapping[str, float]] = ()) -> str:
     """The ngspice deck: ``circuit`` (title line first; analysis cards and ``.control`` blocks are dropped), the
     drives, ``.options`` and a ``.tran`` over ``settle_periods + 2`` periods of ``freq_hz`` (Hz) with
     ``TMAX = T/N``, writing time and ``v(node)`` of each of ``nodes`` (keys of ``pins``) with ``wrdata``.
-    ``t_k`` (K), when given, is passed as ``.options temp`` (deg C)."""
+    ``t_k`` (K), when given, is passed as ``.options temp`` (deg C). With ``runs`` (sets of ``.param`` values),
+    one ``.tran`` per set, written as ``tran0``, ``tran1``, ... (module docstring); without, one run, ``tran``."""
     period = 1.0 / freq_hz
     step = period / settings.points_per_period
     lines = [circuit_text(circuit).rstrip("\n")]
     for k, d in enumerate(drives):
         emf = f"diffbench_g{k}" if d.source_r_ohm > 0.0 else pins[d.pin]
+        amplitude = repr(d.amplitude_v)
+        if d.amplitude_param:
+            lines.append(f".param {d.amplitude_param}={d.amplitude_v!r}")
+            amplitude = "{" + d.amplitude_param + "}"
         lines.append(f"vdiffbench_g{k} {emf} 0 DC {d.offset_v!r} "
-                     f"SIN({d.offset_v!r} {d.amplitude_v!r} {freq_hz!r} 0 0 {d.phase_deg!r})")
+                     f"SIN({d.offset_v!r} {amplitude} {freq_hz!r} 0 0 {d.phase_deg!r})")
         if d.source_r_ohm > 0.0:
             lines.append(f"rdiffbench_g{k} {emf} {pins[d.pin]} {d.source_r_ohm!r}")
     opts = (f".options reltol={settings.reltol!r} vntol={settings.vntol_v!r} abstol={settings.abstol_a!r} "
             f"method={settings.method} maxord=2 trtol={settings.trtol!r}")
     if t_k is not None:
         opts += f" temp={t_k - KELVIN_AT_0_C!r}"
-    lines += [opts, f".tran {step!r} {(settings.settle_periods + 2) * period!r} 0 {step!r}",
-              ".control", "set wr_singlescale", "set numdgt=16", "run",
-              "wrdata @OUT@/tran.txt " + " ".join(f"v({pins[n]})" for n in nodes),
-              "quit 0", ".endc", ".end", ""]
+    tran = f"{step!r} {(settings.settle_periods + 2) * period!r} 0 {step!r}"
+    write = " ".join(f"v({pins[n]})" for n in nodes)
+    if not runs:
+        lines += [opts, f".tran {tran}", ".control", "set wr_singlescale", "set numdgt=16", "run",
+                  f"wrdata @OUT@/tran.txt {write}"]
+    else:
+        lines += [opts, ".control", "set wr_singlescale", "set numdgt=16"]
+        for k, run in enumerate(runs):
+            lines += [f"alterparam {name}={float(value)!r}" for name, value in run.items()]
+            lines += ["reset", f"tran {tran}", f"wrdata @OUT@/tran{k}.txt {write}", "destroy all"]
+    lines += ["quit 0", ".endc", ".end", ""]
     return "\n".join(lines)
 
 
@@ -165,9 +185,37 @@ def periodic_harmonics(circuit: str, pins: Mapping[str, str], drives: Sequence[S
     names = list(pins)
     deck = transient_deck(circuit, pins, drives, freq_hz, names, s, t_k)
     data = run_deck(deck, ["tran"], what, cwd=cwd, points=(s.settle_periods + 2) * n)["tran"]
+    return last_cycles(data, names, freq_hz, n, n_harmonics)
+
+
+def last_cycles(data: np.ndarray, names: Sequence[str], freq_hz: float, n: int,
+                n_harmonics: int) -> PeriodicHarmonics:
+    """The harmonics of the last two cycles of one transient's ``wrdata`` columns (time in s, then one voltage
+    per name in V), sampled at ``n`` points per period of ``freq_hz`` (Hz): :func:`uniform_tail`, then
+    :func:`cycle_harmonics` per cycle."""
     step = 1.0 / (freq_hz * n)
     tail = uniform_tail(data[:, 0], step, 2 * n)
     t, v = data[tail, 0], data[tail, 1:]
     cycles = [{p: cycle_harmonics(t[a:a + n], v[a:a + n, j], freq_hz, n_harmonics) for j, p in enumerate(names)}
               for a in (0, n)]
     return PeriodicHarmonics(freq_hz, cycles[1], cycles[0], step, int(data.shape[0]))
+
+
+def periodic_harmonics_runs(circuit: str, pins: Mapping[str, str], drives: Sequence[SineDrive], freq_hz: float,
+                            n_harmonics: int, runs: Sequence[Mapping[str, float]], nodes: Sequence[str],
+                            settings: TransientSettings | None = None, t_k: float | None = None,
+                            cwd: Path | None = None, what: str = "the ngspice transient",
+                            deck: str | None = None) -> list[PeriodicHarmonics]:
+    """:func:`periodic_harmonics` for each set of ``.param`` values in ``runs`` (one deck, one ngspice process;
+    module docstring), of the pins named in ``nodes`` (keys of ``pins``). ``deck``: the text of
+    :func:`transient_deck` for these arguments, when the caller has it already (possibly with ``alterparam``
+    lines added: :func:`procedures.predict.ngspice_dc.with_params`)."""
+    s = settings or TransientSettings()
+    n = s.points_per_period
+    if not 2 * n_harmonics < n:
+        raise ValueError(f"{what}: {n} points per period cannot resolve {n_harmonics} harmonics")
+    if deck is None:
+        deck = transient_deck(circuit, pins, drives, freq_hz, nodes, s, t_k, runs)
+    outputs = [f"tran{k}" for k in range(len(runs))]
+    data = run_deck(deck, outputs, what, cwd=cwd, points=len(runs) * (s.settle_periods + 2) * n)
+    return [last_cycles(data[o], nodes, freq_hz, n, n_harmonics) for o in outputs]

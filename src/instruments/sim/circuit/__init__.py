@@ -27,7 +27,9 @@ Modules, each with one job:
 * :mod:`.fourier` -- the real Fourier basis, conversion matrices and derivative operator of harmonic
   balance;
 * :mod:`.port_newton` -- the Newton kernel DC and harmonic balance share (linear part reduced to the
-  device ports, Newton on port Fourier coefficients, continuation);
+  device ports, Newton on port Fourier coefficients, continuation); :mod:`.branch_newton` -- its
+  harmonic-balance step, solved through the devices' independent currents; :mod:`.device_groups` --
+  devices of one model evaluated in one vectorised call;
 * :mod:`.dc`, :mod:`.small_signal`, :mod:`.harmonic_balance` -- the analyses; :mod:`.system` puts them on
   the compiled circuit, :class:`MNASystem`;
 * :mod:`.blas` -- single-threaded BLAS for the small dense solves; :mod:`.errors` -- the engine's failure.

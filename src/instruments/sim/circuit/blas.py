@@ -6,14 +6,17 @@ import contextlib
 import ctypes
 from collections.abc import Callable, Iterator
 
-_BLAS_LOCAL: Callable[[int], int] | None | bool = False  # False: not looked up yet
+_BLAS_LOCAL: list[Callable[[int], int]] | None = None  # None: not looked up yet
 
 
-def _blas_set_threads_local() -> Callable[[int], int] | None:
-    """OpenBLAS's per-calling-thread thread-count setter (OpenBLAS >= 0.3.27), or None if unavailable."""
+def _blas_set_threads_local() -> list[Callable[[int], int]]:
+    """OpenBLAS's per-calling-thread thread-count setters (OpenBLAS >= 0.3.27), one per OpenBLAS loaded
+    (numpy and scipy each bring their own); empty if none has one."""
     global _BLAS_LOCAL
-    if _BLAS_LOCAL is False:
-        _BLAS_LOCAL = None
+    if _BLAS_LOCAL is None:
+        import scipy.linalg  # noqa: F401  (load scipy's OpenBLAS too: the engine factors with it)
+
+        found: list[Callable[[int], int]] = []
         try:
             with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
                 paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and "/" in line}
@@ -21,11 +24,11 @@ def _blas_set_threads_local() -> Callable[[int], int] | None:
                 fn = getattr(ctypes.CDLL(path), "openblas_set_num_threads_local", None)
                 if fn is not None:
                     fn.restype, fn.argtypes = ctypes.c_int, [ctypes.c_int]
-                    _BLAS_LOCAL = fn
-                    break
+                    found.append(fn)
         except OSError:
             pass
-    return None if isinstance(_BLAS_LOCAL, bool) else _BLAS_LOCAL
+        _BLAS_LOCAL = found
+    return _BLAS_LOCAL
 
 
 @contextlib.contextmanager
@@ -36,12 +39,10 @@ def one_blas_thread() -> Iterator[None]:
     thread pool made each LU solve 4-10 times slower than one thread (measured: 69 ms vs 6.4 ms median at
     645 unknowns). Falls back to doing nothing when OpenBLAS's local setter is not available.
     """
-    fn = _blas_set_threads_local()
-    if fn is None:
-        yield
-        return
-    prev = fn(1)
+    setters = _blas_set_threads_local()
+    prev = [fn(1) for fn in setters]
     try:
         yield
     finally:
-        fn(prev)
+        for fn, p in zip(setters, prev):
+            fn(p)

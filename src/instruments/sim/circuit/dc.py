@@ -15,18 +15,21 @@ from .mna import MNAEquations
 from .port_newton import continuation, newton, reduce_to_ports
 
 DC_METHODS = ("auto", "newton", "source", "gmin")
+_WARM_ITER = 25  # Newton iterations allowed from a given starting point before the cold strategies
 
 
-def solve_dc(eqs: MNAEquations, max_iter: int = 200, method: str = "auto", refine_steps: int | None = None
-             ) -> FloatArray:
+def solve_dc(eqs: MNAEquations, max_iter: int = 200, method: str = "auto", refine_steps: int | None = None,
+             x_start: FloatArray | None = None) -> FloatArray:
     """DC operating point: the MNA vector x (node voltages V, then branch currents A).
 
     ``method="auto"``: Newton with junction limiting from x = 0; if it fails, source stepping (all
     independent sources ramped from 0 with an adaptive step), then gmin stepping (1 mS across every
     device terminal pair, a decade at a time down to 0 extra). ``"newton"``, ``"source"`` or
-    ``"gmin"`` runs only that strategy. Then, when ``eqs.refine_dc`` (or ``refine_steps`` > 0), up to
-    ``refine_steps`` (default 3) Newton steps on the full MNA equations (:func:`refine`). Raises
-    :class:`ConvergenceError` if no strategy converges.
+    ``"gmin"`` runs only that strategy. ``x_start`` (with ``"auto"`` or ``"newton"``), a nearby
+    operating point (of a circuit that differs a little, say), is tried first as Newton's starting point;
+    if Newton fails from there the strategies above follow. Then, when ``eqs.refine_dc`` (or
+    ``refine_steps`` > 0), up to ``refine_steps`` (default 3) Newton steps on the full MNA equations
+    (:func:`refine`). Raises :class:`ConvergenceError` if no strategy converges.
     """
     if method not in DC_METHODS:
         raise ValueError(f"unknown DC method {method!r}")
@@ -36,6 +39,9 @@ def solve_dc(eqs: MNAEquations, max_iter: int = 200, method: str = "auto", refin
     W1 = lin.U_dc[eqs.ports][:, None]
     zero = np.zeros((m, 1))
     V, ok = zero, m == 0
+    if not ok and x_start is not None and method in ("auto", "newton"):
+        V0 = x_start[eqs.ports][:, None]
+        V, _, ok = newton(eqs, lin, W1, V0, eqs.terminal_voltages(V0, grid), grid, min(max_iter, _WARM_ITER))
     if not ok and method in ("auto", "newton"):
         V, _, ok = newton(eqs, lin, W1, zero, eqs.terminal_voltages(zero, grid), grid, max_iter)
     if not ok and method in ("auto", "source"):

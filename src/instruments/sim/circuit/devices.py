@@ -47,6 +47,14 @@ class Device(abc.ABC):
         terminal voltages ``v`` ``(nt,)`` (V); zero unless :attr:`has_bias_capacitance`."""
         return np.zeros((len(v), len(v)))
 
+    def branches(self) -> tuple[tuple[int, ...], FloatArray]:
+        """The device's independent terminal currents: ``(rows, P)`` such that the terminal currents, charges
+        and their derivatives are ``P @ x[rows]`` at every bias (P of shape (nt, len(rows)), rows of zeros for
+        terminals that never carry current). Default: every terminal carries current and, by Kirchhoff's
+        current law, the last one returns the sum of the others."""
+        nt = len(self.terminals)
+        return tuple(range(nt - 1)), np.vstack([np.eye(nt - 1), -np.ones((1, nt - 1))])
+
     @abc.abstractmethod
     def evaluate(self, v: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Terminal currents ``(nt, N)`` (A, into each terminal) and ``dI_a/dV_b`` ``(nt, nt, N)`` (S) at
@@ -163,6 +171,10 @@ class MOSFET(Device):
         vds = (v_old[0] - v_old[2]) + np.clip(d_ds, -s, s)
         return np.stack([vs + vds, vs + vgs, vs])
 
+    def branches(self) -> tuple[tuple[int, ...], FloatArray]:
+        """The drain current alone: it leaves by the source, the gate draws none; see :meth:`Device.branches`."""
+        return (0,), np.array([[1.0], [0.0], [-1.0]])
+
     def report(self, v: FloatArray) -> dict[str, float]:
         """``id`` (A), ``vgs``, ``vds`` (V), ``gm``, ``gds`` (S), device frame."""
         p = self.model.polarity
@@ -268,6 +280,13 @@ class MOSFET4(Device):
         vgs, vds, vbs = (b + np.clip(a - b, -s, s) for a, b in zip(new, old))
         vs = v_new[2]
         return np.stack([vs + vds, vs + vgs, vs, vs + vbs])
+
+    def branches(self) -> tuple[tuple[int, ...], FloatArray]:
+        """The gate draws no current; without bulk charges neither does the bulk, so the drain current is the
+        only one, else drain and source currents with the bulk returning both; see :meth:`Device.branches`."""
+        if self.has_charge:
+            return (0, 2), np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [-1.0, -1.0]])
+        return (0,), np.array([[1.0], [0.0], [-1.0], [0.0]])
 
     def report(self, v: FloatArray) -> dict[str, float]:
         """``id`` (A), ``vgs``, ``vds``, ``vbs``, ``von`` (V), ``gm``, ``gds``, ``gmb`` (S), device frame."""

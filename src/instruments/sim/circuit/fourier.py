@@ -28,16 +28,26 @@ class FourierGrid:
 
     @classmethod
     def make(cls, K: int, N: int) -> FourierGrid:
-        """The basis of harmonics 0..K on N equally spaced samples of one period (N > 2K)."""
+        """The basis of harmonics 0..K on N equally spaced samples of one period (N > 2K); one shared,
+        read-only instance per (K, N)."""
         if N <= 2 * K:
             raise ValueError("need N > 2K samples per period")
+        hit = _GRIDS.get((K, N))
+        if hit is not None:
+            return hit
         theta = 2.0 * np.pi * np.arange(N) / N
         k = np.arange(1, K + 1)
         ck, sk = np.cos(np.outer(theta, k)), np.sin(np.outer(theta, k))
         S = np.hstack([np.ones((N, 1)), ck, sk])
         A = np.vstack([np.full((1, N), 1.0 / N), 2.0 / N * ck.T, 2.0 / N * sk.T])
         kk = np.arange(K + 1)
-        return cls(K, N, S, A, (kk[:, None] - kk[None, :]) % N, kk[:, None] + kk[None, :])
+        grid = cls(K, N, S, A, (kk[:, None] - kk[None, :]) % N, kk[:, None] + kk[None, :])
+        for arr in (grid.S, grid.A, grid.i_minus, grid.i_plus):
+            arr.flags.writeable = False
+        return _GRIDS.setdefault((K, N), grid)
+
+
+_GRIDS: dict[tuple[int, int], FourierGrid] = {}
 
 
 def conversion_matrix(g_t: FloatArray, grid: FourierGrid) -> FloatArray:

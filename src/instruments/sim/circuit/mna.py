@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..arrays import ComplexArray, FloatArray, IndexArray
+from .device_groups import DeviceGroup, group_devices, scatter_add
 from .devices import Device
 from .fourier import FourierGrid, time_derivative
 
@@ -40,9 +41,31 @@ class MNAEquations:
         #: per device, the port index of each terminal (-1 = ground)
         self.device_ports: list[IndexArray] = [np.array([where.get(t, -1) for t in d.terminals])
                                                for d in devices]
+        self._branch_structure()
+        #: the devices as evaluated together (:mod:`.device_groups`)
+        self.device_groups = group_devices(devices, self.device_ports, self.branch_rows, self.branch_offsets,
+                                           len(ports))
         #: whether any device stores charge (:meth:`.devices.Device.charges`) or has bias capacitances
         self.has_charges = any(d.has_charge for d in devices)
         self.has_bias_capacitance = any(d.has_bias_capacitance for d in devices)
+
+    def _branch_structure(self) -> None:
+        """The devices' independent currents (:meth:`.devices.Device.branches`) numbered across the circuit:
+        per device its terminal rows and first branch number, and the (m, n_branches) map from branch
+        currents to port currents."""
+        maps = [d.branches() for d in self.devices]
+        #: per device, the terminals whose currents are its branch currents
+        self.branch_rows: list[tuple[int, ...]] = [rows for rows, _ in maps]
+        sizes = [len(rows) for rows in self.branch_rows]
+        #: per device, the number of its first branch
+        self.branch_offsets: list[int] = [int(o) for o in np.cumsum([0] + sizes[:-1])]
+        P = np.zeros((len(self.ports), sum(sizes)))
+        for (_, Pd), pt, o in zip(maps, self.device_ports, self.branch_offsets):
+            for t, pa in enumerate(pt):
+                if pa >= 0:
+                    P[pa, o: o + Pd.shape[1]] += Pd[t]
+        #: port currents = branch_incidence @ branch currents
+        self.branch_incidence: FloatArray = P
 
     # ---- single-point device evaluation (DC residual, linearisation)
 
@@ -134,37 +157,40 @@ class MNAEquations:
         i_t, g_t, _, _, limited = self.sampled_state(vt, v_old, False)
         return i_t, g_t, limited
 
-    def sampled_state(self, vt: FloatArray, v_old: list[FloatArray] | None, charges: bool
+    def sampled_state(self, vt: FloatArray, v_old: list[FloatArray] | None, charges: bool, branches: bool = False
                       ) -> tuple[FloatArray, FloatArray, FloatArray | None, FloatArray | None, bool]:
         """As :meth:`sampled_currents`, and with ``charges`` also the devices' port charges ``q_t`` (m, N)
         (C) and capacitances ``c_t`` (m, m, N) (F), companion-linearised like the currents (None without
-        ``charges`` or when no device stores charge). Returns ``(i_t, g_t, q_t, c_t, limited)``."""
+        ``charges`` or when no device stores charge). Returns ``(i_t, g_t, q_t, c_t, limited)``. With
+        ``branches`` the derivatives are those of the branch currents and charges instead (rows numbered as
+        :attr:`branch_incidence`'s columns): ``g_t`` and ``c_t`` are (n_branches, m, N)."""
         m, N = vt.shape
         vt_g = np.vstack([vt, np.zeros((1, N))])  # row -1 = ground
+        rows = self.branch_incidence.shape[1] if branches else m
         i_t = np.zeros((m, N))
-        g_t = np.zeros((m, m, N))
+        g_t = np.zeros((rows, m, N))
         with_q = charges and self.has_charges
         q_t = np.zeros((m, N)) if with_q else None
-        c_t = np.zeros((m, m, N)) if with_q else None
+        c_t = np.zeros((rows, m, N)) if with_q else None
         limited = False
-        for d, dev in enumerate(self.devices):
-            pt = self.device_ports[d]
-            vd = vt_g[pt]
+        for k, grp in enumerate(self.device_groups):
+            dev = grp.proto
+            vd = vt_g[grp.ports]  # (nt, n_devices, N)
             vl = vd
             if v_old is not None:
-                vl = dev.limit(vd, v_old[d])
+                vl = dev.limit(vd, v_old[k])
                 if vl is not vd:
                     limited = limited or bool(np.any(vl != vd))
-                v_old[d] = vl
+                v_old[k] = vl
             i, g = dev.evaluate(vl)
-            if v_old is not None:
-                i = i + np.einsum("abn,bn->an", g, vd - vl)
-            _scatter(i_t, g_t, pt, i, g)
+            if vl is not vd:
+                i = i + np.einsum("abdn,bdn->adn", g, vd - vl)
+            _scatter(grp, branches, i_t, g_t, i, g)
             if q_t is not None and c_t is not None and dev.has_charge:
                 q, c = dev.charges(vl)
                 if vl is not vd:
-                    q = q + np.einsum("abn,bn->an", c, vd - vl)
-                _scatter(q_t, c_t, pt, q, c)
+                    q = q + np.einsum("abdn,bdn->adn", c, vd - vl)
+                _scatter(grp, branches, q_t, c_t, q, c)
         return i_t, g_t, q_t, c_t, limited
 
     def port_currents(self, V: FloatArray, grid: FourierGrid, omega_rad_s: float = 0.0) -> FloatArray:
@@ -178,19 +204,17 @@ class MNAEquations:
         return out
 
     def terminal_voltages(self, V: FloatArray, grid: FourierGrid) -> list[FloatArray]:
-        """Per device, its terminal voltages (nt, N) sampled from port coefficients V: the limiting reference."""
+        """Per device group (:attr:`device_groups`), its terminal voltages (nt, n_devices, N) sampled from
+        port coefficients V: the limiting reference."""
         vt = V @ grid.S.T
         vt_g = np.vstack([vt, np.zeros((1, grid.N))])
-        return [vt_g[pt].copy() for pt in self.device_ports]
+        return [vt_g[grp.ports] for grp in self.device_groups]
 
 
-def _scatter(v_t: FloatArray, m_t: FloatArray, pt: IndexArray, v: FloatArray, m: FloatArray) -> None:
-    """Add a device's per-terminal samples ``v`` (nt, N) and ``m`` (nt, nt, N) into the port arrays ``v_t``
-    (m, N) and ``m_t`` (m, m, N) through its port map ``pt`` (-1 = ground, dropped)."""
-    for a, pa in enumerate(pt):
-        if pa < 0:
-            continue
-        v_t[pa] += v[a]
-        for b, pb in enumerate(pt):
-            if pb >= 0:
-                m_t[pa, pb] += m[a, b]
+def _scatter(grp: DeviceGroup, branches: bool, v_t: FloatArray, m_t: FloatArray, v: FloatArray, m: FloatArray
+             ) -> None:
+    """A device group's terminal samples ``v`` (nt, n, N) into the port array ``v_t`` (m, N) and their
+    derivatives ``m`` (nt, nt, n, N) into the port (or, with ``branches``, branch) rows of ``m_t``."""
+    N = v.shape[-1]
+    scatter_add(v_t, v.reshape(-1, N), grp.to_vector)
+    scatter_add(m_t.reshape(-1, N), m.reshape(-1, N), grp.to_branches if branches else grp.to_matrix)

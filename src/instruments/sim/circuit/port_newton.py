@@ -21,14 +21,16 @@ import numpy as np
 
 from ..arrays import ComplexArray, FloatArray
 from .blas import one_blas_thread
+from .branch_newton import BranchStep
 from .errors import ConvergenceError
-from .fourier import FourierGrid, apply_impedance, conversion_matrix, time_derivative
+from .fourier import FourierGrid, apply_impedance, conversion_matrix
 from .mna import MNAEquations
 
 _ABSTOL_V = 1e-12
 _RELTOL = 1e-12
 _VNTOL_V = 1e-6
 _STALL_STEPS = 3
+_CHORD_RATE = 0.125  # a kept Jacobian's step must shrink at least this much (<= 1/2, see newton)
 
 #: ``solve(alpha, V0, v_old) -> (V, iterations, converged)`` at one value of a continuation parameter
 StepSolver = Callable[[float, FloatArray, list[FloatArray]], tuple[FloatArray, int, bool]]
@@ -81,39 +83,101 @@ def newton(eqs: MNAEquations, lin: LinearPart, W: FloatArray, V0: FloatArray, v_
     CAD 5(4), 1986; Kundert, White and Sangiovanni-Vincentelli 1990). Converged when the update is below
     1e-12 V (+1e-12 relative) with no limiting. ``v_old`` is the limiting reference
     (:meth:`MNAEquations.sampled_currents`), updated in place.
+
+    With harmonics the step is solved through the devices' independent currents (:mod:`.branch_newton`)
+    and the factored Jacobian is kept while the steps it gives shrink by :data:`_CHORD_RATE` or faster (the
+    chord method, Ortega and Rheinboldt, "Iterative Solution of Nonlinear Equations in Several Variables",
+    1970, section 7.1), else rebuilt at the current point (at DC, every step). A chord step that meets the
+    test above leaves an error of up to ~1/7 of itself where an exact step leaves ~its square, so chord
+    steps go on to the rounding floor (until a step no longer halves) before the iteration stops. At the
+    rounding floor of :func:`_stalled` a Jacobian rebuilt there (within VNTOL of the solution) is kept for
+    steps below VNTOL: rebuilding it again would change the step by far less than its rounding noise.
     """
-    m, K = len(eqs.ports), grid.K
-    M = m * (2 * K + 1)
     V = V0.copy()
-    eye = np.eye(M)
-    charges = lin.omega_rad_s != 0.0 and eqs.has_charges
+    step: BranchStep | _DCStep = (BranchStep(eqs, lin.Zc, lin.omega_rad_s, grid) if grid.K >= 1
+                                  else _DCStep(eqs, lin, grid))
     recent: list[float] = []
+    polish = floor_jacobian = False
     with np.errstate(all="ignore"), one_blas_thread():
         for it in range(1, max_iter + 1):
-            if charges:
-                i_port, gam4, limited = _charged_port_terms(eqs, lin.omega_rad_s, V, v_old, grid)
-                F = V + apply_impedance(lin.Zc, i_port, K) - W
-                gam = gam4.reshape(m, 2 * K + 1, M)
-            else:
-                i_t, g_t, limited = eqs.sampled_currents(V @ grid.S.T, v_old)
-                F = V + apply_impedance(lin.Zc, i_t @ grid.A.T, K) - W
-                gam = conversion_matrix(g_t, grid).reshape(m, 2 * K + 1, M)
-            J = apply_impedance(lin.Zc, gam, K).reshape(M, M)
-            J += eye
-            try:
-                dV = np.linalg.solve(J, -F.ravel()).reshape(m, 2 * K + 1)
-            except np.linalg.LinAlgError:
+            F, limited = step.evaluate(V, W, v_old)
+            last = recent[-1] if recent else math.inf
+            if polish and not limited:
+                chord = step.solve(F)
+                size = float(np.max(np.abs(chord)))
+                if not size <= 0.5 * last:  # the rounding floor (or a non-finite step): V is as good as it gets
+                    return V, it, True
+                V = V + chord
+                recent.append(size)
+                continue
+            dV, exact = _update(step, F, last, floor_jacobian)
+            if dV is None:
                 return V, it, False
-            if not np.all(np.isfinite(dV)):
-                return V, it, False
+            if exact:
+                floor_jacobian = eqs.refine_dc and last <= _VNTOL_V
             V = V + dV
-            step = float(np.max(np.abs(dV)))
-            if not limited and step <= _ABSTOL_V + _RELTOL * float(np.max(np.abs(V))):
+            step_v = float(np.max(np.abs(dV)))
+            if not limited and step_v <= _ABSTOL_V + _RELTOL * float(np.max(np.abs(V))):
+                if exact:
+                    return V, it, True
+                polish = True
+            elif eqs.refine_dc and not limited and _stalled(recent, step_v):
                 return V, it, True
-            if eqs.refine_dc and not limited and _stalled(recent, step):
-                return V, it, True
-            recent.append(step)
-    return V, max_iter, False
+            recent.append(step_v)
+    return V, max_iter, polish
+
+
+def _update(step: BranchStep | _DCStep, F: FloatArray, last_step_v: float, floor_jacobian: bool
+            ) -> tuple[FloatArray | None, bool]:
+    """The Newton update for residual F and whether it is exact: a chord step with the factored Jacobian if
+    it shrinks the step by :data:`_CHORD_RATE` or more (or is below VNTOL with ``floor_jacobian``, a
+    Jacobian built at the rounding floor), else an exact step with the Jacobian rebuilt; None if that
+    fails."""
+    if isinstance(step, BranchStep) and step.factored:
+        dV = step.solve(F)
+        size = float(np.max(np.abs(dV)))
+        if math.isfinite(size) and (size <= _CHORD_RATE * last_step_v or (floor_jacobian and size <= _VNTOL_V)):
+            return dV, False
+    if not step.refresh():
+        return None, True
+    dV = step.solve(F)
+    return (dV if np.all(np.isfinite(dV)) else None), True
+
+
+class _DCStep:
+    """Newton steps of the port equations without harmonics (DC), on the port Jacobian itself; the
+    interface of :class:`.branch_newton.BranchStep`."""
+
+    def __init__(self, eqs: MNAEquations, lin: LinearPart, grid: FourierGrid) -> None:
+        self.eqs, self.lin, self.grid = eqs, lin, grid
+        self.eye = np.eye(len(eqs.ports) * (2 * grid.K + 1))
+        self._g_t: FloatArray | None = None
+        self._J: FloatArray | None = None
+
+    def evaluate(self, V: FloatArray, W: FloatArray, v_old: list[FloatArray]) -> tuple[FloatArray, bool]:
+        """``(F, limited)`` as :meth:`.branch_newton.BranchStep.evaluate`."""
+        grid = self.grid
+        i_t, self._g_t, limited = self.eqs.sampled_currents(V @ grid.S.T, v_old)
+        F: FloatArray = V + apply_impedance(self.lin.Zc, i_t @ grid.A.T, grid.K) - W
+        return F, limited
+
+    def refresh(self) -> bool:
+        """The port Jacobian ``1 + Z Gamma`` at the last evaluated point (factored by :meth:`solve`)."""
+        assert self._g_t is not None
+        m, K = len(self.eqs.ports), self.grid.K
+        M = m * (2 * K + 1)
+        gam = conversion_matrix(self._g_t, self.grid).reshape(m, 2 * K + 1, M)
+        self._J = apply_impedance(self.lin.Zc, gam, K).reshape(M, M) + self.eye
+        return True
+
+    def solve(self, F: FloatArray) -> FloatArray:
+        """``-J^-1 F`` (V), or NaN when J is singular."""
+        assert self._J is not None
+        try:
+            dV = cast(FloatArray, np.linalg.solve(self._J, -F.ravel())).reshape(F.shape)
+        except np.linalg.LinAlgError:
+            dV = np.full_like(F, np.nan)
+        return dV
 
 
 def _stalled(recent: list[float], step: float) -> bool:
@@ -128,17 +192,6 @@ def _stalled(recent: list[float], step: float) -> bool:
     if step > _VNTOL_V or len(recent) < _STALL_STEPS:
         return False
     return step >= 0.5 * min(recent[-_STALL_STEPS:])
-
-
-def _charged_port_terms(eqs: MNAEquations, omega_rad_s: float, V: FloatArray, v_old: list[FloatArray],
-                        grid: FourierGrid) -> tuple[FloatArray, FloatArray, bool]:
-    """``I(V) + Omega Q(V)`` (m, 2K+1) and its conversion matrix ``Gamma_g + Omega Gamma_c``
-    (m, 2K+1, m, 2K+1) at port coefficients V, with limiting; and whether anything was limited."""
-    i_t, g_t, q_t, c_t, limited = eqs.sampled_state(V @ grid.S.T, v_old, True)
-    assert q_t is not None and c_t is not None
-    i_port = i_t @ grid.A.T + time_derivative(q_t @ grid.A.T, omega_rad_s, grid.K)
-    gam = conversion_matrix(g_t, grid) + time_derivative(conversion_matrix(c_t, grid), omega_rad_s, grid.K)
-    return i_port, gam, limited
 
 
 def port_residual(eqs: MNAEquations, lin: LinearPart, W: FloatArray, V: FloatArray, grid: FourierGrid) -> float:

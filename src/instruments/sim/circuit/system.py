@@ -14,9 +14,10 @@ from .small_signal import solve_ac
 class MNASystem(MNAEquations):
     """A compiled circuit (:meth:`.netlist.Netlist.compile`): its MNA equations and the analyses on them."""
 
-    def solve_dc(self, max_iter: int = 200, method: str = "auto", refine_steps: int | None = None) -> FloatArray:
+    def solve_dc(self, max_iter: int = 200, method: str = "auto", refine_steps: int | None = None,
+                 x_start: FloatArray | None = None) -> FloatArray:
         """DC operating point x (node voltages V, then branch currents A); see :func:`.dc.solve_dc`."""
-        return solve_dc(self, max_iter, method, refine_steps)
+        return solve_dc(self, max_iter, method, refine_steps, x_start)
 
     def solve_ac(self, x_op: FloatArray, freq_hz: ArrayLike, rhs: AnyArray) -> ComplexArray:
         """Small-signal response (F, n, ncol) at each frequency (Hz); see :func:`.small_signal.solve_ac`."""
