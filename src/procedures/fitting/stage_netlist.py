@@ -1,6 +1,6 @@
 """A board's whole stage as a netlist for the nodal DC solve of :mod:`procedures.fitting.nodal_dc`.
 
-The circuit is the board config's (docs/reference/board-config.md; the same the simulated board builds), from the
+The circuit is the board config's (instruments.board_config; the same circuit the simulated board builds), from the
 model arguments :mod:`procedures.predict.mapping` maps it to: the pair with its mismatch, series and degeneration
 resistors and the Norton tail (:func:`~procedures.predict.mapping.dc_pair`), the cascode devices
 (:func:`~procedures.predict.mapping.board_cascode`), the mirror device
