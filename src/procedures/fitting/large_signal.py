@@ -35,7 +35,6 @@ compared as ``sqrt(THD^2 + 2 (K - 1) s_h^2/|F|^2)``; points whose THD is below f
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -44,67 +43,12 @@ from instruments.board_config import BoardConfig
 from models import harmonic_analysis
 from procedures.fitting.circuit_transfer import CircuitTransferModel
 from procedures.fitting.core import FitError, FitResult, choose_free, least_squares, make_result
+from procedures.fitting.drive_sweep import harmonic_sigma, select_sweep, thd_weights
 from procedures.fitting.transfer import PairTransferModel, transfer_model
 
 NAME = "large_signal"
 N_SAMPLES = 256
 N_HARMONICS = 15
-THD_MIN_SIGMAS = 5.0
-
-
-def _select(table: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Indices of the rows of one amplitude sweep: the most common input bias (a common-mode range sweep,
-    one amplitude at many biases, has no amplitude dependence to fit)."""
-    bias = np.asarray(table["bias_v"], float)
-    levels, counts = np.unique(np.round(bias, 9), return_counts=True)
-    idx = np.nonzero(np.isclose(bias, levels[np.argmax(counts)], atol=1e-9))[0]
-    amps = np.asarray(table["vid_vpk"], float)[idx]
-    if len(np.unique(np.round(amps, 9))) < 3:
-        raise FitError("large-signal fit: the dm_gain table has fewer than 3 drive amplitudes at one input bias")
-    return idx[np.argsort(amps)]
-
-
-def _harmonic_sigma(points: Mapping[str, np.ndarray] | None, n_rows: int) -> tuple[np.ndarray, int] | None:
-    """Per-quadrature uncertainty of vod's harmonics per amplitude row, and the number of harmonics fitted,
-    from the amplitude sweep's DM points (same order as the dm_gain rows: by group)."""
-    if points is None or "role" not in points or "harmonics" not in points:
-        return None  # no harmonics column: only the fundamental was fitted, there is no THD to fit
-    role = np.asarray(points["role"]).astype(str)
-    sweep = np.asarray(points.get("sweep", np.full(role.shape, ""))).astype(str)
-    sel = role == "dm"
-    if np.any(sweep[sel] == "amplitude_sweep"):
-        sel &= sweep == "amplitude_sweep"
-    idx = np.nonzero(sel)[0]
-    idx = idx[np.argsort(np.asarray(points["group"])[idx], kind="stable")]
-    if len(idx) != n_rows:
-        return None
-    u = np.real(np.asarray(points["phasor_u"])[idx])
-    n_h = int(np.asarray(points["harmonics"]).shape[-1])
-    return np.hypot(u[:, 2], u[:, 3]), n_h
-
-
-@dataclass(frozen=True)
-class _ThdWeights:
-    """How the THD enters the fit: its standard uncertainty ``u``, the squared noise floor ``floor2`` that the
-    fitted harmonics add to it (both relative to the fundamental), the points whose THD is fitted (``used``)
-    and the number of noise quadratures in the floor (module docstring)."""
-
-    u: np.ndarray
-    floor2: np.ndarray
-    used: np.ndarray
-    quadratures: int
-
-
-def _thd_weights(sig: tuple[np.ndarray, int] | None, fund: np.ndarray, thd: np.ndarray,
-                 used: np.ndarray) -> _ThdWeights:
-    """The THD's weights from the per-quadrature harmonic uncertainty ``sig`` (of these rows; None: no THD fit)
-    and the fundamental ``fund`` of vod (V)."""
-    if sig is None:
-        return _ThdWeights(np.full_like(thd, np.nan), np.zeros_like(thd), np.zeros_like(used), 0)
-    s_h, n_h = sig
-    thd_u = np.hypot(s_h, thd * s_h) / fund
-    floor2 = 2.0 * n_h * (s_h / fund) ** 2
-    return _ThdWeights(thd_u, floor2, used & (thd > THD_MIN_SIGMAS * thd_u), 2 * n_h)
 
 
 Model = PairTransferModel | CircuitTransferModel
@@ -141,12 +85,12 @@ def fit_large_signal(table: Mapping[str, np.ndarray], board: BoardConfig, option
     """Fit a ``dm_gain`` table (vid_vpk, Add, Add_u, thd_out); ``points`` is the run's points table (for the
     THD uncertainties; without it the THD is not fitted)."""
     all_rows = len(np.asarray(table["vid_vpk"]))
-    idx = _select(table)
+    idx = select_sweep(table)
     amp = np.asarray(table["vid_vpk"], float)[idx]
     gain = np.abs(np.asarray(table["Add"], complex)[idx])
     gain_u = np.abs(np.real(np.asarray(table["Add_u"], complex)[idx]))
     thd = np.asarray(table["thd_out"], float)[idx]
-    sig = _harmonic_sigma(points, all_rows)
+    sig = harmonic_sigma(points, all_rows)
     model = transfer_model(board)
     if isinstance(model, CircuitTransferModel) and "frequency_hz" in table:
         model.frequency_hz = float(np.asarray(table["frequency_hz"], float)[idx][0])
@@ -158,7 +102,7 @@ def fit_large_signal(table: Mapping[str, np.ndarray], board: BoardConfig, option
     if used.sum() < len(free) + 1:
         raise FitError(f"large-signal fit: only {int(used.sum())} amplitudes keep the devices in the modelled "
                        "region (the outputs swing into saturation); lower the drive amplitudes")
-    w = _thd_weights(None if sig is None else (sig[0][idx], sig[1]), gain * amp, thd, used)
+    w = thd_weights(None if sig is None else (sig[0][idx], sig[1]), gain * amp, thd, used)
 
     def expected(g: np.ndarray, t: np.ndarray, rows: np.ndarray | slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
         """What the measurement should read: the THD with the noise floor of the harmonics added."""
