@@ -8,6 +8,7 @@ from solving the simulated board's DC transfer for vod = 0.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 from scipy.optimize import brentq
@@ -132,6 +133,12 @@ def truth(b: BoardConfig) -> dict[str, float]:
     h = 1e-5
     t["slope"] = (vod(t["v_os"] + h) - vod(t["v_os"] - h)) / (2 * h)
     return t
+
+
+@functools.cache
+def truth_of(name: str) -> dict[str, float]:
+    """:func:`truth` of the shipped board ``name`` (configs/boards/<name>.toml), solved once per test session."""
+    return truth(load(name))
 
 
 def z_scores(fit, true: dict[str, float]) -> dict[str, float]:

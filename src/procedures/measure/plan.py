@@ -143,14 +143,15 @@ def cm_range(proc: ProcedureConfig, board: BoardConfig) -> list[PlannedPoint]:
     hi = c["bias_stop_v"] if c["bias_stop_v"] is not None else board.bias_max_v - half
     f = float(c["frequency_hz"])
     tied = proc.drive["cm_drive"] == "tied"
+    doubled = c["extrapolate"] and vic > 0
     pts = []
     for i, b in enumerate(np.linspace(lo, hi, c["points"])):
         pts.append(PlannedPoint(f"b{i}-dm", "dm", i, ex.differential(f, vid, float(b)), False))
-        if c["extrapolate"] and vic > 0:
+        if doubled:
             pts.append(PlannedPoint(f"b{i}-dm2", "dm2", i, ex.differential(f, 2 * vid, float(b)), False))
         if vic > 0:
             pts.append(PlannedPoint(f"b{i}-cm", "cm", i, ex.common_mode(f, vic, float(b), tied), tied))
-        if c["extrapolate"] and vic > 0:
+        if doubled:
             pts.append(PlannedPoint(f"b{i}-cm2x", "cm_2x", i, ex.common_mode(f, 2 * vic, float(b), tied), tied))
     if proc.calibration["channel_match"]:
         link = ex.common_mode(f, min(proc.drive["vic_vpk"], 4 * vid), (lo + hi) / 2, False)

@@ -21,6 +21,10 @@ from instruments.board_config import BoardConfig
 
 GRID_POINTS = 24     # log-spaced drives from vid_max/1000 to vid_max, one vectorised prediction
 BISECTIONS = 10      # then the edge bracketed to 2^-10 of its grid step (~0.03 % of the drive)
+_CACHE_SIZE = 16
+# limits already found, by the board's repr: a run plans a board several times (preflight, the plan's
+# two passes, the printed plan line, a report's recompute), and a stage board's limit costs ~1 s to find
+_limits: dict[str, float] = {}
 
 
 def _headroom_v(board: BoardConfig, amps_vpk: np.ndarray) -> np.ndarray:
@@ -33,6 +37,15 @@ def linear_drive_limit_vpk(board: BoardConfig) -> float:
     """The largest differential drive (V peak, or V DC) up to the board's ``vid_max_vpk`` at which the prediction
     keeps every device in its active region (module docstring); ``vid_max_vpk`` for a board without a
     large-signal prediction, or when no drive on the grid is inside (the board is then refused elsewhere)."""
+    key = repr(board)
+    if key not in _limits:
+        if len(_limits) >= _CACHE_SIZE:
+            _limits.pop(next(iter(_limits)))
+        _limits[key] = _find_limit_vpk(board)
+    return _limits[key]
+
+
+def _find_limit_vpk(board: BoardConfig) -> float:
     top = float(board.vid_max_vpk)
     if board.netlist is not None and board.netlist.prediction == "ngspice":
         return top

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fits_truth import fits_of, load, measure, procedure, truth, z_scores
+from fits_truth import fits_of, load, measure, procedure, truth_of, z_scores
 from instruments.sim.board import Drive, SimBoard
 from procedures.fitting.circuit_transfer import CircuitTransferModel, _NodalBackend
 
@@ -46,8 +46,7 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], Pa
 
 @pytest.fixture(scope="module")
 def true_values() -> Callable[[str], dict[str, float]]:
-    cache: dict[str, dict[str, float]] = {}
-    return lambda board: cache.setdefault(board, truth(load(board)))
+    return truth_of
 
 
 def _check(fit, true: dict[str, float]) -> None:

@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 import pytest
 
-from fits_truth import BOARDS, FREQ_BODY, closed_form_boards, fits_of, load, measure, procedure, truth, z_scores
+from fits_truth import BOARDS, FREQ_BODY, closed_form_boards, fits_of, load, measure, procedure, truth_of, z_scores
 from procedures.archive.reader import open_run
 from procedures.archive.writer import Column, RunArchive, RunDeclaration, TableSpec
 from procedures.cli.main import main
@@ -67,8 +67,7 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], Pa
 
 @pytest.fixture(scope="module")
 def true_values() -> Callable[[str], dict[str, float]]:
-    cache: dict[str, dict[str, float]] = {}
-    return lambda board: cache.setdefault(board, truth(load(board)))
+    return truth_of
 
 
 def _assert_within_3_sigma(fit, true: dict[str, float]) -> None:
@@ -167,7 +166,7 @@ def test_fit_writes_results_into_the_archive_and_keeps_it_whole(run_copy: Path, 
     np.testing.assert_allclose(fit.values, fresh.values, rtol=1e-12)
     np.testing.assert_allclose(fit.correlation, fresh.correlation, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(fit.measured["Acc"], fresh.measured["Acc"])
-    true = truth(load("bjt-source-text"))
+    true = truth_of("bjt-source-text")
     for name in fit.params:
         assert abs(fit.value(name) - true[name]) < 3 * fit.error(name), name
     rows = comparison_table(fit)
