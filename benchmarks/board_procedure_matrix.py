@@ -35,7 +35,7 @@ scaled by ``gen_amplitude_mismatch_db`` / ``gen_phase_mismatch_deg`` as ``instru
   pins' vid equals the measured ``vid_v``; ``vod_v`` is compared with the truth there, with
   ``u^2 = vod_v_u^2 + (slope vid_v_u)^2`` (slope: the true dvod/dvid at that point). ``vo1_v``, ``vo2_v`` and
   ``vic_v`` at the same truth point, their own u derived from the point's ``phasor_u`` and the link calibration
-  as the analysis derives ``vod_v_u`` (``procedures.analysis.results._dc_results``), and their true slope times
+  as the analysis derives ``vod_v_u`` (``procedures.analysis.dc_rows.dc_rows``), and their true slope times
   ``vid_v_u`` added in quadrature.
 - ``dc_summary``: ``offset_v`` = the pins' vid where the true vod = 0 (brentq on v); ``slope`` = the true
   dvod/dvid there (when the true vod does not cross 0 inside the sweep, both must be reported NaN). Neither

@@ -17,6 +17,7 @@ import numpy as np
 from models.mixed_mode import GAIN_NAMES
 from procedures.analysis.calibration import Calibration
 from procedures.analysis.crosstalk import Crosstalk, uneven_outputs
+from procedures.analysis.dc_rows import dc_rows
 from procedures.analysis.dc_transfer import dc_transfer
 from procedures.analysis.differential_gain import differential_gain, output_thd
 from procedures.analysis.frequency_gains import FrequencyGains, extrapolate_to_zero_drive, gains_at_frequency
@@ -107,7 +108,7 @@ def _sweep_results(kind: str, rows: Sequence[Row], points: Sequence[PlannedPoint
     if kind == "cm_range":
         return {"dm_gain": _drive_results(rows), "cm_gains": _level_gains(rows, points)}
     if kind == "dc_transfer":
-        out = _dc_results(rows)
+        out = dc_rows(rows)
         tr = dc_transfer(np.array([o["vid_v"] for o in out]), np.array([o["vod_v"] for o in out]))
         return {"dc": out, "dc_summary": [{"offset_v": tr.offset_v, "slope": tr.slope}]}
     raise ValueError(f"unknown procedure kind {kind!r}")
@@ -186,31 +187,6 @@ def _drive_results(rows: Sequence[Row]) -> list[dict[str, Any]]:
         ref = abs(min(out, key=lambda o: o["vid_vpk"])["Add"])
         for o in out:
             o["compression"] = abs(o["Add"]) / ref
-    return out
-
-
-def _dc_results(rows: Sequence[Row]) -> list[dict[str, Any]]:
-    """One dc row per DC point, each channel's level corrected by its DC gain relative to v1's."""
-    out = []
-    link = _by_role(rows, "link")
-    if -1 in link:
-        level = np.asarray(link[-1]["dc_v"], float)
-        rel = np.real(np.asarray(link[-1]["phasor_u"], complex)) / np.abs(level)  # u of each channel's level
-    else:
-        level, rel = np.ones(4), np.zeros(4)
-    gain = level / level[0]  # DC gain of each channel relative to v1's
-    for r in sorted((r for r in rows if r["role"] == "dc"), key=lambda r: int(r["group"])):
-        dcv = np.asarray(r["dc_v"], float) / gain
-        u = np.real(np.asarray(r["phasor_u"], complex)) / gain
-        # the calibration's own uncertainty: dcv_k = d_k L_0/L_k moves by dcv_k u(L_k)/L_k and, except
-        # for v1, by dcv_k u(L_0)/L_0 (one error shared by every point: it shifts the offset, not the slope)
-        vid_u = np.sqrt(u[0] ** 2 + u[1] ** 2 + dcv[1] ** 2 * (rel[0] ** 2 + rel[1] ** 2))
-        vod = dcv[2] - dcv[3]
-        vod_u = np.sqrt(u[2] ** 2 + u[3] ** 2 + (dcv[2] * rel[2]) ** 2 + (dcv[3] * rel[3]) ** 2
-                        + (vod * rel[0]) ** 2)
-        out.append({"vid_v": dcv[0] - dcv[1], "vid_v_u": float(vid_u),
-                    "vic_v": 0.5 * (dcv[0] + dcv[1]), "vo1_v": dcv[2], "vo2_v": dcv[3],
-                    "vod_v": vod, "vod_v_u": float(vod_u)})
     return out
 
 

@@ -133,3 +133,49 @@ def figure_bias(p: SweepPoint, channels: Mapping[str, int], x_mag: float) -> dic
             d = abs(fn(S) - fn(S0))
             out[k] = max(out[k], d if np.isfinite(d) else 0.0)
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Single-frequency drive sweeps (amplitude sweep, common-mode range): DM points alone, one link at the sweep's
+# frequency. The reported figures are the measured drive |vid| (V peak) and Add = vod/vid
+# (procedures.analysis.differential_gain), both after the link calibration.
+
+DRIVE_FIGURES = ("vid_vpk", "Re Add", "Im Add")
+
+
+def drive_figures(dm: np.ndarray, link: np.ndarray | None) -> dict[str, float]:
+    """The drive sweep's figures (:data:`DRIVE_FIGURES`) from one DM point's displayed phasors."""
+    g = link / link[0] if link is not None else np.ones(4)
+    p = dm / g
+    vid = complex(p[0] - p[1])
+    add = complex(p[2] - p[3]) / vid
+    return {"vid_vpk": abs(vid), "Re Add": add.real, "Im Add": add.imag}
+
+
+def drive_expected_u(dm: np.ndarray, dm_u: np.ndarray, link: np.ndarray | None) -> dict[str, float]:
+    """Expected standard uncertainty of every drive figure (first order, central differences over each
+    phasor quadrature moved by its expected u, as :func:`expected_u`)."""
+    var = dict.fromkeys(DRIVE_FIGURES, 0.0)
+    for i in range(4):
+        for step in (1.0, 1j):
+            h = 1e-3 * dm_u[i] * step
+            up, down = dm.copy(), dm.copy()
+            up[i] += h
+            down[i] -= h
+            fp, fm = drive_figures(up, link), drive_figures(down, link)
+            for k in DRIVE_FIGURES:
+                var[k] += ((fp[k] - fm[k]) / 2e-3) ** 2
+    return {k: float(np.sqrt(v)) for k, v in var.items()}
+
+
+def drive_figure_bias(dm: np.ndarray, link: np.ndarray | None, channels: Mapping[str, int],
+                      x_mag: float) -> dict[str, float]:
+    """Largest |bias| of every drive figure over the crosstalk's phase (as :func:`figure_bias`)."""
+    f0 = drive_figures(dm, link)
+    out = dict.fromkeys(DRIVE_FIGURES, 0.0)
+    for phase in (1.0, 1j, -1.0, -1j):
+        M = np.eye(4) + crosstalk_matrix(channels, x_mag * phase)
+        f = drive_figures(M @ dm, None if link is None else M @ link)
+        for k in DRIVE_FIGURES:
+            out[k] = max(out[k], abs(f[k] - f0[k]))
+    return out

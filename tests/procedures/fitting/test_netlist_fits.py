@@ -100,7 +100,7 @@ def _sim_vod(sim: SimBoard, vid: float, vic: float) -> float:
 
 def _link_offset_u(points: dict[str, np.ndarray], vo: tuple[float, float], vic: float, slope: float) -> float:
     """The offset's uncertainty (V) from the DC link calibration shared by every point: each channel's level
-    relative to v1's is known to ``u/level`` of the link point (procedures.analysis.results._dc_results), so at
+    relative to v1's is known to ``u/level`` of the link point (procedures.analysis.dc_rows.dc_rows), so at
     the offset (outputs at ``vo``, both inputs at ``vic``, V) it moves vod by ``hypot(vo1 r3, vo2 r4)`` and vid by
     ``vic hypot(r1, r2)``; ``slope`` is dvod/dvid there."""
     link = np.nonzero(np.asarray(points["role"]).astype(str) == "link")[0][0]
