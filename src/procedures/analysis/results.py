@@ -104,9 +104,9 @@ def _sweep_results(kind: str, rows: Sequence[Row], points: Sequence[PlannedPoint
     if kind == "frequency_sweep":
         return {"gains": _frequency_results(rows, points)}
     if kind == "amplitude_sweep":
-        return {"dm_gain": _drive_results(rows)}
+        return {"dm_gain": _drive_results(rows, points, kind)}
     if kind == "cm_range":
-        return {"dm_gain": _drive_results(rows), "cm_gains": _level_gains(rows, points)}
+        return {"dm_gain": _drive_results(rows, points, kind), "cm_gains": _level_gains(rows, points)}
     if kind == "dc_transfer":
         out = dc_rows(rows)
         tr = dc_transfer(np.array([o["vid_v"] for o in out]), np.array([o["vod_v"] for o in out]))
@@ -148,18 +148,21 @@ def _level_gains(rows: Sequence[Row], points: Sequence[PlannedPoint]) -> list[di
     extrapolated to zero drive when their doubled points were planned."""
     by_key = {p.key: p for p in points}
     mine = [p for p in points if p.sweep == "cm_range"]
-    dm, cm, link = _by_role(rows, "dm"), _by_role(rows, "cm"), _by_role(rows, "link")
+    dm, cm = _by_role(rows, "dm"), _by_role(rows, "cm")
     dm2, cm2x = _by_role(rows, "dm2"), _by_role(rows, "cm_2x")
-    if any(p.role == "link" for p in mine) and -1 not in link:
+    calibrated = _single_frequency_calibration(rows, mine)
+    if calibrated is None:
         return []  # the calibration is planned but not measured yet (an interrupted run)
+    xt, cal = calibrated
     doubled = any(p.role == "cm_2x" for p in mine)
-    cal = Calibration.from_link(*_ph(link[-1])) if -1 in link else Calibration.identity()
     out = []
     for g in sorted(set(dm) & set(cm)):
         if doubled and not (g in dm2 and g in cm2x):
             continue
-        dm_ph = extrapolate_to_zero_drive(_ph(dm[g]), _ph(dm2[g])) if doubled else _ph(dm[g])
-        cm_ph = extrapolate_to_zero_drive(_ph(cm[g]), _ph(cm2x[g]), "cm") if doubled else _ph(cm[g])
+        dm_ph = extrapolate_to_zero_drive(xt.apply(*_ph(dm[g])), xt.apply(*_ph(dm2[g]))) if doubled \
+            else xt.apply(*_ph(dm[g]))
+        cm_ph = extrapolate_to_zero_drive(xt.apply(*_ph(cm[g])), xt.apply(*_ph(cm2x[g])), "cm") if doubled \
+            else xt.apply(*_ph(cm[g]))
         fg = gains_at_frequency(float(dm[g]["frequency_hz"]), dm_ph, cm_ph, bool(cm[g]["tied"]), cal,
                                 nominal_vid_vic(by_key[dm[g]["key"]].excitation),
                                 nominal_vid_vic(by_key[cm[g]["key"]].excitation))
@@ -167,15 +170,31 @@ def _level_gains(rows: Sequence[Row], points: Sequence[PlannedPoint]) -> list[di
     return out
 
 
-def _drive_results(rows: Sequence[Row]) -> list[dict[str, Any]]:
+def _single_frequency_calibration(rows: Sequence[Row], planned: Sequence[PlannedPoint]
+                                  ) -> tuple[Crosstalk, Calibration] | None:
+    """The crosstalk and channel-match calibrations of a single-frequency sweep (group -1; the link read with
+    the crosstalk removed, as the frequency sweep's), identities where not planned; None while a planned one
+    is not measured yet (an interrupted run: no number rather than an uncalibrated one)."""
+    link, xtalk = _by_role(rows, "link"), _crosstalk_points(rows).get(-1, {})
+    if any(p.role == "link" for p in planned) and -1 not in link:
+        return None
+    if any(p.role == "xtalk" for p in planned) and len(xtalk) < 4:
+        return None
+    xt = Crosstalk.from_points(xtalk) if xtalk else Crosstalk.none()
+    return xt, Calibration.from_link(*xt.apply(*_ph(link[-1]))) if -1 in link else Calibration.identity()
+
+
+def _drive_results(rows: Sequence[Row], points: Sequence[PlannedPoint], sweep: str) -> list[dict[str, Any]]:
     """One dm_gain row per differential point (amplitude sweep or common-mode range), calibrated."""
     dm = _by_role(rows, "dm")
-    link = _by_role(rows, "link")
-    cal = Calibration.from_link(*_ph(link[-1])) if -1 in link else Calibration.identity()
+    calibrated = _single_frequency_calibration(rows, [p for p in points if p.sweep == sweep])
+    if calibrated is None:
+        return []
+    xt, cal = calibrated
     out: list[dict[str, Any]] = []
     for g in sorted(dm):
         r = dm[g]
-        p, u = cal.apply(*_ph(r))
+        p, u = cal.apply(*xt.apply(*_ph(r)))
         add, add_u = differential_gain(p, u)
         out.append({"frequency_hz": float(r["frequency_hz"]), "vid_vpk": float(abs(p[0] - p[1])),
                     "vid_vpk_nominal": float(r["vid_vpk_nominal"]),

@@ -38,6 +38,7 @@ points themselves are rows of its ``points`` table (role ``xtalk``).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +48,15 @@ from instruments.bench_config import BenchConfig, Wiring
 from instruments.board_config import BoardConfig
 from instruments.errors import ConfigError
 from procedures.config.procedure import ProcedureConfig
-from procedures.measure.crosstalk_bias import UNITS, SweepPoint, expected_u, figure_bias, node_phasors
+from procedures.measure.crosstalk_bias import (
+    UNITS,
+    SweepPoint,
+    drive_expected_u,
+    drive_figure_bias,
+    expected_u,
+    figure_bias,
+    node_phasors,
+)
 from procedures.measure.phasor_noise import expected_phasor_u
 
 BIAS_FRACTION = 0.25
@@ -55,6 +64,8 @@ SATURATION_MARGIN_V = 0.1
 REAL_SCOPE_CROSSTALK_DB = -40.0
 UNKNOWN_BENCH_CROSSTALK_DB = -70.0
 KEY = "[calibration] crosstalk"
+#: the sweeps whose AC points the crosstalk can bias (a DC transfer has none: the coupling is capacitive)
+CROSSTALK_SWEEPS = ("frequency_sweep", "amplitude_sweep", "cm_range")
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,7 @@ class Bias:
     frequency_hz: float
     bias: float
     u: float
+    sweep: str = "frequency_sweep"
 
     @property
     def ratio(self) -> float:
@@ -73,7 +85,8 @@ class Bias:
     def text(self) -> str:
         unit = UNITS.get(self.figure, "")
         fmt = (lambda v: f"{v:.2g} {unit}") if unit else (lambda v: f"{v:.2g}")
-        return (f"{self.figure} by {fmt(self.bias)} at {self.frequency_hz:.4g} Hz "
+        where = "" if self.sweep == "frequency_sweep" else f" in the {self.sweep.replace('_', ' ')}"
+        return (f"{self.figure}{where} by {fmt(self.bias)} at {self.frequency_hz:.4g} Hz "
                 f"({self.ratio:.3g} x its expected u {fmt(self.u)})")
 
 
@@ -87,6 +100,8 @@ class CalibrationDecision:
     crosstalk_source: str
     biased: tuple[Bias, ...] = field(default_factory=tuple)   # figures past BIAS_FRACTION, worst first
     largest: Bias | None = None                               # the worst figure, past the fraction or not
+    sweeps: tuple[str, ...] = ()                              # the sweeps that get it (crosstalk: any)
+    considered: tuple[str, ...] = ()                          # the procedure's sweeps that could
 
     @property
     def needed(self) -> bool:
@@ -96,14 +111,17 @@ class CalibrationDecision:
     def line(self) -> str:
         """The decision and its reason, in one line."""
         xt = f"{self.crosstalk_db:g} dB scope crosstalk ({self.crosstalk_source})"
+        on = "crosstalk calibration on"
+        if len(self.considered) > 1 and set(self.sweeps) != set(self.considered):
+            on += f" for the {' and '.join(k.replace('_', ' ') for k in self.sweeps)}"
         if self.requested is True and not self.needed:
-            return f"crosstalk calibration on: asked for by {KEY} = true (not needed at {xt})"
+            return f"{on}: asked for by {KEY} = true (not needed at {xt})"
         if self.requested is True:
-            return f"crosstalk calibration on: asked for by {KEY} = true, and needed: {self._why(xt)}"
+            return f"{on}: asked for by {KEY} = true, and needed: {self._why(xt)}"
         if self.needed:
-            return f"crosstalk calibration on (the plan's choice): {self._why(xt)}"
-        if self.requested is None and self.largest is None:
-            return "crosstalk calibration off: not a frequency sweep"
+            return f"{on} (the plan's choice): {self._why(xt)}"
+        if not self.considered:
+            return "crosstalk calibration off: a DC transfer has no AC point for scope crosstalk to bias"
         worst = f"; largest: {self.largest.text()}" if self.largest is not None else ""
         return (f"crosstalk calibration off: {xt} would bias no reported figure by more than {BIAS_FRACTION:g} of "
                 f"its expected uncertainty{worst}")
@@ -115,10 +133,10 @@ class CalibrationDecision:
 
     def as_metadata(self) -> dict[str, Any]:
         """The decision as a JSON-able dict (for the archive's metadata)."""
-        return {"crosstalk": self.crosstalk, "requested": self.requested, "crosstalk_db": self.crosstalk_db,
-                "crosstalk_source": self.crosstalk_source, "reason": self.line,
-                "biased": [{"figure": b.figure, "frequency_hz": b.frequency_hz, "bias": b.bias, "u": b.u}
-                           for b in self.biased]}
+        return {"crosstalk": self.crosstalk, "sweeps": list(self.sweeps), "requested": self.requested,
+                "crosstalk_db": self.crosstalk_db, "crosstalk_source": self.crosstalk_source, "reason": self.line,
+                "biased": [{"figure": b.figure, "sweep": b.sweep, "frequency_hz": b.frequency_hz, "bias": b.bias,
+                            "u": b.u} for b in self.biased]}
 
 
 def assumed_crosstalk(proc: ProcedureConfig, bench: BenchConfig | None) -> tuple[float, str]:
@@ -158,30 +176,91 @@ def sweep_points(proc: ProcedureConfig, board: BoardConfig) -> list[SweepPoint]:
 
 def crosstalk_biases(proc: ProcedureConfig, board: BoardConfig, crosstalk_db: float,
                      wiring: Wiring | None = None) -> list[Bias]:
-    """Every figure's worst bias over the sweep (one :class:`Bias` per figure), worst (in units of u) first."""
-    channels = (wiring or Wiring()).scope_channels()
-    x = 10.0 ** (crosstalk_db / 20.0)
+    """Every figure's worst bias over the frequency sweep (one :class:`Bias` per figure), worst (in units of
+    u) first."""
+    return _worst(((p.frequency_hz, expected_u(p), figure_bias(p, _channels(wiring), _x(crosstalk_db)))
+                   for p in sweep_points(proc, board)), "frequency_sweep")
+
+
+def drive_sweep_biases(proc: ProcedureConfig, board: BoardConfig, kind: str, crosstalk_db: float,
+                       wiring: Wiring | None = None) -> list[Bias]:
+    """Every figure's worst bias over an amplitude sweep's or a common-mode range's points, worst first.
+
+    Their DM points report the measured drive |vid| and Add (:data:`procedures.measure.crosstalk_bias.
+    DRIVE_FIGURES`), forward-modelled on the board's predicted gains at the sweep's frequency (linear: the
+    crosstalk's share of each channel does not depend on the drive's shape). A common-mode range with a CM
+    point also reports the mixed-mode gains and CMRRs per level, forward-modelled as the frequency sweep's
+    at the board's own bias (the levels move the gains, not the crosstalk's fraction of the swing)."""
+    from procedures.measure.drive_plan import amplitudes_vpk, cm_range_drives
+    from procedures.predict.gains import predicted_gains
+
+    acq = proc.acquisition_settings
+    noise = np.array([0.0, 0.0, board.noise_v_per_rthz, board.noise_v_per_rthz])
+    if kind == "amplitude_sweep":
+        f = float(proc.amplitude["frequency_hz"])
+        amps = amplitudes_vpk(proc, board)
+        link_v = min(proc.drive["vic_vpk"], 4 * min(amps))
+    else:  # as procedures.measure.plan places the links
+        vid, vic, _, _ = cm_range_drives(proc, board)
+        f, amps = float(proc.cm_range["frequency_hz"]), [vid]
+        link_v = min(proc.drive["vic_vpk"], 4 * vid)
+    h = predicted_gains(board, np.array([f])).nodal()[:, :, 0]
+    link = np.full(4, link_v, complex) if proc.calibration["channel_match"] else None
+    x, channels = _x(crosstalk_db), _channels(wiring)
+    rows = []
+    for a in amps:
+        dm = node_phasors(h, a / 2, -a / 2)
+        u = drive_expected_u(dm, expected_phasor_u(np.abs(dm), f, acq, noise), link)
+        rows.append((f, u, drive_figure_bias(dm, link, channels, x)))
+    if kind == "cm_range" and vic > 0:
+        tied = proc.drive["cm_drive"] == "tied"
+        dm, cm = node_phasors(h, vid / 2, -vid / 2), node_phasors(h, vic, vic)
+        dm_u, cm_u = expected_phasor_u(np.abs(dm), f, acq, noise), expected_phasor_u(np.abs(cm), f, acq, noise)
+        if proc.cm_range["extrapolate"]:  # (4 G(A) - G(2A))/3 of each, as the frequency sweep's DM
+            dm_u = np.sqrt(16 * dm_u**2 + (expected_phasor_u(2 * np.abs(dm), f, acq, noise) / 2) ** 2) / 3
+            cm_u = np.sqrt(16 * cm_u**2 + (expected_phasor_u(2 * np.abs(cm), f, acq, noise) / 2) ** 2) / 3
+        p = SweepPoint(f, dm, dm_u, cm, cm_u, link, tied)
+        rows.append((f, expected_u(p), figure_bias(p, channels, x)))
+    return _worst(rows, kind)
+
+
+def _x(crosstalk_db: float) -> float:
+    return float(10.0 ** (crosstalk_db / 20.0))
+
+
+def _channels(wiring: Wiring | None) -> dict[str, int]:
+    return dict((wiring or Wiring()).scope_channels())
+
+
+def _worst(rows: Iterable[tuple[float, dict[str, float], dict[str, float]]], sweep: str) -> list[Bias]:
+    """One :class:`Bias` per figure, its worst (in units of u) over ``rows`` of (frequency, u, bias)."""
     worst: dict[str, Bias] = {}
-    for p in sweep_points(proc, board):
-        u = expected_u(p)
-        for name, b in figure_bias(p, channels, x).items():
-            cand = Bias(name, p.frequency_hz, b, u[name])
+    for f, u, bias in rows:
+        for name, b in bias.items():
+            cand = Bias(name, f, b, u[name], sweep)
             if math.isfinite(u[name]) and (name not in worst or cand.ratio > worst[name].ratio):
                 worst[name] = cand
     return sorted(worst.values(), key=lambda b: -b.ratio)
 
 
 def decide(proc: ProcedureConfig, board: BoardConfig, bench: BenchConfig | None = None) -> CalibrationDecision:
-    """The crosstalk calibration ``proc`` gets on ``board`` (module docstring); a one-line
+    """The crosstalk calibration ``proc`` gets on ``board``, per sweep (module docstring); a one-line
     :class:`~instruments.errors.ConfigError` when the procedure turns it off and the board needs it."""
+    from procedures.measure.plan import sweeps_of
+
     requested = proc.calibration["crosstalk"]
     db, source = assumed_crosstalk(proc, bench)
-    if proc.kind not in ("frequency_sweep", "characterisation"):
+    kinds = tuple(k for k in sweeps_of(proc.kind) if k in CROSSTALK_SWEEPS)
+    if not kinds:
         return CalibrationDecision(False, requested, db, source)
-    biases = crosstalk_biases(proc, board, db, bench.wiring if bench is not None else None)
+    wiring = bench.wiring if bench is not None else None
+    biases = sorted((b for k in kinds for b in (crosstalk_biases(proc, board, db, wiring) if k == "frequency_sweep"
+                                                 else drive_sweep_biases(proc, board, k, db, wiring))),
+                    key=lambda b: -b.ratio)
     biased = tuple(b for b in biases if b.ratio > BIAS_FRACTION)
-    decision = CalibrationDecision(requested is not False and (requested is True or bool(biased)), requested, db,
-                                   source, biased, biases[0] if biases else None)
+    sweeps = tuple(k for k in kinds if requested is True or (requested is None and any(b.sweep == k for b in biased)))
+    decision = CalibrationDecision(bool(sweeps), requested, db, source, biased, biases[0] if biases else None,
+                                   sweeps, kinds)
     if requested is False and biased:
         names = ", ".join(dict.fromkeys(b.figure.split(" ")[-1] for b in biased))
         raise ConfigError(proc.source, KEY, f"false, but board {board.name} needs it: uncorrected, {db:g} dB scope "

@@ -8,7 +8,10 @@ results (and its fits' device laws) are valid for (:func:`procedures.predict.dri
   shipped sweep's 2-100 mV on a board whose limit is 100 mV), none below :data:`GENERATOR_MIN_VID_VPK` (when
   fewer than :data:`MIN_AMPLITUDES` remain, that many log-spaced from it to the limit), plus the board's
   ``[pass_fail] thd_drive_vpk`` when it lies inside (its THD limit is judged at that drive);
-* ``[dc] vid_start_v``/``vid_stop_v`` left out: +-the linear drive limit, at most +-:data:`DC_SPAN_V`.
+* ``[dc] vid_start_v``/``vid_stop_v`` left out: +-the linear drive limit, at most +-:data:`DC_SPAN_V`;
+* ``[cm_range] vid_vpk`` left out: :data:`CM_RANGE_VID_VPK` (the generators' smallest drive, the frequency
+  sweep's), at most ``vid_max_vpk`` (halved when the range extrapolates to zero drive: it also drives twice
+  it); ``bias_start_v``/``bias_stop_v`` left out: the board's input range less each input's swing.
 """
 
 from __future__ import annotations
@@ -51,6 +54,27 @@ def amplitudes_vpk(proc: ProcedureConfig, board: BoardConfig) -> list[float]:
     if thd_at is not None and GENERATOR_MIN_VID_VPK <= thd_at <= top:
         amps.add(float(thd_at))
     return sorted(amps)
+
+
+#: the common-mode range's DM drive, V peak, when the procedure leaves it out. Its mixed-mode gains extrapolate
+#: the drive and twice it to zero drive, ``(4 G(A) - G(2 A))/3``, which leaves the fourth-order term
+#: ``-4 c4 A^4``: a BJT pair's tanh(vid/2V_T) has c4 = 2/15 (vid/2V_T)^4 relative, 7e-4 at 10 mV and 1e-6 at
+#: 2 mV, where the run's own u is ~1e-4 (Sedra & Smith, "Microelectronic Circuits", the BJT differential pair's
+#: large-signal transfer). An active-load stage clips at ~4 mV: 2 mV and twice it stay inside.
+CM_RANGE_VID_VPK = GENERATOR_MIN_VID_VPK
+
+
+def cm_range_drives(proc: ProcedureConfig, board: BoardConfig) -> tuple[float, float, float, float]:
+    """The common-mode range's DM drive and CM drive (V peak) and its first and last input DC level (V): the
+    procedure's, else chosen (module docstring)."""
+    c = proc.cm_range
+    twice = 2.0 if c["extrapolate"] else 1.0
+    vid = float(c["vid_vpk"]) if c["vid_vpk"] is not None else min(CM_RANGE_VID_VPK, board.vid_max_vpk / twice)
+    vic = float(c["vic_vpk"])
+    half = twice * max(vid / 2, vic)  # keep each input's swing inside the board's range at the ends
+    lo = float(c["bias_start_v"]) if c["bias_start_v"] is not None else board.bias_min_v + half
+    hi = float(c["bias_stop_v"]) if c["bias_stop_v"] is not None else board.bias_max_v - half
+    return vid, vic, lo, hi
 
 
 def dc_span_v(proc: ProcedureConfig, board: BoardConfig) -> tuple[float, float]:

@@ -16,6 +16,7 @@ when the procedure turns it off for a board that needs it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,8 +26,8 @@ from instruments.board_config import BoardConfig
 from procedures.config.procedure import ProcedureConfig
 from procedures.measure import excitation as ex
 from procedures.measure.acquisition import NODES
-from procedures.measure.calibration_plan import CalibrationDecision, check_drive, decide
-from procedures.measure.drive_plan import amplitudes_vpk, dc_span_v
+from procedures.measure.calibration_plan import CROSSTALK_SWEEPS, CalibrationDecision, check_drive, decide
+from procedures.measure.drive_plan import amplitudes_vpk, cm_range_drives, dc_span_v
 
 XTALK = "xtalk-"  # probes "xtalk-vo2": the vo2 channel's probe on input 1, the other three tips grounded
 
@@ -96,18 +97,32 @@ def frequency_sweep(proc: ProcedureConfig, board: BoardConfig, crosstalk: bool |
     return _ordered(pts)
 
 
-def amplitude_sweep(proc: ProcedureConfig, board: BoardConfig) -> list[PlannedPoint]:
+def amplitude_sweep(proc: ProcedureConfig, board: BoardConfig, crosstalk: bool = False) -> list[PlannedPoint]:
     """DM at each amplitude at one frequency (the procedure's, or chosen for the board:
-    :mod:`procedures.measure.drive_plan`); groups = amplitudes (plus one link calibration, group -1)."""
+    :mod:`procedures.measure.drive_plan`); groups = amplitudes (plus the calibrations, group -1: the link
+    when ``channel_match``, the crosstalk points when ``crosstalk``)."""
     bias = proc.drive["bias_v"] if proc.drive["bias_v"] is not None else board.bias_v
     f = float(proc.amplitude["frequency_hz"])
     amps = amplitudes_vpk(proc, board)
     pts = [PlannedPoint(f"a{i}-dm", "dm", i, ex.differential(f, a, bias), False) for i, a in enumerate(amps)]
+    return _ordered(pts + _calibrations(proc, "a", f, bias, min(amps), crosstalk))
+
+
+def _calibrations(proc: ProcedureConfig, prefix: str, f: float, bias: float, small: float,
+                  crosstalk: bool) -> list[PlannedPoint]:
+    """A single-frequency sweep's calibrations at ``f``, group -1, at the input DC level ``bias``: the link
+    (every probe on input 1) when ``channel_match``, at a drive near the sweep's smallest (``small``, V peak:
+    4 x it, at most ``[drive] vic_vpk``) so the channels sit on the scales they measure on; and one crosstalk
+    point per probe when ``crosstalk``, at ``[drive] vic_vpk`` (the ratio it measures does not depend on the
+    drive, and its u falls as the drive grows)."""
+    pts = []
     if proc.calibration["channel_match"]:
-        small = min(amps)
         link = ex.common_mode(f, min(proc.drive["vic_vpk"], 4 * small), bias, False)
-        pts.append(PlannedPoint("a-link", "link", -1, link, False, "link"))
-    return _ordered(pts)
+        pts.append(PlannedPoint(f"{prefix}-link", "link", -1, link, False, "link"))
+    if crosstalk:
+        drive = ex.common_mode(f, proc.drive["vic_vpk"], bias, False)
+        pts += [PlannedPoint(f"{prefix}-xt-{n}", "xtalk", -1, drive, False, XTALK + n) for n in NODES]
+    return pts
 
 
 def dc_transfer(proc: ProcedureConfig, board: BoardConfig) -> list[PlannedPoint]:
@@ -117,30 +132,35 @@ def dc_transfer(proc: ProcedureConfig, board: BoardConfig) -> list[PlannedPoint]
     vids = np.linspace(*dc_span_v(proc, board), proc.dc["points"])
     pts = [PlannedPoint(f"d{i}", "dc", i, ex.dc_level(float(v), bias), False) for i, v in enumerate(vids)]
     if proc.calibration["channel_match"]:
-        # every probe on input 1 at the bias: the channels' DC gain ratios. A 0.4 % gain difference on two
+        # every probe on input 1 at one DC level: the channels' DC gain ratios. A 0.4 % gain difference on two
         # 2 V levels is an 8 mV error in vid, far larger than a pair's offset.
-        pts.append(PlannedPoint("d-link", "link", -1, ex.dc_level(0.0, bias), False, "link"))
+        pts.append(PlannedPoint("d-link", "link", -1, ex.dc_level(0.0, dc_link_level_v(board, bias)), False,
+                                "link"))
     return _ordered(pts)
 
 
-CM_RANGE_VID_VPK = 0.01  # V peak: the cm-range's default DM drive where the board's limits allow it
+DC_LINK_MIN_V = 0.5  # V: the smallest input level the DC link is measured at (module docstring of dc_link_level_v)
 
 
-def cm_range(proc: ProcedureConfig, board: BoardConfig) -> list[PlannedPoint]:
+def dc_link_level_v(board: BoardConfig, bias: float) -> float:
+    """The input DC level (V) of the DC transfer's link point: the bias, unless it is below
+    :data:`DC_LINK_MIN_V` in magnitude; then 90 % of the way from it to the farther end of the board's input
+    range. The link divides each channel's reading by v1's, so its level must stand well above the channels'
+    offsets and noise: a split-supply pair biased at 0 V would otherwise divide microvolts by microvolts."""
+    if abs(bias) >= DC_LINK_MIN_V:
+        return bias
+    return max((bias + 0.9 * (board.bias_max_v - bias), bias + 0.9 * (board.bias_min_v - bias)), key=abs)
+
+
+def cm_range(proc: ProcedureConfig, board: BoardConfig, crosstalk: bool = False) -> list[PlannedPoint]:
     """DM gain at each input DC level, and a small CM point at each level when ``[cm_range] vic_vpk`` > 0 (the
     mixed-mode gains and CMRRs per level: a tail source that leaves its active region shows as CMRR_se
     collapsing), each also at twice its drive when ``extrapolate`` (roles ``dm2``, ``cm_2x``); groups = levels
-    (plus one link calibration at the middle level, group -1, when ``channel_match``: without it the scope
-    channels' gain mismatch, ~0.3 %, biases every |Add|). Left out, the DM drive is
-    :data:`CM_RANGE_VID_VPK` or the most ``vid_max_vpk`` allows, and the levels span the board's input range
-    less each input's swing."""
+    (plus the calibrations at the middle level, group -1: the link when ``channel_match``, without which the
+    scope channels' gain mismatch, ~0.3 %, biases every |Add|; the crosstalk points when ``crosstalk``).
+    Drives and levels left out are chosen for the board (:func:`procedures.measure.drive_plan.cm_range_drives`)."""
     c = proc.cm_range
-    twice = 2.0 if c["extrapolate"] else 1.0
-    vid = c["vid_vpk"] if c["vid_vpk"] is not None else min(CM_RANGE_VID_VPK, board.vid_max_vpk / twice)
-    vic = c["vic_vpk"]
-    half = twice * max(vid / 2, vic)  # keep each input's swing inside the board's range at the ends
-    lo = c["bias_start_v"] if c["bias_start_v"] is not None else board.bias_min_v + half
-    hi = c["bias_stop_v"] if c["bias_stop_v"] is not None else board.bias_max_v - half
+    vid, vic, lo, hi = cm_range_drives(proc, board)
     f = float(c["frequency_hz"])
     tied = proc.drive["cm_drive"] == "tied"
     doubled = c["extrapolate"] and vic > 0
@@ -153,13 +173,10 @@ def cm_range(proc: ProcedureConfig, board: BoardConfig) -> list[PlannedPoint]:
             pts.append(PlannedPoint(f"b{i}-cm", "cm", i, ex.common_mode(f, vic, float(b), tied), tied))
         if doubled:
             pts.append(PlannedPoint(f"b{i}-cm2x", "cm_2x", i, ex.common_mode(f, 2 * vic, float(b), tied), tied))
-    if proc.calibration["channel_match"]:
-        link = ex.common_mode(f, min(proc.drive["vic_vpk"], 4 * vid), (lo + hi) / 2, False)
-        pts.append(PlannedPoint("b-link", "link", -1, link, False, "link"))
-    return _ordered(pts)
+    return _ordered(pts + _calibrations(proc, "b", f, (lo + hi) / 2, vid, crosstalk))
 
 
-PLANNERS = {
+PLANNERS: dict[str, Callable[..., list[PlannedPoint]]] = {
     "frequency_sweep": frequency_sweep,
     "amplitude_sweep": amplitude_sweep,
     "dc_transfer": dc_transfer,
@@ -195,17 +212,17 @@ def plan_with_decision(proc: ProcedureConfig, board: BoardConfig, bench: BenchCo
     """:func:`plan`, and the crosstalk calibration decision it made (with its reason, for the terminal and
     the archive). ``bench``: the bench the run is on (its scope's crosstalk and wiring; None: not known,
     :func:`procedures.measure.calibration_plan.assumed_crosstalk`)."""
-    def points_with(crosstalk: bool) -> list[PlannedPoint]:
+    def points_with(crosstalk: tuple[str, ...]) -> list[PlannedPoint]:
         kinds = sweeps_of(proc.kind)
         points = []
         for kind in kinds:
-            made = (frequency_sweep(proc, board, crosstalk) if kind == "frequency_sweep"
+            made = (PLANNERS[kind](proc, board, kind in crosstalk) if kind in CROSSTALK_SWEEPS
                     else PLANNERS[kind](proc, board))
             points += _tagged(kind, made, f"{kind}:" if len(kinds) > 1 else "")
         return _ordered(points)  # across sweeps too: a person rewires the bench as few times as possible
 
-    for p in points_with(False):  # the crosstalk points repeat the CM drives: these are all the excitations
+    for p in points_with(CROSSTALK_SWEEPS):  # every excitation the plan can choose
         ex.check_limits(p.excitation, board)
     check_drive(proc, board)
     decision = decide(proc, board, bench)
-    return points_with(decision.crosstalk), decision
+    return points_with(decision.sweeps), decision

@@ -148,12 +148,17 @@ def check_resume(resume: Path, proc: ProcedureConfig, decision: CalibrationDecis
     check_resumable(resume, proc.raw)
     with open_run(resume) as run:
         was = run.metadata.get("calibration")
-    if decision is not None and isinstance(was, dict) and bool(was.get("crosstalk")) != decision.crosstalk:
-        onoff = {True: "on", False: "off"}
+    if decision is None or not isinstance(was, dict):
+        return
+    # archives from before the per-sweep decision hold only the on/off flag
+    had = tuple(was["sweeps"]) if isinstance(was.get("sweeps"), list) else None
+    if bool(was.get("crosstalk")) != decision.crosstalk or (had is not None and set(had) != set(decision.sweeps)):
+        def said(on: bool, sweeps: tuple[str, ...] | None) -> str:
+            return ("on" + (f" for {', '.join(sweeps)}" if sweeps else "")) if on else "off"
         raise ConfigError("", f"--resume {resume}",
-                          f"the run was planned with the crosstalk calibration {onoff[bool(was.get('crosstalk'))]} "
+                          f"the run was planned with the crosstalk calibration {said(bool(was.get('crosstalk')), had)} "
                           f"({was.get('crosstalk_source', '?')}); on this bench the plan turns it "
-                          f"{onoff[decision.crosstalk]}: resume it on the bench it was started on")
+                          f"{said(decision.crosstalk, decision.sweeps)}: resume it on the bench it was started on")
 
 
 def preflight(procedure: ProcedureSource, bench: BenchSource, board: BoardSource, out: str | Path, *,
