@@ -24,7 +24,7 @@ scaled by ``gen_amplitude_mismatch_db`` / ``gen_phase_mismatch_deg`` as ``instru
   columns (docs/reference/measurement-methods.md §3.2).
 - ``dm_gain`` (amplitude sweep, common-mode range): ``SimBoard.steady_state(f, drives, (0, 1))`` of each planned
   DM point (its bias level included). ``Add`` = fundamental of vod over fundamental of the pins' vid (u per part
-  from ``Add_u``); ``vid_vpk`` = |pins' vid| (u: per-quadrature u of v1 and v2 from the point's ``phasor_u``);
+  from ``Add_u``); ``vid_vpk`` = |pins' vid| (u: its ``vid_vpk_u``);
   ``thd_out`` = sqrt(sum |vod_k|^2, k = 2..K)/|vod_1|, K the procedure's ``[acquisition] harmonics``, raised in
   quadrature by the noise floor of the K - 1 fitted harmonics (each with the per-quadrature u of vod,
   sigma_h = hypot(u_vo1, u_vo2) from ``phasor_u``): expected^2 = thd^2 + 2 (K - 1) sigma_h^2/|vod_1|^2, with
@@ -122,7 +122,8 @@ _IDEAL_COLUMNS = {"S_ideal", "CMRR_se1_ideal_db", "CMRR_se2_ideal_db", "CMRR_dif
 KNOWN_COLUMNS = {
     "gains": _GAIN_COLUMNS | _IDEAL_COLUMNS,
     "cm_gains": _GAIN_COLUMNS | _IDEAL_COLUMNS | {"bias_v"},
-    "dm_gain": {"frequency_hz", "vid_vpk", "vid_vpk_nominal", "bias_v", "Add", "Add_u", "compression", "thd_out"},
+    "dm_gain": {"frequency_hz", "vid_vpk", "vid_vpk_u", "vid_vpk_nominal", "bias_v", "Add", "Add_u", "compression",
+                "thd_out"},
     "dc": {"vid_v", "vid_v_u", "vic_v", "vo1_v", "vo2_v", "vod_v", "vod_v_u"},
     "dc_summary": {"offset_v", "slope"},
 }
@@ -373,7 +374,8 @@ def dm_checks(rows: Sequence[dict[str, Any]], pts: Sequence[PlannedPoint], point
         if pu is None:
             checks.append(Check(f"{tag}:point row", 0.0, 1.0, 0.0, exact=True))
             continue
-        checks.append(Check(f"{tag}:vid_vpk", float(r["vid_vpk"]), float(abs(vid[1])), float(math.hypot(pu[0], pu[1]))))
+        vid_u = float(r["vid_vpk_u"]) if "vid_vpk_u" in r else float(math.hypot(pu[0], pu[1]))  # older archives
+        checks.append(Check(f"{tag}:vid_vpk", float(r["vid_vpk"]), float(abs(vid[1])), vid_u))
         thd = float(r["thd_out"])
         if math.isfinite(thd):
             fund = abs(vod[1])

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+RESOLVED = 3.0  # a measured coupling is subtracted when it stands this many of its u above zero
+
 
 @dataclass(frozen=True)
 class Crosstalk:
@@ -38,7 +40,12 @@ class Crosstalk:
 
     @staticmethod
     def from_points(points: dict[int, tuple[np.ndarray, np.ndarray]]) -> Crosstalk:
-        """From the four crosstalk points ``{j: (phasors, u)}``, j the node index whose probe was driven."""
+        """From the four crosstalk points ``{j: (phasors, u)}``, j the node index whose probe was driven.
+
+        A coupling below :data:`RESOLVED` of its own u is not subtracted (its u still is propagated by
+        :meth:`apply`): it is the noise of a grounded tip, and subtracting it times a large neighbour (an
+        active load's 0.7 V output against 1 mV inputs) would add that noise as an error of the small one's
+        own size, where the truth is no coupling at all."""
         K, K_u = np.zeros((4, 4), complex), np.zeros((4, 4))
         for j, (ph, u) in points.items():
             ref = ph[j]
@@ -46,7 +53,7 @@ class Crosstalk:
                 if i != j:
                     K[i, j] = ph[i] / ref
                     K_u[i, j] = np.hypot(u[i], abs(K[i, j]) * u[j]) / abs(ref)
-        return Crosstalk(K, K_u)
+        return Crosstalk(np.where(np.abs(K) > RESOLVED * K_u, K, 0.0), K_u)
 
     def apply(self, phasors: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Phasors with the crosstalk removed; the uncertainty of K times each neighbour's swing added in

@@ -62,7 +62,7 @@ def result_tables(kind: str) -> dict[str, TableSpec]:
     if kind == "amplitude_sweep":
         return {"dm_gain": TableSpec({
             "frequency_hz": Column("float64", "Hz", "test frequency"),
-            "vid_vpk": Column("float64", "V", "measured differential input amplitude, peak"),
+            "vid_vpk": Column("float64", "V", "measured differential input amplitude, peak", uncertainty=True),
             "vid_vpk_nominal": Column("float64", "V", "nominal differential drive, peak"),
             "bias_v": Column("float64", "V", "DC level of the inputs (the generators' offset)"),
             "Add": Column("complex128", "1", "differential gain vod/vid (fundamental)", uncertainty=True),
@@ -197,6 +197,7 @@ def _drive_results(rows: Sequence[Row], points: Sequence[PlannedPoint], sweep: s
         p, u = cal.apply(*xt.apply(*_ph(r)))
         add, add_u = differential_gain(p, u)
         out.append({"frequency_hz": float(r["frequency_hz"]), "vid_vpk": float(abs(p[0] - p[1])),
+                    "vid_vpk_u": float(np.hypot(u[0], u[1])),  # per-quadrature u of v1 - v2, along it
                     "vid_vpk_nominal": float(r["vid_vpk_nominal"]),
                     "bias_v": float(r["bias_v"]),
                     "Add": add, "Add_u": add_u * (1 + 1j),

@@ -6,7 +6,13 @@ would put into each reported figure (the four gains, CMRR_se1, CMRR_se2, CMRR_di
 the run can be expected to state for it (:mod:`procedures.measure.phasor_noise`). When some bias exceeds
 :data:`BIAS_FRACTION` of its expected uncertainty the calibration is needed: a bias ``b`` (in units of u)
 moves the one-sigma coverage from 0.683 to ``Phi(1 - b) - Phi(-1 - b)``, 0.668 at b = 0.25, still inside
-the 0.68 +- 0.06 the fits are tested to (tests/procedures/fitting/test_fits_coverage.py).
+the 0.68 +- 0.06 the fits are tested to (tests/procedures/fitting/test_fits_coverage.py). An amplitude
+sweep's and a common-mode range's points go through the same forward model at their one frequency
+(:func:`drive_sweep_biases`: the measured drive |vid| and Add, and a range's per-level mixed-mode gains):
+channels 1 and 2 share a front end, so a DM drive reads ``(1 - x) vid`` on any board, several of its own u
+at -70 dB. The decision is taken per sweep (:attr:`CalibrationDecision.sweeps`): a characterisation of a
+board whose frequency sweep does not need it calibrates its amplitude sweep alone (four points at one
+frequency).
 
 ``[calibration] crosstalk`` in the procedure: left out, the plan decides; ``true``, the calibration runs
 whether needed or not; ``false`` for a board that needs it is refused in one line naming the procedure

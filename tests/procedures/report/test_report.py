@@ -84,7 +84,7 @@ def _dm_rows(cm: bool) -> list[dict[str, Any]]:
         vid = 0.01 if cm else float(x)
         comp = 1.0 - (vid / 0.052) ** 2 / 8
         add = -76.4 * comp + 0.2j
-        rows.append({"frequency_hz": 1000.0, "vid_vpk": vid * 1.001, "vid_vpk_nominal": vid,
+        rows.append({"frequency_hz": 1000.0, "vid_vpk": vid * 1.001, "vid_vpk_u": 1e-7, "vid_vpk_nominal": vid,
                      "bias_v": float(x) if cm else 2.0, "Add": add, "Add_u": 0.005 * (1 + 1j),
                      "compression": comp, "thd_out": (vid / 0.052) ** 2 / 3 + 1e-4})
     return rows
