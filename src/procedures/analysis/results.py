@@ -23,10 +23,10 @@ from procedures.analysis.differential_gain import differential_gain, output_thd
 from procedures.analysis.frequency_gains import FrequencyGains, extrapolate_to_zero_drive, gains_at_frequency
 from procedures.analysis.gain_figures import DB_FIGURES, figure_functions, single_ended
 from procedures.archive.writer import Column, RunArchive, TableSpec
-from procedures.config.procedure import ProcedureConfig
+from procedures.config.procedure import ProcedureConfig, sweeps_of
 from procedures.measure.acquisition import NODES
 from procedures.measure.excitation import nominal_vid_vic
-from procedures.measure.plan import PlannedPoint, lone_probe, sweeps_of
+from procedures.measure.plan import PlannedPoint, lone_probe
 
 Row = Mapping[str, Any]
 MODE_DIMS = ("mode_out", "mode_in")

@@ -29,6 +29,14 @@ from instruments.config_schema import (
 from instruments.errors import ConfigError
 
 KINDS = ("frequency_sweep", "amplitude_sweep", "dc_transfer", "cm_range", "characterisation")
+#: the sweeps a "characterisation" run measures, in this order, into one archive
+CHARACTERISATION = ("frequency_sweep", "amplitude_sweep", "dc_transfer")
+
+
+def sweeps_of(kind: str) -> tuple[str, ...]:
+    """The sweep kinds a procedure kind is made of."""
+    return CHARACTERISATION if kind == "characterisation" else (kind,)
+
 
 V_MAX = 100.0  # |any drive amplitude or DC level|, V: nothing on a bench for a discrete pair goes further
 VPK_MIN = 1e-6  # a drive amplitude, V peak: a thousandth of a generator's smallest (1 mVpp)

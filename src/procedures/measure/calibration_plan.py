@@ -53,7 +53,7 @@ import numpy as np
 from instruments.bench_config import BenchConfig, Wiring
 from instruments.board_config import BoardConfig
 from instruments.errors import ConfigError
-from procedures.config.procedure import ProcedureConfig
+from procedures.config.procedure import ProcedureConfig, sweeps_of
 from procedures.measure.crosstalk_bias import (
     UNITS,
     SweepPoint,
@@ -252,7 +252,6 @@ def _worst(rows: Iterable[tuple[float, dict[str, float], dict[str, float]]], swe
 def decide(proc: ProcedureConfig, board: BoardConfig, bench: BenchConfig | None = None) -> CalibrationDecision:
     """The crosstalk calibration ``proc`` gets on ``board``, per sweep (module docstring); a one-line
     :class:`~instruments.errors.ConfigError` when the procedure turns it off and the board needs it."""
-    from procedures.measure.plan import sweeps_of
 
     requested = proc.calibration["crosstalk"]
     db, source = assumed_crosstalk(proc, bench)

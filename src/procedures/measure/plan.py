@@ -23,7 +23,7 @@ import numpy as np
 
 from instruments.bench_config import BenchConfig
 from instruments.board_config import BoardConfig
-from procedures.config.procedure import ProcedureConfig
+from procedures.config.procedure import ProcedureConfig, sweeps_of
 from procedures.measure import excitation as ex
 from procedures.measure.acquisition import NODES
 from procedures.measure.calibration_plan import CROSSTALK_SWEEPS, CalibrationDecision, check_drive, decide
@@ -182,15 +182,6 @@ PLANNERS: dict[str, Callable[..., list[PlannedPoint]]] = {
     "dc_transfer": dc_transfer,
     "cm_range": cm_range,
 }
-#: the sweeps a "characterisation" run measures, in this order, into one archive
-CHARACTERISATION = ("frequency_sweep", "amplitude_sweep", "dc_transfer")
-
-
-def sweeps_of(kind: str) -> tuple[str, ...]:
-    """The sweep kinds a procedure kind is made of."""
-    return CHARACTERISATION if kind == "characterisation" else (kind,)
-
-
 def _tagged(kind: str, points: list[PlannedPoint], prefix: str) -> list[PlannedPoint]:
     from dataclasses import replace
 
