@@ -22,6 +22,13 @@ Norton tail ``I (2 + R_B/R_s)`` in parallel with ``Z_3`` to ``v_ee``. Unequal si
 arm: ``+-(I_1 - I_2) Z_1/2`` (node 1 sits higher when sink 2 pulls more), so the mismatch of the sinks is an
 input-referred offset ``(I_2 - I_1) Z_1`` (about ``Delta I R_B/2``) that a single tail source cannot have; the tail
 solve of :func:`split_tail_operating_point` puts it in exactly.
+
+Large signal: the sinks and the bridge are linear, so the star is exact at every instant of a swing, not only for
+small signals. :func:`star_pair` gives the pair on one Norton tail that the DC-transfer solvers take
+(:func:`models.dc_transfer.resistive_pair_dc`): the arm ``Z_1`` as each side's degeneration, the centre's Norton
+tail, and each arm's source folded into its device. Using ``R_B/2`` for the arm instead, as a single-tail pair
+with the same resistor, leaves out the sinks' shunt of the bridge: ``R_E/Z_s`` (1e-3 with 2 kOhm and 2 MOhm) of
+the degeneration, ``R_E/(R_E + r_e)`` of that (0.8e-3 at 50 uA a side) of the gain at every drive.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.optimize import brentq
 
+from .devices import BjtParams
 from .operating_point.budget import evaluation_budget
 from .operating_point.errors import OperatingPointError
 from .operating_point.results import PairOperatingPoint, region_warnings
@@ -111,6 +119,32 @@ class SplitSinks:
         o1 = (self.currents[1] - self.currents[0]) * z1 / 2.0
         tail = NortonTail(i_mean * (2.0 + self.bridge_r * y), math.inf if y3 == 0.0 else 1.0 / y3, self.v_ee)
         return float(arm_excess(y, self.bridge_r)), tail, (o1, -o1)
+
+
+def fold_arm_sources(pair: DiffPair, offsets: tuple[float, float]) -> DiffPair:
+    """``pair`` with a voltage source ``offsets[k]`` (V) in series with side k's emitter/source arm (positive: it
+    raises the emitter/source node by ``o_k``) folded into its device: a BJT's ``I_S e^{-o_k/V_T}`` (``V_T =
+    pair.vt``), a MOS device's ``V_th + o_k``. Exact for the input loop (Kirchhoff's voltage law: ``V_BE = V_B -
+    V_E`` is lower by ``o_k``, the same as ``I_S e^{V_BE/V_T}`` with I_S scaled, the base current with it) and for
+    a BJT's Early factor, which depends on ``V_BC`` (neither node moves); a MOS device's ``lambda V_DS`` is then
+    taken ``o_k`` off (``lambda o_k``: 2e-5 relative for 0.02/V and 1 mV)."""
+    devices = tuple(
+        d if o == 0.0 else replace(d, i_s=d.i_s * math.exp(-o / pair.vt)) if isinstance(d, BjtParams)
+        else replace(d, vth=d.vth + o)
+        for d, o in zip(pair.devices, offsets))
+    return replace(pair, devices=(devices[0], devices[1]))
+
+
+def star_pair(pair: DiffPair, sinks: SplitSinks) -> tuple[DiffPair, NortonTail]:
+    """The pair on the split tail ``sinks`` as a pair on one Norton tail, for the large-signal DC solvers (module
+    docstring; ``R_s = sinks.r_sink``, each sink's resistor): ``pair.r_degen`` (half the bridge, plus anything in
+    series before the sink's node) with the bridge's half moved to the star arm ``Z_1 = R_B/(2 + R_B/R_s) =
+    (R_B/2) || R_s``, the Norton tail ``I (2 + R_B/R_s)`` in parallel with ``Z_3 = 1/(Y_s (2 + R_B Y_s))`` at the
+    centre (``I`` the sinks' mean source current), and the sinks' mismatch as the source ``+-(I_1 - I_2) Z_1/2``
+    in each arm, folded into the devices (:func:`fold_arm_sources`). Kennelly's delta-star transform of the
+    linear sinks and bridge: exact at every input level."""
+    dz, tail, offsets = sinks.star()
+    return fold_arm_sources(replace(pair, r_degen=pair.r_degen + dz), offsets), tail
 
 
 def _resistor(r: float, v_return: float) -> Top:

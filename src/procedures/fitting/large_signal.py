@@ -16,6 +16,15 @@ two combinations of V_T, R_E and I, so of the three only two can be free (all th
 fifth-order term and uncertainties of ~50 %, measured on bjt-degenerated); the default holds R_E at the
 config's resistor value.
 
+A split tail (source text fig. 5-9: a sink at each emitter, the bridge R_B between them; :class:`SplitTailTransfer`)
+is solved through its star equivalent (:func:`models.split_tail.star_pair`): the arm ``(R_B/2) || R_s`` as each
+side's degeneration, the centre's Norton tail and the sinks' mismatch as a source in each arm, ``R_E`` standing for
+half the bridge. Fitted as a single tail with ``R_E = R_B/2`` in each emitter (as before), bjt-split-tail's
+transfer at the simulator's true values was 1.0e-3 low in gain at every drive, ten times the sweep's u(|Add|): 0.8e-3
+from the sinks' 2 MOhm shunting each 2 kOhm half bridge, 0.2e-3 from a tail current at rest 0.1 % low (the Norton
+term taken at the bridge's midpoint, 0.1 V above the star centre where that model's tail node sits). V_T came out
+0.6 % low on the simulator's noise-free steady state, 2.5 u low on average over 8 bench seeds.
+
 Every other board (active loads, the two-stage amplifier, the telescopic stage, a cascoded pair): the whole stage
 (:class:`procedures.fitting.circuit_transfer.CircuitTransferModel`) solved at each instant of the cycle, every
 device law valid in every region (no point left out), harmonic k of vod scaled by the small-signal model's
@@ -34,17 +43,22 @@ compared as ``sqrt(THD^2 + 2 (K - 1) s_h^2/|F|^2)``; points whose THD is below f
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from instruments.board_config import BoardConfig
-from models import harmonic_analysis
-from procedures.fitting.circuit_transfer import CircuitTransferModel
+from models import MosParams, harmonic_analysis, split
+from models.dc_transfer import PairDc, resistive_pair_dc
+from models.pair_circuit import DiffPair, ResistorLoads
+from models.split_tail import SplitSinks, star_pair
+from procedures.fitting.circuit_transfer import CircuitTransferModel, is_plain_pair
 from procedures.fitting.core import FitError, FitResult, choose_free, least_squares, make_result
 from procedures.fitting.drive_sweep import harmonic_sigma, select_sweep, thd_weights
-from procedures.fitting.transfer import PairTransferModel, transfer_model
+from procedures.fitting.transfer import BJT_EDGE_V, PairTransferModel, transfer_model
 
 NAME = "large_signal"
 N_SAMPLES = 256
@@ -52,6 +66,45 @@ N_HARMONICS = 15
 
 
 Model = PairTransferModel | CircuitTransferModel
+
+
+class SplitTailTransfer(PairTransferModel):
+    """:class:`~procedures.fitting.transfer.PairTransferModel` of a split-tail board (module docstring), the same
+    parameters: ``R_E`` is half the bridge, ``i_tail`` the sinks' total current at rest. Each sink's source is
+    ``(I/2)(1 -+ d/2)`` (``d = [mismatch] tail``) with ``I = i_tail - (V_mid - V_EE)/R_T`` (``V_mid`` the bridge's
+    midpoint at the operating point, ``R_T = [tail] r_ohm``: the two sinks' resistors ``2 R_T`` in parallel), in
+    parallel with ``2 R_T``; :func:`models.split_tail.star_pair` turns the sinks and the bridge ``2 R_E`` into the
+    Norton tail and the arms the DC transfer takes."""
+
+    def solve(self, v1: np.ndarray, v2: np.ndarray, p: Mapping[str, float]) -> PairDc:
+        """DC solution at pin levels ``v1, v2`` (V) for parameters ``p`` (missing names: nominal)."""
+        q = {**self.nominal, **p}
+        b = self.board
+        devs = self.devices
+        if not self.bjt:
+            k = (self.v_ov_nominal / q["v_ov"]) ** 2
+            d1, d2 = devs
+            if isinstance(d1, MosParams) and isinstance(d2, MosParams):  # always, for a MOS pair
+                devs = (replace(d1, kp=d1.kp * k), replace(d2, kp=d2.kp * k))
+        i_src = q["i_tail"] - (self.op.v_tail - b.vee_v) / b.tail_r_ohm if math.isfinite(b.tail_r_ohm) \
+            else q["i_tail"]
+        i1, i2 = split(i_src / 2.0, b.mismatch_tail)
+        sinks = SplitSinks((float(i1), float(i2)), 2.0 * b.tail_r_ohm, 2.0 * q["R_E"], b.vee_v)
+        pair, tail = star_pair(DiffPair(devs, q.get("vt", b.vt_v), r_source=b.source_r_ohm, r_degen=q["R_E"]), sinks)
+        return resistive_pair_dc(v1, v2, pair, tail, ResistorLoads(self.r_loads, v_return=b.load_return_v),
+                                 bjt_edge_v=BJT_EDGE_V)
+
+    @property
+    def kind(self) -> str:
+        return super().kind + ", split tail (star equivalent)"
+
+
+def large_signal_model(board: BoardConfig) -> Model:
+    """The model this fit uses for ``board``: :func:`~procedures.fitting.transfer.transfer_model`'s, a split tail's
+    through its star equivalent (:class:`SplitTailTransfer`)."""
+    if board.tail_kind == "split" and is_plain_pair(board):
+        return SplitTailTransfer(board)
+    return transfer_model(board)
 
 
 def _analyse(model: Model, bias: float, a: np.ndarray,
@@ -91,7 +144,7 @@ def fit_large_signal(table: Mapping[str, np.ndarray], board: BoardConfig, option
     gain_u = np.abs(np.real(np.asarray(table["Add_u"], complex)[idx]))
     thd = np.asarray(table["thd_out"], float)[idx]
     sig = harmonic_sigma(points, all_rows)
-    model = transfer_model(board)
+    model = large_signal_model(board)
     if isinstance(model, CircuitTransferModel) and "frequency_hz" in table:
         model.frequency_hz = float(np.asarray(table["frequency_hz"], float)[idx][0])
     free = choose_free(model.specs, options.get("large_signal_free"),
