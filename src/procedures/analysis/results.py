@@ -17,7 +17,7 @@ import numpy as np
 from models.mixed_mode import GAIN_NAMES
 from procedures.analysis.calibration import Calibration
 from procedures.analysis.crosstalk import Crosstalk, uneven_outputs
-from procedures.analysis.dc_rows import dc_rows
+from procedures.analysis.dc_rows import LINK_U_COLUMN, dc_rows
 from procedures.analysis.dc_transfer import dc_transfer
 from procedures.analysis.differential_gain import differential_gain, output_thd
 from procedures.analysis.frequency_gains import FrequencyGains, extrapolate_to_zero_drive, gains_at_frequency
@@ -76,6 +76,9 @@ def result_tables(kind: str) -> dict[str, TableSpec]:
             "vo1_v": Column("float64", "V", "DC level of output 1"),
             "vo2_v": Column("float64", "V", "DC level of output 2"),
             "vod_v": Column("float64", "V", "DC differential output", uncertainty=True),
+            LINK_U_COLUMN: Column("float64", "1", "relative standard uncertainty of the DC link calibration per "
+                                  "channel (v1, v2, vo1, vo2): one error shared by every row", shape=(4,),
+                                  dims=("node",)),
         }, long_name="DC transfer", signal="vod_v", axis="vid_v"),
             "dc_summary": TableSpec({
                 "offset_v": Column("float64", "V", "input-referred offset (vid at vod = 0)"),

@@ -8,38 +8,46 @@ parameters (default): ``v_os``, ``i_tail`` (with the load resistors held at the 
 Derived: the slope ``dvod/dvid`` at the offset, with its uncertainty propagated from the covariance.
 
 Weights. Both axes are measured (vid and vod come from the scope's DC levels), and near the offset the
-transfer is steep (gain ~76 for the source-text stage), so vid's uncertainty dominates there. The residuals
+transfer is steep (gain ~76 for the source-text stage), so vid's uncertainty dominates there. A point's own errors
 are weighted by the effective variance ``u_vod^2 + (F'(vid) u_vid)^2`` (Orear, "Least squares when both
 variables have uncertainties", Am. J. Phys. 50, 912 (1982)), with F' from the model at the current
-parameters. Points outside the modelled region (a saturated BJT at the ends of a wide sweep) are left out.
+parameters. Most of vid's uncertainty, though, is the link calibration's error, one error shared by every point
+(:func:`procedures.analysis.dc_rows.dc_errors`): a common shift of vid, which the offset takes up whole. So the
+residuals ``r = vod - F(vid)`` are whitened by their whole covariance ``V = diag(u_vod^2 + (F' u_vid)^2) + S S^T``,
+``S = s_vod - F' s_vid`` the residuals' change per standard deviation of each shared error (generalised least
+squares: ``chi^2 = r^T V^-1 r``, computed as the norm of ``L^-1 r`` with ``V = L L^T`` Cholesky; Cowan,
+"Statistical Data Analysis", 1998, section 7.6). The shared error then enters the offset's uncertainty once;
+weighting each point by its whole u as if independent (as this fit did) averaged it down by the number of points
+(offsets 3.5-5.6 of their stated u from the simulator's truth, chi2_red 0.2-0.6) and stated the other parameters'
+uncertainties 1.3-2 times too large. A table with the link's uncertainty per channel
+(:data:`procedures.analysis.dc_rows.LINK_U_COLUMN`) splits each point's u exactly into its own part and the shared
+one; a table without it gives only a bound on the shared part, with each point's whole u kept as its own: every
+uncertainty is then on the large side (the offset's by 1.1-1.5 times, the others' as before). Points outside the
+modelled region (a saturated BJT at the ends of a wide sweep) are left out.
 
 Every other board (active loads, the two-stage amplifier, the telescopic stage, a cascoded pair): the whole stage
 (:class:`procedures.fitting.circuit_transfer.CircuitTransferModel`, valid in every region, so every point is used),
 its zero found by secant steps from the last one with a bracketed Brent search behind them (:func:`stage_zero`; the
 zero of such a stage's vod = vo1 - vo2 can lie past the sweep's end). Its sweep spans only the stage's linear range
 (a few mV), which fixes the offset and the slope but not I_tail besides V_T (V_ov): the default frees ``v_os`` and
-``vt`` or ``v_ov``. With gains of 50-400, vid's uncertainty dominates every point's weight, and most of it is the
-link calibration's error that every point shares (procedures.analysis.results): it moves the offset alone, so it is
-added to the offset's variance (:func:`with_shared_offset`; without it the offset's uncertainty reads ~3x small,
-measured over seeds on mos-active-load). The resistive pair's fit is left as it was.
+``vt`` or ``v_ov``. Weighted as above.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from instruments.board_config import BoardConfig
 from models import DcTransferError
+from procedures.analysis.dc_rows import DcErrors, dc_errors
 from procedures.fitting.core import (
     FitError,
     FitResult,
     ParamSpec,
-    Solution,
     choose_free,
     least_squares,
     make_result,
@@ -148,34 +156,45 @@ class DcModel:
         return pair.in_region(pair.solve(vic + v / 2.0, vic - v / 2.0, p))
 
 
-def shared_vid_u(vid: np.ndarray, vic: np.ndarray, u_x: np.ndarray) -> float:
-    """The part of vid's uncertainty every point shares (V): the analysis states it as ``v_2 u_cal`` with ``u_cal``
-    the link calibration's relative uncertainty, one error for the whole sweep (procedures.analysis.results, the
-    dc rows), inside each point's ``vid_v_u``; the table does not give it apart, so ``u_cal`` is taken as the least
-    ``vid_v_u/v_2`` over the points (the bound it cannot exceed), times the median ``v_2``."""
-    v2 = np.abs(vic - vid / 2.0)
-    ok = np.isfinite(u_x) & (v2 > 0)
-    return float(np.min(u_x[ok] / v2[ok]) * np.median(v2[ok])) if np.any(ok) else 0.0
+class ResidualCovariance:
+    """The covariance (V^2) of the residuals ``vod - F(vid)`` of dc rows with errors ``errors`` (module docstring:
+    each row's own errors through the effective variance, the shared ones through ``S = s_vod - F' s_vid``), and
+    the residuals whitened by it."""
 
+    def __init__(self, errors: DcErrors) -> None:
+        self.own_x, self.own_y = errors.vid_u, errors.vod_u
+        self.shared_x, self.shared_y = errors.vid_shared, errors.vod_shared
 
-def with_shared_offset(sol: Solution, u_shared: float) -> Solution:
-    """``sol`` with ``u_shared`` (V) added in quadrature to the offset's variance. A shift common to every point's vid
-    is a shift of the transfer along vid, which the free offset takes up whole; the weighted residuals, which treat
-    each point's vid uncertainty as its own, leave it out of the covariance (Cowan, "Statistical Data Analysis",
-    section 7.6: a systematic error common to all points adds its variance to the parameter it shifts)."""
-    if "v_os" not in sol.free or not u_shared > 0:
-        return sol
-    i = sol.free.index("v_os")
-    cov = sol.covariance.copy()
-    cov[i, i] += u_shared**2
-    std = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        corr = cov / np.outer(std, std)
-    return replace(sol, covariance=cov, stderr=std, correlation=corr)
+    def matrix(self, slope: np.ndarray) -> np.ndarray:
+        """``V`` at the model's slopes ``slope`` (dvod/dvid at each row)."""
+        s = self.shared_y - slope[:, None] * self.shared_x
+        shared = s @ s.T
+        own = self.own_y**2 + (slope * self.own_x) ** 2
+        # a row whose whole u is shared would make V singular: keep a sliver of its own
+        own = np.maximum(own, 1e-12 * np.diag(shared))
+        out: np.ndarray = shared + np.diag(own)
+        return out
+
+    def total_u(self, slope: np.ndarray) -> np.ndarray:
+        """Each row's whole effective uncertainty (V): ``sqrt(V_ii)``, for plots and per-point residuals."""
+        return np.sqrt(np.diag(self.matrix(slope)))
+
+    def whiten(self, r: np.ndarray, slope: np.ndarray) -> np.ndarray:
+        """``L^-1 r`` with ``V = L L^T`` (``sum`` of its squares is ``r^T V^-1 r``); NaN where ``V`` is not positive
+        definite (a trial step where the model's slope is not finite)."""
+        from scipy.linalg import solve_triangular
+
+        try:
+            L = np.linalg.cholesky(self.matrix(slope))
+        except np.linalg.LinAlgError:
+            return np.full(r.shape, np.nan)
+        out: np.ndarray = solve_triangular(L, r, lower=True, check_finite=False)
+        return out
 
 
 def fit_dc_transfer(table: Mapping[str, np.ndarray], board: BoardConfig, options: Mapping[str, Any]) -> FitResult:
-    """Fit a ``dc`` table (vid_v, vid_v_u, vic_v, vod_v, vod_v_u, vo1_v, vo2_v)."""
+    """Fit a ``dc`` table (vid_v, vid_v_u, vic_v, vod_v, vod_v_u, vo1_v, vo2_v; with
+    :data:`procedures.analysis.dc_rows.LINK_U_COLUMN` its errors' split is exact, else bounded: module docstring)."""
     vid = np.asarray(table["vid_v"], float)
     vod = np.asarray(table["vod_v"], float)
     vic = np.asarray(table["vic_v"], float)
@@ -183,6 +202,7 @@ def fit_dc_transfer(table: Mapping[str, np.ndarray], board: BoardConfig, options
     u_y = np.asarray(table["vod_v_u"], float)
     order = np.argsort(vid)
     vid, vod, vic, u_x, u_y = vid[order], vod[order], vic[order], u_x[order], u_y[order]
+    errors = dc_errors(table).take(order)
     model = DcModel(board)
     scale: list[str] = [n for n in ("vt", "v_ov") if n in model.nominal]
     # a whole stage's short sweep (its linear range) fixes the offset and the slope, not I_tail besides
@@ -200,22 +220,19 @@ def fit_dc_transfer(table: Mapping[str, np.ndarray], board: BoardConfig, options
     if used.sum() < len(free) + 1:
         raise FitError(f"DC-transfer fit: only {int(used.sum())} points keep the devices in the modelled region; "
                        "narrow the vid sweep around the offset")
-
-    def u_eff(p: Mapping[str, float], rows: np.ndarray) -> np.ndarray:
-        return np.hypot(u_y[rows], model.slope(vid[rows], vic[rows], p) * u_x[rows])
+    cov = ResidualCovariance(errors.take(used))
 
     def residual(p: Mapping[str, float]) -> np.ndarray:
         try:
-            return (vod[used] - model.vod(vid[used], vic[used], p)) / u_eff(p, used)
+            r = vod[used] - model.vod(vid[used], vic[used], p)
+            return cov.whiten(r, model.slope(vid[used], vic[used], p))
         except (DcTransferError, FitError):  # no solution at these trial values: the minimiser steps back
             return np.full(int(used.sum()), np.nan)
 
     sol = least_squares(model.specs, free, residual, bounds=options.get("bounds") or {}, fit_name=NAME)
-    if not isinstance(model.pair, PairTransferModel):
-        sol = with_shared_offset(sol, shared_vid_u(vid[used], vic[used], u_x[used]))
     fitted = model.vod(vid, vic, sol.values)
     pred = model.vod(vid, vic, model.nominal)
-    u_all = u_eff(sol.values, np.ones_like(used))
+    u_all = ResidualCovariance(errors).total_u(model.slope(vid, vic, sol.values))
     lo, hi = vid[used].min(), vid[used].max()
     curve = np.linspace(lo, hi, 201)
     cf = model.vod(curve, model.bias, sol.values)
@@ -223,7 +240,8 @@ def fit_dc_transfer(table: Mapping[str, np.ndarray], board: BoardConfig, options
     slope = propagate(lambda p: float(model.slope(np.array([p["v_os"]]), model.bias, p)[0]), sol, model.specs)
     what = "the pair" if isinstance(model.pair, PairTransferModel) else "the whole stage"
     text = (f"exact DC transfer of {what}, {model.pair.kind}, shifted to the fitted offset; weighted by the "
-            f"effective variance of both axes")
+            f"effective variance of both axes, the link calibration's error shared by every point"
+            + ("" if errors.exact else " (bounded: the table does not split it)"))
     return make_result(
         NAME, text, model.specs, sol, x_name="vid_v", x=vid, measured={"vod_v": vod},
         measured_u={"vod_v": u_all}, fitted={"vod_v": fitted}, predicted={"vod_v": pred}, curve_x=curve,

@@ -15,9 +15,12 @@ that its zero is the free ``v_os``: ``vod = F(vid - (v_os - z(theta)); theta)`` 
 the netlist's own transfer. ``v_os`` moves no ngspice run: only the ``.param``s do, so each evaluation of the
 fit costs at most one ngspice run (the runs are cached per parameter set).
 
-Weights: the effective variance ``u_vod^2 + (F'(vid) u_vid)^2`` of both measured axes (Orear, Am. J. Phys. 50,
-912 (1982)), F' the spline's derivative at the current parameters. ngspice models the whole circuit, so every
-finite point is used (the closed-form fit leaves out points where its device laws stop holding).
+Weights, as the closed-form DC fit's (:class:`procedures.fitting.dc.ResidualCovariance`): each point's own errors
+by the effective variance ``u_vod^2 + (F'(vid) u_vid)^2`` of both measured axes (Orear, Am. J. Phys. 50, 912
+(1982)), F' the spline's derivative at the current parameters, and the link calibration's error, shared by every
+point, once (the residuals whitened by their whole covariance: it moves the offset, and is not averaged down by
+the number of points). ngspice models the whole circuit, so every finite point is used (the closed-form fit
+leaves out points where its device laws stop holding).
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 
 from instruments.board_config import BoardConfig
+from procedures.analysis.dc_rows import DcErrors, dc_errors
 from procedures.fitting.core import FitError, FitResult, ParamSpec, least_squares, make_result, propagate
+from procedures.fitting.dc import ResidualCovariance
 from procedures.fitting.identifiable import free_params, held_note
 from procedures.fitting.netlist_fit import netlist_specs
 from procedures.predict.ngspice_dc import dc_deck, run_dc, with_params
@@ -110,44 +115,45 @@ def _zero(spline: CubicSpline) -> float:
     return float(roots[np.argmin(np.abs(roots - mid))])
 
 
-def _table(table: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _table(table: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], DcErrors]:
+    """The table's columns and its errors' split (:func:`procedures.analysis.dc_rows.dc_errors`), sorted by vid."""
     cols = {"vid": "vid_v", "vod": "vod_v", "vic": "vic_v", "u_x": "vid_v_u", "u_y": "vod_v_u"}
     out = {k: np.asarray(table[c], float) for k, c in cols.items()}
     order = np.argsort(out["vid"])
-    return {k: v[order] for k, v in out.items()}
+    return {k: v[order] for k, v in out.items()}, dc_errors(table).take(order)
 
 
 def fit_netlist_dc(table: Mapping[str, np.ndarray], board: BoardConfig, options: Mapping[str, Any]) -> FitResult:
-    """Fit a ``dc`` table (vid_v, vid_v_u, vic_v, vod_v, vod_v_u) of a netlist board to ngspice (module
-    docstring). Free parameters (default): ``v_os`` and the ``[netlist] fit_params`` the sweep tells apart
+    """Fit a ``dc`` table (vid_v, vid_v_u, vic_v, vod_v, vod_v_u, vo1_v, vo2_v) of a netlist board to ngspice
+    (module docstring). Free parameters (default): ``v_os`` and the ``[netlist] fit_params`` the sweep tells apart
     (:mod:`procedures.fitting.identifiable`); ``[fit] dc_transfer_free`` chooses them instead. Derived: the
     slope dvod/dvid at the offset and the offset (V)."""
-    t = _table(table)
+    t, errors = _table(table)
     vid, vod, u_x, u_y = t["vid"], t["vod"], t["u_x"], t["u_y"]
     used = np.isfinite(vid) & np.isfinite(vod) & np.isfinite(t["vic"]) & (u_y > 0) & (u_x >= 0)
     if used.sum() < 3:
         raise FitError(f"DC-transfer fit: only {int(used.sum())} finite points")
     model = NetlistDcModel(board, float(vid[used].min()), float(vid[used].max()), int(used.sum()),
                            float(np.mean(t["vic"][used])))
-
-    def u_eff(p: Mapping[str, float]) -> np.ndarray:
-        return np.asarray(np.hypot(u_y, model.slope(vid, p) * u_x))
+    cov = ResidualCovariance(errors.take(used))
 
     def residual(p: Mapping[str, float]) -> np.ndarray:
         try:
-            return np.asarray(((vod - model.vod(vid, p)) / u_eff(p))[used])
+            return cov.whiten((vod - model.vod(vid, p))[used], model.slope(vid, p)[used])
         except NgspiceFailed:  # ngspice gave up at a trial step: the minimiser sees it as far off and steps back
             return np.full(int(used.sum()), np.nan)
 
     free, held = free_params(model.specs, options.get("dc_transfer_free"), residual, model.nominal, NAME, ["v_os"])
     sol = least_squares(model.specs, free, residual, bounds=options.get("bounds") or {}, fit_name=NAME,
                         max_nfev=200)
-    fitted, pred, u_all = model.vod(vid, sol.values), model.vod(vid, model.nominal), u_eff(sol.values)
+    fitted, pred = model.vod(vid, sol.values), model.vod(vid, model.nominal)
+    u_all = ResidualCovariance(errors).total_u(model.slope(vid, sol.values))
     curve = np.linspace(vid[used].min(), vid[used].max(), 201)
     slope = propagate(lambda p: float(model.slope(np.array([p["v_os"]]), p)[0]), sol, model.specs)
     v_os_u = float(sol.stderr[sol.free.index("v_os")]) if "v_os" in sol.free else 0.0
     text = (f"the board's netlist solved by ngspice (.dc at vic = {model.vic_v:.4g} V), its .params adjusted, "
-            "shifted to the fitted offset; weighted by the effective variance of both axes"
+            "shifted to the fitted offset; weighted by the effective variance of both axes, the link calibration's "
+            "error shared by every point" + ("" if errors.exact else " (bounded: the table does not split it)")
             + held_note(held, "DC transfer"))
     return make_result(
         NAME, text, model.specs, sol, x_name="vid_v", x=vid, measured={"vod_v": vod},

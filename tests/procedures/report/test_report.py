@@ -95,7 +95,7 @@ def _dc_rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     for v in np.linspace(-0.2, 0.2, 21):
         vod = -3.5 * math.tanh((v - 0.0007) / 0.0476)
         rows.append({"vid_v": v, "vid_v_u": 1e-4, "vic_v": 2.0, "vo1_v": 3.0 + vod / 2, "vo2_v": 3.0 - vod / 2,
-                     "vod_v": vod, "vod_v_u": 1e-4})
+                     "vod_v": vod, "vod_v_u": 1e-4, "link_u_rel": np.full(4, 2e-5)})
     return rows, [{"offset_v": 0.0007, "slope": -73.5}]
 
 
