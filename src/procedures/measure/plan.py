@@ -182,6 +182,8 @@ PLANNERS: dict[str, Callable[..., list[PlannedPoint]]] = {
     "dc_transfer": dc_transfer,
     "cm_range": cm_range,
 }
+
+
 def _tagged(kind: str, points: list[PlannedPoint], prefix: str) -> list[PlannedPoint]:
     from dataclasses import replace
 

@@ -15,11 +15,13 @@ import numpy as np
 
 from instruments.generator import FunctionGenerator
 from instruments.scope import Oscilloscope
+from instruments.waveform import Waveform
 from procedures.config.procedure import AcquisitionSettings
 from procedures.measure.acquisition import (
     NODES,
     ChannelRange,
     RangeMemory,
+    RangingError,
     Record,
     acquire_record,
     apply_range,
@@ -115,6 +117,10 @@ def acquire_point(gen: FunctionGenerator, scope: Oscilloscope, channels: dict[st
     ``settings.timeout_s`` is the operator's extra allowance per acquisition on top of the wait the record
     needs (:mod:`procedures.measure.acquisition`). The generator's outputs are left as ``exc`` set them; the
     caller's safety guard switches them off.
+
+    No clipped record is returned: ranging that cannot settle, a record clipped at ``fixed_ranges`` and a
+    repeat clipped at the range its first record settled on (the signal moved between records) raise
+    :class:`~procedures.measure.acquisition.RangingError`, one line naming the point and the nodes.
     """
     repeats, timeout_s = settings.repeats, settings.timeout_s
     apply_excitation(gen, exc)
@@ -122,15 +128,28 @@ def acquire_point(gen: FunctionGenerator, scope: Oscilloscope, channels: dict[st
         for node in NODES:
             apply_range(scope, channels[node], fixed_ranges[node])
         first = Record(acquire_record(scope, channels, timeout_s), dict(fixed_ranges))
-        first.clipped = tuple(n for n in NODES if first.waveforms[n].clipped)
+        _refuse_clipped(scope, channels, exc, first.waveforms, "at the fixed ranges it was given")
     else:
-        first = autorange(scope, channels, memory, fill=settings.fill, max_attempts=settings.max_ranging,
-                          timeout_s=timeout_s)
+        try:
+            first = autorange(scope, channels, memory, fill=settings.fill, max_attempts=settings.max_ranging,
+                              timeout_s=timeout_s)
+        except RangingError as err:
+            raise RangingError(err.instrument, f"{exc.label}: {err.message}", err.command) from err
     records = [first]
     for _ in range(repeats - 1):
         wf = acquire_record(scope, channels, timeout_s)
-        records.append(Record(wf, first.ranges, clipped=tuple(n for n in NODES if wf[n].clipped)))
+        _refuse_clipped(scope, channels, exc, wf, f"in repeat {len(records) + 1} of {repeats}, at the ranges its "
+                                                  "first record settled on (the signal moved between records)")
+        records.append(Record(wf, first.ranges))
     return Acquired(exc, records, first.ranges, first.ranging_attempts)
+
+
+def _refuse_clipped(scope: Oscilloscope, channels: dict[str, int], exc: Excitation, waveforms: dict[str, Waveform],
+                    when: str) -> None:
+    """Raise :class:`RangingError` if any node of a record clipped."""
+    clipped = [f"{n} (channel {channels[n]})" for n in NODES if waveforms[n].clipped]
+    if clipped:
+        raise RangingError(scope.label, f"{exc.label}: {', '.join(clipped)} clipped {when}")
 
 
 def analyse_point(acq: Acquired, n_harmonics: int) -> PointResult:
