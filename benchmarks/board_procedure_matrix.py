@@ -21,7 +21,8 @@ scaled by ``gen_amplitude_mismatch_db`` / ``gen_phase_mismatch_deg`` as ``instru
   ``Ad_se1 = Add/2 + Adc``, ``Acm_se1 = Acc + Acd/2``, ``Ad_se2 = -Add/2 + Adc``, ``Acm_se2 = Acc - Acd/2``
   with u from ``S_cov`` (they are linear in S); ``CMRR_se1_db = 20 log10 |Ad_se1/Acm_se1|``, ``CMRR_se2_db``
   likewise, ``CMRR_diff_db = 20 log10 |Add/Acd|``, ``Add_over_Acc_db = 20 log10 |Add/Acc|`` with their ``_u``
-  columns (docs/reference/measurement-methods.md §3.2).
+  columns (docs/reference/measurement-methods.md §3.2); a figure archived as a limit (its ``_kind``, where a
+  denominator or numerator is in the noise) passes when the truth is on its side.
 - ``dm_gain`` (amplitude sweep, common-mode range): ``SimBoard.steady_state(f, drives, (0, 1))`` of each planned
   DM point (its bias level included). ``Add`` = fundamental of vod over fundamental of the pins' vid (u per part
   from ``Add_u``); ``vid_vpk`` = |pins' vid| (u: its ``vid_vpk_u``);
@@ -116,7 +117,8 @@ FIT_OF_SWEEP = {"frequency_sweep": "small_signal", "amplitude_sweep": "large_sig
                 "dc_transfer": "dc_transfer"}
 _GAIN_COLUMNS = {"frequency_hz", "S", "S_u", "S_cov", "Ad_se1", "Acm_se1", "Ad_se2", "Acm_se2", "CMRR_se1_db",
                  "CMRR_se1_db_u", "CMRR_se2_db", "CMRR_se2_db_u", "CMRR_diff_db", "CMRR_diff_db_u",
-                 "Add_over_Acc_db", "Add_over_Acc_db_u"}
+                 "Add_over_Acc_db", "Add_over_Acc_db_u", "CMRR_se1_db_kind", "CMRR_se2_db_kind", "CMRR_diff_db_kind",
+                 "Add_over_Acc_db_kind"}
 _IDEAL_COLUMNS = {"S_ideal", "CMRR_se1_ideal_db", "CMRR_se2_ideal_db", "CMRR_diff_ideal_db", "Add_over_Acc_ideal_db"}
 #: every result column this benchmark knows: compared, used as an uncertainty, or deliberately not compared
 KNOWN_COLUMNS = {
@@ -124,7 +126,7 @@ KNOWN_COLUMNS = {
     "cm_gains": _GAIN_COLUMNS | _IDEAL_COLUMNS | {"bias_v"},
     "dm_gain": {"frequency_hz", "vid_vpk", "vid_vpk_u", "vid_vpk_nominal", "bias_v", "Add", "Add_u", "compression",
                 "thd_out"},
-    "dc": {"vid_v", "vid_v_u", "vic_v", "vo1_v", "vo2_v", "vod_v", "vod_v_u"},
+    "dc": {"vid_v", "vid_v_u", "vic_v", "vo1_v", "vo2_v", "vod_v", "vod_v_u", "link_u_rel"},
     "dc_summary": {"offset_v", "slope"},
 }
 NOT_COMPARED = ("gains, cm_gains: " + ", ".join(sorted(_IDEAL_COLUMNS)) + " (ideal-generator comparison figures, "
@@ -138,16 +140,23 @@ NOT_COMPARED = ("gains, cm_gains: " + ", ".join(sorted(_IDEAL_COLUMNS)) + " (ide
 
 @dataclass
 class Check:
-    """One quantity compared with the truth: ``z = (measured - truth)/u``; ``exact`` checks need equality."""
+    """One quantity compared with the truth: ``z = (measured - truth)/u``; ``exact`` checks need equality; a
+    ``bound`` (an archived dB figure's kind other than ``value``: ``lower_limit``, ``upper_limit``, ``none``) holds
+    (z 0) when the truth is on its side, else z is infinite; ``none`` claims nothing (z 0)."""
 
     quantity: str
     measured: float
     truth: float
     u: float
     exact: bool = False
+    bound: str = "value"
 
     @property
     def z(self) -> float:
+        if self.bound != "value":
+            holds = (self.bound == "none" or (self.bound == "lower_limit" and self.truth >= self.measured)
+                     or (self.bound == "upper_limit" and self.truth <= self.measured))
+            return 0.0 if holds else math.inf
         if self.exact:
             return 0.0 if self.measured == self.truth else math.inf
         if not self.u > 0:
@@ -304,7 +313,8 @@ def s_row_checks(tag: str, r: dict[str, Any], T: np.ndarray) -> list[Check]:
         checks += _parts(f"{tag}:{name}", complex(r[name]), complex(c @ T.reshape(-1)), math.sqrt(jr @ cov @ jr),
                          math.sqrt(ji @ cov @ ji))
     for name, value in _figures(T).items():
-        checks.append(Check(f"{tag}:{name}", float(r[name]), value, float(r[f"{name}_u"])))
+        checks.append(Check(f"{tag}:{name}", float(r[name]), value, float(r[f"{name}_u"]),
+                            bound=str(r.get(f"{name}_kind", "value"))))
     return checks
 
 

@@ -140,7 +140,9 @@ def measure(proc: Path, bench: Path, board: Path, out: Path) -> dict[str, float]
     outcome = run_procedure(proc, bench, board, out)
     g = outcome.results["gains"][0]
     vpp = vpp_figures(outcome.path)
+    # a run whose |Acd| is in its noise archives a lower limit (u NaN), counted here as a value outside 1 dB
     return {"diff": float(g["CMRR_diff_db"]), "diff_u": float(g["CMRR_diff_db_u"]),
+            "limits": float(str(g.get("CMRR_diff_db_kind", "value")) != "value"),
             "diff_ideal": float(g["CMRR_diff_ideal_db"]), "se1": float(g["CMRR_se1_db"]),
             "se1_u": float(g["CMRR_se1_db_u"]), "se1_ideal": float(g["CMRR_se1_ideal_db"]),
             "vpp_diff": vpp["diff"], "vpp_se1": vpp["se1"]}
@@ -225,14 +227,18 @@ def main(argv: list[str] | None = None) -> int:
             vpp_errs = [r["vpp_diff"] - tr["diff"] for r in runs]
             se1_errs = [r["se1"] - tr["se1"] for r in runs]
             se1_vpp_errs = [r["vpp_se1"] - tr["se1"] for r in runs]
-            z = max(abs(e) / r["diff_u"] for e, r in zip(errs, runs))
+            z = max(abs(e) / r["diff_u"] if math.isfinite(r["diff_u"]) else math.inf for e, r in zip(errs, runs))
             results.append({"true": tr["diff"], "errs": errs, "vpp_errs": vpp_errs, "se1_errs": se1_errs,
                             "se1_vpp_errs": se1_vpp_errs, "se1_true": tr["se1"],
-                            "u": statistics.mean(r["diff_u"] for r in runs),
+                            # a limit has no u: the noise-limited reach is passed there
+                            "u": statistics.mean(r["diff_u"] if math.isfinite(r["diff_u"]) else math.inf
+                                                 for r in runs),
                             "vpp": max(r["vpp_diff"] for r in runs)})
             r0 = runs[0]
             mean_diff = statistics.mean(r['diff'] for r in runs)
-            fit = f"{mean_diff:7.2f} +- {statistics.mean(r['diff_u'] for r in runs):5.2f}"
+            n_lim = int(sum(r["limits"] for r in runs))
+            fit = (f"{mean_diff:7.2f} +- {statistics.mean(r['diff_u'] for r in runs):5.2f}" if not n_lim
+                   else f"{n_lim} limit(s), >= {min(r['diff'] for r in runs):6.2f}")
             err_s = " ".join(f"{e:+.2f}" for e in errs)
             print(f"{scale:7.3g} {tr['diff']:6.1f} | {fit:>19} {err_s:>20} {z:8.1f} | "
                   f"{statistics.mean(r['vpp_diff'] for r in runs):6.1f} {max(vpp_errs, key=abs):+6.1f} | "
@@ -240,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{max(se1_vpp_errs, key=abs):+7.2f}", flush=True)
     elapsed = time.perf_counter() - t0
     print("fit: the run's CMRR_diff_db (mean over seeds) +- its reported standard uncertainty (mean); err: measured - "
-          "true per seed; max|e|/u: largest error in units of the run's own u; Vpp: CMRR from Vpp of vod, vid, vic "
+          "true per seed (a lower limit: the archive says |Acd| is in its noise); max|e|/u: largest error in "
+          "units of the run's own u; Vpp: CMRR from Vpp of vod, vid, vic "
           "formed samplewise from the archived records (mean over seeds) and its worst error; "
           "ideal: CMRR_diff_ideal_db "
           "of seed 0 (two-channel CM drive, nominal amplitudes); se1: CMRR_se1 truth, worst fit and Vpp errors")

@@ -11,18 +11,21 @@ Uncertainty: first-order propagation ``dS = (dY_m - S dX_m) P`` with ``P = X_m^H
 (docs/reference/measurement-methods.md §3.2),
 each phasor's error circular with the per-quadrature standard uncertainty its fit reported. The covariance
 of the eight real numbers of S is carried, so derived figures (CMRR in dB, single-ended gains) get their
-uncertainties through their own Jacobians, correlations included (:mod:`procedures.analysis.propagation`).
+uncertainties through their own Jacobians, correlations included (:mod:`procedures.analysis.propagation`);
+a dB figure whose numerator or denominator is not resolved is a limit, not a value
+(:func:`procedures.analysis.gain_figures.db_columns`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from models.mixed_mode import GAIN_NAMES, T_MODE
-from procedures.analysis.gain_figures import figure_functions
+from procedures.analysis.gain_figures import DB_FIGURES, db_columns, figure_functions
 from procedures.analysis.propagation import element_u, figure_u
 
 
@@ -58,13 +61,23 @@ class GainSolve:
         """Value and standard uncertainty of a real function of S (numerical Jacobian, full covariance)."""
         return figure_u(self.S, self.cov, fn)
 
+    def db_columns(self, ideal: np.ndarray | None = None) -> dict[str, Any]:
+        """The archived dB columns: value, ``_u`` and ``_kind`` of each figure, limits where a magnitude is not
+        resolved (:func:`procedures.analysis.gain_figures.db_columns`), and ``ideal``'s figures if given."""
+        return db_columns(self.S, self.cov, ideal)
+
     def figures(self) -> dict[str, tuple[float, float]]:
-        """Every reported figure with its standard uncertainty: gains (magnitude, linear), CMRRs in dB."""
+        """Every reported figure with its standard uncertainty: gains (magnitude, linear), CMRRs in dB.
+
+        A dB figure that is a limit (see :meth:`db_columns`, which says which) has the limit as its value and
+        a NaN uncertainty.
+        """
         out: dict[str, tuple[float, float]] = {}
         for name in GAIN_NAMES:
             out[f"{name}_mag"] = (abs(self.S.reshape(-1)[GAIN_NAMES.index(name)]), self.u(name))
+        cols = self.db_columns()
         for k, fn in figure_functions().items():
-            out[k] = self.derived(fn)
+            out[k] = (cols[k], cols[f"{k}_u"]) if k in DB_FIGURES else self.derived(fn)
         return out
 
 

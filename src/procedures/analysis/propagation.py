@@ -11,10 +11,16 @@ For a complex figure ``w`` with the covariance ``C_w`` of ``(Re w, Im w)``, the 
 its magnitude and phase are ``sqrt(g C_w g)`` and ``sqrt(p C_w p)`` with ``g = (Re w, Im w)/|w|`` and
 ``p = (-Im w, Re w)/|w|^2`` (:func:`polar_u`); in dB, ``u_dB = 20/ln(10) u(|w|)/|w|`` (:func:`db_u`).
 
-Two step rules for the central differences remain: the archived figures (real, in dB) step every
-component by ``1e-7`` of the largest one (:func:`figure_u`); the report's complex ratios step each
-component by ``1e-6`` of itself (:func:`ratio_u_rows`). They are kept as they were so that archived numbers
-and report figures do not move (docs/explanations/decisions/0004-mixed-mode-algebra.md).
+The central differences step the real and imaginary parts of each element of S by ``1e-6`` of that
+element's own scale, its magnitude or, where larger, its standard uncertainty (:func:`element_steps`): a
+figure such as ``20 log10 |Add/Acd|`` is curved on the scale of ``|Acd|``, not of ``|Add|``, so one step for
+every component (formerly ``1e-7`` of S's largest, about ``0.3 |Acd|`` on a board with CMRR_diff near
+130 dB) got the derivative wrong exactly where the figure is most sensitive. Truncation error is then
+``O(1e-12)`` relative and rounding ``O(1e-9)`` (docs/explanations/decisions/0015-unresolved-db-figures.md).
+
+Whether a figure is worth a value at all is decided on the magnitude of a complex quantity against its
+own noise (:func:`complex_cov`, :func:`worst_quadrature_u`); :mod:`procedures.analysis.gain_figures`
+applies that to the dB figures' numerators and denominators and to the gains in dB.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ from numpy.typing import ArrayLike
 from models.mixed_mode import S_ELEMENTS
 
 T = TypeVar("T", float, complex)
+
+STEP_REL = 1e-6
+"""Central-difference step relative to each element's own scale (:func:`element_steps`)."""
 
 
 def real_vec(S: np.ndarray) -> np.ndarray:
@@ -108,15 +117,44 @@ def _central_differences(fn: Callable[[np.ndarray], Any], x0: np.ndarray, steps:
     return out
 
 
+def element_steps(S: np.ndarray, cov: np.ndarray, rel: float = STEP_REL) -> list[float]:
+    """Central-difference steps for :func:`real_vec` of one S: ``rel`` times each element's own scale.
+
+    The scale of element ``S_ij`` is ``max(|S_ij|, u(S_ij))`` (``u``: the RMS of its two quadratures' standard
+    uncertainties), the same for its real and imaginary part so that a part near zero is not stepped by
+    next to nothing; an element that is zero with zero uncertainty takes ``1e-9`` of S's largest.
+    """
+    z = np.asarray(S).reshape(-1)
+    var = np.diagonal(cov).reshape(-1, 2).sum(axis=1) / 2
+    scale = np.maximum(np.abs(z), np.sqrt(np.clip(var, 0.0, None)))
+    floor = 1e-9 * max(float(np.max(np.abs(z))), 1e-300)
+    return [rel * float(max(s, floor)) for s in np.repeat(scale, 2)]
+
+
 def figure_u(S: np.ndarray, cov: np.ndarray, fn: Callable[[np.ndarray], float]) -> tuple[float, float]:
     """Value and standard uncertainty of a real function of one S (numerical Jacobian, full covariance).
 
-    Every component is stepped by ``1e-7`` of S's largest (the archived figures, module docstring).
+    Each component is stepped by :func:`element_steps` (module docstring).
     """
     x0 = real_vec(S)
-    h = 1e-7 * max(np.max(np.abs(x0)), 1e-30)
-    J = np.array(_central_differences(fn, x0, [h] * 8, float))
+    J = np.array(_central_differences(fn, x0, element_steps(S, cov), float))
     return float(fn(S)), float(np.sqrt(max(J @ cov @ J, 0.0)))
+
+
+def complex_cov(S: np.ndarray, cov: np.ndarray, fn: Callable[[np.ndarray], complex]) -> tuple[complex, np.ndarray]:
+    """A complex function ``w`` of one S and the 2 x 2 covariance of ``(Re w, Im w)``, ``J C J^T`` (first
+    order; exact for a function linear in S, such as a single-ended gain)."""
+    d = _central_differences(fn, real_vec(S), element_steps(S, cov), complex)
+    J = np.array([[c.real for c in d], [c.imag for c in d]])
+    return complex(fn(S)), J @ cov @ J.T
+
+
+def worst_quadrature_u(C: np.ndarray) -> float:
+    """The largest standard deviation of a complex error with the 2 x 2 covariance ``C`` in any direction,
+    ``sqrt(largest eigenvalue)``. With it, noise alone exceeds ``k`` times this in magnitude with probability
+    at most ``exp(-k^2/2)`` (``|e|^2 <= lambda_max chi^2_2``; equality for a circular error, a Rayleigh
+    magnitude)."""
+    return float(np.sqrt(max(float(np.linalg.eigvalsh(C)[-1]), 0.0)))
 
 
 def ratio_u_rows(S: np.ndarray, cov: np.ndarray, fn: Callable[[np.ndarray], complex]
@@ -124,7 +162,7 @@ def ratio_u_rows(S: np.ndarray, cov: np.ndarray, fn: Callable[[np.ndarray], comp
     """A complex function of S per row of ``S`` (n, 2, 2) with ``cov`` (n, 8, 8): its value, the standard
     uncertainty of its magnitude in dB and of its phase in degrees (NaN where the value is 0 or infinite).
 
-    Each component is stepped by ``1e-6`` of itself (the report's ratios, module docstring).
+    Each component is stepped by :func:`element_steps` (module docstring).
     """
     with np.errstate(all="ignore"):  # a zero gain (an ideal element) gives inf / NaN, which the plots skip
         n = S.shape[0]
@@ -132,13 +170,8 @@ def ratio_u_rows(S: np.ndarray, cov: np.ndarray, fn: Callable[[np.ndarray], comp
         u_db = np.full(n, np.nan)
         u_deg = np.full(n, np.nan)
         for r in range(n):
-            x0 = real_vec(S[r])
-            w = complex(fn(S[r]))
+            w, C = complex_cov(S[r], cov[r], fn)  # C: 2x2 covariance of (Re w, Im w)
             val[r] = w
-            floor = 1e-9 * max(np.max(np.abs(x0)), 1e-300)
-            d = _central_differences(fn, x0, [1e-6 * max(abs(x), floor) for x in x0], complex)
-            J = np.array([[c.real for c in d], [c.imag for c in d]])
-            C = J @ cov[r] @ J.T  # 2x2 covariance of (Re w, Im w)
             a = abs(w)
             if 0 < a < math.inf and np.all(np.isfinite(C)):
                 u_mag, u_rad = polar_u(w, C)

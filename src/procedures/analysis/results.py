@@ -21,7 +21,7 @@ from procedures.analysis.dc_rows import LINK_U_COLUMN, dc_rows
 from procedures.analysis.dc_transfer import dc_transfer
 from procedures.analysis.differential_gain import differential_gain, output_thd
 from procedures.analysis.frequency_gains import FrequencyGains, extrapolate_to_zero_drive, gains_at_frequency
-from procedures.analysis.gain_figures import DB_FIGURES, figure_functions, single_ended
+from procedures.analysis.gain_figures import DB_FIGURES, single_ended
 from procedures.archive.writer import Column, RunArchive, TableSpec
 from procedures.config.procedure import ProcedureConfig, sweeps_of
 from procedures.measure.acquisition import NODES
@@ -49,7 +49,10 @@ def result_tables(kind: str) -> dict[str, TableSpec]:
         for name in ("Ad_se1", "Acm_se1", "Ad_se2", "Acm_se2"):
             cols[name] = Column("complex128", "1", f"single-ended gain {name}")
         for name in DB_FIGURES:
-            cols[name] = Column("float64", "dB", name.replace("_db", "") + " in dB", uncertainty=True)
+            cols[name] = Column("float64", "dB", name.replace("_db", "") + " in dB (the limit, for a limit)",
+                                uncertainty=True)
+            cols[f"{name}_kind"] = Column("str", "", "value, lower_limit, upper_limit or none (a denominator or "
+                                          "numerator in the noise: docs/archive.md)")
             cols[name.replace("_db", "_ideal_db")] = Column("float64", "dB", name + " assuming an ideal generator")
         return {"gains": TableSpec(cols, long_name="mixed-mode gains versus frequency", signal="CMRR_diff_db",
                                    axis="frequency_hz", labels={"mode_out": ("d", "c"), "mode_in": ("d", "c")})}
@@ -245,11 +248,7 @@ def _gain_row(fg: FrequencyGains) -> dict[str, Any]:
     row: dict[str, Any] = {"frequency_hz": fg.frequency_hz, "S": s.S, "S_u": u * (1 + 1j),
                            "S_cov": s.cov, "S_ideal": ideal.S}
     row.update(single_ended(s.S))
-    fns = figure_functions()
-    for name in DB_FIGURES:
-        value, unc = s.derived(fns[name])
-        row[name], row[f"{name}_u"] = value, unc
-        row[name.replace("_db", "_ideal_db")] = float(fns[name](ideal.S))
+    row.update(s.db_columns(ideal.S))
     return row
 
 

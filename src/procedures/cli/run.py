@@ -47,6 +47,24 @@ def _fmt(value: float, u: float | None = None, digits: int = 4) -> str:
     return f"{value:.{digits}g} ± {u:.2g}"
 
 
+def _fmt_db(r: dict[str, Any], name: str) -> str:
+    """A row's dB figure with its uncertainty, or a limit as ``>= 92.07`` (procedures.analysis.gain_figures)."""
+    from procedures.analysis.gain_figures import format_db
+
+    return format_db(r[name], r[f"{name}_u"], str(r.get(f"{name}_kind", "value")))
+
+
+def _limits_note(rows: list[dict[str, Any]], names: tuple[str, ...]) -> list[str]:
+    """One line saying what a ``>=``/``<=`` figure is, when the rows have one."""
+    from procedures.analysis.gain_figures import LIMIT_K, VALUE
+
+    if not any(str(r.get(f"{n}_kind", VALUE)) != VALUE for r in rows for n in names):
+        return []
+    return [f">= x: a lower limit, its denominator (|Acd| for CMRR_diff) is below {LIMIT_K:g} times its noise, so no "
+            f"value with an uncertainty can be given; it uses |den| + {LIMIT_K:g} u(den) (<= x: an upper limit, the "
+            "numerator is)"]
+
+
 def summary_lines(kind: str, results: dict[str, Any]) -> list[str]:
     """A compact table of the run's results, one line per frequency / drive / level."""
     import numpy as np
@@ -63,12 +81,13 @@ def summary_lines(kind: str, results: dict[str, Any]) -> list[str]:
             S, Su = r["S"], np.real(r["S_u"])
             lines.append(f"{r['frequency_hz']:>10.4g} {_fmt(abs(S[0, 0]), Su[0, 0]):>18} "
                          f"{_fmt(abs(S[1, 1]), Su[1, 1]):>20} "
-                         f"{_fmt(r['CMRR_se1_db'], r['CMRR_se1_db_u']):>17} "
-                         f"{_fmt(r['CMRR_diff_db'], r['CMRR_diff_db_u']):>17} "
+                         f"{_fmt_db(r, 'CMRR_se1_db'):>17} "
+                         f"{_fmt_db(r, 'CMRR_diff_db'):>17} "
                          f"{r['CMRR_diff_ideal_db']:>20.4g}")
         lines.append("CMRR_se1 = |Ad_se1/Acm_se1| (single-ended, output 1); "
                      "CMRR_diff = |Add/Acd| (differential output); "
                      "ideal-gen: the same assuming the generator were perfect")
+        lines += _limits_note(results.get("gains", []), ("CMRR_se1_db", "CMRR_diff_db"))
     elif kind in ("amplitude_sweep", "cm_range") and results.get("dm_gain"):
         lines.append(f"{'vid (mVpk)':>11} {'bias (V)':>11} {'|Add|':>18} {'compression':>12} {'THD out %':>10}")
         for r in results.get("dm_gain", []):
@@ -79,11 +98,12 @@ def summary_lines(kind: str, results: dict[str, Any]) -> list[str]:
         for r in results["cm_gains"]:
             S, Su = r["S"], np.real(r["S_u"])
             lines.append(f"{r['bias_v']:>9.4g} {_fmt(abs(S[1, 1]), Su[1, 1]):>20} "
-                         f"{_fmt(r['CMRR_se1_db'], r['CMRR_se1_db_u']):>17} "
-                         f"{_fmt(r['CMRR_se2_db'], r['CMRR_se2_db_u']):>17} "
-                         f"{_fmt(r['CMRR_diff_db'], r['CMRR_diff_db_u']):>17}")
+                         f"{_fmt_db(r, 'CMRR_se1_db'):>17} "
+                         f"{_fmt_db(r, 'CMRR_se2_db'):>17} "
+                         f"{_fmt_db(r, 'CMRR_diff_db'):>17}")
         lines.append("per input DC level, from a small CM point at each: a tail source leaving its active region "
                      "shows as CMRR_se falling")
+        lines += _limits_note(results["cm_gains"], ("CMRR_se1_db", "CMRR_se2_db", "CMRR_diff_db"))
     if kind == "dc_transfer" and results.get("dc"):
         s = results.get("dc_summary", [{}])[0]
         lines.append(f"input-referred offset {s.get('offset_v', float('nan')) * 1e3:.4g} mV, "
@@ -95,7 +115,7 @@ def summary_lines(kind: str, results: dict[str, Any]) -> list[str]:
 def plan_decision_line(plan: RunPlan) -> str | None:
     """The plan's crosstalk calibration decision and its reason (procedures.measure.calibration_plan), as
     preflight made it for this bench; None for a procedure without a frequency sweep (nothing to decide)."""
-    from procedures.measure.plan import sweeps_of
+    from procedures.config.procedure import sweeps_of
 
     if "frequency_sweep" not in sweeps_of(plan.procedure.kind) or plan.calibration is None:
         return None
@@ -103,8 +123,8 @@ def plan_decision_line(plan: RunPlan) -> str | None:
 
 
 def _print_plan(plan: RunPlan) -> None:
+    from procedures.config.procedure import sweeps_of
     from procedures.measure.drive_plan import chosen_line
-    from procedures.measure.plan import sweeps_of
 
     for line in (plan_decision_line(plan), chosen_line(plan.procedure, plan.board, sweeps_of(plan.procedure.kind))):
         if line:

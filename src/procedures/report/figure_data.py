@@ -10,11 +10,20 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from models.mixed_mode import GAIN_NAMES, db, phase_deg
+from models.mixed_mode import GAIN_NAMES, phase_deg
 from procedures.analysis.dc_transfer import curve_slope, incremental_gain
 from procedures.analysis.differential_gain import p1db
-from procedures.analysis.gain_figures import CMRR_NAMES, named_cmrr_ratios, ratio_functions
-from procedures.analysis.propagation import element_u_rows, mag_u, ratio_u_rows
+from procedures.analysis.gain_figures import (
+    CMRR_NAMES,
+    DB_FIGURES,
+    VALUE,
+    db_figure,
+    db_figure_rows,
+    gain_db_rows,
+    named_cmrr_ratios,
+    ratio_functions,
+)
+from procedures.analysis.propagation import mag_u, ratio_u_rows
 from procedures.fitting.core import FitResult
 from procedures.report.context import Context, FreqData, Table
 from procedures.report.fits import fit_at, fit_label, fits_for
@@ -38,25 +47,44 @@ def freq_series(ctx: Context) -> tuple[dict[str, BodeSeries], dict[str, BodeSeri
             models[k].append(mc)
     gains = {}
     for name in ("Add", "Acc", "Acd", "Adc"):
-        z, udb, udeg = element_u_rows(fd.S, fd.cov, name)
-        gains[name] = BodeSeries(name, name, fd.f, db(z), udb, phase_deg(z), udeg, models=models[name])
+        z, mdb, udb, udeg, kind = gain_db_rows(fd.S, fd.cov, name)  # a gain in its noise: an upper limit
+        gains[name] = BodeSeries(name, name, fd.f, mdb, udb, np.where(kind == VALUE, phase_deg(z), np.nan), udeg,
+                                 models=models[name], kind=kind)
     return gains, _cmrr_series(fd, models)
 
 
 def _cmrr_series(fd: FreqData, models: dict[str, list[ModelCurve]]) -> dict[str, BodeSeries]:
-    """The CMRRs in dB as archived (computed from S for an older archive without them), their phase."""
+    """The CMRRs in dB as archived (computed from S for an older archive without them), their phase; a CMRR
+    the run could only bound is its limit, with no uncertainty and no phase (the phase of ``Add/Acd`` with
+    ``Acd`` in the noise is noise)."""
     t = fd.table
     cmrrs = {}
     for name, fn in ratio_functions().items():
-        w, udb, udeg = ratio_u_rows(fd.S, fd.cov, fn)
+        w, _, udeg = ratio_u_rows(fd.S, fd.cov, fn)
         col = f"{name}_db"
-        mag = np.asarray(t[col], float) if col in t else db(w)
-        umag = np.asarray(t[f"{col}_u"], float) if f"{col}_u" in t else udb
+        if col in t:
+            mag, umag, kind = db_figure_rows(t, col)
+        else:
+            figs = [db_figure(fd.S[i], fd.cov[i], col) for i in range(fd.f.size)]
+            mag, umag = np.array([x[0] for x in figs], float), np.array([x[1] for x in figs], float)
+            kind = np.array([x[2] for x in figs], dtype=object)
         ideal = np.asarray(t[f"{name}_ideal_db"], float) if f"{name}_ideal_db" in t else None
-        phase = np.where(np.isfinite(w), phase_deg(w), np.nan)  # no phase for an infinite ratio
-        cmrrs[name] = BodeSeries(name, CMRR_LABELS[name], fd.f, mag, umag, phase, udeg, models=models[name],
-                                 ideal_db=ideal)
+        value = kind == VALUE
+        phase = np.where(np.isfinite(w) & value, phase_deg(w), np.nan)  # none for an infinite ratio or a limit
+        cmrrs[name] = BodeSeries(name, CMRR_LABELS[name], fd.f, mag, umag, phase, np.where(value, udeg, np.nan),
+                                 models=models[name], ideal_db=ideal, kind=kind)
     return cmrrs
+
+
+def level_figures(t: Table) -> dict[str, np.ndarray]:
+    """A cm-range's ``cm_gains`` table for the CMRR-versus-level figure: ``bias_v`` and each dB figure's value,
+    ``_u`` and ``_kind`` as archived, or decided from S and its covariance for an archive without the kinds
+    (:func:`procedures.analysis.gain_figures.db_figure_rows`)."""
+    out: dict[str, np.ndarray] = {"bias_v": np.asarray(t.get("bias_v", []), float)}
+    for col in DB_FIGURES:
+        if col in t:
+            out[col], out[f"{col}_u"], out[f"{col}_kind"] = db_figure_rows(t, col)
+    return out
 
 
 def _fit_curves(ctx: Context, fit: FitResult, keys: Sequence[str], x: np.ndarray) -> dict[str, ModelCurve]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from procedures.report.context import Context, FigureFile
-from procedures.report.figure_data import amplitude_data, cm_range_data, dc_data, freq_series
+from procedures.report.figure_data import amplitude_data, cm_range_data, dc_data, freq_series, level_figures
 
 if TYPE_CHECKING:  # pragma: no cover - typing only: matplotlib loads when a figure is drawn
     from matplotlib.figure import Figure
@@ -119,7 +119,8 @@ def _sweep_figures(ctx: Context, emit: Emit) -> None:
 
         lims = ([] if ctx.board is None else [(ctx.board.bias_min_v, f"bias_min = {ctx.board.bias_min_v:g} V"),
                                               (ctx.board.bias_max_v, f"bias_max = {ctx.board.bias_max_v:g} V")])
-        emit("cmrr_vs_bias", cmrr_levels(ctx.cm_gains, title="Common-mode rejection versus input DC level",
+        emit("cmrr_vs_bias", cmrr_levels(level_figures(ctx.cm_gains),
+                                         title="Common-mode rejection versus input DC level",
                                          subtitle=ctx.subtitle, k=K_COVERAGE, limits=lims),
              "CMRR versus input common-mode level",
              "CMRR_se,1, CMRR_se,2 and CMRR_diff in dB at each DC level of both inputs (DM and CM drives "

@@ -72,6 +72,7 @@ def _freq_rows(rng: np.random.Generator) -> list[dict[str, Any]]:
                           ("CMRR_diff", abs(S[0, 0] / S[0, 1])), ("Add_over_Acc", abs(S[0, 0] / S[1, 1]))):
             row[f"{name}_db"] = 20 * math.log10(val)
             row[f"{name}_db_u"] = 0.0123 + 0.001 * i
+            row[f"{name}_db_kind"] = "value"
             row[f"{name}_ideal_db"] = 38.7 + 0.01 * i
         rows.append(row)
     return rows

@@ -44,6 +44,7 @@ def _row(f: float, S: np.ndarray) -> dict[str, Any]:
                         ("Add_over_Acc", abs(g.add / g.acc))):
         row[f"{name}_db"] = float(db(ratio))
         row[f"{name}_db_u"] = 0.001
+        row[f"{name}_db_kind"] = "value"
         row[f"{name}_ideal_db"] = float(db(ratio))
     return row
 

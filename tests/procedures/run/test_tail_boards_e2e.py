@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -43,6 +44,19 @@ def _pin_level(board: BoardConfig, gen_v: float, tied: bool) -> float:
     return float(np.real(ss.harmonics("in1")[0]))
 
 
+def _check_db(row: dict[str, Any], name: str, truth: float, where: str) -> None:
+    """An archived dB figure against the truth: a value within 3 of its standard uncertainties, a limit on the
+    truth's side of it (procedures.analysis.gain_figures: the denominator in the noise makes a lower limit)."""
+    measured, u, kind = row[name], row[f"{name}_u"], row[f"{name}_kind"]
+    what = f"{where}{name}: {measured:.3f} ± {u:.3f} dB ({kind}), truth {truth:.3f} dB"
+    if kind == "lower_limit":
+        assert truth >= measured, what
+    elif kind == "upper_limit":
+        assert truth <= measured, what
+    else:
+        assert kind == "value" and abs(measured - truth) < 3 * u, what
+
+
 def _gains(board: BoardConfig, level: float) -> MixedModeGains:
     return MixedModeGains.from_matrix(SimBoard.from_config(replace(board, bias_v=level)).small_signal_s(1e3))
 
@@ -51,8 +65,9 @@ def _gains(board: BoardConfig, level: float) -> MixedModeGains:
 def test_transistor_tail_cmrr_below_and_inside_its_compliance(tmp_path: Path, gen_v: float | None, lo_db: float,
                                                               hi_db: float) -> None:
     """CMRR_se of both outputs within 3 standard uncertainties of the truth: ~45 dB at 1.68 V (the tail saturated),
-    ~93 dB at the 2.2 V bias. The common-mode drive is 2 mV peak: at the edge R_EE changes by ~e per 26 mV of
-    level, and 20 mV would already bias the ratio by ~0.4 dB."""
+    ~93 dB at the 2.2 V bias (there Acm_se is near its noise at this drive: a lower limit that must hold). The
+    common-mode drive is 2 mV peak: at the edge R_EE changes by ~e per 26 mV of level, and 20 mV would already bias
+    the ratio by ~0.4 dB."""
     board = load_board(TRANSISTOR_TAIL)
     out = run_procedure(_procedure(tmp_path, gen_v, 0.002), BENCH, TRANSISTOR_TAIL, tmp_path / "run.h5")
     (row,) = out.results["gains"]
@@ -61,8 +76,7 @@ def test_transistor_tail_cmrr_below_and_inside_its_compliance(tmp_path: Path, ge
     for k in (1, 2):
         truth = float(db(complex(dm.ad_se(k)) / complex(cm.acm_se(k))))
         assert lo_db < truth < hi_db
-        measured, u = row[f"CMRR_se{k}_db"], row[f"CMRR_se{k}_db_u"]
-        assert abs(measured - truth) < 3 * u, f"CMRR_se{k}: {measured:.3f} ± {u:.3f} dB, truth {truth:.3f} dB"
+        _check_db(row, f"CMRR_se{k}_db", truth, "")
 
 
 def test_split_tail_board_gains_at_1khz_match_truth(tmp_path: Path) -> None:
@@ -79,8 +93,9 @@ def test_split_tail_board_gains_at_1khz_match_truth(tmp_path: Path) -> None:
 
 def test_shipped_cm_range_shows_the_transistor_tail_collapse(tmp_path: Path) -> None:
     """The shipped cm-range on the transistor tail: at every level CMRR_se of both outputs within 3 standard
-    uncertainties of the truth at the levels the DM and CM points leave the pins at (module docstring), and the
-    collapse itself: below 30 dB at the bottom level, above 80 dB from the middle of the range up."""
+    uncertainties of the truth (or a lower limit below it) at the levels the DM and CM points leave the pins at
+    (module docstring), and the collapse itself: below 30 dB at the bottom level, above 80 dB from the middle of the
+    range up."""
     board = load_board(TRANSISTOR_TAIL)
     out = run_procedure(ROOT / "configs" / "procedures" / "cm-range.toml", BENCH, TRANSISTOR_TAIL,
                         tmp_path / "run.h5")
@@ -91,6 +106,5 @@ def test_shipped_cm_range_shows_the_transistor_tail_collapse(tmp_path: Path) -> 
         dm, cm = _gains(board, _pin_level(board, level, False)), _gains(board, _pin_level(board, level, True))
         for k in (1, 2):
             truth = float(db(complex(dm.ad_se(k)) / complex(cm.acm_se(k))))
-            measured, u = row[f"CMRR_se{k}_db"], row[f"CMRR_se{k}_db_u"]
-            assert abs(measured - truth) < 3 * u, f"{level:.3f} V CMRR_se{k}: {measured:.3f} ± {u:.3f} vs {truth:.3f}"
+            _check_db(row, f"CMRR_se{k}_db", truth, f"{level:.3f} V ")
     assert rows[0]["CMRR_se1_db"] < 30 and all(r["CMRR_se1_db"] > 80 for r in rows[5:])

@@ -2,7 +2,8 @@
 
 A value with an uncertainty is printed to the uncertainty's second significant digit,
 ``65.7563 ± 0.0017 dB`` (:func:`fmt_pm`); uncertainties are standard uncertainties (k = 1) in every table,
-while the figures draw them expanded (k = 2). Magnitudes are in dB, phases in degrees.
+while the figures draw them expanded (k = 2). Magnitudes are in dB, phases in degrees. A dB figure that the
+run could only bound is printed as the limit, ``≥ 92.07`` (:func:`fmt_db_figure`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from procedures.analysis.gain_figures import LOWER_LIMIT, UPPER_LIMIT, VALUE
 from procedures.predict.si_format import eng
 
 
@@ -39,6 +41,16 @@ def fmt_pm(value: float, u: float | None, unit: str = "", *, min_dec: int = 0, d
         return f"{value:.{default_dec}f}{suffix}"
     d = _decimals(u, min_dec)
     return f"{value:.{d}f} ± {u:.{d}f}{suffix}"
+
+
+def fmt_db_figure(value: float, u: float, kind: str, unit: str = "") -> str:
+    """A dB figure of a gains table by its kind (procedures.analysis.gain_figures): a value as :func:`fmt_pm`,
+    a lower limit ``≥ 92.07``, an upper limit ``≤ 12.50``, nothing measurable ``n/a``."""
+    if kind == VALUE:
+        return fmt_pm(value, u, unit)
+    if kind in (LOWER_LIMIT, UPPER_LIMIT) and value is not None and not math.isnan(value):
+        return ("≥ " if kind == LOWER_LIMIT else "≤ ") + fmt_pm(value, None, unit, default_dec=2)
+    return "n/a"
 
 
 def _number(value: Any, spec: str, unit: str) -> str:

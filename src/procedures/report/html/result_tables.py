@@ -2,21 +2,33 @@
 the prediction and from a fit, gain and THD versus drive or input level, and the DC transfer.
 
 Values are printed with their standard uncertainty (k = 1), propagated from S's covariance
-(:mod:`procedures.analysis.propagation`); the CMRRs are the archive's own columns when it has them.
+(:mod:`procedures.analysis.propagation`); the CMRRs are the archive's own columns when it has them, and a
+CMRR whose denominator the run did not resolve is printed as the lower limit it is (``≥ 92.07``,
+:func:`procedures.analysis.gain_figures.db_figure_rows`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from models.mixed_mode import GAIN_NAMES, S_ELEMENTS, db, phase_deg
+from models.mixed_mode import GAIN_NAMES, db, phase_deg
 from procedures.analysis.differential_gain import p1db
-from procedures.analysis.gain_figures import CMRR_NAMES, named_cmrr_ratios, ratio_functions
-from procedures.analysis.propagation import db_u, element_u_rows, linear_u, mag_u, ratio_u_rows
+from procedures.analysis.gain_figures import (
+    CMRR_NAMES,
+    LIMIT_K,
+    LOWER_LIMIT,
+    UPPER_LIMIT,
+    VALUE,
+    db_figure,
+    db_figure_rows,
+    gain_db_rows,
+    named_cmrr_ratios,
+)
+from procedures.analysis.propagation import db_u, linear_u, mag_u
 from procedures.predict.si_format import eng
 from procedures.report.context import Context, FreqData, SweepPrediction, Table
 from procedures.report.fits import fit_at, fits_for
-from procedures.report.html.formatting import esc, fmt, fmt_pm, fmt_sig, pick_rows, table
+from procedures.report.html.formatting import esc, fmt, fmt_db_figure, fmt_pm, fmt_sig, pick_rows, table
 
 RATIO_LABELS = (("CMRR_se1", "CMRR_se,1 = |Ad_se,1/Acm_se,1| (dB)"),
                 ("CMRR_se2", "CMRR_se,2 = |Ad_se,2/Acm_se,2| (dB)"),
@@ -30,37 +42,67 @@ def gain_rows(fd: FreqData) -> str:
         idx = pick_rows(fd.f.size)
         head = ["quantity"] + [eng(float(x), "Hz") for x in fd.f[idx]]
         rows: list[list[str]] = []
+        kinds: set[str] = set()
         for name in ("Add", "Acc", "Acd", "Adc"):
-            z, udb, udeg = element_u_rows(fd.S[idx], fd.cov[idx], name)
-            rows.append([f"|{name}| (dB)"] + [fmt_pm(float(m), float(u)) for m, u in zip(db(z), udb)])
-            rows.append([f"phase of {name} (deg)"] + [fmt_pm(float(phase_deg(v)), float(u)) for v, u in zip(z, udeg)])
+            z, mdb, udb, udeg, kind = gain_db_rows(fd.S[idx], fd.cov[idx], name)
+            kinds.update(str(k) for k in kind)
+            rows.append([f"|{name}| (dB)"] + [fmt_db_figure(float(m), float(u), str(k))
+                                               for m, u, k in zip(mdb, udb, kind)])
+            rows.append([f"phase of {name} (deg)"] + [fmt_pm(float(phase_deg(v)), float(u)) if k == VALUE else "n/a"
+                                                       for v, u, k in zip(z, udeg, kind)])
             if name == "Add":
                 ulin = linear_u(udb, np.abs(z))
                 rows.insert(0, ["Add (V/V, magnitude)"] + [fmt_pm(float(abs(v)), float(u)) for v, u in zip(z, ulin)])
-        rows += _ratio_rows(fd, idx)
+        ratios, ratio_kinds = _ratio_rows(fd, idx)
+        rows += ratios
+        kinds |= ratio_kinds
     note = (f"<p class='note'>{len(idx)} of {fd.f.size} frequencies; value ± standard uncertainty (k = 1). "
-            "Every frequency is in the figures and in the archive's <code>gains</code> table.</p>")
+            "Every frequency is in the figures and in the archive's <code>gains</code> table."
+            f"{esc(limits_note(kinds))}</p>")
     return table(head, rows, cls="num") + note
 
 
-def _ratio_rows(fd: FreqData, idx: list[int]) -> list[list[str]]:
+def limits_note(kinds: set[str]) -> str:
+    """What a ``≥``/``≤`` figure means, when one of ``kinds`` is a limit (else nothing)."""
+    out = ""
+    if LOWER_LIMIT in kinds:
+        out += (f" ≥ x: a lower limit; the figure's denominator (|Acd| for CMRR_diff) is below {LIMIT_K:g} times its "
+                f"noise, so no value with an uncertainty can be given; the limit uses the denominator plus "
+                f"{LIMIT_K:g} u.")
+    if UPPER_LIMIT in kinds:
+        out += (f" ≤ x: an upper limit; the gain (or a CMRR's numerator) is below {LIMIT_K:g} times its noise; "
+                f"the limit uses it plus {LIMIT_K:g} u.")
+    return out
+
+
+def _figure_rows(fd: FreqData, col: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(value, u, kind)`` of a dB figure per frequency: the archive's columns, or from S and its covariance
+    for an archive without them."""
+    t = fd.table
+    if col in t:
+        return db_figure_rows(t, col)
+    out = [db_figure(fd.S[i], fd.cov[i], col) for i in range(fd.f.size)]
+    return (np.array([o[0] for o in out], float), np.array([o[1] for o in out], float),
+            np.array([o[2] for o in out], dtype=object))
+
+
+def _ratio_rows(fd: FreqData, idx: list[int]) -> tuple[list[list[str]], set[str]]:
     """The CMRRs and |Add/Acc| in dB (computed from S when the table lacks them) and their ideal-generator
-    counterparts."""
+    counterparts; with the kinds of the figures shown."""
     t = fd.table
     rows: list[list[str]] = []
+    kinds: set[str] = set()
     for name, label in RATIO_LABELS:
         col = f"{name}_db"
-        if col in t:
-            u = t.get(f"{col}_u", np.full(fd.f.size, np.nan))
-            rows.append([label] + [fmt_pm(float(t[col][i]), float(u[i])) for i in idx])
-        elif name in CMRR_NAMES:
-            w, udb, _ = ratio_u_rows(fd.S[idx], fd.cov[idx], ratio_functions()[name])
-            rows.append([label] + [fmt_pm(float(db(abs(x))), float(uu)) for x, uu in zip(w, udb)])
+        if col in t or name in CMRR_NAMES:
+            v, u, k = _figure_rows(fd, col)
+            rows.append([label] + [fmt_db_figure(float(v[i]), float(u[i]), str(k[i])) for i in idx])
+            kinds.update(str(k[i]) for i in idx)
         ideal = f"{name}_ideal_db"
         if ideal in t:
             friendly = label.split(" = ")[0].split(" (")[0]
             rows.append([f"  {friendly}, ideal-generator assumption (dB)"] + [fmt(t[ideal][i], 2) for i in idx])
-    return rows
+    return rows, kinds
 
 
 def diff_rows(ctx: Context, fd: FreqData, model: str) -> str | None:
@@ -75,21 +117,30 @@ def diff_rows(ctx: Context, fd: FreqData, model: str) -> str | None:
     for name in ("Add", "Acc", "Acd", "Adc"):
         if name not in at:
             continue
-        z = fd.S[(idx, *S_ELEMENTS[name])]
+        z, mdb, _, _, kind = gain_db_rows(fd.S[idx], fd.cov[idx], name)
         m = at[name]
         with np.errstate(divide="ignore", invalid="ignore"):
-            ddb = db(np.abs(z) / np.abs(m))
+            ddb = mdb - db(np.abs(m))
             dph = phase_deg(z / m)
-        rows.append([f"Δ|{name}| (dB)"] + [fmt(x, 3) for x in ddb])
-        rows.append([f"Δ phase {name} (deg)"] + [fmt(x, 2) for x in dph])
+        rows.append([f"Δ|{name}| (dB)"] + [_diff_cell(float(x), str(k)) for x, k in zip(ddb, kind)])
+        rows.append([f"Δ phase {name} (deg)"] + [fmt(x, 2) if k == VALUE else "n/a" for x, k in zip(dph, kind)])
     t = fd.table
     for name in CMRR_NAMES:
         col = f"{name}_db"
         if name not in at or col not in t:
             continue
-        meas = np.asarray(t[col], float)[idx]
-        rows.append([DIFF_LABELS[name]] + [fmt(x, 3) for x in meas - db(at[name])])
+        v, _, kind = db_figure_rows(t, col)
+        rows.append([DIFF_LABELS[name]] + [_diff_cell(float(d), str(k)) for d, k in zip(v[idx] - db(at[name]),
+                                                                                        kind[idx])])
     return table(head, rows, cls="num")
+
+
+def _diff_cell(d: float, kind: str) -> str:
+    """``measured - model`` of a dB figure; for a limit, the limit minus the model with its sign (a lower limit:
+    measured - model is at least that)."""
+    if kind == VALUE:
+        return fmt(d, 3)
+    return fmt_db_figure(d, float("nan"), kind)
 
 
 def _model_at(ctx: Context, fd: FreqData, model: str, idx: list[int]) -> dict[str, np.ndarray] | None:
@@ -146,13 +197,14 @@ def level_cmrr_table(t: Table) -> str:
     Su = mag_u(S, np.asarray(t["S_u"], complex)) if "S_u" in t else np.full(S.shape, np.nan)
     head = ["input DC level (V)", "|Add| (V/V)", "|Acc| (V/V)", "CMRR_se,1 (dB)", "CMRR_se,2 (dB)",
             "CMRR_diff (dB)"]
+    figs = [db_figure_rows(t, c) for c in ("CMRR_se1_db", "CMRR_se2_db", "CMRR_diff_db")]
     rows = []
     for i in range(S.shape[0]):
         rows.append([fmt(t["bias_v"][i], 3), fmt_pm(float(abs(S[i, 0, 0])), float(Su[i, 0, 0])),
                      fmt_pm(float(abs(S[i, 1, 1])), float(Su[i, 1, 1]))]
-                    + [fmt_pm(float(t[c][i]), float(t[f"{c}_u"][i]))
-                       for c in ("CMRR_se1_db", "CMRR_se2_db", "CMRR_diff_db")])
-    note = "value ± standard uncertainty (k = 1); DM and CM drives extrapolated to zero at each level."
+                    + [fmt_db_figure(float(v[i]), float(u[i]), str(k[i])) for v, u, k in figs])
+    note = ("value ± standard uncertainty (k = 1); DM and CM drives extrapolated to zero at each level."
+            + limits_note({str(x) for _, _, k in figs for x in k}))
     return table(head, rows, cls="num") + f"<p class='note'>{esc(note)}</p>"
 
 

@@ -14,11 +14,13 @@ from matplotlib.lines import Line2D
 from models.mixed_mode import phase_deg
 from procedures.report.plots.data import BodeSeries, ModelCurve
 from procedures.report.plots.style import (
+    LIMIT_MARKERS,
     MODEL_STYLES,
     RESIDUAL_MARKERS,
     align_phase,
     band,
     band_note,
+    draw_limits,
     eng_hz,
     figure_title,
     fit_ylim,
@@ -30,6 +32,7 @@ from procedures.report.plots.style import (
     plot_db,
     residual_axis,
     unwrap_deg,
+    value_mask,
     wrap_deg,
 )
 
@@ -101,17 +104,24 @@ def _panels(has_phase: bool, has_res: bool, k: float, n_res: int) -> _Panels:
 
 
 def _draw_measured(pn: _Panels, s: BodeSeries) -> _Measured:
-    """The measured magnitude (band, error bars, ideal-generator markers) and phase of one series."""
+    """The measured magnitude (band, error bars, ideal-generator markers, limits as triangles) and phase of one
+    series. The returned magnitude is NaN at a limit: it has no residual against a model."""
     f = np.asarray(s.freq_hz, float)
     order = np.argsort(f)
     f = f[order]
-    m = np.asarray(s.mag_db, float)[order]
-    um = pn.k * np.asarray(s.mag_u_db, float)[order]
+    limit = ~value_mask(s.kind, order.size)[order]
+    m_all = np.asarray(s.mag_db, float)[order]
+    m = np.where(limit, np.nan, m_all)
+    um = np.where(limit, np.nan, pn.k * np.asarray(s.mag_u_db, float)[order])
     c = s.c
     band(pn.mag, f, m - um, m + um, c)
     pn.handles.append(pn.mag.errorbar(f, m, yerr=um, fmt="o", ms=4.5, color=c, ecolor=c, elinewidth=1.0,
                                       capsize=2.5, label=f"{s.label} measured"))
     pn.mag_vals += [m - um, m + um]
+    if limit.any():
+        kind = None if s.kind is None else np.asarray(s.kind)[order]
+        pn.handles += draw_limits(pn.mag, f, m_all, kind, c, s.label)
+        pn.mag_vals.append(m_all[limit])
     if s.ideal_db is not None:
         pn.handles.append(pn.mag.plot(f, np.asarray(s.ideal_db, float)[order], "D", mfc="none", mec=c, ms=5,
                                       alpha=0.7, label=f"{s.label} ideal-generator assumption")[0])
@@ -224,10 +234,13 @@ def _overview_panel(ax: Axes, group: Sequence[BodeSeries], ylabel: str, k: float
     for s in group:
         f = np.asarray(s.freq_hz, float)
         o = np.argsort(f)
-        f, m, um = f[o], np.asarray(s.mag_db, float)[o], k * np.asarray(s.mag_u_db, float)[o]
+        f, m_all, um = f[o], np.asarray(s.mag_db, float)[o], k * np.asarray(s.mag_u_db, float)[o]
+        limit = ~value_mask(s.kind, o.size)[o]
+        m, um = np.where(limit, np.nan, m_all), np.where(limit, np.nan, um)
         band(ax, f, m - um, m + um, s.c)
         ax.errorbar(f, m, yerr=um, fmt="o-", ms=4, lw=1.0, color=s.c, capsize=2)
-        vals += [m]
+        draw_limits(ax, f, m_all, None if s.kind is None else np.asarray(s.kind)[o], s.c, s.label)
+        vals += [m_all]
         for mc in s.models:
             if mc.kind != "prediction":
                 continue
@@ -241,6 +254,10 @@ def _overview_panel(ax: Axes, group: Sequence[BodeSeries], ylabel: str, k: float
     fit_ylim(ax, vals, 6.0)
     if group:
         hs = [Line2D([], [], color=s.c, marker="o", ms=4, lw=1.0, label=s.label) for s in group]
+        kinds = {str(x) for s in group if s.kind is not None for x in np.asarray(s.kind).reshape(-1)}
+        hs += [Line2D([], [], color="0.3", ls="none", marker=marker, mfc="none", ms=6,
+                      label=f"{name.replace('_', ' ')} (not resolved)")
+               for name, marker in LIMIT_MARKERS.items() if name in kinds]
         hs += [Line2D([], [], color="0.3", marker="o", ms=4, lw=1.0, label="measured (± 2u shaded)"),
                Line2D([], [], color="0.3", label="prediction (nominal components)", **MODEL_STYLES["prediction"])]
         ax.legend(handles=hs, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3,

@@ -7,7 +7,16 @@ from collections.abc import Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
-from procedures.report.plots.style import band_note, figure_title, grid, new_figure, no_data, volts_axis
+from procedures.report.plots.style import (
+    band_note,
+    draw_limits,
+    figure_title,
+    grid,
+    new_figure,
+    no_data,
+    value_mask,
+    volts_axis,
+)
 
 SERIES = (("CMRR_se1_db", "CMRR_se,1 = |Ad_se,1/Acm_se,1|", "C0", "o"),
           ("CMRR_se2_db", "CMRR_se,2 = |Ad_se,2/Acm_se,2|", "C1", "s"),
@@ -17,7 +26,8 @@ SERIES = (("CMRR_se1_db", "CMRR_se,1 = |Ad_se,1/Acm_se,1|", "C0", "o"),
 def cmrr_levels(t: Mapping[str, np.ndarray], *, title: str, subtitle: str = "", k: float = 2.0,
                 limits: list[tuple[float, str]] | None = None) -> Figure:
     """CMRR_se1, CMRR_se2 and CMRR_diff (dB) versus the input DC level (V), each with k-expanded error bars
-    (the archive's standard uncertainties of the dB figures); dotted lines at the board's input range."""
+    (the archive's standard uncertainties of the dB figures); a figure whose ``<col>_kind`` says it is a limit
+    is a hollow triangle (``^`` lower limit) without an error bar; dotted lines at the board's input range."""
     fig = new_figure(9.0, 5.6)
     ax = fig.subplots(1, 1)
     figure_title(fig, title, subtitle)
@@ -26,10 +36,14 @@ def cmrr_levels(t: Mapping[str, np.ndarray], *, title: str, subtitle: str = "", 
     for col, label, color, marker in SERIES:
         if col not in t or not x.size:
             continue
-        y = np.asarray(t[col], float)
-        u = np.asarray(t.get(f"{col}_u", np.zeros_like(y)), float)
-        handles.append(ax.errorbar(x, y, yerr=k * u, color=color, marker=marker, ms=5, lw=1.2, capsize=3,
-                                   label=label))
+        y_all = np.asarray(t[col], float)
+        kind = np.asarray(t[f"{col}_kind"]) if f"{col}_kind" in t else None
+        limit = ~value_mask(kind, y_all.size)
+        y = np.where(limit, np.nan, y_all)
+        u = np.where(limit, np.nan, np.asarray(t.get(f"{col}_u", np.zeros_like(y)), float))
+        bars = ax.errorbar(x, y, yerr=k * u, color=color, marker=marker, ms=5, lw=1.2, capsize=3, label=label)
+        handles += [bars] if (~limit).any() else []
+        handles += draw_limits(ax, x, y_all, kind, color, label.split(" = ")[0])
     if not handles:
         no_data(ax)
     for xv, lab in limits or []:

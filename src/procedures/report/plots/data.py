@@ -38,7 +38,10 @@ class BodeSeries:
 
     ``mag_u_db`` is the standard uncertainty (k = 1) of the magnitude in dB; ``phase_u_deg`` that of the
     phase. The plot draws ``k`` times them. ``ideal_db`` is an optional comparison figure (the same quantity
-    under an ideal-generator assumption), drawn as hollow grey markers.
+    under an ideal-generator assumption), drawn as hollow grey markers. ``kind`` (a dB figure of the gains
+    table, procedures.analysis.gain_figures) says per point whether ``mag_db`` is a value (``"value"``) or a
+    ``"lower_limit"``/``"upper_limit"`` (drawn as a triangle pointing the open way, no error bar; ``"none"``:
+    not drawn); ``None``: every point a value.
     """
 
     name: str
@@ -51,6 +54,7 @@ class BodeSeries:
     models: list[ModelCurve] = field(default_factory=list)
     ideal_db: np.ndarray | None = None
     color: str | None = None
+    kind: np.ndarray | None = None
 
     @property
     def c(self) -> str:

@@ -158,6 +158,34 @@ def band_note(k: float) -> Patch:
                  if k == 2 else f"shaded / bars: measured ± {k:g}u (k = {k:g})")
 
 
+LIMIT_MARKERS = {"lower_limit": "^", "upper_limit": "v"}
+"""A limit point (a dB figure the run could only bound) is a triangle pointing the way it is open."""
+
+
+def value_mask(kind: np.ndarray | None, n: int) -> np.ndarray:
+    """Which of ``n`` points are values (not limits) by their ``kind`` (``None``: all of them)."""
+    if kind is None:
+        return np.ones(n, bool)
+    return np.asarray([str(k) == "value" for k in np.asarray(kind).reshape(-1)], bool)
+
+
+def draw_limits(ax: Axes, x: np.ndarray, y: np.ndarray, kind: np.ndarray | None, color: Any,
+                label: str) -> list[Any]:
+    """The limits among the points: a hollow triangle at each (``^`` a lower limit, ``v`` an upper one), no
+    error bar; returns the legend handles of those drawn."""
+    handles: list[Any] = []
+    if kind is None:
+        return handles
+    k = np.asarray([str(v) for v in np.asarray(kind).reshape(-1)])
+    for name, marker in LIMIT_MARKERS.items():
+        sel = (k == name) & np.isfinite(y)
+        if sel.any():
+            what = "lower" if name == "lower_limit" else "upper"
+            handles.append(ax.plot(x[sel], y[sel], ls="none", marker=marker, ms=7, mfc="none", mec=color, mew=1.4,
+                                   label=f"{label}: {what} limit (not resolved)")[0])
+    return handles
+
+
 def band(ax: Axes, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, color: str, *, log: bool = True,
          max_gap: float = 0.5, alpha: float = 0.22) -> None:
     """Shade ``lo..hi`` along sorted ``x``, only across neighbours closer than ``max_gap`` (decades if ``log``,
