@@ -112,6 +112,8 @@ def _start(devices: tuple[DeviceParams, DeviceParams], vt: float, i_tail: float)
     """Starting control voltage (V, both devices at half the tail current, mean device) and the Newton step
     limit on it (V): 2 V_T for a BJT (junction limiting, Nagel 1975), 0.1 V for a MOS device."""
     d1, d2 = devices
+    # a tail whose source has run out of compliance may give no current at rest (a start only: Newton goes on)
+    i_tail = max(i_tail, 1e-15)
     if isinstance(d1, BjtParams) and isinstance(d2, BjtParams):
         i_s = 0.5 * (d1.i_s + d2.i_s)
         return vt * math.log(i_tail / (2.0 * i_s)), 2.0 * vt

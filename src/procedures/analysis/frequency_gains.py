@@ -17,15 +17,16 @@ from procedures.analysis.gain_solve import GainSolve, solve_mixed_mode
 
 def extrapolate_to_zero_drive(p1: tuple[np.ndarray, np.ndarray], p2: tuple[np.ndarray, np.ndarray],
                               mode: str = "dm") -> tuple[np.ndarray, np.ndarray]:
-    """Zero-drive phasors from points at drive A and 2A (Richardson extrapolation), DM (``mode="dm"``, per
-    unit of the measured vid) or CM (``"cm"``, per unit of the measured vic).
+    """Zero-drive phasors from points at drive A and rA, r > 1 (Richardson extrapolation), DM (``mode="dm"``,
+    per unit of the measured vid) or CM (``"cm"``, per unit of the measured vic).
 
     A differential pair's fundamental gain falls as ``G(A) = G0 (1 - c A^2 + ...)`` (odd-order transfer;
     tanh: c = 1/(16 V_T^2), docs/reference/measurement-methods.md §5); the fundamental of any memoryless
     nonlinearity driven by a sine has no A^1 term (the even orders reach it only at A^2), so the CM gain of a
-    tail near its compliance edge falls the same way. Per unit of the measured drive, ``(4 G(A) - G(2A))/3``
-    cancels the A^2 term, leaving O(A^4). Returned at the scale of the A point (phasors x drive_A), with the
-    uncertainty ``sqrt(16 u_A^2 + u_2A^2)/3`` in those units.
+    tail near its compliance edge falls the same way. Per unit of the measured drive, ``(r^2 G(A) - G(rA))/
+    (r^2 - 1)`` with ``r = |drive_rA/drive_A|`` as measured (2 when the plan doubles the drive) cancels the A^2
+    term, leaving ``-r^2 c4 A^4``. Returned at the scale of the A point (phasors x drive_A), with the
+    uncertainty ``sqrt(r^4 u_A^2 + u_rA^2)/(r^2 - 1)`` in those units.
     """
     (a, ua), (b, ub) = p1, p2
     if mode == "dm":
@@ -33,8 +34,9 @@ def extrapolate_to_zero_drive(p1: tuple[np.ndarray, np.ndarray], p2: tuple[np.nd
     else:
         vid_a, vid_b = (a[0] + a[1]) / 2, (b[0] + b[1]) / 2
     na, nb = a / vid_a, b / vid_b
-    zero = (4 * na - nb) / 3 * vid_a
-    u = np.sqrt(16 * (ua / abs(vid_a)) ** 2 + (ub / abs(vid_b)) ** 2) / 3 * abs(vid_a)
+    w = abs(vid_b / vid_a) ** 2
+    zero = (w * na - nb) / (w - 1) * vid_a
+    u = np.sqrt(w**2 * (ua / abs(vid_a)) ** 2 + (ub / abs(vid_b)) ** 2) / (w - 1) * abs(vid_a)
     return zero, u
 
 

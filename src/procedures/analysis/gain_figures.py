@@ -32,10 +32,10 @@ CMRR_NAMES = ("CMRR_se1", "CMRR_se2", "CMRR_diff")
 DB_FIGURES = ("CMRR_se1_db", "CMRR_se2_db", "CMRR_diff_db", "Add_over_Acc_db")
 """The figures archived in dB with their uncertainty (``procedures.analysis.results``)."""
 
-LIMIT_K = 4.0
+LIMIT_K = 5.0
 """A magnitude counts as resolved when it is at least this many times its noise (the largest standard
 deviation of its complex error, :func:`procedures.analysis.propagation.worst_quadrature_u`); a limit is
-stated at this many of them. Noise alone reaches it with probability at most ``exp(-LIMIT_K^2/2)`` = 3.4e-4,
+stated at this many of them. Noise alone reaches it with probability at most ``exp(-LIMIT_K^2/2)`` = 3.7e-6,
 which bounds both the chance that an infinite CMRR is reported as a finite value and the chance that a limit
 is wrong (decision 0015, with a Monte Carlo of the whole solve)."""
 

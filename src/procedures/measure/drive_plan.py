@@ -10,8 +10,9 @@ results (and its fits' device laws) are valid for (:func:`procedures.predict.dri
   ``[pass_fail] thd_drive_vpk`` when it lies inside (its THD limit is judged at that drive);
 * ``[dc] vid_start_v``/``vid_stop_v`` left out: +-the linear drive limit, at most +-:data:`DC_SPAN_V`;
 * ``[cm_range] vid_vpk`` left out: :data:`CM_RANGE_VID_VPK` (the generators' smallest drive, the frequency
-  sweep's), at most ``vid_max_vpk`` (halved when the range extrapolates to zero drive: it also drives twice
-  it); ``bias_start_v``/``bias_stop_v`` left out: the board's input range less each input's swing.
+  sweep's), at most ``vid_max_vpk`` (halved when the range extrapolates to zero drive: it also drives up to twice
+  it, less where a level's linear drive limit is nearer: :func:`cm_range_second_drives`);
+  ``bias_start_v``/``bias_stop_v`` left out: the board's input range less each input's swing.
 """
 
 from __future__ import annotations
@@ -60,8 +61,50 @@ def amplitudes_vpk(proc: ProcedureConfig, board: BoardConfig) -> list[float]:
 #: the drive and twice it to zero drive, ``(4 G(A) - G(2 A))/3``, which leaves the fourth-order term
 #: ``-4 c4 A^4``: a BJT pair's tanh(vid/2V_T) has c4 = 2/15 (vid/2V_T)^4 relative, 7e-4 at 10 mV and 1e-6 at
 #: 2 mV, where the run's own u is ~1e-4 (Sedra & Smith, "Microelectronic Circuits", the BJT differential pair's
-#: large-signal transfer). An active-load stage clips at ~4 mV: 2 mV and twice it stay inside.
+#: large-signal transfer). An active-load stage clips at ~4 mV, less at the top of its input range: its second
+#: drive is kept inside the limit at each level (:func:`cm_range_second_drives`).
 CM_RANGE_VID_VPK = GENERATOR_MIN_VID_VPK
+#: the second DM drive of a common-mode range's level stays below this fraction of the level's linear drive limit
+#: (near the limit the higher orders of an active-load stage's compression are as large as the fourth)
+SECOND_DRIVE_FILL = 0.85
+#: and is at least this many times the first: closer, the extrapolation's noise gain sqrt(r^4 + 1)/(r^2 - 1)
+#: passes 3.6 (1.37 at r = 2)
+SECOND_DRIVE_MIN_RATIO = 1.25
+#: levels at which a common-mode range's linear drive limit is predicted (linear in between): ~1 s each on a
+#: stage board
+LIMIT_LEVELS = 11
+
+
+def _limit_or_inf(board: BoardConfig) -> float:
+    """The board's linear drive limit (V peak), infinite where the prediction has no operating point there (a
+    level past a tail's compliance): the second drive is then twice the first, as without a prediction."""
+    from models import DcTransferError, OperatingPointError
+    from procedures.predict.drive_range import linear_drive_limit_vpk
+
+    try:
+        return linear_drive_limit_vpk(board)
+    except (DcTransferError, OperatingPointError, ArithmeticError, ValueError):
+        return float("inf")
+
+
+def cm_range_second_drives(board: BoardConfig, vid_vpk: float, levels: np.ndarray) -> np.ndarray:
+    """The second DM drive (V peak) at each input DC level of a common-mode range that extrapolates to zero drive:
+    twice ``vid_vpk``, or less where that passes :data:`SECOND_DRIVE_FILL` of the level's linear drive limit
+    (:func:`procedures.predict.drive_range.linear_drive_limit_vpk` of the board biased there), never below
+    :data:`SECOND_DRIVE_MIN_RATIO` times ``vid_vpk``. Richardson's extrapolation takes any ratio r of the two
+    measured drives, ``(r^2 G(A) - G(rA))/(r^2 - 1)`` (procedures.analysis.frequency_gains)."""
+    from dataclasses import replace
+
+    levels = np.asarray(levels, float)
+    if levels.size == 0:
+        return levels
+    grid = np.linspace(levels.min(), levels.max(), min(LIMIT_LEVELS, levels.size))
+    # capped where it makes no difference, so that an infinite limit interpolates
+    limits = np.minimum([_limit_or_inf(replace(board, bias_v=float(b))) for b in grid],
+                        4.0 * vid_vpk / SECOND_DRIVE_FILL)
+    at = np.interp(levels, grid, limits) if grid.size > 1 else np.full(levels.shape, limits[0])
+    out: np.ndarray = np.clip(SECOND_DRIVE_FILL * at, SECOND_DRIVE_MIN_RATIO * vid_vpk, 2.0 * vid_vpk)
+    return out
 
 
 def cm_range_drives(proc: ProcedureConfig, board: BoardConfig) -> tuple[float, float, float, float]:

@@ -27,7 +27,7 @@ from procedures.config.procedure import ProcedureConfig, sweeps_of
 from procedures.measure import excitation as ex
 from procedures.measure.acquisition import NODES
 from procedures.measure.calibration_plan import CROSSTALK_SWEEPS, CalibrationDecision, check_drive, decide
-from procedures.measure.drive_plan import amplitudes_vpk, cm_range_drives, dc_span_v
+from procedures.measure.drive_plan import amplitudes_vpk, cm_range_drives, cm_range_second_drives, dc_span_v
 
 XTALK = "xtalk-"  # probes "xtalk-vo2": the vo2 channel's probe on input 1, the other three tips grounded
 
@@ -155,7 +155,8 @@ def dc_link_level_v(board: BoardConfig, bias: float) -> float:
 def cm_range(proc: ProcedureConfig, board: BoardConfig, crosstalk: bool = False) -> list[PlannedPoint]:
     """DM gain at each input DC level, and a small CM point at each level when ``[cm_range] vic_vpk`` > 0 (the
     mixed-mode gains and CMRRs per level: a tail source that leaves its active region shows as CMRR_se
-    collapsing), each also at twice its drive when ``extrapolate`` (roles ``dm2``, ``cm_2x``); groups = levels
+    collapsing), each also at a second drive when ``extrapolate`` (roles ``dm2``, ``cm_2x``: twice the CM drive, up
+    to twice the DM drive inside the level's linear drive limit: drive_plan.cm_range_second_drives); groups = levels
     (plus the calibrations at the middle level, group -1: the link when ``channel_match``, without which the
     scope channels' gain mismatch, ~0.3 %, biases every |Add|; the crosstalk points when ``crosstalk``).
     Drives and levels left out are chosen for the board (:func:`procedures.measure.drive_plan.cm_range_drives`)."""
@@ -164,11 +165,13 @@ def cm_range(proc: ProcedureConfig, board: BoardConfig, crosstalk: bool = False)
     f = float(c["frequency_hz"])
     tied = proc.drive["cm_drive"] == "tied"
     doubled = c["extrapolate"] and vic > 0
+    levels = np.linspace(lo, hi, c["points"])
+    second = cm_range_second_drives(board, vid, levels) if doubled else levels
     pts = []
-    for i, b in enumerate(np.linspace(lo, hi, c["points"])):
+    for i, b in enumerate(levels):
         pts.append(PlannedPoint(f"b{i}-dm", "dm", i, ex.differential(f, vid, float(b)), False))
         if doubled:
-            pts.append(PlannedPoint(f"b{i}-dm2", "dm2", i, ex.differential(f, 2 * vid, float(b)), False))
+            pts.append(PlannedPoint(f"b{i}-dm2", "dm2", i, ex.differential(f, float(second[i]), float(b)), False))
         if vic > 0:
             pts.append(PlannedPoint(f"b{i}-cm", "cm", i, ex.common_mode(f, vic, float(b), tied), tied))
         if doubled:

@@ -59,3 +59,41 @@ def test_chosen_drives_lie_inside_the_limit_and_the_boards_limits(path: Path) ->
         assert thd_at in amps
     lo, hi = dc_span_v(DC, board)
     assert lo == -hi and 0 < hi <= min(limit, board.vid_max_vpk, 0.2) * (1 + 1e-9)
+
+
+CM_RANGE = load_procedure(ROOT / "configs" / "procedures" / "cm-range.toml")
+
+
+def _sim_add(sim: SimBoard, level: float, vid: float, f: float) -> complex:
+    """The simulated board's fundamental vod/vid at differential drive ``vid`` (V peak) about ``level`` (V)."""
+    ss = sim.steady_state(f, [Drive(level, vid / 2, 50.0), Drive(level, -vid / 2, 50.0)], (0, 1), n_harmonics=8)
+    h = {n: ss.harmonics(n)[1] for n in ("in1", "in2", "out1", "out2")}
+    return complex((h["out1"] - h["out2"]) / (h["in1"] - h["in2"]))
+
+
+def test_the_cm_range_extrapolates_add_to_zero_drive_at_every_level_of_an_active_load() -> None:
+    """bjt-active-load clips at 3.1 mV at the top of its input range, where the old second drive (twice 2 mV) was
+    past it and Richardson's extrapolation overshot |Add|. With the planned second drives, at every level the
+    extrapolation of the simulated board's own gains at the two drives (measured ratio r, as the analysis does)
+    is within 2e-4 of its gain at 20 uV, where compression is ~1e-4 of the planned first drive's."""
+    from procedures.analysis.frequency_gains import extrapolate_to_zero_drive
+    from procedures.measure.drive_plan import SECOND_DRIVE_FILL, cm_range_drives, cm_range_second_drives
+
+    board = load_board(ROOT / "configs" / "boards" / "bjt-active-load.toml")
+    sim = SimBoard.from_config(board)
+    vid, _, lo, hi = cm_range_drives(CM_RANGE, board)
+    f = float(CM_RANGE.cm_range["frequency_hz"])
+    levels = np.linspace(lo, hi, CM_RANGE.cm_range["points"])
+    second = cm_range_second_drives(board, vid, levels)
+    assert second[0] == pytest.approx(2 * vid) and second[-1] < 2 * vid
+    for level, a2 in zip(levels, second):
+        from dataclasses import replace
+
+        assert a2 <= SECOND_DRIVE_FILL * linear_drive_limit_vpk(replace(board, bias_v=float(level))) * 1.02
+        g1, g2 = _sim_add(sim, level, vid, f), _sim_add(sim, level, float(a2), f)
+        p1 = (np.array([vid / 2, -vid / 2, g1 * vid / 2, -g1 * vid / 2]), np.zeros(4))
+        p2 = (np.array([a2 / 2, -a2 / 2, g2 * a2 / 2, -g2 * a2 / 2]), np.zeros(4))
+        zero, _ = extrapolate_to_zero_drive(p1, p2)
+        g0 = complex((zero[2] - zero[3]) / (zero[0] - zero[1]))
+        truth = _sim_add(sim, level, 20e-6, f)
+        assert abs(g0 / truth - 1) < 2e-4, f"{level:.3f} V: {abs(g0):.6g} vs {abs(truth):.6g} at 20 uV"
