@@ -773,9 +773,27 @@ def main(argv: Sequence[str] | None = None, emit: Callable[[str], None] = print)
         emit(f"- {c.board} x {c.procedure}:")
         for f in c.failures():
             emit(f"    {f}")
+    emit(matrix_statistics(cells))
     if tmp is not None:
         tmp.cleanup()
     return 1 if failing else 0
+
+
+def matrix_statistics(cells: Sequence[Cell]) -> str:
+    """Whole-matrix figures for the strict rule (every |z| < 3): how many |z| >= 3 an honest standard uncertainty
+    gives by chance over this many checks (Poisson with mean ``P_OVER n``, checks taken as independent), and how
+    likely the largest |z| is among them (``n erfc(|z|/sqrt 2)``, the expected count at least that far out)."""
+    from scipy.stats import poisson
+
+    zs = [abs(c.z) for cell in cells for c in cell.checks if not c.exact and c.bound == "value" and c.u > 0]
+    if not zs:
+        return "no checks with an uncertainty"
+    n, over, worst = len(zs), sum(z >= Z_MAX for z in zs), max(zs)
+    expect = P_OVER * n
+    return (f"all cells: {n} checks with a standard uncertainty; |z| >= {Z_MAX:g}: {over} (an unbiased Gaussian "
+            f"quantity: {expect:.1f} expected, P(>= {over}) = {poisson.sf(over - 1, expect):.2g}); largest |z| "
+            f"{worst:.2f} (expected number of checks that far out: {n * math.erfc(worst / math.sqrt(2)):.2g}); "
+            f"limits checked: {sum(c.bound != 'value' for cell in cells for c in cell.checks)}")
 
 
 if __name__ == "__main__":
