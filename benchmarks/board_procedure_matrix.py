@@ -725,7 +725,7 @@ def _jsonable(cell: Cell) -> dict[str, Any]:
             "run_s": cell.run_s, "check_s": cell.check_s, "verdicts_passed": cell.verdicts[0],
             "verdicts": cell.verdicts[1], "worst_abs_z": cell.worst()[0], "worst_quantity": cell.worst()[1],
             "checks": [{"quantity": c.quantity, "measured": c.measured, "truth": c.truth, "u": c.u, "z": c.z,
-                        "exact": c.exact} for c in cell.checks],
+                        "exact": c.exact, "bound": c.bound} for c in cell.checks],
             "fits": [{"name": f.name, "chi2_red": f.chi2_red, "status": f.status, "no_truth": f.no_truth,
                       "params": [dict(zip(("name", "value", "stderr", "truth", "z"), p)) for p in f.params + f.derived]}
                      for f in cell.fits],
