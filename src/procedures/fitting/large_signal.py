@@ -45,13 +45,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from instruments.board_config import BoardConfig
-from models import MosParams, harmonic_analysis, split
+from models import harmonic_analysis, split
 from models.dc_transfer import PairDc, resistive_pair_dc
 from models.pair_circuit import DiffPair, ResistorLoads
 from models.split_tail import SplitSinks, star_pair
@@ -80,12 +79,7 @@ class SplitTailTransfer(PairTransferModel):
         """DC solution at pin levels ``v1, v2`` (V) for parameters ``p`` (missing names: nominal)."""
         q = {**self.nominal, **p}
         b = self.board
-        devs = self.devices
-        if not self.bjt:
-            k = (self.v_ov_nominal / q["v_ov"]) ** 2
-            d1, d2 = devs
-            if isinstance(d1, MosParams) and isinstance(d2, MosParams):  # always, for a MOS pair
-                devs = (replace(d1, kp=d1.kp * k), replace(d2, kp=d2.kp * k))
+        devs = self.scaled_devices(q)
         i_src = q["i_tail"] - (self.op.v_tail - b.vee_v) / b.tail_r_ohm if math.isfinite(b.tail_r_ohm) \
             else q["i_tail"]
         i1, i2 = split(i_src / 2.0, b.mismatch_tail)

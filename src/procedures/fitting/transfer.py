@@ -32,6 +32,7 @@ import numpy as np
 from instruments.board_config import BoardConfig
 from models import BjtParams, MosParams, split
 from models.dc_transfer import PairDc, resistive_pair_dc
+from models.devices import DeviceParams
 from models.pair_circuit import DiffPair, NortonTail, ResistorLoads
 from procedures.fitting.circuit_transfer import CircuitTransferModel, is_plain_pair
 from procedures.fitting.core import FitError, ParamSpec
@@ -75,16 +76,22 @@ class PairTransferModel:
         self.specs = specs
         self.nominal = {s.name: s.nominal for s in specs}
 
-    def solve(self, v1: np.ndarray, v2: np.ndarray, p: Mapping[str, float]) -> PairDc:
-        """DC solution at pin levels ``v1, v2`` (V) for parameters ``p`` (missing names: nominal)."""
-        q = {**self.nominal, **p}
-        b = self.board
+    def scaled_devices(self, q: Mapping[str, float]) -> tuple[DeviceParams, DeviceParams]:
+        """The pair's devices at parameters ``q``: a MOS pair's ``kp`` scaled so that its overdrive at rest is
+        ``q["v_ov"]`` (``v_ov ~ 1/sqrt(kp)`` at a fixed current); a BJT pair's as configured."""
         devs = self.devices
         if not self.bjt:
             k = (self.v_ov_nominal / q["v_ov"]) ** 2
             d1, d2 = devs
             if isinstance(d1, MosParams) and isinstance(d2, MosParams):  # always, for a MOS pair
                 devs = (replace(d1, kp=d1.kp * k), replace(d2, kp=d2.kp * k))
+        return devs
+
+    def solve(self, v1: np.ndarray, v2: np.ndarray, p: Mapping[str, float]) -> PairDc:
+        """DC solution at pin levels ``v1, v2`` (V) for parameters ``p`` (missing names: nominal)."""
+        q = {**self.nominal, **p}
+        b = self.board
+        devs = self.scaled_devices(q)
         g_tail = (self.op.v_tail - b.vee_v) / b.tail_r_ohm if math.isfinite(b.tail_r_ohm) else 0.0
         return resistive_pair_dc(
             v1, v2, DiffPair(devs, q.get("vt", b.vt_v), r_source=b.source_r_ohm, r_degen=q["R_E"]),
