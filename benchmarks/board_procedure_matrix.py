@@ -764,6 +764,8 @@ def main(argv: Sequence[str] | None = None, emit: Callable[[str], None] = print)
         text, n = re.subn(r"(?m)^seed = .*$", f"seed = {a.seed}", BENCH.read_text())
         if n != 1:
             raise SystemExit(f"--seed: {BENCH.relative_to(ROOT)} has no single [sim] seed line to replace")
+        # the copy lives elsewhere: its relative paths (the bench's board) are made absolute
+        text = re.sub(r'"(\.\.?/[^"]*)"', lambda m: f'"{(BENCH.parent / m.group(1)).resolve()}"', text)
         bench_path.write_text(text)
     bench = load_bench(bench_path)
     emit(f"{len(boards)} boards x {len(procs)} procedures on {BENCH.relative_to(ROOT)}"
