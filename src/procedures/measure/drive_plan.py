@@ -17,6 +17,8 @@ results (and its fits' device laws) are valid for (:func:`procedures.predict.dri
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from instruments.board_config import BoardConfig
@@ -145,3 +147,39 @@ def chosen_line(proc: ProcedureConfig, board: BoardConfig, kinds: tuple[str, ...
         return None
     return (f"{'; '.join(parts)} (chosen for board {board.name}: inside its predicted linear range and "
             f"vid_max_vpk {1e3 * board.vid_max_vpk:g} mV)")
+
+
+#: the least common-mode drive a level is given, V peak: a generator's smallest amplitude is 1 mVpp
+CM_DRIVE_MIN_VPK = 1e-3
+
+
+def cm_range_cm_drives(board: BoardConfig, vic_vpk: float, reference_vpk: np.ndarray, levels: np.ndarray,
+                       frequency_hz: float, twice: float) -> np.ndarray:
+    """The CM drive (V peak) at each input DC level of a common-mode range: ``vic_vpk``, or less where the level's
+    predicted CMRR_se is so low that the CM points would swing the outputs further than the DM points do.
+
+    Where a tail source has left its active region (a transistor tail at the bottom of the range: CMRR_se near 0
+    dB), the pair is two common-emitter stages to a CM input, and a CM drive of many millivolts is as far outside
+    its linear range as the same DM drive would be: the zero-drive extrapolation from 10 and 20 mV left 3.7e-4 of
+    the CM gain on bjt-transistor-tail at 1.52 V (2.7 of its u). So the larger CM point (``twice`` the drive) is
+    kept at or below the output swing of the larger DM point (``reference_vpk``, inside the level's linear drive
+    limit, :func:`cm_range_second_drives`): ``|Acm_se| twice vic <= |Ad_se| reference``, the largest single-ended
+    gains of the level's small-signal prediction (procedures.predict.gains). Never below
+    :data:`CM_DRIVE_MIN_VPK`; ``vic_vpk`` where the prediction has no operating point."""
+    from dataclasses import replace
+
+    from models import DcTransferError, OperatingPointError
+    from procedures.predict.gains import predicted_gains
+
+    out = np.full(np.shape(levels), float(vic_vpk))
+    for i, (b, ref) in enumerate(zip(np.asarray(levels, float), np.asarray(reference_vpk, float))):
+        try:
+            g = predicted_gains(replace(board, bias_v=float(b)), np.array([frequency_hz]))
+            ad = max(abs(complex(np.atleast_1d(g.ad_se(k))[0])) for k in (1, 2))
+            acm = max(abs(complex(np.atleast_1d(g.acm_se(k))[0])) for k in (1, 2))
+        except (DcTransferError, OperatingPointError, ArithmeticError, ValueError):
+            continue
+        if acm > 0 and math.isfinite(ad / acm):
+            out[i] = min(vic_vpk, max(ad * ref / (twice * acm), CM_DRIVE_MIN_VPK))
+    return out
+

@@ -27,7 +27,13 @@ from procedures.config.procedure import ProcedureConfig, sweeps_of
 from procedures.measure import excitation as ex
 from procedures.measure.acquisition import NODES
 from procedures.measure.calibration_plan import CROSSTALK_SWEEPS, CalibrationDecision, check_drive, decide
-from procedures.measure.drive_plan import amplitudes_vpk, cm_range_drives, cm_range_second_drives, dc_span_v
+from procedures.measure.drive_plan import (
+    amplitudes_vpk,
+    cm_range_cm_drives,
+    cm_range_drives,
+    cm_range_second_drives,
+    dc_span_v,
+)
 
 XTALK = "xtalk-"  # probes "xtalk-vo2": the vo2 channel's probe on input 1, the other three tips grounded
 
@@ -156,7 +162,8 @@ def cm_range(proc: ProcedureConfig, board: BoardConfig, crosstalk: bool = False)
     """DM gain at each input DC level, and a small CM point at each level when ``[cm_range] vic_vpk`` > 0 (the
     mixed-mode gains and CMRRs per level: a tail source that leaves its active region shows as CMRR_se
     collapsing), each also at a second drive when ``extrapolate`` (roles ``dm2``, ``cm_2x``: twice the CM drive, up
-    to twice the DM drive inside the level's linear drive limit: drive_plan.cm_range_second_drives); groups = levels
+    to twice the DM drive inside the level's linear drive limit: drive_plan.cm_range_second_drives; the CM drive
+    lowered at a level whose CMRR_se is too low for it: drive_plan.cm_range_cm_drives); groups = levels
     (plus the calibrations at the middle level, group -1: the link when ``channel_match``, without which the
     scope channels' gain mismatch, ~0.3 %, biases every |Add|; the crosstalk points when ``crosstalk``).
     Drives and levels left out are chosen for the board (:func:`procedures.measure.drive_plan.cm_range_drives`)."""
@@ -166,16 +173,18 @@ def cm_range(proc: ProcedureConfig, board: BoardConfig, crosstalk: bool = False)
     tied = proc.drive["cm_drive"] == "tied"
     doubled = c["extrapolate"] and vic > 0
     levels = np.linspace(lo, hi, c["points"])
-    second = cm_range_second_drives(board, vid, levels) if doubled else levels
+    second = cm_range_second_drives(board, vid, levels) if doubled else np.full(levels.shape, vid)
+    cm = cm_range_cm_drives(board, vic, second, levels, f, 2.0 if doubled else 1.0) if vic > 0 else levels
     pts = []
     for i, b in enumerate(levels):
         pts.append(PlannedPoint(f"b{i}-dm", "dm", i, ex.differential(f, vid, float(b)), False))
         if doubled:
             pts.append(PlannedPoint(f"b{i}-dm2", "dm2", i, ex.differential(f, float(second[i]), float(b)), False))
         if vic > 0:
-            pts.append(PlannedPoint(f"b{i}-cm", "cm", i, ex.common_mode(f, vic, float(b), tied), tied))
+            pts.append(PlannedPoint(f"b{i}-cm", "cm", i, ex.common_mode(f, float(cm[i]), float(b), tied), tied))
         if doubled:
-            pts.append(PlannedPoint(f"b{i}-cm2x", "cm_2x", i, ex.common_mode(f, 2 * vic, float(b), tied), tied))
+            pts.append(PlannedPoint(f"b{i}-cm2x", "cm_2x", i, ex.common_mode(f, 2 * float(cm[i]), float(b), tied),
+                                    tied))
     return _ordered(pts + _calibrations(proc, "b", f, (lo + hi) / 2, vid, crosstalk))
 
 
