@@ -148,8 +148,12 @@ def cascoded_mirror_load(devs: CascodedMirrorDevices, r_out: float, c1: float, c
     d3, d7, d4, d8 = devs.diode, devs.diode_cascode, devs.output, devs.output_cascode
     go3, go7, go4, go8 = _g(d3.r_o), _g(d7.r_o), _g(d4.r_o), _g(d8.r_o)
     d7_sum = d7.gm + go7 + _g(d7.r_pi) + go3
-    y1 = go7 + _g(d3.r_pi) + _g(d4.r_pi) - (d7.gm + go7) * (go7 - d3.gm) / d7_sum
     d8_sum = d8.gm + go8 + _g(d8.r_pi) + go4
+    dead = [d.name for d, total in ((d7, d7_sum), (d8, d8_sum)) if not total > 0]
+    if dead:  # a cascode with no current and ideal neighbours: its node has no conductance to anything
+        raise OperatingPointError(f"cascoded mirror: {', '.join(dead)} and its neighbours conduct nothing at the "
+                                  "operating point (cut off): no small-signal load")
+    y1 = go7 + _g(d3.r_pi) + _g(d4.r_pi) - (d7.gm + go7) * (go7 - d3.gm) / d7_sum
     g_out = go8 * (_g(d8.r_pi) + go4) / d8_sum
     return MirrorLoad(gm_diode=y1, gm_out=d4.gm * (d8.gm + go8) / d8_sum,
                       r_o_out=math.inf if g_out == 0 else 1.0 / g_out, r_out=r_out, c1=c1, c2=c2)

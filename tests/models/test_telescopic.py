@@ -205,3 +205,21 @@ def test_config_errors_are_one_line() -> None:
     with pytest.raises(ConfigError, match=r"\[second_stage\].*cascoded mirror"):
         parse_board(doc, source="<t>")
     assert math.isfinite(parse_board(tomllib.loads(BJT_TOML)).mirror_cascode_bias_v or math.nan)
+
+
+def test_a_cut_off_cascode_is_an_operating_point_error_not_a_division_by_zero() -> None:
+    """The shipped telescopic board's mirror with its output cascode cut off (no current: gm 0, r_o and r_pi
+    infinite) and ideal neighbours: the load has no small-signal model, said as an OperatingPointError naming the
+    device (it was a ZeroDivisionError)."""
+    from dataclasses import replace
+
+    from models import OperatingPointError, cascoded_mirror_load
+
+    op = operating_point(load_board(BOARD))
+    assert isinstance(op.mirror, CascodedMirrorOperatingPoint)
+    m = op.mirror.devices
+    cut = replace(m, output_cascode=replace(m.output_cascode, gm=0.0, r_o=math.inf, r_pi=math.inf),
+                  output=replace(m.output, r_o=math.inf))
+    cascoded_mirror_load(m, 1e5, 1e-12, 1e-12)  # the real one has a model
+    with pytest.raises(OperatingPointError, match=m.output_cascode.name):
+        cascoded_mirror_load(cut, 1e5, 1e-12, 1e-12)
