@@ -32,14 +32,14 @@ LINK_U_COLUMN = "link_u_rel"
 every row: what :func:`dc_errors` needs to split the rows' errors exactly (archives written before it lack it)."""
 
 
-def link_u_rel(rows: Sequence[Row]) -> np.ndarray:
-    """``u(L_k)/|L_k|`` of the DC link point (group -1) per channel (v1, v2, vo1, vo2); zeros without one."""
+def _link(rows: Sequence[Row]) -> tuple[np.ndarray, np.ndarray]:
+    """The DC link point's (group -1) level per channel (v1, v2, vo1, vo2; V) and its relative uncertainty
+    ``u(L_k)/|L_k|``; ones and zeros without one."""
     link = {int(r["group"]): r for r in rows if r["role"] == "link"}
     if -1 not in link:
-        return np.zeros(4)
+        return np.ones(4), np.zeros(4)
     level = np.asarray(link[-1]["dc_v"], float)
-    out: np.ndarray = np.real(np.asarray(link[-1]["phasor_u"], complex)) / np.abs(level)
-    return out
+    return level, np.real(np.asarray(link[-1]["phasor_u"], complex)) / np.abs(level)
 
 
 def dc_rows(rows: Sequence[Row]) -> list[dict[str, Any]]:
@@ -47,9 +47,7 @@ def dc_rows(rows: Sequence[Row]) -> list[dict[str, Any]]:
     and ``vod_v_u`` their whole standard uncertainties (module docstring), and :data:`LINK_U_COLUMN`, which splits
     them (:func:`dc_errors`)."""
     out = []
-    link = {int(r["group"]): r for r in rows if r["role"] == "link"}
-    level = np.asarray(link[-1]["dc_v"], float) if -1 in link else np.ones(4)
-    rel = link_u_rel(rows)
+    level, rel = _link(rows)
     gain = level / level[0]  # DC gain of each channel relative to v1's
     for r in sorted((r for r in rows if r["role"] == "dc"), key=lambda r: int(r["group"])):
         dcv = np.asarray(r["dc_v"], float) / gain

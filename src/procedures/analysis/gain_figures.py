@@ -17,7 +17,7 @@ pair's common-mode range it read 101.4 +- 4.9 dB where the truth is 129.2 dB.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -184,6 +184,17 @@ def db_figure_rows(table: Mapping[str, Any], name: str) -> tuple[np.ndarray, np.
     return value, u, kind
 
 
+def db_figure_series(table: Mapping[str, Any], S: np.ndarray, cov: np.ndarray, name: str
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(value, u, kind)`` of ``name`` per row: the table's columns (:func:`db_figure_rows`), or decided from
+    ``S`` (n, 2, 2) and ``cov`` (n, 8, 8) (:func:`db_figure`) for an archive without the column."""
+    if name in table:
+        return db_figure_rows(table, name)
+    out = [db_figure(S[i], cov[i], name) for i in range(len(S))]
+    return (np.array([o[0] for o in out], float), np.array([o[1] for o in out], float),
+            np.array([o[2] for o in out], dtype=object))
+
+
 def gain_db_rows(S: np.ndarray, cov: np.ndarray, name: str, k: float = LIMIT_K
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One gain (``"Acd"``, ...) per row of ``S`` (n, 2, 2) with ``cov`` (n, 8, 8), in dB: its complex value,
@@ -202,6 +213,21 @@ def gain_db_rows(S: np.ndarray, cov: np.ndarray, name: str, k: float = LIMIT_K
         if not abs(z[r]) >= k * s:
             kind[r], mag[r], u_db[r], u_deg[r] = UPPER_LIMIT, 20 * math.log10(abs(z[r]) + k * s), math.nan, math.nan
     return z, mag, u_db, u_deg, kind
+
+
+def limits_explanation(kinds: Iterable[str], lower: str = ">=", upper: str = "<=") -> str:
+    """What a limit means, for each kind of limit among ``kinds`` (empty when there is none), with ``lower`` and
+    ``upper`` the marks a figure is printed with (``>=``/``<=`` on a terminal, ``≥``/``≤`` on the report page)."""
+    kinds = set(kinds)
+    out = []
+    if LOWER_LIMIT in kinds:
+        out.append(f"{lower} x: a lower limit; the figure's denominator (|Acd| for CMRR_diff) is below {LIMIT_K:g} "
+                   f"times its noise, so no value with an uncertainty can be given; the limit uses the denominator "
+                   f"plus {LIMIT_K:g} u.")
+    if UPPER_LIMIT in kinds:
+        out.append(f"{upper} x: an upper limit; the gain (or a CMRR's numerator) is below {LIMIT_K:g} times its "
+                   f"noise; the limit uses it plus {LIMIT_K:g} u.")
+    return " ".join(out)
 
 
 def format_db(value: float, u: float, kind: str, *, digits: int = 4) -> str:

@@ -56,13 +56,10 @@ def _fmt_db(r: dict[str, Any], name: str) -> str:
 
 def _limits_note(rows: list[dict[str, Any]], names: tuple[str, ...]) -> list[str]:
     """One line saying what a ``>=``/``<=`` figure is, when the rows have one."""
-    from procedures.analysis.gain_figures import LIMIT_K, VALUE
+    from procedures.analysis.gain_figures import VALUE, limits_explanation
 
-    if not any(str(r.get(f"{n}_kind", VALUE)) != VALUE for r in rows for n in names):
-        return []
-    return [f">= x: a lower limit, its denominator (|Acd| for CMRR_diff) is below {LIMIT_K:g} times its noise, so no "
-            f"value with an uncertainty can be given; it uses |den| + {LIMIT_K:g} u(den) (<= x: an upper limit, the "
-            "numerator is)"]
+    text = limits_explanation(str(r.get(f"{n}_kind", VALUE)) for r in rows for n in names)
+    return [text] if text else []
 
 
 def summary_lines(kind: str, results: dict[str, Any]) -> list[str]:

@@ -71,7 +71,11 @@ class Record:
     waveforms: dict[str, Waveform]
     ranges: dict[str, ChannelRange]
     ranging_attempts: int = 1
-    clipped: tuple[str, ...] = ()
+
+    @property
+    def clipped(self) -> tuple[str, ...]:
+        """The nodes whose waveform clipped (none in a record :func:`autorange` returns)."""
+        return tuple(n for n, wf in self.waveforms.items() if wf.clipped)
 
     def time_s(self) -> np.ndarray:
         """The common time axis (every channel shares the sample clock)."""
@@ -219,14 +223,11 @@ def coarse_range(scope: Oscilloscope, channel: int, node: str, memory: RangeMemo
     scale = _coarsest(node, memory)
     refused: InstrumentError | None = None
     for _ in range(COARSE_HALVINGS + 1):
-        try:
-            scope.set_channel(channel, scale_v_per_div=scale, offset_v=0.0)
-        except InstrumentError as exc:
-            refused, scale = exc, scale / 2.0
-            continue
-        st = scope.channel_state(channel)
-        memory.coarse[node] = ChannelRange(st.scale_v_per_div, st.offset_v)
-        return memory.coarse[node]
+        kept, _, error = _set_range(scope, channel, scale, 0.0)
+        if kept is not None:
+            memory.coarse[node] = kept
+            return kept
+        refused, scale = error or refused, scale / 2.0
     raise RangingError(scope.label, f"{node} (channel {channel}): no coarse range is accepted ({refused})")
 
 

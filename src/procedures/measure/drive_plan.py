@@ -23,6 +23,7 @@ import numpy as np
 
 from instruments.board_config import BoardConfig
 from instruments.errors import ConfigError
+from models import DcTransferError, OperatingPointError
 from procedures.config.procedure import ProcedureConfig
 
 AMPLITUDE_FRACTIONS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
@@ -77,15 +78,18 @@ SECOND_DRIVE_MIN_RATIO = 1.25
 LIMIT_LEVELS = 11
 
 
+#: what a prediction at a level past a tail's compliance (or any operating point the models cannot solve) raises
+NO_PREDICTION = (DcTransferError, OperatingPointError, ArithmeticError, ValueError)
+
+
 def _limit_or_inf(board: BoardConfig) -> float:
     """The board's linear drive limit (V peak), infinite where the prediction has no operating point there (a
     level past a tail's compliance): the second drive is then twice the first, as without a prediction."""
-    from models import DcTransferError, OperatingPointError
     from procedures.predict.drive_range import linear_drive_limit_vpk
 
     try:
         return linear_drive_limit_vpk(board)
-    except (DcTransferError, OperatingPointError, ArithmeticError, ValueError):
+    except NO_PREDICTION:
         return float("inf")
 
 
@@ -168,7 +172,6 @@ def cm_range_cm_drives(board: BoardConfig, vic_vpk: float, reference_vpk: np.nda
     :data:`CM_DRIVE_MIN_VPK`; ``vic_vpk`` where the prediction has no operating point."""
     from dataclasses import replace
 
-    from models import DcTransferError, OperatingPointError
     from procedures.predict.gains import predicted_gains
 
     out = np.full(np.shape(levels), float(vic_vpk))
@@ -177,7 +180,7 @@ def cm_range_cm_drives(board: BoardConfig, vic_vpk: float, reference_vpk: np.nda
             g = predicted_gains(replace(board, bias_v=float(b)), np.array([frequency_hz]))
             ad = max(abs(complex(np.atleast_1d(g.ad_se(k))[0])) for k in (1, 2))
             acm = max(abs(complex(np.atleast_1d(g.acm_se(k))[0])) for k in (1, 2))
-        except (DcTransferError, OperatingPointError, ArithmeticError, ValueError):
+        except NO_PREDICTION:
             continue
         if acm > 0 and math.isfinite(ad / acm):
             out[i] = min(vic_vpk, max(ad * ref / (twice * acm), CM_DRIVE_MIN_VPK))

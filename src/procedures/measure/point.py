@@ -44,8 +44,12 @@ class PointResult:
     residual_rms_v: np.ndarray     # (4,)
     ranges: dict[str, ChannelRange]
     records: list[Record] = field(default_factory=list)
-    clipped: tuple[str, ...] = ()
     ranging_attempts: int = 1
+
+    @property
+    def clipped(self) -> tuple[str, ...]:
+        """The nodes that clipped in any of the records (none: :func:`acquire_point` refuses such a record)."""
+        return tuple(sorted({n for r in self.records for n in r.clipped}))
 
     def thd(self, node: str) -> float:
         """THD of one node over the fitted harmonics (ratio)."""
@@ -155,9 +159,8 @@ def _refuse_clipped(scope: Oscilloscope, channels: dict[str, int], exc: Excitati
 def analyse_point(acq: Acquired, n_harmonics: int) -> PointResult:
     """Fit the records of one point (pure computation: a run does it while the next point is acquired)."""
     phasors, u, dc, harm, res = phasors_of_records(acq.records, acq.excitation.frequency_hz, n_harmonics)
-    clipped = tuple(sorted({n for r in acq.records for n in r.clipped}))
     return PointResult(acq.excitation, acq.excitation.frequency_hz, phasors, u, dc, harm, res, acq.ranges,
-                       acq.records, clipped, acq.ranging_attempts)
+                       acq.records, acq.ranging_attempts)
 
 
 def measure_point(gen: FunctionGenerator, scope: Oscilloscope, channels: dict[str, int], exc: Excitation, *,

@@ -17,8 +17,8 @@ from procedures.analysis.gain_figures import (
     CMRR_NAMES,
     DB_FIGURES,
     VALUE,
-    db_figure,
     db_figure_rows,
+    db_figure_series,
     gain_db_rows,
     named_cmrr_ratios,
     ratio_functions,
@@ -62,12 +62,7 @@ def _cmrr_series(fd: FreqData, models: dict[str, list[ModelCurve]]) -> dict[str,
     for name, fn in ratio_functions().items():
         w, _, udeg = ratio_u_rows(fd.S, fd.cov, fn)
         col = f"{name}_db"
-        if col in t:
-            mag, umag, kind = db_figure_rows(t, col)
-        else:
-            figs = [db_figure(fd.S[i], fd.cov[i], col) for i in range(fd.f.size)]
-            mag, umag = np.array([x[0] for x in figs], float), np.array([x[1] for x in figs], float)
-            kind = np.array([x[2] for x in figs], dtype=object)
+        mag, umag, kind = db_figure_series(t, fd.S, fd.cov, col)
         ideal = np.asarray(t[f"{name}_ideal_db"], float) if f"{name}_ideal_db" in t else None
         value = kind == VALUE
         phase = np.where(np.isfinite(w) & value, phase_deg(w), np.nan)  # none for an infinite ratio or a limit

@@ -219,9 +219,6 @@ class RunSession:
         assert self.archive is not None
         with self.signals.held():
             self._pending = None
-            if result.clipped:
-                log.warning("%s: %s clipped even after auto-ranging; archived and marked", p.key,
-                            ", ".join(result.clipped))
             index = self.first_index + i
             for rec in result.records:
                 self.archive.append_waveforms(index, [_trim(rec.waveforms[n], self.n_samples) for n in NODES])

@@ -15,13 +15,11 @@ from models.mixed_mode import GAIN_NAMES, db, phase_deg
 from procedures.analysis.differential_gain import p1db
 from procedures.analysis.gain_figures import (
     CMRR_NAMES,
-    LIMIT_K,
-    LOWER_LIMIT,
-    UPPER_LIMIT,
     VALUE,
-    db_figure,
     db_figure_rows,
+    db_figure_series,
     gain_db_rows,
+    limits_explanation,
     named_cmrr_ratios,
 )
 from procedures.analysis.propagation import db_u, linear_u, mag_u
@@ -64,26 +62,8 @@ def gain_rows(fd: FreqData) -> str:
 
 def limits_note(kinds: set[str]) -> str:
     """What a ``≥``/``≤`` figure means, when one of ``kinds`` is a limit (else nothing)."""
-    out = ""
-    if LOWER_LIMIT in kinds:
-        out += (f" ≥ x: a lower limit; the figure's denominator (|Acd| for CMRR_diff) is below {LIMIT_K:g} times its "
-                f"noise, so no value with an uncertainty can be given; the limit uses the denominator plus "
-                f"{LIMIT_K:g} u.")
-    if UPPER_LIMIT in kinds:
-        out += (f" ≤ x: an upper limit; the gain (or a CMRR's numerator) is below {LIMIT_K:g} times its noise; "
-                f"the limit uses it plus {LIMIT_K:g} u.")
-    return out
-
-
-def _figure_rows(fd: FreqData, col: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(value, u, kind)`` of a dB figure per frequency: the archive's columns, or from S and its covariance
-    for an archive without them."""
-    t = fd.table
-    if col in t:
-        return db_figure_rows(t, col)
-    out = [db_figure(fd.S[i], fd.cov[i], col) for i in range(fd.f.size)]
-    return (np.array([o[0] for o in out], float), np.array([o[1] for o in out], float),
-            np.array([o[2] for o in out], dtype=object))
+    text = limits_explanation(kinds, "≥", "≤")
+    return f" {text}" if text else ""
 
 
 def _ratio_rows(fd: FreqData, idx: list[int]) -> tuple[list[list[str]], set[str]]:
@@ -95,7 +75,7 @@ def _ratio_rows(fd: FreqData, idx: list[int]) -> tuple[list[list[str]], set[str]
     for name, label in RATIO_LABELS:
         col = f"{name}_db"
         if col in t or name in CMRR_NAMES:
-            v, u, k = _figure_rows(fd, col)
+            v, u, k = db_figure_series(fd.table, fd.S, fd.cov, col)
             rows.append([label] + [fmt_db_figure(float(v[i]), float(u[i]), str(k[i])) for i in idx])
             kinds.update(str(k[i]) for i in idx)
         ideal = f"{name}_ideal_db"
