@@ -63,6 +63,7 @@ from procedures.measure.crosstalk_bias import (
     figure_bias,
     node_phasors,
 )
+from procedures.measure.drive_plan import frequency_sweep_second_drive
 from procedures.measure.phasor_noise import expected_phasor_u
 
 BIAS_FRACTION = 0.25
@@ -168,13 +169,15 @@ def sweep_points(proc: ProcedureConfig, board: BoardConfig) -> list[SweepPoint]:
     vid, vic = proc.drive["vid_vpk"], proc.drive["vic_vpk"]
     tied = proc.drive["cm_drive"] == "tied"
     noise = np.array([0.0, 0.0, board.noise_v_per_rthz, board.noise_v_per_rthz])
+    r = frequency_sweep_second_drive(proc, board) / vid if proc.drive["extrapolate_dm"] else None
     out = []
     for k, f in enumerate(freqs):
         h = H[:, :, k]
         dm, cm = node_phasors(h, vid / 2, -vid / 2), node_phasors(h, vic, vic)
         dm_u = expected_phasor_u(np.abs(dm), float(f), acq, noise)
-        if proc.drive["extrapolate_dm"]:  # (4 G(A) - G(2A))/3, in units of the A point
-            dm_u = np.sqrt(16 * dm_u**2 + (expected_phasor_u(2 * np.abs(dm), float(f), acq, noise) / 2) ** 2) / 3
+        if r is not None:  # (r^2 G(A) - G(rA))/(r^2 - 1), in units of the A point
+            u2 = expected_phasor_u(r * np.abs(dm), float(f), acq, noise) / r
+            dm_u = np.sqrt(r**4 * dm_u**2 + u2**2) / (r**2 - 1)
         link = np.full(4, vic, complex) if proc.calibration["channel_match"] else None
         out.append(SweepPoint(float(f), dm, dm_u, cm, expected_phasor_u(np.abs(cm), float(f), acq, noise), link, tied))
     return out
@@ -285,7 +288,7 @@ def check_drive(proc: ProcedureConfig, board: BoardConfig) -> None:
     from procedures.predict.prediction import predict
 
     vid = float(proc.drive["vid_vpk"])
-    amps = np.array([vid, 2 * vid] if proc.drive["extrapolate_dm"] else [vid])
+    amps = np.array([vid, frequency_sweep_second_drive(proc, board)] if proc.drive["extrapolate_dm"] else [vid])
     large = predict(board, np.array([1e3]), amps).large
     bad = np.nonzero(large.min_headroom_v < -SATURATION_MARGIN_V)[0]
     if bad.size:

@@ -11,7 +11,7 @@ results (and its fits' device laws) are valid for (:func:`procedures.predict.dri
 * ``[dc] vid_start_v``/``vid_stop_v`` left out: +-the linear drive limit, at most +-:data:`DC_SPAN_V`;
 * ``[cm_range] vid_vpk`` left out: :data:`CM_RANGE_VID_VPK` (the generators' smallest drive, the frequency
   sweep's), at most ``vid_max_vpk`` (halved when the range extrapolates to zero drive: it also drives up to twice
-  it, less where a level's linear drive limit is nearer: :func:`cm_range_second_drives`);
+  it, less where a level's linear drive limit is nearer: :func:`second_drives`);
   ``bias_start_v``/``bias_stop_v`` left out: the board's input range less each input's swing.
 """
 
@@ -65,7 +65,8 @@ def amplitudes_vpk(proc: ProcedureConfig, board: BoardConfig) -> list[float]:
 #: ``-4 c4 A^4``: a BJT pair's tanh(vid/2V_T) has c4 = 2/15 (vid/2V_T)^4 relative, 7e-4 at 10 mV and 1e-6 at
 #: 2 mV, where the run's own u is ~1e-4 (Sedra & Smith, "Microelectronic Circuits", the BJT differential pair's
 #: large-signal transfer). An active-load stage clips at ~4 mV, less at the top of its input range: its second
-#: drive is kept inside the limit at each level (:func:`cm_range_second_drives`).
+#: drive is kept inside the limit at each level (:func:`second_drives`), as is the frequency sweep's
+#: (:func:`frequency_sweep_second_drive`).
 CM_RANGE_VID_VPK = GENERATOR_MIN_VID_VPK
 #: the second DM drive of a common-mode range's level stays below this fraction of the level's linear drive limit
 #: (near the limit the higher orders of an active-load stage's compression are as large as the fourth)
@@ -93,8 +94,8 @@ def _limit_or_inf(board: BoardConfig) -> float:
         return float("inf")
 
 
-def cm_range_second_drives(board: BoardConfig, vid_vpk: float, levels: np.ndarray) -> np.ndarray:
-    """The second DM drive (V peak) at each input DC level of a common-mode range that extrapolates to zero drive:
+def second_drives(board: BoardConfig, vid_vpk: float, levels: np.ndarray) -> np.ndarray:
+    """The second DM drive (V peak) at each input DC level of a sweep that extrapolates to zero drive:
     twice ``vid_vpk``, or less where that passes :data:`SECOND_DRIVE_FILL` of the level's linear drive limit
     (:func:`procedures.predict.drive_range.linear_drive_limit_vpk` of the board biased there), never below
     :data:`SECOND_DRIVE_MIN_RATIO` times ``vid_vpk``. Richardson's extrapolation takes any ratio r of the two
@@ -111,6 +112,19 @@ def cm_range_second_drives(board: BoardConfig, vid_vpk: float, levels: np.ndarra
     at = np.interp(levels, grid, limits) if grid.size > 1 else np.full(levels.shape, limits[0])
     out: np.ndarray = np.clip(SECOND_DRIVE_FILL * at, SECOND_DRIVE_MIN_RATIO * vid_vpk, 2.0 * vid_vpk)
     return out
+
+
+def frequency_sweep_second_drive(proc: ProcedureConfig, board: BoardConfig) -> float:
+    """The frequency sweep's second DM drive (V peak) when it extrapolates to zero drive (``[drive]
+    extrapolate_dm``): :func:`second_drives` at the sweep's input DC level.
+
+    Twice the drive was past the linear range of bjt-active-load (limit 3.9 mV): at 4 mV its output reaches
+    within 0.2 V of Q2's saturation and |Add| falls 1.47e-3 where the A^2 law of the 2 mV point predicts 1.03e-3,
+    so the extrapolation read |Add| 1.9e-4 high (0.85 u) at every frequency below the output pole. At 3.3 mV
+    (0.85 of the limit) the law holds to 1.5e-7 (the simulated board's periodic steady state)."""
+    vid = float(proc.drive["vid_vpk"])
+    bias = proc.drive["bias_v"] if proc.drive["bias_v"] is not None else board.bias_v
+    return float(second_drives(board, vid, np.array([float(bias)]))[0])
 
 
 def cm_range_drives(proc: ProcedureConfig, board: BoardConfig) -> tuple[float, float, float, float]:

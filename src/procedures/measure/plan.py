@@ -31,8 +31,9 @@ from procedures.measure.drive_plan import (
     amplitudes_vpk,
     cm_range_cm_drives,
     cm_range_drives,
-    cm_range_second_drives,
     dc_span_v,
+    frequency_sweep_second_drive,
+    second_drives,
 )
 
 XTALK = "xtalk-"  # probes "xtalk-vo2": the vo2 channel's probe on input 1, the other three tips grounded
@@ -78,19 +79,21 @@ def _ordered(points: list[PlannedPoint]) -> list[PlannedPoint]:
 
 
 def frequency_sweep(proc: ProcedureConfig, board: BoardConfig, crosstalk: bool | None = None) -> list[PlannedPoint]:
-    """DM and CM at every frequency (+ the link calibration when ``channel_match``, + one crosstalk point per
-    probe when ``crosstalk``: the plan's decision, default the procedure's ``[calibration] crosstalk = true``);
-    groups = frequencies."""
+    """DM and CM at every frequency (+ a second DM drive when ``extrapolate_dm``, twice the first inside the
+    board's linear drive limit: drive_plan.frequency_sweep_second_drive; + the link calibration when
+    ``channel_match``; + one crosstalk point per probe when ``crosstalk``: the plan's decision, default the
+    procedure's ``[calibration] crosstalk = true``); groups = frequencies."""
     if crosstalk is None:
         crosstalk = proc.calibration["crosstalk"] is True
     bias = proc.drive["bias_v"] if proc.drive["bias_v"] is not None else board.bias_v
     tied = proc.drive["cm_drive"] == "tied"
+    second = frequency_sweep_second_drive(proc, board) if proc.drive["extrapolate_dm"] else None
     pts = []
     for i, f in enumerate(proc.frequencies_hz()):
         f = float(f)
         pts.append(PlannedPoint(f"f{i}-dm", "dm", i, ex.differential(f, proc.drive["vid_vpk"], bias), False))
-        if proc.drive["extrapolate_dm"]:
-            pts.append(PlannedPoint(f"f{i}-dm2", "dm2", i, ex.differential(f, 2 * proc.drive["vid_vpk"], bias), False))
+        if second is not None:
+            pts.append(PlannedPoint(f"f{i}-dm2", "dm2", i, ex.differential(f, second, bias), False))
         cm = ex.common_mode(f, proc.drive["vic_vpk"], bias, tied)
         pts.append(PlannedPoint(f"f{i}-cm", "cm", i, cm, tied))
         if tied and proc.drive["compare_ideal"]:
@@ -162,7 +165,7 @@ def cm_range(proc: ProcedureConfig, board: BoardConfig, crosstalk: bool = False)
     """DM gain at each input DC level, and a small CM point at each level when ``[cm_range] vic_vpk`` > 0 (the
     mixed-mode gains and CMRRs per level: a tail source that leaves its active region shows as CMRR_se
     collapsing), each also at a second drive when ``extrapolate`` (roles ``dm2``, ``cm_2x``: twice the CM drive, up
-    to twice the DM drive inside the level's linear drive limit: drive_plan.cm_range_second_drives; the CM drive
+    to twice the DM drive inside the level's linear drive limit: drive_plan.second_drives; the CM drive
     lowered at a level whose CMRR_se is too low for it: drive_plan.cm_range_cm_drives); groups = levels
     (plus the calibrations at the middle level, group -1: the link when ``channel_match``, without which the
     scope channels' gain mismatch, ~0.3 %, biases every |Add|; the crosstalk points when ``crosstalk``).
@@ -173,7 +176,7 @@ def cm_range(proc: ProcedureConfig, board: BoardConfig, crosstalk: bool = False)
     tied = proc.drive["cm_drive"] == "tied"
     doubled = c["extrapolate"] and vic > 0
     levels = np.linspace(lo, hi, c["points"])
-    second = cm_range_second_drives(board, vid, levels) if doubled else np.full(levels.shape, vid)
+    second = second_drives(board, vid, levels) if doubled else np.full(levels.shape, vid)
     cm = cm_range_cm_drives(board, vic, second, levels, f, 2.0 if doubled else 1.0) if vic > 0 else levels
     pts = []
     for i, b in enumerate(levels):
