@@ -59,8 +59,14 @@ Each line also gives how many quantities reached |z| >= 3 beside how many an unb
 would (0.27 % of them): with hundreds of quantities per cell an isolated 3.1 is expected now and then, a run of
 them along a sweep is not.
 
-A cell fails on: |z| >= 3 on any quantity, chi2_red >= 2, a skipped or absent fit, a fit that did not converge,
-a fit parameter |z| >= 3, a row/plan mismatch, or a run not complete.
+Two readings of "within 3 u", both printed. Strict: every quantity and every fit parameter |z| < 3 (``ok``).
+An honest standard uncertainty cannot meet it over the whole matrix: 0.27 % of ~13,000 unbiased Gaussian
+quantities, ~35, land at |z| >= 3 by chance. So a cell also passes (``ok~``) when its only failures are |z| >= 3,
+no more of them than chance gives (Poisson P >= ``P_CELL`` for the cell's count), none at ``Z_OUTLIER`` or beyond;
+the last line compares the whole matrix's count with the expectation. A bias shows as the same quantity off
+under several ``--seed``s. A cell fails (``FAIL``, and the exit status is 1) on: |z| that chance does not explain,
+chi2_red >= 2, a skipped or absent fit, a fit that did not converge, a limit on the wrong side of the truth, a
+row/plan mismatch, or a run not complete.
 
 Run (about 20 min on the 2-core VM for the whole matrix)::
 
@@ -113,6 +119,11 @@ BENCH = ROOT / "configs" / "benches" / "sim-keysight.toml"
 Z_MAX = 3.0
 CHI2_MAX = 2.0
 P_OVER = math.erfc(Z_MAX / math.sqrt(2))  # chance of |z| >= 3 for one unbiased Gaussian quantity
+#: a |z| no chance explains: over the ~13,000 quantities of the whole matrix an honest standard u puts one this far
+#: out in about one matrix of 130 (13,000 erfc(5/sqrt 2) = 0.0075)
+Z_OUTLIER = 5.0
+#: a cell's count of |z| >= 3 is improbable when an honest u gives at least that many less often than this
+P_CELL = 1e-3
 #: the model fit each sweep's table feeds (a common-mode range's dm_gain is a level sweep: no fit, by design)
 FIT_OF_SWEEP = {"frequency_sweep": "small_signal", "amplitude_sweep": "large_signal", "cm_range": None,
                 "dc_transfer": "dc_transfer"}
@@ -203,6 +214,28 @@ class Cell:
         if nan:
             return math.nan, nan[0]
         return max(zs) if zs else (math.nan, "-")
+
+    def gaussian_z(self) -> list[float]:
+        """Every |z| an honest standard uncertainty makes a unit Gaussian: value checks with a u, fit parameters."""
+        zs = [abs(c.z) for c in self.checks if not c.exact and c.bound == "value" and c.u > 0]
+        return zs + [abs(p[4]) for f in self.fits for p in f.params + f.derived if math.isfinite(p[4])]
+
+    def verdict(self) -> str:
+        """``"pass"``: every |z| < 3 (the strict reading); ``"chance"``: some |z| >= 3, but no more of them than
+        an honest u gives by chance (Poisson P >= :data:`P_CELL`), none beyond :data:`Z_OUTLIER`, and nothing
+        else wrong; ``"fail"``: anything else (a run not complete, chi2_red >= 2, a fit skipped or not converged,
+        a limit on the wrong side of the truth, a plan mismatch, or |z| that chance does not explain)."""
+        from scipy.stats import poisson
+
+        failures = self.failures()
+        if not failures:
+            return "pass"
+        zs = self.gaussian_z()
+        over = sum(z >= Z_MAX for z in zs)
+        chance_only = len(failures) == over and max(zs) < Z_OUTLIER
+        if chance_only and poisson.sf(over - 1, P_OVER * len(zs)) >= P_CELL:
+            return "chance"
+        return "fail"
 
     def failures(self) -> list[str]:
         out = []
@@ -710,7 +743,7 @@ def line_of(cell: Cell) -> str:
                      + (f" no truth: {','.join(f.no_truth)}" if f.no_truth else "") for f in cell.fits) or "none"
     skipped = f" | skipped: {'; '.join(cell.skipped)}" if cell.skipped else ""
     verdict = f" | verdicts {cell.verdicts[0]}/{cell.verdicts[1]}" if cell.verdicts[1] else ""
-    flag = "FAIL" if cell.failures() else "ok  "
+    flag = {"pass": "ok  ", "chance": "ok~ ", "fail": "FAIL"}[cell.verdict()]
     head = f"{flag} {cell.board:20s} {cell.procedure:16s} {cell.status:8s}"
     if cell.status not in ("complete",):
         return f"{head} {cell.reason} ({cell.run_s:.1f}s)"
@@ -780,10 +813,14 @@ def main(argv: Sequence[str] | None = None, emit: Callable[[str], None] = print)
             emit(line_of(cell))
             if a.json:
                 a.json.write_text(json.dumps([_jsonable(c) for c in cells], indent=1, default=str))
-    failing = [c for c in cells if c.failures()]
-    emit(f"\n{len(cells) - len(failing)} of {len(cells)} cells pass; failing cells:")
-    for c in failing:
-        emit(f"- {c.board} x {c.procedure}:")
+    strict = [c for c in cells if c.failures()]
+    failing = [c for c in cells if c.verdict() == "fail"]
+    emit(f"\n{len(cells) - len(strict)} of {len(cells)} cells have every |z| < {Z_MAX:g}; "
+         f"{len(cells) - len(failing)} of {len(cells)} pass as an honest u would (ok~: a few |z| >= {Z_MAX:g}, as "
+         f"many as chance gives, Poisson P >= {P_CELL:g}, none >= {Z_OUTLIER:g}); cells with a |z| >= {Z_MAX:g} or "
+         "a failure:")
+    for c in strict:
+        emit(f"- {c.board} x {c.procedure} ({c.verdict()}):")
         for f in c.failures():
             emit(f"    {f}")
     emit(matrix_statistics(cells))
@@ -798,12 +835,13 @@ def matrix_statistics(cells: Sequence[Cell]) -> str:
     likely the largest |z| is among them (``n erfc(|z|/sqrt 2)``, the expected count at least that far out)."""
     from scipy.stats import poisson
 
-    zs = [abs(c.z) for cell in cells for c in cell.checks if not c.exact and c.bound == "value" and c.u > 0]
+    zs = [z for cell in cells for z in cell.gaussian_z()]
     if not zs:
         return "no checks with an uncertainty"
     n, over, worst = len(zs), sum(z >= Z_MAX for z in zs), max(zs)
     expect = P_OVER * n
-    return (f"all cells: {n} checks with a standard uncertainty; |z| >= {Z_MAX:g}: {over} (an unbiased Gaussian "
+    return (f"all cells: {n} checks with a standard uncertainty (fit parameters included); |z| >= {Z_MAX:g}: "
+            f"{over} (an unbiased Gaussian "
             f"quantity: {expect:.1f} expected, P(>= {over}) = {poisson.sf(over - 1, expect):.2g}); largest |z| "
             f"{worst:.2f} (expected number of checks that far out: {n * math.erfc(worst / math.sqrt(2)):.2g}); "
             f"limits checked: {sum(c.bound != 'value' for cell in cells for c in cell.checks)}")
