@@ -1,9 +1,10 @@
 """Shared fixtures: the simulated bench served in-process on free loopback ports, and plain pyvisa sessions.
 
-``sim_bench("keysight")`` / ``sim_bench("rigol")`` starts a :class:`~instruments.sim.bench.SimBench` from
-``configs/benches/sim-<name>.toml`` on free ports and closes it after the test; ``visa_open(resource)`` opens
-a plain pyvisa-py session (LF terminations, generous timeout) that is closed after the test. The simulated
-board of each board config is built once per session (its steady-state cache then serves every test).
+``sim_bench("keysight")`` (or ``"rigol"``, ``"siglent"``, ``"tektronix"``) starts a
+:class:`~instruments.sim.bench.SimBench` from ``configs/benches/sim-<name>.toml`` on free ports and closes it
+after the test; ``visa_open(resource)`` opens a plain pyvisa-py session (LF terminations, generous timeout)
+that is closed after the test. The simulated board of each board config is built once per session (its
+steady-state cache then serves every test).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BENCHES = {"keysight": REPO / "configs" / "benches" / "sim-keysight.toml",
-           "rigol": REPO / "configs" / "benches" / "sim-rigol.toml"}
+           "rigol": REPO / "configs" / "benches" / "sim-rigol.toml",
+           "siglent": REPO / "configs" / "benches" / "sim-siglent.toml",
+           "tektronix": REPO / "configs" / "benches" / "sim-tektronix.toml"}
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +29,8 @@ def _sim_boards() -> dict:
 
 @pytest.fixture
 def sim_bench(_sim_boards: dict) -> Iterator[Callable[..., object]]:
-    """Factory: ``sim_bench("keysight" | "rigol", **SimBench kwargs)`` -> a started SimBench on free ports."""
+    """Factory: ``sim_bench("keysight" | "rigol" | "siglent" | "tektronix", **SimBench kwargs)`` -> a started
+    SimBench on free ports."""
     from instruments.bench_config import load_bench
     from instruments.board_config import load_board
     from instruments.sim.bench import SimBench

@@ -19,14 +19,23 @@ an approximation for large ones).
 from __future__ import annotations
 
 import cmath
+import importlib
 import logging
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
-from ..bench_config import BenchConfig, check_host, is_loopback, load_bench
+from ..bench_config import (
+    SIM_GENERATOR_DIALECTS,
+    SIM_SCOPE_DIALECTS,
+    BenchConfig,
+    check_host,
+    is_loopback,
+    load_bench,
+)
 from ..board_config import load_board
 from ..errors import ConfigError
 from .acquisition import ChannelInput, Tone
@@ -45,24 +54,23 @@ N_HARMONICS = 32
 _NODES = {"v1": "in1", "v2": "in2", "vo1": "out1", "vo2": "out2"}
 
 
+def _dialect_module(kind: str, dialect: str, served: tuple[str, ...]) -> ModuleType:
+    """The module ``instruments.sim.<dialect>`` that serves ``dialect`` (a generator module defines
+    ``make_generator(sim, seed)``, a scope module ``make_scope(source, imperfections, seed)``)."""
+    if dialect not in served:
+        raise ConfigError("", f"[{kind}] dialect", f"no simulated {kind} speaks {dialect!r} ({', '.join(served)})")
+    return importlib.import_module(f"{__package__}.{dialect}")
+
+
 def _generator(dialect: str, sim: Mapping[str, object], seed: int) -> GeneratorDevice:
-    if dialect == "keysight_33500":
-        from . import keysight_33500 as mod
-        return mod.Keysight33500(mod.make_state(dict(sim), seed))
-    if dialect == "rigol_dg1000z":
-        from . import rigol_dg1000z as mod2
-        return mod2.RigolDG1000Z(mod2.make_state(dict(sim), seed))
-    raise ConfigError("", "[generator] dialect", f"no simulated generator speaks {dialect!r}")
+    device: GeneratorDevice = _dialect_module("generator", dialect, SIM_GENERATOR_DIALECTS).make_generator(
+        dict(sim), seed)
+    return device
 
 
 def _scope(dialect: str, source: SignalSource, imperfections: Imperfections, seed: int) -> SimScope:
-    if dialect == "keysight_infiniivision":
-        from .keysight_infiniivision import KeysightInfiniiVision
-        return KeysightInfiniiVision(source, imperfections, seed=seed)
-    if dialect == "rigol_ds1000z":
-        from .rigol_ds1000z import RigolDS1000Z
-        return RigolDS1000Z(source, imperfections, seed=seed)
-    raise ConfigError("", "[scope] dialect", f"no simulated scope speaks {dialect!r}")
+    device: SimScope = _dialect_module("scope", dialect, SIM_SCOPE_DIALECTS).make_scope(source, imperfections, seed)
+    return device
 
 
 class SimBench:

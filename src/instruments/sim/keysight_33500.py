@@ -129,3 +129,8 @@ def make_state(sim: Mapping[str, object], seed: int = 0) -> GeneratorState:
     """The generator state of a bench's ``[sim]`` section with this family's limits and defaults."""
     return GeneratorState.from_sim(LIMITS, DEFAULTS, sim, seed)
 
+
+
+def make_generator(sim: Mapping[str, object], seed: int = 0) -> Keysight33500:
+    """The simulated instrument a bench's ``[sim]`` section describes (:mod:`instruments.sim.bench`)."""
+    return Keysight33500(make_state(sim, seed))

@@ -463,3 +463,8 @@ def _plain(text: str) -> float:
 def _set_impedance(c: ChannelSettings, value: str) -> None:
     if parse_choice(value, ("ONEMeg", "FIFTy")) == "FIFTY":
         raise ScpiError(-221, "the DSOX1204G has 1 MOhm inputs only")
+
+
+def make_scope(source: SignalSource, imperfections: Imperfections, seed: int = 0) -> KeysightInfiniiVision:
+    """The simulated scope of a bench, fed by ``source`` (:mod:`instruments.sim.bench`)."""
+    return KeysightInfiniiVision(source, imperfections, seed=seed)

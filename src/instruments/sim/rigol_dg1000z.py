@@ -110,3 +110,8 @@ class RigolDG1000Z(GeneratorDevice):
 def make_state(sim: Mapping[str, object], seed: int = 0) -> GeneratorState:
     """The generator state of a bench's ``[sim]`` section with this family's limits and defaults."""
     return GeneratorState.from_sim(LIMITS, DEFAULTS, sim, seed)
+
+
+def make_generator(sim: Mapping[str, object], seed: int = 0) -> RigolDG1000Z:
+    """The simulated instrument a bench's ``[sim]`` section describes (:mod:`instruments.sim.bench`)."""
+    return RigolDG1000Z(make_state(sim, seed))

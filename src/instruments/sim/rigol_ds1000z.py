@@ -389,3 +389,8 @@ def _num(v: float) -> str:
 
 def _clip(v: float, lo: float, hi: float) -> float:
     return min(max(v, lo), hi)
+
+
+def make_scope(source: SignalSource, imperfections: Imperfections, seed: int = 0) -> RigolDS1000Z:
+    """The simulated scope of a bench, fed by ``source`` (:mod:`instruments.sim.bench`)."""
+    return RigolDS1000Z(source, imperfections, seed=seed)
