@@ -1,7 +1,7 @@
-"""Every shipped procedure completes on both simulated benches, and its archive holds every planned point.
+"""Every shipped procedure completes on every simulated bench, and its archive holds every planned point.
 
-Each procedure in ``configs/procedures/`` runs on ``sim-keysight`` (33522B + DSOX1204G) and ``sim-rigol``
-(DG1062Z + DS1054Z) with the ``bjt-source-text`` board, from a copy of the shipped file with the same kind and
+Each procedure in ``configs/procedures/`` runs on ``sim-keysight`` (33522B + DSOX1204G), ``sim-rigol``
+(DG1062Z + DS1054Z) and each other family's simulated bench in ``configs/benches/`` with the ``bjt-source-text`` board, from a copy of the shipped file with the same kind and
 sections but fewer points and shorter records, so the module stays around a minute: two frequencies (the
 ends of the shipped range), the first and last drive amplitudes, three DC and common-mode levels, 10 000-point
 records. Every kind of procedure and every kind of point it plans (differential, common mode, channel
@@ -65,7 +65,11 @@ def reduced(shipped: Path, out: Path) -> Path:
     return out
 
 
-@pytest.mark.parametrize("dialect", ["keysight", "rigol"])
+FAMILIES = [f for f in ("keysight", "rigol", "siglent", "tektronix")
+            if (ROOT / "configs" / "benches" / f"sim-{f}.toml").exists()]
+
+
+@pytest.mark.parametrize("dialect", FAMILIES)
 @pytest.mark.parametrize("shipped", PROCEDURES, ids=[p.stem for p in PROCEDURES])
 def test_procedure_completes_and_archives_every_planned_point(tmp_path: Path, shipped: Path, dialect: str,
                                                             sim_bench: Any) -> None:
