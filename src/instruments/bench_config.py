@@ -91,6 +91,15 @@ SCHEMA: dict[str, Section] = {
         "scope_crosstalk_db": optional(float, -70.0, lo=-200.0, hi=0.0,
                                        doc="coupling between neighbouring channels, dB"),
         "scope_bandwidth_hz": optional(float, 100e6, lo=1e3, hi=1e10, doc="analog bandwidth (1st order), Hz"),
+        "timing": optional(bool, False, doc="true: each message and acquisition takes as long as the real "
+                                            "instrument's timing model says (instruments/sim/timing_model.py)"),
+        "timing_latency_s": optional(float, None, lo=0.0, hi=10.0,
+                                     doc="timing model: per-message latency of both instruments, s (measured on "
+                                         "your bench; default: the family's figure)"),
+        "timing_transfer_bytes_s": optional(float, None, lo=1e3, hi=1e10,
+                                            doc="timing model: reply transfer rate, bytes/s"),
+        "timing_rearm_s": optional(float, None, lo=0.0, hi=60.0,
+                                   doc="timing model: the scope's processing of each single acquisition, s"),
     }, optional=True),
 }
 

@@ -47,6 +47,7 @@ from .scope_device import SimScope
 from .scope_state import Imperfections, ScopeState, SignalSource
 from .scpi_server import ScpiServer
 from .steady_state import SteadyState
+from .timing_model import InstrumentTiming, TimingLedger, model_for
 
 log = logging.getLogger(__name__)
 
@@ -114,12 +115,20 @@ class SimBench:
         self.generator: GeneratorState = self.generator_device.state
         self.scope_device = _scope(config.scope.dialect, self._scope_inputs, Imperfections.from_sim(config.sim), seed)
         self.scope: ScopeState = self.scope_device.state
+        on = bool(config.sim.get("timing", False))
+        #: each instrument's timing model and ledger (instruments.sim.timing_model): always accounted, applied
+        #: when ``[sim] timing = true``
+        self.timing = {kind: InstrumentTiming(model_for(dialect, config.sim), TimingLedger(), on)
+                       for kind, dialect in (("generator", config.generator.dialect), ("scope", config.scope.dialect))}
+        self.scope.timing = self.timing["scope"]
         self._servers: list[ScpiServer] = []
         try:
             self._servers.append(ScpiServer(self.generator_device, host,
-                                            config.generator.port if gen_port is None else gen_port))
+                                            config.generator.port if gen_port is None else gen_port,
+                                            self.timing["generator"]))
             self._servers.append(ScpiServer(self.scope_device, host,
-                                            config.scope.port if scope_port is None else scope_port))
+                                            config.scope.port if scope_port is None else scope_port,
+                                            self.timing["scope"]))
         except Exception:
             self.close()
             raise

@@ -28,6 +28,7 @@ import numpy as np
 
 from .acquisition import Acquisition, Adc, ChannelInput, FrontEnd, Geometry, displayed_tones, find_trigger
 from .sim_settings import sim_number, sim_numbers
+from .timing_model import InstrumentTiming
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,8 @@ class ScopeState:
         self.seed = seed & 0xFFFFFFFF
         self._rng = np.random.default_rng([self.seed, 4])
         self._acq_counter = 0
+        #: the real scope's timing (instruments.sim.timing_model), set by the bench; None: none accounted
+        self.timing: InstrumentTiming | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -253,7 +256,20 @@ class ScopeState:
         """``:SINGle``: arm one acquisition; ``auto`` lets it auto-trigger (Keysight AUTO sweep)."""
         self.run_state = "SINGLE"
         self.single_auto = auto
-        self.single_ready_s = time.monotonic() + self.acquisition_time_s()
+        self.single_ready_s = time.monotonic() + self._accounted_acquisition_s()
+
+    def _accounted_acquisition_s(self) -> float:
+        """The time a single acquisition takes here: the simulator's own, or the real scope's model when timing is
+        on; both accounted in the timing ledger."""
+        sim_s = self.acquisition_time_s()
+        if self.timing is None:
+            return sim_s
+        src, inputs = self.trig_source, self.source()
+        tones = inputs[src].tones if isinstance(src, int) and src in inputs else ()
+        period = max((1.0 / t.freq_hz for t in tones if t.freq_hz > 0), default=None)
+        model_s = self.timing.model.acquisition_s(self.screen().window_s, self.averages(), period)
+        self.timing.ledger.acquisition(model_s, sim_s)
+        return model_s if self.timing.on else sim_s
 
     def poll_single(self) -> bool:
         """Complete a pending single acquisition if its time has come and it can trigger; True when done."""

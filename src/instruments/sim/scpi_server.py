@@ -19,8 +19,10 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 
 from .scpi_device import ConnectionClosed, ScpiDevice
+from .timing_model import InstrumentTiming, pause
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,13 @@ class _Handler(socketserver.BaseRequestHandler):
                     if discarding:  # the tail of an over-long line
                         discarding = False
                         continue
+                    t0 = time.perf_counter()
                     reply = device.execute(line, session)
+                    timing = self.server.timing
+                    if timing is not None:
+                        pad = timing.ledger.message(timing.model, len(reply), time.perf_counter() - t0)
+                        if timing.on:
+                            pause(pad)
                     if reply:
                         sock.sendall(reply)
         except ConnectionClosed:
@@ -102,8 +110,9 @@ class _TcpServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], device: ScpiDevice) -> None:
+    def __init__(self, address: tuple[str, int], device: ScpiDevice, timing: InstrumentTiming | None = None) -> None:
         self.device = device
+        self.timing = timing
         self._clients: set[socket.socket] = set()
         self._clients_lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -139,10 +148,12 @@ class _TcpServer(socketserver.ThreadingTCPServer):
 class ScpiServer:
     """Serve one :class:`ScpiDevice` on ``host:port`` (port 0 picks a free port) in background threads."""
 
-    def __init__(self, device: ScpiDevice, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, device: ScpiDevice, host: str = "127.0.0.1", port: int = 0,
+                 timing: InstrumentTiming | None = None) -> None:
+        """``timing``: account (and, when on, apply) the instrument's timing model on every message."""
         self.device = device
         try:
-            self._server = _TcpServer((host, port), device)
+            self._server = _TcpServer((host, port), device, timing)
         except OSError as exc:
             from ..errors import DiffbenchError
 
