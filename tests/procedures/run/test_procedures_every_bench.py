@@ -15,10 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import tomllib
 
 from instruments.board_config import load_board
+from instruments.sim.board import SimBoard
 from procedures.archive.reader import open_run
 from procedures.config.procedure import load_procedure
 from procedures.measure.plan import plan
@@ -88,3 +90,23 @@ def test_procedure_completes_and_archives_every_planned_point(tmp_path: Path, sh
         keys = [str(k) for k in run.tables["points"]["key"]]
         assert sorted(keys) == sorted(planned)
         assert run.records is not None and len(run.records) == len(planned) * proc.acquisition["repeats"]
+    if proc.kind == "frequency_sweep":
+        _recovers_the_truth(out.results["gains"], dialect)
+
+
+def _recovers_the_truth(rows: list[dict[str, Any]], dialect: str) -> None:
+    """Each frequency's Add, CMRR_se1 and CMRR_diff against the simulated board's own small-signal S, within 4 of
+    their standard uncertainties (not 3: 6 checks per family, and a chance 3 u miss in one of 24 is 6 %)."""
+    truth = SimBoard.from_config(load_board(BOARD))
+    for row in rows:
+        f = float(row["frequency_hz"])
+        T = truth.small_signal_s(f)
+        S, S_u = row["S"], np.real(row["S_u"])
+        where = f"{dialect} at {f:g} Hz"
+        assert abs(S[0, 0] - T[0, 0]) < 4 * S_u[0, 0], \
+            f"{where}: Add {S[0, 0]:.6g} vs {T[0, 0]:.6g} (u {S_u[0, 0]:.2g})"
+        se1 = 20 * np.log10(abs((T[0, 0] / 2 + T[1, 0]) / (T[1, 1] + T[0, 1] / 2)))
+        diff = 20 * np.log10(abs(T[0, 0] / T[0, 1]))
+        for name, want in (("CMRR_se1_db", se1), ("CMRR_diff_db", diff)):
+            if row[f"{name}_kind"] == "value":
+                assert abs(row[name] - want) < 4 * row[f"{name}_u"], f"{where}: {name} {row[name]:.5g} vs {want:.5g}"
