@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 BENCHES = {"keysight": REPO / "configs" / "benches" / "sim-keysight.toml",
            "rigol": REPO / "configs" / "benches" / "sim-rigol.toml",
            "siglent": REPO / "configs" / "benches" / "sim-siglent.toml",
-           "tektronix": REPO / "configs" / "benches" / "sim-tektronix.toml"}
+           "tektronix": REPO / "configs" / "benches" / "sim-tektronix.toml",
+           "mixed": REPO / "configs" / "benches" / "sim-mixed.toml"}
 
 
 @pytest.fixture(scope="session")

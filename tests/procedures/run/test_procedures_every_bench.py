@@ -1,13 +1,13 @@
 """Every shipped procedure completes on every simulated bench, and its archive holds every planned point.
 
 Each procedure in ``configs/procedures/`` runs on ``sim-keysight`` (33522B + DSOX1204G), ``sim-rigol``
-(DG1062Z + DS1054Z) and each other family's simulated bench in ``configs/benches/``, with the
-``bjt-source-text`` board, from a copy of the shipped file with the same kind and sections but fewer points and
-shorter records, so each family's share stays around a minute: two frequencies (the ends of the shipped range),
-the first and last drive amplitudes, three DC and common-mode levels, 10 000-point records. Every kind of
-procedure and every kind of point it plans (differential, common mode, channel calibration, DC) is still
-measured on every family's dialect: the DS1000Z's SINGle sweep, which never triggers on a DC level by itself,
-its windowed memory reads, the InfiniiVision's ``:DIGitize``.
+(DG1062Z + DS1054Z), each other family's simulated bench in ``configs/benches/`` and ``sim-mixed`` (a Rigol
+generator with a Keysight scope), with the ``bjt-source-text`` board, from a copy of the shipped file with the
+same kind and sections but fewer points and shorter records, so each bench's share stays around a minute: two
+frequencies (the ends of the shipped range), the first and last drive amplitudes, three DC and common-mode
+levels, 10 000-point records. Every kind of procedure and every kind of point it plans (differential, common
+mode, channel calibration, DC) is still measured on every family's dialect: the DS1000Z's SINGle sweep, which
+never triggers on a DC level by itself, its windowed memory reads, the InfiniiVision's ``:DIGitize``.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def reduced(shipped: Path, out: Path) -> Path:
     return out
 
 
-FAMILIES = [f for f in ("keysight", "rigol", "siglent", "tektronix")
+FAMILIES = [f for f in ("keysight", "rigol", "siglent", "tektronix", "mixed")
             if (ROOT / "configs" / "benches" / f"sim-{f}.toml").exists()]
 
 
