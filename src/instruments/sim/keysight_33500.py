@@ -24,6 +24,12 @@ Served commands (``#`` = optional channel suffix 1|2, default 1)::
     [SOURce#:]VOLTage:RANGe:AUTO(?)        [SOURce#:]PHASe[:ADJust](?)   UNIT:ANGLe(?)
     [SOURce#:]PHASe:SYNChronize            [SOURce#:]TRACk(?)            [SOURce#:]APPLy:SINusoid|DC
     [SOURce#:]APPLy?                       OUTPut#[:STATe](?)  OUTPut#:LOAD(?)  OUTPut#:POLarity(?)
+    [SOURce#:]BURSt:STATe(?) SWEep:STATe(?) AM:STATe(?) FM:STATe(?) PM:STATe(?) FREQuency:MODE(?)
+    TRIGger#:SOURce(?)  OUTPut#:SYNC(?)
+
+Burst, sweep and modulation are answerable and can be set OFF; ON (or a LIST/SWEep frequency mode) is refused
+with -221, since the simulated output is a continuous sine. ``FREQuency:MODE?`` answers ``CW`` ([L]: the guide
+lists CW and FIXed as one mode; which of the two the query names was not confirmed).
 """
 
 from __future__ import annotations
@@ -34,9 +40,21 @@ from functools import partial
 from .generator_device import FUNCTIONS, GeneratorDevice, GeneratorFamily, channel_query
 from .generator_state import ChannelState, GeneratorLimits, GeneratorState
 from .scpi_device import CommandRow, Context, Dialect, suffixed_command, suffixed_query
-from .scpi_parser import Params, Suffixes, expect_params, parse_choice
+from .scpi_parser import Params, ScpiError, Suffixes, expect_params, parse_choice
 
 IDN = "Agilent Technologies,33522B,MY52800000,3.05-1.19-2.00-52-00"
+#: states a bench script reads to know the output is a plain continuous sine (33500 Series Operating and
+#: Service Guide, SCPI subsystems BURSt, SWEep, AM, FM, PM, FREQuency:MODE, TRIGger, OUTPut:SYNC): spelling,
+#: accepted values, *RST value. Booleans answer 0/1; TRIGger:SOURce answers the short form (IMM).
+MODE_SPELLINGS = {"BURST": "[SOURce#:]BURSt:STATe", "SWEEP": "[SOURce#:]SWEep:STATe", "AM": "[SOURce#:]AM:STATe",
+                  "FM": "[SOURce#:]FM:STATe", "PM": "[SOURce#:]PM:STATe", "FMODE": "[SOURce#:]FREQuency:MODE",
+                  "TRIG": "TRIGger#:SOURce", "SYNC": "OUTPut#:SYNC"}
+_ON_OFF = ("ON", "OFF", "1", "0")
+MODE_CHOICES = {"BURST": _ON_OFF, "SWEEP": _ON_OFF, "AM": _ON_OFF, "FM": _ON_OFF, "PM": _ON_OFF,
+                "FMODE": ("CW", "FIXed", "LIST", "SWEep"), "TRIG": ("IMMediate", "EXTernal", "TIMer", "BUS"),
+                "SYNC": _ON_OFF}
+MODE_DEFAULTS = {"BURST": "OFF", "SWEEP": "OFF", "AM": "OFF", "FM": "OFF", "PM": "OFF", "FMODE": "CW",
+                 "TRIG": "IMM", "SYNC": "ON"}
 LIMITS = GeneratorLimits(freq_min_hz=1e-6, freq_max_hz=30e6)
 DEFAULTS = ChannelState(function="SIN", freq_hz=1e3, vpp_emf=0.2, offset_emf=0.0, load_ohm=50.0)
 FAMILY = GeneratorFamily(number=lambda v: f"{v:+.14E}", strict=True, phase_range_deg=(-360.0, 360.0),
@@ -51,6 +69,7 @@ class Keysight33500(GeneratorDevice):
         super().__init__(Dialect(idn=idn, signed_integers=True), FAMILY, state)
         self.angle_unit = "DEGREE"
         self.range_auto = {1: "ON", 2: "ON"}
+        self.modes = {n: dict(MODE_DEFAULTS) for n in (1, 2)}
         self.register(self.commands())
 
     def reset(self) -> None:
@@ -58,6 +77,7 @@ class Keysight33500(GeneratorDevice):
         super().reset()
         self.angle_unit = "DEGREE"
         self.range_auto = {1: "ON", 2: "ON"}
+        self.modes = {n: dict(MODE_DEFAULTS) for n in (1, 2)}
 
     def commands(self) -> list[CommandRow]:
         """The served commands (module docstring), in lookup order."""
@@ -81,9 +101,26 @@ class Keysight33500(GeneratorDevice):
             CommandRow("OUTPut#:LOAD", set_(self.set_load), channel_query(self, self.load)),
             CommandRow("OUTPut#:POLarity", set_(self.set_polarity),
                        get(lambda n: "INV" if self.state.channel(n).inverted else "NORM")),
+            *[CommandRow(spelling, set_(partial(self._set_mode, key)), get(partial(self._mode, key)))
+              for key, spelling in MODE_SPELLINGS.items()],
         ]
 
     # -- handlers that are specific to the 33500 -------------------------------------------------
+    def _set_mode(self, key: str, n: int, param: str) -> None:
+        """A burst/sweep/modulation state, the frequency mode, the trigger source or the sync output. The
+        simulated generator makes continuous sines only: a state that would change its output (burst, sweep or
+        a modulation on, a list or sweep frequency mode) is refused with -221 and left as it was."""
+        choices = MODE_CHOICES[key]
+        value = parse_choice(param, choices)
+        value = {"1": "ON", "0": "OFF", "FIXED": "CW"}.get(value, value)
+        if key not in ("SYNC", "TRIG") and value not in ("OFF", "CW"):
+            raise ScpiError(-221, f"Settings conflict; {MODE_SPELLINGS[key]} {value} is not simulated")
+        self.modes[n][key] = value
+
+    def _mode(self, key: str, n: int) -> str:
+        value = self.modes[n][key]
+        return {"ON": "1", "OFF": "0"}.get(value, value)
+
     def _set_range_auto(self, n: int, param: str) -> None:
         mode = parse_choice(param, ("ON", "OFF", "ONCE", "1", "0"))
         self.range_auto[n] = {"1": "ON", "0": "OFF", "ONCE": "OFF"}.get(mode, mode)

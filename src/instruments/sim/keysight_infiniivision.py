@@ -309,12 +309,12 @@ class KeysightInfiniiVision(SimScope):
             st.run_state = "STOP"
 
     def _digitize(self, ctx: Context, s: Suffixes, p: Params) -> None:
-        """``:DIGitize [CHANnel<n>,...]``: listed channels on, the others off; block until acquired."""
+        """``:DIGitize [CHANnel<n>,...]``: listed channels on; block until acquired. The programmer's guide
+        (``:DIGitize``) says which channels are acquired, not that the unlisted ones are switched off: they keep
+        their display state and are acquired too when displayed (permissive; a read of one of them works)."""
         st = self.state
-        chans = [parse_channel_name(x, ("CHANnel",), 4) for x in p]
-        if chans:
-            for n in range(1, 5):
-                st.channel(n).display = n in chans
+        for n in (parse_channel_name(x, ("CHANnel",), 4) for x in p):
+            st.channel(n).display = True
         self._single()
         while not st.poll_single():
             ctx.sleep_unlocked(min(0.01, max(1e-4, st.single_ready_s - time.monotonic())))

@@ -24,6 +24,11 @@ Served commands (``#`` = optional channel suffix 1|2, default 1)::
     [:SOURce#]:PHASe[:ADJust](?)          [:SOURce#]:PHASe:INITiate  [:SOURce#]:PHASe:SYNChronize
     [:SOURce#]:TRACK(?)                   [:SOURce#]:APPLy:SINusoid|DC   [:SOURce#]:APPLy?
     :OUTPut#[:STATe](?)  :OUTPut#:IMPedance(?) = :OUTPut#:LOAD(?)  :OUTPut#:POLarity(?)
+    [:SOURce#]:BURSt[:STATe](?)  [:SOURce#]:SWEep:STATe(?)  [:SOURce#]:MOD[:STATe](?)
+    :OUTPut#:SYNC[:STATe](?)  :OUTPut#:GATe:POLarity(?)
+
+Burst, sweep and modulation answer OFF and can be set OFF; ON is refused with -221 (the simulated output is a
+continuous sine).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from functools import partial
 from .generator_device import FUNCTIONS, GeneratorDevice, GeneratorFamily, channel_query
 from .generator_state import ChannelState, GeneratorLimits, GeneratorState
 from .scpi_device import CommandRow, Context, Dialect, suffixed_command, suffixed_query
-from .scpi_parser import Params, Suffixes, expect_params
+from .scpi_parser import Params, ScpiError, Suffixes, expect_params, parse_choice
 
 IDN = "Rigol Technologies,DG1062Z,DG1ZA00000000,00.01.14"
 LIMITS = GeneratorLimits(freq_min_hz=1e-6, freq_max_hz=60e6)
@@ -43,6 +48,15 @@ FAMILY = GeneratorFamily(number=lambda v: f"{v:.6E}", strict=False, phase_range_
                          functions=FUNCTIONS, high_z_reply="9.900000E+37")
 ERROR_TEXTS = {-113: "Undefined header; keyword cannot be found"}
 APPLY_DEFAULTS = ("1000", "5", "0", "0")  # freq Hz, amplitude Vpp, offset V, phase deg (§3.2)
+#: states a bench script reads to know the output is a plain continuous sine (DG1000Z Programming Guide,
+#: :SOURce:BURSt, :SOURce:SWEep, :SOURce:MOD, :OUTPut:SYNC, :OUTPut:GATe:POLarity): spelling, accepted
+#: values, *RST value; they answer ON/OFF, the polarity NORMal/INVerted in short form ([L])
+MODE_SPELLINGS = {"BURST": "[SOURce#:]BURSt[:STATe]", "SWEEP": "[SOURce#:]SWEep:STATe",
+                  "MOD": "[SOURce#:]MOD[:STATe]", "SYNC": "OUTPut#:SYNC[:STATe]", "GATE": "OUTPut#:GATe:POLarity"}
+_ON_OFF = ("ON", "OFF", "1", "0")
+MODE_CHOICES = {"BURST": _ON_OFF, "SWEEP": _ON_OFF, "MOD": _ON_OFF, "SYNC": _ON_OFF,
+                "GATE": ("NORMal", "INVerted")}
+MODE_DEFAULTS = {"BURST": "OFF", "SWEEP": "OFF", "MOD": "OFF", "SYNC": "ON", "GATE": "NORM"}
 
 
 class RigolDG1000Z(GeneratorDevice):
@@ -53,7 +67,13 @@ class RigolDG1000Z(GeneratorDevice):
 
     def __init__(self, state: GeneratorState, idn: str = IDN) -> None:
         super().__init__(Dialect(idn=idn, signed_integers=False, error_texts=ERROR_TEXTS), FAMILY, state)
+        self.modes = {n: dict(MODE_DEFAULTS) for n in (1, 2)}
         self.register(self.commands())
+
+    def reset(self) -> None:
+        """``*RST`` (also burst, sweep and modulation off, sync on)."""
+        super().reset()
+        self.modes = {n: dict(MODE_DEFAULTS) for n in (1, 2)}
 
     def commands(self) -> list[CommandRow]:
         """The served commands (module docstring), in lookup order."""
@@ -74,7 +94,21 @@ class RigolDG1000Z(GeneratorDevice):
             CommandRow("OUTPut#:LOAD", set_(self.set_load), channel_query(self, self.load)),
             CommandRow("OUTPut#:POLarity", set_(self.set_polarity),
                        get(lambda n: "INV" if self.state.channel(n).inverted else "NORM")),
+            *[CommandRow(spelling, set_(partial(self._set_mode, key)), get(partial(self._mode, key)))
+              for key, spelling in MODE_SPELLINGS.items()],
         ]
+
+    def _set_mode(self, key: str, n: int, param: str) -> None:
+        """Burst, sweep or modulation state, sync output or gate polarity. The simulated output is a continuous
+        sine: burst, sweep or modulation ON is refused with -221 and left OFF."""
+        value = parse_choice(param, MODE_CHOICES[key])
+        value = {"1": "ON", "0": "OFF", "INVERTED": "INV", "NORMAL": "NORM"}.get(value, value)
+        if key in ("BURST", "SWEEP", "MOD") and value == "ON":
+            raise ScpiError(-221, f"Settings conflict; {MODE_SPELLINGS[key]} ON is not simulated")
+        self.modes[n][key] = value
+
+    def _mode(self, key: str, n: int) -> str:
+        return self.modes[n][key]
 
     def _sync(self, ctx: Context, s: Suffixes, p: Params) -> None:
         self.ch(s[0])

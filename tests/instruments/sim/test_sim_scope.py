@@ -208,3 +208,15 @@ def test_tied_inputs_reveal_the_channel_gain_and_skew_mismatch(sim_bench, visa_o
     expected = (1 + gains[1]) / (1 + gains[0]) * cmath.exp(-2j * math.pi * f * (skews[1] - skews[0]))
     assert abs(ratio) == pytest.approx(abs(expected), abs=1e-4)
     assert cmath.phase(ratio) == pytest.approx(cmath.phase(expected), abs=5e-5)
+
+
+def test_keysight_digitize_of_one_channel_leaves_the_others_readable(sim_bench, visa_open):
+    """:DIGitize CHANnel1 acquires channel 1; the 1000 X guide does not say the other channels go off, so a
+    displayed channel 2 keeps its display and its data: it reads without an error, at the bias level."""
+    bench = sim_bench("keysight")
+    s = visa_open(bench.resources["scope"])
+    sync(s, ":CHAN2:DISP 1;:CHAN2:SCAL 0.1;:CHAN2:OFFS 1.9;:DIGitize CHAN1")
+    assert s.query(":CHAN2:DISP?").strip() == "1"
+    *_, volts = keysight_read(s, 2)
+    assert s.query(":SYST:ERR?").strip() == '+0,"No error"'
+    assert abs(float(np.mean(volts)) - pin_dc(bench)) < 0.01
