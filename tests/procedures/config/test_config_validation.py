@@ -187,7 +187,7 @@ class _NoBind:
 
     asked: list[tuple[str, int]] = []
 
-    def __init__(self, device: object, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, device: object, host: str = "127.0.0.1", port: int = 0, timing: object = None) -> None:
         _NoBind.asked.append((host, port))
         self.host, self.port = host, 40000 + len(_NoBind.asked)
 
