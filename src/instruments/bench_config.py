@@ -29,8 +29,8 @@ from .errors import ConfigError
 
 GENERATOR_DRIVERS = ("keysight_33500", "rigol_dg1000z", "siglent_sdg", "tektronix_afg31000")
 SCOPE_DRIVERS = ("keysight_infiniivision", "rigol_ds1000z", "siglent_sds", "tektronix_mso")
-SIM_GENERATOR_DIALECTS = ("keysight_33500", "rigol_dg1000z")
-SIM_SCOPE_DIALECTS = ("keysight_infiniivision", "rigol_ds1000z")
+SIM_GENERATOR_DIALECTS = ("keysight_33500", "rigol_dg1000z", "siglent_sdg", "tektronix_afg31000")
+SIM_SCOPE_DIALECTS = ("keysight_infiniivision", "rigol_ds1000z", "siglent_sds", "tektronix_mso")
 
 
 TIMEOUT_MS_MAX = 600_000  # a VISA timeout above 10 minutes is a hang, not a timeout

@@ -253,11 +253,18 @@ class SiglentSDS(Oscilloscope):
         ``:TRIGger:STATus?`` until ``Stop`` after the scope armed (or after :attr:`arm_window_s` of ``Stop``:
         the record finished between polls). Raises :class:`InstrumentTimeout` after
         :meth:`acquisition_wait_s` (the record's time with margins, plus ``timeout_s``). The trigger mode
-        before is remembered for :meth:`run`."""
+        before is remembered for :meth:`run`.
+
+        A single shot waits for a trigger that a DC level never gives. When the mode it replaced was AUTO, the
+        record is forced with ``:TRIGger:MODE FTRIG`` (the programming guide's forced trigger) if the status still
+        reads ``Ready`` once any periodic trigger signal would have fired
+        (:func:`instruments.timing.auto_trigger_after_s`): what AUTO would have done, as the DS1000Z driver does."""
         self._remember_sweep()
         limit = self.acquisition_wait_s(timeout_s)
+        auto = (self._sweep_before_single or "").upper().startswith("AUTO")
         self.set(":TRIGger:MODE SINGle")
-        self._wait_for_stop(lambda: self.query(":TRIGger:STATus?"), limit, ":TRIGger:MODE SINGle")
+        self._wait_for_stop(lambda: self.query(":TRIGger:STATus?"), limit, ":TRIGger:MODE SINGle",
+                            force=(lambda: self.set(":TRIGger:MODE FTRIG")) if auto else None, waiting="READY")
 
     def run(self) -> None:
         """Put back the trigger mode :meth:`single` replaced (AUTO if unknown), then ``:TRIGger:RUN``."""
