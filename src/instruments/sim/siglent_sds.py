@@ -78,6 +78,7 @@ from .scpi_device import CommandRow, Context, Dialect, action_of, command_of, de
 from .scpi_parser import Params, ScpiError, Suffixes, expect_params, parse_bool, parse_choice, parse_number
 from .siglent_sdg import SiglentTable, status_byte_without_queue, without_error_queue
 
+# layout: file -- one dialect's command table and the WAVEDESC preamble it serves belong together
 IDN = "Siglent Technologies,SDS824X HD,SDS08A0000000,1.1.3.8"
 HARDWARE = ScopeHardware(h_divs=10, codes_per_div=400.0, centre_code=0.0, code_lo=-2048, code_hi=2047,
                          scale_min_v=500e-6, scale_max_v=10.0, timebase_min_s=1e-9, timebase_max_s=1000.0,
