@@ -19,7 +19,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from .generator_state import MODELLED_FUNCTIONS, ChannelState, GeneratorState, unit_to_vpp, vpp_to_unit
+from .generator_state import (
+    MODELLED_FUNCTIONS,
+    ChannelState,
+    GeneratorSnapshot,
+    GeneratorState,
+    unit_to_vpp,
+    vpp_to_unit,
+)
 from .scpi_device import CommandRow, Context, Dialect, Handler, ScpiDevice, suffixed_command, suffixed_query
 from .scpi_parser import Params, ScpiError, Suffixes, expect_params, parse_bool, parse_choice, parse_number
 
@@ -28,6 +35,23 @@ FUNCTIONS = ("SINusoid", "SQUare", "TRIangle", "RAMP", "PULSe", "PRBS", "NOISe",
 _FUNCTION_SHORT = {"SINUSOID": "SIN", "SQUARE": "SQU", "TRIANGLE": "TRI", "RAMP": "RAMP", "PULSE": "PULS",
                    "PRBS": "PRBS", "NOISE": "NOIS", "ARBITRARY": "ARB", "DC": "DC", "USER": "USER",
                    "HARMONIC": "HARM"}
+
+
+#: ``ON|OFF|1|0`` parameters -> the stored reply, for families that answer booleans ``1``/``0`` or ``ON``/``OFF``
+ON_OFF_AS_DIGITS = {"ON": "1", "1": "1", "OFF": "0", "0": "0"}
+ON_OFF_AS_WORDS = {"ON": "ON", "1": "ON", "OFF": "OFF", "0": "OFF"}
+#: why a burst, sweep, modulation or gated mode is refused (-221): the simulated output cannot show it
+CONTINUOUS_ONLY = "the simulated output is a continuous sine or DC level (burst, sweep, modulation not modelled)"
+
+
+@dataclass(frozen=True)
+class SavedGeneratorSetup:
+    """One stored setup (``*SAV``): the channels and tracking, the family's option values and its extra
+    settings (angle unit, ...)."""
+
+    state: GeneratorSnapshot
+    options: list[list[object]]
+    extra: dict[str, object]
 
 
 @dataclass(frozen=True)

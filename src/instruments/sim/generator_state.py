@@ -84,6 +84,14 @@ class ChannelState:
         return (self.load_ohm + NOMINAL_SOURCE_R_OHM) / self.load_ohm
 
 
+@dataclass(frozen=True)
+class GeneratorSnapshot:
+    """A saved generator setup: copies of both channels' settings and the tracking mode."""
+
+    channels: tuple[ChannelState, ...]
+    track: str
+
+
 class GeneratorState:
     """Two channels, tracking, phase alignment and the analog imperfections of the simulated generator.
 
@@ -164,6 +172,36 @@ class GeneratorState:
 
     def notify(self) -> None:
         """Record a change made directly on a :class:`ChannelState` (bumps :attr:`version`)."""
+        self._changed()
+
+    # -- saved setups and channel copy -------------------------------------------------------------
+    def snapshot(self) -> GeneratorSnapshot:
+        """Both channels' settings and the tracking mode, as a saved setup keeps them (``*SAV``)."""
+        return GeneratorSnapshot(tuple(replace(c) for c in self.channels), self.track)
+
+    def restore(self, snap: GeneratorSnapshot) -> None:
+        """``*RCL``: the saved settings of both channels and the tracking mode. The output relays stay as they
+        are (a recall must not switch a bench's outputs on), and a channel whose frequency changes loses its
+        phase relation to the other until the next phase-align, as any frequency change does (§2.4)."""
+        for m, saved in enumerate(snap.channels[:len(self.channels)], 1):
+            ch = self.channel(m)
+            new = replace(saved, output_on=ch.output_on, accumulator_rad=ch.accumulator_rad)
+            if new.freq_hz != ch.freq_hz and snap.track == "OFF":
+                new.accumulator_rad = float(self._rng.uniform(0.0, 2.0 * math.pi))
+            self.channels[m - 1] = new
+        self.track = snap.track
+        if self.track != "OFF":
+            self.channels[1].accumulator_rad = self.channels[0].accumulator_rad  # tracking keeps them locked
+        self._changed()
+
+    def copy_channel(self, src: int, dst: int) -> None:
+        """Copy every setting of channel ``src`` to channel ``dst`` except the output relay; the copy runs at the
+        source's phase accumulator only if the frequencies already agreed (else its phase is arbitrary, §2.4)."""
+        if src == dst:
+            return
+        a, b = self.channel(src), self.channel(dst)
+        acc = a.accumulator_rad if a.freq_hz == b.freq_hz else float(self._rng.uniform(0.0, 2.0 * math.pi))
+        self.channels[dst - 1] = replace(a, output_on=b.output_on, accumulator_rad=acc)
         self._changed()
 
     # -- limits (EMF) ----------------------------------------------------------------------------

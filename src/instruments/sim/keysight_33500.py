@@ -17,49 +17,89 @@ Spellings, replies and defaults from docs/reference/scpi.md §3.1 (pymeasure ``a
 
 Served commands (``#`` = optional channel suffix 1|2, default 1)::
 
-    *IDN? *RST *CLS *OPC *OPC? *WAI *ESR? *ESE(?) *SRE(?) *STB? *TST?  SYSTem:ERRor[:NEXT]?
+    *IDN? *RST *CLS *OPC *OPC? *WAI *ESR? *ESE(?) *SRE(?) *STB? *TST? *TRG *SAV *RCL  SYSTem:ERRor[:NEXT]?
+    SYSTem:VERSion?  MEMory:STATe:VALid?  MEMory:NSTates?
+    STATus:OPERation[:EVENt]? :CONDition? :ENABle(?)  STATus:QUEStionable[:EVENt]? :CONDition? :ENABle(?)
+    STATus:PRESet
     [SOURce#:]FUNCtion[:SHAPe](?)          [SOURce#:]FREQuency[:FIXed](?) [MIN|MAX|DEF]
     [SOURce#:]VOLTage[:LEVel][:IMMediate][:AMPLitude](?)   [SOURce#:]VOLTage:UNIT(?)
     [SOURce#:]VOLTage[:LEVel][:IMMediate]:OFFSet(?)  :HIGH(?)  :LOW(?)
     [SOURce#:]VOLTage:RANGe:AUTO(?)        [SOURce#:]PHASe[:ADJust](?)   UNIT:ANGLe(?)
     [SOURce#:]PHASe:SYNChronize            [SOURce#:]TRACk(?)            [SOURce#:]APPLy:SINusoid|DC
     [SOURce#:]APPLy?                       OUTPut#[:STATe](?)  OUTPut#:LOAD(?)  OUTPut#:POLarity(?)
-    [SOURce#:]BURSt:STATe(?) SWEep:STATe(?) AM:STATe(?) FM:STATe(?) PM:STATe(?) FREQuency:MODE(?)
-    TRIGger#:SOURce(?)  OUTPut#:SYNC(?)
+    OUTPut#:MODE(?)  OUTPut#:SYNC(?)  OUTPut#:SYNC:POLarity(?)  OUTPut#:SYNC:MODE(?)  OUTPut:SYNC:SOURce(?)
+    [SOURce#:]BURSt:STATe(?) :MODE(?) :NCYCles(?) :INTernal:PERiod(?) :GATE:POLarity(?)
+    [SOURce#:]SWEep:STATe(?)  [SOURce#:]AM|FM|PM|FSKey|PWM|BPSK:STATe(?)  [SOURce#:]FREQuency:MODE(?)
+    [SOURce#:]FREQuency:COUPle[:STATe](?)  [SOURce#:]VOLTage:COUPle[:STATe](?)
+    TRIGger#:SOURce(?)  TRIGger#:SLOPe(?)  TRIGger#:DELay(?)  TRIGger#[:IMMediate]
 
-Burst, sweep and modulation are answerable and can be set OFF; ON (or a LIST/SWEep frequency mode) is refused
-with -221, since the simulated output is a continuous sine. ``FREQuency:MODE?`` answers ``CW`` ([L]: the guide
-lists CW and FIXed as one mode; which of the two the query names was not confirmed).
+Features the simulated output cannot show: burst, sweep, the modulations, a LIST or SWEep frequency mode, the
+gated output mode and the channel couplings answer their off state and can be set off; switching one on is
+refused with -221 "Settings conflict" (the 33500's error for a setting that cannot be applied), because an
+accepted burst would let a bench script measure a waveform the simulated bench is not producing. Their
+parameters (burst mode, cycle count, period, gate polarity; trigger source, slope and delay; the sync output's
+state, polarity, mode and source) are kept and answered in the guide's forms, with -222 and the bound for an
+out-of-range number like every other 33500 setting. ``FREQuency:MODE?`` answers ``CW`` ([L]: the guide lists CW
+and FIXed as one mode; which of the two the query names was not confirmed). ``*TRG`` and ``TRIGger[:IMMediate]``
+are accepted and change nothing: a trigger starts a burst or a sweep, and neither can be on.
+
+Saved setups: ``*SAV {0|1|2|3|4}`` stores both channels' settings, tracking, the options above, the angle unit
+and the range-auto states; ``*RCL`` restores them (another location: -222). The guide says nothing of the
+outputs on a recall; the simulator leaves the output relays as they are (a recall never switches a bench's
+outputs on), and a channel whose frequency changes loses its phase relation until the next PHASe:SYNChronize
+(docs/reference/scpi.md §2.4). Recalling a location nothing was saved to changes nothing and queues no error
+(permissive: the guide page that would say otherwise was not found). Locations survive ``*RST``, not a new bench.
+
+Status: the Operation and Questionable registers read 0 (the simulated generator never calibrates, waits for a
+trigger or overloads); their enable masks are kept (0 ... 65535, else -222) and ``STATus:PRESet`` clears them.
+``SYSTem:VERSion?`` answers ``1999.0`` (SCPI-99).
+
+Pages are those of the Agilent 33500 Series Operating and Service Guide: the BURSt subsystem p. 177
+(``BURSt:GATE:POLarity`` replies NORM/INV, ``BURSt:INTernal:PERiod`` 1 us ... 8000 s, default 10 ms), the OUTPut
+subsystem's trigger-out entries p. 264 (the sync entries precede them; their page was not seen), ``TRACk``
+p. 315, output termination p. 62. The other entries were read by command name, in the guide's SCPI reference
+and the Keysight 33500 online programming reference; docs/simulated-commands/keysight.md gives each row's
+source and says where a page was not confirmed.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from functools import partial
 
-from .generator_device import FUNCTIONS, GeneratorDevice, GeneratorFamily, channel_query
+from .generator_device import (
+    CONTINUOUS_ONLY,
+    FUNCTIONS,
+    ON_OFF_AS_DIGITS,
+    GeneratorDevice,
+    GeneratorFamily,
+    SavedGeneratorSetup,
+    channel_query,
+)
 from .generator_state import ChannelState, GeneratorLimits, GeneratorState
-from .scpi_device import CommandRow, Context, Dialect, suffixed_command, suffixed_query
-from .scpi_parser import Params, ScpiError, Suffixes, expect_params, parse_choice
+from .scpi_device import (
+    CommandRow,
+    Context,
+    Dialect,
+    OptionStore,
+    action_of,
+    command_of,
+    query_of,
+    suffixed_command,
+    suffixed_query,
+)
+from .scpi_parser import Params, Suffixes, expect_params, parse_choice, parse_integer
 
 IDN = "Agilent Technologies,33522B,MY52800000,3.05-1.19-2.00-52-00"
-#: states a bench script reads to know the output is a plain continuous sine (33500 Series Operating and
-#: Service Guide, SCPI subsystems BURSt, SWEep, AM, FM, PM, FREQuency:MODE, TRIGger, OUTPut:SYNC): spelling,
-#: accepted values, *RST value. Booleans answer 0/1; TRIGger:SOURce answers the short form (IMM).
-MODE_SPELLINGS = {"BURST": "[SOURce#:]BURSt:STATe", "SWEEP": "[SOURce#:]SWEep:STATe", "AM": "[SOURce#:]AM:STATe",
-                  "FM": "[SOURce#:]FM:STATe", "PM": "[SOURce#:]PM:STATe", "FMODE": "[SOURce#:]FREQuency:MODE",
-                  "TRIG": "TRIGger#:SOURce", "SYNC": "OUTPut#:SYNC"}
-_ON_OFF = ("ON", "OFF", "1", "0")
-MODE_CHOICES = {"BURST": _ON_OFF, "SWEEP": _ON_OFF, "AM": _ON_OFF, "FM": _ON_OFF, "PM": _ON_OFF,
-                "FMODE": ("CW", "FIXed", "LIST", "SWEep"), "TRIG": ("IMMediate", "EXTernal", "TIMer", "BUS"),
-                "SYNC": _ON_OFF}
-MODE_DEFAULTS = {"BURST": "OFF", "SWEEP": "OFF", "AM": "OFF", "FM": "OFF", "PM": "OFF", "FMODE": "CW",
-                 "TRIG": "IMM", "SYNC": "ON"}
 LIMITS = GeneratorLimits(freq_min_hz=1e-6, freq_max_hz=30e6)
 DEFAULTS = ChannelState(function="SIN", freq_hz=1e3, vpp_emf=0.2, offset_emf=0.0, load_ohm=50.0)
 FAMILY = GeneratorFamily(number=lambda v: f"{v:+.14E}", strict=True, phase_range_deg=(-360.0, 360.0),
                          functions=FUNCTIONS[:9], high_z_reply="+9.9E+37")
 DIALECT = Dialect(idn=IDN, signed_integers=True)
+SAVE_LOCATIONS = (0, 4)  # *SAV {0|1|2|3|4}
+#: the states that would change the output, as ``[SOURce#:]<node>:STATe`` (module docstring): refused ON
+OFF_ONLY_STATES = ("BURSt", "SWEep", "AM", "FM", "PM", "FSKey", "PWM", "BPSK")
 
 
 class Keysight33500(GeneratorDevice):
@@ -69,15 +109,17 @@ class Keysight33500(GeneratorDevice):
         super().__init__(Dialect(idn=idn, signed_integers=True), FAMILY, state)
         self.angle_unit = "DEGREE"
         self.range_auto = {1: "ON", 2: "ON"}
-        self.modes = {n: dict(MODE_DEFAULTS) for n in (1, 2)}
+        self.options = OptionStore()
+        self.saved: dict[int, SavedGeneratorSetup] = {}
+        self.status_enable = {"OPER": 0, "QUES": 0}
         self.register(self.commands())
 
     def reset(self) -> None:
-        """``*RST`` (also resets the angle unit to degrees)."""
+        """``*RST`` (also resets the angle unit to degrees and every option; saved setups stay)."""
         super().reset()
         self.angle_unit = "DEGREE"
         self.range_auto = {1: "ON", 2: "ON"}
-        self.modes = {n: dict(MODE_DEFAULTS) for n in (1, 2)}
+        self.options.reset()
 
     def commands(self) -> list[CommandRow]:
         """The served commands (module docstring), in lookup order."""
@@ -101,25 +143,109 @@ class Keysight33500(GeneratorDevice):
             CommandRow("OUTPut#:LOAD", set_(self.set_load), channel_query(self, self.load)),
             CommandRow("OUTPut#:POLarity", set_(self.set_polarity),
                        get(lambda n: "INV" if self.state.channel(n).inverted else "NORM")),
-            *[CommandRow(spelling, set_(partial(self._set_mode, key)), get(partial(self._mode, key)))
-              for key, spelling in MODE_SPELLINGS.items()],
+            *self._option_rows(),
+            *self._memory_rows(),
+            *self._status_rows(),
         ]
 
-    # -- handlers that are specific to the 33500 -------------------------------------------------
-    def _set_mode(self, key: str, n: int, param: str) -> None:
-        """A burst/sweep/modulation state, the frequency mode, the trigger source or the sync output. The
-        simulated generator makes continuous sines only: a state that would change its output (burst, sweep or
-        a modulation on, a list or sweep frequency mode) is refused with -221 and left as it was."""
-        choices = MODE_CHOICES[key]
-        value = parse_choice(param, choices)
-        value = {"1": "ON", "0": "OFF", "FIXED": "CW"}.get(value, value)
-        if key not in ("SYNC", "TRIG") and value not in ("OFF", "CW"):
-            raise ScpiError(-221, f"Settings conflict; {MODE_SPELLINGS[key]} {value} is not simulated")
-        self.modes[n][key] = value
+    def _option_rows(self) -> list[CommandRow]:
+        """Burst, sweep, modulation, trigger and sync settings (module docstring)."""
+        s, o, ch = "[SOURce#:]", self.options, self.ch
+        off_only = partial(o.choice_row, replies=ON_OFF_AS_DIGITS, default="0", channel=ch, refused=("1",),
+                           refusal=CONTINUOUS_ONLY)
+        number = partial(o.number_row, clamp=self._limit, fmt=self._number, channel=ch)
+        return [
+            *[off_only(f"{s}{node}:STATe", f"{node.upper()}:STATE") for node in OFF_ONLY_STATES],
+            o.choice_row(s + "BURSt:MODE", "BURST:MODE", {"TRIGgered": "TRIG", "GATed": "GAT"}, "TRIG", channel=ch),
+            number(s + "BURSt:NCYCles", "BURST:NCYCLES", 1.0, (1.0, 1e8), infinity=math.inf),
+            number(s + "BURSt:INTernal:PERiod", "BURST:PERIOD", 0.01, (1e-6, 8000.0), units=("S",)),
+            o.choice_row(s + "BURSt:GATE:POLarity", "BURST:GATE", {"NORMal": "NORM", "INVerted": "INV"}, "NORM",
+                         channel=ch),
+            o.choice_row(s + "FREQuency:MODE", "FREQ:MODE", {"CW": "CW", "FIXed": "CW", "LIST": "LIST", "SWEep": "SWE"},
+                         "CW", channel=ch, refused=("LIST", "SWE"), refusal=CONTINUOUS_ONLY),
+            off_only(s + "FREQuency:COUPle[:STATe]", "FREQ:COUPLE"),
+            off_only(s + "VOLTage:COUPle[:STATe]", "VOLT:COUPLE"),
+            o.choice_row("TRIGger#:SOURce", "TRIG:SOURCE",
+                         {"IMMediate": "IMM", "EXTernal": "EXT", "TIMer": "TIM", "BUS": "BUS"}, "IMM", channel=ch),
+            o.choice_row("TRIGger#:SLOPe", "TRIG:SLOPE", {"POSitive": "POS", "NEGative": "NEG"}, "POS", channel=ch),
+            number("TRIGger#:DELay", "TRIG:DELAY", 0.0, (0.0, 1000.0), units=("S",)),
+            CommandRow("TRIGger#[:IMMediate]", self._trigger),
+            CommandRow("*TRG", action_of(lambda: None)),
+            o.choice_row("OUTPut#:MODE", "OUTP:MODE", {"NORMal": "NORM", "GATed": "GAT"}, "NORM", channel=ch,
+                         refused=("GAT",), refusal=CONTINUOUS_ONLY),
+            o.choice_row("OUTPut#:SYNC", "SYNC", ON_OFF_AS_DIGITS, "1", channel=ch),
+            o.choice_row("OUTPut#:SYNC:POLarity", "SYNC:POLARITY", {"NORMal": "NORM", "INVerted": "INV"}, "NORM",
+                         channel=ch),
+            o.choice_row("OUTPut#:SYNC:MODE", "SYNC:MODE", {"NORMal": "NORM", "CARRier": "CARR", "MARKer": "MARK"},
+                         "NORM", channel=ch),
+            o.choice_row("OUTPut:SYNC:SOURce", "SYNC:SOURCE", {"CH1": "CH1", "CH2": "CH2"}, "CH1"),
+        ]
 
-    def _mode(self, key: str, n: int) -> str:
-        value = self.modes[n][key]
-        return {"ON": "1", "OFF": "0"}.get(value, value)
+    def _memory_rows(self) -> list[CommandRow]:
+        """``*SAV``/``*RCL`` and the state-memory queries (module docstring)."""
+        lo, hi = SAVE_LOCATIONS
+        return [
+            CommandRow("*SAV", command_of(lambda p: self.save(parse_integer(p, lo, hi)))),
+            CommandRow("*RCL", command_of(lambda p: self.recall(parse_integer(p, lo, hi)))),
+            CommandRow("MEMory:STATe:VALid",
+                       query=lambda c, s_, p: self._valid(p)),
+            CommandRow("MEMory:NSTates", query=query_of(lambda: self.dialect.integer(hi - lo + 1))),
+            CommandRow("SYSTem:VERSion", query=query_of(lambda: "1999.0")),
+        ]
+
+    def _status_rows(self) -> list[CommandRow]:
+        """The SCPI Operation and Questionable status registers (module docstring)."""
+        rows = []
+        for key, node in (("OPER", "OPERation"), ("QUES", "QUEStionable")):
+            rows += [
+                CommandRow(f"STATus:{node}[:EVENt]", query=query_of(lambda: self.dialect.integer(0))),
+                CommandRow(f"STATus:{node}:CONDition", query=query_of(lambda: self.dialect.integer(0))),
+                CommandRow(f"STATus:{node}:ENABle", command_of(partial(self._set_enable, key)),
+                           query_of(partial(lambda k: self.dialect.integer(self.status_enable[k]), key))),
+            ]
+        rows.append(CommandRow("STATus:PRESet", action_of(self._status_preset)))
+        return rows
+
+    # -- saved setups ------------------------------------------------------------------------------
+    def save(self, location: int) -> None:
+        """``*SAV <location>``: keep the present setup (module docstring)."""
+        self.saved[location] = SavedGeneratorSetup(
+            self.state.snapshot(), self.options.snapshot(),
+            {"angle_unit": self.angle_unit, "range_auto": dict(self.range_auto)})
+
+    def recall(self, location: int) -> None:
+        """``*RCL <location>``: restore a saved setup; an empty location changes nothing (module docstring)."""
+        saved = self.saved.get(location)
+        if saved is None:
+            return
+        self.state.restore(saved.state)
+        self.options.restore(saved.options)
+        self.angle_unit = str(saved.extra["angle_unit"])
+        range_auto = saved.extra["range_auto"]
+        if isinstance(range_auto, Mapping):
+            self.range_auto = {int(n): str(v) for n, v in range_auto.items()}
+
+    def _valid(self, p: Params) -> str:
+        """``MEMory:STATe:VALid? <location>``: 1 if a setup was saved there."""
+        expect_params(p, 1)
+        return "1" if parse_integer(p[0], *SAVE_LOCATIONS) in self.saved else "0"
+
+    # -- status -----------------------------------------------------------------------------------
+    def _set_enable(self, key: str, param: str) -> None:
+        self.status_enable[key] = parse_integer(param, 0, 65535)
+
+    def _status_preset(self) -> None:
+        self.status_enable = {"OPER": 0, "QUES": 0}
+
+    # -- handlers that are specific to the 33500 -------------------------------------------------
+    def _number(self, value: float) -> str:
+        """An option's number in the family's NR3 form; infinity (an INFinity burst count) as ``+9.9E+37``."""
+        return self.family.high_z_reply if math.isinf(value) else self.fmt(value)
+
+    def _trigger(self, ctx: Context, s: Suffixes, p: Params) -> None:
+        """``TRIGger<n>[:IMMediate]``: accepted; it changes nothing (no burst or sweep can be on)."""
+        self.ch(s[0])
+        expect_params(p, 0)
 
     def _set_range_auto(self, n: int, param: str) -> None:
         mode = parse_choice(param, ("ON", "OFF", "ONCE", "1", "0"))

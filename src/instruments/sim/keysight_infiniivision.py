@@ -18,7 +18,12 @@ Facts from docs/reference/scpi.md §4.1 (pymeasure ``keysightDSOX1102G.py``; Inf
 * ``:DIGitize [src,...]`` blocks until one complete acquisition (a full ``:ACQuire:COUNt`` average) and
   leaves the scope stopped; in NORMal sweep without a trigger it waits (the client times out);
   ``:SINGle`` + ``:AER?``/``:TER?``/``:OPERegister:CONDition?`` (Run bit 3 = 8, wait-trig bit 5 = 32);
-  ``:RSTate?`` -> ``RUN|STOP|SING``.
+  ``:RSTate?`` -> ``RUN|STOP|SING``. The listed channels are switched on; the others keep their display state,
+  and those displayed are acquired with them (one acquisition, one trigger). The guide's ``:DIGitize`` entry
+  says what is acquired (without arguments, the displayed channels), and no page was found saying that the
+  unlisted channels go off -- unlike ``:AUToscale <source>``, whose entry says the others are blanked
+  (1000 X guide p. 137) -- so the simulator does the permissive thing and a read of channel 2 after
+  ``:DIGitize CHANnel1`` works.
 * Points modes: NORMal = measurement record, one of 100, 250, 500, 1000, 2000, 5000, 10000, 20000,
   50000, 62500 points over the screen; RAW = the acquisition record (when stopped), decimated to the
   requested count; MAXimum = RAW when stopped, NORMal while running; ``:WAVeform:POINts MAX`` also sets
@@ -34,16 +39,52 @@ and ``*RST`` sets the probe factor to 1 (the auto-sensed value for a plain cable
 
 Served commands (``<n>`` = 1..4)::
 
-    *IDN? *RST *CLS *OPC *OPC? *WAI *ESR? *ESE(?) *SRE(?) *STB? *TST?  :SYSTem:ERRor[:NEXT]?  :SYSTem:PRESet
-    :CHANnel<n>:DISPlay(?) :SCALe(?) :RANGe(?) :OFFSet(?) :COUPling(?) :IMPedance(?) :PROBe(?) :BWLimit(?)
-        :INVert(?)
-    :TIMebase:SCALe(?) :RANGe(?) :POSition(?) :REFerence(?) :MODE(?)
+    *IDN? *RST *CLS *OPC *OPC? *WAI *ESR? *ESE(?) *SRE(?) *STB? *TST? *SAV *RCL  :SYSTem:ERRor[:NEXT]?
+    :SYSTem:PRESet  :SYSTem:SETup(?)
+    :CHANnel<n>? :CHANnel<n>:DISPlay(?) :SCALe(?) :RANGe(?) :OFFSet(?) :COUPling(?) :IMPedance(?) :PROBe(?)
+        :BWLimit(?) :INVert(?) :LABel(?) :UNITs(?) :PROBe:SKEW(?) :PROBe:STYPe(?)
+    :TIMebase? :TIMebase[:MAIN]:SCALe(?) [:MAIN]:RANGe(?) [:MAIN]:POSition(?) :REFerence(?) :MODE(?)
     :ACQuire:TYPE(?) :COUNt(?) :MODE(?) :POINts? :SRATe?
     :TRIGger:MODE(?) :TRIGger[:EDGE]:SOURce(?) :LEVel(?) :SLOPe(?) :COUPling(?)  :TRIGger:SWEep(?)
     :TRIGger:FORCe
-    :RUN :STOP :SINGle :DIGitize [CHANnel<n>,...] :RSTate? :AER? :TER? :OPERegister:CONDition?
-    :WAVeform:SOURce(?) :FORMat(?) :UNSigned(?) :BYTeorder(?) :POINts:MODE(?) :POINts(?) :PREamble?
+    :RUN :STOP :SINGle :DIGitize [CHANnel<n>,...] :RSTate? :AER? :TER?
+    :AUToscale [CHANnel<n>,...]  :AUToscale:CHANnels(?)  :AUToscale:AMODE(?)
+    :OPERegister:CONDition? :OPERegister[:EVENt]? :OPEE(?) :OVLRegister? :STATus? CHANnel<n>
+    :WAVeform? :WAVeform:SOURce(?) :FORMat(?) :UNSigned(?) :BYTeorder(?) :POINts:MODE(?) :POINts(?) :PREamble?
         :DATA? :TYPE? :COUNt? :XINCrement? :XORigin? :XREFerence? :YINCrement? :YORigin? :YREFerence?
+        :VIEW(?) :SOURce:SUBSource(?)
+
+Autoscale (1000 X guide pp. 137-140, the ``:AUToscale`` entries): without sources it considers all four inputs
+(``:AUToscale:CHANnels ALL``, the default) or the displayed ones (``DISPlayed``); channels with activity are
+turned on and the others off, as the entry says; with sources, exactly those are on and the channels mode
+becomes DISPlayed. The simulated autoscale then chooses the scales from the signals it sees
+(:meth:`SimScope.autoscale`: 1-2-5 V/div with the signal over at most six divisions, centred inside the offset
+range; 1-2-5 s/div showing two periods of the trigger channel; delay 0; rising edge trigger on the first active
+channel at its mid level, AUTO sweep; running). What counts as activity is the simulator's rule (10 mV
+peak-to-peak at probe 1; the guide names no threshold). ``:AUToscale:AMODE NORMal`` (the default) sets the
+acquisition type to NORMal, ``CURRent`` keeps it.
+
+Setups: ``:SYSTem:SETup?`` answers a ``#8`` block whose data a client treats as opaque (as a real scope's
+binary setup) and sends back with ``:SYSTem:SETup <block>``; it holds the channel, timebase, acquisition and
+trigger settings, the per-source trigger levels, the waveform transfer settings and the options above. A block
+that is not one of this model's setups is -161 "Invalid block data" (nothing changes); a parameter that is no
+block is -104. ``*SAV {0..9}`` / ``*RCL {0..9}`` keep and restore the same setup in the scope (another location:
+-222; recalling an empty one changes nothing, permissive). The run state and acquired data are not part of a
+setup.
+The data is printable ASCII (base64 of JSON) because the simulator's transport is line-based and its parser
+refuses bytes outside printable ASCII (-101) before a command sees them: a real scope's binary setup cannot be
+loaded into the simulator.
+
+Summary queries (the "Reporting the Setup" samples of the guides): ``:CHANnel<n>?`` answers
+``:CHAN1:RANG <r>;OFFS <o>;COUP DC;IMP ONEM;DISP 1;BWL 0;INV 0;LAB "1";UNIT VOLT;PROB <p>;PROB:SKEW <s>;STYP
+SING``, ``:TIMebase?`` ``:TIM:MODE MAIN;REF CENT;MAIN:RANG <r>;POS <p>`` and ``:WAVeform?`` ``:WAV:UNS 1;VIEW
+MAIN;BYT MSBF;FORM BYTE;POIN +<n>;SOUR CHAN1;SOUR:SUBS NONE`` (4000 X guide p. 1400); numbers in the same NR3
+form as the single queries. Each reply is also a valid program message: sent back, it restores what it reports.
+Label, units, probe skew and signal type are kept and answered; they change nothing in the simulated signal.
+
+Status: the Operation Status event register latches the condition bits until read; ``:OPEE`` keeps its mask
+(0 ... 32767); ``:OVLRegister?`` reads 0 (1 MOhm inputs, no overload); ``:STATus? CHANnel<n>`` answers 1 for a
+displayed channel, else 0.
 """
 
 from __future__ import annotations
@@ -55,16 +96,19 @@ import numpy as np
 
 from .acquisition import Acquisition, Geometry
 from .arrays import FloatArray
-from .scope_device import SimScope, data_format, only, read_mode, seconds, volts
+from .scope_device import SimScope, data_format, decode_setup, encode_setup, only, read_mode, seconds, volts
 from .scope_state import ChannelSettings, Imperfections, ScopeHardware, ScopeState, Screen, SignalSource
 from .scpi_device import (
     CommandRow,
     Context,
     Dialect,
+    OptionStore,
     action_of,
     command_of,
     definite_block,
     query_of,
+    suffixed_command,
+    suffixed_query,
 )
 from .scpi_parser import (
     Params,
@@ -74,9 +118,11 @@ from .scpi_parser import (
     parse_bool,
     parse_channel_name,
     parse_choice,
+    parse_integer,
     parse_number,
 )
 
+# layout: file -- one dialect's command table with its autoscale, setup and summary replies belongs together
 IDN = "KEYSIGHT TECHNOLOGIES,DSO-X 1204G,CN00000000,02.12.2021071625"
 HARDWARE = ScopeHardware(h_divs=10, codes_per_div=32.0, centre_code=128.0, code_lo=1, code_hi=255,
                          scale_min_v=500e-6, scale_max_v=10.0, timebase_min_s=5e-9, timebase_max_s=50.0,
@@ -88,6 +134,8 @@ _TYPE_CODE = {"NORM": 0, "AVER": 2, "HRES": 3}
 _FORMAT_CODE = {"BYTE": 0, "WORD": 1, "ASC": 4}
 _REFERENCES = {"LEFT": 0.0, "CENTER": 0.5, "RIGHT": 1.0}
 _REFERENCE_REPLIES = {0.0: "LEFT", 0.5: "CENT", 1.0: "RIGH"}
+MODEL = "DSO-X 1204G"  # the model a saved setup belongs to
+ERROR_TEXTS = {-161: "Invalid block data"}  # SCPI-99's text; the parser's table stops at -151
 
 
 def memory_plan(state: ScopeState) -> tuple[Geometry, Screen]:
@@ -105,8 +153,11 @@ class KeysightInfiniiVision(SimScope):
     average_spelling = "AVERage"
 
     def __init__(self, source: SignalSource, imperfections: Imperfections, *, seed: int = 0, idn: str = IDN) -> None:
-        super().__init__(Dialect(idn=idn, signed_integers=True, queue_size=30), HARDWARE, source, imperfections,
-                         seed)
+        self.options = OptionStore()
+        self.saved: dict[int, dict[str, object]] = {}
+        self.oper_enable = 0
+        super().__init__(Dialect(idn=idn, signed_integers=True, queue_size=30, error_texts=ERROR_TEXTS), HARDWARE,
+                         source, imperfections, seed)
 
     def memory_plan(self, state: ScopeState) -> tuple[Geometry, Screen]:
         """Automatic memory depth (:func:`memory_plan`)."""
@@ -125,12 +176,18 @@ class KeysightInfiniiVision(SimScope):
         self.points_mode = "NORM"
         self.points = 1000
         self.armed_event = False
+        self.oper_event = 0
+        self.options.reset()
 
     def _clamp(self, value: float, lo: float, hi: float) -> float:
         if lo <= value <= hi:
             return value
         self.push_error(-222, f"{value:g} outside [{lo:g}, {hi:g}]")
         return min(max(value, lo), hi)
+
+    def offset_limit(self, c: ChannelSettings) -> float:
+        """The offset range at the channel's scale (:meth:`_offset_limit`), for the autoscale."""
+        return self._offset_limit(c)
 
     def _offset_limit(self, c: ChannelSettings) -> float:
         """Offset range: +-2 V up to 200 mV/div, +-50 V above (at probe 1; both scale with the probe)."""
@@ -140,10 +197,12 @@ class KeysightInfiniiVision(SimScope):
     def commands(self) -> list[CommandRow]:
         """The served commands (module docstring), subsystem by subsystem."""
         return [*self._channel_rows(), *self._timebase_rows(), *self._acquire_rows(), *self._trigger_rows(),
-                *self._run_rows(), *self._waveform_rows(), *self.preamble_field_rows()]
+                *self._run_rows(), *self._waveform_rows(), *self.preamble_field_rows(), *self._setup_rows(),
+                *self._status_rows()]
 
     def _channel_rows(self) -> list[CommandRow]:
         set_, get = self.channel_command, self.channel_query
+        self.options.declare("LABEL", "")  # "" answers the channel number, the *RST label
         return [
             CommandRow("CHANnel#:SCALe", set_(lambda c, v: self._set_scale(c, volts(v))),
                        get(lambda c: _num(c.scale_v))),
@@ -158,20 +217,31 @@ class KeysightInfiniiVision(SimScope):
                        get(lambda c: c.coupling)),
             CommandRow("CHANnel#:IMPedance", set_(_set_impedance), get(lambda c: "ONEM")),
             CommandRow("CHANnel#:PROBe", set_(self._set_probe), get(lambda c: _num(c.probe))),
+            CommandRow("CHANnel#:LABel", suffixed_command(self.ch, self._set_label),
+                       suffixed_query(self.ch, lambda n: f'"{self.options.get(n, "LABEL") or n}"')),
+            self.options.choice_row("CHANnel#:UNITs", "UNITS", {"VOLT": "VOLT", "AMPere": "AMP"}, "VOLT",
+                                    channel=self.ch),
+            self.options.number_row("CHANnel#:PROBe:SKEW", "PROBE:SKEW", 0.0, (-100e-9, 100e-9), self._clamp, _num,
+                                    channel=self.ch, units=("S",)),
+            self.options.choice_row("CHANnel#:PROBe:STYPe", "PROBE:STYPE",
+                                    {"SINGle": "SING", "DIFFerential": "DIFF"}, "SING", channel=self.ch),
+            CommandRow("CHANnel#", query=suffixed_query(self.ch, self._channel_summary)),
         ]
 
     def _timebase_rows(self) -> list[CommandRow]:
         st = self.state
         return [
-            CommandRow("TIMebase:SCALe", command_of(lambda v: self._set_timebase(seconds(v))),
+            CommandRow("TIMebase[:MAIN]:SCALe", command_of(lambda v: self._set_timebase(seconds(v))),
                        query_of(lambda: _num(st.h_scale_s))),
-            CommandRow("TIMebase:RANGe", command_of(lambda v: self._set_timebase(seconds(v) / 10)),
+            CommandRow("TIMebase[:MAIN]:RANGe", command_of(lambda v: self._set_timebase(seconds(v) / 10)),
                        query_of(lambda: _num(10.0 * st.h_scale_s))),
-            CommandRow("TIMebase:POSition", command_of(self._set_position), query_of(lambda: _num(st.h_position_s))),
+            CommandRow("TIMebase[:MAIN]:POSition", command_of(self._set_position),
+                       query_of(lambda: _num(st.h_position_s))),
             CommandRow("TIMebase:REFerence", command_of(self._set_reference),
                        query_of(lambda: _REFERENCE_REPLIES[st.h_reference])),
             CommandRow("TIMebase:MODE", command_of(lambda v: only(v, ("MAIN", "WINDow", "XY", "ROLL"), "MAIN")),
                        query_of(lambda: "MAIN")),
+            CommandRow("TIMebase", query=query_of(self._timebase_summary)),
         ]
 
     def _acquire_rows(self) -> list[CommandRow]:
@@ -201,15 +271,20 @@ class KeysightInfiniiVision(SimScope):
 
     def _run_rows(self) -> list[CommandRow]:
         return [
-            CommandRow("RUN", action_of(self.state.run)),
+            CommandRow("RUN", action_of(self._run)),
             CommandRow("STOP", action_of(self.state.stop)),
             CommandRow("SINGle", action_of(self._single)),
             CommandRow("DIGitize", self._digitize),
             CommandRow("RSTate", query=query_of(self._rstate)),
             CommandRow("AER", query=query_of(self._aer)),
             CommandRow("TER", query=query_of(self._ter)),
-            CommandRow("OPERegister[:CONDition]", query=query_of(self._oper)),
+            CommandRow("OPERegister:CONDition", query=query_of(self._oper)),
             CommandRow("SYSTem:PRESet", action_of(self.reset)),
+            CommandRow("AUToscale", self._autoscale),
+            self.options.choice_row("AUToscale:CHANnels", "AUTOSCALE:CHANNELS", {"ALL": "ALL", "DISPlayed": "DISP"},
+                                    "ALL"),
+            self.options.choice_row("AUToscale:AMODE", "AUTOSCALE:AMODE", {"NORMal": "NORM", "CURRent": "CURR"},
+                                    "NORM"),
         ]
 
     def _waveform_rows(self) -> list[CommandRow]:
@@ -226,6 +301,10 @@ class KeysightInfiniiVision(SimScope):
             CommandRow("WAVeform:DATA", query=self._data),
             CommandRow("WAVeform:TYPE", query=query_of(self._wave_type)),
             CommandRow("WAVeform:COUNt", query=query_of(lambda: self.preamble_fields()[3])),
+            CommandRow("WAVeform:VIEW", command_of(lambda v: only(v, ("MAIN",), "MAIN")), query_of(lambda: "MAIN")),
+            CommandRow("WAVeform:SOURce:SUBSource", command_of(lambda v: only(v, ("NONE", "SUB0", "SUB1"), "NONE")),
+                       query_of(lambda: "NONE")),
+            CommandRow("WAVeform", query=query_of(self._waveform_summary)),
         ]
 
     # -- vertical helpers ---------------------------------------------------------------------------
@@ -339,12 +418,147 @@ class KeysightInfiniiVision(SimScope):
         return "+1" if hit else "+0"
 
     def _oper(self) -> str:
+        """``:OPERegister:CONDition?``: Run bit 3 (8) while running or armed, wait-trig bit 5 (32) while armed."""
+        return f"{self._oper_condition():+d}"
+
+    def _oper_condition(self) -> int:
         st = self.state
         done = st.poll_single()
         value = 8 if st.run_state in ("RUN", "SINGLE") else 0
         if st.run_state == "SINGLE" and not done:
             value |= 32
+        self.oper_event |= value
+        return value
+
+    def _oper_event_read(self) -> str:
+        """``:OPERegister[:EVENt]?``: the condition bits that were set since the last read (read clears)."""
+        value = self.oper_event | self._oper_condition()
+        self.oper_event = 0
         return f"{value:+d}"
+
+    def _run(self) -> None:
+        """``:RUN``."""
+        self.state.run()
+        self.oper_event |= 8
+
+    # -- autoscale, setups and status --------------------------------------------------------------
+    def _autoscale(self, ctx: Context, s: Suffixes, p: Params) -> None:
+        """``:AUToscale [<source>[,..,<source>]]`` (module docstring; 1000 X guide p. 137)."""
+        expect_params(p, 0, 5)
+        named = sorted({parse_channel_name(x, ("CHANnel",), 4) for x in p})
+        if named:
+            self.options.set(0, "AUTOSCALE:CHANNELS", "DISP")  # p. 137: the channels mode becomes DISPlayed
+            candidates = named
+        elif self.options.get(0, "AUTOSCALE:CHANNELS") == "DISP":
+            candidates = [n for n in range(1, 5) if self.state.channel(n).display]
+        else:
+            candidates = [1, 2, 3, 4]
+        result = self.autoscale(candidates, forced=bool(named))
+        if result is not None:
+            n, level = result
+            self.trig_levels[n] = level
+        if self.options.get(0, "AUTOSCALE:AMODE") == "NORM":
+            self.state.acq_type = "NORM"
+        self.oper_event |= 8
+
+    def _setup_rows(self) -> list[CommandRow]:
+        """``:SYSTem:SETup``, ``*SAV``, ``*RCL`` (module docstring)."""
+        return [
+            CommandRow("SYSTem:SETup", self._set_setup, self._setup_block),
+            CommandRow("*SAV", command_of(lambda v: self.saved.__setitem__(parse_integer(v, 0, 9), self.setup()))),
+            CommandRow("*RCL", command_of(self._recall)),
+        ]
+
+    def _status_rows(self) -> list[CommandRow]:
+        """The Operation Status event and enable registers, the overload register, ``:STATus?``."""
+        return [
+            CommandRow("OPERegister[:EVENt]", query=query_of(self._oper_event_read)),
+            CommandRow("OPEE", command_of(lambda v: setattr(self, "oper_enable", parse_integer(v, 0, 32767))),
+                       query_of(lambda: f"{self.oper_enable:+d}")),
+            CommandRow("OVLRegister", query=query_of(lambda: "+0")),
+            CommandRow("STATus", query=self._status),
+        ]
+
+    def setup(self) -> dict[str, object]:
+        """The present setup (what ``*SAV`` keeps and ``:SYSTem:SETup?`` sends): the scope settings, the options,
+        the per-source trigger levels and the waveform transfer settings."""
+        return {"state": self.state.settings_snapshot(), "options": self.options.snapshot(),
+                "trig_levels": {str(n): v for n, v in self.trig_levels.items()},
+                "waveform": {"source": self.wav_source, "format": self.wav_format, "unsigned": self.wav_unsigned,
+                             "msb_first": self.wav_msb_first, "points_mode": self.points_mode, "points": self.points}}
+
+    def apply_setup(self, setup: dict[str, object]) -> bool:
+        """Restore a :meth:`setup`; False (nothing changed) if it is not a setup of this model."""
+        state, options, levels, wav = (setup.get(k) for k in ("state", "options", "trig_levels", "waveform"))
+        if not (isinstance(state, dict) and isinstance(options, list) and isinstance(levels, dict)
+                and isinstance(wav, dict)):
+            return False
+        try:
+            trig_levels = {int(n): float(v) for n, v in levels.items()}
+            source, points = int(wav["source"]), int(wav["points"])
+            fmt, mode = str(wav["format"]), str(wav["points_mode"])
+        except (KeyError, TypeError, ValueError):
+            return False
+        if (set(trig_levels) != {1, 2, 3, 4} or not 1 <= source <= 4 or fmt not in _FORMAT_CODE
+                or mode not in ("NORM", "MAX", "RAW") or not self.state.restore_settings(state)):
+            return False
+        self.options.restore(o for o in options if isinstance(o, list) and len(o) == 3)
+        self.trig_levels = trig_levels
+        self.wav_source, self.wav_format, self.points_mode, self.points = source, fmt, mode, max(100, points)
+        self.wav_unsigned, self.wav_msb_first = bool(wav.get("unsigned", True)), bool(wav.get("msb_first", True))
+        return True
+
+    def _setup_block(self, ctx: Context, s: Suffixes, p: Params) -> bytes:
+        """``:SYSTem:SETup?``: the setup as a ``#8`` block (opaque data, module docstring)."""
+        expect_params(p, 0)
+        return definite_block(encode_setup(MODEL, self.setup()), 8)
+
+    def _set_setup(self, ctx: Context, s: Suffixes, p: Params) -> None:
+        """``:SYSTem:SETup <block>``: restore a setup read with ``:SYSTem:SETup?`` (-161 for another block)."""
+        expect_params(p, 1, 10_000)
+        if not self.apply_setup(decode_setup(p, MODEL)):
+            raise ScpiError(-161, "not a setup of this instrument")
+
+    def _recall(self, value: str) -> None:
+        """``*RCL <0..9>``: a setup kept by ``*SAV``; an empty location changes nothing (module docstring)."""
+        setup = self.saved.get(parse_integer(value, 0, 9))
+        if setup is not None:
+            self.apply_setup(setup)
+
+    def _status(self, ctx: Context, s: Suffixes, p: Params) -> str:
+        """``:STATus? CHANnel<n>``: 1 if the channel is displayed, else 0."""
+        expect_params(p, 1)
+        return "1" if self.state.channel(parse_channel_name(p[0], ("CHANnel",), 4)).display else "0"
+
+    # -- summary queries ---------------------------------------------------------------------------
+    def _set_label(self, n: int, value: str) -> None:
+        """``:CHANnel<n>:LABel <string>``: kept and answered (quoted); the quotes are optional here."""
+        text = value.strip()
+        if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+            text = text[1:-1]
+        if len(text) > 32:
+            raise ScpiError(-222, "label longer than 32 characters")
+        self.options.set(n, "LABEL", text)
+
+    def _channel_summary(self, n: int) -> str:
+        """``:CHANnel<n>?``: the channel's settings in the guide's "Reporting the Setup" form."""
+        c, o = self.state.channel(n), self.options
+        return (f":CHAN{n}:RANG {_num(8.0 * c.scale_v)};OFFS {_num(c.centre_v)};COUP {c.coupling};IMP ONEM;"
+                f"DISP {int(c.display)};BWL {int(c.bw_limit)};INV {int(c.inverted)};"
+                f'LAB "{o.get(n, "LABEL") or n}";UNIT {o.get(n, "UNITS")};PROB {_num(c.probe)};'
+                f"PROB:SKEW {_num(float(o.get(n, 'PROBE:SKEW')))};STYP {o.get(n, 'PROBE:STYPE')}")
+
+    def _timebase_summary(self) -> str:
+        """``:TIMebase?``: mode, reference, range and position in the guide's "Reporting the Setup" form."""
+        st = self.state
+        return (f":TIM:MODE MAIN;REF {_REFERENCE_REPLIES[st.h_reference]};MAIN:RANG {_num(10.0 * st.h_scale_s)};"
+                f"POS {_num(st.h_position_s)}")
+
+    def _waveform_summary(self) -> str:
+        """``:WAVeform?``: the transfer settings in the form of the 4000 X guide's sample (p. 1400)."""
+        return (f":WAV:UNS {int(self.wav_unsigned)};VIEW MAIN;BYT {'MSBF' if self.wav_msb_first else 'LSBF'};"
+                f"FORM {self.wav_format};POIN {self._points_available()};SOUR CHAN{self.wav_source};"
+                "SOUR:SUBS NONE")
 
     # -- waveform helpers ----------------------------------------------------------------------------
     def _set_wav_source(self, value: str) -> None:

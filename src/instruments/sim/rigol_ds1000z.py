@@ -33,6 +33,7 @@ The simulated leads are 1:1 and ``*RST`` sets the probe ratio to 1.
 Served commands (``<n>`` = 1..4)::
 
     *IDN? *RST *CLS *OPC *OPC? *WAI *ESR? *ESE(?) *SRE(?) *STB? *TST?  :SYSTem:ERRor[:NEXT]?
+    :AUToscale  :SYSTem:AUToscale(?)  :SYSTem:SETup(?)
     :CHANnel<n>:DISPlay(?) :SCALe(?) :OFFSet(?) :COUPling(?) :PROBe(?) :BWLimit(?) :INVert(?)
     :TIMebase[:MAIN]:SCALe(?) :TIMebase[:MAIN]:OFFSet(?) :TIMebase:MODE(?)
     :ACQuire:TYPE(?) :AVERages(?) :MDEPth(?) :SRATe?
@@ -41,6 +42,26 @@ Served commands (``<n>`` = 1..4)::
     :RUN :STOP :SINGle :TFORce :CLEar
     :WAVeform:SOURce(?) :MODE(?) :FORMat(?) :STARt(?) :STOP(?) :PREamble? :DATA?
         :XINCrement? :XORigin? :XREFerence? :YINCrement? :YORigin? :YREFerence?
+
+Autoscale (DS guide p. 2-2: the scope "adjusts the vertical scale, horizontal timebase and trigger mode according
+to the input signal"): the simulated one looks at all four inputs, turns on those with activity and off the
+others, and chooses the scales from the signals it sees (:meth:`SimScope.autoscale`: 1-2-5 V/div with the
+signal over at most six divisions, centred inside the offset range; 1-2-5 s/div showing two periods of the
+trigger channel, offset 0; rising edge trigger on the first active channel at its mid level, AUTO sweep;
+running). The acquisition type is left as it was (the guide names only vertical, horizontal and trigger).
+``:SYSTem:AUToscale OFF`` disables the AUTO function; ``:AUToscale`` is then ignored (the guide calls it
+invalid; no error is queued, permissive). ``:SYSTem:AUToscale?`` answers 1/0.
+
+Setups: ``:SYSTem:SETup?`` answers a ``#9`` block (the DS2000 guide's ``:SYSTem:SETup`` entry, p. 2-408, shows the
+``#9`` header; a public DS1054Z bench log reports a block of about 2 kB, written back whole) whose data a client
+treats as opaque and sends back with ``:SYSTem:SETup <block>``. It holds the channel, timebase, acquisition and
+trigger settings, the memory depth and the waveform transfer settings; not the run state or the acquired data. A
+block that is not one of this model's setups is -161 "Invalid block data" (nothing changes); a parameter that is
+no block is -104. Stored setup files (``:STORage``, ``*SAV``/``*RCL`` where a firmware has them) are not simulated
+(-113).
+The data is printable ASCII (base64 of JSON) because the simulator's transport is line-based and its parser
+refuses bytes outside printable ASCII (-101) before a command sees them: a real scope's binary setup cannot be
+loaded into the simulator.
 """
 
 from __future__ import annotations
@@ -50,9 +71,18 @@ import math
 import numpy as np
 
 from .acquisition import Acquisition, Geometry
-from .scope_device import SimScope, data_format, only, read_mode, seconds, volts
+from .scope_device import SimScope, data_format, decode_setup, encode_setup, only, read_mode, seconds, volts
 from .scope_state import ChannelSettings, Imperfections, ScopeHardware, ScopeState, Screen, SignalSource
-from .scpi_device import CommandRow, Context, Dialect, action_of, command_of, definite_block, query_of
+from .scpi_device import (
+    CommandRow,
+    Context,
+    Dialect,
+    OptionStore,
+    action_of,
+    command_of,
+    definite_block,
+    query_of,
+)
 from .scpi_parser import Params, ScpiError, Suffixes, expect_params, parse_channel_name, parse_choice, parse_number
 
 IDN = "RIGOL TECHNOLOGIES,DS1054Z,DS1ZA000000000,00.04.04.SP4"
@@ -65,7 +95,8 @@ MDEPTHS_1CH = (12_000, 120_000, 1_200_000, 12_000_000, 24_000_000)
 SCREEN_POINTS = 1200
 READ_CAP = {"BYTE": 250_000, "WORD": 125_000, "ASC": 15_625}
 PROBE_RATIOS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
-ERROR_TEXTS = {-113: "Undefined header; keyword cannot be found"}
+ERROR_TEXTS = {-113: "Undefined header; keyword cannot be found", -161: "Invalid block data"}
+MODEL = "DS1054Z"  # the model a saved setup belongs to
 _FORMAT_CODE = {"BYTE": 0, "WORD": 1, "ASC": 2}
 _MODE_CODE = {"NORM": 0, "MAX": 1, "RAW": 2}
 
@@ -88,6 +119,7 @@ class RigolDS1000Z(SimScope):
 
     def __init__(self, source: SignalSource, imperfections: Imperfections, *, seed: int = 0, idn: str = IDN) -> None:
         self.mdepth_index: int | None = None  # None = AUTO; else an index into mdepths(n_on)
+        self.options = OptionStore()
         super().__init__(Dialect(idn=idn, signed_integers=False, error_texts=ERROR_TEXTS), HARDWARE, source,
                          imperfections, seed)
 
@@ -105,6 +137,7 @@ class RigolDS1000Z(SimScope):
         self.wav_start = 1
         self.wav_stop = SCREEN_POINTS
         self.wait_reported = True
+        self.options.reset()
 
     def memory_plan(self, state: ScopeState) -> tuple[Geometry, Screen]:
         """Record length and rate: AUTO fills the screen at the highest rate the memory allows; a set depth
@@ -124,7 +157,16 @@ class RigolDS1000Z(SimScope):
     def commands(self) -> list[CommandRow]:
         """The served commands (module docstring), subsystem by subsystem."""
         return [*self._channel_rows(), *self._timebase_rows(), *self._acquire_rows(), *self._trigger_rows(),
-                *self._run_rows(), *self._waveform_rows(), *self.preamble_field_rows()]
+                *self._run_rows(), *self._waveform_rows(), *self.preamble_field_rows(), *self._system_rows()]
+
+    def _system_rows(self) -> list[CommandRow]:
+        """``:AUToscale``, ``:SYSTem:AUToscale`` and ``:SYSTem:SETup`` (module docstring)."""
+        return [
+            CommandRow("AUToscale", action_of(self._autoscale)),
+            self.options.choice_row("SYSTem:AUToscale", "SYSTEM:AUTOSCALE",
+                                    {"ON": "1", "1": "1", "OFF": "0", "0": "0"}, "1"),
+            CommandRow("SYSTem:SETup", self._set_setup, self._setup_block),
+        ]
 
     def _channel_rows(self) -> list[CommandRow]:
         set_, get = self.channel_command, self.channel_query
@@ -200,6 +242,10 @@ class RigolDS1000Z(SimScope):
         c.scale_v = _clip(volts(value), hw.scale_min_v * c.probe, hw.scale_max_v * c.probe)
         lim = self._offset_limit(c)
         c.centre_v = _clip(c.centre_v, -lim, lim)
+
+    def offset_limit(self, c: ChannelSettings) -> float:
+        """The offset range at the channel's scale (:meth:`_offset_limit`), for the autoscale."""
+        return self._offset_limit(c)
 
     def _offset_limit(self, c: ChannelSettings) -> float:
         """Offset range: +-2 V below 500 mV/div, +-100 V from 500 mV/div (at probe 1; scaled by the probe)."""
@@ -315,6 +361,54 @@ class RigolDS1000Z(SimScope):
         if acq is None:
             return "WAIT"
         return "TD" if acq.triggered else "AUTO"
+
+    # -- autoscale and setups -----------------------------------------------------------------------
+    def _autoscale(self) -> None:
+        """``:AUToscale`` (DS guide p. 2-2): vertical scales, timebase and trigger from the four inputs' signals
+        (:meth:`SimScope.autoscale`); ignored while ``:SYSTem:AUToscale`` is OFF (module docstring)."""
+        if self.options.get(0, "SYSTEM:AUTOSCALE") == "0":
+            return
+        self.autoscale([1, 2, 3, 4], forced=False)
+
+    def setup(self) -> dict[str, object]:
+        """The present setup (``:SYSTem:SETup?``): the scope settings, the memory depth and the waveform
+        transfer settings."""
+        return {"state": self.state.settings_snapshot(), "options": self.options.snapshot(),
+                "mdepth_index": self.mdepth_index,
+                "waveform": {"source": self.wav_source, "mode": self.wav_mode, "format": self.wav_format,
+                             "start": self.wav_start, "stop": self.wav_stop}}
+
+    def apply_setup(self, setup: dict[str, object]) -> bool:
+        """Restore a :meth:`setup`; False (nothing changed) if it is not a setup of this model."""
+        state, options, wav, depth = (setup.get(k) for k in ("state", "options", "waveform", "mdepth_index"))
+        if not (isinstance(state, dict) and isinstance(options, list) and isinstance(wav, dict)):
+            return False
+        if depth is not None and not (isinstance(depth, int) and 0 <= depth < len(MDEPTHS_1CH)):
+            return False
+        try:
+            source, start, stop = int(wav["source"]), int(wav["start"]), int(wav["stop"])
+            mode, fmt = str(wav["mode"]), str(wav["format"])
+        except (KeyError, TypeError, ValueError):
+            return False
+        limit = HARDWARE.mem_by_nch[0]
+        if (not 1 <= source <= 4 or mode not in _MODE_CODE or fmt not in _FORMAT_CODE or not 1 <= start <= limit
+                or not 1 <= stop <= limit or not self.state.restore_settings(state)):
+            return False
+        self.options.restore(o for o in options if isinstance(o, list) and len(o) == 3)
+        self.mdepth_index = depth
+        self.wav_source, self.wav_mode, self.wav_format, self.wav_start, self.wav_stop = source, mode, fmt, start, stop
+        return True
+
+    def _setup_block(self, ctx: Context, s: Suffixes, p: Params) -> bytes:
+        """``:SYSTem:SETup?``: the setup as a ``#9`` block (opaque data, module docstring)."""
+        expect_params(p, 0)
+        return definite_block(encode_setup(MODEL, self.setup()), 9)
+
+    def _set_setup(self, ctx: Context, s: Suffixes, p: Params) -> None:
+        """``:SYSTem:SETup <block>``: restore a setup read with ``:SYSTem:SETup?`` (-161 for another block)."""
+        expect_params(p, 1, 10_000)
+        if not self.apply_setup(decode_setup(p, MODEL)):
+            raise ScpiError(-161, "not a setup of this instrument")
 
     # -- waveform ----------------------------------------------------------------------------------
     def _set_wav_source(self, value: str) -> None:

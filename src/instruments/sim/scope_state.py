@@ -22,11 +22,20 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
-from .acquisition import Acquisition, Adc, ChannelInput, FrontEnd, Geometry, displayed_tones, find_trigger
+from .acquisition import (
+    Acquisition,
+    Adc,
+    ChannelInput,
+    FrontEnd,
+    Geometry,
+    displayed_tones,
+    evaluate,
+    find_trigger,
+)
 from .sim_settings import sim_number, sim_numbers
 from .timing_model import InstrumentTiming
 
@@ -97,6 +106,29 @@ class Screen:
 
     left_s: float
     window_s: float
+
+
+@dataclass(frozen=True)
+class SignalSummary:
+    """What a channel displays, as an autoscale sees it: extremes and mean (displayed volts, probe included)
+    and the lowest frequency it carries (0 for DC only)."""
+
+    v_min: float
+    v_max: float
+    mean: float
+    freq_hz: float
+
+    @property
+    def span(self) -> float:
+        """Peak-to-peak, V."""
+        return self.v_max - self.v_min
+
+
+#: the settings a saved setup carries (besides the channels), with their types
+_SETUP_FIELDS: dict[str, tuple[type, ...]] = {
+    "h_scale_s": (float,), "h_position_s": (float,), "h_reference": (float,), "acq_type": (str,),
+    "avg_count": (int,), "trig_source": (int, str), "trig_level_v": (float,), "trig_slope": (str,),
+    "trig_coupling": (str,), "sweep": (str,)}
 
 
 #: ``plan(state) -> (raw record geometry, screen)``, the family's memory/sample-rate rule
@@ -283,3 +315,64 @@ class ScopeState:
         self.last = acq
         self.run_state = "STOP"
         return True
+
+    # -- saved setups and autoscale ------------------------------------------------------------------
+    def settings_snapshot(self) -> dict[str, object]:
+        """The user settings a saved setup holds (channels, timebase, acquisition, trigger), JSON-friendly;
+        the run state and the acquired data are not part of a setup."""
+        saved: dict[str, object] = {name: getattr(self, name) for name in _SETUP_FIELDS}
+        saved["channels"] = [asdict(c) for c in self.channels]
+        return saved
+
+    def restore_settings(self, saved: Mapping[str, object]) -> bool:
+        """Apply a :meth:`settings_snapshot`; False (and nothing changed) if it is not one of this model's."""
+        channels = saved.get("channels")
+        if not isinstance(channels, list) or len(channels) != self.hw.n_channels:
+            return False
+        kinds = {f.name: {"bool": (bool,), "float": (float,), "str": (str,)}[str(f.type)]
+                 for f in fields(ChannelSettings)}
+        restored = []
+        for c in channels:
+            if not isinstance(c, dict) or set(c) != set(kinds):
+                return False
+            typed = {name: _typed(c[name], kinds[name]) for name in kinds}
+            if any(v is None for v in typed.values()) or not _positive(typed["scale_v"], typed["probe"]):
+                return False
+            restored.append(ChannelSettings(**typed))  # type: ignore[arg-type]
+        values = {name: _typed(saved.get(name), types) for name, types in _SETUP_FIELDS.items()}
+        if any(v is None for v in values.values()) or not _positive(values["h_scale_s"], values["avg_count"]):
+            return False
+        self.channels = restored
+        for name, value in values.items():
+            setattr(self, name, value)
+        return True
+
+    def displayed_signal(self, n: int) -> SignalSummary:
+        """Channel ``n``'s displayed signal with the present front-end settings (no noise): extremes, mean and
+        lowest frequency, evaluated over four periods of the lowest frequency (the channels' tones may beat)."""
+        tones = displayed_tones(self.source(), n, self.frontend(n), self.imp.crosstalk_db)
+        mean = float(sum(np.real(np.asarray(t.coeffs, dtype=complex)[0]) for t in tones if len(t.coeffs)))
+        freqs = [t.freq_hz for t in tones if t.freq_hz > 0 and np.any(np.abs(np.asarray(t.coeffs)[1:]) > 1e-12)]
+        if not freqs:
+            return SignalSummary(mean, mean, mean, 0.0)
+        f0 = min(freqs)
+        t = np.linspace(0.0, 4.0 / f0, 8192, endpoint=False)
+        v = evaluate(tones, t)
+        return SignalSummary(float(np.min(v)), float(np.max(v)), mean, f0)
+
+
+def _typed(value: object, types: tuple[type, ...]) -> object | None:
+    """``value`` if it is one of ``types`` (an int also passes as a finite float; a bool only as a bool), else
+    None: the check a restored setup's fields go through."""
+    if isinstance(value, bool):
+        return value if bool in types else None
+    if isinstance(value, int) and float in types and int not in types:
+        value = float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value if isinstance(value, types) else None
+
+
+def _positive(*values: object) -> bool:
+    """True if every value is a number above zero."""
+    return all(isinstance(v, int | float) and v > 0 for v in values)

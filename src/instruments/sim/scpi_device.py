@@ -29,7 +29,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
@@ -41,7 +41,9 @@ from .scpi_parser import (
     ScpiError,
     Suffixes,
     expect_params,
+    parse_choice,
     parse_integer,
+    parse_number,
     parse_unit,
     split_units,
 )
@@ -377,3 +379,120 @@ def suffixed_command(channel: Callable[[int | None], int], fn: Callable[[int, st
         fn(n, p[0])
 
     return handler
+
+
+# -- settings a simulated instrument keeps and answers without simulating them ----------------------------
+OptionValue = str | float  # a stored option: a reply keyword ("1", "TRIG") or a number
+
+
+class OptionStore:
+    """Settings a family answers and keeps that do not shape what the simulator produces (a burst's cycle count
+    while burst is off, a probe's skew, ...): one value per channel (0 for a global setting) and key. ``*RST``
+    empties it; :meth:`snapshot`/:meth:`restore` carry it through a saved setup; row builders set the defaults."""
+
+    def __init__(self) -> None:
+        self.defaults: dict[str, OptionValue] = {}
+        self.values: dict[tuple[int, str], OptionValue] = {}
+
+    def reset(self) -> None:
+        """``*RST``: every option back to its default."""
+        self.values.clear()
+
+    def declare(self, key: str, default: OptionValue) -> None:
+        """Register a key that a family's own handlers serve (the row builders register theirs)."""
+        self.defaults[key] = default
+
+    def get(self, n: int, key: str) -> OptionValue:
+        """The value of ``key`` for channel ``n`` (0 for a global setting)."""
+        return self.values.get((n, key), self.defaults[key])
+
+    def set(self, n: int, key: str, value: OptionValue) -> None:
+        """Store ``value`` for ``key`` on channel ``n``."""
+        self.values[(n, key)] = value
+
+    def snapshot(self) -> list[list[object]]:
+        """The values that differ from their defaults, as a JSON-friendly list of ``[channel, key, value]``."""
+        return [[n, key, value] for (n, key), value in sorted(self.values.items())]
+
+    def restore(self, saved: Iterable[Sequence[object]]) -> None:
+        """Replace the values by a :meth:`snapshot`; entries naming an unknown key are ignored."""
+        self.values.clear()
+        for n, key, value in saved:
+            if isinstance(n, int) and isinstance(key, str) and key in self.defaults and not isinstance(value, bool):
+                if isinstance(value, str | int | float):
+                    self.values[(n, key)] = value if isinstance(value, str) else float(value)
+
+    def choice_row(self, pattern: str, key: str, replies: Mapping[str, str], default: str, *,
+                   channel: Callable[[int | None], int] | None = None, refused: Iterable[str] = (),
+                   refusal: str = "") -> CommandRow:
+        """A keyword setting: ``replies`` maps each accepted ``UPPERlower`` spelling to the reply it stores and
+        answers; a spelling whose reply is in ``refused`` is a settings conflict (-221, ``refusal`` says why)
+        and leaves the value as it was; anything else is -224. ``channel`` turns the header's suffix into the
+        channel (None: a global setting, whose suffix, if any, is checked by nothing)."""
+        self.defaults[key] = default
+        spellings = tuple(replies)
+        by_long = {spec.upper(): reply for spec, reply in replies.items()}
+        blocked = frozenset(refused)
+
+        def command(ctx: Context, s: Suffixes, p: Params) -> None:
+            n = _option_channel(channel, s, p, 1, 1)
+            reply = by_long[parse_choice(p[0], spellings)]
+            if reply in blocked:
+                raise ScpiError(-221, refusal or f"{pattern} {reply} is not simulated")
+            self.set(n, key, reply)
+
+        def query(ctx: Context, s: Suffixes, p: Params) -> str:
+            return str(self.get(_option_channel(channel, s, p, 0, 0), key))
+
+        return CommandRow(pattern, command, query)
+
+    def number_row(self, pattern: str, key: str, default: float, bounds: tuple[float, float],
+                   clamp: Callable[[float, float, float], float], fmt: Callable[[float], str], *,
+                   channel: Callable[[int | None], int] | None = None, units: Sequence[str] = (),
+                   infinity: float | None = None) -> CommandRow:
+        """A numeric setting in ``bounds`` with ``MIN``/``MAX``/``DEF`` (and ``INFinity`` when ``infinity`` is
+        given, stored as that value): ``clamp(value, lo, hi)`` applies the family's out-of-range policy (an
+        error and the bound, or the bound silently). The query takes an optional ``MIN``/``MAX``/``DEF``."""
+        self.defaults[key] = default
+        lo, hi = bounds
+        keywords = ("MIN", "MAX", "DEF") + (("INF",) if infinity is not None else ())
+        named = {"MIN": lo, "MAX": hi, "DEF": default, "INF": infinity if infinity is not None else hi}
+
+        def command(ctx: Context, s: Suffixes, p: Params) -> None:
+            n = _option_channel(channel, s, p, 1, 1)
+            value = parse_number(p[0], units=units, keywords=keywords)
+            self.set(n, key, named[value] if isinstance(value, str) else clamp(value, lo, hi))
+
+        def query(ctx: Context, s: Suffixes, p: Params) -> str:
+            n = _option_channel(channel, s, p, 0, 1)
+            if p:
+                kw = parse_number(p[0], keywords=("MIN", "MAX", "DEF"))
+                if not isinstance(kw, str):
+                    raise ScpiError(-224, p[0][:20])
+                return fmt(named[kw])
+            return fmt(float(self.get(n, key)))
+
+        return CommandRow(pattern, command, query)
+
+
+def _option_channel(channel: Callable[[int | None], int] | None, s: Suffixes, p: Params, lo: int, hi: int) -> int:
+    """The channel an option row addresses (0: global) after checking its parameter count."""
+    n = channel(s[0] if s else None) if channel is not None else 0
+    expect_params(p, lo, hi)
+    return n
+
+
+def parse_block(params: Params) -> bytes:
+    """An IEEE 488.2 §7.7.6 definite-length arbitrary block parameter (``#<n><length><data>``) -> its data; the
+    commas the parser split at are put back. Not a block: -104; a malformed header or a length that does not match
+    the data: -161 (Invalid block data, SCPI-99 21.8.6; the dialect supplies the text)."""
+    text = ",".join(params)
+    if not text.startswith("#"):
+        raise ScpiError(-104, "a block (#<n><length><data>) is expected")
+    if len(text) < 2 or not text[1].isdigit() or text[1] == "0":
+        raise ScpiError(-161, "only definite-length blocks are accepted")
+    digits = int(text[1])
+    length_text, data = text[2:2 + digits], text[2 + digits:]
+    if len(length_text) != digits or not length_text.isdigit() or len(data) != int(length_text):
+        raise ScpiError(-161, f"block length field {length_text!r}, {len(data)} bytes came")
+    return data.encode("latin-1")
