@@ -213,6 +213,15 @@ class SiglentSDS(Oscilloscope):
         return [(esr, f"{', '.join(names)} (*ESR? {esr})")] if names else []
 
     # -- memory depth ----------------------------------------------------------------------------------
+    def record_length_for(self, points: int, n_channels: int) -> int:
+        """The smallest memory depth the guide lists that holds ``points``: ``:ACQuire:MDEPth <10K|100K|1M|10M...>``
+        (docs/reference/scpi.md §4.3), decades from 10k; any other depth is not taken (a 50 000-point record is
+        asked for as 100k, and the procedures fit the longer record)."""
+        depth = 10_000
+        while depth < points:
+            depth *= 10
+        return depth
+
     def set_record_length(self, points: int) -> int:
         """Fixed memory depth, read back; returns it.
 

@@ -124,3 +124,13 @@ def test_parse_rate_scientific_or_with_unit():
 def test_acquisition_state(exchanges, expected):
     with scope(exchanges) as s:
         assert s.acquisition_state() == expected
+
+
+def test_record_length_is_asked_for_as_a_listed_depth() -> None:
+    """The SDS takes only the depths its guide lists (:ACQuire:MDEPth <10K|100K|1M|10M...>): 50 000 points are
+    asked for as 100k, 10 000 as 10k, 2 000 000 as 10M."""
+    from instruments.siglent_sds import SiglentSDS
+
+    scope = SiglentSDS.__new__(SiglentSDS)
+    assert [scope.record_length_for(n, 4) for n in (2_000, 10_000, 50_000, 2_000_000)] == \
+        [10_000, 10_000, 100_000, 10_000_000]
