@@ -337,12 +337,7 @@ class RigolDS1000Z(SimScope):
             self.state.run()
 
     def _force(self) -> None:
-        st = self.state
-        if st.run_state == "SINGLE":
-            st.last = st.try_acquire(allow_auto=True)
-            st.run_state = "STOP"
-        elif st.run_state == "RUN":
-            st.last = st.try_acquire(allow_auto=True)
+        self.state.force_trigger()
 
     def _clear(self) -> None:
         self.state.last = None

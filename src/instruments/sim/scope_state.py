@@ -303,6 +303,15 @@ class ScopeState:
         self.timing.ledger.acquisition(model_s, sim_s)
         return model_s if self.timing.on else sim_s
 
+    def force_trigger(self) -> None:
+        """A forced trigger (Rigol ``:TFORce``, Siglent ``FTRIG``): a pending single completes at once, untriggered
+        if need be; a running scope takes one acquisition; a stopped one ignores it."""
+        if self.run_state == "SINGLE":
+            self.last = self.try_acquire(allow_auto=True)
+            self.run_state = "STOP"
+        elif self.run_state == "RUN":
+            self.last = self.try_acquire(allow_auto=True)
+
     def poll_single(self) -> bool:
         """Complete a pending single acquisition if its time has come and it can trigger; True when done."""
         if self.run_state != "SINGLE":

@@ -426,12 +426,7 @@ class SiglentSDS(SimScope):
             self.state.run()
 
     def _force(self) -> None:
-        st = self.state
-        if st.run_state == "SINGLE":
-            st.last = st.try_acquire(allow_auto=True)
-            st.run_state = "STOP"
-        elif st.run_state == "RUN":
-            st.last = st.try_acquire(allow_auto=True)
+        self.state.force_trigger()
 
     def _trigger_status(self) -> str:
         """``Arm`` once after arming, ``Ready`` while a single waits, ``Stop`` when done or stopped; running:
