@@ -64,7 +64,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from .generator_device import GeneratorDevice, GeneratorFamily
 from .generator_state import ChannelState, GeneratorLimits, GeneratorState, unit_to_vpp
-from .scpi_device import CommandRow, Context, Dialect, Handler, ScpiDevice
+from .scpi_device import CommandRow, Context, Dialect, Handler, ScpiDevice, suffixed_query
 from .scpi_parser import (
     Command,
     CommandTable,
@@ -166,19 +166,19 @@ class SiglentSDG(GeneratorDevice):
     def commands(self) -> list[CommandRow]:
         """The served commands (module docstring), in lookup order."""
         rows = [
-            CommandRow("C#:BaSic_WaVe", self._channel_command(self._set_wave), self._channel_query(self._wave)),
+            CommandRow("C#:BaSic_WaVe", self._channel_command(self._set_wave), suffixed_query(self.ch, self._wave)),
             CommandRow("C#:OUTPut", self._channel_command(self._set_output_fields),
-                       self._channel_query(self._output_reply)),
+                       suffixed_query(self.ch, self._output_reply)),
             CommandRow("C#:INVerT", self._channel_command(self._set_invert),
-                       self._channel_query(lambda n: f"C{n}:INVT {'ON' if self.state.channel(n).inverted else 'OFF'}")),
-            CommandRow("C#:SYNC", self._channel_command(self._set_sync), self._channel_query(self._sync_reply)),
+                       suffixed_query(self.ch, self._invert_reply)),
+            CommandRow("C#:SYNC", self._channel_command(self._set_sync), suffixed_query(self.ch, self._sync_reply)),
             CommandRow("MODE", self._plain(self._set_phase_mode), self._plain_query(lambda: f"MODE {self.phase_mode}")),
             CommandRow("EQPHASE", self._plain(self._eqphase)),
             CommandRow("COUPling", self._plain(self._set_coupling), self._plain_query(self._coupling_reply)),
         ]
         for short, spelling in STATE_ONLY.items():
             rows.append(CommandRow(f"C#:{spelling}", self._channel_command(self._state_only(short)),
-                                   self._channel_query(self._state_reply(short))))
+                                   suffixed_query(self.ch, self._state_reply(short))))
         return rows
 
     # -- handler builders: the channel from the C<n> prefix, the parameters as a list ----------------------------
@@ -189,12 +189,8 @@ class SiglentSDG(GeneratorDevice):
             fn(n, p)
         return handler
 
-    def _channel_query(self, fn: Callable[[int], str]) -> Handler:
-        def handler(ctx: Context, s: Suffixes, p: Params) -> str:
-            n = self.ch(s[0])
-            expect_params(p, 0)
-            return fn(n)
-        return handler
+    def _invert_reply(self, n: int) -> str:
+        return f"C{n}:INVT {'ON' if self.state.channel(n).inverted else 'OFF'}"
 
     @staticmethod
     def _plain(fn: Callable[[Params], None]) -> Handler:

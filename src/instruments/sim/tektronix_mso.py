@@ -82,7 +82,7 @@ from .acquisition import Acquisition, Geometry
 from .arrays import AnyArray, FloatArray
 from .scope_device import SimScope, seconds, volts
 from .scope_state import ChannelSettings, Imperfections, ScopeHardware, ScopeState, Screen, SignalSource
-from .scpi_device import CommandRow, Context, Dialect, Handler, definite_block
+from .scpi_device import CommandRow, Context, Dialect, Handler, definite_block, suffixed_query
 from .scpi_parser import (
     Command,
     CommandTable,
@@ -385,7 +385,10 @@ class TektronixMSO(SimScope):
             self.reset()
 
     def _channel_rows(self) -> list[CommandRow]:
-        r, chq, chs = self.row, self._ch_query, self._ch_set
+        r, chs = self.row, self._ch_set
+
+        def chq(fn: Callable[[int], str]) -> Handler:
+            return suffixed_query(self.ch, fn)
         return [
             r("DISplay:GLObal:CH#:STATE", chs(lambda n, v: setattr(self.state.channel(n), "display", parse_bool(v))),
               chq(lambda n: _flag(self.state.channel(n).display))),
@@ -433,7 +436,7 @@ class TektronixMSO(SimScope):
             r("TRIGger:A:EDGE:COUPling", one(self._set_trig_coupling),
               plain(lambda: self.word(couplings[st.trig_coupling]))),
             r("TRIGger:A:LEVel:CH#", self._ch_set(self._set_trig_level),
-              self._ch_query(lambda n: tek_number(self.trig_levels[n - 1]))),
+              suffixed_query(self.ch, lambda n: tek_number(self.trig_levels[n - 1]))),
             r("TRIGger:A:MODe", one(self._set_sweep),
               plain(lambda: self.word("AUTO" if st.sweep == "AUTO" else "NORMal"))),
             r("TRIGger", one(self._force)),
@@ -465,13 +468,6 @@ class TektronixMSO(SimScope):
             expect_params(p, 1)
             fn(n, p[0])
             self._place()
-        return handler
-
-    def _ch_query(self, fn: Callable[[int], str]) -> Handler:
-        def handler(ctx: Context, s: Suffixes, p: Params) -> str:
-            n = self.ch(s[0])
-            expect_params(p, 0)
-            return fn(n)
         return handler
 
     # -- vertical -----------------------------------------------------------------------------------------
