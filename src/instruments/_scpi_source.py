@@ -27,7 +27,7 @@ from .generator import (
     tracking_from_reply,
 )
 from .scpi_instrument import parse_bool
-from .setting_table import WORD, Encoding, Setting, apply, fixed, on_off, read
+from .setting_table import WORD, Encoding, Setting, apply, fixed, on_off, read, read_all
 
 _FUNCTIONS = {"SIN": "sine", "DC": "dc"}
 _TRACK = {"off": "OFF", "on": "ON", "inverted": "INV"}
@@ -164,14 +164,17 @@ class ScpiSourceGenerator(FunctionGenerator):
         apply(self, self.rows.output.to(on, n=self._check_channel(channel)))
 
     def channel_state(self, channel: int) -> ChannelState:
-        """Read back one channel (after :meth:`_prepare_readback` sets the units the numbers are in)."""
+        """Read back one channel (after :meth:`_prepare_readback` sets the units the numbers are in, one checked
+        step); the queries travel together where the family answers compound queries."""
         n, rows = self._check_channel(channel), self.rows
-        self._prepare_readback(n)
-        function = read(self, rows.function, n=n)
-        return ChannelState(function=_FUNCTIONS.get(function, function.lower()),
-                            frequency_hz=read(self, rows.frequency, n=n), amplitude_vpp=read(self, rows.amplitude, n=n),
-                            offset_v=read(self, rows.offset, n=n), phase_deg=read(self, rows.phase, n=n),
-                            load_ohm=read(self, rows.load, n=n), output=read(self, rows.output, n=n))
+        with self.checked_step():
+            self._prepare_readback(n)
+        nodes = {"n": n}
+        function, frequency, amplitude, offset, phase, load, output = read_all(self, [
+            (rows.function, nodes), (rows.frequency, nodes), (rows.amplitude, nodes), (rows.offset, nodes),
+            (rows.phase, nodes), (rows.load, nodes), (rows.output, nodes)])
+        return ChannelState(function=_FUNCTIONS.get(function, function.lower()), frequency_hz=frequency,
+                            amplitude_vpp=amplitude, offset_v=offset, phase_deg=phase, load_ohm=load, output=output)
 
     def limits(self, channel: int) -> GeneratorLimits:
         """The instrument's own MIN/MAX answers for the sine on ``channel`` at the current settings (§2.3).

@@ -48,6 +48,8 @@ class Keysight33500(ScpiSourceGenerator):
     """
 
     rows = ROWS
+    #: the Operating and Service Guide's SCPI introduction: several commands in one message, ``;`` between them
+    compound_queries = True
     error_query = "SYST:ERR?"
     differential_methods = ("tracking-inverted", "phase-180")
     #: single-output models (QCoDeS channel table: 33511B, 33611A; the rest of the 33500B/33600A line

@@ -10,9 +10,12 @@ centre, which is also this interface's meaning of ``offset_v``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from ._preamble import query_preamble
 from .errors import InstrumentError, InstrumentTimeout
-from .scope import AcquisitionState, Oscilloscope
+from .scope import AcquisitionMode, AcquisitionState, Oscilloscope
 from .scope_table import (
     COUPLINGS,
     IMPEDANCE_CHOICES,
@@ -27,7 +30,7 @@ from .scope_table import (
     tokens,
 )
 from .scpi_instrument import parse_bool
-from .setting_table import WORD, Allowed, Encoding, Setting, integer_text, one_of, one_zero, read
+from .setting_table import WORD, Allowed, Encoding, Setting, integer_text, one_of, one_zero, read_all
 from .waveform import Waveform
 
 _IMPEDANCE_TOKEN = {50.0: "FIFTy", 1e6: "ONEMeg"}
@@ -39,6 +42,9 @@ _ACQUIRE_TYPE_REPLY = {"NORM": "normal", "AVER": "average", "HRES": "highres", "
 # manualarchiveguide.com p. 1243): 0 = hole, 1 = clipped low, 0xFF / 0xFFFF = clipped high.
 _CLIPPED_LOW = 1
 _CLIPPED_HIGH = {"BYTE": 0xFF, "WORD": 0xFFFF}
+#: the transfer settings a run changes and puts back at its end, in the order they are restored
+_TRANSFER_SETTINGS = (":WAVeform:FORMat", ":WAVeform:UNSigned", ":WAVeform:BYTeorder", ":WAVeform:POINts:MODE")
+_REPLY_FORM = {"MSBFIRST": "MSBF", "LSBFIRST": "LSBF"}  # the short form the queries answer
 
 
 def _impedance(reply: str) -> float:
@@ -80,6 +86,10 @@ TABLE = ScopeTable(
                         Allowed(lambda n: 2 <= n <= 65536, "average count must be 2 to 65536, got {value}"))),
 )
 
+# read-only acquisition figures (Programmer's Guide, :ACQuire subsystem), read with the table's rows
+_SAMPLE_RATE = Setting("sample rate", "Sa/s", None, ":ACQuire:SRATe?", NUMBER)
+_ACQUIRED_POINTS = Setting("acquired points", "", None, ":ACQuire:POINts?", NUMBER)
+
 
 class KeysightInfiniiVision(Oscilloscope):
     """Keysight InfiniiVision 1000X-4000X oscilloscope (four analog channels).
@@ -93,10 +103,15 @@ class KeysightInfiniiVision(Oscilloscope):
     table = TABLE
     vertical_divisions = 8
     horizontal_divisions = 10
+    #: the Programmer's Guides' "program message syntax": units separated by ``;`` in one message
+    compound_queries = True
 
     def __init__(self, resource: object, label: str | None = None) -> None:
         super().__init__(resource, label)
         self._transfer_points: int | None = None  # None: every raw point (:WAVeform:POINts MAXimum)
+        self._transfer_sent: dict[str, str] = {}  # transfer setting -> the value this driver last sent
+        self._transfer_saved: dict[str, str] | None = None  # the user's, read before the first change
+        self._acquire_type: str | None = None  # :ACQuire:TYPE as this driver last set or read it
 
     def set_record_length(self, points: int) -> int:
         """Ask for ``points`` per channel per transfer; returns what ``:WAVeform:DATA?`` will deliver.
@@ -108,12 +123,29 @@ class KeysightInfiniiVision(Oscilloscope):
         request and ``:ACQuire:POINts?``. The preamble of each transfer has the exact count.
         """
         points = self._check_record_length(points)
+        self._save_transfer_settings()
         self.set(":WAVeform:POINts:MODE RAW", f":WAVeform:POINts {points}")
+        self._transfer_sent.update({":WAVeform:POINts:MODE": "RAW", ":WAVeform:POINts": str(points)})
         self._transfer_points = points
         delivered = int(self.query_float(":WAVeform:POINts?"))
         if delivered == 0:
             delivered = min(points, int(self.query_float(":ACQuire:POINts?")))
         return delivered
+
+    @contextmanager
+    def short_records(self, points: int) -> Iterator[int | None]:
+        """Transfers of ``points`` per channel decimated from the same raw record (``:WAVeform:POINts``, sent
+        with the next transfer's settings): the acquisition is the same, only the bytes are fewer."""
+        points = self._check_record_length(points)
+        full = self._transfer_points
+        if full is not None and full <= points:
+            yield None
+            return
+        self._transfer_points = points
+        try:
+            yield points
+        finally:
+            self._transfer_points = full
 
     # -- acquisition -----------------------------------------------------------------------------------
     def acquisition_state(self) -> AcquisitionState:
@@ -121,10 +153,10 @@ class KeysightInfiniiVision(Oscilloscope):
         ``:ACQuire:SRATe?`` (Sa/s) and ``:ACQuire:POINts?`` (the points the hardware acquires per channel;
         memory depth is automatic on InfiniiVision). Programmer's Guide, :ACQuire subsystem."""
         rows = self.table.acquisition
-        mode = read(self, rows.mode)
-        averages = int(read(self, rows.average)) if mode == "average" else 1
-        return AcquisitionState(mode=mode, averages=averages, sample_rate_sa_s=self.query_float(":ACQuire:SRATe?"),
-                                record_length=int(self.query_float(":ACQuire:POINts?")))
+        mode, count, rate, points = read_all(self, [(rows.mode, {}), (rows.average, {}), (_SAMPLE_RATE, {}),
+                                                    (_ACQUIRED_POINTS, {})])
+        return AcquisitionState(mode=mode, averages=int(count) if mode == "average" else 1,
+                                sample_rate_sa_s=float(rate), record_length=int(points))
 
     def single(self, timeout_s: float | None = None) -> None:
         """One acquisition of every displayed channel together, blocking until complete.
@@ -135,7 +167,7 @@ class KeysightInfiniiVision(Oscilloscope):
         scope is left stopped. Without completion in time this raises :class:`InstrumentTimeout` after a
         device clear, which drops the pending reply.
         """
-        displayed = [ch for ch in self.channels if read(self, self.table.channel.enabled, ch=self._channel(ch))]
+        displayed = self.displayed_channels()
         if not displayed:
             raise InstrumentError(self.label, "no channel is displayed, nothing to acquire", ":DIGitize")
         timeout_s = self.acquisition_wait_s(timeout_s)
@@ -166,6 +198,19 @@ class KeysightInfiniiVision(Oscilloscope):
         """``:RUN``: continuous acquisition (the safe state)."""
         self.set(":RUN")
 
+    def set_acquisition(self, mode: AcquisitionMode = "normal", average_count: int = 1) -> None:
+        """As :meth:`Oscilloscope.set_acquisition`; the type is remembered for the transfers' format."""
+        self._acquire_type = None
+        super().set_acquisition(mode, average_count)
+        self._acquire_type = _ACQUIRE_TYPE[mode].upper()
+
+    def safe_state(self) -> None:
+        """The user's transfer settings back (:meth:`restore_transfer_settings`), then running."""
+        try:
+            self.restore_transfer_settings()
+        finally:
+            self.run()
+
     # -- transfer --------------------------------------------------------------------------------------
     def read_waveform(self, channel: int) -> Waveform:
         """Transfer the last acquisition of ``channel`` as a binary block with its preamble.
@@ -174,31 +219,50 @@ class KeysightInfiniiVision(Oscilloscope):
         acquisitions; unsigned, so the preamble's y reference applies as is. Volts are
         ``(code - yreference) * yincrement + yorigin``, times ``(i - xreference) * xincrement + xorigin``.
         Codes 1 and 0xFF/0xFFFF mark samples clipped below/above the screen (code 0, a hole, counts as
-        clipped too). In PEAK mode the codes are min/max pairs, each pair 2 x ``xincrement`` apart. The
-        transfer settings (format, signedness, byte order, points mode) are restored afterwards.
+        clipped too). In PEAK mode the codes are min/max pairs, each pair 2 x ``xincrement`` apart.
+
+        The transfer settings (format, signedness, byte order, points mode and count) are sent only when they
+        differ from what this driver last sent, so a run sets them once; the user's are read before the first
+        change and put back by :meth:`restore_transfer_settings` (the safe state, at the end of a run).
         """
         self._channel(channel)
-        acq_type = self.query(":ACQuire:TYPE?").upper()
-        fmt = "WORD" if acq_type.startswith(("AVER", "HRES")) else "BYTE"
-        wanted = {  # setting -> (value we send, the form the query answers)
-            ":WAVeform:FORMat": (fmt, fmt),
-            ":WAVeform:UNSigned": ("1", "1"),
-            ":WAVeform:BYTeorder": ("MSBFirst", "MSBF"),
-            ":WAVeform:POINts:MODE": ("RAW", "RAW"),
-        }
-        saved = {setting: self.query(f"{setting}?") for setting in wanted}
-        with self._restoring(lambda: [f"{s} {saved[s]}" for s, (_, form) in wanted.items()
-                                      if saved[s].upper() != form]):
-            return self._transfer(channel, fmt)
+        fmt = "WORD" if self._acquisition_type().startswith(("AVER", "HRES")) else "BYTE"
+        self._save_transfer_settings()
+        wanted = {":WAVeform:FORMat": fmt, ":WAVeform:UNSigned": "1", ":WAVeform:BYTeorder": "MSBFirst"}
+        if self._transfer_points is None:  # POINts MAXimum changes the mode: MODE RAW after it
+            wanted.update({":WAVeform:POINts": "MAXimum", ":WAVeform:POINts:MODE": "RAW"})
+        else:
+            wanted.update({":WAVeform:POINts:MODE": "RAW", ":WAVeform:POINts": str(self._transfer_points)})
+        changes = [f"{k} {v}" for k, v in wanted.items() if self._transfer_sent.get(k) != v]
+        self.set(f":WAVeform:SOURce CHANnel{channel}", *changes)
+        self._transfer_sent.update(wanted)
+        return self._transfer(channel, fmt)
+
+    def _acquisition_type(self) -> str:
+        """``:ACQuire:TYPE`` in upper case: as last set through this driver, else asked once."""
+        if self._acquire_type is None:
+            self._acquire_type = self.query(":ACQuire:TYPE?").upper()
+        return self._acquire_type
+
+    def _save_transfer_settings(self) -> None:
+        """Read the user's transfer settings once, before this driver first changes one."""
+        if self._transfer_saved is None:
+            keys = _TRANSFER_SETTINGS
+            self._transfer_saved = dict(zip(keys, self.query_all([f"{k}?" for k in keys]), strict=True))
+
+    def restore_transfer_settings(self) -> None:
+        """Put back the transfer settings read before this driver first changed them (one checked step; nothing
+        when none was changed). The next transfer sets its own again."""
+        saved, self._transfer_saved = self._transfer_saved, None
+        sent, self._transfer_sent = self._transfer_sent, {}
+        if saved is None or self.resource is None:
+            return
+        restore = [f"{k} {saved[k]}" for k in _TRANSFER_SETTINGS
+                   if k in sent and saved[k].upper() != _REPLY_FORM.get(sent[k].upper(), sent[k].upper())]
+        if restore:
+            self.set(*restore)
 
     def _transfer(self, channel: int, fmt: str) -> Waveform:
-        setup = [f":WAVeform:SOURce CHANnel{channel}", f":WAVeform:FORMat {fmt}", ":WAVeform:UNSigned 1",
-                 ":WAVeform:BYTeorder MSBFirst"]
-        if self._transfer_points is None:
-            setup += [":WAVeform:POINts MAXimum", ":WAVeform:POINts:MODE RAW"]  # POINts MAX changes the mode
-        else:
-            setup += [":WAVeform:POINts:MODE RAW", f":WAVeform:POINts {self._transfer_points}"]
-        self.set(*setup)
         pre = query_preamble(self, fmt)
         codes = self.query_binary(":WAVeform:DATA?", "H" if fmt == "WORD" else "B", is_big_endian=True,
                                   chunk_size=self.transfer_chunk_bytes,

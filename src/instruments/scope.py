@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Literal, TypeVar, Unpack
 from .errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
 from .scope_table import IMPEDANCES, ChannelChanges, ChannelSetting, Coupling, ScopeTable, TriggerSweep
 from .scpi_instrument import ScpiInstrument
-from .setting_table import Change, apply, apply_each, bound, read
+from .setting_table import Change, Setting, apply, apply_each, bound, read, read_all
 from .timing import (
     CONSERVATIVE_LINK_RATE_BYTES_S,
     RecordTiming,
@@ -114,6 +114,10 @@ class Oscilloscope(ScpiInstrument, ABC):
     sweep: ClassVar[TriggerSweep | None] = None
     _sweep_before_single: str | None = None
 
+    def __init__(self, resource: Any, label: str | None = None) -> None:
+        super().__init__(resource, label)
+        self._displayed: dict[int, bool] = {}  # channel -> on, as this driver last set or read it
+
     # -- vertical (the table's channel rows) ---------------------------------------------------------------
     def set_channel(self, channel: int, **changes: Unpack[ChannelChanges]) -> None:
         """Set any of a channel's vertical settings by keyword (:class:`ChannelSetting`'s fields; None or left
@@ -124,7 +128,10 @@ class Oscilloscope(ScpiInstrument, ABC):
         """Send every setting of ``setting`` that is not None, one checked step each, in the channel rows'
         order (:class:`~instruments.scope_table.ChannelRows`); a value a row does not allow is refused first,
         before any byte is sent."""
+        self._displayed.pop(channel, None)  # known again once the step below has gone through
         apply_each(self, self._channel_changes(self._channel(channel), setting))
+        if setting.enabled is not None:
+            self._displayed[channel] = bool(setting.enabled)
 
     def _channel_changes(self, ch: str, s: ChannelSetting) -> list[Change]:
         """The changes ``s`` makes to the channel with node ``ch``, in the rows' order."""
@@ -141,13 +148,55 @@ class Oscilloscope(ScpiInstrument, ABC):
 
     def channel_state(self, channel: int) -> ScopeChannelState:
         """Read back a channel's vertical settings through its rows' queries."""
-        ch = self._channel(channel)
+        return self.channel_states([channel])[channel]
+
+    def channel_states(self, channels: Sequence[int]) -> dict[int, ScopeChannelState]:
+        """Read back the vertical settings of several channels, their queries sent together where the family
+        answers compound queries (:func:`~instruments.setting_table.read_all`)."""
         rows = self.table.channel
-        return ScopeChannelState(
-            enabled=read(self, rows.enabled, ch=ch), scale_v_per_div=read(self, rows.scale, ch=ch),
-            offset_v=read(self, rows.offset, ch=ch), coupling=read(self, rows.coupling, ch=ch),
-            impedance_ohm=read(self, rows.impedance, ch=ch), probe=read(self, rows.probe, ch=ch),
-            bandwidth_limit=read(self, rows.bandwidth_limit, ch=ch))
+        order = (rows.enabled, rows.scale, rows.offset, rows.coupling, rows.impedance, rows.probe,
+                 rows.bandwidth_limit)
+        nodes: dict[int, Mapping[str, object]] = {channel: {"ch": self._channel(channel)} for channel in channels}
+        asked: list[tuple[Setting[Any], Mapping[str, object]]] = [(row, nodes[channel]) for channel in channels
+                                                                  for row in order]
+        values = read_all(self, asked)
+        states = {}
+        for i, channel in enumerate(channels):
+            v = values[i * len(order):(i + 1) * len(order)]
+            states[channel] = ScopeChannelState(enabled=v[0], scale_v_per_div=v[1], offset_v=v[2], coupling=v[3],
+                                                impedance_ohm=v[4], probe=v[5], bandwidth_limit=v[6])
+            self._displayed[channel] = bool(v[0])
+        return states
+
+    def vertical_range(self, channel: int) -> tuple[float, float]:
+        """Read back a channel's (V/div, V at the screen centre): the two queries, together where the family
+        answers compound queries."""
+        return self.vertical_ranges([channel])[channel]
+
+    def vertical_ranges(self, channels: Sequence[int]) -> dict[int, tuple[float, float]]:
+        """:meth:`vertical_range` of several channels, every query together where the family answers compound
+        queries."""
+        rows = self.table.channel
+        asked: list[tuple[Setting[Any], Mapping[str, object]]] = []
+        for channel in channels:
+            nodes = {"ch": self._channel(channel)}
+            asked += [(rows.scale, nodes), (rows.offset, nodes)]
+        values = read_all(self, asked)
+        return {channel: (float(values[2 * i]), float(values[2 * i + 1])) for i, channel in enumerate(channels)}
+
+    def displayed_channels(self) -> list[int]:
+        """The channels that are on: each read from the instrument once, then remembered from what this driver
+        set (:meth:`forget_displayed` after anyone else may have changed them, such as an operator)."""
+        unknown = [ch for ch in self.channels if ch not in self._displayed]
+        if unknown:
+            rows = self.table.channel
+            shown = read_all(self, [(rows.enabled, {"ch": self._channel(ch)}) for ch in unknown])
+            self._displayed.update((ch, bool(on)) for ch, on in zip(unknown, shown, strict=True))
+        return [ch for ch in self.channels if self._displayed[ch]]
+
+    def forget_displayed(self) -> None:
+        """Forget which channels are on (the next :meth:`displayed_channels` reads them again)."""
+        self._displayed.clear()
 
     # -- horizontal, trigger and acquisition mode (the table's other rows) ------------------------------------
     def set_timebase(self, scale_s_per_div: float, position_s: float = 0.0) -> None:
@@ -163,11 +212,19 @@ class Oscilloscope(ScpiInstrument, ABC):
     def timebase(self) -> tuple[float, float]:
         """Read back (scale_s_per_div, position_s)."""
         rows = self.table.timebase
-        return read(self, rows.scale), read(self, rows.position)
+        scale, position = read_all(self, [(rows.scale, {}), (rows.position, {})])
+        return float(scale), float(position)
 
     @abstractmethod
     def set_record_length(self, points: int) -> int:
         """Request a record length (points per channel); returns what the instrument will deliver."""
+
+    @contextmanager
+    def short_records(self, points: int) -> Iterator[int | None]:
+        """Within the block, transfers deliver about ``points`` points per channel over the same span, where the
+        family makes such a record at the cost of its bytes alone (yields the points asked for); elsewhere
+        nothing changes (yields None). Ranging uses them: a trace's extremes need no full record."""
+        yield None
 
     def record_length_for(self, points: int, n_channels: int) -> int:
         """The record length to request so that at least ``points`` arrive with ``n_channels`` on.
@@ -214,9 +271,11 @@ class Oscilloscope(ScpiInstrument, ABC):
 
     def acquire(self, channels: Sequence[int], timeout_s: float | None = None) -> dict[int, Waveform]:
         """One acquisition of all ``channels`` together, then each channel's transfer (``timeout_s``: the
-        caller's extra allowance, as for :meth:`single`)."""
-        self.single(timeout_s)
-        return {ch: self.read_waveform(ch) for ch in channels}
+        caller's extra allowance, as for :meth:`single`), with one read of the error queue for all of it
+        (:meth:`~instruments.scpi_instrument.ScpiInstrument.checked_step`)."""
+        with self.checked_step():
+            self.single(timeout_s)
+            return {ch: self.read_waveform(ch) for ch in channels}
 
     @abstractmethod
     def run(self) -> None:

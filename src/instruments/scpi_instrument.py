@@ -73,6 +73,13 @@ class ScpiInstrument:
     #: query that returns the oldest error as ``<code>,"<text>"``; ``None`` if the family has no queue
     error_query: str | None = "SYSTem:ERRor?"
 
+    #: whether the family answers several queries sent as one program message (``A?;B?`` answered ``a;b``,
+    #: IEEE 488.2 §6.4 / §8.4 response message units); :meth:`query_all` then takes one round trip
+    compound_queries: bool = False
+    #: longest program message :meth:`query_all` builds, characters (our assumption: instruments parse their
+    #: input as it arrives; a family that documents a smaller input buffer lowers it)
+    compound_max_chars: int = 1000
+
     #: the ``*IDN?`` reply the instrument gave when it was opened (set by ``open_bench``); lets
     #: :meth:`resync` recognise the end of stale reply bytes
     identity: str | None = None
@@ -81,6 +88,8 @@ class ScpiInstrument:
         self.resource = resource
         self.label = label or f"{type(self).__name__} at {getattr(resource, 'resource_name', '?')}"
         self._stale = False  # an exchange was cut short: unread reply bytes may still be on their way
+        #: the open checked step's commands (``(command, is_a_setting)``), None outside one (:meth:`checked_step`)
+        self._step: list[tuple[str, bool]] | None = None
 
     # -- transport -------------------------------------------------------------------------------
     def _call(self, command: str, fn: Callable[[], T]) -> T:
@@ -207,6 +216,28 @@ class ScpiInstrument:
             if raised and self.resource is not None:
                 self.resource.timeout = previous
 
+    def query_all(self, queries: Sequence[str]) -> list[str]:
+        """Ask every query of ``queries`` and return the replies in order.
+
+        Where the family answers compound queries (:attr:`compound_queries`), they travel as few program
+        messages as :attr:`compound_max_chars` allows, the replies split at the ``;`` between response message
+        units (outside quoted strings); a reply with the wrong number of units raises :class:`InstrumentError`.
+        Otherwise one query each.
+        """
+        if not self.compound_queries:
+            return [self.query(q) for q in queries]
+        replies: list[str] = []
+        for group in _groups(queries, self.compound_max_chars):
+            # after a ';' a header without a leading ':' continues the previous one's path (IEEE 488.2 §7.6.1.5):
+            # each query is sent from the root
+            message = ";".join(q if i == 0 or q.startswith((":", "*")) else f":{q}" for i, q in enumerate(group))
+            units = split_units(self.query(message)) if len(group) > 1 else [self.query(message)]
+            if len(units) != len(group):
+                raise InstrumentError(self.label, f"{len(group)} queries answered with {len(units)} replies",
+                                      message)
+            replies.extend(u.strip() for u in units)
+        return replies
+
     # -- checked settings ------------------------------------------------------------------------
     def read_error(self) -> tuple[int, str]:
         """Read the oldest entry of the error queue as ``(code, text)``; code 0 means empty."""
@@ -230,17 +261,75 @@ class ScpiInstrument:
         return errors
 
     def check_errors(self, command: str) -> None:
-        """Raise :class:`InstrumentError` with the instrument's text if the error queue is not empty."""
+        """Raise :class:`InstrumentError` with the instrument's text if the error queue is not empty.
+
+        Inside a :meth:`checked_step` the queue is read once, when the step ends, and ``command`` is among the
+        ones an error there may be blamed on."""
+        if self._step is not None:
+            self._step.append((command, False))
+            return
         errors = self.drain_errors()
         if errors:
-            detail = "; ".join(f"{code},\"{text}\"" for code, text in errors)
-            raise InstrumentError(self.label, f"instrument reported {detail}", command)
+            raise InstrumentError(self.label, f"instrument reported {_errors_text(errors)}", command)
 
     def set(self, *commands: str) -> None:
-        """Write each command, then drain the error queue once and raise on any error."""
+        """Write each command, then drain the error queue once and raise on any error (inside a
+        :meth:`checked_step`, once at the end of the step)."""
         for command in commands:
             self.write(command)
+        if self._step is not None:
+            self._step.extend((command, True) for command in commands)
+            return
         self.check_errors("; ".join(commands))
+
+    @contextmanager
+    def checked_step(self) -> Iterator[None]:
+        """One configuration step or acquisition with one read of the error queue, at its end.
+
+        Inside the block :meth:`set` and :meth:`check_errors` only note their commands; when the block ends
+        the queue is drained once. If it held an error, the step's settings are sent again one at a time, each
+        followed by an error-queue read, until one reports an error: that command is named in the
+        :class:`InstrumentError`, as the per-setting check would have named it (a setting is a state: sending it
+        again changes nothing but what the queue says). If none does (an error of a command that is not a
+        setting, such as an acquisition), the error names every command of the step. A step inside a step is
+        part of the outer one. When the block raises, the queue is drained so that no error of the cut step is
+        blamed on a later command (not after a timeout or a lost link, which a drain would only hide).
+        """
+        if self._step is not None:
+            yield
+            return
+        self._step = []
+        try:
+            yield
+        except (InstrumentTimeout, InstrumentConnectionError):
+            self._step = None
+            raise
+        except BaseException:
+            sent, self._step = self._step, None
+            if sent and self.resource is not None:
+                try:
+                    self.drain_errors()
+                except InstrumentError:
+                    pass
+            raise
+        sent, self._step = self._step, None
+        if sent:
+            self._end_step(sent)
+
+    def _end_step(self, sent: list[tuple[str, bool]]) -> None:
+        """Read the queue once for a finished step; on an error, find the setting it is about (:meth:`checked_step`)."""
+        errors = self.drain_errors()
+        if not errors:
+            return
+        for command, is_setting in sent:
+            if not is_setting:
+                continue
+            self.write(command)
+            again = self.drain_errors()
+            if again:
+                raise InstrumentError(self.label, f"instrument reported {_errors_text(again)}", command)
+        raise InstrumentError(self.label, f"instrument reported {_errors_text(errors)}",
+                              "; ".join(command for command, _ in sent))
 
     # -- identity and lifecycle ------------------------------------------------------------------
     def idn(self) -> str:
@@ -276,6 +365,38 @@ class ScpiInstrument:
                 self.safe_state()
         finally:
             self.close()
+
+
+def _errors_text(errors: Sequence[tuple[int, str]]) -> str:
+    """Error-queue entries as the instrument wrote them: ``-222,"Data out of range"; ...``."""
+    return "; ".join(f"{code},\"{text}\"" for code, text in errors)
+
+
+def _groups(queries: Sequence[str], max_chars: int) -> Iterator[list[str]]:
+    """``queries`` in runs whose ``;``-joined text stays within ``max_chars`` (a longer query goes alone)."""
+    group: list[str] = []
+    length = 0
+    for q in queries:
+        if group and length + 1 + len(q) > max_chars:
+            yield group
+            group, length = [], 0
+        length += len(q) + (1 if group else 0)
+        group.append(q)
+    if group:
+        yield group
+
+
+def split_units(reply: str) -> list[str]:
+    """A compound reply's response message units: split at ``;`` outside double-quoted strings."""
+    units, start, quoted = [], 0, False
+    for i, c in enumerate(reply):
+        if c == '"':
+            quoted = not quoted
+        elif c == ";" and not quoted:
+            units.append(reply[start:i])
+            start = i + 1
+    units.append(reply[start:])
+    return units
 
 
 def parse_bool(reply: str) -> bool:

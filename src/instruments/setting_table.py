@@ -18,9 +18,9 @@ outside its row's allowed values before a single byte of the call is sent. :func
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Generic, TypeAlias, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from .errors import InstrumentError
 from .scpi_instrument import ScpiInstrument
@@ -243,6 +243,31 @@ def read(inst: ScpiInstrument, setting: Setting[V], **nodes: object) -> V:
     if setting.only is not None:
         return setting.only
     return _ask(inst, setting, nodes)[1]
+
+
+def read_all(inst: ScpiInstrument, rows: Sequence[tuple[Setting[Any], Mapping[str, object]]]) -> list[Any]:
+    """The values of several rows, each ``(setting, nodes)``, in order: the queries travel together where the
+    family answers compound queries (:meth:`~instruments.scpi_instrument.ScpiInstrument.query_all`); a row with
+    ``only`` asks nothing."""
+    asked = [(i, setting.query.format(**nodes)) for i, (setting, nodes) in enumerate(rows)
+             if setting.only is None and setting.query is not None]
+    missing = [setting.what for setting, _ in rows if setting.only is None and setting.query is None]
+    if missing:
+        raise ValueError(f"{missing[0]}: the table has no query for it")
+    replies = dict(zip((i for i, _ in asked), inst.query_all([q for _, q in asked]), strict=True))
+    values: list[Any] = []
+    for i, (setting, _) in enumerate(rows):
+        if setting.only is not None:
+            values.append(setting.only)
+            continue
+        reply = replies[i]
+        try:
+            values.append(setting.encoding.parse(reply))
+        except ValueError as exc:
+            query = dict(asked)[i]
+            raise InstrumentError(inst.label, setting.encoding.unreadable.format(reply=reply, why=exc),
+                                  query) from None
+    return values
 
 
 def refuse(inst: ScpiInstrument, changes: Sequence[Change]) -> None:

@@ -38,6 +38,7 @@ import numpy as np
 from instruments.errors import InstrumentError
 from instruments.scope import Oscilloscope
 from instruments.waveform import Waveform
+from procedures.measure.excitation import Excitation
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,13 @@ COARSE_V_PER_DIV = 10.0
 COARSE_HALVINGS = 5  # down to 1/32 of it: a 50 Ohm input's coarsest (1 V/div) is within reach
 #: the least zoom-out after a clipped record (more when few samples are on screen, :func:`_next_range`)
 ZOOM_OUT = 4.0
+#: a record under-fills its screen when the range it asks for is this many times finer than its own (more than
+#: a bit of the ADC unused): it is not kept (:func:`fits_screen`)
+UNDER_FILL = 2.5
+#: points per channel of a ranging record where the scope makes short ones cheaply: the min and max of the
+#: shipped procedures' >= 10 periods at >= 200 points per period
+SHORT_POINTS = 2000
+FLOORS_KEPT = 8
 
 
 class RangingError(InstrumentError):
@@ -71,6 +79,11 @@ class Record:
     waveforms: dict[str, Waveform]
     ranges: dict[str, ChannelRange]
     ranging_attempts: int = 1
+    #: acquisitions made for this record: full-length ones (this record included) and short ranging ones,
+    #: with the short ones' points per channel (0 when none was short)
+    full_acquisitions: int = 1
+    short_acquisitions: int = 0
+    short_points: int = 0
 
     @property
     def clipped(self) -> tuple[str, ...]:
@@ -96,6 +109,38 @@ class RangeMemory:
     couplings: dict[str, str] = field(default_factory=dict)
     probes: dict[str, float] = field(default_factory=dict)
     coarse: dict[str, ChannelRange] = field(default_factory=dict)
+    #: per kind of excitation (:func:`excitation_key`), the settled points so far: what the next one of the
+    #: same kind predicts its ranges from (:func:`predicted_ranges`)
+    settled: dict[tuple[object, ...], list[Settled]] = field(default_factory=dict)
+    #: per node, the finest scales the channel kept when asked for finer ones, each about its offset (V/div, V):
+    #: a finer one about as large an offset is not asked again (:func:`floor_scale`)
+    floors: dict[str, list[ChannelRange]] = field(default_factory=dict)
+    #: whether ``ranges`` are what the scope holds: true once a point of this memory has settled, false again
+    #: when anything else may have moved them (a new coupling: :meth:`distrust`)
+    trusted: bool = False
+
+    def distrust(self) -> None:
+        """The scope's ranges must be read back before the next point (its coupling or set-up changed)."""
+        self.trusted = False
+
+    def note_floor(self, node: str, kept_scale: float, offset_v: float) -> None:
+        """Remember that ``node``'s channel kept no finer than ``kept_scale`` about ``offset_v`` (the last
+        :data:`FLOORS_KEPT` such findings)."""
+        floors = self.floors.setdefault(node, [])
+        floors[:] = [f for f in floors if abs(abs(f.offset_v) - abs(offset_v)) > f.scale_v_per_div]
+        floors.append(ChannelRange(kept_scale, offset_v))
+        del floors[:-FLOORS_KEPT]
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A point whose ranges settled: its drive (peak, V), frequency (Hz) and DC input (V), and per node the
+    span (peak to peak, V) and the centre (V) of its record."""
+
+    drive_vpk: float
+    frequency_hz: float
+    dc_input_v: float
+    spans: dict[str, tuple[float, float]]
 
 
 def setup_timebase(scope: Oscilloscope, frequency_hz: float, record_points: int, min_periods: float,
@@ -145,6 +190,15 @@ def _next_range(wf: Waveform, current: ChannelRange, fill: float, divisions: int
     return ChannelRange(min(span / (fill * divisions), coarsest_v_per_div), 0.5 * (hi + lo))
 
 
+def _holds(current: ChannelRange, want: ChannelRange, fill: float, divisions: int) -> bool:
+    """Whether ``current`` holds the trace ``want`` was made for (its extremes ``want.offset_v +- fill x half the
+    screen`` inside 95 % of ``current``'s screen) without being more than 1.6 times coarser."""
+    half_trace = 0.5 * fill * divisions * want.scale_v_per_div
+    half_screen = 0.95 * 0.5 * divisions * current.scale_v_per_div
+    return (abs(want.offset_v - current.offset_v) + half_trace <= half_screen
+            and current.scale_v_per_div <= 1.6 * want.scale_v_per_div)
+
+
 def _close(a: ChannelRange, b: ChannelRange) -> bool:
     return (abs(math.log(a.scale_v_per_div / b.scale_v_per_div)) < math.log(1.6)
             and abs(a.offset_v - b.offset_v) < 0.5 * a.scale_v_per_div)
@@ -155,16 +209,18 @@ def _set_range(scope: Oscilloscope, channel: int, scale: float,
     """Ask for ``scale`` and ``offset``: (the range kept, or None when the scope refused it or clamped the offset
     by more than a quarter division; the scale it reads back, or ``scale`` after a refusal; the refusal)."""
     try:
-        scope.set_channel(channel, scale_v_per_div=scale, offset_v=offset)
+        with scope.checked_step():
+            scope.set_channel(channel, scale_v_per_div=scale, offset_v=offset)
     except InstrumentError as exc:
         return None, scale, exc
-    st = scope.channel_state(channel)
-    if abs(st.offset_v - offset) <= 0.25 * st.scale_v_per_div:
-        return ChannelRange(st.scale_v_per_div, st.offset_v), st.scale_v_per_div, None
-    return None, st.scale_v_per_div, None
+    kept_scale, kept_offset = scope.vertical_range(channel)
+    if abs(kept_offset - offset) <= 0.25 * kept_scale:
+        return ChannelRange(kept_scale, kept_offset), kept_scale, None
+    return None, kept_scale, None
 
 
-def apply_range(scope: Oscilloscope, channel: int, want: ChannelRange) -> ChannelRange:
+def apply_range(scope: Oscilloscope, channel: int, want: ChannelRange, *, memory: RangeMemory | None = None,
+                node: str | None = None) -> ChannelRange:
     """Set scale and offset and return what the scope kept.
 
     Scopes limit the offset more tightly at sensitive scales (e.g. InfiniiVision ±2 V below 200 mV/div);
@@ -174,6 +230,8 @@ def apply_range(scope: Oscilloscope, channel: int, want: ChannelRange) -> Channe
     LSB it is taken at, and the doubling alone can land up to 2x coarser than the offset rule needs.
     """
     scale = want.scale_v_per_div
+    if memory is not None and node is not None:
+        scale = _floored(want, node, memory).scale_v_per_div  # the finest kept about as large an offset before
     refused = 0.0  # the coarsest scale refused so far, V/div
     last_error: InstrumentError | None = None
     for _ in range(24):  # 2^24: from the most sensitive scale to the coarsest on any scope
@@ -202,7 +260,50 @@ def apply_range(scope: Oscilloscope, channel: int, want: ChannelRange) -> Channe
             raise InstrumentError(scope.label, f"channel {channel}: {best.scale_v_per_div:.4g} V/div about "
                                                f"{best.offset_v:.4g} V, kept a moment ago, is refused now ({error})")
         best = again
+    if memory is not None and node is not None and best.scale_v_per_div > want.scale_v_per_div * 1.01:
+        memory.note_floor(node, best.scale_v_per_div, want.offset_v)
     return best
+
+
+def apply_ranges(scope: Oscilloscope, channels: Mapping[str, int], wants: Mapping[str, ChannelRange],
+                 memory: RangeMemory) -> dict[str, ChannelRange]:
+    """Set several nodes' ranges and return what the scope kept, per node: every scale and offset in one checked
+    step and read back together (two round trips where the family answers compound queries); a node whose
+    setting the scope refuses or clamps then goes through :func:`apply_range` on its own."""
+    if not wants:
+        return {}
+    start = {node: _floored(want, node, memory) for node, want in wants.items()}
+    try:
+        with scope.checked_step():
+            for node, want in start.items():
+                scope.set_channel(channels[node], scale_v_per_div=want.scale_v_per_div, offset_v=want.offset_v)
+    except InstrumentError:
+        return {node: apply_range(scope, channels[node], want, memory=memory, node=node)
+                for node, want in wants.items()}
+    read = scope.vertical_ranges(sorted({channels[node] for node in start}))
+    kept = {}
+    for node, want in wants.items():
+        scale, offset = read[channels[node]]
+        if abs(offset - start[node].offset_v) <= 0.25 * scale and scale <= start[node].scale_v_per_div * 1.01:
+            kept[node] = ChannelRange(scale, offset)
+            if scale > want.scale_v_per_div * 1.01:
+                memory.note_floor(node, scale, want.offset_v)
+        else:
+            kept[node] = apply_range(scope, channels[node], want, memory=memory, node=node)
+    return kept
+
+
+def floor_scale(node: str, offset_v: float, memory: RangeMemory) -> float:
+    """The finest scale ``node``'s channel is known to keep about ``offset_v``, V/div (0 when none is known): the
+    coarsest of the floors found about an offset no larger (within a division of it) -- a scope's offset range
+    grows with its scale, so a larger offset needs at least as coarse a scale."""
+    return max((f.scale_v_per_div for f in memory.floors.get(node, ())
+                if abs(f.offset_v) <= abs(offset_v) + f.scale_v_per_div), default=0.0)
+
+
+def _floored(want: ChannelRange, node: str, memory: RangeMemory) -> ChannelRange:
+    """``want`` no finer than :func:`floor_scale` about its offset."""
+    return ChannelRange(max(want.scale_v_per_div, floor_scale(node, want.offset_v, memory)), want.offset_v)
 
 
 def acquire_record(scope: Oscilloscope, channels: Mapping[str, int], timeout_s: float | None) -> dict[str, Waveform]:
@@ -246,13 +347,20 @@ def _at_coarse(node: str, here: ChannelRange, memory: RangeMemory) -> bool:
 def _start(scope: Oscilloscope, channels: Mapping[str, int], memory: RangeMemory) -> None:
     """Each channel on, and its range for the point's first acquisition in ``memory.ranges`` (module docstring).
 
-    The scope's own setting is read back rather than the memory trusted: a fixed-range point, or an operator
-    at the front panel during a rewiring, may have moved it, and the first record is taken at what it holds.
+    The scope's own setting is read back unless the memory set it and nothing has moved it since
+    (``memory.trusted``): a new configuration (an operator at the front panel during a rewiring) starts a new
+    memory and a new coupling distrusts it, and the first record is then taken at what the scope holds.
     """
+    if memory.trusted and all(node in memory.ranges for node in NODES):
+        return  # this memory set the ranges the scope holds, and nothing else has touched them since
+    on = scope.displayed_channels()
+    for node in NODES:
+        if channels[node] not in on:
+            scope.set_channel(channels[node], enabled=True)
+    states = scope.channel_states(sorted(set(channels[n] for n in NODES)))
     for node in NODES:
         ch = channels[node]
-        scope.set_channel(ch, enabled=True)
-        st = scope.channel_state(ch)
+        st = states[ch]
         memory.probes[node] = st.probe
         here = ChannelRange(st.scale_v_per_div, st.offset_v)
         foreign = memory.couplings.get(node, st.coupling) != st.coupling
@@ -265,14 +373,17 @@ def _start(scope: Oscilloscope, channels: Mapping[str, int], memory: RangeMemory
 
 
 def _range_pass(scope: Oscilloscope, channels: Mapping[str, int], memory: RangeMemory, *, fill: float,
-                max_attempts: int, timeout_s: float | None) -> tuple[dict[str, Waveform], int]:
+                max_attempts: int, timeout_s: float | None, count: _Count,
+                short: int | None) -> tuple[dict[str, Waveform], int]:
     """Acquire and adjust until every channel settles or ``max_attempts`` acquisitions have been taken; returns
     the last record (taken at ``memory.ranges``) and the acquisitions taken. A record clipped at the coarse
     state raises :class:`RangingError`: no other range can hold it."""
     record: dict[str, Waveform] = {}
     for attempt in range(1, max_attempts + 1):
         record = acquire_record(scope, channels, timeout_s)
+        count.add(short)
         settled = True
+        wants: dict[str, ChannelRange] = {}
         for node in NODES:
             ch, wf, current = channels[node], record[node], memory.ranges[node]
             coarsest = _coarsest(node, memory)
@@ -285,29 +396,41 @@ def _range_pass(scope: Oscilloscope, channels: Mapping[str, int], memory: RangeM
                 memory.ranges[node] = coarse_range(scope, ch, node, memory)
                 settled = False
             elif wf.clipped or not _close(want, current):
-                kept = apply_range(scope, ch, want)
-                if wf.clipped or not _close(kept, current):
-                    settled = False
-                    memory.ranges[node] = kept
-                else:  # the scope cannot come closer to what is wanted: keep the range the record was taken at
-                    memory.ranges[node] = apply_range(scope, ch, current)
+                wants[node] = want
+        back: dict[str, ChannelRange] = {}
+        for node, kept in apply_ranges(scope, channels, wants, memory).items():
+            if record[node].clipped or not _close(kept, memory.ranges[node]):
+                settled = False
+                memory.ranges[node] = kept
+            else:  # the scope cannot come closer to what is wanted: keep the range the record was taken at
+                back[node] = memory.ranges[node]
+        memory.ranges.update(apply_ranges(scope, channels, back, memory))
         if settled:
             return record, attempt
     if not any(record[n].clipped for n in NODES):
         # ranges still moving (e.g. a noise-dominated trace) but nothing clipped: take the record at the
         # ranges the last one asked for, so that the record and the ranges returned with it agree
+        count.add(short)
         return acquire_record(scope, channels, timeout_s), max_attempts + 1
     return record, max_attempts
 
 
 def autorange(scope: Oscilloscope, channels: Mapping[str, int], memory: RangeMemory, *, fill: float,
-              max_attempts: int, timeout_s: float | None) -> Record:
-    """Acquire, adjust every channel's range, and repeat until no channel clips and each fills the screen.
+              max_attempts: int, timeout_s: float | None, excitation: Excitation | None = None,
+              short_points: int = SHORT_POINTS) -> Record:
+    """Range every channel so that no channel clips and each fills the screen, and return one full record.
 
     Starts from the ranges the channels hold (module docstring: an AC-coupled channel whose range was found
     under DC coupling, or without 0 V on screen, starts with 0 V at the centre; a DC-coupled one whose range
-    was found under AC coupling starts from the coarse state). Returns the final record, taken at the ranges
-    returned with it, and the number of acquisitions ranging took.
+    was found under AC coupling starts from the coarse state). With ``excitation``, a point of a kind that has
+    settled before in this configuration (:func:`excitation_key`) starts at the ranges
+    :func:`predicted_ranges` gives, and its first acquisition is the full record: it is kept when nothing
+    clips and nothing under-fills (:func:`fits_screen`), so a sweep takes one acquisition per point.
+
+    Otherwise ranging takes records of ``short_points`` points where the scope makes them at the cost of their
+    bytes alone (:meth:`~instruments.scope.Oscilloscope.short_records`), full ones elsewhere, until every
+    channel settles, then one full record at the settled ranges. The returned record says how many
+    acquisitions of which length were made.
 
     A channel whose wanted range the scope cannot give counts as settled when what the scope kept is close
     to the range the record was taken at (a signal smaller than ``fill`` of the screen at the most sensitive
@@ -319,8 +442,56 @@ def autorange(scope: Oscilloscope, channels: Mapping[str, int], memory: RangeMem
     :class:`RangingError` stops the point: a clipped record never leaves this function.
     """
     _start(scope, channels, memory)
+    count = _Count()
+    predicted = predicted_ranges(memory, excitation, fill, scope.vertical_divisions) if excitation else None
+    if predicted is not None:
+        moved = {node: want for node, want in predicted.items()
+                 if not _holds(memory.ranges[node], want, fill, scope.vertical_divisions)}
+        memory.ranges.update(apply_ranges(scope, channels, moved, memory))
+        record = acquire_record(scope, channels, timeout_s)
+        count.full += 1
+        if all(fits_screen(record[n], memory.ranges[n], n, memory, fill, scope.vertical_divisions) for n in NODES):
+            return _settled(memory, excitation, record, count)
+        _adjust(scope, channels, memory, record, fill)
+    with scope.short_records(short_points) as short:
+        record = _range_until_settled(scope, channels, memory, fill=fill, max_attempts=max_attempts,
+                                      timeout_s=timeout_s, count=count, short=short)
+    if short is not None:  # the settled ranges, now on a full record
+        count.short_points = short
+        for _ in range(max_attempts):
+            record = acquire_record(scope, channels, timeout_s)
+            count.full += 1
+            if not any(record[n].clipped for n in NODES):
+                break
+            _adjust(scope, channels, memory, record, fill)
+        else:
+            record = _range_until_settled(scope, channels, memory, fill=fill, max_attempts=max_attempts,
+                                          timeout_s=timeout_s, count=count, short=None)
+    return _settled(memory, excitation, record, count)
+
+
+@dataclass
+class _Count:
+    """Acquisitions made for one record: full-length and short, and the short ones' points per channel."""
+
+    full: int = 0
+    short: int = 0
+    short_points: int = 0
+
+    def add(self, short: int | None) -> None:
+        if short is None:
+            self.full += 1
+        else:
+            self.short += 1
+
+
+def _range_until_settled(scope: Oscilloscope, channels: Mapping[str, int], memory: RangeMemory, *, fill: float,
+                         max_attempts: int, timeout_s: float | None, count: _Count,
+                         short: int | None) -> dict[str, Waveform]:
+    """:func:`_range_pass`, and once more from the coarse state for the channels that still clip (the
+    :func:`autorange` docstring); returns the last record, taken at ``memory.ranges``."""
     record, attempts = _range_pass(scope, channels, memory, fill=fill, max_attempts=max_attempts,
-                                   timeout_s=timeout_s)
+                                   timeout_s=timeout_s, count=count, short=short)
     clipped = [n for n in NODES if record[n].clipped]
     if clipped:
         log.info("%s clipped after %d acquisitions; ranging again from the coarse state", ", ".join(clipped),
@@ -328,14 +499,101 @@ def autorange(scope: Oscilloscope, channels: Mapping[str, int], memory: RangeMem
         for node in clipped:
             memory.ranges[node] = coarse_range(scope, channels[node], node, memory)
         record, more = _range_pass(scope, channels, memory, fill=fill, max_attempts=max_attempts,
-                                   timeout_s=timeout_s)
+                                   timeout_s=timeout_s, count=count, short=short)
         attempts += more
         clipped = [n for n in NODES if record[n].clipped]
         if clipped:
             raise RangingError(scope.label, f"{', '.join(clipped)} still clipped after {attempts} acquisitions, "
                                             f"the last {more} from the coarse state: the signal does not hold "
                                             f"still (ranges now {_ranges_text(memory, clipped, channels)})")
-    return Record(record, dict(memory.ranges), attempts)
+    return record
+
+
+def _adjust(scope: Oscilloscope, channels: Mapping[str, int], memory: RangeMemory, record: Mapping[str, Waveform],
+            fill: float) -> None:
+    """Set each channel to the range its trace in ``record`` asks for (the coarse state when it says nothing)."""
+    for node in NODES:
+        want = _next_range(record[node], memory.ranges[node], fill, scope.vertical_divisions,
+                           _coarsest(node, memory))
+        if want is None:
+            memory.ranges[node] = coarse_range(scope, channels[node], node, memory)
+        elif record[node].clipped or not _close(want, memory.ranges[node]):
+            memory.ranges[node] = apply_range(scope, channels[node], want, memory=memory, node=node)
+
+
+def _settled(memory: RangeMemory, excitation: Excitation | None, record: dict[str, Waveform],
+             count: _Count) -> Record:
+    """The record with its ranges and acquisition counts; its spans remembered for the next point of its kind."""
+    memory.trusted = True
+    if excitation is not None:
+        spans = {n: (float(np.ptp(record[n].volts)), float(0.5 * (record[n].volts.max() + record[n].volts.min())))
+                 for n in NODES}
+        history = memory.settled.setdefault(excitation_key(excitation), [])
+        history.append(Settled(_drive(excitation), excitation.frequency_hz, excitation.vid_dc_v, spans))
+        del history[:-2]
+    return Record(record, dict(memory.ranges), count.full + count.short, count.full, count.short,
+                  count.short_points)
+
+
+def excitation_key(exc: Excitation) -> tuple[object, ...]:
+    """What makes two points' traces alike enough for one to predict the other's ranges: the mode, whether
+    one channel drives both inputs, and whether the point is DC."""
+    return (exc.mode, exc.tied, exc.frequency_hz <= 0)
+
+
+def _drive(exc: Excitation) -> float:
+    """The excitation's drive amplitude, V peak (differential for DM and single-ended, common for CM)."""
+    return exc.vic_vpk if exc.mode == "cm" else exc.vid_vpk
+
+
+def predicted_ranges(memory: RangeMemory, exc: Excitation | None, fill: float,
+                     divisions: int) -> dict[str, ChannelRange] | None:
+    """The ranges a point should start at, from the last settled points of its kind; None when none has.
+
+    A sine's span scales with the drive and, between two frequencies, as a power of the frequency: the power is
+    the log-log slope of the last two settled frequencies (held to +-2, a two-pole roll-off), so a sweep past
+    a pole is followed. A DC point's centre moves linearly with its DC input (the last two points'
+    slope), its span stays the last one's.
+    """
+    if exc is None:
+        return None
+    history = memory.settled.get(excitation_key(exc))
+    if not history:
+        return None
+    last = history[-1]
+    prev = history[0] if len(history) > 1 else None
+    out = {}
+    for node in NODES:
+        span, centre = last.spans[node]
+        if exc.frequency_hz > 0:
+            drive = _drive(exc)
+            if last.drive_vpk > 0 and drive > 0:
+                span *= drive / last.drive_vpk
+            if prev is not None and prev.frequency_hz > 0 and prev.frequency_hz != last.frequency_hz \
+                    and prev.spans[node][0] > 0 and last.spans[node][0] > 0 and prev.drive_vpk > 0:
+                per_drive = (last.spans[node][0] / last.drive_vpk) / (prev.spans[node][0] / prev.drive_vpk)
+                slope = max(-2.0, min(2.0, math.log(per_drive) / math.log(last.frequency_hz / prev.frequency_hz)))
+                span *= (exc.frequency_hz / last.frequency_hz) ** slope
+        elif prev is not None and prev.dc_input_v != last.dc_input_v:
+            centre += (centre - prev.spans[node][1]) / (last.dc_input_v - prev.dc_input_v) \
+                * (exc.vid_dc_v - last.dc_input_v)
+        out[node] = ChannelRange(span / (fill * divisions), centre)
+    return out
+
+
+def fits_screen(wf: Waveform, current: ChannelRange, node: str, memory: RangeMemory, fill: float,
+                divisions: int) -> bool:
+    """Whether a record taken at ``current`` can be kept: nothing clipped, and the trace does not under-fill
+    the screen -- the range it asks for is no more than :data:`UNDER_FILL` times finer than ``current``, or
+    ``current`` is already as fine as the channel goes about that offset (:func:`floor_scale`)."""
+    if wf.clipped:
+        return False
+    want = _next_range(wf, current, fill, divisions, _coarsest(node, memory))
+    if want is None:
+        return False
+    if want.scale_v_per_div * UNDER_FILL >= current.scale_v_per_div:
+        return True
+    return current.scale_v_per_div <= floor_scale(node, current.offset_v, memory) * 1.01
 
 
 def _ranges_text(memory: RangeMemory, nodes: list[str], channels: Mapping[str, int]) -> str:

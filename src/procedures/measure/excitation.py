@@ -131,9 +131,11 @@ def configure(gen: FunctionGenerator, exc: Excitation) -> None:
 
 def apply_excitation(gen: FunctionGenerator, exc: Excitation) -> None:
     """Configure, switch the needed outputs on, then re-align phases (docs/reference/scpi.md §2.4 practical rules)."""
-    configure(gen, exc)
-    for ch, drive in zip(gen.channels, exc.channels):
-        gen.set_output(ch, drive.on)
+    with gen.checked_step():  # one error-queue read for the settings, before any output goes on
+        configure(gen, exc)
+    with gen.checked_step():
+        for ch, drive in zip(gen.channels, exc.channels):
+            gen.set_output(ch, drive.on)
     if exc.frequency_hz > 0.0 and all(d.on and d.amplitude_vpk > 0 for d in exc.channels):
         gen.sync_phase()
 

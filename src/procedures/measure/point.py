@@ -47,6 +47,13 @@ class PointResult:
     ranging_attempts: int = 1
 
     @property
+    def acquisitions(self) -> tuple[int, int, int]:
+        """(full-length acquisitions, short ranging acquisitions, the short ones' points per channel) made for
+        this point, the kept records included."""
+        full = sum(r.full_acquisitions for r in self.records)
+        return full, sum(r.short_acquisitions for r in self.records), max(r.short_points for r in self.records)
+
+    @property
     def clipped(self) -> tuple[str, ...]:
         """The nodes that clipped in any of the records (none: :func:`acquire_point` refuses such a record)."""
         return tuple(sorted({n for r in self.records for n in r.clipped}))
@@ -130,13 +137,13 @@ def acquire_point(gen: FunctionGenerator, scope: Oscilloscope, channels: dict[st
     apply_excitation(gen, exc)
     if fixed_ranges is not None:
         for node in NODES:
-            apply_range(scope, channels[node], fixed_ranges[node])
+            memory.ranges[node] = apply_range(scope, channels[node], fixed_ranges[node])
         first = Record(acquire_record(scope, channels, timeout_s), dict(fixed_ranges))
         _refuse_clipped(scope, channels, exc, first.waveforms, "at the fixed ranges it was given")
     else:
         try:
             first = autorange(scope, channels, memory, fill=settings.fill, max_attempts=settings.max_ranging,
-                              timeout_s=timeout_s)
+                              timeout_s=timeout_s, excitation=exc)
         except RangingError as err:
             raise RangingError(err.instrument, f"{exc.label}: {err.message}", err.command) from err
     records = [first]

@@ -56,6 +56,10 @@ def points_table(n_harmonics: int) -> TableSpec:
         "clipped": Column("str", "", "nodes that clipped (comma-separated; empty if none)"),
         "ranging_attempts": Column("int64", "1", "acquisitions needed to settle the ranges"),
         "n_records": Column("int64", "1", "records averaged"),
+        "full_acquisitions": Column("int64", "1", "full-length acquisitions made for the point (kept records "
+                                                  "included)"),
+        "short_acquisitions": Column("int64", "1", "short acquisitions made to find the ranges"),
+        "short_points": Column("int64", "1", "points per channel of the short acquisitions (0: none)"),
     }
     if h == 0:
         del columns["harmonics"]
@@ -84,6 +88,8 @@ def point_row(index: int, p: PlannedPoint, r: PointResult, n_harmonics: int) -> 
         "scale_v_per_div": np.array([r.ranges[n].scale_v_per_div for n in NODES]),
         "offset_v": np.array([r.ranges[n].offset_v for n in NODES]),
         "clipped": ",".join(r.clipped), "ranging_attempts": r.ranging_attempts, "n_records": len(r.records),
+        "full_acquisitions": r.acquisitions[0], "short_acquisitions": r.acquisitions[1],
+        "short_points": r.acquisitions[2],
     }
     if h == 0:
         del row["harmonics"]

@@ -194,12 +194,14 @@ class RunSession:
                     state = p.configuration
                     memory = RangeMemory()
                 want = scope_coupling(proc, p.excitation.frequency_hz)
-                if want != coupling:
-                    prepare_scope(scope, self.channels, want)
-                    coupling = want
                 level = 0.0 if want == "AC" else p.excitation.channels[0].offset_v
-                timebase_for(scope, proc, p.excitation.frequency_hz, self.n_samples, self.channels[p.trigger_node],
-                             level)
+                with scope.checked_step():  # one error-queue read for the point's scope set-up
+                    if want != coupling:
+                        prepare_scope(scope, self.channels, want)
+                        coupling = want
+                        memory.distrust()
+                    timebase_for(scope, proc, p.excitation.frequency_hz, self.n_samples,
+                                 self.channels[p.trigger_node], level)
                 self.signals.outputs_safe = False  # from here until clean-up, an output may be on
                 acquired = acquire_point(gen, scope, self.channels, p.excitation, memory=memory,
                                          settings=self.settings)
