@@ -31,8 +31,8 @@ from pathlib import Path
 
 import h5py
 
-from instruments.board_config import load_board
 from instruments.bench_config import load_bench
+from instruments.board_config import load_board
 from instruments.sim.bench import SimBench
 from instruments.sim.board import SimBoard
 from procedures.run.runner import run_procedure

@@ -149,9 +149,10 @@ class KeysightInfiniiVision(Oscilloscope):
 
     # -- acquisition -----------------------------------------------------------------------------------
     def acquisition_state(self) -> AcquisitionState:
-        """``:ACQuire:TYPE?`` (``NORM|AVER|HRES|PEAK``), ``:ACQuire:COUNt?`` in AVERage mode only,
+        """``:ACQuire:TYPE?`` (``NORM|AVER|HRES|PEAK``), ``:ACQuire:COUNt?`` (used in AVERage mode only),
         ``:ACQuire:SRATe?`` (Sa/s) and ``:ACQuire:POINts?`` (the points the hardware acquires per channel;
-        memory depth is automatic on InfiniiVision). Programmer's Guide, :ACQuire subsystem."""
+        memory depth is automatic on InfiniiVision), as one compound query. Programmer's Guide, :ACQuire
+        subsystem."""
         rows = self.table.acquisition
         mode, count, rate, points = read_all(self, [(rows.mode, {}), (rows.average, {}), (_SAMPLE_RATE, {}),
                                                     (_ACQUIRED_POINTS, {})])
@@ -234,9 +235,17 @@ class KeysightInfiniiVision(Oscilloscope):
         else:
             wanted.update({":WAVeform:POINts:MODE": "RAW", ":WAVeform:POINts": str(self._transfer_points)})
         changes = [f"{k} {v}" for k, v in wanted.items() if self._transfer_sent.get(k) != v]
+        if ":WAVeform:POINts MAXimum" in changes and ":WAVeform:POINts:MODE RAW" not in changes:
+            changes.append(":WAVeform:POINts:MODE RAW")  # POINts MAXimum changed the mode
         self.set(f":WAVeform:SOURce CHANnel{channel}", *changes)
         self._transfer_sent.update(wanted)
         return self._transfer(channel, fmt)
+
+    def _forget_settings(self) -> None:
+        """After a failed step: the transfer settings and the acquisition type are read or sent again."""
+        super()._forget_settings()
+        self._transfer_sent.clear()
+        self._acquire_type = None
 
     def _acquisition_type(self) -> str:
         """``:ACQuire:TYPE`` in upper case: as last set through this driver, else asked once."""

@@ -198,6 +198,10 @@ class Oscilloscope(ScpiInstrument, ABC):
         """Forget which channels are on (the next :meth:`displayed_channels` reads them again)."""
         self._displayed.clear()
 
+    def _forget_settings(self) -> None:
+        """After a failed step: which channels are on is read again."""
+        self.forget_displayed()
+
     # -- horizontal, trigger and acquisition mode (the table's other rows) ------------------------------------
     def set_timebase(self, scale_s_per_div: float, position_s: float = 0.0) -> None:
         """Horizontal scale (s/div, > 0) and trigger position (s), through the timebase rows."""

@@ -227,10 +227,12 @@ class ScpiInstrument:
         if not self.compound_queries:
             return [self.query(q) for q in queries]
         replies: list[str] = []
-        for group in _groups(queries, self.compound_max_chars):
-            # after a ';' a header without a leading ':' continues the previous one's path (IEEE 488.2 §7.6.1.5):
-            # each query is sent from the root
-            message = ";".join(q if i == 0 or q.startswith((":", "*")) else f":{q}" for i, q in enumerate(group))
+        # after a ';' a header without a leading ':' continues the previous one's path (IEEE 488.2 §7.6.1.5):
+        # each query is sent from the root
+        rooted = [q if q.startswith((":", "*")) else f":{q}" for q in queries]
+        for group in _groups(rooted, self.compound_max_chars):
+            first = queries[len(replies)]  # a message's first query is sent as given
+            message = ";".join([first, *group[1:]])
             units = split_units(self.query(message)) if len(group) > 1 else [self.query(message)]
             if len(units) != len(group):
                 raise InstrumentError(self.label, f"{len(group)} queries answered with {len(units)} replies",
@@ -303,9 +305,11 @@ class ScpiInstrument:
             yield
         except (InstrumentTimeout, InstrumentConnectionError):
             self._step = None
+            self._forget_settings()
             raise
         except BaseException:
             sent, self._step = self._step, None
+            self._forget_settings()
             if sent and self.resource is not None:
                 try:
                     self.drain_errors()
@@ -314,7 +318,15 @@ class ScpiInstrument:
             raise
         sent, self._step = self._step, None
         if sent:
-            self._end_step(sent)
+            try:
+                self._end_step(sent)
+            except InstrumentError:
+                self._forget_settings()
+                raise
+
+    def _forget_settings(self) -> None:
+        """After a step that failed: forget whatever the driver remembers of settings the step sent (a driver
+        that caches settings overrides this), since the instrument may have refused some of them."""
 
     def _end_step(self, sent: list[tuple[str, bool]]) -> None:
         """Read the queue once for a finished step; on an error, find the setting it is about (:meth:`checked_step`)."""

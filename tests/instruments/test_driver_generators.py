@@ -181,15 +181,12 @@ def test_set_load_rejects_non_positive_without_io(family: Family) -> None:
 
 # -- reading back -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("family, channel, exchanges, state", [
-    KEYSIGHT.case("sine", 1, [("SOUR1:VOLT:UNIT VPP", None), K_OK,
-                              ("UNIT:ANGL DEG", None), K_OK,
-                              ("SOUR1:FUNC?", "SIN"),
-                              ("SOUR1:FREQ?", "+1.000000000000000E+03"),
-                              ("SOUR1:VOLT?", "+2.000000000000000E+00"),
-                              ("SOUR1:VOLT:OFFS?", "+5.000000000000000E-01"),
-                              ("SOUR1:PHAS?", "+1.800000000000000E+02"),
-                              ("OUTP1:LOAD?", "+5.000000000000000E+01"),
-                              ("OUTP1?", "1")],
+    # the units in one checked step (one error read), then the seven queries as one compound message
+    KEYSIGHT.case("sine", 1, [("SOUR1:VOLT:UNIT VPP", None), ("UNIT:ANGL DEG", None), K_OK,
+                              ("SOUR1:FUNC?;:SOUR1:FREQ?;:SOUR1:VOLT?;:SOUR1:VOLT:OFFS?;:SOUR1:PHAS?;"
+                               ":OUTP1:LOAD?;:OUTP1?",
+                               "SIN;+1.000000000000000E+03;+2.000000000000000E+00;+5.000000000000000E-01;"
+                               "+1.800000000000000E+02;+5.000000000000000E+01;1")],
                   ChannelState("sine", 1000.0, 2.0, 0.5, 180.0, 50.0, True)),
     RIGOL.case("sine", 1, [(":SOUR1:VOLT:UNIT VPP", None), R_OK,
                            (":SOUR1:FUNC?", "SIN"),

@@ -20,18 +20,24 @@ gen = FAMILY.protocol
 
 
 def test_channel_state_high_z_and_dc():
-    with gen([("SOUR2:VOLT:UNIT VPP", None), OK,
-              ("UNIT:ANGL DEG", None), OK,
-              ("SOUR2:FUNC?", "DC"),
-              ("SOUR2:FREQ?", "+1.000000000000000E+03"),
-              ("SOUR2:VOLT?", "+1.000000000000000E-01"),
-              ("SOUR2:VOLT:OFFS?", "-1.000000000000000E+00"),
-              ("SOUR2:PHAS?", "+0.000000000000000E+00"),
-              ("OUTP2:LOAD?", "+9.900000000000000E+37"),
-              ("OUTP2?", "0")]) as g:
+    # both units, then one SYST:ERR? for the two; the seven rows as one compound query, each rooted with ':'
+    with gen([("SOUR2:VOLT:UNIT VPP", None), ("UNIT:ANGL DEG", None), OK,
+              ("SOUR2:FUNC?;:SOUR2:FREQ?;:SOUR2:VOLT?;:SOUR2:VOLT:OFFS?;:SOUR2:PHAS?;:OUTP2:LOAD?;:OUTP2?",
+               "DC;+1.000000000000000E+03;+1.000000000000000E-01;-1.000000000000000E+00;"
+               "+0.000000000000000E+00;+9.900000000000000E+37;0")]) as g:
         state = g.channel_state(2)
     assert state.function == "dc" and state.offset_v == -1.0
     assert math.isinf(state.load_ohm) and state.output is False
+
+
+def test_channel_state_units_error_names_the_unit_command():
+    # one SYST:ERR? for the two units; on an error each is sent again with its own read, and the culprit named
+    undefined = ("SYST:ERR?", '-113,"Undefined header"')
+    with gen([("SOUR1:VOLT:UNIT VPP", None), ("UNIT:ANGL DEG", None), undefined, OK,
+              ("SOUR1:VOLT:UNIT VPP", None), OK,
+              ("UNIT:ANGL DEG", None), undefined, OK]) as g:
+        with pytest.raises(InstrumentError, match="Undefined header.*after 'UNIT:ANGL DEG'"):
+            g.channel_state(1)
 
 
 # -- across channels --------------------------------------------------------------------------------------

@@ -23,8 +23,8 @@ scope, ok = FAMILY.protocol, FAMILY.ok
 
 
 # -- single ---------------------------------------------------------------------------------------------
-DISPLAYED_1_AND_3 = [(":CHANnel1:DISPlay?", "1"), (":CHANnel2:DISPlay?", "0"), (":CHANnel3:DISPlay?", "1"),
-                     (":CHANnel4:DISPlay?", "0")]
+# the displays not yet known, asked in one compound query (then remembered: test_checked_step.py)
+DISPLAYED_1_AND_3 = [(":CHANnel1:DISPlay?;:CHANnel2:DISPlay?;:CHANnel3:DISPlay?;:CHANnel4:DISPlay?", "1;0;1;0")]
 
 
 def test_single_digitizes_displayed_channels_and_waits_with_its_own_timeout():
@@ -43,15 +43,16 @@ def test_single_timeout_raises_instrument_timeout_and_clears():
 
 
 def test_single_without_displayed_channel_raises():
-    exchanges = [(f":CHANnel{ch}:DISPlay?", "0") for ch in (1, 2, 3, 4)]
+    exchanges = [(":CHANnel1:DISPlay?;:CHANnel2:DISPlay?;:CHANnel3:DISPlay?;:CHANnel4:DISPlay?", "0;0;0;0")]
     with scope(exchanges) as s:
         with pytest.raises(InstrumentError, match="no channel is displayed"):
             s.single()
 
 
 # -- read_waveform --------------------------------------------------------------------------------------
-SAVED_AS_WANTED_BYTE = [(":WAVeform:FORMat?", "BYTE"), (":WAVeform:UNSigned?", "1"),
-                        (":WAVeform:BYTeorder?", "MSBF"), (":WAVeform:POINts:MODE?", "RAW")]
+# the user's transfer settings, read once (one compound query) before the driver first changes one
+SAVE_TRANSFER = ":WAVeform:FORMat?;:WAVeform:UNSigned?;:WAVeform:BYTeorder?;:WAVeform:POINts:MODE?"
+SAVED_AS_WANTED_BYTE = [(SAVE_TRANSFER, "BYTE;1;MSBF;RAW")]
 BYTE_SETUP = ok(":WAVeform:SOURce CHANnel2", ":WAVeform:FORMat BYTE", ":WAVeform:UNSigned 1",
                 ":WAVeform:BYTeorder MSBFirst", ":WAVeform:POINts MAXimum", ":WAVeform:POINts:MODE RAW")
 # format, type, points, count, xinc, xorigin, xref, yinc, yorigin, yref
@@ -85,16 +86,21 @@ def test_read_waveform_inside_the_screen_is_not_clipped():
 def test_read_waveform_average_uses_msb_first_words_and_restores_transfer_settings():
     codes = np.array([32768, 33024, 0xFFFF, 0x0010], dtype=">u2")
     preamble = "+1,+2,+4,+16,+2.0E-09,+1.0E-07,+0,+9.765625E-06,+0.0E+00,+32768"
-    exchanges = ([(":ACQuire:TYPE?", "AVER"), (":WAVeform:FORMat?", "ASC"), (":WAVeform:UNSigned?", "0"),
-                  (":WAVeform:BYTeorder?", "LSBF"), (":WAVeform:POINts:MODE?", "NORM")]
+    data = (":WAVeform:PREamble?", preamble), (":WAVeform:DATA?", ieee_block(codes.tobytes(), digits=8)), NO_ERROR
+    exchanges = ([(":ACQuire:TYPE?", "AVER"), (SAVE_TRANSFER, "ASC;0;LSBF;NORM")]
                  + ok(":WAVeform:SOURce CHANnel1", ":WAVeform:FORMat WORD", ":WAVeform:UNSigned 1",
                       ":WAVeform:BYTeorder MSBFirst", ":WAVeform:POINts MAXimum", ":WAVeform:POINts:MODE RAW")
-                 + [(":WAVeform:PREamble?", preamble), (":WAVeform:DATA?", ieee_block(codes.tobytes(), digits=8)),
-                    NO_ERROR]
+                 + [*data]
+                 # the second transfer: the type and the format are known, only the source is sent
+                 + ok(":WAVeform:SOURce CHANnel2") + [*data]
+                 # the safe state: the user's settings back, once, then running
                  + ok(":WAVeform:FORMat ASC", ":WAVeform:UNSigned 0", ":WAVeform:BYTeorder LSBF",
-                      ":WAVeform:POINts:MODE NORM"))
+                      ":WAVeform:POINts:MODE NORM")
+                 + ok(":RUN"))
     with scope(exchanges) as s:
         wf = s.read_waveform(1)
+        assert s.read_waveform(2).channel == 2
+        s.safe_state()
     # (code - 32768) * 9.765625 uV: 0, 256 -> 2.5 mV, 32767 -> 0.319990234375 V, -32752 -> -0.31984375 V
     np.testing.assert_allclose(wf.volts, [0.0, 0.0025, 0.319990234375, -0.31984375])
     np.testing.assert_allclose(wf.time_s, [1e-7, 1.02e-7, 1.04e-7, 1.06e-7])
@@ -102,11 +108,24 @@ def test_read_waveform_average_uses_msb_first_words_and_restores_transfer_settin
     assert wf.codes.dtype == np.dtype(np.uint16)  # native byte order for whoever stores the codes
 
 
+def test_safe_state_restores_nothing_the_user_already_had():
+    exchanges = ([(":ACQuire:TYPE?", "NORM")] + SAVED_AS_WANTED_BYTE + BYTE_SETUP
+                 + [(":WAVeform:PREamble?", BYTE_PREAMBLE), (":WAVeform:DATA?", ieee_block(BYTE_CODES, digits=8)),
+                    NO_ERROR]
+                 + ok(":RUN"))
+    with scope(exchanges) as s:
+        s.read_waveform(2)
+        s.safe_state()
+
+
 def test_read_waveform_after_set_record_length_requests_that_many_points():
-    exchanges = (ok(":WAVeform:POINts:MODE RAW", ":WAVeform:POINts 1000") + [(":WAVeform:POINts?", "+1000")]
-                 + [(":ACQuire:TYPE?", "NORM")] + SAVED_AS_WANTED_BYTE
+    # the user's transfer settings are read before set_record_length changes the points; the transfer then
+    # sends only what it has not sent yet
+    exchanges = (SAVED_AS_WANTED_BYTE
+                 + ok(":WAVeform:POINts:MODE RAW", ":WAVeform:POINts 1000") + [(":WAVeform:POINts?", "+1000")]
+                 + [(":ACQuire:TYPE?", "NORM")]
                  + ok(":WAVeform:SOURce CHANnel2", ":WAVeform:FORMat BYTE", ":WAVeform:UNSigned 1",
-                      ":WAVeform:BYTeorder MSBFirst", ":WAVeform:POINts:MODE RAW", ":WAVeform:POINts 1000")
+                      ":WAVeform:BYTeorder MSBFirst")
                  + [(":WAVeform:PREamble?", BYTE_PREAMBLE), (":WAVeform:DATA?", ieee_block(BYTE_CODES, digits=8)),
                     NO_ERROR])
     with scope(exchanges) as s:
@@ -124,8 +143,8 @@ def test_read_waveform_block_shorter_than_preamble_raises():
 
 
 def test_read_waveform_timeout_mid_transfer_raises_and_skips_restore():
-    exchanges = ([(":ACQuire:TYPE?", "NORM"), (":WAVeform:FORMat?", "ASC"), (":WAVeform:UNSigned?", "1"),
-                  (":WAVeform:BYTeorder?", "MSBF"), (":WAVeform:POINts:MODE?", "RAW")] + BYTE_SETUP
+    # nothing is sent after the timeout (the transfer restores nothing itself; the safe state does, later)
+    exchanges = ([(":ACQuire:TYPE?", "NORM"), (SAVE_TRANSFER, "ASC;1;MSBF;RAW")] + BYTE_SETUP
                  + [(":WAVeform:PREamble?", BYTE_PREAMBLE), (":WAVeform:DATA?", visa_timeout())])
     with scope(exchanges) as s, raises_with(InstrumentTimeout, LABEL, ":WAVeform:DATA?"):
         s.read_waveform(2)
@@ -140,15 +159,17 @@ def test_read_waveform_connection_lost_mid_transfer():
 
 
 # -- acquisition_state --------------------------------------------------------------------------------
-@pytest.mark.parametrize("exchanges, expected", [
-    pytest.param([(":ACQuire:TYPE?", "NORM"), (":ACQuire:SRATe?", "+2.00000000E+09"), (":ACQuire:POINts?", "+2000000")],
-                 AcquisitionState("normal", 1, 2e9, 2_000_000), id="normal-asks-no-count"),
-    pytest.param([(":ACQuire:TYPE?", "AVER"), (":ACQuire:COUNt?", "+64"), (":ACQuire:SRATe?", "+1.00000000E+09"),
-                  (":ACQuire:POINts?", "+62500")],
-                 AcquisitionState("average", 64, 1e9, 62_500), id="average-reads-the-count"),
-    pytest.param([(":ACQuire:TYPE?", "HRES"), (":ACQuire:SRATe?", "+5.0E+08"), (":ACQuire:POINts?", "+500000")],
-                 AcquisitionState("highres", 1, 5e8, 500_000), id="high-resolution"),
+# one compound query of the four; the count the scope keeps outside AVERage mode is ignored there
+ACQUIRE_STATE = ":ACQuire:TYPE?;:ACQuire:COUNt?;:ACQuire:SRATe?;:ACQuire:POINts?"
+
+
+@pytest.mark.parametrize("reply, expected", [
+    pytest.param("NORM;+8;+2.00000000E+09;+2000000", AcquisitionState("normal", 1, 2e9, 2_000_000),
+                 id="normal-ignores-the-count"),
+    pytest.param("AVER;+64;+1.00000000E+09;+62500", AcquisitionState("average", 64, 1e9, 62_500),
+                 id="average-reads-the-count"),
+    pytest.param("HRES;+8;+5.0E+08;+500000", AcquisitionState("highres", 1, 5e8, 500_000), id="high-resolution"),
 ])
-def test_acquisition_state(exchanges, expected):
-    with scope(exchanges) as s:
+def test_acquisition_state(reply, expected):
+    with scope([(ACQUIRE_STATE, reply)]) as s:
         assert s.acquisition_state() == expected

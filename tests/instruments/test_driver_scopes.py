@@ -243,18 +243,23 @@ def test_a_setting_refused_or_not_kept_raises(family: Family, action: Action, ex
 
 
 # -- reading back -------------------------------------------------------------------------------------------
+K_SAVE_TRANSFER = ":WAVeform:FORMat?;:WAVeform:UNSigned?;:WAVeform:BYTeorder?;:WAVeform:POINts:MODE?"
+
+
 @pytest.mark.parametrize("family, action, exchanges, expected", [
+    # Keysight answers compound queries: the rows of one read travel as one message
     KEYSIGHT.case("channel state", lambda s: s.channel_state(2),
-        [(":CHANnel2:DISPlay?", "1"), (":CHANnel2:SCALe?", "+5.00000E-02"), (":CHANnel2:OFFSet?", "-1.25000E+00"),
-         (":CHANnel2:COUPling?", "AC"), (":CHANnel2:IMPedance?", "FIFT"), (":CHANnel2:PROBe?", "+10.0E+00"),
-         (":CHANnel2:BWLimit?", "1")],
+        [(":CHANnel2:DISPlay?;:CHANnel2:SCALe?;:CHANnel2:OFFSet?;:CHANnel2:COUPling?;:CHANnel2:IMPedance?;"
+          ":CHANnel2:PROBe?;:CHANnel2:BWLimit?", "1;+5.00000E-02;-1.25000E+00;AC;FIFT;+10.0E+00;1")],
         ScopeChannelState(True, 0.05, -1.25, "AC", 50.0, 10.0, True)),
     KEYSIGHT.case("timebase", lambda s: s.timebase(),
-        [(":TIMebase:SCALe?", "+2.000E-05"), (":TIMebase:POSition?", "-1.0E-05")], (2e-5, -1e-5)),
+        [(":TIMebase:SCALe?;:TIMebase:POSition?", "+2.000E-05;-1.0E-05")], (2e-5, -1e-5)),
+    # the user's transfer settings are read (once) before the points change, to be put back by the safe state
     KEYSIGHT.case("record length the scope will transfer", lambda s: s.set_record_length(100_000),
-        K(":WAVeform:POINts:MODE RAW", ":WAVeform:POINts 100000") + [(":WAVeform:POINts?", "+62500")], 62_500),
+        [(K_SAVE_TRANSFER, "BYTE;1;MSBF;NORM")]
+        + K(":WAVeform:POINts:MODE RAW", ":WAVeform:POINts 100000") + [(":WAVeform:POINts?", "+62500")], 62_500),
     KEYSIGHT.case("record length without data uses acquisition points", lambda s: s.set_record_length(100_000),
-        K(":WAVeform:POINts:MODE RAW", ":WAVeform:POINts 100000")
+        [(K_SAVE_TRANSFER, "BYTE;1;MSBF;NORM")] + K(":WAVeform:POINts:MODE RAW", ":WAVeform:POINts 100000")
         + [(":WAVeform:POINts?", "+0"), (":ACQuire:POINts?", "+20000")], 20_000),
     RIGOL.case("channel state negates offset and reports one megohm", lambda s: s.channel_state(2),
         [(":CHANnel2:DISPlay?", "1"), (":CHANnel2:SCALe?", "5.000000e-01"), (":CHANnel2:OFFSet?", "-1.500000e+00"),

@@ -138,7 +138,7 @@ def test_rigol_single_knowing_nothing_reads_the_timebase_first():
 
 
 # -- Keysight InfiniiVision: single() ------------------------------------------------------------------------------
-DISPLAYED_ALL = [(f":CHANnel{ch}:DISPlay?", "1") for ch in (1, 2, 3, 4)]
+DISPLAYED_ALL = [(":CHANnel1:DISPlay?;:CHANnel2:DISPlay?;:CHANnel3:DISPlay?;:CHANnel4:DISPlay?", "1;1;1;1")]
 DIGITIZE = [(":DIGitize CHANnel1,CHANnel2,CHANnel3,CHANnel4", None), ("*OPC?", "1"), KEYSIGHT.drain[0]]
 
 
@@ -183,8 +183,9 @@ def test_rigol_timeout_is_put_back_after_a_transfer_that_times_out():
     assert s.resource.timeout == 5000
 
 
-KEYSIGHT_SAVED = [(":ACQuire:TYPE?", "NORM"), (":WAVeform:FORMat?", "BYTE"), (":WAVeform:UNSigned?", "1"),
-                  (":WAVeform:BYTeorder?", "MSBF"), (":WAVeform:POINts:MODE?", "RAW")]
+KEYSIGHT_SAVED = [(":ACQuire:TYPE?", "NORM"),
+                  (":WAVeform:FORMat?;:WAVeform:UNSigned?;:WAVeform:BYTeorder?;:WAVeform:POINts:MODE?",
+                   "BYTE;1;MSBF;RAW")]
 KEYSIGHT_SETUP = K(":WAVeform:SOURce CHANnel1", ":WAVeform:FORMat BYTE", ":WAVeform:UNSigned 1",
                    ":WAVeform:BYTeorder MSBFirst", ":WAVeform:POINts MAXimum", ":WAVeform:POINts:MODE RAW")
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -39,6 +39,19 @@ from instruments.errors import InstrumentError
 from instruments.scope import Oscilloscope
 from instruments.waveform import Waveform
 from procedures.measure.excitation import Excitation
+from procedures.measure.ranges import (
+    ChannelRange,
+    RangeMemory,
+    Settled,
+    close,
+    drive_of,
+    excitation_key,
+    fits_screen,
+    floored,
+    holds,
+    next_range,
+    predicted_ranges,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,28 +61,12 @@ DC_SPAN_S = 1e-3  # record span for DC points: long enough to average hum-free n
 #: (docs/reference/scpi.md §4); a scope that refuses it is asked for half, and so on (:func:`coarse_range`)
 COARSE_V_PER_DIV = 10.0
 COARSE_HALVINGS = 5  # down to 1/32 of it: a 50 Ohm input's coarsest (1 V/div) is within reach
-#: the least zoom-out after a clipped record (more when few samples are on screen, :func:`_next_range`)
-ZOOM_OUT = 4.0
-#: a record under-fills its screen when the range it asks for is this many times finer than its own (more than
-#: a bit of the ADC unused): it is not kept (:func:`fits_screen`)
-UNDER_FILL = 2.5
 #: points per channel of a ranging record where the scope makes short ones cheaply: the min and max of the
 #: shipped procedures' >= 10 periods at >= 200 points per period
 SHORT_POINTS = 2000
-FLOORS_KEPT = 8
-
-
 class RangingError(InstrumentError):
     """No range brings a channel's trace on screen: the point stops here, in one line, and nothing clipped is
     archived (a run fails; ``--resume`` takes the point again once the cause is found)."""
-
-
-@dataclass
-class ChannelRange:
-    """Vertical setting of one channel: V/div and the voltage at the screen centre."""
-
-    scale_v_per_div: float
-    offset_v: float
 
 
 @dataclass
@@ -99,50 +96,6 @@ class Record:
         return np.vstack([self.waveforms[n].volts for n in NODES])
 
 
-@dataclass
-class RangeMemory:
-    """Last good ranges per node, so the next point starts close (a sweep moves smoothly), with the coupling
-    each was found at (a range found under the other coupling is no start), each channel's probe factor and
-    the coarse state it accepted (:func:`coarse_range`)."""
-
-    ranges: dict[str, ChannelRange] = field(default_factory=dict)
-    couplings: dict[str, str] = field(default_factory=dict)
-    probes: dict[str, float] = field(default_factory=dict)
-    coarse: dict[str, ChannelRange] = field(default_factory=dict)
-    #: per kind of excitation (:func:`excitation_key`), the settled points so far: what the next one of the
-    #: same kind predicts its ranges from (:func:`predicted_ranges`)
-    settled: dict[tuple[object, ...], list[Settled]] = field(default_factory=dict)
-    #: per node, the finest scales the channel kept when asked for finer ones, each about its offset (V/div, V):
-    #: a finer one about as large an offset is not asked again (:func:`floor_scale`)
-    floors: dict[str, list[ChannelRange]] = field(default_factory=dict)
-    #: whether ``ranges`` are what the scope holds: true once a point of this memory has settled, false again
-    #: when anything else may have moved them (a new coupling: :meth:`distrust`)
-    trusted: bool = False
-
-    def distrust(self) -> None:
-        """The scope's ranges must be read back before the next point (its coupling or set-up changed)."""
-        self.trusted = False
-
-    def note_floor(self, node: str, kept_scale: float, offset_v: float) -> None:
-        """Remember that ``node``'s channel kept no finer than ``kept_scale`` about ``offset_v`` (the last
-        :data:`FLOORS_KEPT` such findings)."""
-        floors = self.floors.setdefault(node, [])
-        floors[:] = [f for f in floors if abs(abs(f.offset_v) - abs(offset_v)) > f.scale_v_per_div]
-        floors.append(ChannelRange(kept_scale, offset_v))
-        del floors[:-FLOORS_KEPT]
-
-
-@dataclass(frozen=True)
-class Settled:
-    """A point whose ranges settled: its drive (peak, V), frequency (Hz) and DC input (V), and per node the
-    span (peak to peak, V) and the centre (V) of its record."""
-
-    drive_vpk: float
-    frequency_hz: float
-    dc_input_v: float
-    spans: dict[str, tuple[float, float]]
-
-
 def setup_timebase(scope: Oscilloscope, frequency_hz: float, record_points: int, min_periods: float,
                    trigger_channel: int, trigger_level_v: float) -> int:
     """Horizontal scale for ``min_periods`` periods in the record, the record length, and the trigger.
@@ -164,44 +117,6 @@ def setup_timebase(scope: Oscilloscope, frequency_hz: float, record_points: int,
         scope.set_timebase(scale, 0.0)
     scope.set_trigger_edge(trigger_channel, trigger_level_v, "rising")
     return points
-
-
-def _next_range(wf: Waveform, current: ChannelRange, fill: float, divisions: int,
-                coarsest_v_per_div: float) -> ChannelRange | None:
-    """The range that puts this record's min..max on ``fill`` of the screen, centred; None for the coarse state.
-
-    A clipped record says only that the signal is larger than the screen or beside it. With no sample on
-    screen it says nothing of where: None. With a fraction ``q`` of the samples on screen, zoom out about
-    their median by ``max(ZOOM_OUT, 1/q)``: a sine of amplitude A about the centre of a screen of half-height
-    h < A is on it ``q = (2/pi) asin(h/A) <= h/A`` of the time (``asin x <= (pi/2) x`` on [0, 1]), so the new
-    half-height ``h/q`` holds A (a triangle wave, ``q = h/A``, just fits; a trace off the centre may need one
-    more step). A zoom-out that would pass the coarsest scale is the coarse state.
-    """
-    v = wf.volts
-    if wf.clipped:
-        on_screen = (wf.codes > wf.code_min) & (wf.codes < wf.code_max)
-        q = float(np.count_nonzero(on_screen)) / max(wf.codes.size, 1)
-        scale = current.scale_v_per_div * max(ZOOM_OUT, 1.0 / q) if q > 0 else math.inf
-        if scale >= coarsest_v_per_div:
-            return None
-        return ChannelRange(scale, float(np.median(v[on_screen])))
-    lo, hi = float(v.min()), float(v.max())
-    span = max(hi - lo, 4 * wf.lsb_v)
-    return ChannelRange(min(span / (fill * divisions), coarsest_v_per_div), 0.5 * (hi + lo))
-
-
-def _holds(current: ChannelRange, want: ChannelRange, fill: float, divisions: int) -> bool:
-    """Whether ``current`` holds the trace ``want`` was made for (its extremes ``want.offset_v +- fill x half the
-    screen`` inside 95 % of ``current``'s screen) without being more than 1.6 times coarser."""
-    half_trace = 0.5 * fill * divisions * want.scale_v_per_div
-    half_screen = 0.95 * 0.5 * divisions * current.scale_v_per_div
-    return (abs(want.offset_v - current.offset_v) + half_trace <= half_screen
-            and current.scale_v_per_div <= 1.6 * want.scale_v_per_div)
-
-
-def _close(a: ChannelRange, b: ChannelRange) -> bool:
-    return (abs(math.log(a.scale_v_per_div / b.scale_v_per_div)) < math.log(1.6)
-            and abs(a.offset_v - b.offset_v) < 0.5 * a.scale_v_per_div)
 
 
 def _set_range(scope: Oscilloscope, channel: int, scale: float,
@@ -231,7 +146,7 @@ def apply_range(scope: Oscilloscope, channel: int, want: ChannelRange, *, memory
     """
     scale = want.scale_v_per_div
     if memory is not None and node is not None:
-        scale = _floored(want, node, memory).scale_v_per_div  # the finest kept about as large an offset before
+        scale = floored(want, node, memory).scale_v_per_div  # the finest kept about as large an offset before
     refused = 0.0  # the coarsest scale refused so far, V/div
     last_error: InstrumentError | None = None
     for _ in range(24):  # 2^24: from the most sensitive scale to the coarsest on any scope
@@ -272,7 +187,7 @@ def apply_ranges(scope: Oscilloscope, channels: Mapping[str, int], wants: Mappin
     setting the scope refuses or clamps then goes through :func:`apply_range` on its own."""
     if not wants:
         return {}
-    start = {node: _floored(want, node, memory) for node, want in wants.items()}
+    start = {node: floored(want, node, memory) for node, want in wants.items()}
     try:
         with scope.checked_step():
             for node, want in start.items():
@@ -291,19 +206,6 @@ def apply_ranges(scope: Oscilloscope, channels: Mapping[str, int], wants: Mappin
         else:
             kept[node] = apply_range(scope, channels[node], want, memory=memory, node=node)
     return kept
-
-
-def floor_scale(node: str, offset_v: float, memory: RangeMemory) -> float:
-    """The finest scale ``node``'s channel is known to keep about ``offset_v``, V/div (0 when none is known): the
-    coarsest of the floors found about an offset no larger (within a division of it) -- a scope's offset range
-    grows with its scale, so a larger offset needs at least as coarse a scale."""
-    return max((f.scale_v_per_div for f in memory.floors.get(node, ())
-                if abs(f.offset_v) <= abs(offset_v) + f.scale_v_per_div), default=0.0)
-
-
-def _floored(want: ChannelRange, node: str, memory: RangeMemory) -> ChannelRange:
-    """``want`` no finer than :func:`floor_scale` about its offset."""
-    return ChannelRange(max(want.scale_v_per_div, floor_scale(node, want.offset_v, memory)), want.offset_v)
 
 
 def acquire_record(scope: Oscilloscope, channels: Mapping[str, int], timeout_s: float | None) -> dict[str, Waveform]:
@@ -391,15 +293,15 @@ def _range_pass(scope: Oscilloscope, channels: Mapping[str, int], memory: RangeM
                 raise RangingError(scope.label, f"{node} (channel {ch}) clips at the coarsest range, "
                                                 f"{current.scale_v_per_div:.4g} V/div about 0 V: the signal is "
                                                 "beyond the scope's input range (check the probe and its factor)")
-            want = _next_range(wf, current, fill, scope.vertical_divisions, coarsest)
+            want = next_range(wf, current, fill, scope.vertical_divisions, coarsest)
             if want is None:
                 memory.ranges[node] = coarse_range(scope, ch, node, memory)
                 settled = False
-            elif wf.clipped or not _close(want, current):
+            elif wf.clipped or not close(want, current):
                 wants[node] = want
         back: dict[str, ChannelRange] = {}
         for node, kept in apply_ranges(scope, channels, wants, memory).items():
-            if record[node].clipped or not _close(kept, memory.ranges[node]):
+            if record[node].clipped or not close(kept, memory.ranges[node]):
                 settled = False
                 memory.ranges[node] = kept
             else:  # the scope cannot come closer to what is wanted: keep the range the record was taken at
@@ -446,11 +348,12 @@ def autorange(scope: Oscilloscope, channels: Mapping[str, int], memory: RangeMem
     predicted = predicted_ranges(memory, excitation, fill, scope.vertical_divisions) if excitation else None
     if predicted is not None:
         moved = {node: want for node, want in predicted.items()
-                 if not _holds(memory.ranges[node], want, fill, scope.vertical_divisions)}
+                 if not holds(memory.ranges[node], want, fill, scope.vertical_divisions)}
         memory.ranges.update(apply_ranges(scope, channels, moved, memory))
         record = acquire_record(scope, channels, timeout_s)
         count.full += 1
-        if all(fits_screen(record[n], memory.ranges[n], n, memory, fill, scope.vertical_divisions) for n in NODES):
+        if all(fits_screen(record[n], memory.ranges[n], n, memory, fill, scope.vertical_divisions,
+                           _coarsest(n, memory)) for n in NODES):
             return _settled(memory, excitation, record, count)
         _adjust(scope, channels, memory, record, fill)
     with scope.short_records(short_points) as short:
@@ -513,11 +416,11 @@ def _adjust(scope: Oscilloscope, channels: Mapping[str, int], memory: RangeMemor
             fill: float) -> None:
     """Set each channel to the range its trace in ``record`` asks for (the coarse state when it says nothing)."""
     for node in NODES:
-        want = _next_range(record[node], memory.ranges[node], fill, scope.vertical_divisions,
+        want = next_range(record[node], memory.ranges[node], fill, scope.vertical_divisions,
                            _coarsest(node, memory))
         if want is None:
             memory.ranges[node] = coarse_range(scope, channels[node], node, memory)
-        elif record[node].clipped or not _close(want, memory.ranges[node]):
+        elif record[node].clipped or not close(want, memory.ranges[node]):
             memory.ranges[node] = apply_range(scope, channels[node], want, memory=memory, node=node)
 
 
@@ -529,71 +432,10 @@ def _settled(memory: RangeMemory, excitation: Excitation | None, record: dict[st
         spans = {n: (float(np.ptp(record[n].volts)), float(0.5 * (record[n].volts.max() + record[n].volts.min())))
                  for n in NODES}
         history = memory.settled.setdefault(excitation_key(excitation), [])
-        history.append(Settled(_drive(excitation), excitation.frequency_hz, excitation.vid_dc_v, spans))
+        history.append(Settled(drive_of(excitation), excitation.frequency_hz, excitation.vid_dc_v, spans))
         del history[:-2]
     return Record(record, dict(memory.ranges), count.full + count.short, count.full, count.short,
                   count.short_points)
-
-
-def excitation_key(exc: Excitation) -> tuple[object, ...]:
-    """What makes two points' traces alike enough for one to predict the other's ranges: the mode, whether
-    one channel drives both inputs, and whether the point is DC."""
-    return (exc.mode, exc.tied, exc.frequency_hz <= 0)
-
-
-def _drive(exc: Excitation) -> float:
-    """The excitation's drive amplitude, V peak (differential for DM and single-ended, common for CM)."""
-    return exc.vic_vpk if exc.mode == "cm" else exc.vid_vpk
-
-
-def predicted_ranges(memory: RangeMemory, exc: Excitation | None, fill: float,
-                     divisions: int) -> dict[str, ChannelRange] | None:
-    """The ranges a point should start at, from the last settled points of its kind; None when none has.
-
-    A sine's span scales with the drive and, between two frequencies, as a power of the frequency: the power is
-    the log-log slope of the last two settled frequencies (held to +-2, a two-pole roll-off), so a sweep past
-    a pole is followed. A DC point's centre moves linearly with its DC input (the last two points'
-    slope), its span stays the last one's.
-    """
-    if exc is None:
-        return None
-    history = memory.settled.get(excitation_key(exc))
-    if not history:
-        return None
-    last = history[-1]
-    prev = history[0] if len(history) > 1 else None
-    out = {}
-    for node in NODES:
-        span, centre = last.spans[node]
-        if exc.frequency_hz > 0:
-            drive = _drive(exc)
-            if last.drive_vpk > 0 and drive > 0:
-                span *= drive / last.drive_vpk
-            if prev is not None and prev.frequency_hz > 0 and prev.frequency_hz != last.frequency_hz \
-                    and prev.spans[node][0] > 0 and last.spans[node][0] > 0 and prev.drive_vpk > 0:
-                per_drive = (last.spans[node][0] / last.drive_vpk) / (prev.spans[node][0] / prev.drive_vpk)
-                slope = max(-2.0, min(2.0, math.log(per_drive) / math.log(last.frequency_hz / prev.frequency_hz)))
-                span *= (exc.frequency_hz / last.frequency_hz) ** slope
-        elif prev is not None and prev.dc_input_v != last.dc_input_v:
-            centre += (centre - prev.spans[node][1]) / (last.dc_input_v - prev.dc_input_v) \
-                * (exc.vid_dc_v - last.dc_input_v)
-        out[node] = ChannelRange(span / (fill * divisions), centre)
-    return out
-
-
-def fits_screen(wf: Waveform, current: ChannelRange, node: str, memory: RangeMemory, fill: float,
-                divisions: int) -> bool:
-    """Whether a record taken at ``current`` can be kept: nothing clipped, and the trace does not under-fill
-    the screen -- the range it asks for is no more than :data:`UNDER_FILL` times finer than ``current``, or
-    ``current`` is already as fine as the channel goes about that offset (:func:`floor_scale`)."""
-    if wf.clipped:
-        return False
-    want = _next_range(wf, current, fill, divisions, _coarsest(node, memory))
-    if want is None:
-        return False
-    if want.scale_v_per_div * UNDER_FILL >= current.scale_v_per_div:
-        return True
-    return current.scale_v_per_div <= floor_scale(node, current.offset_v, memory) * 1.01
 
 
 def _ranges_text(memory: RangeMemory, nodes: list[str], channels: Mapping[str, int]) -> str:

@@ -17,6 +17,7 @@ when the fit-domain SNR is 5 or more).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -117,9 +118,24 @@ def _solve(D: np.ndarray, Y: np.ndarray, G: np.ndarray | None = None, R: np.ndar
     return coef, sigma2, Ginv
 
 
+def _median_step(t: np.ndarray) -> float:
+    """The median sample step of the axis ``t`` (s), as ``np.median(np.diff(t))`` (one partial sort, no copy)."""
+    d = np.diff(t)
+    k = d.size // 2
+    if d.size % 2:
+        return float(np.partition(d, k)[k])
+    part = np.partition(d, (k - 1, k))
+    return float((part[k - 1] + part[k]) / 2)
+
+
 def _harmonic_count(frequency_hz: float, t: np.ndarray, n_harmonics: int) -> int:
     """Harmonics fitted: ``n_harmonics``, fewer where they would pass the Nyquist frequency, at least 1."""
-    nyq_harmonics = int(np.floor(0.5 / (frequency_hz * np.median(np.diff(t))))) if t.size > 1 else 1
+    return _harmonic_count_step(frequency_hz, _median_step(t) if t.size > 1 else 0.0, t.size, n_harmonics)
+
+
+def _harmonic_count_step(frequency_hz: float, step_s: float, n: int, n_harmonics: int) -> int:
+    """:func:`_harmonic_count` from the axis's median step ``step_s`` (s) and its length ``n``."""
+    nyq_harmonics = int(np.floor(0.5 / (frequency_hz * step_s))) if n > 1 else 1
     return max(1, min(n_harmonics, nyq_harmonics))
 
 
@@ -127,18 +143,25 @@ def _sine_fits(D: np.ndarray, Y: np.ndarray, frequency_hz: float, t_mid: float, 
                G: np.ndarray | None = None, R: np.ndarray | None = None) -> list[SineFit]:
     """The 3-parameter fits of every column of ``Y`` on the design ``D`` (times centred on ``t_mid``), at
     ``frequency_hz``, phasors rotated back to ``t = 0``."""
-    omega = 2.0 * np.pi * frequency_hz
     coef, sigma2, Ginv = _solve(D, Y, G, R)
+    return _package(coef, sigma2, Ginv, frequency_hz, t_mid, K, int(D.shape[0]))
+
+
+def _package(coef: np.ndarray, sigma2: np.ndarray, Ginv: np.ndarray, frequency_hz: float, t_mid: float, K: int,
+             n: int) -> list[SineFit]:
+    """:class:`SineFit` of every column of ``coef`` (design order, times centred on ``t_mid``) with residual variances
+    ``sigma2`` and ``Ginv = (D^T D)^-1``, phasors rotated back to ``t = 0``."""
+    omega = 2.0 * np.pi * frequency_hz
     rot = np.exp(-1j * np.arange(1, K + 1) * omega * t_mid)
     var_quad = np.array([0.5 * (Ginv[2 * k - 1, 2 * k - 1] + Ginv[2 * k, 2 * k]) for k in range(1, K + 1)])
     fits = []
-    for ch in range(Y.shape[1]):
+    for ch in range(coef.shape[1]):
         c = coef[:, ch]
         amps = np.array([c[2 * k - 1] - 1j * c[2 * k] for k in range(1, K + 1)]) * rot
         u = np.sqrt(sigma2[ch] * var_quad)
         fits.append(SineFit(frequency_hz=frequency_hz, phasor=complex(amps[0]), phasor_u=float(u[0]),
                             dc_v=float(c[0]), harmonics=amps[1:], harmonics_u=u[1:],
-                            residual_rms_v=float(np.sqrt(sigma2[ch])), n_samples=int(D.shape[0])))
+                            residual_rms_v=float(np.sqrt(sigma2[ch])), n_samples=n))
     return fits
 
 
@@ -167,11 +190,23 @@ def estimate_frequency_ipdft(t_s: np.ndarray, y_v: np.ndarray) -> float:
     fraction of a bin). Interpolation: the Hann-window two-point ratio formula
     ``delta = (2 r - 1)/(r + 1)`` with ``r = |X[k+1]|/|X[k]|`` (Grandke 1983, IEEE Trans. IM 32(2)).
     """
-    y = np.asarray(y_v, dtype=np.float64)
+    return _ipdft(np.asarray(y_v, dtype=np.float64), _median_step(np.asarray(t_s, dtype=np.float64)))
+
+
+@lru_cache(maxsize=8)
+def _hann(n: int) -> np.ndarray:
+    """``np.hanning(n)``, kept for the next record of the same length (read-only)."""
+    w = np.hanning(n)
+    w.flags.writeable = False
+    return w
+
+
+def _ipdft(y: np.ndarray, dt: float) -> float:
+    """:func:`estimate_frequency_ipdft` of ``y`` sampled every ``dt`` seconds (the axis's median step)."""
     y = y - y.mean()
     n = y.size
-    dt = float(np.median(np.diff(t_s)))
-    spec = np.abs(np.fft.rfft(y * np.hanning(n)))
+    y *= _hann(n)
+    spec = np.abs(np.fft.rfft(y))
     spec[0] = 0.0
     k = int(np.argmax(spec[1:]) + 1)
     if k + 1 < spec.size and (k == 1 or spec[k + 1] >= spec[k - 1]):
@@ -252,9 +287,10 @@ def fit_frequency(t_s: np.ndarray, y_v: np.ndarray, frequency_hint_hz: float | N
     return _fit_omega(tc, y, 2.0 * np.pi * f0, K, max_iterations, phase_tol_rad).omega / (2.0 * np.pi)
 
 
-def _start_frequency(tc: np.ndarray, y: np.ndarray, hint_hz: float | None) -> float:
-    """The 4-parameter fit's start: the hint when it lies within one bin of the IpDFT estimate, else that."""
-    f0 = estimate_frequency_ipdft(tc, y)
+def _start_frequency(tc: np.ndarray, y: np.ndarray, hint_hz: float | None, step_s: float | None = None) -> float:
+    """The 4-parameter fit's start: the hint when it lies within one bin of the IpDFT estimate, else that
+    (``step_s``: the axis's median step when the caller has it)."""
+    f0 = estimate_frequency_ipdft(tc, y) if step_s is None else _ipdft(y, step_s)
     return hint_hz if hint_hz is not None and abs(hint_hz - f0) * (tc[-1] - tc[0]) < 1.0 else f0
 
 
@@ -289,9 +325,13 @@ def _one_blas_thread() -> Any:
 
 def _cleanest(Y: np.ndarray, B: np.ndarray, G: np.ndarray, R: np.ndarray) -> int:
     """The channel whose fundamental stands highest above its residual (fit-domain SNR ``|P|/u``), from the
-    3-parameter fit at the hint (its design ``B``, Gram matrix ``G`` and products ``R``); the residual's square from
+    3-parameter fit at the hint (its design ``B``, Gram matrix ``G`` and products ``R``)."""
+    return _snr_rank(Y, _gram_solve(G, R, B, Y.T), G, R)
+
+
+def _snr_rank(Y: np.ndarray, coef: np.ndarray, G: np.ndarray, R: np.ndarray) -> int:
+    """:func:`_cleanest` from the fit's coefficients ``coef`` (3 x channels); the residual's square from
     ``y.y - coef.R``, exact at the least-squares solution (a ranking needs no more)."""
-    coef = _gram_solve(G, R, B, Y.T)
     dof = max(Y.shape[1] - 3, 1)
     sigma2 = (np.einsum("ij,ij->i", Y, Y) - np.einsum("ij,ij->j", coef, R)) / dof
     Ginv = np.linalg.inv(G)
@@ -305,6 +345,12 @@ def _fit_channels(t_s: np.ndarray, y_v: np.ndarray, hint_hz: float, reference: i
                   n_harmonics: int) -> list[SineFit]:
     t = np.asarray(t_s, dtype=np.float64)
     Y = np.atleast_2d(np.asarray(y_v, dtype=np.float64))
+    blocks = _Blocks.of(t, Y) if Y.shape[1] == t.size else None
+    if blocks is not None:
+        fits = _fit_channels_uniform(t, Y, blocks, _median_step(t - 0.5 * (t[0] + t[-1])), hint_hz, reference,
+                                     n_harmonics)
+        if fits is not None:
+            return fits
     t_mid = 0.5 * (t[0] + t[-1])
     tc = t - t_mid
     K = _harmonic_count(hint_hz, tc, n_harmonics)
@@ -325,6 +371,266 @@ def _fit_channels(t_s: np.ndarray, y_v: np.ndarray, hint_hz: float, reference: i
     if _harmonic_count(freq, tc, n_harmonics) != K:
         return fit_sines(t, Y, freq, n_harmonics=n_harmonics)
     return _sine_fits(ff.design[:, :-1], Y.T, freq, t_mid, K, ff.gram[:-1, :-1])
+
+
+# --- Uniform time axes: the same least-squares problems without an N x (2K+1) design ---------------------------------
+#
+# On a uniform axis t_n = t_mid + u_n dt, u_n = n - (N-1)/2, the design's columns are cos(k theta u), sin(k theta u)
+# with theta = w dt. Their Gram matrix is a sum of Dirichlet kernels (closed form: no pass over the record), and the
+# products with the data are DTFTs at the harmonics, summed block by block: for u = U_b + m in block b,
+# e^{i k theta u} = e^{i k theta U_b} e^{i k theta m}, so every block multiplies one small (L x 2K+1) table and only
+# the blocks' phases e^{i k theta U_b} differ. Same sums as the design's in another order: the numbers agree with the
+# design path to rounding (tests/procedures/measure/test_phasors.py checks 1e-9).
+
+_UNIFORM_PHASE_RAD = 1e-10  # an axis is uniform when its departure from t0 + n dt moves no harmonic by more than this
+
+
+@dataclass(frozen=True)
+class _Blocks:
+    """A record on a uniform time axis cut into blocks of ``offsets.size`` samples and a tail (possibly empty).
+
+    ``dt`` is the step (s); ``starts[b]`` the ``u`` of block b's first sample (the tail's last); ``body`` is
+    ``(channels, blocks, size)`` and ``tail`` ``(channels, n - blocks * size)``, views of the record.
+    """
+
+    n: int
+    dt: float
+    deviation_s: float
+    offsets: np.ndarray
+    starts: np.ndarray
+    body: np.ndarray
+    tail: np.ndarray
+
+    @staticmethod
+    def of(t: np.ndarray, Y: np.ndarray) -> _Blocks | None:
+        """The blocks of the record ``Y`` (channels x samples) on the increasing axis ``t`` (s), with the axis's largest
+        departure from ``t0 + n dt`` (s); ``None`` for records of under 256 samples (the design is as cheap there)."""
+        n = t.size
+        if n < 256 or not t[-1] > t[0]:
+            return None
+        dt = float(t[-1] - t[0]) / (n - 1)
+        lin = np.arange(n, dtype=np.float64)
+        lin *= dt
+        lin += t[0]
+        lin -= t
+        deviation = max(float(lin.max()), -float(lin.min()))
+        size = int(round(np.sqrt(n)))
+        nb = n // size
+        Yc = np.ascontiguousarray(Y)
+        return _Blocks(n, dt, deviation, np.arange(size, dtype=np.float64),
+                       np.arange(nb + 1) * float(size) - 0.5 * (n - 1),
+                       Yc[:, : nb * size].reshape(Yc.shape[0], nb, size), Yc[:, nb * size:])
+
+
+def _cis(x: np.ndarray, K: int) -> np.ndarray:
+    """``e^{i k x}`` for ``k = 1..K`` (K x x.size): ``e^{i x}`` once, then products of powers already made (doubling:
+    ``e^{i (j + h) x} = e^{i j x} e^{i h x}``), ``log2 K`` vector products for the K rows; each power carries at most
+    about ``k`` roundings of the first, as :func:`_design`'s recurrence does."""
+    E = np.empty((K, x.size), dtype=np.complex128)
+    np.cos(x, out=E[0].real)
+    np.sin(x, out=E[0].imag)
+    h = 1
+    while h < K:
+        m = min(h, K - h)
+        np.multiply(E[:m], E[h - 1], out=E[h:h + m])
+        h += m
+    return E
+
+
+@dataclass(frozen=True)
+class _Basis:
+    """:func:`_design`'s columns on a :class:`_Blocks` record at ``theta = w dt`` with K harmonics, in block form:
+    ``table`` holds ``[1, cos(theta m), sin(theta m), ..., cos(K theta m), sin(K theta m)]`` over a block's offsets
+    (2K+1 x block size), ``cos``/``sin`` the blocks' turns ``cos(k theta U_b)``, ``sin(k theta U_b)``
+    (K x blocks+1)."""
+
+    table: np.ndarray
+    cos: np.ndarray
+    sin: np.ndarray
+
+    @staticmethod
+    def at(bl: _Blocks, theta: float, K: int) -> _Basis:
+        """The basis of ``bl`` at ``theta`` (rad per sample) with ``K`` harmonics."""
+        p = 2 * K + 1
+        T = np.empty((p, bl.offsets.size))
+        E = _cis(theta * bl.offsets, K)
+        T[0] = 1.0
+        T[1:p:2] = E.real
+        T[2:p:2] = E.imag
+        turn = _cis(theta * bl.starts, K)
+        return _Basis(T, turn.real, turn.imag)
+
+    def products(self, body: np.ndarray | list[np.ndarray], tail: np.ndarray) -> np.ndarray:
+        """Each block's products with the table (channels x 2K+1 x blocks+1, the tail last) of the channels
+        ``body`` (each blocks x size) and ``tail`` (channels x tail size)."""
+        T = self.table
+        Z = np.empty((len(body), T.shape[0], self.cos.shape[1]))
+        for x, yb in enumerate(body):  # table on the left: the blocks make the long side of the product
+            np.matmul(T, yb.T, out=Z[x, :, :-1])
+        Z[:, :, -1] = (T[:, : tail.shape[1]] @ tail.T).T
+        return Z
+
+    def total(self, Z: np.ndarray) -> np.ndarray:
+        """Sum over blocks of the block products ``Z`` (:meth:`products`, against each block's own ``m``) referred to
+        ``u``: ``cos(a+b) = cos a cos b - sin a sin b``, ``sin(a+b) = sin a cos b + cos a sin b`` on each pair
+        (channels x 2K+1)."""
+        zc, zs = Z[:, 1::2], Z[:, 2::2]
+        out = np.empty(Z.shape[:2])
+        out[:, 0] = Z[:, 0].sum(axis=1)
+        out[:, 1::2] = np.einsum("xkb,kb->xk", zc, self.cos) - np.einsum("xkb,kb->xk", zs, self.sin)
+        out[:, 2::2] = np.einsum("xkb,kb->xk", zc, self.sin) + np.einsum("xkb,kb->xk", zs, self.cos)
+        return out
+
+
+def _kernels(theta: float, m_max: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``sum cos(x u)``, ``sum u sin(x u)``, ``sum u^2 cos(x u)`` over ``u_n = n - (N-1)/2`` at ``x = m theta``,
+    ``m = 0..m_max``: the Dirichlet kernel ``D(x) = sin(N x/2) / sin(x/2)`` (Lagrange's identity) and ``-D'``,
+    ``-D''``, with ``D' = (N/2 cos(N x/2) - D cos(x/2)/2) / sin(x/2)`` and ``D'' = (1/4 - N^2/4) D - cos(x/2) D' /
+    sin(x/2)``. The other sums (``u cos``, ``sin``, ``u^2 sin``) vanish on the symmetric axis."""
+    x = theta * np.arange(1, m_max + 1)
+    A = 0.5 * n
+    g, gc = np.sin(0.5 * x), np.cos(0.5 * x)
+    d0 = np.sin(A * x) / g
+    d1 = (A * np.cos(A * x) - 0.5 * gc * d0) / g
+    d2 = (0.25 - A * A) * d0 - gc * d1 / g
+    return (np.concatenate([[float(n)], d0]), np.concatenate([[0.0], -d1]),
+            np.concatenate([[n * (n * n - 1.0) / 12.0], -d2]))
+
+
+def _gram_uniform(C0: np.ndarray, K: int) -> np.ndarray:
+    """``D^T D`` of :func:`_design`'s columns from the kernel sums ``C0`` (:func:`_kernels`), by ``2 cos a cos b =
+    cos(a-b) + cos(a+b)`` and ``2 sin a sin b = cos(a-b) - cos(a+b)``; cos-sin products sum to zero."""
+    j = np.arange(1, K + 1)
+    dif, tot = np.abs(j[:, None] - j[None, :]), j[:, None] + j[None, :]
+    G = np.zeros((2 * K + 1, 2 * K + 1))
+    G[0, 0] = C0[0]
+    G[0, 1::2] = G[1::2, 0] = C0[j]
+    G[1::2, 1::2] = 0.5 * (C0[dif] + C0[tot])
+    G[2::2, 2::2] = 0.5 * (C0[dif] - C0[tot])
+    return G
+
+
+def _frequency_column(S1: np.ndarray, C2: np.ndarray, coef: np.ndarray, n: int) -> tuple[np.ndarray, float]:
+    """``D^T J`` and ``J^T J`` of :func:`_fit_omega`'s frequency column ``J = tau sum_k k (-a_k sin + b_k cos)``
+    (``tau = u / (N-1)``) at the coefficients ``coef``, from the kernel sums (:func:`_kernels`), by
+    ``2 cos a sin b = sin(a+b) - sin(a-b)`` and the products above."""
+    K = coef.size // 2
+    j = np.arange(1, K + 1)
+    alpha, beta = -j * coef[1::2], j * coef[2::2]  # J = tau sum_k (beta_k cos_k + alpha_k sin_k)
+    d, tot = j[:, None] - j[None, :], j[:, None] + j[None, :]
+    s1d = np.sign(d) * S1[np.abs(d)]  # S1 is odd in x
+    g = np.empty(2 * K + 1)
+    g[0] = alpha @ S1[j]
+    g[1::2] = (0.5 * (S1[tot] - s1d)) @ alpha  # sum u cos_j sin_k
+    g[2::2] = (0.5 * (S1[tot] + s1d)) @ beta  # sum u sin_j cos_k
+    dif = np.abs(d)
+    jj = beta @ (0.5 * (C2[dif] + C2[tot])) @ beta + alpha @ (0.5 * (C2[dif] - C2[tot])) @ alpha
+    return g / (n - 1), float(jj) / (n - 1) ** 2
+
+
+def _well_conditioned(G: np.ndarray) -> bool:
+    """``cond(G) < 1e8``, :func:`_gram_solve`'s test, for a symmetric ``G``: settled by Gershgorin's discs (every
+    eigenvalue lies within ``G_ii +- sum_j |G_ij|``) when they suffice, else by the SVD."""
+    off = np.abs(G).sum(axis=1) - np.abs(np.diagonal(G))
+    low, high = float(np.min(np.diagonal(G) - off)), float(np.max(np.diagonal(G) + off))
+    if low > 0.0 and high < 1e8 * low:
+        return True
+    return bool(np.linalg.cond(G) < 1e8)
+
+
+def _frequency_uniform(bl: _Blocks, ref: int, omega: float, K: int, span: float, max_iterations: int,
+                       phase_tol_rad: float) -> tuple[float, np.ndarray, np.ndarray, float] | None:
+    """:func:`_fit_omega`'s iterations on channel ``ref`` of a uniform record, the same updates from the same start:
+    the angular frequency (rad/s), or ``None`` where a Gram matrix is too ill-conditioned for Cholesky (the design
+    path then solves by SVD). With it: the last iterate's products ``D^T y`` and ``sum u y (cos, sin)`` of the
+    channel and that iterate's ``theta`` (:func:`_fit_channels_uniform` moves them to the result)."""
+    m = bl.offsets
+    body = [bl.body[ref], bl.body[ref] * m]  # u y = U_b y + m y in block b
+    tail = np.stack([bl.tail[ref], bl.tail[ref] * m[: bl.tail.shape[1]]])
+    j = np.arange(1, K + 1)
+    coef = np.empty(0)
+    R = Ru = np.empty(0)
+    theta = omega * bl.dt
+    for i in range(max_iterations):
+        theta = omega * bl.dt
+        basis = _Basis.at(bl, theta, K)
+        Z = basis.products(body, tail)
+        R = basis.total(Z[:1])[0]
+        Ru = basis.total(Z[1:] + bl.starts * Z[:1])[0]
+        C0, S1, C2 = _kernels(theta, 2 * K, bl.n)
+        G = _gram_uniform(C0, K)
+        if i == 0:
+            if not _well_conditioned(G):
+                return None
+            coef = np.linalg.solve(G, R)
+        g, jj = _frequency_column(S1, C2, coef, bl.n)
+        Ga = np.empty((2 * K + 2, 2 * K + 2))
+        Ga[:-1, :-1], Ga[-1, :-1], Ga[:-1, -1], Ga[-1, -1] = G, g, g, jj
+        if not _well_conditioned(Ga):
+            return None
+        Jy = ((j * coef[2::2]) @ Ru[1::2] - (j * coef[1::2]) @ Ru[2::2]) / (bl.n - 1)
+        sol = np.linalg.solve(Ga, np.append(R, Jy))
+        coef, d_omega = sol[:-1], sol[-1] / span
+        omega += d_omega
+        if abs(d_omega) * span <= phase_tol_rad:
+            break
+    return omega, R, Ru, theta
+
+
+def _residual_energy(bl: _Blocks, basis: _Basis, coef: np.ndarray) -> np.ndarray:
+    """``|y - D coef|^2`` of every channel (``coef``: 2K+1 x channels), the fit evaluated block by block from the
+    table with each block's coefficients turned to its own ``m`` (the angle addition of :meth:`_Basis.total`)."""
+    c, s = basis.cos.T[None], basis.sin.T[None]
+    a, b = coef[1::2].T[:, None, :], coef[2::2].T[:, None, :]
+    Q = np.empty((coef.shape[1], c.shape[1], coef.shape[0]))
+    Q[..., 0] = coef[0][:, None]
+    Q[..., 1::2] = a * c + b * s
+    Q[..., 2::2] = b * c - a * s
+    T = basis.table
+    r = np.empty(bl.body.shape[1:])
+    flat = r.reshape(-1)
+    energy = np.empty(coef.shape[1])
+    for x in range(energy.size):  # one channel at a time: the block stays in cache between the three passes
+        np.matmul(Q[x, :-1], T, out=r)
+        np.subtract(bl.body[x], r, out=r)
+        rt = bl.tail[x] - Q[x, -1] @ T[:, : bl.tail.shape[1]]
+        energy[x] = flat @ flat + rt @ rt
+    return energy
+
+
+def _fit_channels_uniform(t: np.ndarray, Y: np.ndarray, bl: _Blocks, step: float, hint_hz: float,
+                          reference: int | None, n_harmonics: int) -> list[SineFit] | None:
+    """:func:`_fit_channels` on a uniform axis (``step``: the median sample step, s); ``None`` where the axis is not
+    uniform enough at the frequencies met or a Gram matrix is ill-conditioned (the design path takes over)."""
+    n = bl.n
+    t_mid = 0.5 * (t[0] + t[-1])
+    tc = t - t_mid
+    if reference is None:
+        theta = 2.0 * np.pi * hint_hz * bl.dt
+        basis = _Basis.at(bl, theta, 1)
+        R1 = basis.total(basis.products(list(bl.body), bl.tail))
+        G1 = _gram_uniform(_kernels(theta, 2, n)[0], 1)
+        if not _well_conditioned(G1):
+            return None
+        reference = _snr_rank(Y, np.linalg.solve(G1, R1.T), G1, R1.T)
+    f0 = _start_frequency(tc, Y[reference], hint_hz, step)
+    K = _harmonic_count_step(f0, step, n, n_harmonics)
+    if 4.0 * np.pi * f0 * n_harmonics * bl.deviation_s > _UNIFORM_PHASE_RAD:
+        return None
+    found = _frequency_uniform(bl, reference, 2.0 * np.pi * f0, K, tc[-1] - tc[0], 20, 1e-9)
+    if found is None:
+        return None
+    freq = found[0] / (2.0 * np.pi)
+    K = _harmonic_count_step(freq, step, n, n_harmonics)
+    theta = 2.0 * np.pi * freq * bl.dt
+    basis = _Basis.at(bl, theta, K)
+    R = basis.total(basis.products(list(bl.body), bl.tail))
+    G = _gram_uniform(_kernels(theta, 2 * K, n)[0], K)
+    if not _well_conditioned(G):
+        return None
+    coef = np.linalg.solve(G, R.T)
+    sigma2 = _residual_energy(bl, basis, coef) / max(n - (2 * K + 1), 1)
+    return _package(coef, sigma2, np.linalg.inv(G), freq, t_mid, K, n)
 
 
 def vpp_amplitude(y_v: np.ndarray) -> float:

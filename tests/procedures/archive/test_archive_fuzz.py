@@ -77,7 +77,7 @@ def _point_row(i: int) -> dict[str, Any]:
             "vid_dc_v_nominal": -0.2 + 0.1 * i, "bias_v": 2.0, "phasor": z, "phasor_u": z * 1e-3,
             "dc_v": np.arange(4.0) + i, "harmonics": np.zeros((4, 1), complex), "residual_rms_v": np.full(4, 1e-4),
             "scale_v_per_div": np.full(4, 0.1), "offset_v": np.zeros(4), "clipped": "", "ranging_attempts": 1,
-            "n_records": 1 if len(NODES) else 0}
+            "n_records": 1 if len(NODES) else 0, "full_acquisitions": 1, "short_acquisitions": 0, "short_points": 0}
 
 
 def _create(path: Path) -> RunArchive:

@@ -14,12 +14,13 @@ from instruments.errors import InstrumentError
 from instruments.scope import ScopeChannelState
 from instruments.waveform import Waveform
 from procedures.measure.acquisition import NODES, RangeMemory, autorange
+from scope_stand_in import StandInInterface
 
 FINEST_V_PER_DIV = 1e-3
 CODES_PER_DIV = 25.0
 
 
-class FineLimitedScope:
+class FineLimitedScope(StandInInterface):
     """Four channels carrying a 1 mV peak sine; scales below :data:`FINEST_V_PER_DIV` are refused."""
 
     label = "stand-in scope"

@@ -23,6 +23,7 @@ the clipped record into the results.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from collections.abc import Callable, Iterator
@@ -48,6 +49,7 @@ from procedures.measure.acquisition import NODES, RangeMemory, RangingError, aut
 from procedures.measure.control import NODE_OF, SimulatedControl
 from procedures.measure.point import PointResult, measure_point
 from procedures.measure.scope_setup import Coupling, prepare_scope, scope_coupling, timebase_for
+from scope_stand_in import StandInInterface
 
 REPO = Path(__file__).resolve().parents[3]
 BENCH = REPO / "configs" / "benches" / "sim-keysight.toml"
@@ -170,7 +172,7 @@ def test_dc_point_after_ac_points_reads_the_board(rig: type[Rig]) -> None:
 
 # -- the end of the road: a trace no range holds, a trace that moves between records ---------------------------
 
-class StandInScope:
+class StandInScope(StandInInterface):
     """Four DC-coupled channels on ``signal(acquisition number)`` volts, 32 codes/div, 10 V/div at most (no I/O)."""
 
     label = "stand-in scope"
@@ -211,6 +213,9 @@ class NoGenerator:
     """What ``apply_excitation`` needs of a generator, doing nothing."""
 
     channels = (1, 2)
+
+    def checked_step(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
     def __getattr__(self, name: str) -> Callable[..., None]:
         return lambda *args, **kwargs: None
