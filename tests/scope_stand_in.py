@@ -29,8 +29,11 @@ class StandInInterface:
     def vertical_range(self, channel: int) -> tuple[float, float]:
         return self.vertical_ranges([channel])[channel]
 
+    def finest_scale_for(self, offset_v: float, probe: float) -> float:
+        return 0.0
+
     @contextmanager
-    def checked_step(self) -> Iterator[None]:
+    def checked_step(self, *, locate: bool = True) -> Iterator[None]:
         yield
 
     @contextmanager

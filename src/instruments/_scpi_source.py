@@ -12,7 +12,7 @@ a family replaces the rows it spells or checks differently, and :class:`ScpiSour
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ._scpi_format import scpi_number
 from .errors import InstrumentError
@@ -86,6 +86,33 @@ class ScpiSourceGenerator(FunctionGenerator):
 
     rows: SourceRows = SOURCE_ROWS
 
+    def __init__(self, resource: Any, label: str | None = None) -> None:
+        super().__init__(resource, label)
+        # what this driver has sent, so that it is not asked or sent again (forget_settings() drops it)
+        self._amplitude_sent: dict[int, float] = {}  # channel -> Vpp
+        self._units_sent: set[int] = set()  # channels whose amplitude unit is VPP
+        self._angle_unit_sent = False
+        self._output_on: dict[int, bool] = {}  # channel -> output state as last sent or read
+
+    def _forget_settings(self) -> None:
+        """Forget the amplitudes, units and output states this driver sent: they are asked or sent again."""
+        self._amplitude_sent.clear()
+        self._output_on.clear()
+        self._units_sent.clear()
+        self._angle_unit_sent = False
+
+    def _amplitude_unit(self, n: int) -> None:
+        """The amplitude in Vpp (§2.2), unless this driver has already set it on channel ``n``."""
+        if n not in self._units_sent:
+            apply(self, self.rows.amplitude_unit.to(None, n=n))
+            self._units_sent.add(n)
+
+    def _angle_unit(self) -> None:
+        """The family's angle unit, if it has one and this driver has not set it yet."""
+        if self.rows.angle_unit is not None and not self._angle_unit_sent:
+            apply(self, self.rows.angle_unit.to(None))
+            self._angle_unit_sent = True
+
     # -- the steps the families spell differently -------------------------------------------------------
     def _phase_value(self, phase_deg: float) -> float:
         """The phase as the family takes it: 0-360 degrees (a family with another range overrides)."""
@@ -93,15 +120,14 @@ class ScpiSourceGenerator(FunctionGenerator):
 
     def _set_phase(self, n: int, phase_deg: float) -> None:
         """The angle unit (if the family has one), then the phase row."""
-        if self.rows.angle_unit is not None:
-            apply(self, self.rows.angle_unit.to(None))
+        self._angle_unit()
         apply(self, self.rows.phase.to(self._phase_value(phase_deg), n=n))
 
     def _prepare_readback(self, n: int) -> None:
-        """Units before a channel is read back: the amplitude in Vpp (§2.2), and the angle unit if any."""
-        apply(self, self.rows.amplitude_unit.to(None, n=n))
-        if self.rows.angle_unit is not None:
-            apply(self, self.rows.angle_unit.to(None))
+        """Units before a channel is read back: the amplitude in Vpp (§2.2), and the angle unit if any (each
+        only if this driver has not set it already)."""
+        self._amplitude_unit(n)
+        self._angle_unit()
 
     def _tracking_word(self, mode: Tracking) -> str:
         """``OFF``/``ON``/``INV`` for a tracking mode; a bad mode or a single-channel model raises (no I/O)."""
@@ -117,22 +143,26 @@ class ScpiSourceGenerator(FunctionGenerator):
         """Sine of ``frequency_hz`` (Hz), ``amplitude_vpp`` (Vpp at the load setting), ``offset_v`` (V),
         ``phase_deg`` (degrees), one command per setting.
 
-        The present amplitude is read first (``SOUR<n>:VOLT?``) so amplitude and offset go in the order of
-        :func:`~instruments.generator.amplitude_offset_order` (§2.3).
+        The present amplitude (the one this driver last set, else read: ``SOUR<n>:VOLT?``) decides the order of
+        amplitude and offset (:func:`~instruments.generator.amplitude_offset_order`, §2.3).
         """
         n, rows = self._check_channel(channel), self.rows
         apply(self, rows.function.to("SIN", n=n))
-        apply(self, rows.amplitude_unit.to(None, n=n))
+        self._amplitude_unit(n)
         apply(self, rows.frequency.to(frequency_hz, n=n))
-        current = read(self, rows.amplitude, n=n)
+        current = self._amplitude_sent.get(n)
+        if current is None:
+            current = read(self, rows.amplitude, n=n)
         for change in amplitude_offset_order(amplitude_vpp, current, rows.amplitude.to(amplitude_vpp, n=n),
                                              rows.offset.to(offset_v, n=n)):
             apply(self, change)
+        self._amplitude_sent[n] = amplitude_vpp
         self._set_phase(n, phase_deg)
 
     def set_dc(self, channel: int, level_v: float) -> None:
         """DC output at ``level_v`` volts: ``SOUR<n>:FUNC DC`` then ``SOUR<n>:VOLT:OFFS``."""
         n = self._check_channel(channel)
+        self._amplitude_sent.pop(n, None)  # asked again before the next sine
         apply(self, self.rows.function.to("DC", n=n))
         apply(self, self.rows.offset.to(level_v, n=n))
 
@@ -143,8 +173,9 @@ class ScpiSourceGenerator(FunctionGenerator):
     def set_amplitude(self, channel: int, amplitude_vpp: float) -> None:
         """``SOUR<n>:VOLT``, Vpp at the load setting; the unit is set to VPP first (§2.2)."""
         n = self._check_channel(channel)
-        apply(self, self.rows.amplitude_unit.to(None, n=n))
+        self._amplitude_unit(n)
         apply(self, self.rows.amplitude.to(amplitude_vpp, n=n))
+        self._amplitude_sent[n] = amplitude_vpp
 
     def set_offset(self, channel: int, offset_v: float) -> None:
         """``SOUR<n>:VOLT:OFFS``, V at the load setting."""
@@ -160,8 +191,14 @@ class ScpiSourceGenerator(FunctionGenerator):
         apply(self, self.rows.load.to(load_ohm, n=self._check_channel(channel)))
 
     def set_output(self, channel: int, on: bool) -> None:
-        """``OUTP<n> ON|OFF``."""
-        apply(self, self.rows.output.to(on, n=self._check_channel(channel)))
+        """``OUTP<n> ON|OFF``. ON is not sent again to an output this driver switched on and has not seen off
+        since; OFF is always sent."""
+        n = self._check_channel(channel)
+        if on and self._output_on.get(n) is True:
+            return
+        self._output_on.pop(n, None)
+        apply(self, self.rows.output.to(on, n=n))
+        self._output_on[n] = on
 
     def channel_state(self, channel: int) -> ChannelState:
         """Read back one channel (after :meth:`_prepare_readback` sets the units the numbers are in, one checked
@@ -173,6 +210,7 @@ class ScpiSourceGenerator(FunctionGenerator):
         function, frequency, amplitude, offset, phase, load, output = read_all(self, [
             (rows.function, nodes), (rows.frequency, nodes), (rows.amplitude, nodes), (rows.offset, nodes),
             (rows.phase, nodes), (rows.load, nodes), (rows.output, nodes)])
+        self._output_on[n] = bool(output)
         return ChannelState(function=_FUNCTIONS.get(function, function.lower()), frequency_hz=frequency,
                             amplitude_vpp=amplitude, offset_v=offset, phase_deg=phase, load_ohm=load, output=output)
 

@@ -10,6 +10,7 @@ centre, which is also this interface's meaning of ``offset_v``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -44,6 +45,8 @@ _CLIPPED_LOW = 1
 _CLIPPED_HIGH = {"BYTE": 0xFF, "WORD": 0xFFFF}
 #: the transfer settings a run changes and puts back at its end, in the order they are restored
 _TRANSFER_SETTINGS = (":WAVeform:FORMat", ":WAVeform:UNSigned", ":WAVeform:BYTeorder", ":WAVeform:POINts:MODE")
+#: the 1000 X-Series models (EDUX1052A ... DSOX1204G), whose data-sheet figures :meth:`finest_scale_for` knows
+_MODEL_1000X = re.compile(r"(EDU|DSO|MSO)-?X\s*1\d{3}", re.I)  # *IDN? spells them "DSO-X 1204G"
 _REPLY_FORM = {"MSBFIRST": "MSBF", "LSBFIRST": "LSBF"}  # the short form the queries answer
 
 
@@ -112,6 +115,7 @@ class KeysightInfiniiVision(Oscilloscope):
         self._transfer_sent: dict[str, str] = {}  # transfer setting -> the value this driver last sent
         self._transfer_saved: dict[str, str] | None = None  # the user's, read before the first change
         self._acquire_type: str | None = None  # :ACQuire:TYPE as this driver last set or read it
+        self.model: str | None = None  # the *IDN? model, once configure_model has been told it
 
     def set_record_length(self, points: int) -> int:
         """Ask for ``points`` per channel per transfer; returns what ``:WAVeform:DATA?`` will deliver.
@@ -131,6 +135,22 @@ class KeysightInfiniiVision(Oscilloscope):
         if delivered == 0:
             delivered = min(points, int(self.query_float(":ACQuire:POINts?")))
         return delivered
+
+    def configure_model(self, model: str) -> None:
+        """Remember the ``*IDN?`` model (its vertical figures, :meth:`finest_scale_for`); called by
+        ``open_bench``."""
+        self.model = model
+
+    def finest_scale_for(self, offset_v: float, probe: float) -> float:
+        """The 1000 X-Series figures (DSOX1204G data sheet, "Vertical system"): 500 uV/div finest, and the
+        offset range +-2 V up to 200 mV/div, +-50 V above, both times the probe factor. Other models: 0 (none
+        known; their scales and offsets are found by the scope's refusals)."""
+        if self.model is None or not _MODEL_1000X.match(self.model.strip()):
+            return 0.0
+        finest = 500e-6 * probe
+        if abs(offset_v) > 2.0 * probe:
+            finest = max(finest, 0.2 * probe * (1 + 1e-6))
+        return finest
 
     @contextmanager
     def short_records(self, points: int) -> Iterator[int | None]:

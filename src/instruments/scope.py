@@ -128,7 +128,8 @@ class Oscilloscope(ScpiInstrument, ABC):
         """Send every setting of ``setting`` that is not None, one checked step each, in the channel rows'
         order (:class:`~instruments.scope_table.ChannelRows`); a value a row does not allow is refused first,
         before any byte is sent."""
-        self._displayed.pop(channel, None)  # known again once the step below has gone through
+        if setting.enabled is not None:
+            self._displayed.pop(channel, None)  # known again once the step below has gone through
         apply_each(self, self._channel_changes(self._channel(channel), setting))
         if setting.enabled is not None:
             self._displayed[channel] = bool(setting.enabled)
@@ -222,6 +223,12 @@ class Oscilloscope(ScpiInstrument, ABC):
     @abstractmethod
     def set_record_length(self, points: int) -> int:
         """Request a record length (points per channel); returns what the instrument will deliver."""
+
+    def finest_scale_for(self, offset_v: float, probe: float) -> float:
+        """The finest vertical scale the model is documented to accept with ``offset_v`` at the screen centre
+        and probe factor ``probe``, V/div; 0 when the driver knows no figure (the caller then finds it by the
+        scope's refusals). A model's data sheet gives it (its finest scale and its offset range per scale)."""
+        return 0.0
 
     @contextmanager
     def short_records(self, points: int) -> Iterator[int | None]:

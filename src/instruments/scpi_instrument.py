@@ -285,7 +285,7 @@ class ScpiInstrument:
         self.check_errors("; ".join(commands))
 
     @contextmanager
-    def checked_step(self) -> Iterator[None]:
+    def checked_step(self, *, locate: bool = True) -> Iterator[None]:
         """One configuration step or acquisition with one read of the error queue, at its end.
 
         Inside the block :meth:`set` and :meth:`check_errors` only note their commands; when the block ends
@@ -296,6 +296,9 @@ class ScpiInstrument:
         setting, such as an acquisition), the error names every command of the step. A step inside a step is
         part of the outer one. When the block raises, the queue is drained so that no error of the cut step is
         blamed on a later command (not after a timeout or a lost link, which a drain would only hide).
+
+        ``locate=False``: an error names every command of the step, without sending the settings again (for a
+        caller that expects refusals and finds the refused setting its own way).
         """
         if self._step is not None:
             yield
@@ -319,14 +322,20 @@ class ScpiInstrument:
         sent, self._step = self._step, None
         if sent:
             try:
-                self._end_step(sent)
+                self._end_step(sent if locate else [(command, False) for command, _ in sent])
             except InstrumentError:
                 self._forget_settings()
                 raise
 
+    def forget_settings(self) -> None:
+        """Forget every setting this driver remembers having sent or read (after an operator may have used the
+        front panel, say): what it needs is asked or sent again."""
+        self._forget_settings()
+
     def _forget_settings(self) -> None:
-        """After a step that failed: forget whatever the driver remembers of settings the step sent (a driver
-        that caches settings overrides this), since the instrument may have refused some of them."""
+        """After a step that failed, or :meth:`forget_settings`: forget whatever the driver remembers of
+        settings (a driver that caches settings overrides this), since the instrument may have refused or
+        changed some of them."""
 
     def _end_step(self, sent: list[tuple[str, bool]]) -> None:
         """Read the queue once for a finished step; on an error, find the setting it is about (:meth:`checked_step`)."""

@@ -146,7 +146,7 @@ def apply_range(scope: Oscilloscope, channel: int, want: ChannelRange, *, memory
     """
     scale = want.scale_v_per_div
     if memory is not None and node is not None:
-        scale = floored(want, node, memory).scale_v_per_div  # the finest kept about as large an offset before
+        scale = _starting(scope, want, node, memory).scale_v_per_div
     refused = 0.0  # the coarsest scale refused so far, V/div
     last_error: InstrumentError | None = None
     for _ in range(24):  # 2^24: from the most sensitive scale to the coarsest on any scope
@@ -187,9 +187,9 @@ def apply_ranges(scope: Oscilloscope, channels: Mapping[str, int], wants: Mappin
     setting the scope refuses or clamps then goes through :func:`apply_range` on its own."""
     if not wants:
         return {}
-    start = {node: floored(want, node, memory) for node, want in wants.items()}
+    start = {node: _starting(scope, want, node, memory) for node, want in wants.items()}
     try:
-        with scope.checked_step():
+        with scope.checked_step(locate=False):  # a refusal sends the nodes one at a time below
             for node, want in start.items():
                 scope.set_channel(channels[node], scale_v_per_div=want.scale_v_per_div, offset_v=want.offset_v)
     except InstrumentError:
@@ -206,6 +206,15 @@ def apply_ranges(scope: Oscilloscope, channels: Mapping[str, int], wants: Mappin
         else:
             kept[node] = apply_range(scope, channels[node], want, memory=memory, node=node)
     return kept
+
+
+def _starting(scope: Oscilloscope, want: ChannelRange, node: str, memory: RangeMemory) -> ChannelRange:
+    """``want`` no finer than the channel is known to keep about its offset: the floors found so far
+    (:func:`~procedures.measure.ranges.floored`) and the model's own figures
+    (:meth:`~instruments.scope.Oscilloscope.finest_scale_for`)."""
+    start = floored(want, node, memory)
+    finest = scope.finest_scale_for(want.offset_v, memory.probes.get(node, 1.0))
+    return ChannelRange(max(start.scale_v_per_div, finest), start.offset_v)
 
 
 def acquire_record(scope: Oscilloscope, channels: Mapping[str, int], timeout_s: float | None) -> dict[str, Waveform]:
@@ -251,27 +260,41 @@ def _start(scope: Oscilloscope, channels: Mapping[str, int], memory: RangeMemory
 
     The scope's own setting is read back unless the memory set it and nothing has moved it since
     (``memory.trusted``): a new configuration (an operator at the front panel during a rewiring) starts a new
-    memory and a new coupling distrusts it, and the first record is then taken at what the scope holds.
+    memory, and the first record is then taken at what the scope holds. A coupling the run set since
+    (``memory.coupling_set``) moves the remembered ranges as a read one would.
     """
     if memory.trusted and all(node in memory.ranges for node in NODES):
-        return  # this memory set the ranges the scope holds, and nothing else has touched them since
+        # this memory set the ranges the scope holds, and nothing else has touched them since
+        coupling, memory.coupling_set = memory.coupling_set, None
+        if coupling is not None:
+            for node in NODES:
+                memory.ranges[node] = _recoupled(scope, channels[node], node, memory.ranges[node], coupling, memory)
+        return
     on = scope.displayed_channels()
     for node in NODES:
         if channels[node] not in on:
             scope.set_channel(channels[node], enabled=True)
     states = scope.channel_states(sorted(set(channels[n] for n in NODES)))
+    memory.coupling_set = None
     for node in NODES:
-        ch = channels[node]
-        st = states[ch]
+        st = states[channels[node]]
         memory.probes[node] = st.probe
-        here = ChannelRange(st.scale_v_per_div, st.offset_v)
-        foreign = memory.couplings.get(node, st.coupling) != st.coupling
-        if st.coupling == "AC" and (foreign or abs(st.offset_v) > 0.5 * scope.vertical_divisions * st.scale_v_per_div):
-            here = apply_range(scope, ch, ChannelRange(st.scale_v_per_div, 0.0))
-        elif foreign:
-            here = coarse_range(scope, ch, node, memory)
-        memory.ranges[node] = here
-        memory.couplings[node] = st.coupling
+        memory.ranges[node] = _recoupled(scope, channels[node], node, ChannelRange(st.scale_v_per_div, st.offset_v),
+                                         st.coupling, memory)
+
+
+def _recoupled(scope: Oscilloscope, ch: int, node: str, here: ChannelRange, coupling: str,
+               memory: RangeMemory) -> ChannelRange:
+    """The range to start from on a channel at ``here`` with ``coupling`` (module docstring: AC with a range found
+    under DC, or without 0 V on screen, gets 0 V at the centre; DC with a range found under AC, the coarse
+    state); the coupling remembered."""
+    foreign = memory.couplings.get(node, coupling) != coupling
+    memory.couplings[node] = coupling
+    if coupling == "AC" and (foreign or abs(here.offset_v) > 0.5 * scope.vertical_divisions * here.scale_v_per_div):
+        return apply_range(scope, ch, ChannelRange(here.scale_v_per_div, 0.0))
+    if foreign:
+        return coarse_range(scope, ch, node, memory)
+    return here
 
 
 def _range_pass(scope: Oscilloscope, channels: Mapping[str, int], memory: RangeMemory, *, fill: float,

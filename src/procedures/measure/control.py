@@ -22,7 +22,9 @@ NODE_OF = {"v1": "in1", "v2": "in2", "vo1": "out1", "vo2": "out2"}
 
 
 class BenchControl(Protocol):
-    """How a run changes the bench's connections between groups of points."""
+    """How a run changes the bench's connections between groups of points. A control may say, with a
+    ``touches_instruments`` attribute, that no person is at the instruments while it rewires (False: a relay);
+    without it a run assumes one may have used their front panels."""
 
     def configure(self, tied: bool, probes: str) -> None:
         """Inputs tied to generator channel 1 (or separate); probes ``"normal"``, ``"link"`` (all on in1) or
@@ -31,6 +33,9 @@ class BenchControl(Protocol):
 
 class SimulatedControl:
     """Rewire the simulated bench in-process (the relay box a test rig would have)."""
+
+    #: nobody is at the instruments' front panels while it rewires
+    touches_instruments = False
 
     def __init__(self, sim_bench: object, wiring: Wiring) -> None:
         self.sim = sim_bench
@@ -51,6 +56,9 @@ class SimulatedControl:
 
 class OperatorControl:
     """Ask the person at the bench to change a connection; remember the present state to ask only on change."""
+
+    #: the person who rewires may use the instruments' front panels too
+    touches_instruments = True
 
     def __init__(self, wiring: Wiring, ask: Callable[[str], str] = input, interactive: bool | None = None) -> None:
         self.wiring = wiring

@@ -119,13 +119,15 @@ def _solve(D: np.ndarray, Y: np.ndarray, G: np.ndarray | None = None, R: np.ndar
 
 
 def _median_step(t: np.ndarray) -> float:
-    """The median sample step of the axis ``t`` (s), as ``np.median(np.diff(t))`` (one partial sort, no copy)."""
+    """The median sample step of the axis ``t`` (s), as ``np.median(np.diff(t))`` (the steps partly sorted in
+    place)."""
     d = np.diff(t)
     k = d.size // 2
     if d.size % 2:
-        return float(np.partition(d, k)[k])
-    part = np.partition(d, (k - 1, k))
-    return float((part[k - 1] + part[k]) / 2)
+        d.partition(k)
+        return float(d[k])
+    d.partition((k - 1, k))
+    return float((d[k - 1] + d[k]) / 2)
 
 
 def _harmonic_count(frequency_hz: float, t: np.ndarray, n_harmonics: int) -> int:
@@ -153,16 +155,13 @@ def _package(coef: np.ndarray, sigma2: np.ndarray, Ginv: np.ndarray, frequency_h
     ``sigma2`` and ``Ginv = (D^T D)^-1``, phasors rotated back to ``t = 0``."""
     omega = 2.0 * np.pi * frequency_hz
     rot = np.exp(-1j * np.arange(1, K + 1) * omega * t_mid)
-    var_quad = np.array([0.5 * (Ginv[2 * k - 1, 2 * k - 1] + Ginv[2 * k, 2 * k]) for k in range(1, K + 1)])
-    fits = []
-    for ch in range(coef.shape[1]):
-        c = coef[:, ch]
-        amps = np.array([c[2 * k - 1] - 1j * c[2 * k] for k in range(1, K + 1)]) * rot
-        u = np.sqrt(sigma2[ch] * var_quad)
-        fits.append(SineFit(frequency_hz=frequency_hz, phasor=complex(amps[0]), phasor_u=float(u[0]),
-                            dc_v=float(c[0]), harmonics=amps[1:], harmonics_u=u[1:],
-                            residual_rms_v=float(np.sqrt(sigma2[ch])), n_samples=n))
-    return fits
+    diag = np.diagonal(Ginv)
+    var_quad = 0.5 * (diag[1:2 * K + 1:2] + diag[2:2 * K + 2:2])
+    amps = (coef[1:2 * K + 1:2] - 1j * coef[2:2 * K + 2:2]).T * rot  # channels x K
+    u = np.sqrt(sigma2[:, None] * var_quad)
+    return [SineFit(frequency_hz=frequency_hz, phasor=complex(amps[ch, 0]), phasor_u=float(u[ch, 0]),
+                    dc_v=float(coef[0, ch]), harmonics=amps[ch, 1:], harmonics_u=u[ch, 1:],
+                    residual_rms_v=float(np.sqrt(sigma2[ch])), n_samples=n) for ch in range(coef.shape[1])]
 
 
 def fit_sines(t_s: np.ndarray, y_v: np.ndarray, frequency_hz: float,
@@ -190,7 +189,7 @@ def estimate_frequency_ipdft(t_s: np.ndarray, y_v: np.ndarray) -> float:
     fraction of a bin). Interpolation: the Hann-window two-point ratio formula
     ``delta = (2 r - 1)/(r + 1)`` with ``r = |X[k+1]|/|X[k]|`` (Grandke 1983, IEEE Trans. IM 32(2)).
     """
-    return _ipdft(np.asarray(y_v, dtype=np.float64), _median_step(np.asarray(t_s, dtype=np.float64)))
+    return _ipdft(np.asarray(y_v, dtype=np.float64), _median_step(np.asarray(t_s)))
 
 
 @lru_cache(maxsize=8)
@@ -302,10 +301,16 @@ def fit_channels(t_s: np.ndarray, y_v: np.ndarray, frequency_hint_hz: float,
     one with the largest fundamental relative to its residual (measured by a first 3-parameter pass at the
     hint). Returns one :class:`SineFit` per channel, all at the fitted common frequency (§1.2, §1.4).
 
-    The numbers are those of :func:`fit_sines` at :func:`fit_frequency`'s frequency (to 1e-9 relative); the work
-    is shared: one design at the hint serves the first pass of every channel and the frequency fit's first step,
-    the frequency fit's last design serves every channel's final fit, and BLAS runs on one thread (a 4 x 1e5
-    record's 12-column products are too small to gain from more; on a busy machine extra threads only wait).
+    The numbers are those of :func:`fit_sines` at :func:`fit_frequency`'s frequency (to 1e-9 relative): the same
+    reference, start, Gauss-Newton updates and stopping rule, computed more cheaply. On a uniform time axis (a
+    scope's) no design matrix is formed: the Gram matrices come in closed form (Dirichlet kernels) and the products
+    with the data from a small table of cosines and sines shared by all blocks of the record, each block folded about
+    its centre (even part against the cosines, odd part against the sines); the cost then grows with the number of
+    harmonics only through those products (see the section "Uniform time axes" below). Other axes, records under
+    256 samples and ill-conditioned fits take the design path: one design at the hint serves the first pass of
+    every channel and the frequency fit's first step, the frequency fit's last design every channel's final fit.
+    BLAS runs on one thread (the products are too small to gain from more; on a busy machine extra threads only
+    wait). Units as :func:`fit_sines`: ``t_s`` in s, ``y_v`` in V, ``frequency_hint_hz`` in Hz.
     """
     with _one_blas_thread():
         return _fit_channels(t_s, y_v, frequency_hint_hz, reference, n_harmonics)
@@ -345,14 +350,13 @@ def _fit_channels(t_s: np.ndarray, y_v: np.ndarray, hint_hz: float, reference: i
                   n_harmonics: int) -> list[SineFit]:
     t = np.asarray(t_s, dtype=np.float64)
     Y = np.atleast_2d(np.asarray(y_v, dtype=np.float64))
-    blocks = _Blocks.of(t, Y) if Y.shape[1] == t.size else None
-    if blocks is not None:
-        fits = _fit_channels_uniform(t, Y, blocks, _median_step(t - 0.5 * (t[0] + t[-1])), hint_hz, reference,
-                                     n_harmonics)
-        if fits is not None:
-            return fits
     t_mid = 0.5 * (t[0] + t[-1])
     tc = t - t_mid
+    folded = _Folded.of(t, Y) if Y.shape[1] == t.size else None
+    if folded is not None:
+        fits = _fit_channels_uniform(tc, Y, folded, t_mid, hint_hz, reference, n_harmonics)
+        if fits is not None:
+            return fits
     K = _harmonic_count(hint_hz, tc, n_harmonics)
     omega = 2.0 * np.pi * hint_hz
     D = _design(tc, omega, K, extra_rows=1)
@@ -376,35 +380,41 @@ def _fit_channels(t_s: np.ndarray, y_v: np.ndarray, hint_hz: float, reference: i
 # --- Uniform time axes: the same least-squares problems without an N x (2K+1) design ---------------------------------
 #
 # On a uniform axis t_n = t_mid + u_n dt, u_n = n - (N-1)/2, the design's columns are cos(k theta u), sin(k theta u)
-# with theta = w dt. Their Gram matrix is a sum of Dirichlet kernels (closed form: no pass over the record), and the
-# products with the data are DTFTs at the harmonics, summed block by block: for u = U_b + m in block b,
-# e^{i k theta u} = e^{i k theta U_b} e^{i k theta m}, so every block multiplies one small (L x 2K+1) table and only
-# the blocks' phases e^{i k theta U_b} differ. Same sums as the design's in another order: the numbers agree with the
-# design path to rounding (tests/procedures/measure/test_phasors.py checks 1e-9).
+# with theta = w dt. Their Gram matrix is a sum of Dirichlet kernels (closed form: no pass over the record). Their
+# products with the data are DTFTs at the harmonics, summed block by block: with u = U_b + m around block b's centre
+# U_b, e^{i k theta u} = e^{i k theta U_b} e^{i k theta m}, so every block meets one small table of
+# cos(k theta m), sin(k theta m) and only the blocks' turns e^{i k theta U_b} differ. Each block is folded about its
+# centre first: cos(k theta m) is even in m and sin(k theta m) odd, so the cosines need only y(m) + y(-m) and the sines
+# y(m) - y(-m), over the half block: half the multiply-adds. Same sums as the design's in another order: the numbers
+# agree with the design path to rounding (tests/procedures/measure/test_phasors.py checks 1e-9).
 
 _UNIFORM_PHASE_RAD = 1e-10  # an axis is uniform when its departure from t0 + n dt moves no harmonic by more than this
 
 
 @dataclass(frozen=True)
-class _Blocks:
-    """A record on a uniform time axis cut into blocks of ``offsets.size`` samples and a tail (possibly empty).
+class _Folded:
+    """A record on a uniform time axis in blocks folded about their centres, and a tail.
 
-    ``dt`` is the step (s); ``starts[b]`` the ``u`` of block b's first sample (the tail's last); ``body`` is
-    ``(channels, blocks, size)`` and ``tail`` ``(channels, n - blocks * size)``, views of the record.
+    ``dt`` is the step (s) and ``deviation_s`` the axis's largest departure from ``t0 + n dt`` (s). Block b (of
+    ``2 half.size`` samples) is centred on ``u = centres[b]``; ``half`` holds the offsets ``m = j + 1/2`` of its upper
+    half; ``even[x, b, j]`` and ``odd[x, b, j]`` are ``y(U_b + m) + y(U_b - m)`` and ``y(U_b + m) - y(U_b - m)`` of
+    channel x. The samples after the last whole block are ``tail`` (channels x tail size) at ``u = tail_u``.
     """
 
     n: int
     dt: float
     deviation_s: float
-    offsets: np.ndarray
-    starts: np.ndarray
-    body: np.ndarray
+    half: np.ndarray
+    centres: np.ndarray
+    even: np.ndarray
+    odd: np.ndarray
+    tail_u: np.ndarray
     tail: np.ndarray
 
     @staticmethod
-    def of(t: np.ndarray, Y: np.ndarray) -> _Blocks | None:
-        """The blocks of the record ``Y`` (channels x samples) on the increasing axis ``t`` (s), with the axis's largest
-        departure from ``t0 + n dt`` (s); ``None`` for records of under 256 samples (the design is as cheap there)."""
+    def of(t: np.ndarray, Y: np.ndarray) -> _Folded | None:
+        """The folded record ``Y`` (channels x samples) on the increasing axis ``t`` (s); ``None`` for records of
+        under 256 samples (the design is as cheap there)."""
         n = t.size
         if n < 256 or not t[-1] > t[0]:
             return None
@@ -414,12 +424,13 @@ class _Blocks:
         lin += t[0]
         lin -= t
         deviation = max(float(lin.max()), -float(lin.min()))
-        size = int(round(np.sqrt(n)))
+        h = max(1, int(round(0.5 * np.sqrt(n))))  # blocks of about sqrt(n): table and turns cost alike
+        size = 2 * h
         nb = n // size
-        Yc = np.ascontiguousarray(Y)
-        return _Blocks(n, dt, deviation, np.arange(size, dtype=np.float64),
-                       np.arange(nb + 1) * float(size) - 0.5 * (n - 1),
-                       Yc[:, : nb * size].reshape(Yc.shape[0], nb, size), Yc[:, nb * size:])
+        body = Y[:, : nb * size].reshape(Y.shape[0], nb, size)
+        up, down = body[:, :, h:], body[:, :, h - 1::-1]
+        return _Folded(n, dt, deviation, np.arange(h) + 0.5, np.arange(nb) * float(size) + 0.5 * (size - n),
+                       up + down, up - down, np.arange(nb * size, n) - 0.5 * (n - 1), Y[:, nb * size:])
 
 
 def _cis(x: np.ndarray, K: int) -> np.ndarray:
@@ -439,62 +450,83 @@ def _cis(x: np.ndarray, K: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Basis:
-    """:func:`_design`'s columns on a :class:`_Blocks` record at ``theta = w dt`` with K harmonics, in block form:
-    ``table`` holds ``[1, cos(theta m), sin(theta m), ..., cos(K theta m), sin(K theta m)]`` over a block's offsets
-    (2K+1 x block size), ``cos``/``sin`` the blocks' turns ``cos(k theta U_b)``, ``sin(k theta U_b)``
-    (K x blocks+1)."""
+    """:func:`_design`'s columns on a :class:`_Folded` record at ``theta = w dt`` with K harmonics: ``cos_table``
+    ``[1, cos(theta m), ..., cos(K theta m)]`` and ``sin_table`` ``[sin(theta m), ..., sin(K theta m)]`` over the half
+    block's offsets, the blocks' turns ``cos(k theta U_b)``, ``sin(k theta U_b)`` (K x blocks), and the design's
+    rows at the tail's samples (2K+1 x tail size)."""
 
-    table: np.ndarray
-    cos: np.ndarray
-    sin: np.ndarray
+    cos_table: np.ndarray
+    sin_table: np.ndarray
+    cos_turn: np.ndarray
+    sin_turn: np.ndarray
+    tail: np.ndarray
 
     @staticmethod
-    def at(bl: _Blocks, theta: float, K: int) -> _Basis:
-        """The basis of ``bl`` at ``theta`` (rad per sample) with ``K`` harmonics."""
-        p = 2 * K + 1
-        T = np.empty((p, bl.offsets.size))
-        E = _cis(theta * bl.offsets, K)
-        T[0] = 1.0
-        T[1:p:2] = E.real
-        T[2:p:2] = E.imag
-        turn = _cis(theta * bl.starts, K)
-        return _Basis(T, turn.real, turn.imag)
+    def at(fd: _Folded, theta: float, K: int) -> _Basis:
+        """The basis of ``fd`` at ``theta`` (rad per sample) with ``K`` harmonics."""
+        half = _cis(theta * fd.half, K)
+        cos_table = np.empty((K + 1, fd.half.size))
+        cos_table[0] = 1.0
+        cos_table[1:] = half.real
+        turn = _cis(theta * fd.centres, K)
+        tail = np.empty((2 * K + 1, fd.tail_u.size))
+        at_tail = _cis(theta * fd.tail_u, K)
+        tail[0] = 1.0
+        tail[1::2] = at_tail.real
+        tail[2::2] = at_tail.imag
+        return _Basis(cos_table, np.ascontiguousarray(half.imag), turn.real, turn.imag, tail)
 
-    def products(self, body: np.ndarray | list[np.ndarray], tail: np.ndarray) -> np.ndarray:
-        """Each block's products with the table (channels x 2K+1 x blocks+1, the tail last) of the channels
-        ``body`` (each blocks x size) and ``tail`` (channels x tail size)."""
-        T = self.table
-        Z = np.empty((len(body), T.shape[0], self.cos.shape[1]))
-        for x, yb in enumerate(body):  # table on the left: the blocks make the long side of the product
-            np.matmul(T, yb.T, out=Z[x, :, :-1])
-        Z[:, :, -1] = (T[:, : tail.shape[1]] @ tail.T).T
-        return Z
+    def block_sums(self, cos_side: np.ndarray, sin_side: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each block's products, about its own centre, of ``cos_side`` with the cosines and of ``sin_side`` with the
+        sines (both channels x blocks x half size; the folded ``even`` and ``odd`` give ``sum y cos(k theta m)`` and
+        ``sum y sin(k theta m)``): (K+1 x channels x blocks) and (K x channels x blocks). Tables on the left: the
+        blocks make the long side of the product."""
+        X, B, h = cos_side.shape
+        zc = self.cos_table @ cos_side.reshape(X * B, h).T
+        zs = self.sin_table @ sin_side.reshape(X * B, h).T
+        return zc.reshape(-1, X, B), zs.reshape(-1, X, B)
 
-    def total(self, Z: np.ndarray) -> np.ndarray:
-        """Sum over blocks of the block products ``Z`` (:meth:`products`, against each block's own ``m``) referred to
-        ``u``: ``cos(a+b) = cos a cos b - sin a sin b``, ``sin(a+b) = sin a cos b + cos a sin b`` on each pair
-        (channels x 2K+1)."""
-        zc, zs = Z[:, 1::2], Z[:, 2::2]
-        out = np.empty(Z.shape[:2])
-        out[:, 0] = Z[:, 0].sum(axis=1)
-        out[:, 1::2] = np.einsum("xkb,kb->xk", zc, self.cos) - np.einsum("xkb,kb->xk", zs, self.sin)
-        out[:, 2::2] = np.einsum("xkb,kb->xk", zc, self.sin) + np.einsum("xkb,kb->xk", zs, self.cos)
+    def total(self, zc: np.ndarray, zs: np.ndarray, tail: np.ndarray) -> np.ndarray:
+        """``D^T y`` (channels x 2K+1) from the block sums (:meth:`block_sums`) turned to the record's ``u``
+        (``cos(a+b) = cos a cos b - sin a sin b``, ``sin(a+b) = sin a cos b + cos a sin b``) and the tail's samples
+        ``tail`` (channels x tail size)."""
+        out = (self.tail @ tail.T).T
+        out[:, 0] += zc[0].sum(axis=1)
+        c, s = self.cos_turn, self.sin_turn
+        out[:, 1::2] += np.einsum("kxb,kb->xk", zc[1:], c) - np.einsum("kxb,kb->xk", zs, s)
+        out[:, 2::2] += np.einsum("kxb,kb->xk", zc[1:], s) + np.einsum("kxb,kb->xk", zs, c)
         return out
 
+    def products(self, fd: _Folded) -> np.ndarray:
+        """``D^T y`` of every channel of ``fd`` (channels x 2K+1)."""
+        return self.total(*self.block_sums(fd.even, fd.odd), fd.tail)
 
-def _kernels(theta: float, m_max: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+
+_TWO_PI_HIGH, _TWO_PI_LOW = 6.28125, 1.9353071795864769253e-3  # 2 pi in two parts: j * _TWO_PI_HIGH is exact
+
+
+def _kernels(theta: float, m_max: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """``sum cos(x u)``, ``sum u sin(x u)``, ``sum u^2 cos(x u)`` over ``u_n = n - (N-1)/2`` at ``x = m theta``,
     ``m = 0..m_max``: the Dirichlet kernel ``D(x) = sin(N x/2) / sin(x/2)`` (Lagrange's identity) and ``-D'``,
     ``-D''``, with ``D' = (N/2 cos(N x/2) - D cos(x/2)/2) / sin(x/2)`` and ``D'' = (1/4 - N^2/4) D - cos(x/2) D' /
-    sin(x/2)``. The other sums (``u cos``, ``sin``, ``u^2 sin``) vanish on the symmetric axis."""
+    sin(x/2)``; at ``x = 0``: ``N``, 0 and ``N (N^2 - 1) / 12``. The other sums (``u cos``, ``sin``, ``u^2 sin``)
+    vanish on the symmetric axis. ``x`` is first brought within ``pi`` of 0 (``D(x + 2 pi j) = (-1)^((N+1) j) D(x)``,
+    ``2 pi`` subtracted in two parts, Cody and Waite's reduction, so that ``sin(x/2)`` keeps its relative accuracy);
+    ``None`` where some ``x`` with ``m >= 1`` lands within ``0.2 / N`` of a multiple of ``2 pi`` (harmonics aliased onto
+    each other or onto DC: the closed forms cancel there and the Gram matrix is nearly singular anyway)."""
     x = theta * np.arange(1, m_max + 1)
+    j = np.round(x / (2.0 * np.pi))
+    x = (x - j * _TWO_PI_HIGH) - j * _TWO_PI_LOW
     A = 0.5 * n
+    if np.any(np.abs(x) * A < 0.1):
+        return None
+    sign = np.where(((n + 1) * j.astype(np.int64)) % 2 == 1, -1.0, 1.0)
     g, gc = np.sin(0.5 * x), np.cos(0.5 * x)
     d0 = np.sin(A * x) / g
     d1 = (A * np.cos(A * x) - 0.5 * gc * d0) / g
     d2 = (0.25 - A * A) * d0 - gc * d1 / g
-    return (np.concatenate([[float(n)], d0]), np.concatenate([[0.0], -d1]),
-            np.concatenate([[n * (n * n - 1.0) / 12.0], -d2]))
+    return (np.concatenate([[float(n)], sign * d0]), np.concatenate([[0.0], -sign * d1]),
+            np.concatenate([[n * (n * n - 1.0) / 12.0], -sign * d2]))
 
 
 def _gram_uniform(C0: np.ndarray, K: int) -> np.ndarray:
@@ -531,6 +563,8 @@ def _frequency_column(S1: np.ndarray, C2: np.ndarray, coef: np.ndarray, n: int) 
 def _well_conditioned(G: np.ndarray) -> bool:
     """``cond(G) < 1e8``, :func:`_gram_solve`'s test, for a symmetric ``G``: settled by Gershgorin's discs (every
     eigenvalue lies within ``G_ii +- sum_j |G_ij|``) when they suffice, else by the SVD."""
+    if not np.all(np.isfinite(G)):
+        return False
     off = np.abs(G).sum(axis=1) - np.abs(np.diagonal(G))
     low, high = float(np.min(np.diagonal(G) - off)), float(np.max(np.diagonal(G) + off))
     if low > 0.0 and high < 1e8 * low:
@@ -538,98 +572,111 @@ def _well_conditioned(G: np.ndarray) -> bool:
     return bool(np.linalg.cond(G) < 1e8)
 
 
-def _frequency_uniform(bl: _Blocks, ref: int, omega: float, K: int, span: float, max_iterations: int,
-                       phase_tol_rad: float) -> tuple[float, np.ndarray, np.ndarray, float] | None:
+def _frequency_uniform(fd: _Folded, ref: int, omega: float, K: int, span: float, max_iterations: int,
+                       phase_tol_rad: float) -> float | None:
     """:func:`_fit_omega`'s iterations on channel ``ref`` of a uniform record, the same updates from the same start:
     the angular frequency (rad/s), or ``None`` where a Gram matrix is too ill-conditioned for Cholesky (the design
-    path then solves by SVD). With it: the last iterate's products ``D^T y`` and ``sum u y (cos, sin)`` of the
-    channel and that iterate's ``theta`` (:func:`_fit_channels_uniform` moves them to the result)."""
-    m = bl.offsets
-    body = [bl.body[ref], bl.body[ref] * m]  # u y = U_b y + m y in block b
-    tail = np.stack([bl.tail[ref], bl.tail[ref] * m[: bl.tail.shape[1]]])
+    path then solves by SVD). The frequency column's products ``sum u y cos``, ``sum u y sin`` come with the plain
+    ones: ``u y = U_b y + m y`` in block b, and ``m y`` folds to ``m (y(m) - y(-m))`` against the cosines and
+    ``m (y(m) + y(-m))`` against the sines."""
+    even, odd = fd.even[ref], fd.odd[ref]
+    cos_side = np.stack([even, fd.half * odd])
+    sin_side = np.stack([odd, fd.half * even])
+    tail = np.stack([fd.tail[ref], fd.tail_u * fd.tail[ref]])
     j = np.arange(1, K + 1)
     coef = np.empty(0)
-    R = Ru = np.empty(0)
-    theta = omega * bl.dt
     for i in range(max_iterations):
-        theta = omega * bl.dt
-        basis = _Basis.at(bl, theta, K)
-        Z = basis.products(body, tail)
-        R = basis.total(Z[:1])[0]
-        Ru = basis.total(Z[1:] + bl.starts * Z[:1])[0]
-        C0, S1, C2 = _kernels(theta, 2 * K, bl.n)
+        theta = omega * fd.dt
+        basis = _Basis.at(fd, theta, K)
+        zc, zs = basis.block_sums(cos_side, sin_side)
+        zc[:, 1] += fd.centres * zc[:, 0]
+        zs[:, 1] += fd.centres * zs[:, 0]
+        R, Ru = basis.total(zc, zs, tail)
+        kernels = _kernels(theta, 2 * K, fd.n)
+        if kernels is None:
+            return None
+        C0, S1, C2 = kernels
         G = _gram_uniform(C0, K)
         if i == 0:
             if not _well_conditioned(G):
                 return None
             coef = np.linalg.solve(G, R)
-        g, jj = _frequency_column(S1, C2, coef, bl.n)
+        g, jj = _frequency_column(S1, C2, coef, fd.n)
         Ga = np.empty((2 * K + 2, 2 * K + 2))
         Ga[:-1, :-1], Ga[-1, :-1], Ga[:-1, -1], Ga[-1, -1] = G, g, g, jj
         if not _well_conditioned(Ga):
             return None
-        Jy = ((j * coef[2::2]) @ Ru[1::2] - (j * coef[1::2]) @ Ru[2::2]) / (bl.n - 1)
+        Jy = ((j * coef[2::2]) @ Ru[1::2] - (j * coef[1::2]) @ Ru[2::2]) / (fd.n - 1)
         sol = np.linalg.solve(Ga, np.append(R, Jy))
         coef, d_omega = sol[:-1], sol[-1] / span
         omega += d_omega
         if abs(d_omega) * span <= phase_tol_rad:
             break
-    return omega, R, Ru, theta
+    return omega
 
 
-def _residual_energy(bl: _Blocks, basis: _Basis, coef: np.ndarray) -> np.ndarray:
-    """``|y - D coef|^2`` of every channel (``coef``: 2K+1 x channels), the fit evaluated block by block from the
-    table with each block's coefficients turned to its own ``m`` (the angle addition of :meth:`_Basis.total`)."""
-    c, s = basis.cos.T[None], basis.sin.T[None]
-    a, b = coef[1::2].T[:, None, :], coef[2::2].T[:, None, :]
-    Q = np.empty((coef.shape[1], c.shape[1], coef.shape[0]))
-    Q[..., 0] = coef[0][:, None]
-    Q[..., 1::2] = a * c + b * s
-    Q[..., 2::2] = b * c - a * s
-    T = basis.table
-    r = np.empty(bl.body.shape[1:])
-    flat = r.reshape(-1)
-    energy = np.empty(coef.shape[1])
-    for x in range(energy.size):  # one channel at a time: the block stays in cache between the three passes
-        np.matmul(Q[x, :-1], T, out=r)
-        np.subtract(bl.body[x], r, out=r)
-        rt = bl.tail[x] - Q[x, -1] @ T[:, : bl.tail.shape[1]]
-        energy[x] = flat @ flat + rt @ rt
+def _residual_energy(fd: _Folded, basis: _Basis, coef: np.ndarray) -> np.ndarray:
+    """``|y - D coef|^2`` of every channel (``coef``: 2K+1 x channels), folded like the data: with the fit's even
+    and odd parts ``e(m)``, ``o(m)`` about a block's centre (its cosine and sine terms, the coefficients turned to the
+    block by angle addition), ``r(m)^2 + r(-m)^2 = ((y(m) + y(-m) - 2 e)^2 + (y(m) - y(-m) - 2 o)^2) / 2``."""
+    c, s = basis.cos_turn.T, basis.sin_turn.T
+    a, b = 2.0 * coef[1::2].T[:, None, :], 2.0 * coef[2::2].T[:, None, :]  # twice the fit: e and o come doubled
+    Ce = np.empty((coef.shape[1], c.shape[0], c.shape[1] + 1))
+    Ce[..., 0] = 2.0 * coef[0][:, None]
+    Ce[..., 1:] = a * c + b * s
+    Co = b * c - a * s
+    re = np.empty(fd.even.shape[1:])
+    ro = np.empty(fd.even.shape[1:])
+    fe, fo = re.reshape(-1), ro.reshape(-1)
+    rt = fd.tail - (basis.tail.T @ coef).T
+    energy = np.einsum("xi,xi->x", rt, rt)
+    for x in range(energy.size):  # one channel at a time: the block stays in cache between the passes
+        np.matmul(Ce[x], basis.cos_table, out=re)
+        np.subtract(fd.even[x], re, out=re)
+        np.matmul(Co[x], basis.sin_table, out=ro)
+        np.subtract(fd.odd[x], ro, out=ro)
+        energy[x] += 0.5 * (fe @ fe + fo @ fo)
     return energy
 
 
-def _fit_channels_uniform(t: np.ndarray, Y: np.ndarray, bl: _Blocks, step: float, hint_hz: float,
+def _fit_channels_uniform(tc: np.ndarray, Y: np.ndarray, fd: _Folded, t_mid: float, hint_hz: float,
                           reference: int | None, n_harmonics: int) -> list[SineFit] | None:
-    """:func:`_fit_channels` on a uniform axis (``step``: the median sample step, s); ``None`` where the axis is not
-    uniform enough at the frequencies met or a Gram matrix is ill-conditioned (the design path takes over)."""
-    n = bl.n
-    t_mid = 0.5 * (t[0] + t[-1])
-    tc = t - t_mid
+    """:func:`_fit_channels` on the uniform axis ``tc + t_mid`` (s), with :func:`fit_frequency`'s start, harmonic
+    counts and stopping rule; ``None`` where the axis departs from uniform by a phase over ``_UNIFORM_PHASE_RAD``
+    at the frequencies met or a Gram matrix is ill-conditioned (the design path takes over)."""
+    n = fd.n
+    step = _median_step(tc)  # fit_frequency's, for the same harmonic counts and IpDFT
+    if 2.0 * np.pi * hint_hz * fd.deviation_s > _UNIFORM_PHASE_RAD:  # the first pass: the fundamental at the hint
+        return None
     if reference is None:
-        theta = 2.0 * np.pi * hint_hz * bl.dt
-        basis = _Basis.at(bl, theta, 1)
-        R1 = basis.total(basis.products(list(bl.body), bl.tail))
-        G1 = _gram_uniform(_kernels(theta, 2, n)[0], 1)
+        theta = 2.0 * np.pi * hint_hz * fd.dt
+        kernels = _kernels(theta, 2, n)
+        if kernels is None:
+            return None
+        G1 = _gram_uniform(kernels[0], 1)
         if not _well_conditioned(G1):
             return None
+        R1 = _Basis.at(fd, theta, 1).products(fd)
         reference = _snr_rank(Y, np.linalg.solve(G1, R1.T), G1, R1.T)
     f0 = _start_frequency(tc, Y[reference], hint_hz, step)
     K = _harmonic_count_step(f0, step, n, n_harmonics)
-    if 4.0 * np.pi * f0 * n_harmonics * bl.deviation_s > _UNIFORM_PHASE_RAD:
+    if 4.0 * np.pi * f0 * K * fd.deviation_s > _UNIFORM_PHASE_RAD:  # twice f0: room for the fit to move
         return None
-    found = _frequency_uniform(bl, reference, 2.0 * np.pi * f0, K, tc[-1] - tc[0], 20, 1e-9)
-    if found is None:
+    omega = _frequency_uniform(fd, reference, 2.0 * np.pi * f0, K, tc[-1] - tc[0], 20, 1e-9)
+    if omega is None:
         return None
-    freq = found[0] / (2.0 * np.pi)
+    freq = omega / (2.0 * np.pi)
     K = _harmonic_count_step(freq, step, n, n_harmonics)
-    theta = 2.0 * np.pi * freq * bl.dt
-    basis = _Basis.at(bl, theta, K)
-    R = basis.total(basis.products(list(bl.body), bl.tail))
-    G = _gram_uniform(_kernels(theta, 2 * K, n)[0], K)
+    theta = 2.0 * np.pi * freq * fd.dt
+    kernels = _kernels(theta, 2 * K, n)
+    if kernels is None:
+        return None
+    G = _gram_uniform(kernels[0], K)
     if not _well_conditioned(G):
         return None
-    coef = np.linalg.solve(G, R.T)
-    sigma2 = _residual_energy(bl, basis, coef) / max(n - (2 * K + 1), 1)
+    basis = _Basis.at(fd, theta, K)
+    coef = np.linalg.solve(G, basis.products(fd).T)
+    sigma2 = _residual_energy(fd, basis, coef) / max(n - (2 * K + 1), 1)
     return _package(coef, sigma2, np.linalg.inv(G), freq, t_mid, K, n)
 
 

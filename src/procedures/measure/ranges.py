@@ -52,12 +52,31 @@ class RangeMemory:
     #: a finer one about as large an offset is not asked again (:func:`floor_scale`)
     floors: dict[str, list[ChannelRange]] = field(default_factory=dict)
     #: whether ``ranges`` are what the scope holds: true once a point of this memory has settled, false again
-    #: when anything else may have moved them (a new coupling: :meth:`distrust`)
+    #: when anything else may have moved them (:meth:`distrust`)
     trusted: bool = False
 
+    def for_new_configuration(self, *, scope_untouched: bool = False) -> RangeMemory:
+        """A memory for the next wiring of the same bench: what belongs to the scope's channels themselves (the
+        scale floors) carries over, and with ``scope_untouched`` (nobody was at the scope: a relay rewired)
+        the ranges, couplings, probe factors and coarse states it holds too; the predictions start again."""
+        fresh = RangeMemory(floors={node: list(floors) for node, floors in self.floors.items()})
+        if scope_untouched:
+            fresh.ranges, fresh.couplings = dict(self.ranges), dict(self.couplings)
+            fresh.probes, fresh.coarse = dict(self.probes), dict(self.coarse)
+            fresh.trusted, fresh.coupling_set = self.trusted, self.coupling_set
+        return fresh
+
+    #: the coupling the run set on every channel since the last point (None: unchanged)
+    coupling_set: str | None = None
+
     def distrust(self) -> None:
-        """The scope's ranges must be read back before the next point (its coupling or set-up changed)."""
+        """The scope's ranges must be read back before the next point (something else may have moved them)."""
         self.trusted = False
+
+    def set_coupling(self, coupling: str) -> None:
+        """The run set every channel to ``coupling`` ("AC"/"DC"): the next point starts from the remembered
+        ranges moved for it (no read-back needed)."""
+        self.coupling_set = coupling
 
     def note_floor(self, node: str, kept_scale: float, offset_v: float) -> None:
         """Remember that ``node``'s channel kept no finer than ``kept_scale`` about ``offset_v`` (the last

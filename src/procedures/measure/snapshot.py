@@ -95,11 +95,8 @@ def take_snapshot(generator: FunctionGenerator, scope: Oscilloscope, scope_chann
     once). Instrument errors propagate (:class:`~instruments.errors.InstrumentError`).
     """
     nodes, channels = _checked(scope_channels, generator_channels)
-    states: dict[int, ScopeChannelState] = {}
-    for node in nodes:
-        ch = int(scope_channels[node])
-        if ch not in states:
-            states[ch] = scope.channel_state(ch)
+    states: dict[int, ScopeChannelState] = scope.channel_states(
+        list(dict.fromkeys(int(scope_channels[node]) for node in nodes)))
     per_node = [states[int(scope_channels[node])] for node in nodes]
     scale_s, position_s = scope.timebase()
     acq = scope.acquisition_state()

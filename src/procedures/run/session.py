@@ -185,23 +185,31 @@ class RunSession:
         memory = RangeMemory()
         state: tuple[bool, str] | None = None
         coupling: str | None = None
+        timebase: tuple[object, ...] | None = None  # (frequency, trigger level and node, configuration) set up
         with self.signals.armed():
             for i, p in enumerate(self.todo):
                 if p.configuration != state:
                     gen.outputs_off()  # never move cables (or relays) with the drive on
                     self._archive_pending()  # (and an operator's pause is no time to leave a fit unarchived)
                     self.control.configure(*p.configuration)
+                    by_hand = getattr(self.control, "touches_instruments", True)
+                    if by_hand:  # a person may have used the front panels meanwhile
+                        for instrument in (gen, scope):
+                            instrument.forget_settings()
                     state = p.configuration
-                    memory = RangeMemory()
+                    memory = memory.for_new_configuration(scope_untouched=not by_hand)
                 want = scope_coupling(proc, p.excitation.frequency_hz)
                 level = 0.0 if want == "AC" else p.excitation.channels[0].offset_v
-                with scope.checked_step():  # one error-queue read for the point's scope set-up
-                    if want != coupling:
-                        prepare_scope(scope, self.channels, want)
-                        coupling = want
-                        memory.distrust()
-                    timebase_for(scope, proc, p.excitation.frequency_hz, self.n_samples,
-                                 self.channels[p.trigger_node], level)
+                horizontal = (p.excitation.frequency_hz, level, p.trigger_node, state)
+                if want != coupling or horizontal != timebase:
+                    with scope.checked_step():  # one error-queue read for the point's scope set-up
+                        if want != coupling:
+                            prepare_scope(scope, self.channels, want)
+                            coupling = want
+                            memory.set_coupling(want)
+                        timebase_for(scope, proc, p.excitation.frequency_hz, self.n_samples,
+                                     self.channels[p.trigger_node], level)
+                    timebase = horizontal
                 self.signals.outputs_safe = False  # from here until clean-up, an output may be on
                 acquired = acquire_point(gen, scope, self.channels, p.excitation, memory=memory,
                                          settings=self.settings)
