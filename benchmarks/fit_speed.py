@@ -12,10 +12,17 @@ two references measured in the same run on the same records:
 
 Records: 4 channels of 1e5 points at 10.37 periods, 8-bit-like codes (the shipped procedures' 5 harmonics, and
 15), and 2e4 points at 13 periods (a high-frequency point). Run: ``.venv/bin/python benchmarks/fit_speed.py
-[--repeats 15]``; prints the median wall and CPU (process) ms of each, their ratio to fit_channels, and for each
-record the figures of issue 14, item 3: fit_channels against its 15 ms target (4 x 1e5) and against the floor,
-and the CPU of the 15-harmonic fit against the 5-harmonic one (target at most 1.3). The repeats are interleaved so
-every variant sees the same load from other processes. Prints figures; asserts nothing.
+[--repeats 15]``; prints the median wall and CPU ms of each, their ratio to fit_channels, and for each record the
+figures of issue 14, item 3: fit_channels against its 15 ms target (4 x 1e5) and against the floor, and the CPU of
+the 15-harmonic fit against the 5-harmonic one (target at most 1.3). Prints figures; asserts nothing.
+
+CPU is the calling thread's (``time.thread_time``): the one-thread variants run there whole, while the process's
+CPU would also count the BLAS workers of the default-threads variant spinning on after it (for that variant the
+CPU column counts the calling thread only). The repeats are interleaved so every variant sees the same load from
+other processes, their order rotated from one repeat to the next so that each variant follows every other as often
+(a variant run right after another on the same record finds it in cache: about 1 ms of fit_channels' 4 x 1e5
+time). After the default-threads variant the run pauses 0.3 s, long enough for those workers to stop spinning (on
+a 2-core machine they would otherwise take a core from the next variants).
 """
 
 from __future__ import annotations
@@ -56,13 +63,15 @@ def one_thread(fn: Callable[[], object]) -> Callable[[], object]:
 
 
 FIT5, FIT15, FLOOR = "fit_channels", "fit_channels, 15 harmonics", "floor (fit_sines, known f)"
+DEFAULT_THREADS = "step by step, default threads"
+SETTLE_S = 0.3  # after the default-threads variant: OpenBLAS's workers spin about 0.1 s before they sleep
 
 
 def _variants(t: np.ndarray, Y: np.ndarray, f: float) -> dict[str, Callable[[], object]]:
     return {
         FIT5: lambda: fit_channels(t, Y, f),
         FIT15: lambda: fit_channels(t, Y, f, n_harmonics=15),
-        "step by step, default threads": lambda: step_by_step(t, Y, f),
+        DEFAULT_THREADS: lambda: step_by_step(t, Y, f),
         "step by step, one thread": one_thread(lambda: step_by_step(t, Y, f)),
         FLOOR: one_thread(lambda: fit_sines(t, Y, f)),
     }
@@ -79,12 +88,16 @@ def main(argv: list[str] | None = None) -> int:
             fn()
         wall: dict[str, list[float]] = {k: [] for k in variants}
         cpu: dict[str, list[float]] = {k: [] for k in variants}
-        for _ in range(a.repeats):
-            for name, fn in variants.items():
-                c0, t0 = time.process_time(), time.perf_counter()
+        names = list(variants)
+        for i in range(a.repeats):
+            for name in names[i % len(names):] + names[: i % len(names)]:  # each follows each in turn
+                fn = variants[name]
+                c0, t0 = time.thread_time(), time.perf_counter()
                 fn()
                 wall[name].append(time.perf_counter() - t0)
-                cpu[name].append(time.process_time() - c0)
+                cpu[name].append(time.thread_time() - c0)
+                if name == DEFAULT_THREADS:
+                    time.sleep(SETTLE_S)
         med = {k: 1e3 * statistics.median(v) for k, v in wall.items()}
         med_cpu = {k: 1e3 * statistics.median(v) for k, v in cpu.items()}
         base = med[FIT5]

@@ -27,6 +27,7 @@ import collections
 import re
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
@@ -41,6 +42,45 @@ REPO = Path(__file__).resolve().parents[1]
 ACQUIRE = re.compile(rb"^\s*(:DIG|:SING|SING|:TRIG\S*:MODE\s+SING|ACQ\S*:STATE\s+(ON|RUN|1))", re.I)
 
 
+@dataclass
+class TracedRun:
+    """One run on a simulated bench whose instruments logged every message: ``log`` holds (instrument,
+    message, reply bytes, the simulator's CPU executing it in s); ``cpu_s`` is the process's CPU time of the
+    run, ``sim_cpu_s`` the part the simulated instruments spent executing messages (their threads' CPU inside
+    ``execute``)."""
+
+    sim: SimBench
+    log: list[tuple[str, bytes, int, float]]
+    archive: Path
+    cpu_s: float
+    sim_cpu_s: float
+    wall_s: float
+
+
+def traced_run(procedure: str, bench: str, board: str) -> TracedRun:
+    """Run ``procedure`` on the simulated ``bench`` with ``board``, logging what both instruments parse."""
+    sim = SimBench(load_bench(bench), board=SimBoard.from_config(load_board(board)))
+    log: list[tuple[str, bytes, int, float]] = []
+    sim_cpu = [0.0]
+    for kind in ("generator_device", "scope_device"):
+        device = getattr(sim, kind)
+        execute = device.execute
+
+        def logged(raw: bytes, session: object = None, execute=execute, kind=kind) -> bytes:  # type: ignore[no-untyped-def]
+            start = time.thread_time()
+            reply: bytes = execute(raw, session)
+            spent = time.thread_time() - start
+            sim_cpu[0] += spent
+            log.append((kind.split("_")[0], raw, len(reply), spent))
+            return reply
+        device.execute = logged
+    out = Path(tempfile.mkdtemp()) / "run.h5"
+    cpu, wall = time.process_time(), time.perf_counter()
+    with sim:
+        run_procedure(procedure, bench, board, out, sim_bench=sim)
+    return TracedRun(sim, log, out, time.process_time() - cpu, sim_cpu[0], time.perf_counter() - wall)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--procedure", default=str(REPO / "configs/procedures/characterisation.toml"))
@@ -48,22 +88,8 @@ def main() -> None:
     ap.add_argument("--board", default=str(REPO / "configs/boards/bjt-source-text.toml"))
     args = ap.parse_args()
 
-    sim = SimBench(load_bench(args.bench), board=SimBoard.from_config(load_board(args.board)))
-    log: list[tuple[str, bytes, int]] = []
-    for kind in ("generator_device", "scope_device"):
-        device = getattr(sim, kind)
-        execute = device.execute
-
-        def logged(raw: bytes, session: object = None, execute=execute, kind=kind) -> bytes:  # type: ignore[no-untyped-def]
-            reply: bytes = execute(raw, session)
-            log.append((kind.split("_")[0], raw, len(reply)))
-            return reply
-        device.execute = logged
-    out = Path(tempfile.mkdtemp()) / "run.h5"
-    cpu, wall = time.process_time(), time.perf_counter()
-    with sim:
-        run_procedure(args.procedure, args.bench, args.board, out, sim_bench=sim)
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    run = traced_run(args.procedure, args.bench, args.board)
+    sim, log, out, cpu, wall = run.sim, run.log, run.archive, run.cpu_s, run.wall_s
     with h5py.File(out) as f:
         points = f["entry/points"]
         full = int(points["full_acquisitions"][()].sum())
@@ -72,8 +98,8 @@ def main() -> None:
         kept = int(points["n_records"][()].sum())
         n_points = len(points["n_records"])
 
-    acquisitions = sum(1 for who, raw, _ in log if who == "scope" and ACQUIRE.match(raw))
-    trips = [(who, raw) for who, raw, _ in log if b"?" in raw]
+    acquisitions = sum(1 for who, raw, *_ in log if who == "scope" and ACQUIRE.match(raw))
+    trips = [(who, raw) for who, raw, *_ in log if b"?" in raw]
     print(f"{args.procedure} on {args.bench}: {n_points} points, {kept} kept records, CPU {cpu:.1f} s, "
           f"wall {wall:.1f} s")
     print(f"full-length acquisitions per kept record: {full / kept:.3f}  (minimum 1; {full} for {kept}); "
@@ -89,7 +115,7 @@ def main() -> None:
     real = ledger.predicted_wall_s(wall, timing_on=False)
     scope_model = sim.timing["scope"].model
     per_acquisition_s = ledger.acquisition_s / max(ledger.acquisitions, 1)
-    block_bytes = [n for who, raw, n in log if who == "scope" and raw.startswith(b":WAVeform:DATA?")
+    block_bytes = [n for who, raw, n, _ in log if who == "scope" and raw.startswith(b":WAVeform:DATA?")
                    and n > 2 * short_points]  # the full-length blocks (Keysight spelling; others: no floor)
     kept_bytes = sum(block_bytes) * kept / max(full, 1)
     floor = (n_points * (per_acquisition_s + minimum * scope_model.latency_s)

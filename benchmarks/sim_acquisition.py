@@ -2,8 +2,10 @@
 
 For N = 10^5 and 10^6 points per channel: the time from the client's ``:DIGitize`` query to the last byte
 of the fourth ``:WAVeform:DATA?`` block (BYTE format, Keysight dialect), median of several runs, next to a
-reference measured in the same run: the same client code reading four blocks of the same byte count from a
-trivial socket server that simulates nothing (so the difference is what the simulation costs).
+reference measured in the same run: the same client code, with the same read settings, reading four blocks
+of the same byte count from a trivial socket server that simulates nothing (so the difference is what the
+simulation costs). The reference's bytes are shaped like a ranged scope record's codes
+(:func:`scope_like_codes`), so that it reads as the simulator's blocks are read.
 
 The bench runs as ``diffbench sim serve`` in its own process (as a user runs it) and, second, inside the
 client's process (as the tests run it: client and servers then share one interpreter lock). Also shown:
@@ -42,8 +44,17 @@ class _BlockServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
 
     def __init__(self, n_bytes: int) -> None:
-        self.block = definite_block(np.random.default_rng(0).integers(0, 256, n_bytes, dtype=np.uint8).tobytes(), 8)
+        self.block = definite_block(scope_like_codes(n_bytes).tobytes(), 8)
         super().__init__(("127.0.0.1", 0), _BlockHandler)
+
+
+def scope_like_codes(n: int) -> np.ndarray:
+    """``n`` BYTE codes shaped like a ranged scope record: ten periods of a sine over 80 % of the 8-bit screen
+    about code 128, with a code of noise. Random bytes would hold a ``\\n`` (10) every 256 codes, which a
+    client reading with a termination character stops at; a ranged trace stays far from code 10."""
+    t = np.arange(n) / n
+    noise = np.random.default_rng(0).normal(0.0, 1.0, n)
+    return np.clip(np.round(128 + 102 * np.sin(2 * np.pi * 10 * t) + noise), 1, 255).astype(np.uint8)
 
 
 class _BlockHandler(socketserver.BaseRequestHandler):

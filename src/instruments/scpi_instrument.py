@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # numpy is imported where a block is read, so that importing 
 T = TypeVar("T")
 
 MAX_ERROR_READS = 20  # docs/reference/scpi.md §1.2: cap the drain loop
+MAX_BLOCK_PREFIX = 64  # bytes a reply may hold before its block's '#' (a header such as ":CURVE ")
 _ERROR_REPLY = re.compile(r'^\s*([+-]?\d+)\s*,\s*"?(.*?)"?\s*$', re.S)
 
 
@@ -186,6 +187,12 @@ class ScpiInstrument:
         """
         import numpy as np
 
+        res = self.resource
+        if header_fmt == "ieee" and hasattr(res, "read_bytes") and hasattr(res, "set_visa_attribute"):
+            with self.visa_timeout_at_least(timeout_s):
+                return self._call(command, lambda: self._block_without_termination(
+                    command, datatype, is_big_endian, expect_termination, chunk_size))
+
         def run() -> np.ndarray:
             kwargs: dict[str, Any] = dict(datatype=datatype, is_big_endian=is_big_endian, container=np.array,
                                           header_fmt=header_fmt, expect_termination=expect_termination)
@@ -196,6 +203,40 @@ class ScpiInstrument:
 
         with self.visa_timeout_at_least(timeout_s):
             return self._call(command, run)
+
+    def _block_without_termination(self, command: str, datatype: str, is_big_endian: bool, expect_termination: bool,
+                                   chunk_size: int | None) -> np.ndarray:
+        """Send ``command`` and read its IEEE 488.2 definite-length block (``#<n><length><data>``) by byte count,
+        with the session's termination character off: a code equal to it (``\\n`` is 10) does not end a read,
+        so a block is read in ``chunk_size`` pieces whatever its codes (pyvisa's ``read_bytes``); the terminator
+        after the block is read with it when ``expect_termination``."""
+        import numpy as np
+        from pyvisa import constants
+
+        res = self.resource
+        res.write(command)
+        termchar = constants.ResourceAttribute.termchar_enabled
+        was = res.get_visa_attribute(termchar)
+        res.set_visa_attribute(termchar, constants.VI_FALSE)
+        try:
+            before = b""  # what a family with headers on puts before the block (":CURVE "), as pyvisa allows
+            while (first := bytes(res.read_bytes(1))) != b"#":
+                before += first
+                if len(before) > MAX_BLOCK_PREFIX:
+                    raise InstrumentError(self.label, f"expected a definite-length block, got {before!r}...",
+                                          command)
+            head = first + bytes(res.read_bytes(1))
+            if not head[1:2].isdigit() or head[1:2] == b"0":
+                raise InstrumentError(self.label, f"expected a definite-length block, got {head!r}", command)
+            digits = bytes(res.read_bytes(int(head[1:2])))
+            if not digits.isdigit():
+                raise InstrumentError(self.label, f"unreadable block length {digits!r}", command)
+            length = int(digits)
+            tail = len(res.read_termination or "") if expect_termination else 0
+            body = res.read_bytes(length + tail, chunk_size=chunk_size or res.chunk_size)
+        finally:
+            res.set_visa_attribute(termchar, was)
+        return np.frombuffer(bytes(body[:length]), (">" if is_big_endian else "<") + datatype)
 
     @contextmanager
     def visa_timeout_at_least(self, seconds: float | None) -> Iterator[None]:

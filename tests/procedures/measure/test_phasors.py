@@ -75,27 +75,66 @@ def test_common_frequency_fit_gives_ratio_of_channels():
     assert fout.phasor / fin.phasor == pytest.approx(gain, rel=2e-3)
 
 
-@pytest.mark.parametrize("n, f, periods, hint_bins", [(100_000, 1e3, 10.37, 0.3), (20_000, 5e5, 13.1, 0.0),
-                                                      (100_000, 100.0, 10.0, 0.0), (10_000, 1e4, 3.2, 2.5)])
-def test_fit_channels_gives_the_step_by_step_recipes_numbers(n: int, f: float, periods: float,
-                                                             hint_bins: float) -> None:
-    """fit_channels shares one design among the channels and the frequency fit; its numbers must be those of the
-    recipe done step by step with the public functions (reference channel from a fundamental-only fit at the hint,
-    fit_frequency on it, fit_sines of every channel at that frequency), to 1e-9 relative: the hint exact, 0.3 of
-    a bin off, and 2.5 bins off (where the frequency fit starts from the IpDFT estimate instead)."""
+def _record(n: int, f: float, periods: float, jitter: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Four channels of an 8-bit scope's codes (1 % second harmonic, 1e-3 noise), times shifted off zero and, with
+    ``jitter``, moved by that fraction of a sample step at random (a non-uniform axis)."""
     rng = np.random.default_rng(7)
-    t = (np.arange(n) - 0.3 * n) * periods / (f * n)
+    u = np.arange(n) - 0.3 * n
+    if jitter:
+        u = u + jitter * rng.uniform(-1, 1, n)
+    t = u * periods / (f * n)
     Y = np.array([a * np.cos(2 * np.pi * f * t + ph) + 0.01 * a * np.cos(4 * np.pi * f * t + 1)
                   + 1e-3 * rng.standard_normal(n) for a, ph in [(1, 0.1), (0.9, 0.3), (5e-3, 1.0), (0.3, 2.0)]])
-    Y = np.round(Y / 2e-3) * 2e-3  # an 8-bit scope's codes
-    hint = f * (1 + hint_bins / periods)
+    return t, np.round(Y / 2e-3) * 2e-3  # an 8-bit scope's codes
+
+
+def _assert_recipes_numbers(t: np.ndarray, Y: np.ndarray, hint: float, n_harmonics: int) -> None:
+    """fit_channels against the recipe done step by step with the public functions (reference channel from a
+    fundamental-only fit at the hint, fit_frequency on it, fit_sines of every channel at that frequency), to 1e-9
+    relative."""
     ref = int(np.argmax([s.snr_fit for s in fit_sines(t, Y, hint, n_harmonics=1)]))
-    expected = fit_sines(t, Y, fit_frequency(t, Y[ref], hint), n_harmonics=5)
-    for want, got in zip(expected, fit_channels(t, Y, hint)):
+    expected = fit_sines(t, Y, fit_frequency(t, Y[ref], hint, n_harmonics=n_harmonics), n_harmonics=n_harmonics)
+    for want, got in zip(expected, fit_channels(t, Y, hint, n_harmonics=n_harmonics)):
         scale = abs(want.phasor)
         assert got.frequency_hz == pytest.approx(want.frequency_hz, rel=1e-12)
         assert abs(got.phasor - want.phasor) <= 1e-9 * scale
+        assert got.harmonics.shape == want.harmonics.shape
         assert np.all(np.abs(got.harmonics - want.harmonics) <= 1e-9 * scale)
         assert abs(got.dc_v - want.dc_v) <= 1e-9 * scale
         assert got.phasor_u == pytest.approx(want.phasor_u, rel=1e-9)
+        assert np.all(np.abs(got.harmonics_u - want.harmonics_u) <= 1e-9 * want.harmonics_u)
         assert got.residual_rms_v == pytest.approx(want.residual_rms_v, rel=1e-9)
+        assert got.n_samples == want.n_samples
+
+
+@pytest.mark.parametrize("n_harmonics", [5, 15])
+@pytest.mark.parametrize("n, f, periods, hint_bins", [(100_000, 1e3, 10.37, 0.3), (20_000, 5e5, 13.1, 0.0),
+                                                      (100_000, 100.0, 10.0, 0.0), (10_000, 1e4, 3.2, 2.5),
+                                                      (10_001, 1e4, 7.3, 0.3)])
+def test_fit_channels_gives_the_step_by_step_recipes_numbers(n: int, f: float, periods: float,
+                                                             hint_bins: float, n_harmonics: int) -> None:
+    """fit_channels computes the recipe's numbers without a design matrix on a uniform axis (closed-form Gram
+    matrices, block-folded products); they must be those of the recipe done step by step, to 1e-9 relative: the
+    hint exact, 0.3 of a bin off, and 2.5 bins off (where the frequency fit starts from the IpDFT estimate instead),
+    with the shipped 5 harmonics and with 15, records whose length leaves a tail after the last whole block."""
+    t, Y = _record(n, f, periods)
+    _assert_recipes_numbers(t, Y, f * (1 + hint_bins / periods), n_harmonics)
+
+
+@pytest.mark.parametrize("n", [20_000, 200])
+def test_fit_channels_on_a_non_uniform_axis_or_short_record_gives_the_recipes_numbers(n: int) -> None:
+    """A jittered time axis (a tenth of a step) and a record under 256 samples take fit_channels' design path; its
+    numbers are the recipe's too."""
+    t, Y = _record(n, 1e3, 10.37, jitter=0.1 if n > 256 else 0.0)
+    _assert_recipes_numbers(t, Y, 1e3 * (1 + 0.3 / 10.37), 5)
+
+
+@pytest.mark.parametrize("n, samples_per_period", [(20_000, 10.0), (20_001, 10.0), (20_000, 10.0003)])
+def test_fit_channels_with_a_harmonic_at_the_nyquist_frequency_gives_the_recipes_numbers(
+        n: int, samples_per_period: float) -> None:
+    """The 5th harmonic just off the Nyquist frequency: harmonic pairs fold by 2 pi in the Gram matrix's closed
+    form, which fit_channels evaluates reduced; exactly on it, where the closed form cancels, it takes the design
+    path (with an even record the 5th cosine vanishes at every sample and the recipe solves by SVD). Either way the
+    numbers are the recipe's."""
+    t, Y = _record(n, 1e3, n / samples_per_period)
+    _assert_recipes_numbers(t, Y, 1e3, 5)
