@@ -51,6 +51,8 @@ from procedures.measure.ranges import (
     holds,
     next_range,
     predicted_ranges,
+    same_range,
+    settles,
 )
 
 log = logging.getLogger(__name__)
@@ -320,11 +322,11 @@ def _range_pass(scope: Oscilloscope, channels: Mapping[str, int], memory: RangeM
             if want is None:
                 memory.ranges[node] = coarse_range(scope, ch, node, memory)
                 settled = False
-            elif wf.clipped or not close(want, current):
+            elif wf.clipped or not settles(want, current):
                 wants[node] = want
         back: dict[str, ChannelRange] = {}
         for node, kept in apply_ranges(scope, channels, wants, memory).items():
-            if record[node].clipped or not close(kept, memory.ranges[node]):
+            if record[node].clipped or not same_range(kept, memory.ranges[node]):
                 settled = False
                 memory.ranges[node] = kept
             else:  # the scope cannot come closer to what is wanted: keep the range the record was taken at
@@ -350,7 +352,9 @@ def autorange(scope: Oscilloscope, channels: Mapping[str, int], memory: RangeMem
     was found under AC coupling starts from the coarse state). With ``excitation``, a point of a kind that has
     settled before in this configuration (:func:`excitation_key`) starts at the ranges
     :func:`predicted_ranges` gives, and its first acquisition is the full record: it is kept when nothing
-    clips and nothing under-fills (:func:`fits_screen`), so a sweep takes one acquisition per point.
+    clips and nothing under-fills (:func:`~procedures.measure.ranges.fits_screen`), so a sweep takes one
+    acquisition per point. A DC point starts at its predicted ranges but ranges on short records first: its
+    level, on the fine scales a DC reading wants, moves more between points than a prediction places it.
 
     Otherwise ranging takes records of ``short_points`` points where the scope makes them at the cost of their
     bytes alone (:meth:`~instruments.scope.Oscilloscope.short_records`), full ones elsewhere, until every
@@ -373,6 +377,7 @@ def autorange(scope: Oscilloscope, channels: Mapping[str, int], memory: RangeMem
         moved = {node: want for node, want in predicted.items()
                  if not holds(memory.ranges[node], want, fill, scope.vertical_divisions)}
         memory.ranges.update(apply_ranges(scope, channels, moved, memory))
+    if predicted is not None and excitation is not None and excitation.frequency_hz > 0:
         record = acquire_record(scope, channels, timeout_s)
         count.full += 1
         if all(fits_screen(record[n], memory.ranges[n], n, memory, fill, scope.vertical_divisions,

@@ -20,9 +20,14 @@ from procedures.measure.excitation import Excitation
 
 #: the least zoom-out after a clipped record (more when few samples are on screen, :func:`next_range`)
 ZOOM_OUT = 4.0
-#: a record under-fills its screen when the range it asks for is this many times finer than its own (more than
-#: a bit of the ADC unused): it is not kept (:func:`fits_screen`)
-UNDER_FILL = 2.5
+#: a record under-fills its screen when the range it asks for is this many times finer than its own (the trace
+#: spans less than fill / 1.25 of the screen: quantisation noise 25 % above what the fill gives): it is not
+#: kept (:func:`fits_screen`), and ranging does not settle on it (:func:`settles`)
+UNDER_FILL = 1.25
+#: the same for the first record at predicted ranges: kept up to this many times too coarse (fill / 1.6 of the
+#: screen), the tolerance ranging settled at before predictions (an acquisition saved is worth a little
+#: resolution; the record's u says what it cost)
+UNDER_FILL_PREDICTED = 1.6
 #: how many scale floors a node keeps (:meth:`RangeMemory.note_floor`)
 FLOORS_KEPT = 8
 
@@ -131,6 +136,21 @@ def holds(current: ChannelRange, want: ChannelRange, fill: float, divisions: int
             and current.scale_v_per_div <= 1.6 * want.scale_v_per_div)
 
 
+def settles(want: ChannelRange, current: ChannelRange) -> bool:
+    """Whether a record taken at ``current`` needs no other range: the one it asks for (``want``) is at most
+    :data:`UNDER_FILL` times finer and at most 1.6 times coarser, about a centre within half a division."""
+    ratio = current.scale_v_per_div / want.scale_v_per_div
+    return (1 / 1.6 < ratio <= UNDER_FILL
+            and abs(want.offset_v - current.offset_v) < 0.5 * want.scale_v_per_div)
+
+
+def same_range(a: ChannelRange, b: ChannelRange) -> bool:
+    """Whether two ranges are the same to the scope's own steps: scales within 5 %, centres within a tenth of a
+    division (what a scope keeps when it cannot come closer to what was asked)."""
+    return (abs(math.log(a.scale_v_per_div / b.scale_v_per_div)) < math.log(1.05)
+            and abs(a.offset_v - b.offset_v) < 0.1 * a.scale_v_per_div)
+
+
 def close(a: ChannelRange, b: ChannelRange) -> bool:
     return (abs(math.log(a.scale_v_per_div / b.scale_v_per_div)) < math.log(1.6)
             and abs(a.offset_v - b.offset_v) < 0.5 * a.scale_v_per_div)
@@ -197,14 +217,14 @@ def predicted_ranges(memory: RangeMemory, exc: Excitation | None, fill: float,
 
 def fits_screen(wf: Waveform, current: ChannelRange, node: str, memory: RangeMemory, fill: float,
                 divisions: int, coarsest_v_per_div: float) -> bool:
-    """Whether a record taken at ``current`` can be kept: nothing clipped, and the trace does not under-fill
-    the screen -- the range it asks for is no more than :data:`UNDER_FILL` times finer than ``current``, or
+    """Whether a record taken at predicted ranges can be kept: nothing clipped, and the trace does not under-fill
+    the screen -- the range it asks for is no more than :data:`UNDER_FILL_PREDICTED` times finer than ``current``, or
     ``current`` is already as fine as the channel goes about that offset (:func:`floor_scale`)."""
     if wf.clipped:
         return False
     want = next_range(wf, current, fill, divisions, coarsest_v_per_div)
     if want is None:
         return False
-    if want.scale_v_per_div * UNDER_FILL >= current.scale_v_per_div:
+    if want.scale_v_per_div * UNDER_FILL_PREDICTED >= current.scale_v_per_div:
         return True
     return current.scale_v_per_div <= floor_scale(node, current.offset_v, memory) * 1.01
