@@ -24,7 +24,6 @@ Run: ``.venv/bin/python benchmarks/run_cpu.py`` (about a minute).
 
 from __future__ import annotations
 
-import argparse
 import re
 import subprocess
 import sys
@@ -39,7 +38,7 @@ import tomllib
 from threadpoolctl import threadpool_limits
 
 from procedures.measure.phasors import fit_sines
-from run_protocol import ACQUIRE, REPO, traced_run
+from run_protocol import ACQUIRE, REPO, traced_run, workload
 
 MIN_ROUND_TRIPS = 11
 
@@ -136,12 +135,7 @@ def harmonics_ratio(bench: str, board: str) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--procedure", default=str(REPO / "configs/procedures/characterisation.toml"))
-    ap.add_argument("--bench", default=str(REPO / "configs/benches/sim-keysight.toml"))
-    ap.add_argument("--board", default=str(REPO / "configs/boards/bjt-source-text.toml"))
-    args = ap.parse_args()
-
+    args = workload(__doc__.split("\n")[0])
     run = traced_run(args.procedure, args.bench, args.board)
     with h5py.File(run.archive) as f:
         points = f["entry/points"]

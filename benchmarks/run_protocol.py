@@ -81,13 +81,17 @@ def traced_run(procedure: str, bench: str, board: str) -> TracedRun:
     return TracedRun(sim, log, out, time.process_time() - cpu, sim_cpu[0], time.perf_counter() - wall)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def workload(description: str) -> argparse.Namespace:
+    """The command line of a benchmark of one run: ``--procedure``, ``--bench``, ``--board`` (the demo's)."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--procedure", default=str(REPO / "configs/procedures/characterisation.toml"))
     ap.add_argument("--bench", default=str(REPO / "configs/benches/sim-keysight.toml"))
     ap.add_argument("--board", default=str(REPO / "configs/boards/bjt-source-text.toml"))
-    args = ap.parse_args()
+    return ap.parse_args()
 
+
+def main() -> None:
+    args = workload(__doc__.split("\n")[0])
     run = traced_run(args.procedure, args.bench, args.board)
     sim, log, out, cpu, wall = run.sim, run.log, run.archive, run.cpu_s, run.wall_s
     with h5py.File(out) as f:
@@ -107,7 +111,8 @@ def main() -> None:
     minimum = 1 + 1 + 2 * 4 + 1  # acquisition, completion, preamble and block per channel, one error read
     print(f"round trips per acquisition: {len(trips) / acquisitions:.1f}  (the fewest one acquisition needs: "
           f"{minimum}); program messages per acquisition {len(log) / acquisitions:.1f}; "
-          f"{acquisitions} acquisitions, {len(trips)} round trips, {len(log)} messages")
+          f"{acquisitions} acquisitions, {len(trips)} round trips, {len(log)} messages; "
+          f"{len(trips) / n_points:.1f} round trips per point")
     by_header = collections.Counter((who, re.sub(rb"\d+", b"<n>", raw.split(b";")[0].split(b" ")[0]).decode())
                                     for who, raw in trips)
     print("commonest round trips: " + ", ".join(f"{who} {h} x{n}" for (who, h), n in by_header.most_common(8)))

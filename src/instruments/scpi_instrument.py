@@ -222,8 +222,8 @@ class ScpiInstrument:
             before = b""  # what a family with headers on puts before the block (":CURVE "), as pyvisa allows
             while (first := bytes(res.read_bytes(1))) != b"#":
                 before += first
-                if len(before) > MAX_BLOCK_PREFIX:
-                    raise InstrumentError(self.label, f"expected a definite-length block, got {before!r}...",
+                if first == b"\n" or len(before) > MAX_BLOCK_PREFIX:  # a text reply, or no block in sight
+                    raise InstrumentError(self.label, f"expected a definite-length block, got {before!r}",
                                           command)
             head = first + bytes(res.read_bytes(1))
             if not head[1:2].isdigit() or head[1:2] == b"0":
