@@ -1,0 +1,1 @@
+"""Production lots: many units of one board design measured one after another, drawn or listed."""

@@ -1,0 +1,143 @@
+"""Run a lot: every unit not yet measured, over the lot's benches, with a line per event a person can follow.
+
+:func:`run_lot` reads top to bottom: plan the units (:mod:`procedures.lot.units`), open the lot index (units
+already ``done`` there are not measured again, a unit whose archive was left ``.partial`` resumes from it), attach
+to a scheduler or start a local cluster with one worker per bench (:mod:`procedures.lot.runner`), submit every
+unit, and record each outcome in the index as it comes. A unit whose bench failed is re-queued once on another
+bench, and that bench is taken out of the pool; the lot goes on while any bench is left.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from instruments.errors import DiffbenchError
+from procedures.lot.config import LotConfig
+from procedures.lot.runner import BENCH_RESOURCE, UnitOutcome, UnitSpec, local_cluster, measure_unit
+from procedures.lot.units import PlannedUnit, plan_units
+
+#: attempts a unit gets when its bench fails: the first, and one re-queue on another bench
+MAX_ATTEMPTS = 2
+#: how long attaching to a scheduler may take before the lot is refused, s
+CONNECT_TIMEOUT_S = 10.0
+
+
+class LotError(DiffbenchError):
+    """The lot cannot go on (no bench left, a scheduler that does not answer): one line."""
+
+
+@dataclass
+class LotOutcome:
+    """What a lot run did: the units measured now, those already done before, the failed ones (serial ->
+    reason), the benches taken out of the pool, and where the index is."""
+
+    index: Path
+    measured: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    benches_out: list[str] = field(default_factory=list)
+
+
+def unit_archive(out_dir: Path, serial: str) -> Path:
+    """Where unit ``serial``'s run archive lives in the lot folder."""
+    return out_dir / "units" / f"{serial}.h5"
+
+
+def run_lot(lot: LotConfig, out_dir: Path, record: Callable[[PlannedUnit, UnitOutcome], None],
+            done: set[str], *, scheduler: str | None = None, ask: Callable[[str], str] = input,
+            say: Callable[[str], None] = print) -> LotOutcome:
+    """Measure every unit of ``lot`` not in ``done`` (serials finished before), calling ``record(unit, outcome)``
+    for every outcome as it comes (the index's writer). ``scheduler``: a running scheduler's address; None
+    starts a local cluster with one worker per bench. Raises :class:`LotError` when no bench is left."""
+    units = plan_units(lot, ask, say)
+    outcome = LotOutcome(out_dir / "index.h5")
+    outcome.skipped = [u.serial for u in units if u.serial in done]
+    todo = [u for u in units if u.serial not in done]
+    if outcome.skipped:
+        say(f"{len(outcome.skipped)} of {len(units)} units already measured: not measured again")
+    if not todo:
+        return outcome
+    with _client(lot, scheduler) as client:
+        link = getattr(client, "dashboard_link", None)
+        if link:
+            say(f"Dask dashboard: {link}")
+        _measure_all(client, lot, out_dir, todo, record, outcome, say)
+    return outcome
+
+
+def _measure_all(client: Any, lot: LotConfig, out_dir: Path, todo: list[PlannedUnit],
+                 record: Callable[[PlannedUnit, UnitOutcome], None], outcome: LotOutcome,
+                 say: Callable[[str], None]) -> None:
+    from distributed import as_completed
+
+    by_key: dict[str, PlannedUnit] = {}
+
+    def submit(unit: PlannedUnit, attempt: int) -> Any:
+        spec = UnitSpec(unit.serial, str(unit_archive(out_dir, unit.serial)), attempt, unit.board_text)
+        future = client.submit(measure_unit, spec, lot.source, resources={BENCH_RESOURCE: 1}, pure=False,
+                               key=f"unit-{unit.serial}-{attempt}-{time.time_ns()}")
+        by_key[future.key] = unit
+        return future
+
+    started = time.monotonic()
+    queue = as_completed([submit(u, 1) for u in todo])
+    for future in queue:
+        unit = by_key[future.key]
+        result: UnitOutcome = future.result()
+        say(f"{result.bench}: {unit.serial} {result.status} in {result.end_s - result.start_s:.0f} s "
+            f"(attempt {result.attempt}){': ' + result.error if result.error else ''}")
+        record(unit, result)
+        if result.status == "done":
+            outcome.measured.append(unit.serial)
+            outcome.failed.pop(unit.serial, None)
+            continue
+        outcome.failed[unit.serial] = result.error
+        if result.status == "bench-failed":
+            _take_out(client, result.bench, outcome, say)
+            if result.attempt < MAX_ATTEMPTS:
+                say(f"{unit.serial}: re-queued on another bench")
+                queue.add(submit(unit, result.attempt + 1))
+    say(f"lot {lot.name}: {len(outcome.measured)} measured, {len(outcome.failed)} failed, "
+        f"{len(outcome.skipped)} done before, in {time.monotonic() - started:.0f} s")
+
+
+def _take_out(client: Any, bench: str, outcome: LotOutcome, say: Callable[[str], None]) -> None:
+    """Retire a failed bench's worker so no unit goes to it again; :class:`LotError` when none is left."""
+    if bench not in outcome.benches_out:
+        outcome.benches_out.append(bench)
+        client.retire_workers(names=[bench], close_workers=True)
+        say(f"{bench}: taken out of the pool (its instruments failed)")
+    left = [w for w in client.scheduler_info()["workers"].values() if w.get("name") not in outcome.benches_out]
+    if not left:
+        raise LotError(f"every bench has failed ({', '.join(outcome.benches_out)}): the lot stops here")
+
+
+@contextmanager
+def _client(lot: LotConfig, scheduler: str | None) -> Iterator[Any]:
+    """A Dask client: attached to ``scheduler``, or to a local cluster of the lot's benches (closed after)."""
+    from distributed import Client
+
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as exc:
+            raise LotError(f"scheduler {scheduler} does not answer ({type(exc).__name__}: {exc})") from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    cluster = local_cluster(list(lot.benches))
+    try:
+        client = Client(cluster)
+        try:
+            yield client
+        finally:
+            client.close()
+    finally:
+        cluster.close()  # type: ignore[attr-defined]

@@ -1,0 +1,124 @@
+"""Measure a lot's units on many benches at once, on Dask distributed.
+
+Each bench is one Dask worker that owns its instruments: one thread, and one unit of the worker resource
+``bench`` (https://distributed.dask.org/en/stable/resources.html), which every unit's task asks for, so a
+bench runs one unit at a time and a unit runs on one bench at a time. Units go to benches as they free up.
+
+Locally (:func:`local_cluster`) a cluster with one worker process per bench of the lot config starts by itself,
+each worker named after its bench. On a production line the benches' PCs run workers attached to one
+scheduler, started with the documented command (docs/lots.md)::
+
+    dask worker tcp://<scheduler>:8786 --name <bench name> --nthreads 1 --resources bench=1
+
+and ``diffbench lot run --scheduler tcp://<scheduler>:8786`` attaches to it. A worker's name says which
+``[benches]`` entry of the lot config it is.
+
+A unit's task (:func:`measure_unit`) never raises: it returns a :class:`UnitOutcome` saying whether the unit
+was measured, the unit failed (its archive says why), or the bench failed (an instrument lost or not
+answering); the lot's driver decides what follows (:mod:`procedures.lot.lot_run`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from instruments.errors import DiffbenchError, InstrumentConnectionError, InstrumentTimeout
+
+#: the worker resource one unit's run takes: each bench worker has one
+BENCH_RESOURCE = "bench"
+#: a local cluster listens on loopback only: its scheduler runs whatever a client sends it
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class UnitSpec:
+    """One unit to measure: its serial, its archive's path, the attempt (1, or 2 when re-queued) and, for a
+    drawn (simulated) unit, the board TOML the simulator carries (None: the bench's own unit)."""
+
+    serial: str
+    archive: str
+    attempt: int = 1
+    board_text: str | None = None
+
+
+@dataclass(frozen=True)
+class UnitOutcome:
+    """What became of one unit on one bench: ``status`` is ``done`` (the run completed; its verdicts may still
+    fail), ``failed`` (the unit could not be measured: its run ended with an error) or ``bench-failed`` (the
+    bench could not run it: an instrument lost, not answering, or the worker's set-up failed). ``start_s`` and
+    ``end_s`` are epoch seconds."""
+
+    serial: str
+    bench: str
+    status: str
+    attempt: int
+    start_s: float
+    end_s: float
+    archive: str
+    error: str = ""
+
+
+def measure_unit(spec: UnitSpec, lot_source: str) -> UnitOutcome:
+    """Measure one unit on the bench this worker owns (a Dask task; never raises).
+
+    The worker's name is the bench's name in the lot config at ``lot_source``. The run is
+    :func:`procedures.run.runner.run_procedure` of the lot's procedure on that bench, judged against the lot's
+    design board, with the drawn board on the simulator when the unit is a drawn one; a partial archive left by
+    an interrupted attempt is resumed.
+    """
+    from distributed import get_worker
+
+    start = time.time()
+    bench = "?"
+    try:
+        bench = str(get_worker().name)
+        return _measure(spec, lot_source, bench, start)
+    except (InstrumentConnectionError, InstrumentTimeout) as exc:
+        return UnitOutcome(spec.serial, bench, "bench-failed", spec.attempt, start, time.time(), spec.archive,
+                           str(exc))
+    except DiffbenchError as exc:
+        return UnitOutcome(spec.serial, bench, "failed", spec.attempt, start, time.time(), spec.archive, str(exc))
+    except Exception as exc:  # a bug must not take the lot down: the unit is failed and the trace kept
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return UnitOutcome(spec.serial, bench, "failed", spec.attempt, start, time.time(), spec.archive,
+                           f"unexpected {detail}")
+
+
+def _measure(spec: UnitSpec, lot_source: str, bench: str, start: float) -> UnitOutcome:
+    from procedures.lot.config import load_lot
+    from procedures.run.runner import run_procedure
+
+    lot = load_lot(lot_source)
+    if bench not in lot.bench_paths:
+        raise InstrumentConnectionError(bench, f"this worker's name is not a bench of {lot_source} "
+                                               f"({', '.join(lot.bench_paths)})")
+    archive = Path(spec.archive)
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    sim_board = None
+    if spec.board_text is not None:
+        sim_board = archive.with_suffix(".board.toml")
+        sim_board.write_text(spec.board_text, encoding="utf-8")
+    partial = archive.with_name(archive.name + ".partial")
+    resume = partial if partial.exists() else None
+    run_procedure(lot.procedure_path, lot.bench_paths[bench], lot.board_path, archive, resume=resume,
+                  sim_board=sim_board, interactive=False)
+    return UnitOutcome(spec.serial, bench, "done", spec.attempt, start, time.time(), str(archive))
+
+
+def local_cluster(benches: list[str]) -> object:
+    """A cluster on this machine with one worker process per bench, named after it (one thread, one
+    ``bench`` resource each); the dashboard is served on a free port when bokeh is installed."""
+    import dask
+    from distributed import Nanny, Scheduler, SpecCluster
+
+    dask.config.set({"logging.distributed": "error"})  # our progress lines, not Dask's
+    quiet = {"DASK_LOGGING__DISTRIBUTED": "error"}  # the same in the worker processes
+    workers = {name: {"cls": Nanny, "options": {"nthreads": 1, "resources": {BENCH_RESOURCE: 1}, "name": name,
+                                                "host": LOOPBACK, "env": quiet, "silence_logs": logging.ERROR}}
+               for name in benches}
+    scheduler = {"cls": Scheduler, "options": {"host": LOOPBACK, "dashboard_address": f"{LOOPBACK}:0"}}
+    return SpecCluster(workers=workers, scheduler=scheduler, silence_logs=logging.ERROR)
