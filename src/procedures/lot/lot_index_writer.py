@@ -48,7 +48,8 @@ class LotIndexWriter:
                 summary = summarise_run(outcome.archive)
             except Exception as exc:  # an archive the reader refuses: the unit is failed, the lot goes on
                 status, reason = "failed", f"its archive cannot be read: {exc}"
-        row = LotRow(unit.serial, status, outcome.bench, outcome.attempt, outcome.archive, outcome.start_s,
+        bench = outcome.bench or (summary.bench if summary is not None else "")  # a unit recorded from its archive
+        row = LotRow(unit.serial, status, bench, outcome.attempt, outcome.archive, outcome.start_s,
                      outcome.end_s, reason, summary)
         if self.index is None and summary is None:
             self._pending.append(row)

@@ -3,12 +3,15 @@
 :func:`run_lot` reads top to bottom: plan the units (:mod:`procedures.lot.units`), open the lot index (units
 already ``done`` there are not measured again, a unit whose archive was left ``.partial`` resumes from it), attach
 to a scheduler or start a local cluster with one worker per bench (:mod:`procedures.lot.runner`), submit every
-unit, and record each outcome in the index as it comes. A unit whose bench failed is re-queued once on another
-bench, and that bench is taken out of the pool; the lot goes on while any bench is left.
+unit, and record each outcome in the index as it comes (a unit whose archive is complete but not in the index,
+because the lot was stopped in between, is recorded from its archive without being measured again). A unit
+whose bench failed is re-queued once on another bench, and that bench is taken out of the pool; the lot goes on
+while any bench is left.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,6 +59,12 @@ def run_lot(lot: LotConfig, out_dir: Path, record: Callable[[PlannedUnit, UnitOu
     starts a local cluster with one worker per bench. Raises :class:`LotError` when no bench is left."""
     units = plan_units(lot, ask, say)
     outcome = LotOutcome(out_dir / "index.h5")
+    for unit in units:  # measured, but the lot was stopped before it could say so in the index
+        archive = unit_archive(out_dir, unit.serial)
+        if unit.serial not in done and archive.exists():
+            say(f"{unit.serial}: its archive is complete, recorded without measuring it again")
+            record(unit, UnitOutcome(unit.serial, "", "done", 1, math.nan, math.nan, str(archive)))
+            done = done | {unit.serial}
     outcome.skipped = [u.serial for u in units if u.serial in done]
     todo = [u for u in units if u.serial not in done]
     if outcome.skipped:
@@ -77,10 +86,13 @@ def _measure_all(client: Any, lot: LotConfig, out_dir: Path, todo: list[PlannedU
 
     by_key: dict[str, PlannedUnit] = {}
 
+    order = {unit.serial: i for i, unit in enumerate(todo)}
+
     def submit(unit: PlannedUnit, attempt: int) -> Any:
         spec = UnitSpec(unit.serial, str(unit_archive(out_dir, unit.serial)), attempt, unit.board_text)
         future = client.submit(measure_unit, spec, lot.source, resources={BENCH_RESOURCE: 1}, pure=False,
-                               key=f"unit-{unit.serial}-{attempt}-{time.time_ns()}")
+                               key=f"unit-{unit.serial}-{attempt}-{time.time_ns()}",
+                               priority=len(todo) - order[unit.serial] + (len(todo) if attempt > 1 else 0))
         by_key[future.key] = unit
         return future
 
@@ -134,7 +146,10 @@ def _client(lot: LotConfig, scheduler: str | None) -> Iterator[Any]:
         return
     cluster = local_cluster(list(lot.benches))
     try:
+        from procedures.lot.worker_guard import DieWithParent
+
         client = Client(cluster)
+        client.register_plugin(DieWithParent())
         try:
             yield client
         finally:
