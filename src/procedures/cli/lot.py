@@ -1,4 +1,5 @@
-"""``diffbench lot run LOT.toml``: measure a production lot over its benches (Dask distributed) and index it.
+"""``diffbench lot run LOT.toml``: measure a production lot over its benches (Dask distributed), index it and
+write its report; ``diffbench lot report LOT.toml``: the report again, from the lot's folder.
 
 ``-o DIR`` (default: the lot's name, beside the lot config's folder ``out/lots/<name>``) holds the lot: each
 unit's run archive ``units/<serial>.h5`` (a drawn unit's board beside it, ``units/<serial>.board.toml``) and the
@@ -28,16 +29,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--scheduler", default=None,
                      help="address of a running Dask scheduler whose workers are the benches (tcp://host:8786); "
                           "default: a local cluster, one worker per bench")
+    report = sub.add_parser("report", help="write a lot's report (figures and a page) from its folder",
+                            description="Write a lot's report from its folder: histograms and run charts with the "
+                                        "limits, Bode overlays, Pareto of failures, per-bench comparison.")
+    report.add_argument("lot", help="lot config (configs/lots/*.toml)")
+    report.add_argument("-o", "--out", default=None, help="the lot's folder (default out/lots/<lot name>)")
+
+
+def _folder(lot_name: str, out: str | None) -> Path:
+    return Path(out) if out else Path("out") / "lots" / lot_name.replace(" ", "_")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the lot and print its summary; the exit status says whether every unit passed."""
+    """``lot run``: run the lot, print its summary and write its report; the exit status says whether every
+    unit passed. ``lot report``: the report alone."""
     from procedures.lot.config import load_lot
+
+    lot = load_lot(args.lot)
+    out = _folder(lot.name, args.out)
+    if args.lot_command == "report":
+        return _report(lot, out)
     from procedures.lot.lot_index_writer import open_lot_index
     from procedures.lot.lot_run import run_lot
 
-    lot = load_lot(args.lot)
-    out = Path(args.out) if args.out else Path("out") / "lots" / lot.name.replace(" ", "_")
     out.mkdir(parents=True, exist_ok=True)
     with open_lot_index(lot, out) as writer:
         outcome = run_lot(lot, out, writer.record, writer.done(), scheduler=args.scheduler)
@@ -45,4 +59,19 @@ def run(args: argparse.Namespace) -> int:
         passed = writer.all_passed()
     print(summary)
     print(f"index: {outcome.index}")
+    _report(lot, out)
     return 0 if not outcome.failed and passed else 3
+
+
+def _report(lot: object, out: Path) -> int:
+    from instruments.errors import ConfigError
+    from procedures.lot.config import LotConfig
+    from procedures.lot.lot_index_writer import INDEX_NAME
+    from procedures.lot.lot_report import write_lot_report
+
+    assert isinstance(lot, LotConfig)
+    if not (out / INDEX_NAME).exists():
+        raise ConfigError(str(out), None, "no lot index here: run the lot first (diffbench lot run)")
+    files = write_lot_report(out, out / "report", lot.board)
+    print(f"report: {files[-1]}")
+    return 0
