@@ -50,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
     if args.lot_command == "report":
         return _report(lot, out)
     from procedures.lot.lot_index_writer import open_lot_index
-    from procedures.lot.lot_run import run_lot
+    from procedures.lot.lot_run import preflight_lot, run_lot
 
+    preflight_lot(lot)
     out.mkdir(parents=True, exist_ok=True)
     with open_lot_index(lot, out) as writer:
         outcome = run_lot(lot, out, writer.record, writer.done(), scheduler=args.scheduler)

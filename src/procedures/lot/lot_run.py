@@ -21,7 +21,14 @@ from typing import Any
 
 from instruments.errors import DiffbenchError
 from procedures.lot.config import LotConfig
-from procedures.lot.runner import BENCH_RESOURCE, UnitOutcome, UnitSpec, local_cluster, measure_unit
+from procedures.lot.runner import (
+    BENCH_RESOURCE,
+    UnitOutcome,
+    UnitSpec,
+    finished_complete,
+    local_cluster,
+    measure_unit,
+)
 from procedures.lot.units import PlannedUnit, plan_units
 
 #: attempts a unit gets when its bench fails: the first, and one re-queue on another bench
@@ -51,6 +58,19 @@ def unit_archive(out_dir: Path, serial: str) -> Path:
     return out_dir / "units" / f"{serial}.h5"
 
 
+def preflight_lot(lot: LotConfig) -> None:
+    """Every check a unit's run makes before opening anything, once per bench before the lot starts
+    (:func:`procedures.run.preflight.preflight`, non-interactive): a procedure no bench can run is one line,
+    exit status 2, with no worker started rather than a failed unit per unit."""
+    import tempfile
+
+    from procedures.run.preflight import preflight
+
+    with tempfile.TemporaryDirectory() as folder:  # nothing is made in the lot's folder for a lot refused here
+        for bench_path in lot.bench_paths.values():
+            preflight(lot.procedure_path, bench_path, lot.board_path, Path(folder) / "probe.h5", interactive=False)
+
+
 def run_lot(lot: LotConfig, out_dir: Path, record: Callable[[PlannedUnit, UnitOutcome], None],
             done: set[str], *, scheduler: str | None = None, ask: Callable[[str], str] = input,
             say: Callable[[str], None] = print) -> LotOutcome:
@@ -61,7 +81,7 @@ def run_lot(lot: LotConfig, out_dir: Path, record: Callable[[PlannedUnit, UnitOu
     outcome = LotOutcome(out_dir / "index.h5")
     for unit in units:  # measured, but the lot was stopped before it could say so in the index
         archive = unit_archive(out_dir, unit.serial)
-        if unit.serial not in done and archive.exists():
+        if unit.serial not in done and archive.exists() and finished_complete(archive):
             say(f"{unit.serial}: its archive is complete, recorded without measuring it again")
             record(unit, UnitOutcome(unit.serial, "", "done", 1, math.nan, math.nan, str(archive)))
             done = done | {unit.serial}

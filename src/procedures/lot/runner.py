@@ -104,9 +104,21 @@ def _measure(spec: UnitSpec, lot_source: str, bench: str, start: float) -> UnitO
         sim_board.write_text(spec.board_text, encoding="utf-8")
     partial = archive.with_name(archive.name + ".partial")
     resume = partial if partial.exists() else None
+    if resume is None and archive.exists():
+        if finished_complete(archive):
+            return UnitOutcome(spec.serial, bench, "done", spec.attempt, start, time.time(), str(archive))
+        resume = archive  # a run that failed on a bench that failed: taken up where it stopped
     run_procedure(lot.procedure_path, lot.bench_paths[bench], lot.board_path, archive, resume=resume,
                   sim_board=sim_board, interactive=False)
     return UnitOutcome(spec.serial, bench, "done", spec.attempt, start, time.time(), str(archive))
+
+
+def finished_complete(archive: Path) -> bool:
+    """Whether the run archive at ``archive`` finished ``complete`` (not failed or aborted)."""
+    from procedures.archive.reader import open_run
+
+    with open_run(archive) as run:
+        return str(run.status) == "complete"
 
 
 def local_cluster(benches: list[str]) -> object:

@@ -72,6 +72,16 @@ def test_a_bad_lot_config_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.
     assert not (tmp_path / "out").exists()  # nothing made, nothing started
 
 
+def test_a_procedure_no_bench_can_run_is_one_line_and_exit_2(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    lot = write_lot(tmp_path, lot_text())
+    (tmp_path / "proc.toml").write_text(PROCEDURE.replace("vid_vpk = 0.002", "vid_vpk = 0.9"), encoding="utf-8")
+    assert main(["lot", "run", str(lot), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "vid_max_vpk" in err
+    assert not (tmp_path / "out").exists()  # refused before any worker, nothing made
+
+
 def test_a_scheduler_that_does_not_answer_is_one_line_and_exit_2(tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     lot = write_lot(tmp_path, lot_text())
