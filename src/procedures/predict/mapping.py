@@ -24,6 +24,7 @@ of configs; the fits start from this mapping too). The mapping, and the assumpti
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -135,9 +136,22 @@ def dc_pair(board: BoardConfig) -> tuple[DiffPair, NortonTail]:
 
 def operating_point(board: BoardConfig) -> PairOperatingPoint:
     """DC operating point of the board; a config without a DC solution is a :class:`ConfigError`. A split or
-    transistor tail is solved as such (:mod:`procedures.predict.tails`)."""
+    transistor tail is solved as such (:mod:`procedures.predict.tails`).
+
+    Solved once per board object (a config is frozen): a run's plan, predictions and verdicts ask for it at
+    every frequency, and each solve is a nonlinear one (tens of ms)."""
+    hit = _OPERATING_POINTS.get(id(board))
+    if hit is not None and hit[0]() is board:
+        return hit[1]
     device = _model_device(board, board.device, "[device]")
-    return with_tail_warning(board, device, _operating_point(board, pair_circuit(board), solver_tail(board, device)))
+    op = with_tail_warning(board, device, _operating_point(board, pair_circuit(board), solver_tail(board, device)))
+    key = id(board)
+    _OPERATING_POINTS[key] = (weakref.ref(board, lambda _: _OPERATING_POINTS.pop(key, None)), op)
+    return op
+
+
+#: id(board) -> (a weak reference to that board, its operating point): forgotten when the board is
+_OPERATING_POINTS: dict[int, tuple[weakref.ref[BoardConfig], PairOperatingPoint]] = {}
 
 
 def _operating_point(board: BoardConfig, pair: DiffPair, tail: NortonTail) -> PairOperatingPoint:
