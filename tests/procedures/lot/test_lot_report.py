@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_lot_run import BOARD, PROCEDURE, lot_text
 
 from instruments.board_config import load_board
 from procedures.cli.main import main
@@ -18,32 +19,7 @@ from procedures.lot.lot_index_writer import figure_limits
 from procedures.lot.lot_report import HTML_NAME, bench_flags, failing_units, failure_counts, write_lot_report
 from procedures.lot.unit_summary import FIGURES
 
-REPO = Path(__file__).resolve().parents[3]
-BOARD = REPO / "configs" / "boards" / "bjt-source-text.toml"
-BENCH = REPO / "configs" / "benches" / "sim-keysight.toml"
-
-PROCEDURE = """
-[procedure]
-name = "lot-quick"
-kind = "frequency_sweep"
-description = "two frequencies, short records"
-
-[drive]
-vid_vpk = 0.002
-vic_vpk = 0.3
-
-[frequency]
-start_hz = 1000.0
-stop_hz = 10000.0
-points = 2
-
-[acquisition]
-record_points = 20000
-"""
-
-LOT = (f'[lot]\nname = "report-lot"\nboard = "{BOARD.as_posix()}"\nprocedure = "proc.toml"\nunits = 4\n\n'
-       f'[benches]\nbench-a = "{BENCH.as_posix()}"\nbench-b = "{BENCH.as_posix()}"\n\n'
-       "[tolerances]\nseed = 5\nresistor_pct = 6.0\nmatching_pct = 3.0\n")
+LOT = lot_text().replace('name = "quick-lot"', 'name = "report-lot"')
 
 
 @pytest.fixture(scope="module")
