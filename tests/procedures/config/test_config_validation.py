@@ -118,8 +118,13 @@ def test_refused_with_one_line_naming_file_and_key(kind: str, section: str, key:
 def test_the_shipped_configs_and_legal_text_are_accepted() -> None:
     for path in sorted((ROOT / "configs").glob("*/*.toml")):
         doc = _doc(path)
-        kind = {"boards": "board", "faults": "board", "benches": "bench", "procedures": "procedure"}[path.parent.name]
-        if kind == "board":
+        kind = {"boards": "board", "faults": "board", "benches": "bench", "procedures": "procedure",
+                "lots": "lot"}[path.parent.name]
+        if kind == "lot":
+            from procedures.lot.config import load_lot
+
+            assert load_lot(path).name == doc["lot"]["name"]  # and every config it names loads
+        elif kind == "board":
             parse_board(doc, source=str(path))  # a netlist board's file is relative to its config
         else:
             _parse(kind, doc)
