@@ -17,6 +17,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from procedures.lot.config import LotConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,13 +68,12 @@ def run(args: argparse.Namespace) -> int:
     return 0 if not outcome.failed and passed else 3
 
 
-def _report(lot: object, out: Path) -> int:
+def _report(lot: LotConfig, out: Path) -> int:
+    """Write the lot's report from its folder ``out``; one line if there is no lot index there."""
     from instruments.errors import ConfigError
-    from procedures.lot.config import LotConfig
-    from procedures.lot.lot_index_writer import INDEX_NAME
     from procedures.lot.lot_report import write_lot_report
+    from procedures.lot.lot_run import INDEX_NAME
 
-    assert isinstance(lot, LotConfig)
     if not (out / INDEX_NAME).exists():
         raise ConfigError(str(out), None, "no lot index here: run the lot first (diffbench lot run)")
     files = write_lot_report(out, out / "report", lot.board)

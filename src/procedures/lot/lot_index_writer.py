@@ -18,12 +18,11 @@ import numpy as np
 from instruments.board_config import BoardConfig
 from procedures.lot.config import LotConfig
 from procedures.lot.index import LotIndex, LotRow, lot_figures
+from procedures.lot.lot_run import INDEX_NAME
 from procedures.lot.runner import UnitOutcome
 from procedures.lot.unit_summary import FIGURES, UnitSummary, summarise_run
 from procedures.lot.units import PlannedUnit
 from procedures.predict.gains import predicted_gains
-
-INDEX_NAME = "index.h5"
 
 
 class LotIndexWriter:

@@ -35,7 +35,8 @@ import numpy as np
 from instruments.board_config import BoardConfig
 from procedures.archive.reader import open_run
 from procedures.lot.index import VERDICT_PREFIX, LotFigures, current_rows, lot_figures, read_index
-from procedures.lot.lot_index_writer import INDEX_NAME, figure_limits
+from procedures.lot.lot_index_writer import figure_limits
+from procedures.lot.lot_run import INDEX_NAME
 from procedures.lot.unit_summary import FIGURES
 
 if TYPE_CHECKING:  # pragma: no cover - typing only: matplotlib loads when a figure is drawn

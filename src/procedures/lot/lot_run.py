@@ -31,6 +31,9 @@ from procedures.lot.runner import (
 )
 from procedures.lot.units import PlannedUnit, plan_units
 
+#: the lot index's name in the lot folder
+INDEX_NAME = "index.h5"
+
 #: attempts a unit gets when its bench fails: the first, and one re-queue on another bench
 MAX_ATTEMPTS = 2
 #: how long attaching to a scheduler may take before the lot is refused, s
@@ -78,7 +81,7 @@ def run_lot(lot: LotConfig, out_dir: Path, record: Callable[[PlannedUnit, UnitOu
     for every outcome as it comes (the index's writer). ``scheduler``: a running scheduler's address; None
     starts a local cluster with one worker per bench. Raises :class:`LotError` when no bench is left."""
     units = plan_units(lot, ask, say)
-    outcome = LotOutcome(out_dir / "index.h5")
+    outcome = LotOutcome(out_dir / INDEX_NAME)
     for unit in units:  # measured, but the lot was stopped before it could say so in the index
         archive = unit_archive(out_dir, unit.serial)
         if unit.serial not in done and archive.exists() and finished_complete(archive):

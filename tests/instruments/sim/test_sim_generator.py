@@ -8,14 +8,11 @@ import math
 import numpy as np
 import pytest
 
+from sim_session import sync
+
 MISMATCH = 10 ** (0.1 / 20) * cmath.exp(1j * math.radians(0.1))  # [sim] 0.1 dB / 0.1 deg on channel 2
 
 
-def sync(inst, *commands: str) -> None:  # type: ignore[no-untyped-def]
-    """Write commands, then wait for *OPC? so the server has run them before the test looks at its state."""
-    for c in commands:
-        inst.write(c)
-    assert inst.query("*OPC?") == "1"
 
 
 def test_load_setting_scales_numbers_not_the_output(sim_bench, visa_open):

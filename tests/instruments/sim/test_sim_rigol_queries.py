@@ -9,23 +9,12 @@ import math
 import numpy as np
 import pytest
 
-
-def sync(inst, *commands: str) -> None:  # type: ignore[no-untyped-def]
-    """Write commands, then wait for *OPC? so the server has run them before the test looks at its state."""
-    for c in commands:
-        inst.write(c)
-    assert inst.query("*OPC?") == "1"
+from sim_session import drained_errors, sync
 
 
 def errors(inst) -> list[str]:  # type: ignore[no-untyped-def]
-    """Drain the error queue (at most 20 reads), oldest first; empty when there was none."""
-    out = []
-    for _ in range(20):
-        e = inst.query(":SYST:ERR?").strip()
-        if e.startswith("0,"):
-            return out
-        out.append(e)
-    raise AssertionError(f"the error queue never emptied: {out}")
+    """The error queue drained, oldest first; empty when there was none."""
+    return drained_errors(inst, ":SYST:ERR?", ('0,',))
 
 
 def differential_drive(g) -> None:  # type: ignore[no-untyped-def]

@@ -9,11 +9,7 @@ import math
 import numpy as np
 import pytest
 
-
-def sync(inst, *commands: str) -> None:  # type: ignore[no-untyped-def]
-    for c in commands:
-        inst.write(c)
-    assert inst.query("*OPC?") == "1"
+from sim_session import sync
 
 
 def keysight_read(s, ch: int, datatype: str = "B", big_endian: bool = True):  # type: ignore[no-untyped-def]

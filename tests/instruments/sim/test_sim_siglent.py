@@ -18,17 +18,13 @@ import pytest
 
 from instruments.bench import open_bench
 from procedures.measure.phasors import fit_sines
+from sim_session import sync
 
 NODES = {1: "in1", 2: "in2", 3: "out1", 4: "out2"}
 MISMATCH = 10 ** (0.1 / 20) * cmath.exp(1j * math.radians(0.1))  # [sim] 0.1 dB / 0.1 deg on channel 2
 TDIV_TABLE = [200e-12, 500e-12] + [m * 10.0 ** e for e in range(-9, 3) for m in (1, 2, 5)] + [1000.0]
 
 
-def sync(inst, *commands: str) -> None:  # type: ignore[no-untyped-def]
-    """Write commands, then wait for *OPC? so the server has run them before the test looks at its state."""
-    for c in commands:
-        inst.write(c)
-    assert inst.query("*OPC?") == "1"
 
 
 def relative_deg(bench) -> float:  # type: ignore[no-untyped-def]

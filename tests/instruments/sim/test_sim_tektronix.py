@@ -18,15 +18,11 @@ import pytest
 
 from instruments.bench import open_bench
 from procedures.measure.phasors import fit_sines
+from sim_session import sync
 
 NO_EVENTS = '0,"No events to report; queue empty"'
 
 
-def sync(inst: Any, *commands: str) -> None:
-    """Write commands, then ``*OPC?`` so the server has run them before the test looks at its state."""
-    for c in commands:
-        inst.write(c)
-    assert inst.query("*OPC?") == "1"
 
 
 def events(scope: Any) -> tuple[int, list[str]]:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_lot_run import PROCEDURE as LOT_PROCEDURE
 
 from procedures.cli.main import main
 from procedures.lot.index import current_rows, read_index
@@ -24,30 +25,10 @@ SIM_BENCH = REPO / "configs" / "benches" / "sim-keysight.toml"
 BOARD = REPO / "configs" / "boards" / "bjt-source-text.toml"
 DIFFBENCH = Path(sys.executable).with_name("diffbench")
 
-PROCEDURE = """
-[procedure]
-name = "lot-served"
-kind = "frequency_sweep"
-description = "two frequencies, no rewiring (a bench without a relay)"
-
-[drive]
-vid_vpk = 0.002
-vic_vpk = 0.3
-cm_drive = "two-channel"
-
-[frequency]
-start_hz = 1000.0
-stop_hz = 10000.0
-points = 2
-
-[acquisition]
-record_points = 20000
-
-[calibration]
-channel_match = false
-crosstalk = false
-assume_crosstalk_db = -70.0   # the served scope's ([sim] scope_crosstalk_db of sim-keysight.toml)
-"""
+PROCEDURE = (LOT_PROCEDURE.replace('name = "lot-quick"', 'name = "lot-served"')  # no rewiring: no relay here
+             .replace("vic_vpk = 0.3\n", 'vic_vpk = 0.3\ncm_drive = "two-channel"\n')
+             + "\n[calibration]\nchannel_match = false\ncrosstalk = false\n"
+             "assume_crosstalk_db = -70.0   # the served scope's ([sim] scope_crosstalk_db of sim-keysight.toml)\n")
 
 
 def bench_text(name: str, resources: dict[str, str]) -> str:
