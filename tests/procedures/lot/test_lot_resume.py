@@ -3,6 +3,7 @@ one complete archive, and the index ends as an uninterrupted lot's (the same uni
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -34,20 +35,30 @@ def test_a_lot_killed_mid_unit_resumes_without_measuring_anything_twice(tmp_path
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + DEADLINE_S
-        # kill once one unit is done and another is being measured (its archive still .partial)
-        while not (list((out / "units").glob("*.h5")) and list((out / "units").glob("*.h5.partial"))):
-            assert proc.poll() is None, "the lot ended before it could be killed"
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        workers = psutil.Process(proc.pid).children(recursive=True)
+        while True:  # kill once one unit is done and another is being measured (its archive still .partial)
+            while not (list((out / "units").glob("*.h5")) and list((out / "units").glob("*.h5.partial"))):
+                assert proc.poll() is None, "the lot ended before it could be killed"
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            workers = psutil.Process(proc.pid).children(recursive=True)
+            for w in workers:  # hold the workers still, so that the unit in progress is known at the kill
+                w.suspend()
+            cut = list((out / "units").glob("*.h5.partial"))
+            if cut:
+                break
+            for w in workers:
+                w.resume()
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        for w in workers:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                w.resume()
         gone, alive = psutil.wait_procs(workers, timeout=15)
         assert not alive, "a worker outlived the killed lot"
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert list((out / "units").glob("*.h5.partial"))  # the unit in progress is left to resume
+    assert cut  # a unit was in progress when the lot was killed (its worker had at most half a second more)
 
     assert main(["lot", "run", str(lot), "-o", str(out)]) in (0, 3)
     cols = read_index(out / "index.h5")
