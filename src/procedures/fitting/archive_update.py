@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,10 +37,14 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 
 def add_results(path: str | os.PathLike[str], fits: list[FitResult],
-                out: str | os.PathLike[str] | None = None) -> Path:
+                out: str | os.PathLike[str] | None = None,
+                extra: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
     """Write ``fits`` (as ``fit_<name>`` results) into the finished archive ``path``, or into a copy ``out``.
 
-    Results of the same name are replaced. Returns the path written. Raises :class:`ArchiveError` (one line)
+    ``extra``: further results to write beside the fits, name -> the keyword arguments of
+    :func:`procedures.archive.result_groups.prepare_result` (``arrays``, ``attrs``, ``dims`` ...): a lot refit's
+    verdicts judged again (:mod:`procedures.lot.lot_refit`). Results of the same name are replaced. Returns the
+    path written. Raises :class:`ArchiveError` (one line)
     for a file that is not a finished diffbench archive (a ``.partial`` or a run still marked running) or an
     ``out`` that already exists; the source is never modified in either case.
     """
@@ -52,7 +57,7 @@ def add_results(path: str | os.PathLike[str], fits: list[FitResult],
                            "archives only (resume the run first)")
     if out is not None and dest.exists() and not (src.exists() and dest.resolve() == src.resolve()):
         raise ArchiveError(f"{dest}: already exists; give a new file for -o")
-    payloads = [fit_payload(f) for f in fits]
+    payloads = [fit_payload(f) for f in fits] + list((extra or {}).items())
     pending = {name: prepare_result(name, **kw) for name, kw in payloads}
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.fit-tmp")
     try:

@@ -37,6 +37,19 @@ class Refit:
     written: Path | None = None
 
 
+def fit_options_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The validated ``[fit]`` options of a TOML file: a whole procedure config (checked whole) or a file with
+    only a ``[fit]`` table. Any problem is one :class:`~instruments.errors.ConfigError` line naming the file."""
+    from instruments.config_schema import load_toml
+    from procedures.config.procedure import parse_procedure
+    from procedures.fitting.run_fits import fit_options
+
+    doc = load_toml(Path(path))
+    if set(doc) - {"fit"}:
+        parse_procedure(doc, source=str(path))  # a whole procedure config: check all of it
+    return fit_options(doc, str(path))
+
+
 def fit_archived(archive: str | os.PathLike[str], options: Mapping[str, Any] | None = None) -> Refit:
     """Every fit the run archived at ``archive`` allows (nothing written).
 
