@@ -59,16 +59,13 @@ def _num(x: float, unit: str, digits: int) -> str:
     return f"{x:.{digits}g}" if unit == "1" else eng(x, unit, digits)
 
 
-def departures(fit: FitResult, threshold: float = 3.0) -> list[tuple[str, float]]:
-    """Fitted parameters more than ``threshold`` standard uncertainties from the board config's value,
-    ``[(name, (fit - nominal)/u)]``, furthest first: where the board differs from what it should be."""
-    out = [(n, (v - nom) / e) for n, v, e, nom in zip(fit.params, fit.values, fit.stderr, fit.nominal) if e > 0]
-    return sorted(((n, z) for n, z in out if abs(z) > threshold), key=lambda t: -abs(t[1]))
-
-
 def format_parameters(fit: FitResult) -> list[str]:
     """The fit's goodness and its parameter table against the board config, with the departures named; a
-    failed fit (:attr:`~procedures.fitting.core.FitResult.failed`) says so and is not compared with the board."""
+    failed fit (:attr:`~procedures.fitting.core.FitResult.failed`) says so and is not compared with the board.
+    The departures are :func:`procedures.fitting.departures.departures` (imported here, not at module level: it
+    loads numpy)."""
+    from procedures.fitting.departures import departures
+
     lines = [f"{fit.name}: {fit.model}"]
     scale = (f"; standard uncertainties x{fit.stderr_scale:.2f} (chi-square scale factor, archived)"
              if fit.stderr_scale > 1 else "")

@@ -91,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
     preflight_lot(lot)
     out.mkdir(parents=True, exist_ok=True)
     with open_lot_index(lot, out) as writer:
-        outcome = run_lot(lot, out, writer.record, writer.done(), scheduler=args.scheduler)
+        outcome = run_lot(lot, out, writer.record, writer.done(), scheduler=args.scheduler,
+                          running_yield=writer.running_yield)
         summary = writer.summary()
         passed = writer.all_passed()
     print(summary)
@@ -128,7 +129,7 @@ def _refit_lot(lot: LotConfig, out: Path, args: argparse.Namespace) -> int:
     options = _fit_options(args)
     n = len(set(read_index(out / INDEX_NAME)["serial"]))
     with refit_client(_workers(args, n), args.scheduler) as client:
-        _say_dashboard(client)
+        _say_dashboard(client, args.scheduler is None)
         done = refit_lot(out, client, options=options, judge_board=str(lot.board_path))
     print(f"refitted {len(done.indexed)} units into {done.folder}"
           + (f"; {len(done.failed)} could not be refitted" if done.failed else ""))
@@ -155,7 +156,7 @@ def _archives(args: argparse.Namespace) -> int:
     refit = args.lot_command == "refit"
     out = Path(args.out)
     with refit_client(_workers(args, len(args.archives)), args.scheduler) as client:
-        _say_dashboard(client)
+        _say_dashboard(client, args.scheduler is None)
         done = index_archives(args.archives, out, client, refit=refit, options=options,
                               judge_board=str(board.board_path) if board else None)
     verb = "refitted" if refit else "summarised"
@@ -189,10 +190,12 @@ def _all_passed(index: Path) -> bool:
     return all(int(cols["passed"][i]) == 1 for i in current_rows(cols))
 
 
-def _say_dashboard(client: Any) -> None:
-    link = getattr(client, "dashboard_link", None)
-    if link:
-        print(f"Dask dashboard: {link}")
+def _say_dashboard(client: Any, local: bool) -> None:
+    from procedures.lot.progress import dashboard_line
+
+    line = dashboard_line(client, local=local)
+    if line:
+        print(line)
 
 
 def _report(board: BoardConfig, out: Path) -> int:

@@ -1,15 +1,23 @@
 """The lot index: one crash-safe HDF5 file per lot with one row per event of a unit, and the lot's figures from it.
 
-The index is a run archive (``docs/archive.md``) with one table, ``/entry/unit_events``, so h5py, xarray
-(engine h5netcdf), netCDF-C and :func:`procedures.archive.reader.open_run` all read it. One row per event of a
-unit (:data:`STATUSES`: ``started``, ``done``, ``failed``, ``bench-failed``, ``requeued``), appended and never
-changed; the current state of a unit is its last row. Columns (:func:`index_spec`): ``serial``, ``bench``,
-``status``, ``attempt``, ``archive`` (the unit's run archive), ``start_time``/``end_time`` (ISO 8601 UTC text,
-``""`` unknown) and ``start_s``/``end_s`` (the same as seconds since 1970-01-01 UTC, NaN unknown),
-``logged_time`` (when the row was appended), ``reason``, ``run_status`` (the run archive's status), ``passed``
-(1 every verdict passed, 0 one failed, -1 none judged), then per figure ``<figure>`` and ``<figure>_u``, per
-limit ``verdict_<limit>`` (1, 0, -1 as ``passed``) and per fitted component ``<fit>__<parameter>`` and its
-``_u``. The file's ``/entry@metadata_json`` names the figures, limits and components (``kind = "lot_index"``).
+The index is a run archive (``docs/archive.md``) with one table, ``/entry/unit_events``, so h5py, xarray (engine
+h5netcdf), netCDF-C and :func:`procedures.archive.reader.open_run` all read it. One row per event of a unit
+(:data:`STATUSES`: ``started``, ``done``, ``failed``, ``bench-failed``, ``requeued``, ``refitted``), appended and
+never changed; the current state of a unit is its last row. ``refitted`` is the row ``diffbench lot refit`` appends
+when it refits a unit's archive into a new copy: its ``archive`` is the copy and its figures, verdicts, components
+and suspect are the copy's. A unit is *measured* when its current state is one of :data:`MEASURED_STATUSES`
+(``done`` or ``refitted``): :meth:`LotIndex.done`, :func:`lot_figures`, the lot run's running yield and summary and
+the lot report count those units, each once, with its current row's numbers. Columns (:func:`index_spec`):
+``serial``, ``bench``, ``status``, ``attempt``, ``archive`` (the unit's run archive), ``start_time``/``end_time``
+(ISO 8601 UTC text, ``""`` unknown) and ``start_s``/``end_s`` (the same as seconds since 1970-01-01 UTC, NaN
+unknown), ``logged_time`` (when the row was appended), ``reason``, ``run_status`` (the run archive's status),
+``passed`` (1 every verdict passed, 0 one failed, -1 none judged), ``suspect`` (the fitted component
+``<fit>.<parameter>`` that departs most from the design, ``""`` none:
+:func:`procedures.fitting.departures.suspect`), ``suspect_rel`` (its fitted/nominal - 1) and ``suspect_z`` (its
+(fitted - nominal)/u), then per figure ``<figure>`` and ``<figure>_u``, per limit ``verdict_<limit>`` (1, 0, -1 as
+``passed``) and per fitted component ``<fit>__<parameter>`` and its ``_u``. An index created before the suspect
+columns existed is appended to without them (and read as having no suspects). The file's ``/entry@metadata_json``
+names the figures, limits and components (``kind = "lot_index"``).
 
 Why the archive's parts and not :class:`procedures.archive.writer.RunArchive` itself: a run archive takes its
 final name only when the run finishes, and a finished archive is never appended to again. A lot index keeps
@@ -53,12 +61,15 @@ from procedures.archive.resume import resume_run
 from procedures.archive.spec import ArchiveError, Column, TableSpec, row_parts
 from procedures.archive.stamps import utc_now
 from procedures.archive.table_reading import read_table
-from procedures.lot.statistics import Capability, capability, lot_yield
+from procedures.lot.statistics import Capability, Outliers, capability, lot_yield, outliers
 from procedures.lot.unit_summary import FIGURE_NAMES, FIGURES, UnitSummary
 
 KIND = "lot_index"
 TABLE = "unit_events"
-STATUSES = ("started", "done", "failed", "bench-failed", "requeued")
+STATUSES = ("started", "done", "failed", "bench-failed", "requeued", "refitted")
+MEASURED_STATUSES = ("done", "refitted")
+"""Current states of a unit that was measured and whose row holds its current numbers (module docstring)."""
+SUSPECT_COLUMNS = ("suspect", "suspect_rel", "suspect_z")
 VERDICT_PREFIX = "verdict_"
 EPOCH_UNITS = "seconds since 1970-01-01 00:00:00 UTC"
 _FLAG = "1 pass, 0 fail, -1 not judged"
@@ -77,6 +88,12 @@ _BASE_COLUMNS: dict[str, Column] = {
     "reason": Column("str", "", "why the unit failed or was re-queued ('' otherwise)"),
     "run_status": Column("str", "", "status of the unit's run archive ('' not read)"),
     "passed": Column("int64", "1", f"every verdict of the run: {_FLAG}"),
+    "suspect": Column("str", "", "fitted component <fit>.<parameter> that departs most from the design, more "
+                                 "than 3 standard uncertainties ('' none)"),
+    "suspect_rel": Column("float64", "1", "relative departure of the suspect component from the design: "
+                                          "fitted/nominal - 1 (NaN no suspect)"),
+    "suspect_z": Column("float64", "1", "departure of the suspect component from the design in standard "
+                                        "uncertainties of its fit: (fitted - nominal)/u (NaN no suspect)"),
 }
 
 
@@ -146,6 +163,9 @@ def _summary_values(s: UnitSummary | None, figures: Sequence[str], verdicts: Seq
                     components: Sequence[str]) -> dict[str, Any]:
     """The columns a summary fills (NaN, -1 where it has nothing; components it has beyond the index are dropped)."""
     out: dict[str, Any] = {"run_status": s.run_status if s else "", "passed": _flag(s.passed if s else None)}
+    sus = s.suspect if s else None
+    out["suspect"], out["suspect_rel"], out["suspect_z"] = (sus.name, sus.rel, sus.z) if sus else ("", math.nan,
+                                                                                                   math.nan)
     for name in figures:
         f = s.figures.get(name) if s else None
         out[name], out[f"{name}_u"] = (f.value, f.u) if f else (math.nan, math.nan)
@@ -229,6 +249,7 @@ class LotIndex:
         self.figure_names: tuple[str, ...] = tuple(meta["figures"])
         self.verdict_names: tuple[str, ...] = tuple(meta["verdicts"])
         self.component_names: tuple[str, ...] = tuple(meta["components"])
+        self._has_suspect = "suspect" in self._table.spec.columns
 
     @classmethod
     def create(cls, path: str | os.PathLike[str], figure_names: Sequence[str] = FIGURE_NAMES,
@@ -330,7 +351,11 @@ class LotIndex:
                 "archive": row.archive or (str(s.path) if s is not None else ""), "start_time": iso_utc(start),
                 "end_time": iso_utc(end), "start_s": float(start), "end_s": float(end), "logged_time": utc_now(),
                 "reason": row.reason}
-        return {**base, **_summary_values(s, self.figure_names, self.verdict_names, self.component_names)}
+        values = {**base, **_summary_values(s, self.figure_names, self.verdict_names, self.component_names)}
+        if not self._has_suspect:  # an index made before the suspect columns
+            for key in SUSPECT_COLUMNS:
+                values.pop(key)
+        return values
 
     def append(self, row: LotRow | Mapping[str, Any], *, commit: bool = True) -> int:
         """Append one event (a :class:`LotRow`, or a dict of its fields) and return its row index.
@@ -376,8 +401,8 @@ class LotIndex:
         return {str(cols["serial"][i]): {k: _python(v[i]) for k, v in cols.items()} for i in current_rows(cols)}
 
     def done(self) -> set[str]:
-        """The serials whose current state is ``done``."""
-        return {serial for serial, row in self.current().items() if row["status"] == "done"}
+        """The serials that were measured: current state one of :data:`MEASURED_STATUSES` (``done``, ``refitted``)."""
+        return {serial for serial, row in self.current().items() if row["status"] in MEASURED_STATUSES}
 
     def close(self) -> None:
         """Commit what is pending, give the ``row`` dimension its length (for strict netCDF readers), close the
@@ -417,17 +442,38 @@ def read_index(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
         return dict(run.tables[TABLE])
 
 
+def measured_rows(columns: Mapping[str, np.ndarray]) -> list[int]:
+    """Indices of the current row of every measured unit (:data:`MEASURED_STATUSES`), in the order the serials
+    first appear."""
+    return [i for i in current_rows(columns) if str(columns["status"][i]) in MEASURED_STATUSES]
+
+
 @dataclass(frozen=True)
 class FigureStats:
     """One figure over the units counted by :func:`lot_figures`: its values and uncertainties per unit (NaN: not
-    measured), their :class:`~procedures.lot.statistics.Capability` against its limits, and ``inside``, the
-    fraction of the measured values within the limits (NaN without limits or values)."""
+    measured), their :class:`~procedures.lot.statistics.Capability` against its limits, ``inside``, the
+    fraction of the measured values within the limits (NaN without limits or values), and ``outliers``, the
+    units far from the lot (:func:`procedures.lot.statistics.outliers`, one flag per unit)."""
 
     name: str
     values: np.ndarray
     u: np.ndarray
     capability: Capability
     inside: float
+    outliers: Outliers
+
+
+@dataclass(frozen=True)
+class OutlierUnit:
+    """A unit whose value of ``figure`` lies outside ``[lower, upper]`` = ``median -+ 3 x 1.4826 x MAD`` of the
+    lot (:func:`procedures.lot.statistics.outliers`), every number in the figure's units."""
+
+    figure: str
+    serial: str
+    value: float
+    median: float
+    lower: float
+    upper: float
 
 
 @dataclass(frozen=True)
@@ -439,6 +485,13 @@ class LotFigures:
     figures: dict[str, FigureStats]
     yields: dict[str, float]
     overall_yield: float
+
+    def outlier_units(self) -> list[OutlierUnit]:
+        """Every unit far from the lot on a figure (:class:`OutlierUnit`), by figure then in unit order; none for
+        a figure with fewer than 5 measured values."""
+        return [OutlierUnit(name, self.serials[i], float(fs.values[i]), fs.outliers.median, fs.outliers.lower,
+                            fs.outliers.upper)
+                for name, fs in self.figures.items() for i in fs.outliers.indices]
 
 
 def _inside(x: np.ndarray, lower: float | None, upper: float | None) -> float:
@@ -453,24 +506,31 @@ def _inside(x: np.ndarray, lower: float | None, upper: float | None) -> float:
     return float(np.mean(ok))
 
 
+def _columns(index: LotIndex | Mapping[str, np.ndarray] | str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    if isinstance(index, LotIndex):
+        return index.rows()
+    if isinstance(index, (str, os.PathLike)):
+        return read_index(index)
+    return dict(index)
+
+
 def lot_figures(index: LotIndex | Mapping[str, np.ndarray] | str | os.PathLike[str],
                 limits: Mapping[str, tuple[float | None, float | None]] | None = None) -> LotFigures:
-    """Distribution, mean, sigma, ``Cp``, ``Cpk`` per figure and the yields of a lot (:mod:`procedures.lot.statistics`).
+    """Distribution, mean, sigma, ``Cp``, ``Cpk``, outliers per figure and the yields of a lot
+    (:mod:`procedures.lot.statistics`).
 
-    ``index``: a lot index (open, its path, or :func:`read_index`'s columns). The units counted are those whose
-    current state (last row) is ``done``. ``limits`` maps a figure (``"Add"``) or a fitted component
-    (``"small_signal.R_L"``) to ``(lower, upper)`` in its units, None for a side without a limit; every figure of
-    the index is reported, with NaN ratios where it has no limits, and every limited component too. Yields are
-    those of the ``verdict_<limit>`` columns; a unit passes overall when it passed every verdict it has.
-    Raises ValueError for a limit on a name the index does not hold.
+    ``index``: a lot index (open, its path, or :func:`read_index`'s columns). The units counted are the measured
+    ones: current state (last row) ``done`` or ``refitted`` (:data:`MEASURED_STATUSES`), with that row's numbers.
+    ``limits`` maps a figure (``"Add"``) or a fitted component (``"small_signal.R_L"``) to ``(lower, upper)`` in
+    its units, None for a side without a limit; every figure of the index is reported, with NaN ratios where it
+    has no limits, and every limited component too. Outliers are those of
+    :func:`procedures.lot.statistics.outliers` (beyond median -+ 3 x 1.4826 x MAD, judged from 5 units on;
+    :meth:`LotFigures.outlier_units` lists them). Yields are those of the ``verdict_<limit>`` columns; a unit
+    passes overall when it passed every verdict it has. Raises ValueError for a limit on a name the index does
+    not hold.
     """
-    if isinstance(index, LotIndex):
-        cols = index.rows()
-    elif isinstance(index, (str, os.PathLike)):
-        cols = read_index(index)
-    else:
-        cols = dict(index)
-    rows = [i for i in current_rows(cols) if str(cols["status"][i]) == "done"]
+    cols = _columns(index)
+    rows = measured_rows(cols)
     limits = dict(limits or {})
     names = [n for n in FIGURE_NAMES if n in cols] + [n for n in limits if n not in FIGURE_NAMES]
     figures: dict[str, FigureStats] = {}
@@ -481,8 +541,57 @@ def lot_figures(index: LotIndex | Mapping[str, np.ndarray] | str | os.PathLike[s
         lower, upper = limits.get(name, (None, None))
         x = np.asarray(cols[column], dtype=float)[rows]
         u = np.asarray(cols.get(f"{column}_u", np.full(len(cols[column]), math.nan)), dtype=float)[rows]
-        figures[name] = FigureStats(name, x, u, capability(x, lower, upper), _inside(x, lower, upper))
+        figures[name] = FigureStats(name, x, u, capability(x, lower, upper), _inside(x, lower, upper), outliers(x))
     verdicts = {c[len(VERDICT_PREFIX):]: [None if f < 0 else bool(f) for f in np.asarray(cols[c])[rows]]
                 for c in cols if c.startswith(VERDICT_PREFIX)}
     per_limit, overall = lot_yield(verdicts)
     return LotFigures(tuple(str(cols["serial"][i]) for i in rows), figures, per_limit, overall)
+
+
+@dataclass(frozen=True)
+class FailingUnit:
+    """A measured unit that failed a verdict, and what its fits say about why.
+
+    ``failed``: the limits it failed (``verdict_<limit>`` 0), in the index's order; ``suspect``: the fitted
+    component ``<fit>.<parameter>`` that departs most from the design (``""``: none beyond 3 u, or an index
+    without the column); ``suspect_rel``: fitted/nominal - 1 (dimensionless); ``suspect_z``: (fitted -
+    nominal)/u (dimensionless); NaN without a suspect."""
+
+    serial: str
+    bench: str
+    failed: tuple[str, ...]
+    suspect: str
+    suspect_rel: float
+    suspect_z: float
+
+    def diagnosis(self) -> str:
+        """``suspect small_signal.R_L +8.0 % (+466 u)``, or that no fitted component departs."""
+        return suspect_text(self.suspect, self.suspect_rel, self.suspect_z)
+
+
+def suspect_text(name: str, rel: float, z: float) -> str:
+    """A suspect in words: ``suspect small_signal.R_L +8.0 % (+466 u)`` (the relative departure in percent, the
+    departure in standard uncertainties; the percent is left out when the design value is 0), or
+    ``no fitted component departs by more than 3 u`` for ``name`` ``""``."""
+    if not name:
+        return "no fitted component departs by more than 3 u"
+    pct = f" {100 * rel:+.1f} %" if math.isfinite(rel) else ""
+    return f"suspect {name}{pct} ({z:+.0f} u)"
+
+
+def failing_diagnoses(index: LotIndex | Mapping[str, np.ndarray] | str | os.PathLike[str]) -> list[FailingUnit]:
+    """Every measured unit (:data:`MEASURED_STATUSES`) whose current row failed a verdict, with its suspect, in
+    the order the serials first appear (units that could not be measured are not here: they have no verdicts)."""
+    cols = _columns(index)
+    verdicts = [c for c in cols if c.startswith(VERDICT_PREFIX)]
+    out = []
+    for i in measured_rows(cols):
+        failed = tuple(c[len(VERDICT_PREFIX):] for c in verdicts if int(cols[c][i]) == 0)
+        if not failed:
+            continue
+        has = "suspect" in cols
+        out.append(FailingUnit(str(cols["serial"][i]), str(cols["bench"][i]), failed,
+                               str(cols["suspect"][i]) if has else "",
+                               float(cols["suspect_rel"][i]) if has else math.nan,
+                               float(cols["suspect_z"][i]) if has else math.nan))
+    return out

@@ -3,7 +3,9 @@
 :func:`open_lot_index` opens the lot folder's ``index.h5`` (or creates it when the first unit is measured: its
 columns follow that unit's verdicts and fitted components, :meth:`~procedures.lot.index.LotIndex.create`).
 Each outcome the lot's driver reports becomes a :class:`~procedures.lot.index.LotRow`, with the unit's
-:class:`~procedures.lot.unit_summary.UnitSummary` read from its archive when it was measured.
+:class:`~procedures.lot.unit_summary.UnitSummary` read from its archive when it was measured. A unit counts as
+measured when its current state is ``done`` or ``refitted`` (:data:`~procedures.lot.index.MEASURED_STATUSES`): the
+running yield and the summary count those, each with its current row's numbers.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from instruments.board_config import BoardConfig
 from procedures.lot.config import LotConfig
-from procedures.lot.index import LotIndex, LotRow, lot_figures
+from procedures.lot.index import MEASURED_STATUSES, LotIndex, LotRow, failing_diagnoses, lot_figures
 from procedures.lot.lot_run import INDEX_NAME
 from procedures.lot.runner import UnitOutcome
 from procedures.lot.unit_summary import FIGURES, UnitSummary, summarise_run
@@ -71,16 +73,20 @@ class LotIndexWriter:
                      "procedure": self.lot.procedure.raw})
 
     def running_yield(self) -> str:
-        """``yield so far: 9/10 units passed (90 %)``."""
+        """``yield so far: 9/10 measured units passed``: units ``done`` or ``refitted``
+        (:data:`~procedures.lot.index.MEASURED_STATUSES`)."""
         assert self.index is not None
         current = self.index.current()
-        measured = [row for row in current.values() if row["status"] == "done"]
+        measured = [row for row in current.values() if row["status"] in MEASURED_STATUSES]
         figures = lot_figures(self.index)
         passed = round(figures.overall_yield * len(measured)) if math.isfinite(figures.overall_yield) else 0
         return f"yield so far: {passed}/{len(measured)} measured units passed"
 
     def summary(self) -> str:
-        """The lot's figures: yield per limit and overall, and per figure mean, sigma, Cp and Cpk."""
+        """The lot's figures: yield per limit and overall; per figure mean, sigma, Cp and Cpk; every failing unit
+        with the limits it failed and its suspect component (``unit 0009: add_rel_tol fails; suspect
+        small_signal.R_L +8.0 % (+466 u)``, :func:`~procedures.lot.index.failing_diagnoses`); and the units far from
+        the lot on a figure (:func:`~procedures.lot.statistics.outliers`: beyond median -+ 3 x 1.4826 x MAD)."""
         if self.index is None:
             if not self._pending:
                 return "no unit measured"
@@ -99,6 +105,13 @@ class LotIndexWriter:
             if c.n:
                 lines.append(f"  {name} [{FIGURES[name][0]}]: mean {c.mean:.6g}, sigma {c.sigma:.3g}, Cp {c.cp:.3g}, "
                              f"Cpk {c.cpk:.3g} (n = {c.n})")
+        for unit in failing_diagnoses(self.index):
+            limits = ", ".join(unit.failed)
+            lines.append(f"  unit {unit.serial}: {limits} fail{'s' if len(unit.failed) == 1 else ''}; "
+                         f"{unit.diagnosis()}")
+        for o in stats.outlier_units():
+            lines.append(f"  outlier: unit {o.serial} {o.figure} = {o.value:.6g}, outside {o.lower:.6g} .. "
+                         f"{o.upper:.6g} (median -+ 3 x 1.4826 MAD)")
         return "\n".join(lines)
 
     def all_passed(self) -> bool:

@@ -4,7 +4,7 @@ Pareto of failure causes and the per-bench comparison, drawn on their own Agg ca
 
 matplotlib is imported at the top of this module, so only :mod:`procedures.lot.lot_report` imports it, inside
 the function that draws, and ``import procedures`` stays light. Every axis is labelled with its units; a limit
-is a dashed red line and the region it fails is shaded red.
+is a dashed red line and the region it fails is shaded red; an outlier (far from the lot) is ringed in black.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from procedures.report.plots.style import eng_hz, figure_title, grid, new_figure, plot_db
 
@@ -62,8 +63,13 @@ def histogram(values: np.ndarray, limits: Limits, label: str, title: str, subtit
 
 
 def run_chart(order: np.ndarray, values: np.ndarray, benches: Sequence[str], limits: Limits, label: str,
-              title: str, subtitle: str) -> Figure:
-    """A figure's value per unit in test order (``order``: 1 the first unit started), coloured by bench."""
+              title: str, subtitle: str, outliers: np.ndarray | None = None,
+              outlier_band: tuple[float, float] | None = None, serials: Sequence[str] | None = None) -> Figure:
+    """A figure's value per unit in test order (``order``: 1 the first unit started), coloured by bench.
+
+    ``outliers``: one bool per unit, the units far from the lot (:func:`procedures.lot.statistics.outliers`),
+    ringed in black and labelled with their ``serials`` when given; ``outlier_band``: ``(lower, upper)`` of the
+    outlier rule (median -+ 3 x 1.4826 MAD, the figure's units), drawn as thin dash-dot lines."""
     fig = new_figure(7.2, 4.0)
     ax = fig.add_subplot()
     names = sorted(set(benches))
@@ -75,6 +81,17 @@ def run_chart(order: np.ndarray, values: np.ndarray, benches: Sequence[str], lim
     finite = values[np.isfinite(values)]
     if finite.size:
         ax.axhline(float(np.mean(finite)), color="0.3", lw=1.0, ls=":", label=f"lot mean {np.mean(finite):.4g}")
+    if outlier_band is not None and all(math.isfinite(b) for b in outlier_band):
+        for k, b in enumerate(outlier_band):
+            ax.axhline(b, color="0.45", lw=0.8, ls="-.",
+                       label="outlier band: median ± 3·1.4826·MAD" if k == 0 else None)
+    if outliers is not None and np.any(outliers):
+        sel = np.asarray(outliers, bool)
+        ax.plot(order[sel], values[sel], "o", ms=13, mfc="none", mec="k", mew=1.6, zorder=3, label="outlier")
+        for i in np.flatnonzero(sel):
+            if serials is not None:
+                ax.annotate(str(serials[int(i)]), (float(order[i]), float(values[i])), textcoords="offset points",
+                            xytext=(8, 6), fontsize=8)
     _shade_fail(ax, limits, vertical=False)
     ax.set_xlabel("test order (n-th unit started, by start time; count)")
     ax.set_ylabel(label)
@@ -124,8 +141,10 @@ def bode_overlay(curves: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray,
     return fig
 
 
-def pareto(counts: Mapping[str, int], title: str, subtitle: str) -> Figure:
-    """Bars of failed units per cause, largest first, and the cumulative percentage on the right axis."""
+def pareto(counts: Mapping[str, int], title: str, subtitle: str,
+           xlabel: str = "cause (limit failed, or unit not measured)") -> Figure:
+    """Bars of failed units per cause (in the order given: largest first), and the cumulative percentage on the
+    right axis; ``xlabel`` says what the causes are."""
     names = list(counts)
     n = np.array([counts[k] for k in names], float)
     fig = new_figure(7.2, 4.2)
@@ -133,8 +152,9 @@ def pareto(counts: Mapping[str, int], title: str, subtitle: str) -> Figure:
     pos = np.arange(len(names))
     ax.bar(pos, n, color="C3", alpha=0.8)
     ax.set_xticks(pos, names, rotation=20, ha="right", fontsize=8)
-    ax.set_xlabel("cause (limit failed, or unit not measured)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("units (count)")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     cum = ax.twinx()
     total = float(n.sum()) or 1.0
     cum.plot(pos, 100.0 * np.cumsum(n) / total, "o-", color="0.2")

@@ -7,17 +7,23 @@ directory:
 - ``hist_<figure>.png``: per headline figure, the histogram of the units' values with the limits drawn and the
   region they fail shaded;
 - ``run_<figure>.png``: the same values in test order (by start time), coloured by bench: a bench's drift shows;
+  the units far from the lot (:func:`procedures.lot.statistics.outliers`: beyond median -+ 3 x 1.4826 x MAD, from
+  5 units on) are ringed and named, the band drawn;
 - ``bode_overlay.png``: |Add| and the lower CMRR_se of every unit versus frequency, with the limit mask (the
   |Add| band at ``add_check_hz``, the CMRR_se minimum up to ``cmrr_se_max_hz``);
 - ``pareto.png``: failed units per cause (each limit, and units that could not be measured), with the
   cumulative share;
+- ``pareto_suspects.png``: the units that failed a limit per suspect component (the fitted component that departs
+  most from the design, :func:`procedures.fitting.departures.suspect`; "no suspect" when none departs), with the
+  cumulative share;
 - ``bench_<figure>.png``: per figure a box per bench with its units, mean and spread;
 - ``lot-report.html``: the figures, a table per figure (n, mean, sigma, Cp, Cpk against the limits, from
-  :func:`procedures.lot.index.lot_figures`), the yields, the failing units, and the bench check
-  (:func:`bench_flags`).
+  :func:`procedures.lot.index.lot_figures`), the yields, the failing units with their suspect component and how
+  far it departs from the design, the outliers, and the bench check (:func:`bench_flags`).
 
-The units counted are those whose current state (last row of the index) is ``done``; a figure none of them has
-a value of is skipped, and the page says so. matplotlib is imported only when a figure is drawn
+The units counted are the measured ones, whose current state (last row of the index) is ``done`` or ``refitted``
+(:data:`procedures.lot.index.MEASURED_STATUSES`), with their current row's numbers; a figure none of them has a
+value of is skipped, and the page says so. matplotlib is imported only when a figure is drawn
 (:mod:`procedures.lot.lot_plots`), so ``import procedures`` stays light.
 """
 
@@ -34,7 +40,17 @@ import numpy as np
 
 from instruments.board_config import BoardConfig
 from procedures.archive.reader import open_run
-from procedures.lot.index import VERDICT_PREFIX, LotFigures, current_rows, lot_figures, read_index
+from procedures.lot.index import (
+    MEASURED_STATUSES,
+    VERDICT_PREFIX,
+    FailingUnit,
+    LotFigures,
+    current_rows,
+    failing_diagnoses,
+    lot_figures,
+    measured_rows,
+    read_index,
+)
 from procedures.lot.lot_index_writer import figure_limits
 from procedures.lot.lot_run import INDEX_NAME
 from procedures.lot.unit_summary import FIGURES
@@ -44,6 +60,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only: matplotlib loads when a fig
 
 HTML_NAME = "lot-report.html"
 NOT_MEASURED = ("failed", "bench-failed")
+NO_SUSPECT = "no suspect"
+"""The Pareto of suspects' bar for failing units none of whose fitted components departs by more than 3 u."""
 FLAG_Z = 3.0
 """A bench is flagged when its mean is more than this many combined standard errors from the other benches'."""
 
@@ -120,14 +138,16 @@ def bench_flags(figure: str, values: np.ndarray, benches: Sequence[str], thresho
 
 
 def failure_counts(cols: Mapping[str, np.ndarray]) -> dict[str, int]:
-    """Failed units per cause over the current state of each unit, largest first: per limit the ``done`` units
-    whose ``verdict_<limit>`` is 0, and ``not measured (<status>)`` for units ``failed`` or ``bench-failed``."""
+    """Failed units per cause over the current state of each unit, largest first: per limit the measured units
+    (``done`` or ``refitted``) whose ``verdict_<limit>`` is 0, and ``not measured (<status>)`` for units
+    ``failed`` or ``bench-failed``."""
     rows = current_rows(cols)
     status = [str(cols["status"][i]) for i in rows]
     counts: dict[str, int] = {}
     for c in cols:
         if c.startswith(VERDICT_PREFIX):
-            counts[c[len(VERDICT_PREFIX):]] = sum(1 for i, s in zip(rows, status) if s == "done" and cols[c][i] == 0)
+            counts[c[len(VERDICT_PREFIX):]] = sum(1 for i, s in zip(rows, status)
+                                                  if s in MEASURED_STATUSES and cols[c][i] == 0)
     for s in NOT_MEASURED:
         counts[f"not measured ({s})"] = status.count(s)
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
@@ -141,16 +161,26 @@ def failing_units(cols: Mapping[str, np.ndarray]) -> list[tuple[str, str, str]]:
         status = str(cols["status"][i])
         if status in NOT_MEASURED:
             out.append((str(cols["serial"][i]), str(cols["bench"][i]), f"{status}: {cols['reason'][i]}"))
-        elif status == "done":
+        elif status in MEASURED_STATUSES:
             failed = [c[len(VERDICT_PREFIX):] for c in verdicts if cols[c][i] == 0]
             if failed:
                 out.append((str(cols["serial"][i]), str(cols["bench"][i]), ", ".join(failed)))
     return out
 
 
+def suspect_counts(cols: Mapping[str, np.ndarray]) -> dict[str, int]:
+    """Measured units that failed a limit, per suspect component (``<fit>.<parameter>``, or :data:`NO_SUSPECT`),
+    largest first (ties in the order first met)."""
+    counts: dict[str, int] = {}
+    for unit in failing_diagnoses(cols):
+        key = unit.suspect or NO_SUSPECT
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
 @dataclass
 class _Lot:
-    """What the report draws: the index's columns, the counted rows (``done``), their figures and limits."""
+    """What the report draws: the index's columns, the counted rows (measured), their figures and limits."""
 
     lot_dir: Path
     cols: dict[str, np.ndarray]
@@ -175,7 +205,7 @@ def _read_lot(lot_dir: Path, board: BoardConfig) -> _Lot:
     cols = read_index(lot_dir / INDEX_NAME)
     limits = {k: v for k, v in figure_limits(board).items() if k in FIGURES and k in cols}
     stats = lot_figures(cols, limits)
-    rows = [i for i in current_rows(cols) if str(cols["status"][i]) == "done"]
+    rows = measured_rows(cols)
     return _Lot(lot_dir, cols, rows, stats, limits, board)
 
 
@@ -223,9 +253,13 @@ def _draw(lot: _Lot, out: Path, subtitle: str, skipped: list[str]) -> list[tuple
              f"{name}: histogram of the units' values; dashed red: the limits, shaded: where a unit fails.")
         order = np.argsort(np.argsort(np.nan_to_num(lot.column("start_s").astype(float), nan=np.inf),
                                       kind="stable")) + 1
+        out_rule = fs.outliers
+        band = (out_rule.lower, out_rule.upper) if out_rule.judged else None
         emit(f"run_{name}", lp.run_chart(order, x, lot.benches, lim, label, f"{name}: run chart in test order",
-                                         subtitle),
-             f"{name} per unit in the order the units were started, coloured by bench; a bench drifting shows.")
+                                         subtitle, out_rule.flagged, band, lot.stats.serials),
+             f"{name} per unit in the order the units were started, coloured by bench; a bench drifting shows. "
+             + ("Ringed and named: units outside the outlier band (dash-dot), median ± 3 × 1.4826 × MAD."
+                if out_rule.judged else "Outliers not judged: fewer than 5 units have a value."))
         emit(f"bench_{name}", lp.bench_comparison(x, lot.benches, lim, label, f"{name} by bench", subtitle),
              f"{name} per bench: box (quartiles), the units, and the bench's mean ± 1 sigma.")
     _draw_bode(lot, emit, subtitle, skipped)
@@ -235,6 +269,14 @@ def _draw(lot: _Lot, out: Path, subtitle: str, skipped: list[str]) -> list[tuple
              "Failed units per cause, largest first, with the cumulative share of failures.")
     else:
         skipped.append("Pareto of failure causes: no unit failed")
+    suspects = suspect_counts(lot.cols)
+    if suspects:
+        emit("pareto_suspects", lp.pareto(suspects, "Pareto of suspect components among failing units", subtitle,
+                                          "suspect component (fitted, furthest from the design beyond 3 u)"),
+             "Units that failed a limit, per suspect: the fitted component that departs most from the design "
+             f"(largest |fitted − nominal|/u beyond 3 u; '{NO_SUSPECT}': none departs), with the cumulative share.")
+    else:
+        skipped.append("Pareto of suspect components: no measured unit failed a limit")
     return files
 
 
@@ -285,12 +327,29 @@ def _figure_table(lot: _Lot) -> list[str]:
     return out
 
 
+def _suspect_cells(d: FailingUnit | None) -> str:
+    if d is None:
+        return "<td>—</td><td>—</td><td>—</td>"
+    if not d.suspect:
+        return f"<td>{NO_SUSPECT}</td><td>—</td><td>—</td>"
+    return (f"<td>{html.escape(d.suspect)}</td><td>{_g(100 * d.suspect_rel, '+.1f')}</td>"
+            f"<td>{_g(d.suspect_z, '+.1f')}</td>")
+
+
 def _failures_and_benches(lot: _Lot) -> list[str]:
-    out = ["<h2>Failing units</h2>"]
+    out = ["<h2>Failing units</h2>",
+           "<p>Suspect: over every fit of the unit's run, the fitted component that departs most from the design, "
+           "the largest |z| = |fitted − nominal|/u among those beyond 3 u (u: the fit's standard uncertainty); "
+           "departure = fitted/nominal − 1.</p>"]
     fails = failing_units(lot.cols)
-    out.append("<p>none</p>" if not fails else "<table><tr><th>serial</th><th>bench</th><th>failed</th></tr>" + "".join(
-        f"<tr><td>{html.escape(s)}</td><td>{html.escape(b)}</td><td>{html.escape(w)}</td></tr>" for s, b, w in fails)
-        + "</table>")
+    diagnoses = {d.serial: d for d in failing_diagnoses(lot.cols)}
+    out.append("<p>none</p>" if not fails else
+               "<table><tr><th>serial</th><th>bench</th><th>failed</th><th>suspect component</th>"
+               "<th>departure (%)</th><th>departure (u)</th></tr>" + "".join(
+                   f'<tr data-failing="{html.escape(s)}"><td>{html.escape(s)}</td><td>{html.escape(b)}</td>'
+                   f"<td>{html.escape(w)}</td>{_suspect_cells(diagnoses.get(s))}</tr>" for s, b, w in fails)
+               + "</table>")
+    out += _outliers(lot)
     out += ["<h2>Benches</h2>",
             f"<p>Each bench's mean of a figure against the mean of every other bench's units pooled: z = (mean − "
             f"others' mean) / √(se² + others' se²), se = s/√n of each side (Welch's statistic); a bench with "
@@ -306,6 +365,26 @@ def _failures_and_benches(lot: _Lot) -> list[str]:
     if not out[-1].startswith('<li class="flag"'):
         out.append("<li>no bench flagged</li>")
     out.append("</ul>")
+    return out
+
+
+def _outliers(lot: _Lot) -> list[str]:
+    out = ["<h2>Outliers</h2>",
+           "<p>Per figure, the units whose value lies outside median ± 3 × 1.4826 × MAD of the measured units "
+           "(MAD: median absolute deviation; 1.4826 × MAD estimates sigma of normal data, so this is a robust "
+           "3 sigma; Leys et al. 2013, the modified z-score of Iglewicz &amp; Hoaglin, NIST/SEMATECH e-Handbook "
+           "§1.3.5.17). Not judged for a figure with fewer than 5 units.</p>"]
+    found = lot.stats.outlier_units()
+    judged = [name for name, fs in lot.stats.figures.items() if fs.outliers.judged]
+    if not found:
+        out.append("<p>none" + ("" if judged else " (no figure has 5 units with a value)") + "</p>")
+        return out
+    out.append("<table><tr><th>figure</th><th>serial</th><th>value</th><th>lot median</th><th>band low</th>"
+               "<th>band high</th></tr>" + "".join(
+                   f'<tr data-outlier="{html.escape(o.figure)}:{html.escape(o.serial)}"><td>{html.escape(o.figure)}'
+                   f"</td><td>{html.escape(o.serial)}</td><td>{_g(o.value, '.6g')}</td><td>{_g(o.median, '.6g')}"
+                   f"</td><td>{_g(o.lower, '.6g')}</td><td>{_g(o.upper, '.6g')}</td></tr>" for o in found)
+               + "</table>")
     return out
 
 

@@ -6,11 +6,13 @@ to a scheduler or start a local cluster with one worker per bench (:mod:`procedu
 unit, and record each outcome in the index as it comes (a unit whose archive is complete but not in the index,
 because the lot was stopped in between, is recorded from its archive without being measured again). A unit
 whose bench failed is re-queued once on another bench, and that bench is taken out of the pool; the lot goes on
-while any bench is left.
+while any bench is left. While units run, :class:`~procedures.lot.progress.LotProgress` shows one line per
+bench (its unit, point and elapsed time) and the running yield, fed by the units' own progress events.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +23,7 @@ from typing import Any
 
 from instruments.errors import DiffbenchError
 from procedures.lot.config import LotConfig
+from procedures.lot.progress import PROGRESS_TOPIC, LotProgress, dashboard_line
 from procedures.lot.runner import (
     BENCH_RESOURCE,
     UnitOutcome,
@@ -30,6 +33,8 @@ from procedures.lot.runner import (
     measure_unit,
 )
 from procedures.lot.units import PlannedUnit, plan_units
+
+log = logging.getLogger(__name__)
 
 #: the lot index's name in the lot folder
 INDEX_NAME = "index.h5"
@@ -76,10 +81,16 @@ def preflight_lot(lot: LotConfig) -> None:
 
 def run_lot(lot: LotConfig, out_dir: Path, record: Callable[[PlannedUnit, UnitOutcome], None],
             done: set[str], *, scheduler: str | None = None, ask: Callable[[str], str] = input,
-            say: Callable[[str], None] = print) -> LotOutcome:
+            say: Callable[[str], None] = print, running_yield: Callable[[], str] | None = None,
+            progress: LotProgress | None = None) -> LotOutcome:
     """Measure every unit of ``lot`` not in ``done`` (serials finished before), calling ``record(unit, outcome)``
     for every outcome as it comes (the index's writer). ``scheduler``: a running scheduler's address; None
-    starts a local cluster with one worker per bench. Raises :class:`LotError` when no bench is left."""
+    starts a local cluster with one worker per bench. Raises :class:`LotError` when no bench is left.
+
+    ``running_yield()``: the progress display's last line, asked after each measured unit (the index writer's
+    :meth:`~procedures.lot.lot_index_writer.LotIndexWriter.running_yield`; None: no such line).
+    ``progress``: the display of the benches' progress (default: one on standard output, through ``say``).
+    """
     units = plan_units(lot, ask, say)
     outcome = LotOutcome(out_dir / INDEX_NAME)
     for unit in units:  # measured, but the lot was stopped before it could say so in the index
@@ -95,16 +106,21 @@ def run_lot(lot: LotConfig, out_dir: Path, record: Callable[[PlannedUnit, UnitOu
     if not todo:
         return outcome
     with _client(lot, scheduler) as client:
-        link = getattr(client, "dashboard_link", None)
-        if link:
-            say(f"Dask dashboard: {link}")
-        _measure_all(client, lot, out_dir, todo, record, outcome, say)
+        line = dashboard_line(client, local=scheduler is None)
+        if line:
+            say(line)
+        display = progress if progress is not None else LotProgress(list(lot.benches), say)
+        started = time.monotonic()
+        _measure_all(client, lot, out_dir, todo, record, outcome, display, running_yield)
+        say(f"lot {lot.name}: {len(outcome.measured)} measured, {len(outcome.failed)} failed, "
+            f"{len(outcome.skipped)} done before, in {time.monotonic() - started:.0f} s")
     return outcome
 
 
 def _measure_all(client: Any, lot: LotConfig, out_dir: Path, todo: list[PlannedUnit],
                  record: Callable[[PlannedUnit, UnitOutcome], None], outcome: LotOutcome,
-                 say: Callable[[str], None]) -> None:
+                 display: LotProgress, running_yield: Callable[[], str] | None) -> None:
+    """Submit every unit and follow them to their end, with ``display`` showing the benches meanwhile."""
     from distributed import as_completed
 
     by_key: dict[str, PlannedUnit] = {}
@@ -119,26 +135,47 @@ def _measure_all(client: Any, lot: LotConfig, out_dir: Path, todo: list[PlannedU
         by_key[future.key] = unit
         return future
 
-    started = time.monotonic()
-    queue = as_completed([submit(u, 1) for u in todo])
-    for future in queue:
-        unit = by_key[future.key]
-        result: UnitOutcome = future.result()
-        say(f"{result.bench}: {unit.serial} {result.status} in {result.end_s - result.start_s:.0f} s "
-            f"(attempt {result.attempt}){': ' + result.error if result.error else ''}")
-        record(unit, result)
-        if result.status == "done":
-            outcome.measured.append(unit.serial)
-            outcome.failed.pop(unit.serial, None)
-            continue
-        outcome.failed[unit.serial] = result.error
-        if result.status == "bench-failed":
-            _take_out(client, result.bench, outcome, say)
-            if result.attempt < MAX_ATTEMPTS:
-                say(f"{unit.serial}: re-queued on another bench")
-                queue.add(submit(unit, result.attempt + 1))
-    say(f"lot {lot.name}: {len(outcome.measured)} measured, {len(outcome.failed)} failed, "
-        f"{len(outcome.skipped)} done before, in {time.monotonic() - started:.0f} s")
+    say = display.message
+    client.subscribe_topic(PROGRESS_TOPIC, display.handle)  # before the first unit, whose start it shows
+    try:
+        with display:
+            queue = as_completed([submit(u, 1) for u in todo])
+            for future in queue:
+                unit = by_key[future.key]
+                result: UnitOutcome = future.result()
+                display.unit_finished(result.bench, unit.serial, result.attempt)
+                say(f"{result.bench}: {unit.serial} {result.status} in {result.end_s - result.start_s:.0f} s "
+                    f"(attempt {result.attempt}){': ' + result.error if result.error else ''}")
+                with display.external():  # the index writer says the running yield itself
+                    record(unit, result)
+                if result.status == "done":
+                    outcome.measured.append(unit.serial)
+                    outcome.failed.pop(unit.serial, None)
+                    _show_yield(display, running_yield)
+                    continue
+                outcome.failed[unit.serial] = result.error
+                if result.status == "bench-failed":
+                    display.bench_out(result.bench)
+                    _take_out(client, result.bench, outcome, say)
+                    if result.attempt < MAX_ATTEMPTS:
+                        say(f"{unit.serial}: re-queued on another bench")
+                        queue.add(submit(unit, result.attempt + 1))
+    finally:
+        try:
+            client.unsubscribe_topic(PROGRESS_TOPIC)
+        except Exception:  # the client already closing: nothing left to listen to
+            pass
+
+
+def _show_yield(display: LotProgress, running_yield: Callable[[], str] | None) -> None:
+    """Put the running yield on the display's last line; a yield that cannot be had yet (no index: the first
+    units' archives could not be read) leaves the line as it was."""
+    if running_yield is None:
+        return
+    try:
+        display.set_yield(running_yield())
+    except Exception:
+        log.debug("no running yield yet", exc_info=True)
 
 
 def _take_out(client: Any, bench: str, outcome: LotOutcome, say: Callable[[str], None]) -> None:

@@ -13,6 +13,10 @@ scheduler, started with the documented command (docs/lots.md)::
 and ``diffbench lot run --scheduler tcp://<scheduler>:8786`` attaches to it. A worker's name says which
 ``[benches]`` entry of the lot config it is.
 
+A unit's task publishes its progress (it started, and each point archived) as Dask events under
+:data:`procedures.lot.progress.PROGRESS_TOPIC`, which the lot's driver shows one line per bench
+(:mod:`procedures.lot.progress`); a failure to publish never fails the unit.
+
 A unit's task (:func:`measure_unit`) never raises: it returns a :class:`UnitOutcome` saying whether the unit
 was measured, the unit failed (its archive says why), or the bench failed (an instrument lost or not
 answering); the lot's driver decides what follows (:mod:`procedures.lot.lot_run`).
@@ -25,8 +29,15 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from instruments.errors import DiffbenchError, InstrumentConnectionError, InstrumentTimeout
+from procedures.lot.progress import PROGRESS_TOPIC, ProgressEvent, point_label
+
+if TYPE_CHECKING:
+    from procedures.run.session import FinishedPoint
+
+log = logging.getLogger(__name__)
 
 #: the worker resource one unit's run takes: each bench worker has one
 BENCH_RESOURCE = "bench"
@@ -108,9 +119,30 @@ def _measure(spec: UnitSpec, lot_source: str, bench: str, start: float) -> UnitO
         if finished_complete(archive):
             return UnitOutcome(spec.serial, bench, "done", spec.attempt, start, time.time(), str(archive))
         resume = archive  # a run that failed on a bench that failed: taken up where it stopped
+    _publish(ProgressEvent(bench, spec.serial, spec.attempt, time.time() - start))
+
+    def on_point(point: FinishedPoint) -> None:
+        try:
+            label = point_label(point.point.excitation)
+        except Exception:  # a point without an excitation label: the count alone still says where the run is
+            label = ""
+        _publish(ProgressEvent(bench, spec.serial, spec.attempt, time.time() - start, point.done, point.total,
+                               label))
+
     run_procedure(lot.procedure_path, lot.bench_paths[bench], lot.board_path, archive, resume=resume,
-                  sim_board=sim_board, interactive=False)
+                  sim_board=sim_board, interactive=False, on_point=on_point)
     return UnitOutcome(spec.serial, bench, "done", spec.attempt, start, time.time(), str(archive))
+
+
+def _publish(event: ProgressEvent) -> None:
+    """Send ``event`` to the lot's client through the scheduler's event log; never raises (progress is not
+    worth a unit)."""
+    try:
+        from distributed import get_worker
+
+        get_worker().log_event(PROGRESS_TOPIC, event.as_message())
+    except Exception:
+        log.debug("progress event not published: %s", event, exc_info=True)
 
 
 def finished_complete(archive: Path) -> bool:

@@ -1,4 +1,5 @@
-"""Lot statistics: process capability of a figure against its limits, and yields of pass/fail verdicts.
+"""Lot statistics: process capability of a figure against its limits, yields of pass/fail verdicts, and units
+that lie far from the rest of the lot.
 
 Pure numpy. The capability ratios are those of D. C. Montgomery, *Introduction to Statistical Quality
 Control* (Wiley, 7th ed. 2013), chapter 8 "Process and Measurement System Capability Analysis", section 8.3
@@ -12,13 +13,23 @@ Control* (Wiley, 7th ed. 2013), chapter 8 "Process and Measurement System Capabi
 ``sigma`` is estimated by the sample standard deviation (``ddof = 1``) of the units measured, so these are the
 estimates Montgomery writes with a hat (``Cp^``); with a few tens of units they are uncertain by 10-20 %
 (the same chapter gives their confidence intervals).
+
+Outliers (:func:`outliers`) are judged with the median and the median absolute deviation (MAD), which one far-off
+unit cannot drag the way it drags the mean and the standard deviation: a value is an outlier when it lies beyond
+``median +- 3 x 1.4826 x MAD``. ``1.4826 = 1/Phi^-1(3/4)`` makes ``1.4826 MAD`` estimate sigma for normally
+distributed values, so this is "more than 3 sigma from the centre" made robust; it is the rule recommended by
+C. Leys et al., "Detecting outliers: Do not use standard deviation around the mean, use absolute deviation
+around the median", J. Exp. Soc. Psychol. 49 (2013) 764-766, and the same test as the modified z-score of
+B. Iglewicz and D. C. Hoaglin, *How to Detect and Handle Outliers* (ASQC, 1993), ``M = 0.6745 (x - median)/MAD``
+(NIST/SEMATECH e-Handbook of Statistical Methods, section 1.3.5.17 "Detection of Outliers"), with ``|M| > 3``
+instead of the 3.5 they suggest.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -118,3 +129,59 @@ def lot_yield(verdicts: Mapping[str, Sequence[bool | None]]) -> tuple[dict[str, 
     """
     per_limit = {name: yield_of(v) for name, v in verdicts.items()}
     return per_limit, yield_of(overall_verdicts(verdicts))
+
+
+MAD_SCALE = 1.4826
+"""``1/Phi^-1(3/4)``: ``MAD_SCALE x MAD`` estimates the standard deviation of normally distributed values."""
+OUTLIER_K = 3.0
+"""An outlier is more than this many robust sigmas (``MAD_SCALE x MAD``) from the median."""
+MIN_OUTLIER_UNITS = 5
+"""Fewer finite values than this and no value is judged an outlier (the median and MAD of four say little)."""
+
+
+@dataclass(frozen=True)
+class Outliers:
+    """The outlier rule applied to one figure's values (module docstring), in the figure's own units.
+
+    ``n``: the finite values; ``median``; ``scale``: ``MAD_SCALE x MAD`` (the robust sigma); ``lower``, ``upper``:
+    ``median -+ k x scale``, the band outside which a value is an outlier (NaN when the rule was not applied:
+    fewer than ``min_n`` values); ``flagged``: one bool per value given, in its order (NaN values are never
+    flagged); ``judged``: whether the rule was applied."""
+
+    n: int
+    median: float
+    scale: float
+    lower: float
+    upper: float
+    flagged: np.ndarray = field(repr=False)
+    judged: bool
+
+    @property
+    def indices(self) -> list[int]:
+        """Positions of the flagged values, in order."""
+        return [int(i) for i in np.flatnonzero(self.flagged)]
+
+
+def outliers(values: ArrayLike, k: float = OUTLIER_K, min_n: int = MIN_OUTLIER_UNITS) -> Outliers:
+    """Flag the values beyond ``median +- k x 1.4826 x MAD`` (module docstring: Leys et al. 2013; the modified
+    z-score of Iglewicz and Hoaglin, NIST/SEMATECH e-Handbook section 1.3.5.17).
+
+    The median and ``MAD = median(|x - median|)`` are of the finite values only; NaN and infinite values are
+    not counted and never flagged. With fewer than ``min_n`` finite values nothing is flagged and the band is
+    NaN (``judged`` false). A MAD of 0 (more than half the values equal) gives a band of zero width: every value
+    that differs from the median is flagged, the literal rule (the median's half of the lot is identical, any
+    other value is far from it on the lot's own scale). Raises ValueError for ``k <= 0``.
+    """
+    if not k > 0:
+        raise ValueError(f"outliers: k must be positive, got {k}")
+    x = np.asarray(values, dtype=float).reshape(-1)
+    finite = np.isfinite(x)
+    n = int(finite.sum())
+    if n < max(min_n, 1):
+        med = float(np.median(x[finite])) if n else math.nan
+        return Outliers(n, med, math.nan, math.nan, math.nan, np.zeros(x.shape, bool), False)
+    med = float(np.median(x[finite]))
+    scale = MAD_SCALE * float(np.median(np.abs(x[finite] - med)))
+    lower, upper = med - k * scale, med + k * scale
+    flagged = finite & ((x < lower) | (x > upper))
+    return Outliers(n, med, scale, lower, upper, flagged, True)

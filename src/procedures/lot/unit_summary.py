@@ -20,7 +20,11 @@ takes each number where the run put it, computing nothing the run did not:
 - the verdicts the run archived (result ``verdicts``), as :class:`procedures.analysis.verdicts.Verdict`;
 - the fitted component values of every fit the run archived (results ``fit_*``, read with
   :func:`procedures.fitting.run_fits.load_fits`), named ``<fit>.<parameter>`` (``small_signal.R_L``), with
-  their standard errors as ``u``.
+  their standard errors as ``u``;
+- the suspect: over every archived fit that did not fail, the fitted component that departs most from the
+  design, the largest ``|z| = |fitted - nominal| / u`` among those beyond 3 u
+  (:func:`procedures.fitting.departures.suspect`), with its relative departure ``fitted/nominal - 1``; None
+  when no component departs (or the run archived no fit).
 
 A figure the archive cannot give (another procedure kind, a run cut short, a board without
 ``thd_drive_vpk``) is NaN with ``u`` NaN.
@@ -30,7 +34,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -44,6 +48,8 @@ from procedures.analysis.verdicts import Verdict, evaluate
 from procedures.archive.h5_open import first_line
 from procedures.archive.reader import RunData, open_run
 from procedures.archive.spec import ArchiveError
+from procedures.fitting.core import FitResult
+from procedures.fitting.departures import Suspect, suspect
 from procedures.fitting.run_fits import board_of, load_fits
 
 #: the headline figures: name -> (units, what it is)
@@ -88,7 +94,9 @@ class UnitSummary:
     ``path``: the archive; ``run_status``, ``reason``, ``run_id``, ``start_time``, ``end_time`` (ISO 8601 UTC):
     the archive's own; ``board``, ``bench``: the names in its metadata; ``figures``: every one of
     :data:`FIGURES` by name; ``verdicts``: the archived verdicts, in the run's order; ``components``: the
-    fitted values by ``<fit>.<parameter>``.
+    fitted values by ``<fit>.<parameter>``; ``suspect``: the fitted component that departs most from the design
+    (:class:`~procedures.fitting.departures.Suspect`: ``name`` ``<fit>.<parameter>``, ``rel`` =
+    ``fitted/nominal - 1``, ``z`` in standard uncertainties), None when none departs by more than 3 u.
     """
 
     path: Path
@@ -102,6 +110,7 @@ class UnitSummary:
     figures: dict[str, Figure]
     verdicts: tuple[Verdict, ...] = ()
     components: dict[str, Figure] = field(default_factory=dict)
+    suspect: Suspect | None = None
 
     @property
     def passed(self) -> bool | None:
@@ -143,11 +152,12 @@ def summarise_run(path: str | os.PathLike[str]) -> UnitSummary:
 
 def _summary(p: Path, run: RunData) -> UnitSummary:
     board = board_of(run)
+    fits = load_fits(run)
     return UnitSummary(
         path=p, run_status=run.status, reason=run.reason, run_id=run.run_id, start_time=run.start_time,
         end_time=run.end_time, board=str(run.metadata.get("board", board.name)),
         bench=str(run.metadata.get("bench", "")), figures=headline_figures(board, run.tables),
-        verdicts=archived_verdicts(run), components=fitted_components(run),
+        verdicts=archived_verdicts(run), components=fitted_components(run, fits), suspect=suspect(fits),
     )
 
 
@@ -199,10 +209,11 @@ def archived_verdicts(run: RunData) -> tuple[Verdict, ...]:
     )
 
 
-def fitted_components(run: RunData) -> dict[str, Figure]:
-    """``{<fit>.<parameter>: Figure(value, stderr, unit)}`` of every fit the run archived, in the order written."""
+def fitted_components(run: RunData, fits: Sequence[FitResult] | None = None) -> dict[str, Figure]:
+    """``{<fit>.<parameter>: Figure(value, stderr, unit)}`` of every fit the run archived, in the order written
+    (``fits``: the run's :func:`~procedures.fitting.run_fits.load_fits`, when already read)."""
     out: dict[str, Figure] = {}
-    for fit in load_fits(run):
+    for fit in load_fits(run) if fits is None else fits:
         for name, value, stderr, unit in zip(fit.params, fit.values, fit.stderr, fit.units, strict=True):
             out[f"{fit.name}.{name}"] = Figure(float(value), float(stderr), str(unit))
     return out

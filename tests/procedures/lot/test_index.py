@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import signal
 import subprocess
@@ -17,7 +18,17 @@ import pytest
 from procedures.analysis.verdicts import Verdict
 from procedures.archive.spec import ArchiveError
 from procedures.archive.writer import Column, RunArchive, RunDeclaration, TableSpec
-from procedures.lot.index import TABLE, LotIndex, LotRow, lot_figures, read_index
+from procedures.fitting.departures import Suspect
+from procedures.lot.index import (
+    MEASURED_STATUSES,
+    STATUSES,
+    TABLE,
+    LotIndex,
+    LotRow,
+    failing_diagnoses,
+    lot_figures,
+    read_index,
+)
 from procedures.lot.unit_summary import FIGURE_NAMES, FIGURES, Figure, UnitSummary
 
 LIMITS = ("thd_max", "offset_max_v")
@@ -244,3 +255,48 @@ def test_lot_figures_counts_each_done_unit_once(tmp_path: Path) -> None:
     assert lot_figures(path).serials == stats.serials  # from the file as well
     with pytest.raises(ValueError, match="no figure or component 'gain'"):
         lot_figures(path, {"gain": (0.0, 1.0)})
+
+
+def test_a_refitted_unit_counts_once_with_the_numbers_of_its_refitted_copy(tmp_path: Path) -> None:
+    """B1 measured, then refitted into a copy (whose |Add| and suspect differ); B2 done; B3 refitted then
+    re-queued (no longer measured). done(), lot_figures and failing_diagnoses read the current rows only."""
+    assert MEASURED_STATUSES == ("done", "refitted") and set(MEASURED_STATUSES) <= set(STATUSES)
+    path = tmp_path / "index.h5"
+    copy = dataclasses.replace(_summary("B1", 7.0, False), path=Path("refit/B1.h5"),
+                               suspect=Suspect("small_signal.R_L", 43200.0, 7.0, 40000.0, "Ohm", 0.08, 457.1))
+    with _create(path) as ix:
+        ix.append(LotRow("B1", "done", bench="b1", summary=_summary("B1", 1.0, True)))
+        ix.append(LotRow("B2", "done", bench="b2", summary=_summary("B2", 3.0, True)))
+        ix.append(LotRow("B1", "refitted", bench="b1", summary=copy))
+        ix.append(LotRow("B3", "refitted", bench="b1", summary=_summary("B3", 50.0, False)))
+        ix.append(LotRow("B3", "requeued", bench="b1", reason="re-measure"))
+        assert ix.done() == {"B1", "B2"}
+        current = ix.current()
+    b1 = current["B1"]
+    assert (b1["status"], b1["archive"], b1["Add"]) == ("refitted", "refit/B1.h5", 7.0)
+    assert (b1["suspect"], b1["suspect_rel"], b1["suspect_z"]) == ("small_signal.R_L", 0.08, 457.1)
+    assert current["B2"]["suspect"] == "" and math.isnan(current["B2"]["suspect_z"])
+    stats = lot_figures(path)
+    assert stats.serials == ("B1", "B2")
+    np.testing.assert_array_equal(stats.figures["Add"].values, [7.0, 3.0])  # the copy's |Add|, counted once
+    assert stats.yields["thd_max"] == 0.5 and stats.overall_yield == 0.5
+    (failing,) = failing_diagnoses(path)
+    assert (failing.serial, failing.failed, failing.suspect) == ("B1", ("thd_max",), "small_signal.R_L")
+    assert failing.diagnosis() == "suspect small_signal.R_L +8.0 % (+457 u)"
+
+
+def test_lot_figures_flags_outliers_from_five_units(tmp_path: Path) -> None:
+    """|Add| 10, 11, 9, 10.5, 9.5, 30 (worked in test_statistics: band [6.914, 13.586], 30 is out)."""
+    path = tmp_path / "index.h5"
+    adds = [10.0, 11.0, 9.0, 10.5, 9.5, 30.0]
+    with _create(path) as ix:
+        for k, add in enumerate(adds[:4], start=1):
+            ix.append(LotRow(f"C{k}", "done", summary=_summary(f"C{k}", add, True)))
+        assert lot_figures(ix).outlier_units() == []  # four units: not judged
+        assert not lot_figures(ix).figures["Add"].outliers.judged
+        for k, add in enumerate(adds[4:], start=5):
+            ix.append(LotRow(f"C{k}", "done", summary=_summary(f"C{k}", add, True)))
+    (o,) = lot_figures(path).outlier_units()
+    assert (o.figure, o.serial, o.value) == ("Add", "C6", 30.0)
+    assert o.median == pytest.approx(10.25) and (o.lower, o.upper) == (pytest.approx(6.91415, abs=1e-5),
+                                                                       pytest.approx(13.58585, abs=1e-5))

@@ -1,6 +1,7 @@
 """The lot report: a small drawn lot measured over two simulated benches, its report's files, the page's numbers
-against :func:`procedures.lot.index.lot_figures`, the Pareto counts against the index counted here, and the
-bench check on synthetic data."""
+against :func:`procedures.lot.index.lot_figures`, the Pareto counts against the index counted here, the
+bench check on synthetic data, and on a synthetic lot the failing units' suspects, the outliers and a refitted
+unit."""
 
 from __future__ import annotations
 
@@ -13,11 +14,21 @@ import pytest
 from test_lot_run import BOARD, PROCEDURE, lot_text
 
 from instruments.board_config import load_board
+from procedures.analysis.verdicts import Verdict
 from procedures.cli.main import main
-from procedures.lot.index import current_rows, lot_figures, read_index
+from procedures.fitting.departures import Suspect
+from procedures.lot.index import LotIndex, LotRow, current_rows, lot_figures, read_index
 from procedures.lot.lot_index_writer import figure_limits
-from procedures.lot.lot_report import HTML_NAME, bench_flags, failing_units, failure_counts, write_lot_report
-from procedures.lot.unit_summary import FIGURES
+from procedures.lot.lot_report import (
+    HTML_NAME,
+    bench_flags,
+    failing_units,
+    failure_counts,
+    suspect_counts,
+    write_lot_report,
+)
+from procedures.lot.statistics import outliers
+from procedures.lot.unit_summary import FIGURES, Figure, UnitSummary
 
 LOT = lot_text().replace('name = "quick-lot"', 'name = "report-lot"')
 
@@ -155,3 +166,80 @@ def test_the_pareto_figure_draws_counts_largest_first(tmp_path: Path) -> None:
     assert list(fig.axes[1].lines[0].get_ydata()) == pytest.approx([60.0, 80.0, 100.0])
     assert all(ax.get_ylabel() for ax in fig.axes) and fig.axes[0].get_xlabel()
     assert save(fig, tmp_path / "pareto.png").stat().st_size > 0
+
+
+# ---- diagnosis, outliers and refitted units on a synthetic lot ----------------------------------------------
+
+SUSPECT_RL = Suspect("small_signal.R_L", 42400.0, 80.0, 40000.0, "Ohm", 0.06, 30.0)
+SUSPECT_REE = Suspect("small_signal.R_EE", 5e5, 160.0, 1e6, "Ohm", -0.5, -3125.0)
+
+
+def _unit(serial: str, add: float, failed: tuple[str, ...] = (), suspect: Suspect | None = None) -> UnitSummary:
+    """A unit's summary as summarise_run gives it: |Add| = ``add``, CMRR_se 60 dB, the verdicts on |Add| and
+    CMRR_se failed as ``failed`` says, and ``suspect``."""
+    figures = {name: Figure(math.nan, math.nan, unit) for name, (unit, _) in FIGURES.items()}
+    figures["Add"] = Figure(add, 0.01, "1")
+    figures["CMRR_se_db"] = Figure(60.0, 0.1, "dB")
+    verdicts = tuple(Verdict(limit, limit, 0.0, math.nan, 0.0, "1", limit not in failed)
+                     for limit in ("add_rel_tol", "cmrr_se_min_db"))
+    return UnitSummary(path=Path(f"units/{serial}.h5"), run_status="complete", reason="", run_id=serial,
+                       start_time="2027-01-15T08:00:00.000000Z", end_time="2027-01-15T08:00:30.000000Z",
+                       board="bjt-source-text", bench="b1", figures=figures, verdicts=verdicts, suspect=suspect)
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+    """Eight units: S03 fails CMRR_se with no suspect, S06 fails |Add| (suspect R_L) and is far from the lot on
+    |Add|, S07 passed and was then refitted into a copy that fails |Add| (suspect R_EE), S08 could not be
+    measured. No unit archive exists: the Bode overlay is skipped."""
+    lot_dir = tmp_path_factory.mktemp("synthetic")
+    adds = {"S01": 75.0, "S02": 75.2, "S03": 74.8, "S04": 75.1, "S05": 74.9, "S06": 79.5, "S07": 75.05}
+    with LotIndex.create(lot_dir / "index.h5", verdict_names=("add_rel_tol", "cmrr_se_min_db")) as ix:
+        for k, (serial, add) in enumerate(adds.items()):
+            failed = {"S03": ("cmrr_se_min_db",), "S06": ("add_rel_tol",)}.get(serial, ())
+            ix.append(LotRow(serial, "done", bench=f"b{k % 2 + 1}", start_s=1.8e9 + 60 * k,
+                             summary=_unit(serial, add, failed, SUSPECT_RL if serial == "S06" else None)))
+        ix.append(LotRow("S08", "failed", bench="b1", reason="unit shorted"))
+        ix.append(LotRow("S07", "refitted", bench="b2", archive="refit/S07.h5", start_s=1.8e9 + 360,
+                         summary=_unit("S07", 75.05, ("add_rel_tol",), SUSPECT_REE)))
+    return lot_dir, write_lot_report(lot_dir, lot_dir / "report", load_board(BOARD))
+
+
+def test_the_report_names_each_failing_unit_s_suspect(synthetic: tuple[Path, list[Path]]) -> None:
+    lot_dir, files = synthetic
+    page = files[-1].read_text(encoding="utf-8")
+    assert _cells(page, "data-failing", "S06")[2:] == ["add_rel_tol", "small_signal.R_L", "+6.0", "+30.0"]
+    assert _cells(page, "data-failing", "S07")[2:] == ["add_rel_tol", "small_signal.R_EE", "-50.0", "-3125.0"]
+    assert _cells(page, "data-failing", "S03")[2:] == ["cmrr_se_min_db", "no suspect", "—", "—"]
+    assert _cells(page, "data-failing", "S08")[2:] == ["failed: unit shorted", "—", "—", "—"]
+    assert suspect_counts(read_index(lot_dir / "index.h5")) == {"no suspect": 1, "small_signal.R_L": 1,
+                                                                 "small_signal.R_EE": 1}
+    assert (files[0].parent / "pareto_suspects.png").stat().st_size > 0 and 'src="pareto_suspects.png"' in page
+
+
+def test_the_report_counts_a_refitted_unit_once_and_lists_the_outlier(synthetic: tuple[Path, list[Path]]) -> None:
+    _, files = synthetic
+    page = files[-1].read_text(encoding="utf-8")
+    assert _cells(page, "data-figure", "Add")[2] == "7"  # S01..S07, S07 by its refitted row
+    # |Add| 74.8 .. 75.2 and 79.5: median 75.05, MAD 0.15, band 75.05 -+ 0.667; only S06 is outside
+    cells = _cells(page, "data-outlier", "Add:S06")
+    assert cells[:3] == ["Add", "S06", "79.5"] and float(cells[3]) == pytest.approx(75.05)
+    assert cells[4] == f"{75.05 - 3 * 1.4826 * 0.15:.6g}"  # the band's lower edge, 74.3828
+    assert page.count("data-outlier=") == 1
+    assert _cells(page, "data-limit", "overall")[1] == f"{100 * 4 / 7:.1f} %"
+    assert failure_counts(read_index(files[0].parent.parent / "index.h5"))["add_rel_tol"] == 2
+
+
+def test_the_run_chart_rings_and_names_the_outliers(tmp_path: Path) -> None:
+    from procedures.lot.lot_plots import run_chart
+
+    values = np.array([10.0, 11.0, 9.0, 10.5, 9.5, 30.0])
+    flags = outliers(values)
+    fig = run_chart(np.arange(1, 7), values, ["a", "b"] * 3, (None, None), "x (1)", "run", "sub",
+                    flags.flagged, (flags.lower, flags.upper), [f"S{k}" for k in range(1, 7)])
+    ax = fig.axes[0]
+    (ring,) = [ln for ln in ax.lines if ln.get_label() == "outlier"]
+    assert list(ring.get_xdata()) == [6] and list(ring.get_ydata()) == [30.0]
+    assert [t.get_text() for t in ax.texts] == ["S6"]
+    band = sorted(float(ln.get_ydata()[0]) for ln in ax.lines if ln.get_linestyle() == "-.")
+    assert band == [pytest.approx(flags.lower), pytest.approx(flags.upper)]

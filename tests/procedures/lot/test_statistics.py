@@ -1,4 +1,5 @@
-"""Capability ratios and yields against numbers worked by hand (Montgomery's definitions, procedures/lot/statistics.py).
+"""Capability ratios, yields and outliers against numbers worked by hand (Montgomery's definitions, and the
+median +- 3 x 1.4826 x MAD rule, procedures/lot/statistics.py).
 
 For the values 1, 2, 3, 4, 5: mean 3, sample variance (4 + 1 + 0 + 1 + 4)/4 = 2.5, sigma = sqrt(2.5) = 1.58114.
 """
@@ -7,9 +8,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
-from procedures.lot.statistics import capability, lot_yield, overall_verdicts, yield_of
+from procedures.lot.statistics import capability, lot_yield, outliers, overall_verdicts, yield_of
 
 VALUES = [1.0, 2.0, 3.0, 4.0, 5.0]
 SIGMA = math.sqrt(2.5)
@@ -98,3 +100,39 @@ def test_lot_yield_refuses_limits_of_different_lengths() -> None:
     with pytest.raises(ValueError, match="numbers of units"):
         lot_yield({"a": [True], "b": [True, False]})
     assert lot_yield({}) == ({}, pytest.approx(math.nan, nan_ok=True))
+
+
+def test_an_outlier_beyond_median_3_robust_sigmas_is_flagged() -> None:
+    """9, 9.5, 10, 10.5, 11 and 30 (a NaN not counted): median (10 + 10.5)/2 = 10.25; absolute deviations 1.25,
+    0.75, 0.25, 0.25, 0.75, 19.75, so MAD = (0.75 + 0.75)/2 = 0.75, robust sigma 1.4826 x 0.75 = 1.11195, band
+    10.25 -+ 3.33585 = [6.91415, 13.58585]: only 30 is outside. The mean +- 3 sample sigmas (13.33 -+ 24.5) would
+    not flag it: the outlier inflates the sigma it is judged by."""
+    values = [10.0, 11.0, math.nan, 9.0, 10.5, 9.5, 30.0]
+    o = outliers(values)
+    assert o.judged and o.n == 6
+    assert o.median == pytest.approx(10.25) and o.scale == pytest.approx(1.11195, abs=1e-5)
+    assert (o.lower, o.upper) == (pytest.approx(6.91415, abs=1e-5), pytest.approx(13.58585, abs=1e-5))
+    assert o.flagged.tolist() == [False, False, False, False, False, False, True] and o.indices == [6]
+    c = capability(values)
+    assert c.mean + 3 * c.sigma > 30.0  # the non-robust rule misses it
+
+
+def test_five_values_are_judged_four_are_not() -> None:
+    """1, 2, 3, 4, 100: median 3, deviations 2, 1, 0, 1, 97, MAD 1, band 3 -+ 4.4478: 100 is out."""
+    o = outliers([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert o.judged and o.indices == [4]
+    assert (o.lower, o.upper) == (pytest.approx(3 - 4.4478), pytest.approx(3 + 4.4478))
+    few = outliers([1.0, 2.0, 3.0, 100.0, math.nan, math.inf])  # four finite values
+    assert not few.judged and few.n == 4 and not few.flagged.any() and few.flagged.shape == (6,)
+    assert math.isnan(few.lower) and math.isnan(few.upper) and few.median == 2.5
+    assert outliers([1.0, 2.0, 3.0, 100.0], min_n=4).indices == [3]
+    assert not outliers([]).judged
+
+
+def test_a_zero_mad_flags_every_value_off_the_median_and_k_widens_the_band() -> None:
+    assert outliers([5.0, 5.0, 5.0, 5.0, 5.0, 6.0]).indices == [5]  # MAD 0: the band is the median alone
+    assert outliers([5.0] * 6).indices == []
+    x = np.array([1.0, 2.0, 3.0, 4.0, 8.0])  # band 3 -+ k x 1.4826: 8 is out for k = 3 (7.45), in for k = 4 (8.93)
+    assert outliers(x).indices == [4] and outliers(x, k=4.0).indices == []
+    with pytest.raises(ValueError, match="k must be positive"):
+        outliers(x, k=0.0)

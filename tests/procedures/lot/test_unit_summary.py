@@ -130,6 +130,21 @@ def _expected_fits(f: h5py.File) -> dict[str, tuple[float, float, str]]:
     return out
 
 
+def _expected_suspect(f: h5py.File) -> tuple[str, float, float] | None:
+    """The largest |z| = |value - nominal|/stderr beyond 3 over the consistent fits' parameters, as
+    (<fit>.<parameter>, value/nominal - 1, z), from the fit result groups read with h5py."""
+    best: tuple[str, float, float] | None = None
+    for name, group in f["entry/results"].items():
+        if "fit_name" not in group.attrs or group.attrs["status"] != "consistent":
+            continue
+        r = _result(f, name)
+        for p, v, e, nom in zip(r["param_name"], r["value"], r["stderr"], r["nominal"]):
+            z = (v - nom) / e if e > 0 else 0.0
+            if abs(z) > 3 and (best is None or abs(z) > abs(best[2])):
+                best = (f"{group.attrs['fit_name']}.{p}", v / nom - 1 if nom else math.nan, z)
+    return best
+
+
 def _check_common(s: UnitSummary, f: h5py.File) -> None:
     for name, (value, u) in _expected_gain_figures(f).items():
         assert s.figures[name].value == pytest.approx(value, rel=1e-12), name
@@ -145,6 +160,12 @@ def _check_common(s: UnitSummary, f: h5py.File) -> None:
     for name, (value, stderr, unit) in fits.items():
         c = s.components[name]
         assert (c.value, c.u, c.unit) == (value, stderr, unit)
+    want = _expected_suspect(f)
+    if want is None:
+        assert s.suspect is None
+    else:
+        assert s.suspect is not None and s.suspect.name == want[0]
+        assert (s.suspect.rel, s.suspect.z) == (pytest.approx(want[1], nan_ok=True), pytest.approx(want[2]))
     assert s.run_status == f.attrs["status"] == "complete"
     assert s.start_time == f["entry"].attrs["start_time"]
 
