@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from procedures.fitting.core import FitResult
@@ -31,17 +31,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", metavar="OUT", help="write the fitted archive to a new file OUT "
                                                              "instead of updating ARCHIVE")
     parser.add_argument("--no-write", action="store_true", help="print the fits, write nothing")
-
-
-def _options(path: str) -> dict[str, Any]:
-    from instruments.config_schema import load_toml
-    from procedures.config.procedure import parse_procedure
-    from procedures.fitting.run_fits import fit_options
-
-    doc = load_toml(path)
-    if set(doc) - {"fit"}:
-        parse_procedure(doc, source=path)  # a whole procedure config: check all of it
-    return fit_options(doc, path)
 
 
 def _pick(used: list[bool], k: int = N_POINTS_SHOWN) -> set[int]:
@@ -124,9 +113,9 @@ def format_fit(fit: FitResult) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Fit, print, write; bad input raises a DiffbenchError (one line, exit 2, from ``cli.main``)."""
     from procedures.fitting.archive_update import add_results
-    from procedures.fitting.refit import NoFitPossible, fit_archived
+    from procedures.fitting.refit import NoFitPossible, fit_archived, fit_options_file
 
-    options = _options(args.config) if args.config else None
+    options = fit_options_file(args.config) if args.config else None
     try:
         done = fit_archived(args.archive, options)
     except NoFitPossible as exc:
