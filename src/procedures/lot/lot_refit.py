@@ -25,19 +25,18 @@ import logging
 import os
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from instruments.errors import DiffbenchError
+from procedures.lot.dask_client import dask_client
 from procedures.lot.unit_summary import UnitSummary
 
 #: a local cluster listens on loopback only: its scheduler runs whatever a client sends it
 LOOPBACK = "127.0.0.1"
-#: how long attaching to a scheduler may take before the refit is refused, s
-CONNECT_TIMEOUT_S = 10.0
 
 log = logging.getLogger(__name__)
 
@@ -150,35 +149,11 @@ def refit_all(client: Any, specs: Sequence[RefitSpec], on_outcome: Callable[[Ref
     return [o for o in out if o is not None]
 
 
-@contextmanager
-def refit_client(workers: int, scheduler: str | None = None) -> Iterator[Any]:
+def refit_client(workers: int, scheduler: str | None = None) -> AbstractContextManager[Any]:
     """A Dask client: attached to ``scheduler`` (its workers, wherever they are, must see the archives' paths),
     or to a local cluster of ``workers`` single-threaded worker processes on loopback (closed after; the
     workers die with this process). A scheduler that does not answer raises :class:`DiffbenchError`."""
-    from distributed import Client
-
-    if scheduler is not None:
-        try:
-            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
-        except (OSError, TimeoutError) as exc:
-            raise DiffbenchError(f"scheduler {scheduler} does not answer ({type(exc).__name__}: {exc})") from None
-        try:
-            yield client
-        finally:
-            client.close()
-        return
-    cluster = refit_cluster(workers)
-    try:
-        from procedures.lot.worker_guard import DieWithParent
-
-        client = Client(cluster)
-        client.register_plugin(DieWithParent())
-        try:
-            yield client
-        finally:
-            client.close()
-    finally:
-        cluster.close()  # type: ignore[attr-defined]
+    return dask_client(scheduler, lambda: refit_cluster(workers))
 
 
 def refit_cluster(workers: int) -> object:

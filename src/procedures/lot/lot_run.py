@@ -15,14 +15,15 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from instruments.errors import DiffbenchError
 from procedures.lot.config import LotConfig
+from procedures.lot.dask_client import dask_client
 from procedures.lot.progress import PROGRESS_TOPIC, LotProgress, dashboard_line
 from procedures.lot.runner import (
     BENCH_RESOURCE,
@@ -41,8 +42,6 @@ INDEX_NAME = "index.h5"
 
 #: attempts a unit gets when its bench fails: the first, and one re-queue on another bench
 MAX_ATTEMPTS = 2
-#: how long attaching to a scheduler may take before the lot is refused, s
-CONNECT_TIMEOUT_S = 10.0
 
 
 class LotError(DiffbenchError):
@@ -189,30 +188,6 @@ def _take_out(client: Any, bench: str, outcome: LotOutcome, say: Callable[[str],
         raise LotError(f"every bench has failed ({', '.join(outcome.benches_out)}): the lot stops here")
 
 
-@contextmanager
-def _client(lot: LotConfig, scheduler: str | None) -> Iterator[Any]:
+def _client(lot: LotConfig, scheduler: str | None) -> AbstractContextManager[Any]:
     """A Dask client: attached to ``scheduler``, or to a local cluster of the lot's benches (closed after)."""
-    from distributed import Client
-
-    if scheduler is not None:
-        try:
-            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
-        except (OSError, TimeoutError) as exc:
-            raise LotError(f"scheduler {scheduler} does not answer ({type(exc).__name__}: {exc})") from None
-        try:
-            yield client
-        finally:
-            client.close()
-        return
-    cluster = local_cluster(list(lot.benches))
-    try:
-        from procedures.lot.worker_guard import DieWithParent
-
-        client = Client(cluster)
-        client.register_plugin(DieWithParent())
-        try:
-            yield client
-        finally:
-            client.close()
-    finally:
-        cluster.close()  # type: ignore[attr-defined]
+    return dask_client(scheduler, lambda: local_cluster(list(lot.benches)), LotError)
