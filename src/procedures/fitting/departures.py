@@ -8,7 +8,7 @@ departure is the standard score
 
 the distance of the fitted value from the design's in standard uncertainties of the fit. A healthy board's
 parameters scatter about their nominal values by about 1 u (plus the spread of its real parts), so ``|z| > 3``
-is where a component is read as different from what the design says (a 3 u coverage, GUM JCGM 100:2008 §6.3:
+is where a component is read as different from what the design says (a 3 u coverage, GUM JCGM 100:2008, section 6.3:
 about 99.7 % of a normal distribution lies within it). The parameters of a fit that failed
 (:attr:`~procedures.fitting.core.FitResult.failed`) are not measurements of the board and are not compared.
 

@@ -19,7 +19,8 @@ import numpy as np
 
 from instruments.board_config import BoardConfig
 from procedures.lot.config import LotConfig
-from procedures.lot.index import MEASURED_STATUSES, LotIndex, LotRow, failing_diagnoses, lot_figures
+from procedures.lot.index import MEASURED_STATUSES, LotIndex, LotRow
+from procedures.lot.lot_figures import failing_diagnoses, lot_figures
 from procedures.lot.lot_run import INDEX_NAME
 from procedures.lot.runner import UnitOutcome
 from procedures.lot.unit_summary import FIGURES, UnitSummary, summarise_run
@@ -84,9 +85,10 @@ class LotIndexWriter:
 
     def summary(self) -> str:
         """The lot's figures: yield per limit and overall; per figure mean, sigma, Cp and Cpk; every failing unit
-        with the limits it failed and its suspect component (``unit 0009: add_rel_tol fails; suspect
-        small_signal.R_L +8.0 % (+466 u)``, :func:`~procedures.lot.index.failing_diagnoses`); and the units far from
-        the lot on a figure (:func:`~procedures.lot.statistics.outliers`: beyond median -+ 3 x 1.4826 x MAD)."""
+        with the limits it failed and its suspect component (``unit 0009: add_rel_tol fails;
+        suspect small_signal.R_L +8.0 % (+466 u)``, :func:`~procedures.lot.lot_figures.failing_diagnoses`); and the
+        units far from the lot on a figure (:func:`~procedures.lot.statistics.outliers`: beyond median -+ 3 x 1.4826
+        x MAD)."""
         if self.index is None:
             if not self._pending:
                 return "no unit measured"

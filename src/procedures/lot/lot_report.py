@@ -18,7 +18,7 @@ directory:
   cumulative share;
 - ``bench_<figure>.png``: per figure a box per bench with its units, mean and spread;
 - ``lot-report.html``: the figures, a table per figure (n, mean, sigma, Cp, Cpk against the limits, from
-  :func:`procedures.lot.index.lot_figures`), the yields, the failing units with their suspect component and how
+  :func:`procedures.lot.lot_figures.lot_figures`), the yields, the failing units with their suspect component and how
   far it departs from the design, the outliers, and the bench check (:func:`bench_flags`).
 
 The units counted are the measured ones, whose current state (last row of the index) is ``done`` or ``refitted``
@@ -40,17 +40,8 @@ import numpy as np
 
 from instruments.board_config import BoardConfig
 from procedures.archive.reader import open_run
-from procedures.lot.index import (
-    MEASURED_STATUSES,
-    VERDICT_PREFIX,
-    FailingUnit,
-    LotFigures,
-    current_rows,
-    failing_diagnoses,
-    lot_figures,
-    measured_rows,
-    read_index,
-)
+from procedures.lot.index import MEASURED_STATUSES, VERDICT_PREFIX, current_rows, measured_rows, read_index
+from procedures.lot.lot_figures import FailingUnit, LotFigures, failing_diagnoses, lot_figures
 from procedures.lot.lot_index_writer import figure_limits
 from procedures.lot.lot_run import INDEX_NAME
 from procedures.lot.unit_summary import FIGURES
@@ -373,7 +364,7 @@ def _outliers(lot: _Lot) -> list[str]:
            "<p>Per figure, the units whose value lies outside median ± 3 × 1.4826 × MAD of the measured units "
            "(MAD: median absolute deviation; 1.4826 × MAD estimates sigma of normal data, so this is a robust "
            "3 sigma; Leys et al. 2013, the modified z-score of Iglewicz &amp; Hoaglin, NIST/SEMATECH e-Handbook "
-           "§1.3.5.17). Not judged for a figure with fewer than 5 units.</p>"]
+           "section 1.3.5.17). Not judged for a figure with fewer than 5 units.</p>"]
     found = lot.stats.outlier_units()
     judged = [name for name, fs in lot.stats.figures.items() if fs.outliers.judged]
     if not found:

@@ -23,7 +23,8 @@ from fits_truth import FREQ_BODY
 from procedures.fitting.core import FitResult
 from procedures.fitting.departures import departures, suspect
 from procedures.lot.config import load_lot
-from procedures.lot.index import LotIndex, LotRow, failing_diagnoses, read_index
+from procedures.lot.index import LotIndex, LotRow, read_index
+from procedures.lot.lot_figures import failing_diagnoses
 from procedures.lot.lot_index_writer import LotIndexWriter
 from procedures.lot.runner import UnitOutcome
 from procedures.lot.unit_summary import UnitSummary, summarise_run

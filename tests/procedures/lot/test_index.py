@@ -19,16 +19,8 @@ from procedures.analysis.verdicts import Verdict
 from procedures.archive.spec import ArchiveError
 from procedures.archive.writer import Column, RunArchive, RunDeclaration, TableSpec
 from procedures.fitting.departures import Suspect
-from procedures.lot.index import (
-    MEASURED_STATUSES,
-    STATUSES,
-    TABLE,
-    LotIndex,
-    LotRow,
-    failing_diagnoses,
-    lot_figures,
-    read_index,
-)
+from procedures.lot.index import MEASURED_STATUSES, STATUSES, TABLE, LotIndex, LotRow, read_index
+from procedures.lot.lot_figures import failing_diagnoses, lot_figures
 from procedures.lot.unit_summary import FIGURE_NAMES, FIGURES, Figure, UnitSummary
 
 LIMITS = ("thd_max", "offset_max_v")

@@ -18,7 +18,8 @@ from test_lot_run import BOARD, PROCEDURE, lot_text
 from instruments.board_config import load_board
 from procedures.cli.main import main
 from procedures.fitting.refit import fit_archived, fit_options_file
-from procedures.lot.index import LotIndex, current_rows, lot_figures, read_index
+from procedures.lot.index import LotIndex, current_rows, read_index
+from procedures.lot.lot_figures import lot_figures
 from procedures.lot.lot_index_writer import figure_limits
 
 LOT = lot_text(units="units = 3").replace('name = "quick-lot"', 'name = "refit-lot"')

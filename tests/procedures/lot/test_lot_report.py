@@ -1,5 +1,5 @@
 """The lot report: a small drawn lot measured over two simulated benches, its report's files, the page's numbers
-against :func:`procedures.lot.index.lot_figures`, the Pareto counts against the index counted here, the
+against :func:`procedures.lot.lot_figures.lot_figures`, the Pareto counts against the index counted here, the
 bench check on synthetic data, and on a synthetic lot the failing units' suspects, the outliers and a refitted
 unit."""
 
@@ -17,7 +17,8 @@ from instruments.board_config import load_board
 from procedures.analysis.verdicts import Verdict
 from procedures.cli.main import main
 from procedures.fitting.departures import Suspect
-from procedures.lot.index import LotIndex, LotRow, current_rows, lot_figures, read_index
+from procedures.lot.index import LotIndex, LotRow, current_rows, read_index
+from procedures.lot.lot_figures import lot_figures
 from procedures.lot.lot_index_writer import figure_limits
 from procedures.lot.lot_report import (
     HTML_NAME,

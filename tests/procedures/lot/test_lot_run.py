@@ -15,7 +15,8 @@ import tomllib
 from instruments.board_config import load_board, parse_board
 from instruments.sim.board import SimBoard
 from procedures.cli.main import main
-from procedures.lot.index import lot_figures, read_index
+from procedures.lot.index import read_index
+from procedures.lot.lot_figures import lot_figures
 from procedures.lot.lot_index_writer import figure_limits
 from procedures.lot.statistics import capability
 
