@@ -145,18 +145,8 @@ class Evaluator:
     """
 
     def __init__(self, tones: Sequence[Tone], floor_v: float = 0.0) -> None:
-        self.dc = 0.0
-        self._parts: list[SteadyState] = []
-        for tone in tones:
-            c = np.asarray(tone.coeffs, dtype=complex)
-            self.dc += float(c[0].real)
-            big = np.flatnonzero(np.abs(c[1:]) > floor_v)
-            if tone.freq_hz == 0.0 or big.size == 0:
-                continue
-            k_max = int(big[-1]) + 1
-            ac = c[: k_max + 1].copy()
-            ac[0] = 0.0
-            self._parts.append(SteadyState(tone.freq_hz, ac[np.newaxis, :], {"v": 0}))
+        self.dc, kept = _kept_harmonics(tones, floor_v)
+        self._parts = [SteadyState(f, ac[np.newaxis, :], {"v": 0}) for f, ac in kept]
 
     def __call__(self, t: RealArray) -> FloatArray:
         """The channel's voltage at times ``t`` (s), V."""
@@ -166,15 +156,38 @@ class Evaluator:
         return v
 
 
+def _kept_harmonics(tones: Sequence[Tone], floor_v: float) -> tuple[float, list[tuple[float, ComplexArray]]]:
+    """(the DC level of ``tones``, per tone with harmonics above ``floor_v``: its frequency and its
+    coefficients c_0..c_kmax with c_0 = 0, kmax the highest harmonic above the floor), what an
+    :class:`Evaluator` of these tones holds."""
+    dc = 0.0
+    kept: list[tuple[float, ComplexArray]] = []
+    for tone in tones:
+        c = np.asarray(tone.coeffs, dtype=complex)
+        dc += float(c[0].real)
+        big = np.flatnonzero(np.abs(c[1:]) > floor_v)
+        if tone.freq_hz == 0.0 or big.size == 0:
+            continue
+        k_max = int(big[-1]) + 1
+        ac = c[: k_max + 1].copy()
+        ac[0] = 0.0
+        kept.append((float(tone.freq_hz), ac))
+    return dc, kept
+
+
 _EVALUATORS: OrderedDict[tuple[object, ...], Evaluator] = OrderedDict()
 _EVALUATORS_LOCK = threading.Lock()
 
 
 def evaluator(tones: Sequence[Tone], floor_v: float = 0.0) -> Evaluator:
     """A shared :class:`Evaluator` for these tones (LRU of 64): repeated acquisitions of an unchanged
-    signal reuse its interpolation tables."""
-    key: tuple[object, ...] = (floor_v,) + tuple((t.freq_hz, np.asarray(t.coeffs, dtype=complex).tobytes())
-                                                  for t in tones)
+    signal reuse its interpolation tables.
+
+    The key is what the evaluator holds -- the DC level and the harmonics kept above ``floor_v`` -- not the
+    floor itself: the floor follows the channel's scale (a fraction of an LSB), so autoranging an unchanged
+    signal would otherwise rebuild the same tables at every new scale."""
+    dc, kept = _kept_harmonics(tones, floor_v)
+    key: tuple[object, ...] = (dc,) + tuple((f, ac.tobytes()) for f, ac in kept)
     with _EVALUATORS_LOCK:
         ev = _EVALUATORS.get(key)
         if ev is not None:

@@ -90,7 +90,6 @@ displayed channel, else 0.
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 
@@ -396,7 +395,7 @@ class KeysightInfiniiVision(SimScope):
             st.channel(n).display = True
         self._single()
         while not st.poll_single():
-            ctx.sleep_unlocked(min(0.01, max(1e-4, st.single_ready_s - time.monotonic())))
+            ctx.sleep_unlocked(st.single_wait_s())
 
     def _rstate(self) -> str:
         self.state.poll_single()

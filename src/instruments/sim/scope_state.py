@@ -131,6 +131,11 @@ _SETUP_FIELDS: dict[str, tuple[type, ...]] = {
     "trig_coupling": (str,), "sweep": (str,)}
 
 
+#: longest sleep of a blocking acquisition before it checks that its client is still there, s
+LIVENESS_S = 0.1
+#: sleep between two looks for a trigger once a blocking acquisition's time is up, s
+TRIGGER_POLL_S = 0.01
+
 #: ``plan(state) -> (raw record geometry, screen)``, the family's memory/sample-rate rule
 MemoryPlan = Callable[["ScopeState"], tuple[Geometry, Screen]]
 SignalSource = Callable[[], Mapping[int, ChannelInput]]
@@ -311,6 +316,13 @@ class ScopeState:
             self.run_state = "STOP"
         elif self.run_state == "RUN":
             self.last = self.try_acquire(allow_auto=True)
+
+    def single_wait_s(self) -> float:
+        """How long a command that blocks until the pending single acquisition completes sleeps before it looks
+        again: until the record's time is up (nothing can complete before), at most :data:`LIVENESS_S` so that
+        a client that has gone is noticed; then :data:`TRIGGER_POLL_S` between looks for a trigger."""
+        left = self.single_ready_s - time.monotonic()
+        return min(LIVENESS_S, max(1e-4, left)) if left > 0 else TRIGGER_POLL_S
 
     def poll_single(self) -> bool:
         """Complete a pending single acquisition if its time has come and it can trigger; True when done."""

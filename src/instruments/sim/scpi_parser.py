@@ -168,8 +168,14 @@ class Command(Generic[Ctx]):
 class CommandTable(Generic[Ctx]):
     """A dialect's commands. ``add("[SOURce#:]FREQuency[:FIXed]", set_freq, query=get_freq)``."""
 
+    #: headers whose lookup is remembered (a client sends the same few headers over and over; a client that
+    #: sends ever new ones only makes the memory start again)
+    MEMO_SIZE = 1024
+
     def __init__(self) -> None:
         self._commands: list[Command[Ctx]] = []
+        self._memo: dict[tuple[tuple[str, ...], bool], tuple[Command[Ctx], Suffixes] | None] = {}
+        self._memo_commands = 0  # how many commands the table had when the memory was started
 
     def add(self, pattern: str, command: Callable[[Ctx, Suffixes, Params], Reply] | None = None,
             query: Callable[[Ctx, Suffixes, Params], Reply] | None = None) -> None:
@@ -181,7 +187,25 @@ class CommandTable(Generic[Ctx]):
             self._commands.append(Command(pattern + "?", nodes, True, query))
 
     def lookup(self, tokens: Sequence[str], is_query: bool) -> tuple[Command[Ctx], Suffixes] | None:
-        """Find the command a header names; None if the header is undefined."""
+        """Find the command a header names; None if the header is undefined.
+
+        The first command of the table whose pattern matches, as a linear match of every pattern would find
+        it, remembered per header (matching every pattern of a family's table is the simulator's main cost
+        per message)."""
+        if self._memo_commands != len(self._commands):  # commands added (a subclass may add them directly)
+            self._memo.clear()
+            self._memo_commands = len(self._commands)
+        key = (tuple(tokens), is_query)
+        try:
+            found = self._memo[key]
+        except KeyError:
+            found = self._find(tokens, is_query)
+            if len(self._memo) >= self.MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = found
+        return None if found is None else (found[0], list(found[1]))
+
+    def _find(self, tokens: Sequence[str], is_query: bool) -> tuple[Command[Ctx], Suffixes] | None:
         for cmd in self._commands:
             if cmd.query != is_query:
                 continue

@@ -70,7 +70,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain
@@ -328,7 +327,7 @@ class TektronixMSO(SimScope):
         expect_params(p, 0)
         st = self.state
         while not st.poll_single():
-            ctx.sleep_unlocked(min(0.01, max(1e-4, st.single_ready_s - time.monotonic())))
+            ctx.sleep_unlocked(st.single_wait_s())
         return "1"
 
     def _learn(self, ctx: Context, s: Suffixes, p: Params) -> str:
