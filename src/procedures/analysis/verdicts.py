@@ -125,12 +125,13 @@ def as_result(verdicts: list[Verdict]) -> tuple[dict[str, np.ndarray], dict[str,
 
 
 def format_verdicts(verdicts: list[Verdict]) -> list[str]:
-    """One line per verdict for the terminal summary."""
+    """One line per verdict for the terminal summary: the measured value and its limit in one unit
+    (:func:`procedures.analysis.verdict_text.verdict_reading`)."""
+    from procedures.analysis.verdict_text import verdict_reading
+
     lines = []
     for v in verdicts:
-        k, unit = (100.0, "%") if v.unit == "1" else (1.0, v.unit)  # ratios (deviation, THD) read as percent
-        u = f" ± {k * v.uncertainty:.2g}" if np.isfinite(v.uncertainty) else ""
-        sign = "+" if v.limit == "add_rel_tol" else ""
         verdict = "PASS" if v.passed else "FAIL"
-        lines.append(f"  {verdict}  {v.description}: measured {k * v.measured:{sign}.4g}{u} {unit}")
+        reading = verdict_reading(v.limit, v.measured, v.uncertainty, v.threshold, v.unit)
+        lines.append(f"  {verdict}  {v.description}: measured {reading}")
     return lines

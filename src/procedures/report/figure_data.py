@@ -27,6 +27,7 @@ from procedures.analysis.propagation import mag_u, ratio_u_rows
 from procedures.fitting.core import FitResult
 from procedures.report.context import Context, FreqData, Table
 from procedures.report.fits import fit_at, fit_label, fits_for
+from procedures.report.limit_marks import offset_marks, thd_marks
 from procedures.report.plots.data import BodeSeries, DcData, ModelCurve, SweepData
 
 CMRR_LABELS = {"CMRR_se1": "CMRR_se,1", "CMRR_se2": "CMRR_se,2", "CMRR_diff": "CMRR_diff"}
@@ -110,6 +111,7 @@ def amplitude_data(ctx: Context, t: Table) -> SweepData:
         d.p1db_v = p1db(x, gain)
     if ctx.board is not None:
         d.limits.append((ctx.board.vid_max_vpk, f"board limit vid_max = {ctx.board.vid_max_vpk:g} V"))
+    d.thd_marks = thd_marks(ctx.board)
     if ctx.pred_amplitude is not None:
         pa = ctx.pred_amplitude
         d.gain_models.append(ModelCurve(pa.label, "prediction", pa.x, pa.gain, pa.gain_at))
@@ -153,6 +155,7 @@ def dc_data(ctx: Context) -> DcData:
                np.asarray(t.get("vod_v_u", np.zeros_like(vid)), float), np.asarray(t["vo1_v"], float),
                np.asarray(t["vo2_v"], float))
     d.incremental = incremental_gain(d.vid, d.vod)
+    d.marks = offset_marks(ctx.board)
     if ctx.dc_summary:
         d.offset_v = ctx.dc_summary.get("offset_v")
         d.slope = ctx.dc_summary.get("slope")

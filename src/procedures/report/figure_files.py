@@ -13,6 +13,7 @@ import numpy as np
 
 from procedures.report.context import Context, FigureFile
 from procedures.report.figure_data import amplitude_data, cm_range_data, dc_data, freq_series, level_figures
+from procedures.report.limit_marks import frequency_marks
 
 if TYPE_CHECKING:  # pragma: no cover - typing only: matplotlib loads when a figure is drawn
     from matplotlib.figure import Figure
@@ -44,6 +45,13 @@ def make_figures(ctx: Context, out: Path) -> list[FigureFile]:
         p = save(fig, out / f"{key}.png")
         figs.append(FigureFile(key, p, title, caption))
 
+    draw_figures(ctx, emit)
+    return figs
+
+
+def draw_figures(ctx: Context, emit: Emit) -> None:
+    """Draw every figure the context has data for, in page order, handing each to ``emit(key, figure, title,
+    caption)`` (:func:`make_figures` saves them; a test or a notebook may keep the figure objects)."""
     if ctx.freq is not None and ctx.freq.f.size:
         _frequency_figures(ctx, emit)
     _sweep_figures(ctx, emit)
@@ -53,9 +61,9 @@ def make_figures(ctx: Context, out: Path) -> list[FigureFile]:
         emit("dc_transfer", dc_transfer(dc_data(ctx), title="DC transfer: vod versus vid", subtitle=ctx.subtitle,
                                         k=K_COVERAGE),
              "DC transfer",
-             "vod versus the DC differential input with the input offset and slope; vo1 and vo2; the residual "
-             "against the models; the incremental gain.")
-    return figs
+             "vod versus the DC differential input with the input offset and slope (red: the board's offset "
+             "limit, where vod may cross zero); vo1 and vo2; the residual against the models; the incremental "
+             "gain.")
 
 
 def _frequency_figures(ctx: Context, emit: Emit) -> None:
@@ -69,26 +77,32 @@ def _frequency_figures(ctx: Context, emit: Emit) -> None:
     note = (f"Uncertainty: measured ± {k:g}u (k = {k:g}). Prediction: {pred} "
             f"{('Fit: ' + ctx.fit_source + '.') if ctx.fits else 'No fit.'}  Archive: {ctx.path.name}")
     gains, cmrrs = freq_series(ctx)
+    marks = frequency_marks(ctx.board, ctx.freq.f if ctx.freq is not None else np.zeros(0))
     emit("bode_overview", overview(list(gains.values()), list(cmrrs.values()),
-                                   title="Mixed-mode gains and CMRR versus frequency", subtitle=ctx.subtitle, k=k),
+                                   title="Mixed-mode gains and CMRR versus frequency", subtitle=ctx.subtitle, k=k,
+                                   gain_marks=marks["Add"], cmrr_marks=marks["CMRR_se"] + marks["CMRR_diff"]),
          "Overview", "Magnitudes of Add, Acc, Acd, Adc (left) and CMRR_se,1, CMRR_se,2, CMRR_diff (right), in dB; "
-         "measured (markers, shaded ±2u) and predicted from the board's nominal components (dashed).")
+         "measured (markers, shaded ±2u), predicted from the board's nominal components (dashed) and fitted "
+         "(solid); red: the board's limits, their fail side shaded.")
     for name in ("Add", "Acc", "Acd", "Adc"):
         emit(f"bode_{name.lower()}", bode([gains[name]], title=f"Bode plot of {GAIN_TITLES[name]}",
                                           subtitle=ctx.subtitle, mag_label=f"|{name}| (dB)",
-                                          phase_label=f"phase of {name} (deg)", k=k, note=note),
+                                          phase_label=f"phase of {name} (deg)", k=k, note=note,
+                                          marks=marks.get(name, [])),
              GAIN_TITLES[name], f"|{name}| in dB and its phase in degrees versus frequency; bottom: measured − "
              "prediction (hollow) and − fit (filled).")
     emit("bode_cmrr_se", bode([cmrrs["CMRR_se1"], cmrrs["CMRR_se2"]],
                               title="Single-ended CMRR: CMRR_se,k = |Ad_se,k / Acm_se,k| per output k",
                               subtitle=ctx.subtitle, mag_label="CMRR_se,k (dB)",
-                              phase_label="phase of Ad_se,k / Acm_se,k (deg)", k=k, note=note),
+                              phase_label="phase of Ad_se,k / Acm_se,k (deg)", k=k, note=note,
+                              marks=marks["CMRR_se"]),
          "CMRR_se (single-ended, per output)",
          "CMRR_se,1 and CMRR_se,2 in dB (the textbook g_m·R_SS figure), with the phase of the complex ratio; "
          "hollow diamonds: the same figure under an ideal-generator assumption.")
     emit("bode_cmrr_diff", bode([cmrrs["CMRR_diff"]], title="Differential CMRR: CMRR_diff = |Add / Acd|",
                                 subtitle=ctx.subtitle, mag_label="CMRR_diff (dB)",
-                                phase_label="phase of Add / Acd (deg)", k=k, note=note),
+                                phase_label="phase of Add / Acd (deg)", k=k, note=note,
+                                marks=marks["CMRR_diff"]),
          "CMRR_diff (differential output)",
          "CMRR_diff in dB (set by mismatch), with the phase of Add/Acd; hollow diamonds: ideal-generator assumption.")
 
@@ -103,8 +117,9 @@ def _sweep_figures(ctx: Context, emit: Emit) -> None:
                                                subtitle=ctx.subtitle, k=K_COVERAGE,
                                                frequency_hz=float(np.median(ctx.amplitude["frequency_hz"]))),
              "Gain and THD versus amplitude",
-             "|Add| in dB at the fundamental (left, with the 1 dB compression line) and THD of vod in % (right) "
-             "versus the measured differential input amplitude.")
+             "|Add| in dB at the fundamental (left, with the 1 dB compression line) and THD of vod in % (right, "
+             "red: the board's THD limit at its drive, fail side shaded) versus the measured differential input "
+             "amplitude.")
     if ctx.cm_range is not None and len(ctx.cm_range["bias_v"]):
         emit("gain_thd_vs_bias", gain_thd(cm_range_data(ctx, ctx.cm_range),
                                           title="Common-mode input range: differential gain and THD versus input "

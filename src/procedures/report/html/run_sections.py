@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 
 from instruments.board_config import BoardConfig
+from procedures.analysis.verdict_text import measured_text, threshold_text
 from procedures.predict.si_format import eng
 from procedures.report.context import Context
-from procedures.report.html.formatting import esc, fmt, fmt_pm, fmt_sig, kv, table
+from procedures.report.html.formatting import esc, fmt, kv, table
 
 
 def status_banner(ctx: Context) -> str:
@@ -59,15 +60,14 @@ def verdicts(ctx: Context) -> str:
     rows, classes = [], []
     for i in range(n):
         passed = bool(ok[i])
-        unit = "" if str(units[i]) in ("1", "") else str(units[i])
-        m, u = float(meas[i]), float(unc[i])
-        shown = fmt_pm(m, u, unit) if math.isfinite(u) and u > 0 else fmt_sig(m, 5, unit)
-        rows.append([esc(names[i]), esc(desc[i]), esc(shown), esc(fmt_sig(thr[i], 6, unit)),
+        unit, limit = str(units[i]), names[i]
+        shown = measured_text(limit, float(meas[i]), float(unc[i]), float(thr[i]), unit)  # the limit's unit
+        rows.append([esc(limit), esc(desc[i]), esc(shown), esc(threshold_text(limit, float(thr[i]), unit)),
                      f"<b>{'PASS' if passed else 'FAIL'}</b>"])
         classes.append("pass" if passed else "fail")
     banner = (f'<div class="banner {"complete" if overall == "pass" else "failed"}">Verdict: '
               f'{"PASS" if overall == "pass" else "FAIL"} ({sum(bool(x) for x in ok)} of {n} limits passed)</div>')
-    return banner + table(["limit", "description", "measured (± u, k = 1)", "threshold", "result"], rows,
+    return banner + table(["limit", "description", "measured (± u, k = 1)", "required", "result"], rows,
                           cls="num", raw=True, row_classes=classes)
 
 

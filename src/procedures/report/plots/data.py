@@ -32,6 +32,26 @@ class ModelCurve:
     y_at: np.ndarray | None = None
 
 
+@dataclass(frozen=True)
+class LimitMark:
+    """A board limit drawn on a figure: where a measured curve must lie to pass.
+
+    ``limit`` is the ``[pass_fail]`` key that sets it (artists drawn for it carry the gid ``limit:<key>``).
+    On ``axis = "y"`` the plotted quantity (in the figure's unit: dB, %, ...) must lie in ``pass_lo..pass_hi``
+    (either may be infinite) for abscissae ``x_lo..x_hi`` (``None``: the axes' edge); the plot shades the fail
+    side and draws the boundary. On ``axis = "x"`` the curve's zero crossing (the input offset) must lie in
+    ``pass_lo..pass_hi`` of the abscissa. ``label`` says the limit in words with its unit.
+    """
+
+    limit: str
+    label: str
+    pass_lo: float
+    pass_hi: float
+    x_lo: float | None = None
+    x_hi: float | None = None
+    axis: str = "y"
+
+
 @dataclass
 class BodeSeries:
     """One measured quantity versus frequency: magnitude in dB and phase in degrees, with standard uncertainties.
@@ -83,6 +103,7 @@ class SweepData:
     limits: list[tuple[float, str]] = field(default_factory=list)  # vertical lines (x, label)
     reference_gain: float | None = None
     p1db_v: float | None = None
+    thd_marks: list[LimitMark] = field(default_factory=list)  # board limits on the THD panel (%)
 
 
 @dataclass
@@ -105,3 +126,4 @@ class DcData:
     saturation: list[tuple[float, float]] = field(default_factory=list)
     incremental: tuple[np.ndarray, np.ndarray] = field(default_factory=lambda: (np.zeros(0), np.zeros(0)))
     slope_models: list[ModelCurve] = field(default_factory=list)
+    marks: list[LimitMark] = field(default_factory=list)  # board limits on the transfer panel (the offset band)

@@ -11,6 +11,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import EngFormatter, FuncFormatter
 
 from procedures.report.plots.data import COLORS, DcData
+from procedures.report.plots.marks import draw_marks
 from procedures.report.plots.style import (
     MODEL_STYLES,
     RESIDUAL_MARKERS,
@@ -25,8 +26,9 @@ from procedures.report.plots.style import (
 
 
 def dc_transfer(d: DcData, *, title: str, subtitle: str = "", k: float = 2.0) -> Figure:
-    """Four panels: vod(vid) with models, offset and slope; vo1 and vo2 (vid); ``vod - model`` (mV); and the
-    incremental gain dvod/dvid of the measured points against the models'."""
+    """Four panels: vod(vid) with models, offset and slope, and the board's offset limit (``d.marks``: where vod
+    may cross zero, in red); vo1 and vo2 (vid); ``vod - model`` (mV); and the incremental gain dvod/dvid of the
+    measured points against the models'."""
     fig = new_figure(13.0, 8.6)
     (ax_t, ax_o), (ax_r, ax_s) = fig.subplots(2, 2, sharex=True)
     figure_title(fig, title, subtitle)
@@ -36,6 +38,7 @@ def dc_transfer(d: DcData, *, title: str, subtitle: str = "", k: float = 2.0) ->
     for lo, hi in d.saturation:
         for ax in (ax_t, ax_o, ax_r, ax_s):
             ax.axvspan(lo, hi, color="orange", alpha=0.10, lw=0)
+    handles += draw_marks(ax_t, d.marks)
     _transfer_legend(ax_t, d, k, handles)
     _outputs_panel(ax_o, d, o)
     _residual_panel(ax_r, d, o, k)

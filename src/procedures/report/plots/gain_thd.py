@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -9,6 +11,7 @@ from matplotlib.ticker import EngFormatter, FuncFormatter, NullFormatter
 
 from procedures.analysis.propagation import db_u
 from procedures.report.plots.data import SweepData
+from procedures.report.plots.marks import draw_marks, mark_values
 from procedures.report.plots.style import (
     MODEL_STYLES,
     band,
@@ -24,13 +27,17 @@ from procedures.report.plots.style import (
     volts_axis,
 )
 
+LEGEND_BELOW: dict[str, Any] = dict(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), framealpha=0.85)
+"""The legends go under their panels: the model names are long, and inside they would hide the points."""
+
 
 def gain_thd(d: SweepData, *, title: str, subtitle: str = "", k: float = 2.0,
              frequency_hz: float | None = None) -> Figure:
     """Left: |Add| in dB versus the sweep variable (measured with k-expanded band, models, the -1 dB
     compression line and the measured 1 dB compression point); right: THD of vod in percent on a log axis
-    (with a dB scale on the right)."""
-    fig = new_figure(13.0, 5.6)
+    (with a dB scale on the right) and the board's THD limit (``d.thd_marks``: a red line at the limit over
+    its drive, the fail side above shaded)."""
+    fig = new_figure(13.0, 7.0)
     ax_g, ax_t = fig.subplots(1, 2)
     figure_title(fig, title, subtitle)
     x = np.asarray(d.x, float)
@@ -43,12 +50,13 @@ def gain_thd(d: SweepData, *, title: str, subtitle: str = "", k: float = 2.0,
         grid(ax)
         ax.set_xlabel(d.x_label)
         _limit_lines(ax, d, x)
+    th += draw_marks(ax_t, d.thd_marks)
     if not x.size:
         no_data(ax_g)
         no_data(ax_t)
     if th:
-        ax_t.legend(handles=th, fontsize=8, loc="best", framealpha=0.85)
-    ax_g.legend(handles=handles, fontsize=8, loc="best", framealpha=0.85)
+        ax_t.legend(handles=th, **LEGEND_BELOW)
+    ax_g.legend(handles=handles, **LEGEND_BELOW)
     ax_g.set_title("differential gain at the fundamental" + (f", {frequency_hz:g} Hz" if frequency_hz else ""),
                    fontsize=10)
     ax_t.set_title("total harmonic distortion of vod = vo1 − vo2", fontsize=10)
@@ -96,6 +104,8 @@ def _thd_panel(ax: Axes, d: SweepData, x: np.ndarray, o: np.ndarray) -> list[obj
     if okt.any():
         th.append(ax.plot(x[okt], pct[okt], "o", ms=5, color="C0", label="THD of vod measured")[0])
     tv = [pct[okt]]
+    if x.size:  # a limit near the sweep is inside the axis
+        tv += mark_values(d.thd_marks, float(x.min()) / 2.5, float(x.max()) * 2.5)
     for mc in d.thd_models:
         style = MODEL_STYLES.get(mc.kind, MODEL_STYLES["fit"])
         y = 100.0 * np.asarray(mc.y, float)
