@@ -155,14 +155,19 @@ def finished_complete(archive: Path) -> bool:
 
 def local_cluster(benches: list[str]) -> object:
     """A cluster on this machine with one worker process per bench, named after it (one thread, one
-    ``bench`` resource each); the dashboard is served on a free port when bokeh is installed."""
+    ``bench`` resource each, Dask's profiler off); the dashboard is served on a free port when bokeh is
+    installed."""
     import dask
     from distributed import Nanny, Scheduler, SpecCluster
 
     dask.config.set({"logging.distributed": "error"})  # our progress lines, not Dask's
     quiet = {"DASK_LOGGING__DISTRIBUTED": "error"}  # the same in the worker processes
+    # Dask's statistical profiler samples every thread of a worker every 10 ms; a bench worker runs the simulated
+    # instruments' server threads too, and the sampling cost about a fifth of its CPU (benchmarks/lot_throughput.py)
+    config = {"distributed.worker.profile.enabled": False}
     workers = {name: {"cls": Nanny, "options": {"nthreads": 1, "resources": {BENCH_RESOURCE: 1}, "name": name,
-                                                "host": LOOPBACK, "env": quiet, "silence_logs": logging.ERROR}}
+                                                "host": LOOPBACK, "env": quiet, "config": config,
+                                                "silence_logs": logging.ERROR}}
                for name in benches}
     scheduler = {"cls": Scheduler, "options": {"host": LOOPBACK, "dashboard_address": f"{LOOPBACK}:0"}}
     return SpecCluster(workers=workers, scheduler=scheduler, silence_logs=logging.ERROR)
