@@ -61,6 +61,7 @@ class Bench:
         _close_manager(self._resource_manager)
         if first is not None:
             raise first
+        log.info("bench closed: generator outputs off, scope running, both sessions closed")
 
     def __enter__(self) -> Bench:
         return self
@@ -134,6 +135,7 @@ def open_visa_resource(rm: Any, address: str, timeout_ms: int, label: str | None
     ``instrument at <address>``).
     """
     res = None
+    log.debug("opening %s (VISA timeout %d ms)", address, timeout_ms)
     try:
         res = rm.open_resource(address, open_timeout=timeout_ms)
         res.timeout = timeout_ms
@@ -203,6 +205,7 @@ class _Opener:
                 else registry.driver_for_idn(ident, kind, label))
         inst = self._driver(info.name, res, label, ident)
         inst.identity = idn
+        log.info("%s: *IDN? %s; driver %s", label, idn, info.name)
         if kind == "generator":
             self.generator_off = inst
         inst.clear()

@@ -9,6 +9,9 @@ with the instrument's own text. Families with another error mechanism override :
 read-backs that follow a write where a family keeps values silently are the table engine's
 (:mod:`instruments.setting_table`).
 
+Every exchange goes to the SCPI transcript (:mod:`instruments.scpi_transcript`: sent, received, failed; a binary
+block by its length only), at the cost of one level check when nobody listens.
+
 pyvisa is imported lazily (only to recognise its exception types), so ``import instruments`` stays light.
 """
 
@@ -19,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import scpi_transcript as transcript
 from .errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
 
 if TYPE_CHECKING:  # numpy is imported where a block is read, so that importing a driver stays light
@@ -93,19 +97,31 @@ class ScpiInstrument:
         self._step: list[tuple[str, bool]] | None = None
 
     # -- transport -------------------------------------------------------------------------------
-    def _call(self, command: str, fn: Callable[[], T]) -> T:
+    def _call(self, command: str, fn: Callable[[], T], direction: transcript.Direction = "write") -> T:
+        """Run one exchange ``fn`` that sends ``command``: ``direction`` ``"write"`` (no reply) or ``"query"`` (its
+        result is the reply), both reported to the SCPI transcript; a transport failure becomes a diffbench error."""
         if self._stale:
             self.resync()
+        transcript.report(self.label, direction, command)
         try:
-            return fn()
-        except (InstrumentError, AssertionError):
-            raise  # AssertionError: a protocol test's playback mismatch must not pass for an instrument error
+            result = fn()
+        except AssertionError:
+            raise  # a protocol test's playback mismatch must not pass for an instrument error
+        except InstrumentError as exc:
+            transcript.failed(self.label, command, exc)
+            raise
         except Exception as exc:  # pyvisa raises many types; each becomes one clear line
             self._stale = True
-            raise _visa_failure(self.label, command, exc) from exc
-        except BaseException:  # Ctrl-C or a stop signal in the middle of a reply (a binary block, say)
+            failure = _visa_failure(self.label, command, exc)
+            transcript.failed(self.label, command, failure)
+            raise failure from exc
+        except BaseException as exc:  # Ctrl-C or a stop signal in the middle of a reply (a binary block, say)
             self._stale = True
+            transcript.failed(self.label, command, exc)
             raise
+        if direction == "query":
+            transcript.reply(self.label, result)
+        return result
 
     def resync(self) -> None:
         """Get the session back in step after an exchange was cut short (a signal or a timeout mid-reply).
@@ -125,6 +141,7 @@ class ScpiInstrument:
         socket = str(getattr(res, "resource_name", "")).upper().endswith("::SOCKET")
         clear = None if socket else getattr(res, "clear", None)
         if clear is not None:
+            transcript.report(self.label, "clear", "")
             try:
                 clear()
             except Exception:  # not every session type supports viClear; the identity check below still runs
@@ -137,9 +154,12 @@ class ScpiInstrument:
         deadline = time.monotonic() + 3.0 * timeout_s
         want = self.identity.strip().encode("ascii", "replace")
         try:
+            transcript.report(self.label, "query", "*IDN?")
             res.write("*IDN?")
             while time.monotonic() < deadline:
-                if res.read_raw().strip() == want:
+                got = bytes(res.read_raw())
+                transcript.reply(self.label, got.decode("latin-1").rstrip("\r\n") if len(got) <= 256 else got)
+                if got.strip() == want:
                     return
         except Exception as exc:
             self._stale = True
@@ -151,11 +171,11 @@ class ScpiInstrument:
 
     def write(self, command: str) -> None:
         """Send one command without checking the error queue (prefer :meth:`set`)."""
-        self._call(command, lambda: self.resource.write(command))
+        self._call(command, lambda: self.resource.write(command), "write")
 
     def query(self, command: str) -> str:
         """Send a query and return the reply without its terminator."""
-        return str(self._call(command, lambda: self.resource.query(command))).strip()
+        return str(self._call(command, lambda: self.resource.query(command), "query")).strip()
 
     def query_as(self, command: str, parse: Callable[[str], T], expected: str) -> T:
         """Query and ``parse`` the reply; a reply ``parse`` rejects with :class:`ValueError` raises
@@ -191,7 +211,7 @@ class ScpiInstrument:
         if header_fmt == "ieee" and hasattr(res, "read_bytes") and hasattr(res, "set_visa_attribute"):
             with self.visa_timeout_at_least(timeout_s):
                 return self._call(command, lambda: self._block_without_termination(
-                    command, datatype, is_big_endian, expect_termination, chunk_size))
+                    command, datatype, is_big_endian, expect_termination, chunk_size), "query")
 
         def run() -> np.ndarray:
             kwargs: dict[str, Any] = dict(datatype=datatype, is_big_endian=is_big_endian, container=np.array,
@@ -202,7 +222,7 @@ class ScpiInstrument:
             return block
 
         with self.visa_timeout_at_least(timeout_s):
-            return self._call(command, run)
+            return self._call(command, run, "query")
 
     def _block_without_termination(self, command: str, datatype: str, is_big_endian: bool, expect_termination: bool,
                                    chunk_size: int | None) -> np.ndarray:

@@ -309,7 +309,7 @@ class SiglentSDS1000XE(Oscilloscope):
             return bytes(data)
 
         with self.visa_timeout_at_least(self.transfer_timeout_s(self._noted_depth or 0)):
-            return self._call(command, read)
+            return self._call(command, read, "query")
 
     def read_waveform(self, channel: int) -> Waveform:
         """Transfer the last acquisition of ``channel``: ``WFSU SP,0,NP,0,FP,0`` (every point), the scaling

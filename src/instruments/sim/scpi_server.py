@@ -9,6 +9,12 @@ Robustness rules: a line longer than :data:`MAX_LINE_BYTES` is discarded up to i
 that drops (even mid-transfer of a long block) only ends its own thread; whatever else goes wrong while
 serving a client is one log line (never a traceback on stderr) and ends only that client. Replies go out
 with TCP_NODELAY so a short reply is not held back by Nagle's algorithm.
+
+The simulator keeps its own record of every program message it takes in: one DEBUG record per message on the
+``instruments.sim.messages`` logger (:data:`RECEIVED`), made before the message runs, with the attributes
+``instrument`` (``"<model> at <VISA resource>"``), ``direction`` (``"received"``) and ``scpi`` (the message as
+parsed, control characters escaped as in the client's transcript, :mod:`instruments.scpi_transcript`). Nobody
+listens by default; ``diffbench sim serve --scpi-log FILE`` writes them (docs/logging.md).
 """
 
 from __future__ import annotations
@@ -21,10 +27,13 @@ import sys
 import threading
 import time
 
+from ..scpi_transcript import one_line
 from .scpi_device import ConnectionClosed, ScpiDevice
 from .timing_model import InstrumentTiming, pause
 
 log = logging.getLogger(__name__)
+#: the simulator's record of every program message it received, per instrument (see the module's docstring)
+RECEIVED = logging.getLogger("instruments.sim.messages")
 
 MAX_LINE_BYTES = 1 << 16
 _RECV_BYTES = 1 << 16
@@ -86,6 +95,8 @@ class _Handler(socketserver.BaseRequestHandler):
                     if discarding:  # the tail of an over-long line
                         discarding = False
                         continue
+                    if RECEIVED.isEnabledFor(logging.DEBUG):
+                        self.server.record(line)
                     t0 = time.perf_counter()
                     reply = device.execute(line, session)
                     timing = self.server.timing
@@ -122,6 +133,15 @@ class _TcpServer(socketserver.ThreadingTCPServer):
         """The served instrument's model, for log lines."""
         idn = self.device.dialect.idn.split(",")
         return idn[1] if len(idn) > 1 else idn[0]
+
+    def record(self, line: bytes) -> None:
+        """One record of :data:`RECEIVED` for a program message ``line`` (without its LF), decoded as the device
+        decodes it."""
+        text = one_line(line.decode("latin-1").rstrip("\r"))
+        host, port = str(self.server_address[0]), int(self.server_address[1])
+        instrument = f"{self.name} at TCPIP0::{host}::{port}::SOCKET"
+        RECEIVED.debug("%s received %s", instrument, text,
+                       extra={"instrument": instrument, "direction": "received", "scpi": text})
 
     def handle_error(self, request: object, client_address: object) -> None:
         """One log line instead of socketserver's traceback on stderr (the handler catches what it can)."""
@@ -161,6 +181,7 @@ class ScpiServer:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"scpi-{self.port}", daemon=True)
         self._thread.start()
+        log.info("serving %s on %s", self._server.name, self.resource)
 
     @property
     def host(self) -> str:
