@@ -4,17 +4,22 @@ Every subcommand module exposes ``add_arguments(parser)`` and ``run(args) -> int
 serves several subcommands, ``add_arguments_<name>`` and ``run_<name>``). Subcommand modules keep their
 top-level imports light (the parser imports all of them); heavy imports go inside ``run``. Errors diffbench
 raises on purpose (:class:`~instruments.errors.DiffbenchError`) are printed as one line on stderr with
-exit status 2; nothing else is caught, so a bug still shows its traceback.
+exit status 2; nothing else is caught, so a bug still shows its traceback. Every command takes the logging options
+(``-v``, ``--log-file``, ``--scpi-log``, :mod:`procedures.cli.logging_options`), before or after its name.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 
 from instruments.errors import DiffbenchError
+from procedures.cli.logging_options import FILE_ONLY, add_logging_options, command_logging
+
+log = logging.getLogger(__name__)
 
 # name -> (module, one-line help). Modules are imported only when their subcommand runs, so
 # ``diffbench predict`` does not pay for pyvisa and ``diffbench sim`` does not pay for plotting.
@@ -49,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         mod = importlib.import_module(module)
         adder = getattr(mod, f"add_arguments_{name}", None) or mod.add_arguments
         adder(p)
+    add_logging_options(parser)
     return parser
 
 
@@ -64,7 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_code_of(exc)
     runner = getattr(mod, f"run_{args._name}", None) or mod.run
     try:
-        return int(runner(args) or 0)
+        with command_logging(args, args._name):  # log files are checked and opened before the command starts
+            try:
+                return int(runner(args) or 0)
+            except DiffbenchError as exc:
+                log.error("diffbench %s: %s", args._name, exc, extra=FILE_ONLY)  # the log file says how it ended
+                raise
     except DiffbenchError as exc:
         print(f"diffbench {args._name}: error: {exc}", file=sys.stderr)
         return 2

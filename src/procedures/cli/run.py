@@ -2,7 +2,9 @@
 
 Runs one procedure with a progress bar (tqdm: a maintained progress-bar library, so we do not write our
 own terminal handling), prints a summary table at the end, and exits with the status of
-:data:`EXIT_CODES`. With a simulated bench config it starts the simulator itself.
+:data:`EXIT_CODES`. With a simulated bench config it starts the simulator itself. Log records and warnings
+reach the terminal through ``tqdm.write`` (:mod:`procedures.cli.logging_options`), so they never land inside
+the bar; the bar is closed at the last point, so it is left once, complete.
 """
 
 from __future__ import annotations
@@ -153,6 +155,9 @@ def run(args: argparse.Namespace) -> int:
         bar.n = point.done
         bar.set_postfix_str(point.label)
         bar.refresh()
+        if point.done >= point.total:  # the last point: the bar is finished once, before results and fits speak
+            bar.close()
+            bar = None
 
     try:
         outcome = execute(plan, on_point=progress)
