@@ -1,4 +1,4 @@
-"""The SCPI transcript: every exchange with every instrument, as records of the ``instruments.scpi`` logger.
+"""The SCPI transcript: every exchange with every instrument, as records of the ``"instruments.scpi"`` logger.
 
 :class:`~instruments.scpi_instrument.ScpiInstrument` reports each exchange here: what it sent (``write`` for a
 command with no reply, ``query`` for one that has a reply), what came back (``read``: the reply text, or a binary

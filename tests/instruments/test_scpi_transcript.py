@@ -1,5 +1,5 @@
-"""The SCPI transcript (``instruments.scpi``) and the simulator's own record of what it received
-(``instruments.sim.messages``).
+"""The SCPI transcript (``"instruments.scpi"``) and the simulator's own record of what it received
+(``"instruments.sim.messages"``).
 
 The driver side is checked against a protocol playback (tests/protocol.py): the transcript must hold exactly the
 exchanges the playback saw, in order, with each reply, a binary block summarised by its length (its bytes never

@@ -11,7 +11,7 @@ serving a client is one log line (never a traceback on stderr) and ends only tha
 with TCP_NODELAY so a short reply is not held back by Nagle's algorithm.
 
 The simulator keeps its own record of every program message it takes in: one DEBUG record per message on the
-``instruments.sim.messages`` logger (:data:`RECEIVED`), made before the message runs, with the attributes
+``"instruments.sim.messages"`` logger (:data:`RECEIVED`), made before the message runs, with the attributes
 ``instrument`` (``"<model> at <VISA resource>"``), ``direction`` (``"received"``) and ``scpi`` (the message as
 parsed, control characters escaped as in the client's transcript, :mod:`instruments.scpi_transcript`). Nobody
 listens by default; ``diffbench sim serve --scpi-log FILE`` writes them (docs/logging.md).

@@ -1,6 +1,6 @@
 """The logging options every ``diffbench`` command takes: ``-v/--verbose``, ``--log-file FILE``, ``--scpi-log FILE``.
 
-The library only logs (stdlib :mod:`logging`, one logger per module, the SCPI transcript on ``instruments.scpi``,
+The library only logs (stdlib :mod:`logging`, one logger per module, the SCPI transcript on ``"instruments.scpi"``,
 :mod:`instruments.scpi_transcript`); this module is where the command line decides where records go
 (docs/logging.md):
 
@@ -11,7 +11,8 @@ The library only logs (stdlib :mod:`logging`, one logger per module, the SCPI tr
 - ``--log-file FILE``: everything of diffbench's at DEBUG, the SCPI transcript included, with UTC timestamps,
   levels and logger names; appended to, so several commands can share one file;
 - ``--scpi-log FILE``: the SCPI transcript alone (overwritten). For ``diffbench sim serve`` it is the simulator's
-  own record of the messages it received (``instruments.sim.messages``).
+  own record of the messages it received (``"instruments.sim.messages"``); for ``diffbench lot`` each bench worker
+  writes its own file beside FILE (:mod:`procedures.lot.worker_transcripts`), this process none.
 
 Both files are checked and opened before the command does anything else; a path that cannot be written is one
 line and exit status 2. Everything set up here is undone when the command returns, so a test (or a script) may
@@ -210,7 +211,7 @@ def command_logging(args: argparse.Namespace, command: str) -> Iterator[LoggingO
             lowest = logging.DEBUG
         for name in (*OUR_LOGGERS, WARNINGS_LOGGER):
             undo.level(name, min(lowest, logging.getLogger(name).getEffectiveLevel()))
-        if options.scpi_log is not None:
+        if options.scpi_log is not None and command != "lot":  # a lot's instruments are its workers' (lot.py)
             from instruments.scpi_transcript import transcript_handler
 
             undo.handler(logging.getLogger(transcript_name), transcript_handler(str(options.scpi_log)))

@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         return _report(lot.board, out)
     if args.lot_command == "refit":
         return _refit_lot(lot, out, args)
+    from procedures.cli.logging_options import LoggingOptions
     from procedures.lot.lot_index_writer import open_lot_index
     from procedures.lot.lot_run import preflight_lot, run_lot
 
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     with open_lot_index(lot, out) as writer:
         outcome = run_lot(lot, out, writer.record, writer.done(), scheduler=args.scheduler,
-                          running_yield=writer.running_yield)
+                          running_yield=writer.running_yield, scpi_log=LoggingOptions.of(args).scpi_log)
         summary = writer.summary()
         passed = writer.all_passed()
     print(summary)

@@ -25,8 +25,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from procedures.report.report import main_print, write_report
+    """Write the report; print where the page and each figure are (stdout), then its warnings (stderr)."""
+    import sys
+
+    from procedures.report.report import write_report
 
     files = write_report(args.archive, args.output, fit=args.fit, embed=args.embed)
-    main_print(files)
+    print(f"report: {files.html}")
+    for f in files.figures:
+        print(f"figure: {f.path}")
+    for w in files.warnings:
+        print(f"diffbench report: warning: {w}", file=sys.stderr)
     return 0

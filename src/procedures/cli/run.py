@@ -14,6 +14,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from procedures.run.preflight import RunPlan
     from procedures.run.session import FinishedPoint
 
@@ -142,23 +144,7 @@ def run(args: argparse.Namespace) -> int:
     plan = preflight(args.procedure, args.bench, args.board, args.output, resume=args.resume,
                      sim_board=args.sim_board)
     _print_plan(plan)
-    bar: Any = None  # made at the first finished point
-
-    def progress(point: FinishedPoint) -> None:
-        nonlocal bar
-        if args.no_progress:
-            return
-        if bar is None:
-            bar = tqdm(total=point.total, unit="pt", file=sys.stderr, dynamic_ncols=True, leave=True)
-        if bar.total != point.total:
-            bar.total = point.total
-        bar.n = point.done
-        bar.set_postfix_str(point.label)
-        bar.refresh()
-        if point.done >= point.total:  # the last point: the bar is finished once, before results and fits speak
-            bar.close()
-            bar = None
-
+    progress = ProgressBar(shown=not args.no_progress, make=tqdm)
     try:
         outcome = execute(plan, on_point=progress)
     except KeyboardInterrupt as exc:  # RunInterrupted (or a Ctrl-C before the handlers were installed)
@@ -168,8 +154,7 @@ def run(args: argparse.Namespace) -> int:
         _say(f"diffbench run: error: {exc}{_archive_note(plan.out, 'failed')}", exc)
         return 1
     finally:
-        if bar is not None:
-            bar.close()
+        progress.close()
     kind = plan.procedure.kind
     print(f"diffbench run: {outcome.status}: {outcome.path}"
           + (f" ({outcome.n_skipped} of {outcome.n_points} points carried over from {args.resume})"
@@ -192,6 +177,36 @@ def run(args: argparse.Namespace) -> int:
     if outcome.status != "complete":
         return 1
     return 0 if outcome.passed else 3
+
+
+class ProgressBar:
+    """The run's progress bar on stderr (``make`` is tqdm's class): made at the first finished point and closed at
+    the last, before results and fits are computed, so it is left once, complete, above anything they log."""
+
+    def __init__(self, *, shown: bool, make: Callable[..., Any]) -> None:
+        self.shown = shown
+        self.make = make
+        self.bar: Any = None
+
+    def __call__(self, point: FinishedPoint) -> None:
+        """Show ``point`` finished: the count, the total and the point's label."""
+        if not self.shown:
+            return
+        if self.bar is None:
+            self.bar = self.make(total=point.total, unit="pt", file=sys.stderr, dynamic_ncols=True, leave=True)
+        if self.bar.total != point.total:
+            self.bar.total = point.total
+        self.bar.n = point.done
+        self.bar.set_postfix_str(point.label)
+        self.bar.refresh()
+        if point.done >= point.total:
+            self.close()
+
+    def close(self) -> None:
+        """Close the bar, leaving it drawn (idempotent)."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def _say(line: str, exc: BaseException) -> None:

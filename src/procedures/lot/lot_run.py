@@ -81,7 +81,7 @@ def preflight_lot(lot: LotConfig) -> None:
 def run_lot(lot: LotConfig, out_dir: Path, record: Callable[[PlannedUnit, UnitOutcome], None],
             done: set[str], *, scheduler: str | None = None, ask: Callable[[str], str] = input,
             say: Callable[[str], None] = print, running_yield: Callable[[], str] | None = None,
-            progress: LotProgress | None = None) -> LotOutcome:
+            progress: LotProgress | None = None, scpi_log: Path | None = None) -> LotOutcome:
     """Measure every unit of ``lot`` not in ``done`` (serials finished before), calling ``record(unit, outcome)``
     for every outcome as it comes (the index's writer). ``scheduler``: a running scheduler's address; None
     starts a local cluster with one worker per bench. Raises :class:`LotError` when no bench is left.
@@ -89,6 +89,7 @@ def run_lot(lot: LotConfig, out_dir: Path, record: Callable[[PlannedUnit, UnitOu
     ``running_yield()``: the progress display's last line, asked after each measured unit (the index writer's
     :meth:`~procedures.lot.lot_index_writer.LotIndexWriter.running_yield`; None: no such line).
     ``progress``: the display of the benches' progress (default: one on standard output, through ``say``).
+    ``scpi_log``: each bench worker writes its SCPI transcript beside it (:mod:`procedures.lot.worker_transcripts`).
     """
     units = plan_units(lot, ask, say)
     outcome = LotOutcome(out_dir / INDEX_NAME)
@@ -105,6 +106,10 @@ def run_lot(lot: LotConfig, out_dir: Path, record: Callable[[PlannedUnit, UnitOu
     if not todo:
         return outcome
     with _client(lot, scheduler) as client:
+        if scpi_log is not None:
+            from procedures.lot.worker_transcripts import write_transcripts_per_bench
+
+            write_transcripts_per_bench(client, scpi_log)
         line = dashboard_line(client, local=scheduler is None)
         if line:
             say(line)

@@ -29,9 +29,7 @@ when a figure is drawn, so ``import procedures`` stays light.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
-from typing import TextIO
 
 import numpy as np
 
@@ -43,7 +41,7 @@ from procedures.report.html.page import render
 from procedures.report.predictions import add_predictions
 from procedures.report.reading import read_context
 
-__all__ = ["ReportError", "ReportFiles", "default_out_dir", "main_print", "write_report"]
+__all__ = ["ReportError", "ReportFiles", "default_out_dir", "write_report"]
 
 
 def default_out_dir(archive: str | os.PathLike[str]) -> Path:
@@ -105,13 +103,3 @@ def write_report(archive: str | os.PathLike[str], out_dir: str | os.PathLike[str
     except OSError as e:
         raise ReportError(f"{out}: cannot write the report ({e.strerror or e})") from None
     return ReportFiles(out, html_path, figures, list(ctx.warnings))
-
-
-def main_print(files: ReportFiles, stream: TextIO | None = None) -> None:
-    """Print where the files are: the HTML page first, then each figure, then warnings (stderr)."""
-    stream = stream or sys.stdout
-    print(f"report: {files.html}", file=stream)
-    for f in files.figures:
-        print(f"figure: {f.path}", file=stream)
-    for w in files.warnings:
-        print(f"warning: {w}", file=sys.stderr)

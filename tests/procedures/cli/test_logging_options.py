@@ -1,7 +1,7 @@
 """The command line's logging options (docs/logging.md): ``--scpi-log``, ``-v/--verbose``, ``--log-file``.
 
 The SCPI transcript of a simulated run is checked against the simulator's own record of every program message it
-received (``instruments.sim.messages``, kept by the server, not by the drivers): per instrument, the commands the
+received (``"instruments.sim.messages"``, kept by the server, not by the drivers): per instrument, the commands the
 transcript says were sent are exactly the messages the simulator took in, in order, for every simulated family.
 Runs go through :func:`procedures.cli.main.main` in this process (a one-frequency sweep, a few seconds each).
 """
@@ -253,3 +253,35 @@ def test_records_and_warnings_never_land_inside_a_progress_bar(capsys: pytest.Ca
     assert len(warned) == 1 and re.fullmatch(r"diffbench run: warning: UserWarning: a late warning \(\S+:\d+\)",
                                              warned[0]), segments
     assert sum("3/3" in line for line in err.split("\n")) == 1  # the finished bar is left once
+
+
+def test_a_lot_writes_one_transcript_per_bench(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``lot run --scpi-log scpi.log``: each bench worker writes ``scpi.<bench>.log``; the units a bench measured
+    (the lot index's record) are the units its file shows being opened (each unit's run identifies both
+    instruments once), and the lot's own process writes no ``scpi.log``."""
+    from procedures.lot.index import read_index
+
+    bench = BENCHES / "sim-keysight.toml"
+    _procedure(tmp_path)
+    lot = tmp_path / "lot.toml"
+    lot.write_text(f'[lot]\nname = "log-lot"\nboard = "{BOARD.as_posix()}"\nprocedure = "procedure.toml"\n'
+                   f'units = 3\n\n[benches]\nbench-a = "{bench.as_posix()}"\nbench-b = "{bench.as_posix()}"\n\n'
+                   "[tolerances]\nseed = 3\nresistor_pct = 1.0\nmatching_pct = 1.0\n", encoding="utf-8")
+    out = tmp_path / "out"
+    log = tmp_path / "scpi.log"
+    assert cli.main(["lot", "run", str(lot), "-o", str(out), "--scpi-log", str(log)]) in (0, 3)
+    capsys.readouterr()
+    index = read_index(out / "index.h5")
+    measured: dict[str, int] = defaultdict(int)
+    for bench_name, status in zip(index["bench"], index["status"]):
+        if str(status) == "done":
+            measured[str(bench_name)] += 1
+    assert sum(measured.values()) == 3
+    assert not log.exists()
+    files = {p.name for p in tmp_path.glob("scpi*.log")}
+    assert files == {f"scpi.{b}.log" for b in measured}, files
+    for bench_name, units in measured.items():
+        rows = _transcript(tmp_path / f"scpi.{bench_name}.log")
+        first_identities = [r for r in rows if r[1:] == ("query", "*IDN?")]
+        assert len(first_identities) == 2 * units, (bench_name, units, len(first_identities))
+        assert any(d == "read" and t.startswith("<binary block") for _, d, t in rows)
