@@ -210,7 +210,14 @@ class ProgressBar:
 
 
 def _say(line: str, exc: BaseException) -> None:
-    """The one line that ends a run that did not complete, then any clean-up problem noted on its error."""
+    """The one line that ends a run that did not complete, then any clean-up problem noted on its error (both also
+    in the --log-file, with the error's traceback)."""
+    import logging
+
+    from procedures.cli.logging_options import FILE_ONLY
+
+    notes = "".join(f"; also: {note}" for note in getattr(exc, "__notes__", []))
+    logging.getLogger(__name__).error("%s%s", line, notes, exc_info=exc, extra=FILE_ONLY)
     try:
         print(line.splitlines()[0] if line else line, file=sys.stderr)
         for note in getattr(exc, "__notes__", []):

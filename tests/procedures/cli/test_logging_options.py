@@ -203,8 +203,11 @@ def _commands(tmp_path: Path) -> dict[str, list[str]]:
     }
 
 
-@pytest.mark.parametrize("command", ["run", "sim serve", "identify", "lot run"])
-@pytest.mark.parametrize("case", ["no-folder", "a-folder", "same-file", "read-only"])
+@pytest.mark.parametrize(("command", "case"), [
+    *[(command, case) for command in ("run", "sim serve", "identify", "lot run")
+      for case in ("no-folder", "a-folder", "same-file")],
+    ("run", "read-only"),  # root may write anywhere: skipped there
+])
 def test_a_log_path_that_cannot_be_written_is_one_line_and_nothing_happens(
         command: str, case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], nothing_opens: list[str]) -> None:
     argv = _commands(tmp_path)[command]
@@ -285,3 +288,26 @@ def test_a_lot_writes_one_transcript_per_bench(tmp_path: Path, capsys: pytest.Ca
         first_identities = [r for r in rows if r[1:] == ("query", "*IDN?")]
         assert len(first_identities) == 2 * units, (bench_name, units, len(first_identities))
         assert any(d == "read" and t.startswith("<binary block") for _, d, t in rows)
+
+
+def test_a_run_that_fails_says_so_once_on_the_terminal_and_in_the_log_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The line that ends a failed or interrupted run (and a clean-up note on its error) is printed once on stderr,
+    not again by the terminal's log handler, and is in the log file with its level and logger."""
+    from argparse import Namespace
+
+    from instruments.errors import InstrumentConnectionError
+    from procedures.cli.run import _say
+
+    log = tmp_path / "run.log"
+    exc = InstrumentConnectionError("scope X at TCPIP0::h::1::SOCKET", "connection lost", ":WAV:DATA?")
+    exc.__notes__ = ["switching the generator outputs off also failed: timeout"]  # add_note, also on 3.10
+    capsys.readouterr()
+    with command_logging(Namespace(verbose=2, log_file=str(log), scpi_log=None), "run"):
+        _say(f"diffbench run: error: {exc}", exc)
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"diffbench run: error: {exc}",
+                                "  also: switching the generator outputs off also failed: timeout"]
+    text = log.read_text(encoding="utf-8")
+    assert re.match(rf"{STAMP} ERROR procedures\.cli\.run: diffbench run: error: scope X .*connection lost.*; also: "
+                    "switching the generator outputs off also failed: timeout", text), text
