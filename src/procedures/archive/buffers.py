@@ -200,6 +200,10 @@ def open_writers(entry: h5py.Group, counts: dict[str, int]) -> tuple[dict[str, T
         else:
             spec = TableSpec.from_json(spec_json)
             vars_ = stored_vars(spec)
-            writers = {h5name: row_writer(g[h5name], n) for sv in vars_ for h5name, _ in sv.datasets}
+            # The axis coordinate goes last: commit() grows it after every other variable, so a writer killed
+            # in the middle leaves the coordinate no longer than the data (xarray and netCDF-C then size the
+            # dimension from the longest variable and read the file; a longer coordinate breaks xarray).
+            ordered = sorted(vars_, key=lambda sv: sv.key == spec.axis)
+            writers = {h5name: row_writer(g[h5name], n) for sv in ordered for h5name, _ in sv.datasets}
             tables[name] = TableWriters(name, spec, vars_, writers)
     return tables, records

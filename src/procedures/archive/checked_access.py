@@ -51,7 +51,7 @@ def group_in(parent: h5py.Group, name: str) -> h5py.Group:
     return obj
 
 
-_KINDS = {"float64": "f", "int64": "iu", "bool": "iub"}
+_KINDS = {"float64": "f", "int64": "iu", "bool": "iub", "complex128": "c"}
 
 
 def check_var(ds: h5py.Dataset, kind: str, shape: tuple[int, ...], leading: bool = True) -> None:

@@ -59,6 +59,23 @@ class DimMaker:
         self._ids(ds, coordinate=True)
         return ds
 
+    def sample_index(self, group: h5py.Group, name: str, size: int, long_name: str) -> h5py.Dataset:
+        """A fixed dimension whose coordinate variable holds the indices 0 .. ``size`` - 1 (int32: 4 bytes a
+        sample, once per file), so that xarray indexes it and broadcasts a per-record time axis from it."""
+        ds = group.create_dataset(name, data=np.arange(size, dtype=np.int32))
+        ds.attrs["units"] = "1"
+        ds.attrs["long_name"] = long_name
+        ds.make_scale(name)
+        self._ids(ds, coordinate=True)
+        return ds
+
+    def axis_coordinate(self, ds: h5py.Dataset) -> h5py.Dataset:
+        """Make the 1-D variable ``ds`` the coordinate variable of a dimension of its own name (netCDF's rule
+        for a coordinate variable); its values are data, written like any other variable's."""
+        ds.make_scale(ds.name.rsplit("/", 1)[-1])
+        self._ids(ds, coordinate=True)
+        return ds
+
     @staticmethod
     def attach(ds: h5py.Dataset, scales: Sequence[h5py.Dataset]) -> None:
         """Attach ``scales`` to the axes of ``ds`` in order."""

@@ -18,10 +18,12 @@ from typing import Any
 import h5py
 import numpy as np
 
+from procedures.archive.config_groups import parse_configs, write_config_group
 from procedures.archive.declaration import RunDeclaration, check_declarations
 from procedures.archive.dimensions import DimMaker, set_var_attrs
 from procedures.archive.io_errors import close_after_io_error
 from procedures.archive.spec import (
+    COMPLEX_TYPE_NAME,
     FILE_FORMAT,
     FORMAT_VERSION,
     LIBVER,
@@ -63,10 +65,15 @@ def build_schema(path: Path, declaration: RunDeclaration, stamp: RunStamp) -> No
     failure while writing removes the half-built file.
     """
     metadata_json, inst_attrs = check_declarations(declaration)
+    documents = parse_configs(declaration.configs)
     f = h5py.File(path, "w", libver=LIBVER, track_order=True)
     try:
+        # Complex values are stored with one committed compound type {r, i} (decision 0017).
+        f[COMPLEX_TYPE_NAME] = np.dtype(np.complex128)
         entry = _root_and_entry(f, declaration, stamp, metadata_json)
         _configs_and_instruments(entry, declaration.configs, inst_attrs)
+        for name, document in documents.items():
+            write_config_group(entry["configs"], name, document)
         dims = DimMaker()
         for tname, spec in declaration.tables.items():
             build_table(entry, tname, spec, dims)
@@ -152,7 +159,9 @@ def build_table(entry: h5py.Group, name: str, spec: TableSpec, dims: DimMaker) -
         g.attrs["long_name"] = spec.long_name
     g.attrs["diffbench_role"] = "table"
     g.attrs["diffbench_spec"] = json_text(f"table {name!r}", spec.to_json())
-    row = dims.pure(g, "row", 0, unlimited=True)
+    # The rows' dimension: the axis column is its coordinate variable (created first, below); a table without an
+    # axis has a pure dimension `row`, left at length 0 while appending (finish() sizes it).
+    row = dims.pure(g, "row", 0, unlimited=True) if spec.axis is None else None
     scales: dict[str, h5py.Dataset] = {}
     for cname, col in spec.columns.items():
         for dim, size in zip(col.dim_names(cname), col.shape):
@@ -162,10 +171,12 @@ def build_table(entry: h5py.Group, name: str, spec: TableSpec, dims: DimMaker) -
                     dims.coordinate(g, dim, labels, f"labels of {dim}") if labels is not None
                     else dims.pure(g, dim, size)
                 )
-    for sv in stored_vars(spec):
+    complex_type = complex_type_of(g.file)
+    for sv in sorted(stored_vars(spec), key=lambda v: v.key != spec.axis):
         col = spec.columns[sv.column]
-        dtype = storage_dtype(sv.dtype)
-        row_bytes = (16 if sv.dtype == "str" else np.dtype(dtype).itemsize) * int(np.prod(sv.shape, dtype=np.int64))
+        dtype = complex_type if sv.dtype == "complex128" else storage_dtype(sv.dtype)
+        row_bytes = (16 if sv.dtype in ("str", "complex128") else np.dtype(dtype).itemsize) * int(
+            np.prod(sv.shape, dtype=np.int64))
         chunk_rows = max(1, ROW_CHUNK_BYTES // row_bytes)
         for h5name, part in sv.datasets:
             ds = g.create_dataset(
@@ -179,10 +190,21 @@ def build_table(entry: h5py.Group, name: str, spec: TableSpec, dims: DimMaker) -
             if sv.is_uncertainty:
                 long_name = uncertainty_long_name(long_name)
             set_var_attrs(ds, col.units, long_name, sv.dtype)
-            dims.attach(ds, [row] + [scales[d] for d in sv.dims])
+            if sv.key == spec.axis:
+                row = dims.axis_coordinate(ds)
+            else:
+                assert row is not None  # the axis variable comes first
+                dims.attach(ds, [row] + [scales[d] for d in sv.dims])
         if not sv.is_uncertainty and col.uncertainty:
             for (h5name, _), (uname, _) in zip(sv.datasets, stored_vars_u(spec, sv.column)):
                 g[h5name].attrs["ancillary_variables"] = uname
+
+
+def complex_type_of(f: h5py.File) -> Any:
+    """The committed complex type of file ``f`` (:data:`~procedures.archive.spec.COMPLEX_TYPE_NAME`), or plain
+    complex128 (an unnamed compound) in a file made before it had one."""
+    obj = f.get(COMPLEX_TYPE_NAME)
+    return obj if isinstance(obj, h5py.Datatype) else np.complex128
 
 
 def build_records(entry: h5py.Group, spec: WaveformSpec, dims: DimMaker) -> None:
@@ -195,7 +217,8 @@ def build_records(entry: h5py.Group, spec: WaveformSpec, dims: DimMaker) -> None
     g.attrs["time"] = "x_origin + x_increment * sample_index"
     record = dims.pure(g, "record", 0, unlimited=True)
     channel = dims.coordinate(g, "channel", spec.channels, "scope channel (board pin) of each code row")
-    sample = dims.pure(g, "sample", spec.n_samples)
+    sample = dims.sample_index(g, "sample", spec.n_samples, "index of the sample in its record (time = x_origin "
+                               "+ x_increment * sample)")
     C, N = len(spec.channels), spec.n_samples
     filters: dict[str, Any] = {"shuffle": True, "compression": "gzip", "compression_opts": 1} if spec.compress else {}
     code = g.create_dataset(

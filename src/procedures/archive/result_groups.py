@@ -16,13 +16,13 @@ import h5py
 import numpy as np
 
 from procedures.archive.dimensions import DimMaker, set_var_attrs
+from procedures.archive.layout import complex_type_of
 from procedures.archive.spec import (
     RESULTS_GROUP,
     ArchiveError,
     check_name,
     coerce,
     json_text,
-    part_long_name,
     storage_dtype,
 )
 from procedures.archive.stamps import software_version
@@ -113,7 +113,7 @@ def prepare_result(
         for u in (unit_of.get(aname, ""), long_name_of.get(aname, "")):
             if not isinstance(u, str):
                 raise ArchiveError(f"result {name!r} array {aname!r}: units and long_names must be strings")
-        stored = [f"{aname}_re", f"{aname}_im"] if kind == "complex128" else [aname]
+        stored = [aname]
         if names_taken & set(stored):
             raise ArchiveError(f"result {name!r}: array {aname!r} collides with another array's stored name")
         names_taken.update(stored)
@@ -157,9 +157,7 @@ def write_results(entry: h5py.Group, results: Mapping[str, PendingResult]) -> No
                 if d not in scales:
                     scales[d] = dims.pure(g, d, n)
             kind = r.kinds[a]
-            parts = ([(f"{a}_re", arr.real, "re"), (f"{a}_im", arr.imag, "im")] if kind == "complex128"
-                     else [(a, arr, "value")])
-            for h5name, data, part in parts:
-                ds = g.create_dataset(h5name, data=np.ascontiguousarray(data), dtype=storage_dtype(kind))
-                set_var_attrs(ds, r.units[a], part_long_name(part, r.long_names[a]), kind)
-                dims.attach(ds, [scales[d] for d in r.dims[a]])
+            dtype = complex_type_of(entry.file) if kind == "complex128" else storage_dtype(kind)
+            ds = g.create_dataset(a, data=np.ascontiguousarray(arr), dtype=dtype)
+            set_var_attrs(ds, r.units[a], r.long_names[a], kind)
+            dims.attach(ds, [scales[d] for d in r.dims[a]])

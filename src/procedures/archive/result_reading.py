@@ -46,17 +46,18 @@ def read_result(group: h5py.Group) -> Result:
         adims = info.get("dims") if isinstance(info, dict) else None
         if kind not in COLUMN_DTYPES or not isinstance(adims, list) or not all(isinstance(d, str) for d in adims):
             raise damaged(group, f"diffbench_spec declares array {name!r} wrongly")
-        stored = [dataset_in(group, f"{name}_re"), dataset_in(group, f"{name}_im")] if kind == "complex128" \
+        pairs = kind == "complex128" and name not in group  # format 1.0: a float pair per complex array
+        stored = [dataset_in(group, f"{name}_re"), dataset_in(group, f"{name}_im")] if pairs \
             else [dataset_in(group, name)]
         for ds in stored:
-            check_var(ds, "float64" if kind == "complex128" else kind, ds.shape, leading=False)
+            check_var(ds, "float64" if pairs else kind, ds.shape, leading=False)
             if ds.ndim != len(adims) or ds.shape != stored[0].shape:
                 raise damaged(ds, f"has shape {ds.shape}, but its dims are {adims}")
             for d, size in zip(adims, ds.shape):
                 if sizes.setdefault(d, size) != size:
                     raise damaged(ds, f"dimension {d!r} has size {sizes[d]} and {size}")
         ds = stored[0]
-        if kind == "complex128":
+        if pairs:
             arrays[name] = stored[0][()] + 1j * stored[1][()]
         else:
             data = ds.asstr()[()] if kind == "str" else ds[()]
@@ -68,7 +69,7 @@ def read_result(group: h5py.Group) -> Result:
         ln = py_value(ds.attrs.get("long_name", name))
         if not isinstance(units[name], str) or not isinstance(ln, str):
             raise damaged(ds, "units and long_name must be text")
-        long_names[name] = ln.partition(" part of ")[2] or ln if kind == "complex128" else ln
+        long_names[name] = ln.partition(" part of ")[2] or ln if pairs else ln
     attrs = {k: py_value(v) for k, v in group.attrs.items() if k not in RESULT_RESERVED_ATTRS}
     for k in bool_attrs:
         if not isinstance(k, str) or k not in attrs or isinstance(attrs[k], (list, str)):

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import h5py
 import numpy as np
 
 from procedures.archive.record_reading import Records
 from procedures.archive.result_reading import Result
-from procedures.archive.spec import ArchiveError, TableSpec, stored_vars, uncertainty_long_name
+from procedures.archive.spec import ArchiveError, TableSpec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import xarray
@@ -84,36 +84,27 @@ class RunData(RunIdentity):
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def to_xarray(self, table: str) -> xarray.Dataset:
-        """Table ``table`` as an ``xarray.Dataset`` (dimension ``row`` plus the columns' trailing dimensions).
+    @overload
+    def to_xarray(self) -> xarray.DataTree: ...
 
-        Variables carry ``units``/``long_name``; uncertainties are ``<column>_u`` variables linked by
-        ``ancillary_variables`` (CF, §0.2); complex columns are complex variables. Needs xarray.
+    @overload
+    def to_xarray(self, table: str) -> xarray.Dataset: ...
+
+    def to_xarray(self, table: str | None = None) -> xarray.Dataset | xarray.DataTree:
+        """The whole run as an ``xarray.DataTree`` whose groups are the file's (``docs/archive.md``, "Layout"),
+        or table ``table`` alone as an ``xarray.Dataset``. Needs xarray, and the run still open.
+
+        Committed rows only; a table's rows are indexed by its axis column when it declares one (for example
+        ``frequency_hz``: ``ds.sel(frequency_hz=1e3)``), otherwise by ``row``; complex columns are complex
+        variables; variables carry ``units``/``long_name``, uncertainties are ``<column>_u`` variables linked
+        by ``ancillary_variables`` (CF, §0.2); the raw records have a ``time`` coordinate in seconds
+        (:mod:`procedures.archive.xarray_view`).
         """
-        try:
-            import xarray as xr
-        except ImportError:
-            raise ArchiveError("to_xarray needs xarray, which is not installed (pip install xarray)") from None
-        spec = self.table_specs.get(table)
-        if spec is None:
-            raise ArchiveError(f"{self.path}: no table {table!r} (tables: {', '.join(self.tables) or 'none'})")
-        cols = self.tables[table]
-        data_vars: dict[str, Any] = {}
-        for sv in stored_vars(spec):
-            col = spec.columns[sv.column]
-            attrs: dict[str, Any] = {"long_name": col.long_name}
-            if sv.is_uncertainty:
-                attrs["long_name"] = uncertainty_long_name(col.long_name)
-            elif col.uncertainty:
-                attrs["ancillary_variables"] = f"{sv.column}_u"
-            if col.units:
-                attrs["units"] = col.units
-            data_vars[sv.key] = (("row",) + sv.dims, cols[sv.key], attrs)
-        coords: dict[str, Any] = {"row": np.arange(self.n_rows(table))}
-        coords.update({dim: list(labels) for dim, labels in spec.labels.items()})
-        ds_attrs = {"run_id": self.run_id, "status": self.status, "table": table, "source": str(self.path)}
-        if spec.long_name:
-            ds_attrs["long_name"] = spec.long_name
-        return xr.Dataset(data_vars, coords=coords, attrs=ds_attrs)
+        from procedures.archive import xarray_view
 
-
+        if table is not None:
+            return xarray_view.table_dataset(self, table)
+        if self._file is None:
+            raise ArchiveError(f"{self.path}: the run is closed; call to_xarray() before closing it")
+        return xarray_view.run_tree(self, xarray_view.stored_attrs(self._file),
+                                    xarray_view.stored_attrs(self._file["entry"]))

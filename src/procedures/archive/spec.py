@@ -24,7 +24,7 @@ import numpy as np
 from instruments.errors import DiffbenchError
 
 FILE_FORMAT = "diffbench-archive"
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"
 # v110 is the oldest format SWMR accepts; pinning both bounds keeps files readable by any HDF5 >= 1.10 (§2.1).
 LIBVER = ("v110", "v110")
 PARTIAL_SUFFIX = ".partial"
@@ -53,6 +53,9 @@ RECORD_VARS: tuple[tuple[str, str, str, bool, str], ...] = (
 )
 RECORD_VAR_NAMES = tuple(v[0] for v in RECORD_VARS)
 VLEN_STR = h5py.string_dtype("utf-8")
+# The committed HDF5 type of complex values, named as the nc-complex convention names it: h5netcdf (so xarray) and
+# netCDF4-python (auto_complex) read it as complex, netCDF-C and h5dump as a compound {r, i} (decision 0017).
+COMPLEX_TYPE_NAME = "_PFNC_DOUBLE_COMPLEX_TYPE"
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
@@ -119,11 +122,13 @@ class Column:
 
 @dataclass(frozen=True)
 class TableSpec:
-    """A table: named columns sharing one unlimited ``row`` dimension (one row per append).
+    """A table: named columns sharing one unlimited dimension (one row per append).
 
     ``signal``/``axis`` optionally name a scalar numeric column and its abscissa; the table group then
-    becomes a NeXus ``NXdata`` group that NeXus tools plot by default (§1.1). ``labels`` gives string
-    coordinate values for trailing dimensions (for example ``{"mode_out": ("d", "c")}``).
+    becomes a NeXus ``NXdata`` group that NeXus tools plot by default (§1.1), and the axis column is the
+    coordinate variable of the rows' dimension, which takes its name (format 1.1; a table without an axis
+    keeps a dimension ``row`` without coordinate values). ``labels`` gives string coordinate values for
+    trailing dimensions (for example ``{"mode_out": ("d", "c")}``).
     """
 
     columns: Mapping[str, Column]
@@ -131,6 +136,11 @@ class TableSpec:
     signal: str | None = None
     axis: str | None = None
     labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def row_dim(self) -> str:
+        """The name of the rows' dimension: the axis column's name, or ``row`` for a table without one."""
+        return self.axis if self.axis is not None else "row"
 
     def row_keys(self) -> list[str]:
         """The keys a row dict must have: every column, plus ``<column>_u`` for columns with uncertainty."""
@@ -202,8 +212,12 @@ class StoredVar:
     is_uncertainty: bool
 
 
-def stored_vars(spec: TableSpec) -> list[StoredVar]:
-    """Every row key of ``spec`` with the dataset(s) it is stored in (complex -> ``_re``/``_im``, §1.3)."""
+def stored_vars(spec: TableSpec, complex_pairs: bool = False) -> list[StoredVar]:
+    """Every row key of ``spec`` with the dataset(s) it is stored in.
+
+    A complex column is one complex dataset (format 1.1); ``complex_pairs`` gives the ``_re``/``_im`` float
+    pairs that format 1.0 stored instead (§1.3), for reading such files.
+    """
     out: list[StoredVar] = []
     for name, col in spec.columns.items():
         dims = col.dim_names(name)
@@ -211,7 +225,7 @@ def stored_vars(spec: TableSpec) -> list[StoredVar]:
             if is_u and not col.uncertainty:
                 continue
             ds: tuple[tuple[str, str], ...]
-            if col.dtype == "complex128":
+            if col.dtype == "complex128" and complex_pairs:
                 sfx = "_u" if is_u else ""
                 ds = ((f"{name}_re{sfx}", "re"), (f"{name}_im{sfx}", "im"))
             else:
@@ -229,7 +243,8 @@ def stored_vars_u(spec: TableSpec, column: str) -> tuple[tuple[str, str], ...]:
 
 
 def part_long_name(part: str, long_name: str) -> str:
-    """The long name of one stored part of a value: ``real part of ...``/``imaginary part of ...`` (§1.3)."""
+    """The long name of one stored part of a value: ``real part of ...``/``imaginary part of ...`` (format 1.0's
+    float pairs, §1.3), or ``long_name`` itself for a whole value."""
     return long_name if part == "value" else f"{'real' if part == 're' else 'imaginary'} part of {long_name}"
 
 
@@ -362,13 +377,15 @@ def coerce(kind: str, value: Any, shape: tuple[int, ...], where: str) -> np.ndar
 
 
 def storage_dtype(kind: str) -> Any:
-    """The HDF5 dataset dtype that stores values of ``kind`` (complex as two float64 parts, bool as int8)."""
-    return {"float64": np.float64, "complex128": np.float64, "int64": np.int64, "bool": np.int8, "str": VLEN_STR}[kind]
+    """The numpy dtype that stores values of ``kind`` (bool as int8; complex as complex128, which the schema
+    stores with the committed type :data:`COMPLEX_TYPE_NAME`)."""
+    return {"float64": np.float64, "complex128": np.complex128, "int64": np.int64, "bool": np.int8,
+            "str": VLEN_STR}[kind]
 
 
 def split_parts(sv: StoredVar, arr: np.ndarray) -> dict[str, np.ndarray]:
-    """Stored arrays for one converted value: ``{dataset name: array}``."""
-    if sv.dtype == "complex128":
+    """Stored arrays for one converted value: ``{dataset name: array}`` (two for format 1.0's complex pairs)."""
+    if len(sv.datasets) == 2:
         (re_name, _), (im_name, _) = sv.datasets
         return {re_name: np.ascontiguousarray(arr.real), im_name: np.ascontiguousarray(arr.imag)}
     return {sv.datasets[0][0]: np.ascontiguousarray(arr)}

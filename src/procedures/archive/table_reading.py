@@ -16,24 +16,31 @@ from procedures.archive.spec import ArchiveError, TableSpec, stored_vars, valida
 
 
 def read_table(group: h5py.Group, spec: TableSpec, n: int) -> dict[str, np.ndarray]:
-    """The first ``n`` rows of the table in ``group`` declared by ``spec``, by row key (complex columns
-    reassembled from their parts, booleans as bool, text as str)."""
+    """The first ``n`` rows of the table in ``group`` declared by ``spec``, by row key (complex columns as
+    complex, from one complex dataset or from format 1.0's ``_re``/``_im`` pair; booleans as bool, text as str)."""
     out: dict[str, np.ndarray] = {}
-    for sv in stored_vars(spec):
+    for sv in stored_vars(spec, complex_pairs=stores_complex_pairs(group, spec)):
         parts: dict[str, np.ndarray] = {}
         for h5name, part in sv.datasets:
             ds = dataset_in(group, h5name)
-            check_var(ds, "float64" if sv.dtype == "complex128" else sv.dtype, sv.shape)
+            check_var(ds, "float64" if part in ("re", "im") else sv.dtype, sv.shape)
             parts[part] = read_rows(group, ds, n)
             if sv.is_uncertainty and sv.dtype == "float64" and np.any(parts[part] < 0):
                 raise damaged(ds, "holds a negative uncertainty (the writer refuses them)")
-        if sv.dtype == "complex128":
+        if len(parts) == 2:
             out[sv.key] = parts["re"] + 1j * parts["im"]
         elif sv.dtype == "bool":
             out[sv.key] = parts["value"].astype(bool)
         else:
             out[sv.key] = parts["value"]
     return out
+
+
+def stores_complex_pairs(group: h5py.Group, spec: TableSpec) -> bool:
+    """Whether the table in ``group`` stores its complex columns as format 1.0's ``_re``/``_im`` float pairs
+    (the first complex column's ``<name>_re`` is there and ``<name>`` is not)."""
+    first = next((name for name, col in spec.columns.items() if col.dtype == "complex128"), None)
+    return first is not None and first not in group and f"{first}_re" in group
 
 
 def table_spec(group: h5py.Group, name: str) -> TableSpec:

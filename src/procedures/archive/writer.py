@@ -42,7 +42,8 @@ Where each design choice comes from (``docs/reference/hdf5-archive.md``, cited a
   rows and per-record scaling wait in a one-chunk buffer per variable and go out at commit as HDF5
   direct chunk writes; uncompressed codes are direct chunk writes too (see
   :class:`procedures.archive.buffers.RowBuffer`).
-* Complex values are stored as ``_re``/``_im`` float pairs (§1.3), uncertainties as ``<var>_u`` linked
+* Complex values are one dataset of a committed compound type {r, i} (format 1.1; 1.0 stored ``_re``/``_im``
+  float pairs, §1.3; decision 0017), a table's axis column is its rows' coordinate, uncertainties ``<var>_u`` linked
   by ``ancillary_variables`` (§0.2), configuration and identities as UTF-8 string attributes with JSON for
   nested data (§0.2).
 * Whole-run results (fits) are written once, in :meth:`finish`: SWMR forbids new objects while points are
@@ -370,7 +371,7 @@ class RunArchive:
                 counts[index] = 0
                 write_counters(self._archive, counts)
                 self._committed = counts
-            for name, w in list(t.writers.items()):
+            for name, w in reversed(list(t.writers.items())):  # the axis coordinate first: never the longest
                 if w.ds.shape[0]:
                     w.ds.id.set_extent((0,) + tuple(w.ds.shape[1:]))
                 t.writers[name] = row_writer(w.ds, 0)
@@ -424,9 +425,11 @@ class RunArchive:
         with self._writing("finish the archive"):
             self._write_results()
             # Pure unlimited dimension scales were left at length 0 while appending (readers size unlimited
-            # dimensions from the variables); give them their final length for strict netCDF readers.
+            # dimensions from the variables); give them their final length for strict netCDF readers. A
+            # table's axis coordinate is data: it already has it.
             for t in self._tables.values():
-                f["entry"][t.name]["row"].resize((t.n,))
+                if t.spec.axis is None:
+                    f["entry"][t.name]["row"].resize((t.n,))
             if self._records is not None:
                 f["entry"][WAVEFORMS_GROUP]["record"].resize((self._records.n,))
             # modify() rewrites the existing attributes in place (they were created with the schema).

@@ -149,7 +149,7 @@ def test_round_trip(tmp_path: Path, dtype: str, compress: bool) -> None:
         assert run.configs == {"bench": BENCH_TOML, "board": BOARD_TOML, "procedure": "sweep = 'log'\n"}
         assert run.instruments == INSTRUMENTS
         assert run.start_time.endswith("Z") and run.end_time > run.start_time
-        assert run.software_version and run.format_version == "1.0"
+        assert run.software_version and run.format_version == "1.1"
         assert run.table_specs["gains"] == gains_spec()
         assert gains_spec().row_keys() == list(gains_row(0))
         g = run.tables["gains"]
@@ -268,7 +268,7 @@ def test_bad_rows_raise_one_error_and_write_nothing(tmp_path: Path) -> None:
     ar.finish()
     with open_run(tmp_path / "run.h5") as run, h5py.File(tmp_path / "run.h5", "r") as f:
         assert run.n_rows("gains") == 2 and list(run.tables["gains"]["n_avg"]) == [4, 5]
-        assert all(f[f"entry/gains/{name}"].shape[0] == 2 for name in ("freq_hz", "S_re", "S_im_u", "mode", "vpp_v"))
+        assert all(f[f"entry/gains/{name}"].shape[0] == 2 for name in ("freq_hz", "S", "S_u", "mode", "vpp_v"))
 
 
 def test_shorter_records_come_back_at_their_own_length(tmp_path: Path) -> None:
@@ -338,8 +338,9 @@ BAD_DECLARATIONS = [
     ({"tables": {"t": TableSpec({"x": Column("float64", "V", "x", shape=(2,), dims=("ch",)),
                                  "y": Column("float64", "V", "y", shape=(3,), dims=("ch",))})}},
      "dimension 'ch' has size 2 and 3"),
-    ({"tables": {"t": TableSpec({"a": Column("complex128", "1", "a"), "a_re": Column("float64", "1", "x")})}},
-     "'a_re', which is taken"),
+    ({"tables": {"t": TableSpec({"a": Column("complex128", "1", "a", uncertainty=True),
+                                 "a_u": Column("float64", "1", "x")})}},
+     "'a_u', which is taken"),
     ({"tables": {"t": TableSpec({"x": Column("float64", "V", "x")}, signal="y")}}, "signal 'y' must name a scalar"),
     ({"tables": {"t": TableSpec({"x": Column("float64", "V", "x", shape=(2,))}, labels={"x_dim0": ("a",)})}},
      "must be 2 strings"),
@@ -555,7 +556,11 @@ def test_to_xarray(tmp_path: Path) -> None:
     path = _finished(tmp_path)
     with open_run(path) as run:
         ds = run.to_xarray("gains")
-        assert ds.sizes == {"row": 3, "mode_out": 2, "mode_in": 2, "channel": 4}
+        assert ds.sizes == {"freq_hz": 3, "mode_out": 2, "mode_in": 2, "channel": 4}
+        assert np.array_equal(ds["freq_hz"].values, run.tables["gains"]["freq_hz"]) and "freq_hz" in ds.indexes
+        assert ds.sel(freq_hz=run.tables["gains"]["freq_hz"][1])["S"].values.tolist() == \
+            run.tables["gains"]["S"][1].tolist()
+        assert run.to_xarray("points").sizes == {"row": 3}
         assert np.array_equal(ds["S"].values, run.tables["gains"]["S"])
         assert ds["S"].attrs["units"] == "1" and ds["S"].attrs["ancillary_variables"] == "S_u"
         assert list(ds["mode_out"].values) == ["d", "c"]
@@ -572,8 +577,9 @@ def test_xarray_h5netcdf_opens_the_file_directly(tmp_path: Path) -> None:
         ref = run.tables["gains"]
         volts, _ = run.records.volts(2)
     with xr.open_dataset(path, engine="h5netcdf", group="entry/gains") as g:
-        assert g.sizes["row"] == 3
-        assert np.array_equal(g["S_re"].values + 1j * g["S_im"].values, ref["S"])
+        assert g.sizes["freq_hz"] == 3 and "freq_hz" in g.indexes  # the axis column indexes the rows
+        assert g["S"].dtype == np.complex128 and np.array_equal(g["S"].values, ref["S"])
+        assert np.array_equal(g["S_u"].values, ref["S_u"])
         assert g["freq_hz"].attrs["units"] == "Hz" and g["CMRR_diff"].attrs["ancillary_variables"] == "CMRR_diff_u"
         assert list(g["mode"].values) == list(ref["mode"])
     with xr.open_dataset(path, engine="h5netcdf", group="entry/waveforms") as w:
@@ -587,8 +593,17 @@ def test_xarray_h5netcdf_opens_the_file_directly(tmp_path: Path) -> None:
 def test_netcdf_c_opens_the_file(tmp_path: Path) -> None:
     netCDF4 = pytest.importorskip("netCDF4")
     path = _finished(tmp_path)
+    with open_run(path) as run:
+        ref = run.tables["gains"]["S"]
     with netCDF4.Dataset(path) as nc:
         w = nc["entry/waveforms"]
         assert w.dimensions["record"].isunlimited() and len(w.dimensions["record"]) == 4
         assert nc["entry/gains"]["freq_hz"].units == "Hz"
+        gains = nc["entry/gains"]
+        assert gains.dimensions["freq_hz"].isunlimited() and gains["S"].dimensions[0] == "freq_hz"
+        s = gains["S"][:]  # netCDF-C: a compound {r, i}
+        assert np.array_equal(s["r"] + 1j * s["i"], ref)
+        assert nc["entry/configs/board/tail"].getncattr("i_a") == 100e-6
+    with netCDF4.Dataset(path, auto_complex=True) as nc:  # netCDF4-python's nc-complex reading: complex again
+        assert nc["entry/gains"]["S"].dtype == np.complex128
         assert list(nc["entry"]["n_committed"][:]) == [3, 3, 4]

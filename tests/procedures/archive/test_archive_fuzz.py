@@ -298,7 +298,8 @@ def structural_mutations(base: Path, rng: random.Random, share: float = 1.0) -> 
                                                        np.array(["0"] * N_POINTS, dtype=h5py.string_dtype()))
     yield "shape dc/vid_v 2-D", _replace_ds("/entry/dc/vid_v", np.zeros((21, 3)))
     yield "shape dc/vid_v short", _replace_ds("/entry/dc/vid_v", np.zeros(2))
-    yield "shape points/phasor_re 1-D", _replace_ds("/entry/points/phasor_re", np.zeros(N_POINTS))
+    yield "points/phasor real and 1-D", _replace_ds("/entry/points/phasor", np.zeros(N_POINTS))
+    yield "points/phasor real", _replace_ds("/entry/points/phasor", np.zeros((N_POINTS, 4)))
     yield "shape waveforms/code 2-D", _replace_ds("/entry/waveforms/code", np.zeros((N_POINTS, 4), np.int16))
     yield "shape waveforms/y_increment 1-D", _replace_ds("/entry/waveforms/y_increment", np.zeros(N_POINTS))
     if "/entry/results/fit_dc_transfer" in present:

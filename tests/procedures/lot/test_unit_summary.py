@@ -95,7 +95,7 @@ def _table(f: h5py.File, name: str) -> dict[str, np.ndarray]:
     n = int(counts[name])
     out = {}
     for key, ds in f["entry"][name].items():
-        if ds.ndim and ds.shape[0] >= n and key != "row" and "DIMENSION_LIST" in ds.attrs:
+        if ds.ndim and ds.maxshape[0] is None and key != "row":  # the row variables (the axis coordinate too)
             out[key] = ds.asstr()[:n] if h5py.check_string_dtype(ds.dtype) else ds[:n]
     return out
 
@@ -109,7 +109,7 @@ def _expected_gain_figures(f: h5py.File) -> dict[str, tuple[float, float]]:
     g = _table(f, "gains")
     freq = g["frequency_hz"]
     i = int(np.argmin(np.abs(np.log(freq / LIMITS["add_check_hz"]))))
-    z = complex(g["S_re"][i, 0, 0], g["S_im"][i, 0, 0])
+    z = complex(g["S"][i, 0, 0])  # complex in the file (archive format 1.1)
     grad = np.array([z.real, z.imag]) / abs(z)
     u_add = math.sqrt(grad @ g["S_cov"][i, 0:2, 0:2] @ grad)
     band = freq <= LIMITS["cmrr_se_max_hz"]
