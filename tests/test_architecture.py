@@ -22,7 +22,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 OURS = ("instruments", "models", "procedures")
-STAGES = ("config", "predict", "archive", "measure", "analysis", "fitting", "report", "run", "lot", "cli")
+STAGES = ("config", "predict", "archive", "measure", "analysis", "fitting", "report", "run", "lot", "live", "cli")
 MAX_FILE_LINES = 500
 MAX_FUNCTION_LINES = 60
 EXCEPTION = re.compile(r"#\s*layout:\s*(?P<what>[\w.]+)\s*--\s*\S")

@@ -31,6 +31,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "identify": ("procedures.cli.instruments", "name the driver diffbench would use for a VISA resource"),
     "report": ("procedures.cli.report", "write Bode plots and a one-page summary of an archived run"),
     "fit": ("procedures.cli.fit", "refit an archived run against the circuit models (no hardware)"),
+    "watch": ("procedures.cli.watch", "serve a live page of a run archive as it grows (127.0.0.1 only)"),
     "lot": ("procedures.cli.lot", "measure a production lot over many benches (Dask distributed) and index it"),
 }
 

@@ -43,6 +43,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sim-board", metavar="TOML",
                    help="simulated bench only: put this board config on the bench instead of --board, which the "
                         "run is still judged and fitted against (a deliberately faulty board)")
+    p.add_argument("--live", action="store_true",
+                   help="serve a live page of the run on 127.0.0.1 (Bode plots, the latest waveforms) that fills in "
+                        "as points are committed; its address is printed once (docs/live-view.md)")
+    p.add_argument("--live-port", type=int, metavar="PORT",
+                   help="port of the live page (default: a free one); implies --live")
 
 
 def _fmt(value: float, u: float | None = None, digits: int = 4) -> str:
@@ -144,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
     plan = preflight(args.procedure, args.bench, args.board, args.output, resume=args.resume,
                      sim_board=args.sim_board)
     _print_plan(plan)
+    stop_live = _start_live(args, plan)
     progress = ProgressBar(shown=not args.no_progress, make=tqdm)
     try:
         outcome = execute(plan, on_point=progress)
@@ -155,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         progress.close()
+        stop_live()  # once a watching page has shown the run's final status
     kind = plan.procedure.kind
     print(f"diffbench run: {outcome.status}: {outcome.path}"
           + (f" ({outcome.n_skipped} of {outcome.n_points} points carried over from {args.resume})"
@@ -177,6 +184,19 @@ def run(args: argparse.Namespace) -> int:
     if outcome.status != "complete":
         return 1
     return 0 if outcome.passed else 3
+
+
+def _start_live(args: argparse.Namespace, plan: RunPlan) -> Callable[[], None]:
+    """Start the live page's process when ``--live`` or ``--live-port`` asks for one and return what stops it
+    (nothing to stop otherwise); the port is bound before anything is opened (in use: one line, exit 2), and
+    the page's address printed once."""
+    if not args.live and args.live_port is None:
+        return lambda: None
+    from procedures.live.launch import start_for_run
+
+    live = start_for_run(args.live_port or 0, plan.out)
+    print(f"diffbench run: live view: {live.url}", flush=True)
+    return live.stop
 
 
 class ProgressBar:
