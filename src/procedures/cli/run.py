@@ -13,6 +13,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from procedures.cli.run_summary import summary_lines
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -48,74 +50,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "as points are committed; its address is printed once (docs/live-view.md)")
     p.add_argument("--live-port", type=int, metavar="PORT",
                    help="port of the live page (default: a free one); implies --live")
-
-
-def _fmt(value: float, u: float | None = None, digits: int = 4) -> str:
-    if u is None or not u == u:
-        return f"{value:.{digits}g}"
-    return f"{value:.{digits}g} ± {u:.2g}"
-
-
-def _fmt_db(r: dict[str, Any], name: str) -> str:
-    """A row's dB figure with its uncertainty, or a limit as ``>= 92.07`` (procedures.analysis.gain_figures)."""
-    from procedures.analysis.gain_figures import format_db
-
-    return format_db(r[name], r[f"{name}_u"], str(r.get(f"{name}_kind", "value")))
-
-
-def _limits_note(rows: list[dict[str, Any]], names: tuple[str, ...]) -> list[str]:
-    """One line saying what a ``>=``/``<=`` figure is, when the rows have one."""
-    from procedures.analysis.gain_figures import VALUE, limits_explanation
-
-    text = limits_explanation(str(r.get(f"{n}_kind", VALUE)) for r in rows for n in names)
-    return [text] if text else []
-
-
-def summary_lines(kind: str, results: dict[str, Any]) -> list[str]:
-    """A compact table of the run's results, one line per frequency / drive / level."""
-    import numpy as np
-
-    lines: list[str] = []
-    if kind == "characterisation":
-        for k in ("frequency_sweep", "amplitude_sweep", "dc_transfer"):
-            lines += summary_lines(k, results)
-        return lines
-    if kind == "frequency_sweep":
-        lines.append(f"{'f (Hz)':>10} {'|Add|':>18} {'|Acc|':>20} {'CMRR_se1 dB':>17} {'CMRR_diff dB':>17} "
-                     f"{'ideal-gen CMRR_diff':>20}")
-        for r in results.get("gains", []):
-            S, Su = r["S"], np.real(r["S_u"])
-            lines.append(f"{r['frequency_hz']:>10.4g} {_fmt(abs(S[0, 0]), Su[0, 0]):>18} "
-                         f"{_fmt(abs(S[1, 1]), Su[1, 1]):>20} "
-                         f"{_fmt_db(r, 'CMRR_se1_db'):>17} "
-                         f"{_fmt_db(r, 'CMRR_diff_db'):>17} "
-                         f"{r['CMRR_diff_ideal_db']:>20.4g}")
-        lines.append("CMRR_se1 = |Ad_se1/Acm_se1| (single-ended, output 1); "
-                     "CMRR_diff = |Add/Acd| (differential output); "
-                     "ideal-gen: the same assuming the generator were perfect")
-        lines += _limits_note(results.get("gains", []), ("CMRR_se1_db", "CMRR_diff_db"))
-    elif kind in ("amplitude_sweep", "cm_range") and results.get("dm_gain"):
-        lines.append(f"{'vid (mVpk)':>11} {'bias (V)':>11} {'|Add|':>18} {'compression':>12} {'THD out %':>10}")
-        for r in results.get("dm_gain", []):
-            lines.append(f"{r['vid_vpk'] * 1e3:>11.4g} {r['bias_v']:>11.4g} {_fmt(abs(r['Add']), abs(r['Add_u'])):>18} "
-                         f"{r['compression']:>12.5f} {100 * r['thd_out']:>10.4g}")
-    if kind == "cm_range" and results.get("cm_gains"):
-        lines.append(f"{'bias (V)':>9} {'|Acc|':>20} {'CMRR_se1 dB':>17} {'CMRR_se2 dB':>17} {'CMRR_diff dB':>17}")
-        for r in results["cm_gains"]:
-            S, Su = r["S"], np.real(r["S_u"])
-            lines.append(f"{r['bias_v']:>9.4g} {_fmt(abs(S[1, 1]), Su[1, 1]):>20} "
-                         f"{_fmt_db(r, 'CMRR_se1_db'):>17} "
-                         f"{_fmt_db(r, 'CMRR_se2_db'):>17} "
-                         f"{_fmt_db(r, 'CMRR_diff_db'):>17}")
-        lines.append("per input DC level, from a small CM point at each: a tail source leaving its active region "
-                     "shows as CMRR_se falling")
-        lines += _limits_note(results["cm_gains"], ("CMRR_se1_db", "CMRR_se2_db", "CMRR_diff_db"))
-    if kind == "dc_transfer" and results.get("dc"):
-        s = results.get("dc_summary", [{}])[0]
-        lines.append(f"input-referred offset {s.get('offset_v', float('nan')) * 1e3:.4g} mV, "
-                     f"slope dvod/dvid {s.get('slope', float('nan')):.4g} at the offset; "
-                     f"{len(results.get('dc', []))} points")
-    return lines
 
 
 def plan_decision_line(plan: RunPlan) -> str | None:

@@ -45,6 +45,11 @@ def lone_probe(probes: str) -> str | None:
     return probes[len(XTALK):] if probes.startswith(XTALK) else None
 
 
+ROLE_NOTES = {"dm2": " (second drive: extrapolation to zero)", "cm_2x": " (second drive: extrapolation to zero)",
+              "cm2": " (two generator channels: ideal-generator comparison)"}
+"""What a progress display adds to a point's excitation for the roles whose excitation alone looks like a repeat."""
+
+
 @dataclass(frozen=True)
 class PlannedPoint:
     """One point to measure. ``group`` ties the points whose results combine (e.g. one frequency)."""
@@ -60,6 +65,20 @@ class PlannedPoint:
     @property
     def configuration(self) -> tuple[bool, str]:
         return (self.tied, self.probes)
+
+    @property
+    def label(self) -> str:
+        """The point in a few words for a progress display: the excitation (``"dm 1000 Hz 2 mVpk"``), a calibration
+        point named as one (``"calibration (channel match, ...): cm 1000 Hz 8 mVpk"``: its excitation repeats a
+        measured point's, so without the name it reads as a repeat), a second drive or drive wiring by its
+        purpose."""
+        text = self.excitation.label
+        lone = lone_probe(self.probes)
+        if self.role == "link":
+            return f"calibration (channel match, every probe on input 1): {text}"
+        if lone is not None:
+            return f"calibration (crosstalk, {lone} probe alone): {text}"
+        return text + ROLE_NOTES.get(self.role, "")
 
     @property
     def trigger_node(self) -> str:

@@ -67,8 +67,8 @@ class FinishedPoint:
 
     @property
     def label(self) -> str:
-        """The excitation in a few words (``"DM 1 kHz 2 mVpk"``)."""
-        return self.point.excitation.label
+        """The point in a few words, a calibration named as one (:attr:`PlannedPoint.label`)."""
+        return self.point.label
 
 
 #: called after every point is archived (the run's progress, a live view, a notebook's own table)
