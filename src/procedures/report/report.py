@@ -16,6 +16,10 @@ is never modified), gathers what it holds and writes into one directory:
   a few frequencies with uncertainties, the prediction and fit differences, the fitted parameters, the
   figures (linked relatively, or embedded with ``embed=True``).
 
+Every figure the board's ``[pass_fail]`` limits apply to draws them (a red line, the fail side shaded:
+:mod:`~procedures.report.limit_marks`), and the verdicts read in one unit with their limit
+(:mod:`procedures.analysis.verdict_text`); docs/reports.md says which limit goes where.
+
 Only the figures whose tables the archive holds are made; a run that was aborted or failed before its
 results were computed gets them recomputed in memory from its committed points when possible (and says so).
 
