@@ -53,6 +53,14 @@ def time_unit(span_s: float) -> tuple[float, str]:
     return _TIME_UNITS[-1]
 
 
+def hertz(f: float) -> str:
+    """A frequency in Hz with an SI prefix: ``1e6`` -> ``"1 MHz"``, ``3162.3`` -> ``"3.162 kHz"``."""
+    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if f >= scale:
+            return f"{f / scale:.4g} {prefix}Hz"
+    return f"{f:.4g} Hz"
+
+
 def point_label(points: dict[str, np.ndarray], i: int) -> str:
     """What measured point ``i`` is, in words: sweep, role (calibrations, told by the probes' placement, named as
     such), frequency and drive."""
@@ -66,7 +74,7 @@ def point_label(points: dict[str, np.ndarray], i: int) -> str:
     words = [f"point {i}", str(points["sweep"][i]).replace("_", " "), _ROLE_WORDS.get(role, role)]
     f = float(points["frequency_hz"][i])
     if f > 0:
-        words.append(f"{f:.4g} Hz")
+        words.append(hertz(f))
     vid, vic = float(points["vid_vpk_nominal"][i]), float(points["vic_vpk_nominal"][i])
     if role == "dc":
         words.append(f"vid {1e3 * float(points['vid_dc_v_nominal'][i]):+.4g} mV DC")

@@ -56,7 +56,8 @@ def _figures(title: str) -> Any:
     for src, label, colour in ((add, "|Add|", "#1f77b4"), (acm, "|Acm| (Acc)", "#d62728")):
         mag.line("frequency_hz", "mag_db", source=src, color=colour, legend_label=label)
         mag.scatter("frequency_hz", "mag_db", source=src, color=colour, legend_label=label, size=6)
-    mag.legend.location = "bottom_left"
+    mag.legend.location = "center_left"  # between |Add| (well above 0 dB) and |Acm| (well below)
+    mag.legend.click_policy = "hide"
     phase = figure(title="phase of Add", x_axis_type="log", x_range=mag.x_range, x_axis_label="frequency (Hz)",
                    y_axis_label="phase (degrees)", width=620, height=260, tools=tools)
     phase.line("frequency_hz", "phase_deg", source=add, color="#1f77b4")
@@ -67,6 +68,7 @@ def _figures(title: str) -> Any:
     for node, colour in zip(NODES, COLOURS):
         scope.line("t", node, source=wave, color=colour, legend_label=node)
     scope.legend.location = "top_right"
+    scope.legend.click_policy = "hide"  # a click on a node's name hides its trace
     scope.xaxis[0].name = "time_axis"
     add.adapter = CustomJS(args={"acm": acm, "wave": wave, "status": status, "record": record,
                                    "time_axis": scope.xaxis[0]}, code=_ADAPTER)
