@@ -5,6 +5,7 @@ captions. The drawing is :mod:`procedures.report.plots`', imported here only whe
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,7 +14,7 @@ import numpy as np
 
 from procedures.report.context import Context, FigureFile
 from procedures.report.figure_data import amplitude_data, cm_range_data, dc_data, freq_series, level_figures
-from procedures.report.limit_marks import frequency_marks
+from procedures.report.limit_marks import frequency_marks, level_marks
 
 if TYPE_CHECKING:  # pragma: no cover - typing only: matplotlib loads when a figure is drawn
     from matplotlib.figure import Figure
@@ -134,9 +135,11 @@ def _sweep_figures(ctx: Context, emit: Emit) -> None:
 
         lims = ([] if ctx.board is None else [(ctx.board.bias_min_v, f"bias_min = {ctx.board.bias_min_v:g} V"),
                                               (ctx.board.bias_max_v, f"bias_max = {ctx.board.bias_max_v:g} V")])
+        f_cm = np.asarray(ctx.cm_gains.get("frequency_hz", [np.nan]), float)
+        marks = level_marks(ctx.board, float(np.nanmax(f_cm)) if np.isfinite(f_cm).any() else math.nan)
         emit("cmrr_vs_bias", cmrr_levels(level_figures(ctx.cm_gains),
                                          title="Common-mode rejection versus input DC level",
-                                         subtitle=ctx.subtitle, k=K_COVERAGE, limits=lims),
+                                         subtitle=ctx.subtitle, k=K_COVERAGE, limits=lims, marks=marks),
              "CMRR versus input common-mode level",
              "CMRR_se,1, CMRR_se,2 and CMRR_diff in dB at each DC level of both inputs (DM and CM drives "
              "extrapolated to zero), with k = 2 error bars: a tail source leaving its active region at the "

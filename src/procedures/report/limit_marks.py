@@ -8,7 +8,10 @@ not from a board's numbers written here, so every board's limits are drawn the s
 - ``add_rel_tol``: |Add| within the tolerance of the prediction at the measured frequency nearest
   ``add_check_hz``: a band ``20 log10(|Add_pred| (1 ± tol))`` dB at that frequency, both fail sides shaded;
 - ``thd_max``: THD of vod at most the limit (drawn in %) at ``thd_drive_vpk``: a ceiling at that drive;
-- ``offset_max_v``: the zero crossing of vod within ``±offset_max_v`` of vid = 0: a band on the abscissa.
+- ``offset_max_v``: the zero crossing of vod within ``±offset_max_v`` of vid = 0: a band on the abscissa;
+- on a common-mode range's CMRR-versus-level figure, the CMRR floors across every level when the range is
+  measured at a frequency up to ``cmrr_se_max_hz`` (the floor holds there; the verdict itself judges the
+  frequency sweep only).
 
 A limit at one abscissa (a drive, a check frequency) is drawn over a narrow window around it,
 ``x / WINDOW .. x * WINDOW`` on a log axis, so it reads as a mark at that point, not as a limit over the sweep.
@@ -17,6 +20,7 @@ A limit at one abscissa (a drive, a check frequency) is drawn over a narrow wind
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -57,6 +61,19 @@ def frequency_marks(board: BoardConfig | None, freq_hz: np.ndarray) -> dict[str,
                                                        f"the prediction ({pred:.4g}) at {eng(fc, 'Hz', 3)}",
                                         lo, hi, fc / WINDOW, fc * WINDOW))
     return out
+
+
+def level_marks(board: BoardConfig | None, frequency_hz: float) -> list[LimitMark]:
+    """The CMRR floors on a CMRR-versus-input-level panel (a cm-range run at ``frequency_hz``, Hz): across every
+    level, when the sweep's frequency is one the limits hold at (up to ``cmrr_se_max_hz``), else none."""
+    if board is None or not math.isfinite(frequency_hz):
+        return []
+    marks = frequency_marks(board, np.zeros(0))
+    top = float(board.pass_fail.get("cmrr_se_max_hz", math.inf))
+    if frequency_hz > top * (1 + 1e-9):
+        return []
+    return [replace(m, x_hi=None, label=f"{m.label} (this sweep at {eng(frequency_hz, 'Hz', 3)})")
+            for m in marks["CMRR_se"] + marks["CMRR_diff"]]
 
 
 def thd_marks(board: BoardConfig | None) -> list[LimitMark]:

@@ -234,3 +234,21 @@ def test_calibration_points_are_labelled_and_no_two_demo_points_read_the_same() 
     calibrations = [p for p in points if p.role in ("link", "xtalk")]
     assert calibrations and all(p.label.startswith("calibration (") for p in calibrations)
     assert not any(p.label.startswith("calibration") for p in points if p.role not in ("link", "xtalk"))
+
+
+def test_cm_range_cmrr_plot_draws_the_floor_only_where_it_holds() -> None:
+    """A common-mode range at 1 kHz gets the CMRR_se floor across its levels; one above cmrr_se_max_hz none."""
+    from instruments.board_config import load_board
+    from procedures.report.limit_marks import level_marks
+    from procedures.report.plots.cmrr_levels import cmrr_levels
+
+    board = load_board(BOARD)
+    assert level_marks(board, 10 * LIMITS["cmrr_se_max_hz"]) == []
+    levels = np.array([1.6, 2.0, 2.4])
+    t = {"bias_v": levels, "CMRR_se1_db": np.array([40.0, 66.0, 66.0]), "CMRR_se1_db_u": np.full(3, 0.01)}
+    ax = cmrr_levels(t, title="t", marks=level_marks(board, 1000.0)).axes[0]
+    lines = _limit_lines(ax, "cmrr_se_min_db")
+    assert lines and all(np.all(np.asarray(ln.get_ydata()) == LIMITS["cmrr_se_min_db"]) for ln in lines)
+    x = np.concatenate([np.asarray(ln.get_xdata(), float) for ln in lines])
+    assert x.min() <= levels.min() and x.max() >= levels.max()  # across every level
+    assert ax.get_ylim()[0] < 40.0 and ax.get_ylim()[1] > 66.0

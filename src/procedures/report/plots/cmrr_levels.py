@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from procedures.report.plots.data import LimitMark
+from procedures.report.plots.marks import draw_marks, mark_values
 from procedures.report.plots.style import (
     band_note,
     draw_limits,
@@ -24,10 +26,11 @@ SERIES = (("CMRR_se1_db", "CMRR_se,1 = |Ad_se,1/Acm_se,1|", "C0", "o"),
 
 
 def cmrr_levels(t: Mapping[str, np.ndarray], *, title: str, subtitle: str = "", k: float = 2.0,
-                limits: list[tuple[float, str]] | None = None) -> Figure:
+                limits: list[tuple[float, str]] | None = None, marks: Sequence[LimitMark] = ()) -> Figure:
     """CMRR_se1, CMRR_se2 and CMRR_diff (dB) versus the input DC level (V), each with k-expanded error bars
     (the archive's standard uncertainties of the dB figures); a figure whose ``<col>_kind`` says it is a limit
-    is a hollow triangle (``^`` lower limit) without an error bar; dotted lines at the board's input range."""
+    is a hollow triangle (``^`` lower limit) without an error bar; dotted lines at the board's input range; the
+    board's CMRR floors (``marks``) as red lines, the fail side shaded."""
     fig = new_figure(9.0, 5.6)
     ax = fig.subplots(1, 1)
     figure_title(fig, title, subtitle)
@@ -54,5 +57,11 @@ def cmrr_levels(t: Mapping[str, np.ndarray], *, title: str, subtitle: str = "", 
     grid(ax)
     ax.set_xlabel("input common-mode DC level (V)")
     ax.set_ylabel("CMRR (dB)")
+    if marks:  # the axis holds the floors, then they are drawn inside it
+        y0, y1 = ax.get_ylim()
+        v = np.concatenate([np.array([y0, y1]), *mark_values(marks, -np.inf, np.inf)])
+        pad = 0.05 * (v.max() - v.min())
+        ax.set_ylim(v.min() - pad, v.max() + pad)
+        handles += draw_marks(ax, marks)
     ax.legend(handles=[*handles, band_note(k)], fontsize=8, loc="best", framealpha=0.85)
     return fig
