@@ -17,7 +17,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from procedures.archive.spec import VLEN_STR, ArchiveError
+from procedures.archive.spec import VLEN_STR
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,13 +26,14 @@ else:  # pragma: no cover - Python 3.10
 
 
 def parse_configs(configs: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    """Each config's TOML text parsed; :class:`ArchiveError` (one line) names a config that is not TOML."""
+    """The configs whose text is TOML, parsed; one that is not (the SPICE netlist of a netlist board) is left
+    out: its text attribute is all it has."""
     parsed: dict[str, dict[str, Any]] = {}
     for name, text in configs.items():
         try:
             parsed[name] = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
-            raise ArchiveError(f"config {name!r} is not TOML text: {e}") from None
+        except tomllib.TOMLDecodeError:
+            continue
     return parsed
 
 

@@ -607,3 +607,25 @@ def test_netcdf_c_opens_the_file(tmp_path: Path) -> None:
     with netCDF4.Dataset(path, auto_complex=True) as nc:  # netCDF4-python's nc-complex reading: complex again
         assert nc["entry/gains"]["S"].dtype == np.complex128
         assert list(nc["entry"]["n_committed"][:]) == [3, 3, 4]
+
+
+def test_configs_are_also_stored_parsed(tmp_path: Path) -> None:
+    """Each TOML config also becomes a group of its tables and values (docs/archive.md "Configs"); a config that
+    is not TOML (a SPICE netlist) keeps its text only."""
+    netlist = "* pair\nQ1 c1 b1 e npn\n.end\n"
+    bench = ("[generator]\nresource = 'TCPIP0::127.0.0.1::5025::SOCKET'\nload_ohm = 50.0\ntrack = true\n"
+             "channels = [1, 2]\n[[probe]]\nnode = 'v1'\n[[probe]]\nnode = 'v2'\n['odd/key']\nx = []\n")
+    path = tmp_path / "run.h5"
+    ar = create(path, configs={"bench": bench, "netlist": netlist})
+    write_point(ar, 0, "int8")
+    ar.finish()
+    with h5py.File(path, "r") as f:
+        configs = f["entry/configs"]
+        assert set(configs) == {"bench"} and configs.attrs["netlist"] == netlist
+        gen = configs["bench/generator"].attrs
+        assert gen["resource"] == "TCPIP0::127.0.0.1::5025::SOCKET" and gen["load_ohm"] == 50.0
+        assert gen["track"] == 1 and gen["track"].dtype == np.int8 and list(gen["channels"]) == [1, 2]
+        assert [configs[f"bench/probe/{i}"].attrs["node"] for i in (0, 1)] == ["v1", "v2"]
+        assert configs["bench/odd%2Fkey"].attrs["x"] == "[]"
+    with open_run(path) as run:
+        assert run.configs == {"bench": bench, "netlist": netlist}
