@@ -207,3 +207,32 @@ def test_a_format_1_0_archive_reads_the_same(demo_archive: Path, tmp_path: Path)
                                                       if values.dtype.kind != "O" else list(got) == list(values))
         tree = old_run.to_xarray()
         assert tree["entry/gains"]["S"].dtype == np.complex128
+
+
+def test_a_commit_cut_before_the_axis_coordinate_still_opens_in_plain_readers(tmp_path: Path) -> None:
+    """The writer grows a table's axis coordinate after its other variables; a writer stopped between the two
+    leaves the coordinate shorter than the data, which xarray and netCDF-C still open (the dimension takes the
+    longest variable's length), while the diffbench reader keeps to the committed rows."""
+    from test_archive import create, gains_row, write_point  # the synthetic archive of test_archive.py
+
+    ar = create(tmp_path / "run.h5")
+    for i in range(2):
+        write_point(ar, i, "int8")
+    writers = ar._archive.tables["gains"].writers
+    assert list(writers)[-1] == "freq_hz", "the axis coordinate must be written last"
+    ar.append("gains", gains_row(2))
+    for name, w in writers.items():
+        if name != "freq_hz":
+            w.write_out()  # a commit cut before the coordinate and the counters
+    ar._file.flush()
+    ar._abandon()  # closed as it is, status "running": the file a reader finds
+    partial = tmp_path / "run.h5.partial"
+    with h5py.File(partial, "r") as f:
+        assert f["entry/gains/freq_hz"].shape == (2,) and f["entry/gains/S"].shape[0] == 3
+    with xr.open_dataset(partial, engine="h5netcdf", group="entry/gains") as g:
+        assert g.sizes["freq_hz"] == 3
+    netCDF4 = pytest.importorskip("netCDF4")
+    with netCDF4.Dataset(partial) as nc:
+        assert len(nc["entry/gains"].dimensions["freq_hz"]) == 3
+    with open_run(partial) as run:
+        assert run.n_rows("gains") == 2 and run.status == "running"
