@@ -21,6 +21,7 @@ from instruments.errors import InstrumentTimeout
 from instruments.scpi_instrument import ScpiInstrument
 from instruments.scpi_transcript import TRANSCRIPT, describe_reply, transcript_handler
 from instruments.sim.scpi_server import RECEIVED
+from logger_handlers import listening
 from protocol import expected_protocol, ieee_block, visa_timeout
 from scpi_socket import ask, raw
 
@@ -43,16 +44,8 @@ class Records(logging.Handler):
 def transcript_file(tmp_path: Path) -> Iterator[Path]:
     """The transcript written to a file with the handler a command line attaches; the logger put back after."""
     path = tmp_path / "scpi.log"
-    handler = transcript_handler(str(path))
-    previous = TRANSCRIPT.level
-    TRANSCRIPT.addHandler(handler)
-    TRANSCRIPT.setLevel(logging.DEBUG)
-    try:
+    with listening(TRANSCRIPT, transcript_handler(str(path))):
         yield path
-    finally:
-        TRANSCRIPT.removeHandler(handler)
-        TRANSCRIPT.setLevel(previous)
-        handler.close()
 
 
 def _lines(path: Path) -> list[list[str]]:
@@ -120,15 +113,9 @@ def test_a_failed_exchange_and_the_resync_after_it_are_in_the_transcript(transcr
 def test_nothing_is_recorded_when_nobody_listens() -> None:
     """At the logger's default level no record is even made (the cost of the transcript is one level check)."""
     records = Records()
-    TRANSCRIPT.addHandler(records)
-    previous = TRANSCRIPT.level
-    TRANSCRIPT.setLevel(logging.INFO)
-    try:
-        with expected_protocol(ScpiInstrument, [("*RST", None)], label=LABEL) as inst:
-            inst.write("*RST")
-    finally:
-        TRANSCRIPT.removeHandler(records)
-        TRANSCRIPT.setLevel(previous)
+    with listening(TRANSCRIPT, records, logging.INFO), \
+            expected_protocol(ScpiInstrument, [("*RST", None)], label=LABEL) as inst:
+        inst.write("*RST")
     assert records.records == []
 
 
@@ -144,11 +131,8 @@ def test_the_simulator_records_every_message_it_received_in_order(sim_bench) -> 
     bench = sim_bench("keysight")
     resource = bench.resources["generator"]
     records = Records()
-    RECEIVED.addHandler(records)
-    previous = RECEIVED.level
-    RECEIVED.setLevel(logging.DEBUG)
     sent = ["*CLS", "SOUR1:FREQ 1000;:SOUR1:VOLT 0.1", "NO:SUCH:CMD 3", "\tSOUR1:FREQ?", "SYST:ERR?"]
-    try:
+    with listening(RECEIVED, records):
         sock = raw(resource)
         try:
             for line in sent[:3]:
@@ -157,9 +141,6 @@ def test_the_simulator_records_every_message_it_received_in_order(sim_bench) -> 
             assert ask(sock, sent[4].encode()).startswith(b"-113")
         finally:
             sock.close()
-    finally:
-        RECEIVED.removeHandler(records)
-        RECEIVED.setLevel(previous)
     assert [r.scpi for r in records.records] == ["*CLS", "SOUR1:FREQ 1000;:SOUR1:VOLT 0.1", "NO:SUCH:CMD 3",  # type: ignore[attr-defined]
                                                  "\\tSOUR1:FREQ?", "SYST:ERR?"]
     assert {r.instrument for r in records.records} == {f"33522B at {resource}"}  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ import instruments.bench
 import procedures.run.runner
 from instruments.sim.bench import SimBench
 from instruments.sim.scpi_server import RECEIVED
+from logger_handlers import listening
 from procedures.cli import main as cli
 from procedures.cli.logging_options import command_logging
 
@@ -64,14 +65,8 @@ class Received(logging.Handler):
 @pytest.fixture
 def received() -> Iterator[Received]:
     handler = Received()
-    previous = RECEIVED.level
-    RECEIVED.addHandler(handler)
-    RECEIVED.setLevel(logging.DEBUG)
-    try:
+    with listening(RECEIVED, handler):
         yield handler
-    finally:
-        RECEIVED.removeHandler(handler)
-        RECEIVED.setLevel(previous)
 
 
 def _resource(instrument: str) -> str:
