@@ -186,7 +186,10 @@ def test_an_archive_that_cannot_be_refitted_fails_alone(lot: Path, tmp_path: Pat
     (["lot", "refit", "{lot}/lot.toml", "-o", "{lot}/out", "--scheduler", "tcp://127.0.0.1:9"], "does not answer"),
 ], ids=["missing-archive", "duplicate-name", "no-out", "no-index", "zero-workers", "dead-scheduler"])
 def test_bad_input_is_one_line_exit_2_and_changes_nothing(lot: Path, tmp_path: Path, args: list[str], says: str,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+                                                          capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # nothing listens on port 9: Dask retries until the timeout, which need not be the 10 s a real network gets
+    monkeypatch.setattr("procedures.lot.dask_client.CONNECT_TIMEOUT_S", 2.0)
     unit = sorted((lot / "out" / "units").glob("*.h5"))[0]
     (tmp_path / "empty").mkdir()
     before = _digests(lot / "out")

@@ -83,7 +83,10 @@ def test_a_procedure_no_bench_can_run_is_one_line_and_exit_2(tmp_path: Path,
 
 
 def test_a_scheduler_that_does_not_answer_is_one_line_and_exit_2(tmp_path: Path,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+                                                                 capsys: pytest.CaptureFixture[str],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # nothing listens on port 9: Dask retries until the timeout, which need not be the 10 s a real network gets
+    monkeypatch.setattr("procedures.lot.dask_client.CONNECT_TIMEOUT_S", 2.0)
     lot = write_lot(tmp_path, lot_text())
     assert main(["lot", "run", str(lot), "-o", str(tmp_path / "out"), "--scheduler", "tcp://127.0.0.1:9"]) == 2
     err = capsys.readouterr().err.strip()
