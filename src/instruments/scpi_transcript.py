@@ -58,7 +58,7 @@ def describe_reply(reply: Any) -> str:
 
 def report(instrument: str, direction: Direction, text: str) -> None:
     """Record one exchange of ``instrument`` (its label) in the transcript, if anybody listens."""
-    if TRANSCRIPT.isEnabledFor(logging.DEBUG):
+    if listening():
         line = one_line(text)
         TRANSCRIPT.debug("%s %s %s", instrument, direction, line,
                          extra={"instrument": instrument, "direction": direction, "scpi": line})
@@ -66,13 +66,13 @@ def report(instrument: str, direction: Direction, text: str) -> None:
 
 def reply(instrument: str, answer: Any) -> None:
     """Record what came back from ``instrument``: text as it is, a block by its length (:func:`describe_reply`)."""
-    if TRANSCRIPT.isEnabledFor(logging.DEBUG):
+    if listening():
         report(instrument, "read", describe_reply(answer))
 
 
 def failed(instrument: str, command: str, exc: BaseException) -> None:
     """Record that the exchange of ``command`` with ``instrument`` failed, and how (the error's own words)."""
-    if TRANSCRIPT.isEnabledFor(logging.DEBUG):
+    if listening():
         report(instrument, "error", f"{command}: {type(exc).__name__}: {getattr(exc, 'message', None) or exc}")
 
 

@@ -117,6 +117,12 @@ class _Handler(socketserver.BaseRequestHandler):
             self.server.track(sock, False)
 
 
+def socket_resource(host: str, port: int) -> str:
+    """The pyvisa resource string of a raw socket served at ``host:port``: ``TCPIP0::<host>::<port>::SOCKET``
+    (docs/reference/scpi.md §1.4)."""
+    return f"TCPIP0::{host}::{port}::SOCKET"
+
+
 class _TcpServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -138,8 +144,7 @@ class _TcpServer(socketserver.ThreadingTCPServer):
         """One record of :data:`RECEIVED` for a program message ``line`` (without its LF), decoded as the device
         decodes it."""
         text = one_line(line.decode("latin-1").rstrip("\r"))
-        host, port = str(self.server_address[0]), int(self.server_address[1])
-        instrument = f"{self.name} at TCPIP0::{host}::{port}::SOCKET"
+        instrument = f"{self.name} at {socket_resource(str(self.server_address[0]), int(self.server_address[1]))}"
         RECEIVED.debug("%s received %s", instrument, text,
                        extra={"instrument": instrument, "direction": "received", "scpi": text})
 
@@ -195,8 +200,8 @@ class ScpiServer:
 
     @property
     def resource(self) -> str:
-        """The pyvisa resource string, ``TCPIP0::<host>::<port>::SOCKET`` (docs/reference/scpi.md §1.4)."""
-        return f"TCPIP0::{self.host}::{self.port}::SOCKET"
+        """The pyvisa resource string (:func:`socket_resource`)."""
+        return socket_resource(self.host, self.port)
 
     def close(self) -> None:
         """Stop accepting, drop every client connection and close the listening socket (idempotent)."""

@@ -23,6 +23,7 @@ from procedures.archive.run_data import RunData
 from procedures.archive.spec import FINAL_STATUSES, PARTIAL_SUFFIX, ArchiveError
 from procedures.live.bode_data import bode, empty_bode
 from procedures.measure.acquisition import NODES
+from procedures.measure.plan import calibration_words
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,7 @@ log = logging.getLogger(__name__)
 MAX_WAVE_SAMPLES = 2000
 WAITING = "waiting"
 _TIME_UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"))
-_ROLE_WORDS = {"link": "calibration: every probe on input 1", "xtalk": "calibration: crosstalk, one probe on input 1",
-               "dm": "differential", "dm2": "differential, second drive", "cm": "common mode",
+_ROLE_WORDS = {"dm": "differential", "dm2": "differential, second drive", "cm": "common mode",
                "cm2": "common mode, two channels", "cm_2x": "common mode, second drive", "dc": "DC level"}
 
 
@@ -62,16 +62,13 @@ def hertz(f: float) -> str:
 
 
 def point_label(points: dict[str, np.ndarray], i: int) -> str:
-    """What measured point ``i`` is, in words: sweep, role (calibrations, told by the probes' placement, named as
-    such), frequency and drive."""
+    """What measured point ``i`` is, in words: sweep, role (a calibration, told by the probes' placement, in the
+    progress display's words: :func:`procedures.measure.plan.calibration_words`), frequency and drive."""
     if not 0 <= i < len(points.get("key", ())):
         return f"point {i}"
     role, probes = str(points["role"][i]), str(points["probes"][i]) if "probes" in points else "normal"
-    if probes == "link":
-        role = "link"
-    elif probes.startswith("xtalk-"):
-        role = "xtalk"
-    words = [f"point {i}", str(points["sweep"][i]).replace("_", " "), _ROLE_WORDS.get(role, role)]
+    words = [f"point {i}", str(points["sweep"][i]).replace("_", " "),
+             calibration_words(probes) or _ROLE_WORDS.get(role, role)]
     f = float(points["frequency_hz"][i])
     if f > 0:
         words.append(hertz(f))

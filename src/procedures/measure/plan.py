@@ -45,6 +45,18 @@ def lone_probe(probes: str) -> str | None:
     return probes[len(XTALK):] if probes.startswith(XTALK) else None
 
 
+def calibration_words(probes: str) -> str:
+    """What a point measured with the probes placed as ``probes`` says it is, when it is a calibration point:
+    ``"calibration (channel match, every probe on input 1)"``, ``"calibration (crosstalk, vo2 probe alone)"``;
+    ``""`` for a point with the probes on their nodes."""
+    lone = lone_probe(probes)
+    if probes == "link":
+        return "calibration (channel match, every probe on input 1)"
+    if lone is not None:
+        return f"calibration (crosstalk, {lone} probe alone)"
+    return ""
+
+
 ROLE_NOTES = {"dm2": " (second drive: extrapolation to zero)", "cm_2x": " (second drive: extrapolation to zero)",
               "cm2": " (two generator channels: ideal-generator comparison)"}
 """What a progress display adds to a point's excitation for the roles whose excitation alone looks like a repeat."""
@@ -73,11 +85,9 @@ class PlannedPoint:
         measured point's, so without the name it reads as a repeat), a second drive or drive wiring by its
         purpose."""
         text = self.excitation.label
-        lone = lone_probe(self.probes)
-        if self.role == "link":
-            return f"calibration (channel match, every probe on input 1): {text}"
-        if lone is not None:
-            return f"calibration (crosstalk, {lone} probe alone): {text}"
+        calibration = calibration_words(self.probes)
+        if calibration:
+            return f"{calibration}: {text}"
         return text + ROLE_NOTES.get(self.role, "")
 
     @property

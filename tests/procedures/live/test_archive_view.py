@@ -60,7 +60,7 @@ def test_the_estimate_leaves_out_other_sweeps_and_calibrations(writer: WriterPro
     writer.send("point", role="cm", frequency_hz=1000.0, gain=complex(1, 0), probes="link")
     view = ArchiveFollower(writer.partial).view()
     assert view["add"]["mag_db"] == [20.0] and view["acm"]["frequency_hz"] == []
-    assert "calibration: every probe on input 1" in view["wave_label"]
+    assert "calibration (channel match, every probe on input 1)" in view["wave_label"]
 
 
 def test_a_file_that_is_not_there_yet_is_waited_for(tmp_path: Path) -> None:
