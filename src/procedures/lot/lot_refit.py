@@ -33,10 +33,8 @@ from typing import Any
 
 from instruments.errors import DiffbenchError
 from procedures.lot.dask_client import dask_client
+from procedures.lot.dask_settings import LOOPBACK, WORKER_CONFIG, WORKER_ENV, worker_settings
 from procedures.lot.unit_summary import UnitSummary
-
-#: a local cluster listens on loopback only: its scheduler runs whatever a client sends it
-LOOPBACK = "127.0.0.1"
 
 log = logging.getLogger(__name__)
 
@@ -159,14 +157,12 @@ def refit_client(workers: int, scheduler: str | None = None) -> AbstractContextM
 def refit_cluster(workers: int) -> object:
     """A cluster of ``workers`` worker processes on this machine, one thread each (the fits are numpy and
     lmfit: one process per core is what parallelises them), loopback only; the dashboard on a free port."""
-    import dask
     from distributed import LocalCluster
 
-    dask.config.set({"logging.distributed": "error"})
-    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host=LOOPBACK,
-                        dashboard_address=f"{LOOPBACK}:0", silence_logs=logging.ERROR,
-                        env={"DASK_LOGGING__DISTRIBUTED": "error", "OMP_NUM_THREADS": "1",
-                             "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    with worker_settings():  # the scheduler and the nannies live in this process
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host=LOOPBACK,
+                            dashboard_address=f"{LOOPBACK}:0", silence_logs=logging.ERROR, env=WORKER_ENV,
+                            config=WORKER_CONFIG)
 
 
 def default_workers(n_archives: int) -> int:

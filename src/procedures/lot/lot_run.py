@@ -106,6 +106,9 @@ def run_lot(lot: LotConfig, out_dir: Path, record: Callable[[PlannedUnit, UnitOu
     if not todo:
         return outcome
     with _client(lot, scheduler) as client:
+        from procedures.lot.worker_warmup import WarmUp
+
+        client.register_plugin(WarmUp())  # each bench imports its stack now, not in its first unit
         if scpi_log is not None:
             from procedures.lot.worker_transcripts import write_transcripts_per_bench
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from instruments.errors import DiffbenchError, InstrumentConnectionError, InstrumentTimeout
+from procedures.lot.dask_settings import LOOPBACK, WORKER_CONFIG, WORKER_ENV, worker_settings
 from procedures.lot.progress import PROGRESS_TOPIC, ProgressEvent, point_label
 
 if TYPE_CHECKING:
@@ -41,10 +42,6 @@ log = logging.getLogger(__name__)
 
 #: the worker resource one unit's run takes: each bench worker has one
 BENCH_RESOURCE = "bench"
-#: a local cluster listens on loopback only: its scheduler runs whatever a client sends it
-LOOPBACK = "127.0.0.1"
-
-
 @dataclass(frozen=True)
 class UnitSpec:
     """One unit to measure: its serial, its archive's path, the attempt (1, or 2 when re-queued) and, for a
@@ -155,19 +152,14 @@ def finished_complete(archive: Path) -> bool:
 
 def local_cluster(benches: list[str]) -> object:
     """A cluster on this machine with one worker process per bench, named after it (one thread, one
-    ``bench`` resource each, Dask's profiler off); the dashboard is served on a free port when bokeh is
-    installed."""
-    import dask
+    ``bench`` resource each, :mod:`procedures.lot.dask_settings`); the dashboard is served on a free port when
+    bokeh is installed."""
     from distributed import Nanny, Scheduler, SpecCluster
 
-    dask.config.set({"logging.distributed": "error"})  # our progress lines, not Dask's
-    quiet = {"DASK_LOGGING__DISTRIBUTED": "error"}  # the same in the worker processes
-    # Dask's statistical profiler samples every thread of a worker every 10 ms; a bench worker runs the simulated
-    # instruments' server threads too, and the sampling cost about a fifth of its CPU (benchmarks/lot_throughput.py)
-    config = {"distributed.worker.profile.enabled": False}
     workers = {name: {"cls": Nanny, "options": {"nthreads": 1, "resources": {BENCH_RESOURCE: 1}, "name": name,
-                                                "host": LOOPBACK, "env": quiet, "config": config,
+                                                "host": LOOPBACK, "env": WORKER_ENV, "config": WORKER_CONFIG,
                                                 "silence_logs": logging.ERROR}}
                for name in benches}
     scheduler = {"cls": Scheduler, "options": {"host": LOOPBACK, "dashboard_address": f"{LOOPBACK}:0"}}
-    return SpecCluster(workers=workers, scheduler=scheduler, silence_logs=logging.ERROR)
+    with worker_settings():  # the scheduler and the nannies live in this process
+        return SpecCluster(workers=workers, scheduler=scheduler, silence_logs=logging.ERROR)
