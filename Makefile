@@ -25,8 +25,10 @@ demo: $(STAMP)
 	@echo "archive: $(DEMO).h5"
 	@echo "report:  $(DEMO)-report/report.html"
 
+# The tests run in one process per core (at most 4; pytest-xdist), each test file whole in one of them so that a
+# file's shared fixtures are built once.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 # ruff (pyflakes, pycodestyle, bugbear, isort, pyupgrade) over everything; mypy over src, strict for the
 # models and the instruments (the layers everything else builds on).
