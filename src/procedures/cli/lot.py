@@ -88,12 +88,22 @@ def run(args: argparse.Namespace) -> int:
     from procedures.cli.logging_options import LoggingOptions
     from procedures.lot.lot_index_writer import open_lot_index
     from procedures.lot.lot_run import preflight_lot, run_lot
+    from procedures.lot.runner import UnitOutcome
+    from procedures.lot.units import PlannedUnit
+    from procedures.run.safety import StopSignals
 
     preflight_lot(lot)
     out.mkdir(parents=True, exist_ok=True)
-    with open_lot_index(lot, out) as writer:
-        outcome = run_lot(lot, out, writer.record, writer.done(), scheduler=args.scheduler,
-                          running_yield=writer.running_yield, scpi_log=LoggingOptions.of(args).scpi_log)
+    # a stop signal ends the lot where it waits (its workers then stop their units safely: procedures.lot.
+    # worker_guard), never in the middle of an index row
+    with StopSignals() as signals, open_lot_index(lot, out) as writer:
+        def record(unit: PlannedUnit, outcome: UnitOutcome) -> None:
+            with signals.held():
+                writer.record(unit, outcome)
+
+        with signals.armed():
+            outcome = run_lot(lot, out, record, writer.done(), scheduler=args.scheduler,
+                              running_yield=writer.running_yield, scpi_log=LoggingOptions.of(args).scpi_log)
         summary = writer.summary()
         passed = writer.all_passed()
     print(summary)

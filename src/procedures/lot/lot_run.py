@@ -106,8 +106,10 @@ def run_lot(lot: LotConfig, out_dir: Path, record: Callable[[PlannedUnit, UnitOu
     if not todo:
         return outcome
     with _client(lot, scheduler) as client:
+        from procedures.lot.worker_guard import StopUnitsSafely
         from procedures.lot.worker_warmup import WarmUp
 
+        client.register_plugin(StopUnitsSafely())  # a worker stopped mid-unit switches the unit's outputs off first
         client.register_plugin(WarmUp())  # each bench imports its stack now, not in its first unit
         if scpi_log is not None:
             from procedures.lot.worker_transcripts import write_transcripts_per_bench

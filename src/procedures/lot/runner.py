@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from instruments.errors import DiffbenchError, InstrumentConnectionError, InstrumentTimeout
 from procedures.lot.dask_settings import LOOPBACK, WORKER_CONFIG, WORKER_ENV, worker_settings
 from procedures.lot.progress import PROGRESS_TOPIC, ProgressEvent, point_label
+from procedures.run.safety import RunInterrupted
 
 if TYPE_CHECKING:
     from procedures.run.session import FinishedPoint
@@ -88,6 +89,9 @@ def measure_unit(spec: UnitSpec, lot_source: str) -> UnitOutcome:
     except (InstrumentConnectionError, InstrumentTimeout) as exc:
         return UnitOutcome(spec.serial, bench, "bench-failed", spec.attempt, start, time.time(), spec.archive,
                            str(exc))
+    except RunInterrupted as exc:  # the worker is being stopped (procedures.lot.worker_guard): outputs are off
+        return UnitOutcome(spec.serial, bench, "bench-failed", spec.attempt, start, time.time(), spec.archive,
+                           f"the bench's worker was stopped ({exc}); the unit's outputs were switched off")
     except DiffbenchError as exc:
         return UnitOutcome(spec.serial, bench, "failed", spec.attempt, start, time.time(), spec.archive, str(exc))
     except Exception as exc:  # a bug must not take the lot down: the unit is failed and the trace kept

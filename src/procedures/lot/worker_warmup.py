@@ -17,31 +17,19 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 log = logging.getLogger(__name__)
 
-#: what a unit's run imports lazily (module names), in the order it first needs them
-UNIT_MODULES = (
-    "procedures.run.runner",
-    "procedures.run.preflight",
-    "procedures.lot.config",
-    "instruments.sim.bench",
-    "instruments.sim.board",
-    "pyvisa",
-    "pyvisa_py",
-    "procedures.archive.reader",
-    "procedures.archive.resume",
-    "procedures.fitting.run_fits",
-    "procedures.fitting.small_signal",
-    "procedures.fitting.large_signal",
-    "procedures.fitting.dc",
-    "lmfit",
-    "scipy.stats",
-)
+#: what a unit's run imports lazily (module names) besides the run's own list of them
+#: (:data:`procedures.run.runner.LAZY_MODULES`): the simulated bench, the VISA layer, the archive's reader
+UNIT_MODULES = ("instruments.sim.bench", "instruments.sim.board", "pyvisa", "pyvisa_py", "procedures.archive.reader",
+                "procedures.archive.resume", "scipy.stats")
 
 
 def import_unit_modules() -> list[str]:
-    """Import :data:`UNIT_MODULES`; returns the names that could not be imported (logged, not raised: a unit
-    that needs one fails on its own with the reason)."""
+    """Import the run's lazy modules and :data:`UNIT_MODULES`; returns the names that could not be imported
+    (logged, not raised: a unit that needs one fails on its own with the reason)."""
+    from procedures.run.runner import LAZY_MODULES
+
     missing = []
-    for name in UNIT_MODULES:
+    for name in (*LAZY_MODULES, *UNIT_MODULES):
         try:
             importlib.import_module(name)
         except ImportError as exc:
@@ -51,7 +39,7 @@ def import_unit_modules() -> list[str]:
 
 
 class WarmUp(WorkerPlugin):
-    """Imports :data:`UNIT_MODULES` in each bench worker as it joins the lot."""
+    """Imports a unit's lazy modules in each bench worker as it joins the lot."""
 
     name = "diffbench-warm-up"
 

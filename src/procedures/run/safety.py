@@ -13,13 +13,22 @@ nothing can be on (the board has not been driven yet, or the outputs-off command
 
 The exit status of an interrupted command follows the shell's convention, 128 + the signal number
 (130 Ctrl-C, 129 SIGHUP, 143 SIGTERM): :attr:`RunInterrupted.exit_code`.
+
+Only a process's main thread receives signals. A run in another thread (a lot's bench worker runs its unit in a
+Dask task thread) registers its :class:`StopSignals` instead, and whatever receives the stop in that process
+(a signal handler of the main thread, a worker closing) calls :func:`stop_runs` with the signal: each run gets it
+as its own handler would have, held or raised at once by the same rules (the exception is raised in the run's
+thread, ``PyThreadState_SetAsyncExc``), and :func:`wait_for_runs` waits until their outputs are off.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -72,8 +81,8 @@ class StopSignals:
     Use as a context manager around a whole run. Outside an armed block a signal is held; it is raised
     when the next armed block starts, when an armed block that held it (through a nested
     :meth:`held` block) ends, or when the whole context ends without another exception. Only the main
-    thread can own signal handlers; in any other thread this object does nothing (a run there is
-    interruptible only by its caller).
+    thread can own signal handlers; in any other thread the object registers itself for :func:`stop_runs`,
+    which delivers a stop by the same rules.
     """
 
     def __init__(self, signals: tuple[signal.Signals, ...] = STOP_SIGNALS) -> None:
@@ -88,24 +97,41 @@ class StopSignals:
         self._armed = False
         self._previous: dict[int, Any] = {}
         self._installed = False
+        self._registered = False
+        self._thread_id = 0
+        # re-entrant: the main thread's handler may run while that thread is inside armed() or held()
+        self._lock = threading.RLock()
 
     # -- handler -------------------------------------------------------------------------------
     def _handler(self, signum: int, frame: FrameType | None) -> None:
-        self.count += 1
-        if self.received is None:
-            self.received = signum
-        if self._armed:
-            self._armed = False  # from here the run is cleaning up: further signals are held
-            raise RunInterrupted(self.received)
+        if self._take(signum):
+            raise RunInterrupted(self.received or signum)
+
+    def deliver(self, signum: int) -> None:
+        """What the signal ``signum`` does to this run, from another thread: held, or raised in the run's thread
+        at once (by :meth:`_take`'s rules, the same as the run's own handler)."""
+        if self._take(signum):
+            _raise_in_thread(self._thread_id, self.received or signum)
+
+    def _take(self, signum: int) -> bool:
+        """Account one stop signal; True when it must interrupt the run now."""
+        with self._lock:
+            self.count += 1
+            if self.received is None:
+                self.received = signum
+            if self._armed:
+                self._armed = False  # from here the run is cleaning up: further signals are held
+                return True
+            if self.count >= 3 and self.outputs_safe:
+                return True
         if self.count == 1:
             log.warning("%s received: stopping safely (generator outputs off, archive closed) ...",
                         signal_name(signum))
-        elif self.count >= 3 and self.outputs_safe:
-            raise RunInterrupted(self.received)
         else:
             log.warning("%s received again: still switching the generator outputs off and closing the archive; "
                         "once the outputs command has been sent, a third signal stops at once",
                         signal_name(signum))
+        return False
 
     # -- context ---------------------------------------------------------------------------------
     def __enter__(self) -> StopSignals:
@@ -113,14 +139,29 @@ class StopSignals:
             for s in self.signals:
                 self._previous[s] = signal.signal(s, self._handler)
             self._installed = True
+        else:
+            self._thread_id = threading.get_ident()
+            with _RUNS_CHANGED:
+                _RUNS.setdefault(self._thread_id, []).append(self)
+            self._registered = True
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
-        self._armed = False
+        with self._lock:
+            self._armed = False
         if self._installed:
             for s, handler in self._previous.items():
                 signal.signal(s, handler)
             self._installed = False
+        if self._registered:
+            with _RUNS_CHANGED:
+                stack = _RUNS.get(self._thread_id, [])
+                if self in stack:
+                    stack.remove(self)
+                if not stack:
+                    _RUNS.pop(self._thread_id, None)
+                _RUNS_CHANGED.notify_all()
+            self._registered = False
         if exc is None and self.received is not None:
             if self.completed:
                 log.warning("%s came after the run had completed; its archive is complete",
@@ -142,23 +183,75 @@ class StopSignals:
     def armed(self) -> Iterator[None]:
         """A block a signal may interrupt at once (instrument I/O and waits). A held signal is raised on entry."""
         self.raise_if_pending()
-        self._armed = self._installed
+        with self._lock:
+            self._armed = self._installed or self._registered
         try:
             yield
         finally:
-            self._armed = False
+            with self._lock:
+                self._armed = False
 
     @contextmanager
     def held(self) -> Iterator[None]:
         """A block no signal may cut in half (an archive commit); a signal received in it is raised after it."""
-        was = self._armed
-        self._armed = False
+        with self._lock:
+            was = self._armed
+            self._armed = False
         try:
             yield
         finally:
-            self._armed = was
+            with self._lock:
+                self._armed = was and self.received is None
         if was:
             self.raise_if_pending()
+
+
+#: thread id -> the StopSignals open in that thread (innermost last), for runs outside the main thread
+_RUNS: dict[int, list[StopSignals]] = {}
+_RUNS_CHANGED = threading.Condition()
+
+
+def stop_runs(signum: int) -> int:
+    """Deliver the stop signal ``signum`` to every run open in a thread other than the main one (its innermost
+    :class:`StopSignals`); returns how many runs got it."""
+    with _RUNS_CHANGED:
+        targets = [stack[-1] for stack in _RUNS.values() if stack]
+    for target in targets:
+        target.deliver(signum)
+    return len(targets)
+
+
+def wait_for_runs(timeout_s: float | None = None) -> bool:
+    """Wait until no run is open outside the main thread (each has switched its outputs off and closed its
+    archive, or failed trying); False if ``timeout_s`` passed first. A run's own clean-up is bounded by its
+    instruments' I/O timeouts, so no timeout is needed to end the wait."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    with _RUNS_CHANGED:
+        while _RUNS:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            _RUNS_CHANGED.wait(left)
+    return True
+
+
+@functools.cache
+def _interruption(signum: int) -> type[RunInterrupted]:
+    """A :class:`RunInterrupted` of ``signum`` that can be raised in another thread by its type alone (what
+    ``PyThreadState_SetAsyncExc`` raises is constructed without arguments)."""
+    def init(self: RunInterrupted) -> None:
+        RunInterrupted.__init__(self, signum)
+
+    return type("RunInterrupted", (RunInterrupted,), {"__init__": init, "__module__": __name__})
+
+
+def _raise_in_thread(thread_id: int, signum: int) -> None:
+    """Raise :class:`RunInterrupted` of ``signum`` in the thread ``thread_id`` at its next bytecode (a blocking
+    call, such as a socket read, returns first)."""
+    exc = ctypes.py_object(_interruption(signum))
+    done = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), exc)
+    if done != 1:
+        log.warning("the stop could not be raised in the run's thread (%d threads took it)", done)
 
 
 @contextmanager

@@ -1,0 +1,138 @@
+"""A run outside the main thread (a lot's bench worker runs its unit in a Dask task thread) stops as safely as a run
+in its own process: a stop delivered by :func:`procedures.run.safety.stop_runs` leaves the generator's outputs off
+(the simulator's own state), the archive aborted and readable, and :func:`wait_for_runs` returns once it has."""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from instruments.bench_config import load_bench
+from instruments.board_config import load_board
+from instruments.sim.bench import SimBench
+from instruments.sim.board import SimBoard
+from procedures.archive.reader import open_run
+from procedures.run.runner import run_procedure
+from procedures.run.safety import RunInterrupted, StopSignals, outputs_off_guard, stop_runs, wait_for_runs
+from procedures.run.session import FinishedPoint
+
+ROOT = Path(__file__).resolve().parents[3]
+BOARD = ROOT / "configs" / "boards" / "bjt-source-text.toml"
+BENCH = ROOT / "configs" / "benches" / "sim-keysight.toml"
+
+
+def _procedure(tmp_path: Path) -> Path:
+    p = tmp_path / "procedure.toml"
+    p.write_text('[procedure]\nname = "thread"\nkind = "frequency_sweep"\n[frequency]\n'
+                 "list_hz = [300.0, 1000.0, 3000.0, 10000.0]\n[acquisition]\nrecord_points = 20000\n")
+    return p
+
+
+@pytest.fixture
+def sim():
+    with SimBench(load_bench(BENCH), board=SimBoard.from_config(load_board(BOARD))) as bench:
+        yield bench
+
+
+class _RunThread(threading.Thread):
+    def __init__(self, proc: Path, out: Path, sim: SimBench, started: threading.Event) -> None:
+        super().__init__(name="unit-run")
+        self.error: BaseException | None = None
+        self.args_ = (proc, out, sim, started)
+
+    def run(self) -> None:
+        proc, out, sim, started = self.args_
+
+        def progress(point: FinishedPoint) -> None:
+            started.set()
+
+        try:
+            run_procedure(proc, BENCH, BOARD, out, sim_bench=sim, on_point=progress, interactive=False)
+        except BaseException as exc:  # what ended the run is the test's to judge
+            self.error = exc
+
+
+def test_a_stop_mid_run_switches_the_outputs_off_and_aborts_the_archive(tmp_path: Path, sim: SimBench) -> None:
+    started = threading.Event()
+    run = _RunThread(_procedure(tmp_path), tmp_path / "run.h5", sim, started)
+    run.start()
+    assert started.wait(60), "no point was committed"
+    assert stop_runs(signal.SIGTERM) == 1
+    assert wait_for_runs(60)
+    run.join(60)
+    assert isinstance(run.error, RunInterrupted) and run.error.exit_code == 128 + signal.SIGTERM
+    assert sim.generator.outputs_on() == (False, False)
+    with open_run(tmp_path / "run.h5") as archive:
+        assert archive.status == "aborted" and "SIGTERM" in archive.reason
+
+
+def test_stops_at_random_moments_always_leave_the_outputs_off(tmp_path: Path, sim: SimBench) -> None:
+    rng = random.Random(11)
+    for trial in range(5):
+        out = tmp_path / f"run{trial}.h5"
+        run = _RunThread(_procedure(tmp_path), out, sim, threading.Event())
+        run.start()
+        time.sleep(rng.uniform(0.0, 2.0))  # anywhere: opening the bench, a commit, a transfer, the clean-up
+        stop_runs(rng.choice([signal.SIGTERM, signal.SIGINT, signal.SIGHUP]))
+        assert wait_for_runs(60)
+        run.join(60)
+        assert not run.is_alive()
+        assert run.error is None or isinstance(run.error, RunInterrupted), repr(run.error)
+        assert sim.generator.outputs_on() == (False, False), f"trial {trial}"
+        if out.exists():
+            with open_run(out) as archive:
+                assert archive.status in ("aborted", "complete")
+
+
+def _in_thread(work) -> BaseException | None:  # type: ignore[no-untyped-def]
+    caught: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            work()
+        except BaseException as exc:
+            caught.append(exc)
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join(10)
+    return caught[0] if caught else None
+
+
+def test_a_stop_in_a_held_block_is_raised_when_it_ends_not_inside_it() -> None:
+    steps: list[str] = []
+
+    def work() -> None:
+        with StopSignals() as signals, signals.armed():
+            with signals.held():
+                stop_runs(signal.SIGTERM)  # from this thread for the test; any thread delivers the same way
+                time.sleep(0.05)
+                steps.append("commit finished")
+            steps.append("not reached")
+
+    error = _in_thread(work)
+    assert isinstance(error, RunInterrupted) and error.signum == signal.SIGTERM
+    assert steps == ["commit finished"]
+
+
+def test_a_second_stop_during_clean_up_does_not_stop_the_outputs_going_off() -> None:
+    steps: list[str] = []
+
+    def outputs_off() -> None:
+        steps.append("start")
+        stop_runs(signal.SIGINT)  # the impatient second stop, mid clean-up
+        time.sleep(0.05)
+        steps.append("off")
+
+    def work() -> None:
+        with StopSignals(), outputs_off_guard(outputs_off):
+            raise RunInterrupted(signal.SIGTERM)
+
+    assert isinstance(_in_thread(work), RunInterrupted)
+    assert steps == ["start", "off"]
+    assert wait_for_runs(1)
