@@ -67,7 +67,8 @@ class _SignalRelay:
         self.waiting = False
 
     def install(self) -> None:
-        self.previous = signal.signal(self.signum, self.handle)
+        previous = signal.signal(self.signum, self.handle)
+        self.previous = signal.SIG_DFL if previous is None else previous  # None: a handler set outside Python
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         if stop_runs(signum):
