@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 #: the worker resource one unit's run takes: each bench worker has one
 BENCH_RESOURCE = "bench"
+
+
 @dataclass(frozen=True)
 class UnitSpec:
     """One unit to measure: its serial, its archive's path, the attempt (1, or 2 when re-queued) and, for a

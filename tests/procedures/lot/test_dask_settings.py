@@ -23,7 +23,7 @@ def _dotted(tree: dict[str, Any], prefix: str = "") -> dict[str, object]:
     out: dict[str, object] = {}
     for key, value in tree.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict) and key != "MALLOC_TRIM_THRESHOLD_":
+        if isinstance(value, dict):
             out.update(_dotted(value, name + "."))
         else:
             out[name] = value

@@ -8,6 +8,7 @@ import random
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,28 +40,35 @@ def sim():
         yield bench
 
 
-class _RunThread(threading.Thread):
-    def __init__(self, proc: Path, out: Path, sim: SimBench, started: threading.Event) -> None:
+class _Catching(threading.Thread):
+    """Runs ``work`` and keeps what ended it (the test's to judge)."""
+
+    def __init__(self, work: Callable[[], object]) -> None:
         super().__init__(name="unit-run")
+        self.work = work
         self.error: BaseException | None = None
-        self.args_ = (proc, out, sim, started)
 
     def run(self) -> None:
-        proc, out, sim, started = self.args_
-
-        def progress(point: FinishedPoint) -> None:
-            started.set()
-
         try:
-            run_procedure(proc, BENCH, BOARD, out, sim_bench=sim, on_point=progress, interactive=False)
-        except BaseException as exc:  # what ended the run is the test's to judge
+            self.work()
+        except BaseException as exc:
             self.error = exc
+
+
+def _start_run(proc: Path, out: Path, sim: SimBench, started: threading.Event) -> _Catching:
+    """The procedure run in a thread of its own, ``started`` set at each committed point."""
+    def progress(point: FinishedPoint) -> None:
+        started.set()
+
+    run = _Catching(lambda: run_procedure(proc, BENCH, BOARD, out, sim_bench=sim, on_point=progress,
+                                          interactive=False))
+    run.start()
+    return run
 
 
 def test_a_stop_mid_run_switches_the_outputs_off_and_aborts_the_archive(tmp_path: Path, sim: SimBench) -> None:
     started = threading.Event()
-    run = _RunThread(_procedure(tmp_path), tmp_path / "run.h5", sim, started)
-    run.start()
+    run = _start_run(_procedure(tmp_path), tmp_path / "run.h5", sim, started)
     assert started.wait(60), "no point was committed"
     assert stop_runs(signal.SIGTERM) == 1
     assert wait_for_runs(60)
@@ -75,8 +83,7 @@ def test_stops_at_random_moments_always_leave_the_outputs_off(tmp_path: Path, si
     rng = random.Random(11)
     for trial in range(5):
         out = tmp_path / f"run{trial}.h5"
-        run = _RunThread(_procedure(tmp_path), out, sim, threading.Event())
-        run.start()
+        run = _start_run(_procedure(tmp_path), out, sim, threading.Event())
         time.sleep(rng.uniform(0.0, 2.0))  # anywhere: opening the bench, a commit, a transfer, the clean-up
         stop_runs(rng.choice([signal.SIGTERM, signal.SIGINT, signal.SIGHUP]))
         assert wait_for_runs(60)
@@ -89,19 +96,11 @@ def test_stops_at_random_moments_always_leave_the_outputs_off(tmp_path: Path, si
                 assert archive.status in ("aborted", "complete")
 
 
-def _in_thread(work) -> BaseException | None:  # type: ignore[no-untyped-def]
-    caught: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            work()
-        except BaseException as exc:
-            caught.append(exc)
-
-    t = threading.Thread(target=target)
-    t.start()
-    t.join(10)
-    return caught[0] if caught else None
+def _in_thread(work: Callable[[], object]) -> BaseException | None:
+    thread = _Catching(work)
+    thread.start()
+    thread.join(10)
+    return thread.error
 
 
 def test_a_stop_in_a_held_block_is_raised_when_it_ends_not_inside_it() -> None:
