@@ -24,6 +24,7 @@ from procedures.archive.spec import FINAL_STATUSES, PARTIAL_SUFFIX, ArchiveError
 from procedures.live.bode_data import bode, empty_bode
 from procedures.measure.acquisition import NODES
 from procedures.measure.plan import calibration_words
+from procedures.predict.si_format import eng
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +54,6 @@ def time_unit(span_s: float) -> tuple[float, str]:
     return _TIME_UNITS[-1]
 
 
-def hertz(f: float) -> str:
-    """A frequency in Hz with an SI prefix: ``1e6`` -> ``"1 MHz"``, ``3162.3`` -> ``"3.162 kHz"``."""
-    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if f >= scale:
-            return f"{f / scale:.4g} {prefix}Hz"
-    return f"{f:.4g} Hz"
-
-
 def point_label(points: dict[str, np.ndarray], i: int) -> str:
     """What measured point ``i`` is, in words: sweep, role (a calibration, told by the probes' placement, in the
     progress display's words: :func:`procedures.measure.plan.calibration_words`), frequency and drive."""
@@ -71,7 +64,7 @@ def point_label(points: dict[str, np.ndarray], i: int) -> str:
              calibration_words(probes) or _ROLE_WORDS.get(role, role)]
     f = float(points["frequency_hz"][i])
     if f > 0:
-        words.append(hertz(f))
+        words.append(eng(f, "Hz"))
     vid, vic = float(points["vid_vpk_nominal"][i]), float(points["vic_vpk_nominal"][i])
     if role == "dc":
         words.append(f"vid {1e3 * float(points['vid_dc_v_nominal'][i]):+.4g} mV DC")

@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from procedures.predict.si_format import eng
+
 if TYPE_CHECKING:
     from procedures.measure.excitation import Excitation
 
@@ -75,11 +77,7 @@ def point_label(excitation: Excitation) -> str:
     ``"dc +1 mV"``."""
     if excitation.mode == "dc":
         return f"dc {excitation.vid_dc_v * 1e3:+.3g} mV"
-    f = excitation.frequency_hz
-    for scale, unit in ((1e6, "MHz"), (1e3, "kHz")):
-        if abs(f) >= scale:
-            return f"{excitation.mode} {f / scale:.4g} {unit}"
-    return f"{excitation.mode} {f:.4g} Hz"
+    return f"{excitation.mode} {eng(excitation.frequency_hz, 'Hz')}"
 
 
 def dashboard_line(client: Any, *, local: bool) -> str | None:

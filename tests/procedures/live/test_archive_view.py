@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from live_archive import WriterProcess, expected_volts
 
-from procedures.live.archive_view import ArchiveFollower, candidates, hertz, point_label, time_unit
+from procedures.live.archive_view import ArchiveFollower, candidates, point_label, time_unit
 
 
 @pytest.fixture
@@ -79,4 +79,6 @@ def test_candidates_and_units() -> None:
              "vid_dc_v_nominal": np.array([-0.0025])}
     assert point_label(table, 0) == "point 0, dc transfer, DC level, vid -2.5 mV DC"
     assert point_label(table, 3) == "point 3"
-    assert (hertz(1e6), hertz(3162.28), hertz(100.0), hertz(2.5e9)) == ("1 MHz", "3.162 kHz", "100 Hz", "2.5 GHz")
+    table.update({"role": np.array(["dm"], dtype=object), "sweep": np.array(["frequency_sweep"], dtype=object),
+                  "frequency_hz": np.array([3162.28]), "vid_vpk_nominal": np.array([0.002])})
+    assert point_label(table, 0) == "point 0, frequency sweep, differential, 3.162 kHz, vid 2 mVpk"
