@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import scpi_transcript as transcript
 from .errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
+from .stop_point import stop_point
 
 if TYPE_CHECKING:  # numpy is imported where a block is read, so that importing a driver stays light
     import numpy as np
@@ -99,7 +100,9 @@ class ScpiInstrument:
     # -- transport -------------------------------------------------------------------------------
     def _call(self, command: str, fn: Callable[[], T], direction: transcript.Direction = "write") -> T:
         """Run one exchange ``fn`` that sends ``command``: ``direction`` ``"write"`` (no reply) or ``"query"`` (its
-        result is the reply), both reported to the SCPI transcript; a transport failure becomes a diffbench error."""
+        result is the reply), both reported to the SCPI transcript; a transport failure becomes a diffbench error.
+        A run in a thread that was told to stop stops before the exchange (:mod:`instruments.stop_point`)."""
+        stop_point()
         if self._stale:
             self.resync()
         transcript.report(self.label, direction, command)

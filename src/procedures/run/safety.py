@@ -16,15 +16,14 @@ The exit status of an interrupted command follows the shell's convention, 128 + 
 
 Only a process's main thread receives signals. A run in another thread (a lot's bench worker runs its unit in a
 Dask task thread) registers its :class:`StopSignals` instead, and whatever receives the stop in that process
-(a signal handler of the main thread, a worker closing) calls :func:`stop_runs` with the signal: each run gets it
-as its own handler would have, held or raised at once by the same rules (the exception is raised in the run's
-thread, ``PyThreadState_SetAsyncExc``), and :func:`wait_for_runs` waits until their outputs are off.
+(a signal handler of the main thread, a worker closing) calls :func:`stop_runs` with the signal: each run takes
+it by the same rules, held or due at once. A stop that is due is raised by the run's own thread, before its next
+instrument exchange (:mod:`instruments.stop_point`) or at the end of the armed block, never injected into the
+thread at an arbitrary bytecode; :func:`wait_for_runs` waits until their outputs are off.
 """
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import logging
 import signal
 import threading
@@ -33,6 +32,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
+
+from instruments import stop_point
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,8 @@ class StopSignals:
         self._installed = False
         self._registered = False
         self._thread_id = 0
+        self._due = False  # a stop delivered from another thread, to be raised at the run's next stop point
+        self._outer_stop_point: Callable[[], None] | None = None
         # re-entrant: the main thread's handler may run while that thread is inside armed() or held()
         self._lock = threading.RLock()
 
@@ -108,10 +111,20 @@ class StopSignals:
             raise RunInterrupted(self.received or signum)
 
     def deliver(self, signum: int) -> None:
-        """What the signal ``signum`` does to this run, from another thread: held, or raised in the run's thread
-        at once (by :meth:`_take`'s rules, the same as the run's own handler)."""
+        """What the signal ``signum`` does to this run, from another thread: held, or due at once (by
+        :meth:`_take`'s rules, the same as the run's own handler), when the run's thread raises it at its next
+        stop point (:meth:`_stop_point`)."""
         if self._take(signum):
-            _raise_in_thread(self._thread_id, self.received or signum)
+            with self._lock:
+                self._due = True
+
+    def _stop_point(self) -> None:
+        """The run's own thread, before an instrument exchange or at the end of an armed block: raise
+        :class:`RunInterrupted` if a stop delivered from another thread is due."""
+        with self._lock:
+            due, self._due = self._due, False
+        if due:
+            raise RunInterrupted(self.received or signal.SIGINT)
 
     def _take(self, signum: int) -> bool:
         """Account one stop signal; True when it must interrupt the run now."""
@@ -143,6 +156,7 @@ class StopSignals:
             self._thread_id = threading.get_ident()
             with _RUNS_CHANGED:
                 _RUNS.setdefault(self._thread_id, []).append(self)
+            self._outer_stop_point = stop_point.install(self._stop_point)
             self._registered = True
         return self
 
@@ -154,6 +168,7 @@ class StopSignals:
                 signal.signal(s, handler)
             self._installed = False
         if self._registered:
+            stop_point.install(self._outer_stop_point)
             with _RUNS_CHANGED:
                 stack = _RUNS.get(self._thread_id, [])
                 if self in stack:
@@ -190,6 +205,7 @@ class StopSignals:
         finally:
             with self._lock:
                 self._armed = False
+        self._stop_point()  # a stop that came during work with no instrument exchange in it
 
     @contextmanager
     def held(self) -> Iterator[None]:
@@ -233,25 +249,6 @@ def wait_for_runs(timeout_s: float | None = None) -> bool:
                 return False
             _RUNS_CHANGED.wait(left)
     return True
-
-
-@functools.cache
-def _interruption(signum: int) -> type[RunInterrupted]:
-    """A :class:`RunInterrupted` of ``signum`` that can be raised in another thread by its type alone (what
-    ``PyThreadState_SetAsyncExc`` raises is constructed without arguments)."""
-    def init(self: RunInterrupted) -> None:
-        RunInterrupted.__init__(self, signum)
-
-    return type("RunInterrupted", (RunInterrupted,), {"__init__": init, "__module__": __name__})
-
-
-def _raise_in_thread(thread_id: int, signum: int) -> None:
-    """Raise :class:`RunInterrupted` of ``signum`` in the thread ``thread_id`` at its next bytecode (a blocking
-    call, such as a socket read, returns first)."""
-    exc = ctypes.py_object(_interruption(signum))
-    done = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), exc)
-    if done != 1:
-        log.warning("the stop could not be raised in the run's thread (%d threads took it)", done)
 
 
 @contextmanager

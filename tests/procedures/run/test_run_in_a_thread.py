@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from instruments import stop_point
 from instruments.bench_config import load_bench
 from instruments.board_config import load_board
 from instruments.sim.bench import SimBench
@@ -135,3 +136,61 @@ def test_a_second_stop_during_clean_up_does_not_stop_the_outputs_going_off() -> 
     assert isinstance(_in_thread(work), RunInterrupted)
     assert steps == ["start", "off"]
     assert wait_for_runs(1)
+
+
+def test_a_stop_from_another_thread_lands_at_the_next_exchange_not_in_between() -> None:
+    """Work between exchanges (a logging handler holding its lock, a fit) is never cut: the stop is raised by the
+    run's thread at its next stop point, the one every SCPI exchange passes (instruments.stop_point)."""
+    steps: list[str] = []
+    stopped = threading.Event()
+
+    def work() -> None:
+        with StopSignals() as signals, signals.armed():
+            steps.append("exchange")
+            stop_point.stop_point()
+            stop_runs(signal.SIGTERM)  # delivered while the thread is between exchanges
+            stopped.set()
+            deadline = time.monotonic() + 0.3
+            while time.monotonic() < deadline:  # pure Python work: an injected exception would land in here
+                sum(range(100))
+            steps.append("work between exchanges finished")
+            stop_point.stop_point()
+            steps.append("not reached")
+
+    error = _in_thread(work)
+    assert stopped.is_set()
+    assert isinstance(error, RunInterrupted) and error.signum == signal.SIGTERM
+    assert steps == ["exchange", "work between exchanges finished"]
+    assert wait_for_runs(1)
+
+
+def test_a_stop_during_an_armed_block_without_exchanges_is_raised_when_it_ends() -> None:
+    steps: list[str] = []
+
+    def work() -> None:
+        with StopSignals() as signals:
+            with signals.armed():  # a computation (results, fits): nothing to interrupt it at
+                stop_runs(signal.SIGHUP)
+                steps.append("computed")
+            steps.append("not reached")
+
+    error = _in_thread(work)
+    assert isinstance(error, RunInterrupted) and error.signum == signal.SIGHUP
+    assert steps == ["computed"]
+
+
+def test_the_stop_point_is_the_threads_own() -> None:
+    """A run's stop point is installed in its thread only, and the one before it comes back when the run ends."""
+    seen: list[str] = []
+
+    def work() -> None:
+        stop_point.install(lambda: seen.append("outer"))
+        with StopSignals():
+            stop_point.stop_point()  # the run's own: nothing is due
+            seen.append("run")
+        stop_point.stop_point()  # the outer one is back
+        stop_point.install(None)
+
+    assert _in_thread(work) is None
+    assert seen == ["run", "outer"]
+    assert stop_point.install(None) is None, "the main thread got a stop point"
