@@ -1,13 +1,12 @@
 """SCPI over a pyvisa resource: the plumbing every driver shares.
 
 :class:`ScpiInstrument` wraps one open pyvisa resource (or anything with the same ``write``/``query``/
-``read``/``query_binary_values`` methods, such as the protocol-test playback in ``tests/protocol.py``). It
-turns VISA failures into diffbench errors that name the instrument and the command, and checks every
-setting: :meth:`ScpiInstrument.set` writes a command and then drains the error queue (IEEE 488.2 /
-SCPI-99 ``SYSTem:ERRor?``, docs/reference/scpi.md §1.2), raising :class:`~instruments.errors.InstrumentError`
-with the instrument's own text. Families with another error mechanism override :meth:`read_error`. The
-read-backs that follow a write where a family keeps values silently are the table engine's
-(:mod:`instruments.setting_table`).
+``read``/``query_binary_values`` methods, such as the protocol-test playback in ``tests/protocol.py``). It turns VISA
+failures into diffbench errors that name the instrument and the command, and checks every setting:
+:meth:`ScpiInstrument.set` writes a command and then drains the error queue (IEEE 488.2 / SCPI-99 ``SYSTem:ERRor?``,
+docs/reference/scpi.md §1.2), raising :class:`~instruments.errors.InstrumentError` with the instrument's own text.
+Families with another error mechanism override :meth:`read_error`. The read-backs that follow a write where a family
+keeps values silently are the table engine's (:mod:`instruments.setting_table`).
 
 Every exchange goes to the SCPI transcript (:mod:`instruments.scpi_transcript`: sent, received, failed; a binary
 block by its length only), at the cost of one level check when nobody listens.
@@ -48,9 +47,8 @@ def _visa_io_failure(instrument: str, command: str, exc: Exception) -> Instrumen
     text = str(exc)
     if exc.error_code == constants.StatusCode.error_timeout:
         return InstrumentTimeout(instrument, "no answer within the VISA timeout", command)
-    if exc.error_code in (constants.StatusCode.error_connection_lost,
-                          constants.StatusCode.error_resource_not_found,
-                          constants.StatusCode.error_io):
+    status = constants.StatusCode
+    if exc.error_code in (status.error_connection_lost, status.error_resource_not_found, status.error_io):
         return InstrumentConnectionError(instrument, f"connection lost ({text})", command)
     return InstrumentError(instrument, f"VISA error {text}", command)
 
@@ -100,9 +98,8 @@ class ScpiInstrument:
     # -- transport -------------------------------------------------------------------------------
     def _call(self, command: str, fn: Callable[[], T], direction: transcript.Direction = "write") -> T:
         """Run one exchange ``fn`` that sends ``command``: ``direction`` ``"write"`` (no reply) or ``"query"`` (its
-        result is the reply), both reported to the SCPI transcript; a transport failure becomes a diffbench error.
-        A run in a thread that was told to stop stops before the exchange (:mod:`instruments.stop_point`)."""
-        stop_point()
+        result is the reply), both reported to the SCPI transcript; a transport failure becomes a diffbench error."""
+        stop_point()  # a run in a thread that was told to stop stops here (instruments.stop_point)
         if self._stale:
             self.resync()
         transcript.report(self.label, direction, command)
