@@ -72,7 +72,7 @@ def _folder(lot_name: str, out: str | None) -> Path:
 def run(args: argparse.Namespace) -> int:
     """``lot run``: run the lot, print its summary and write its report; the exit status says whether every
     unit passed. ``lot report``: the report alone. ``lot refit``: the archives refitted, then the report."""
-    from instruments.errors import ConfigError
+    from instruments.errors import ConfigError, DiffbenchError
     from procedures.lot.config import load_lot
 
     if args.lot_command in ("report", "refit") and args.archives:
@@ -93,19 +93,25 @@ def run(args: argparse.Namespace) -> int:
     from procedures.run.safety import StopSignals
 
     preflight_lot(lot)
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    # a stop signal ends the lot where it waits (its workers then stop their units safely: procedures.lot.
-    # worker_guard), never in the middle of an index row
-    with StopSignals() as signals, open_lot_index(lot, out) as writer:
-        def record(unit: PlannedUnit, outcome: UnitOutcome) -> None:
-            with signals.held():
-                writer.record(unit, outcome)
+    try:
+        # a stop signal ends the lot where it waits (its workers then stop their units safely: procedures.lot.
+        # worker_guard), never in the middle of an index row
+        with StopSignals() as signals, open_lot_index(lot, out) as writer:
+            def record(unit: PlannedUnit, outcome: UnitOutcome) -> None:
+                with signals.held():
+                    writer.record(unit, outcome)
 
-        with signals.armed():
-            outcome = run_lot(lot, out, record, writer.done(), scheduler=args.scheduler,
-                              running_yield=writer.running_yield, scpi_log=LoggingOptions.of(args).scpi_log)
-        summary = writer.summary()
-        passed = writer.all_passed()
+            with signals.armed():
+                outcome = run_lot(lot, out, record, writer.done(), scheduler=args.scheduler,
+                                  running_yield=writer.running_yield, scpi_log=LoggingOptions.of(args).scpi_log)
+            summary = writer.summary()
+            passed = writer.all_passed()
+    except DiffbenchError:  # refused before any unit (a scheduler that does not answer): leave no folder behind
+        if made and not any(out.iterdir()):
+            out.rmdir()
+        raise
     print(summary)
     print(f"index: {outcome.index}")
     _report(lot.board, out)

@@ -91,6 +91,10 @@ def test_a_scheduler_that_does_not_answer_is_one_line_and_exit_2(tmp_path: Path,
     assert main(["lot", "run", str(lot), "-o", str(tmp_path / "out"), "--scheduler", "tcp://127.0.0.1:9"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "does not answer" in err
+    assert not (tmp_path / "out").exists()  # the folder made for the lot is taken back
+    (tmp_path / "kept").mkdir()  # one that was there before stays
+    assert main(["lot", "run", str(lot), "-o", str(tmp_path / "kept"), "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    assert (tmp_path / "kept").is_dir()
 
 
 def test_a_drawn_lot_is_measured_indexed_and_not_measured_twice(tmp_path: Path,
