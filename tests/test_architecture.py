@@ -168,7 +168,7 @@ def test_every_module_imports_on_its_own() -> None:
     runs = [subprocess.Popen([sys.executable, "-c", _import_each_script(names[k::2])], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, cwd=SRC.parent) for k in range(2)]
     for run in runs:
-        out, err = run.communicate()
+        out, err = run.communicate(timeout=300)
         assert run.returncode == 0, out + err
 
 

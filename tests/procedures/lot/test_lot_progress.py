@@ -249,11 +249,12 @@ def _hammer(display: LotProgress, messages: list[str]) -> int:
 
     thread = threading.Thread(target=feed)
     thread.start()
-    running.wait()
+    assert running.wait(60), "the events' thread sent nothing"
     for text in messages:
         display.message(text)
     stop.set()
-    thread.join()
+    thread.join(60)
+    assert not thread.is_alive(), "the events' thread did not stop"
     return sent
 
 
