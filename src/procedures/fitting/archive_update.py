@@ -29,7 +29,7 @@ from procedures.archive.io_errors import close_after_io_error, io_cause
 from procedures.archive.reader import open_run
 from procedures.archive.result_groups import prepare_result, write_results
 from procedures.archive.writer import FINAL_STATUSES, LIBVER, RESULTS_GROUP, ArchiveError
-from procedures.fitting.run_fits import fit_payload
+from procedures.fitting.run_fits import RESULT_PREFIX, fit_payload
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from procedures.fitting.core import FitResult
@@ -38,13 +38,14 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 def add_results(path: str | os.PathLike[str], fits: list[FitResult],
                 out: str | os.PathLike[str] | None = None,
-                extra: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
+                extra: Mapping[str, Mapping[str, Any]] | None = None, *, only_these_fits: bool = False) -> Path:
     """Write ``fits`` (as ``fit_<name>`` results) into the finished archive ``path``, or into a copy ``out``.
 
     ``extra``: further results to write beside the fits, name -> the keyword arguments of
     :func:`procedures.archive.result_groups.prepare_result` (``arrays``, ``attrs``, ``dims`` ...): a lot refit's
-    verdicts judged again (:mod:`procedures.lot.lot_refit`). Results of the same name are replaced. Returns the
-    path written. Raises :class:`ArchiveError` (one line)
+    verdicts judged again (:mod:`procedures.lot.lot_refit`). Results of the same name are replaced;
+    ``only_these_fits`` also removes every other ``fit_<name>`` result (a fit the refit did not make is not left
+    beside the ones it did, as if it had). Returns the path written. Raises :class:`ArchiveError` (one line)
     for a file that is not a finished diffbench archive (a ``.partial`` or a run still marked running) or an
     ``out`` that already exists; the source is never modified in either case.
     """
@@ -62,7 +63,7 @@ def add_results(path: str | os.PathLike[str], fits: list[FitResult],
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.fit-tmp")
     try:
         shutil.copyfile(src, tmp)
-        _write_copy(tmp, pending)
+        _write_copy(tmp, pending, drop_other_fits=only_these_fits)
         fsync_path(tmp)
         with open_run(tmp) as check:
             missing = [n for n in pending if n not in check.results]
@@ -80,13 +81,15 @@ def add_results(path: str | os.PathLike[str], fits: list[FitResult],
     return dest
 
 
-def _write_copy(tmp: Path, pending: dict[str, Any]) -> None:
-    """Replace the result groups of ``pending`` in the copy ``tmp`` and close it (without another write if a
-    write failed: a full disk would fail the close too)."""
+def _write_copy(tmp: Path, pending: dict[str, Any], *, drop_other_fits: bool = False) -> None:
+    """Replace the result groups of ``pending`` in the copy ``tmp`` (and, with ``drop_other_fits``, remove the
+    ``fit_`` groups not among them) and close it (without another write if a write failed: a full disk would fail
+    the close too)."""
     f = h5py.File(tmp, "r+", libver=LIBVER)
     try:
         results = f["entry"][RESULTS_GROUP]
-        for name in pending:
+        stale = [n for n in results if n.startswith(RESULT_PREFIX)] if drop_other_fits else []
+        for name in {*pending, *stale}:
             if name in results:
                 del results[name]
         write_results(f["entry"], pending)

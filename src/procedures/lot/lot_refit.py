@@ -118,7 +118,7 @@ def _refit(spec: RefitSpec) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     dest = Path(spec.dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     extra = {"verdicts": {"arrays": arrays, "attrs": attrs, "dims": {k: ("limit_index",) for k in arrays}}}
-    written = add_results(spec.source, done.fits, dest, extra=extra)
+    written = add_results(spec.source, done.fits, dest, extra=extra, only_these_fits=True)
     return str(written), tuple(f.name for f in done.fits), tuple(done.notes)
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import sys
 from pathlib import Path
 
+import h5py
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
 from test_report import make_archive  # noqa: E402  (a synthetic archive with the procedures' own tables)
 
+from procedures.archive.reader import open_run  # noqa: E402
 from procedures.cli.main import main  # noqa: E402
+from procedures.fitting.archive_update import add_results  # noqa: E402
 from procedures.fitting.refit import NoFitPossible, refit  # noqa: E402
 
 
@@ -31,3 +35,31 @@ def test_every_fit_off_is_one_line_and_changes_nothing(tmp_path: Path, capsys: p
     with pytest.raises(NoFitPossible, match="every fit is off"):
         refit(archive, options)
     assert _digest(archive) == before
+
+
+def _fit_groups(path: Path) -> set[str]:
+    with h5py.File(path, "r") as f:
+        return {n for n in f["entry/results"] if n.startswith("fit_")}
+
+
+def test_a_refit_copy_can_hold_its_own_fits_only(tmp_path: Path) -> None:
+    """``add_results(..., only_these_fits=True)`` (a lot refit's copies) leaves no fit the refit did not make;
+    by default (``diffbench fit``) a fit of another name stays, as it always has."""
+    archive = make_archive(tmp_path / "run.h5", "dc_transfer")
+    (dc,) = refit(archive, write=False).fits
+    add_results(archive, [dc, dataclasses.replace(dc, name="earlier_model")])  # fitted before with two models
+    assert _fit_groups(archive) == {"fit_dc_transfer", "fit_earlier_model"}
+    before = _digest(archive)
+    only = add_results(archive, [dc], tmp_path / "only.h5", only_these_fits=True)
+    kept = add_results(archive, [dc], tmp_path / "kept.h5")
+    assert _fit_groups(only) == {"fit_dc_transfer"}
+    assert _fit_groups(kept) == {"fit_dc_transfer", "fit_earlier_model"}
+    assert _digest(archive) == before
+    with open_run(only) as run:  # the copy is a whole archive: its results read back, the rest is the run's
+        assert run.status == "complete"
+        assert set(run.results) == {n for n in _all_results(archive) if n != "fit_earlier_model"}
+
+
+def _all_results(path: Path) -> set[str]:
+    with h5py.File(path, "r") as f:
+        return set(f["entry/results"])

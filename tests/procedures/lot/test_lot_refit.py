@@ -77,8 +77,11 @@ def test_a_refit_writes_copies_indexes_them_and_leaves_the_archives_alone(
     for serial, row in current.items():
         assert row["status"] == "refitted" and Path(str(row["archive"])) == folder / f"{serial}.h5"
         source = out / "units" / f"{serial}.h5"
-        # the same fits made here, one after another, from the measured archive
-        for fit in fit_archived(source).fits:
+        # the same fits made here, one after another, from the measured archive; the copy holds those alone
+        fits = fit_archived(source).fits
+        with h5py.File(folder / f"{serial}.h5") as f:
+            assert {n for n in f["entry/results"] if n.startswith("fit_")} == {f"fit_{fit.name}" for fit in fits}
+        for fit in fits:
             for name, value, stderr in zip(fit.params, fit.values, fit.stderr, strict=True):
                 column = f"{fit.name}__{name}"
                 assert float(row[column]) == pytest.approx(value, rel=1e-9), column
