@@ -29,7 +29,7 @@ from procedures.lot.runner import (
     BENCH_RESOURCE,
     UnitOutcome,
     UnitSpec,
-    finished_complete,
+    complete_archive,
     local_cluster,
     measure_unit,
 )
@@ -95,7 +95,7 @@ def run_lot(lot: LotConfig, out_dir: Path, record: Callable[[PlannedUnit, UnitOu
     outcome = LotOutcome(out_dir / INDEX_NAME)
     for unit in units:  # measured, but the lot was stopped before it could say so in the index
         archive = unit_archive(out_dir, unit.serial)
-        if unit.serial not in done and archive.exists() and finished_complete(archive):
+        if unit.serial not in done and complete_archive(archive):
             say(f"{unit.serial}: its archive is complete, recorded without measuring it again")
             record(unit, UnitOutcome(unit.serial, "", "done", 1, math.nan, math.nan, str(archive)))
             done = done | {unit.serial}

@@ -25,6 +25,7 @@ answering); the lot's driver decides what follows (:mod:`procedures.lot.lot_run`
 from __future__ import annotations
 
 import logging
+import os
 import time
 import traceback
 from dataclasses import dataclass
@@ -116,11 +117,11 @@ def _measure(spec: UnitSpec, lot_source: str, bench: str, start: float) -> UnitO
     if spec.board_text is not None:
         sim_board = archive.with_suffix(".board.toml")
         sim_board.write_text(spec.board_text, encoding="utf-8")
+    if complete_archive(archive):
+        return UnitOutcome(spec.serial, bench, "done", spec.attempt, start, time.time(), str(archive))
     partial = archive.with_name(archive.name + ".partial")
     resume = partial if partial.exists() else None
     if resume is None and archive.exists():
-        if finished_complete(archive):
-            return UnitOutcome(spec.serial, bench, "done", spec.attempt, start, time.time(), str(archive))
         resume = archive  # a run that failed on a bench that failed: taken up where it stopped
     _publish(ProgressEvent(bench, spec.serial, spec.attempt, time.time() - start))
 
@@ -154,6 +155,22 @@ def finished_complete(archive: Path) -> bool:
 
     with open_run(archive) as run:
         return str(run.status) == "complete"
+
+
+def complete_archive(archive: Path) -> bool:
+    """Whether the unit's run finished ``complete`` at ``archive``. A run killed in the instant between finishing
+    its archive and renaming it left a complete ``.partial`` and no ``archive``: the rename is finished here (the
+    file is whole, and resuming it is refused), as the run would have."""
+    from procedures.archive.files import fsync_dir, fsync_path, partial_path_of
+
+    partial = partial_path_of(archive)
+    if not archive.exists() and partial.exists() and finished_complete(partial):
+        fsync_path(partial)
+        os.replace(partial, archive)
+        fsync_dir(archive)
+        log.warning("%s: the run had finished its archive when it was stopped; renamed to %s", partial.name,
+                    archive.name)
+    return archive.exists() and finished_complete(archive)
 
 
 def local_cluster(benches: list[str]) -> object:

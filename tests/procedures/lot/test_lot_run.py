@@ -151,11 +151,14 @@ def test_a_drawn_lot_is_measured_indexed_and_not_measured_twice(tmp_path: Path,
     assert "4 of 4 units already measured" in capsys.readouterr().out
     assert len(read_index(out / "index.h5")["serial"]) == rows  # nothing measured twice
 
-    # archives complete but the index lost (a lot stopped between a unit's end and its row): recorded, not re-measured
+    # archives complete but the index lost (a lot stopped between a unit's end and its row): recorded, not
+    # re-measured; one of them killed in the instant between finishing its archive and renaming it
     mtimes = {a: a.stat().st_mtime_ns for a in archives}
     (out / "index.h5").unlink()
+    unrenamed = archives[1].with_name(archives[1].name + ".partial")
+    archives[1].rename(unrenamed)
     assert main(["lot", "run", str(lot), "-o", str(out)]) in (0, 3)
     assert capsys.readouterr().out.count("recorded without measuring it again") == 4
-    assert {a: a.stat().st_mtime_ns for a in archives} == mtimes
+    assert {a: a.stat().st_mtime_ns for a in archives} == mtimes and not unrenamed.exists()
     again = lot_figures(out / "index.h5", {"Add": limits["Add"]})
     np.testing.assert_allclose(sorted(again.figures["Add"].values), sorted(add), rtol=1e-12)
