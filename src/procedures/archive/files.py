@@ -46,6 +46,16 @@ def fsync_dir(path: Path) -> None:
         pass
 
 
+def move_into_place(src: Path, dest: Path) -> None:
+    """Give the closed file ``src`` the name ``dest`` so that a crash at any moment leaves one name or the other on
+    the whole file: its data on the disk first (fsync), then the atomic rename (``os.replace``), then the folder's
+    entry (:func:`fsync_dir`) (§0.3 "write to *.partial ... os.replace"). Raises the OS's error if the file cannot
+    be fsynced or renamed; nothing has moved then."""
+    fsync_path(src)
+    os.replace(src, dest)
+    fsync_dir(dest)
+
+
 def remove_quietly(path: Path) -> None:
     """Delete a half-built file; a failure to delete it is not the error worth reporting."""
     try:

@@ -80,7 +80,13 @@ from procedures.archive.appending import (
 from procedures.archive.buffers import TableWriters, row_writer
 from procedures.archive.declaration import RunDeclaration
 from procedures.archive.dimensions import NOT_A_VARIABLE
-from procedures.archive.files import creating_path_of, final_path_of, fsync_dir, fsync_path, partial_path_of
+from procedures.archive.files import (
+    creating_path_of,
+    final_path_of,
+    fsync_dir,
+    move_into_place,
+    partial_path_of,
+)
 from procedures.archive.io_errors import io_cause, one_line
 from procedures.archive.layout import RunStamp, build_schema
 from procedures.archive.result_groups import PendingResult, prepare_result, write_results
@@ -441,12 +447,10 @@ class RunArchive:
             f.close()
         self._finished = True
         try:
-            fsync_path(self.partial_path)
-            os.replace(self.partial_path, self._final)
+            move_into_place(self.partial_path, self._final)
         except OSError as exc:
             raise ArchiveError(f"{self.partial_path}: the run is finished ({status}) but the file cannot be renamed "
                                f"to {self._final.name}: {io_cause(exc)}; rename it by hand") from exc
-        fsync_dir(self._final)
         return self._final
 
     def _abandon(self) -> None:

@@ -4,10 +4,10 @@ A finished archive is closed for good (``RunArchive.finish`` wrote its results a
 replace fits (``diffbench fit RUN.h5``), :func:`add_results` copies it to a temporary file beside the
 destination, writes the result groups there in the archive's own result format
 (:func:`procedures.archive.result_groups.prepare_result` / :func:`~procedures.archive.result_groups.write_results`, the
-code ``RunArchive.write_result`` and ``finish`` use), replacing groups of the same name, flushes, fsyncs,
-reads the copy back with :func:`procedures.archive.reader.open_run`, and only then moves it over the
-destination with ``os.replace`` (atomic on POSIX and Windows) and fsyncs the directory (docs/reference/hdf5-archive.md
-§0.3: "write to *.partial ... os.replace"). A kill at any moment leaves either the old file or the new one,
+code ``RunArchive.write_result`` and ``finish`` use), replacing groups of the same name, flushes, reads the copy
+back with :func:`procedures.archive.reader.open_run`, and only then moves it over the destination
+(:func:`procedures.archive.files.move_into_place`: fsync, ``os.replace``, atomic on POSIX and Windows, and fsync of
+the folder; docs/reference/hdf5-archive.md §0.3). A kill at any moment leaves either the old file or the new one,
 never a half-written archive; the run's status, tables and records are untouched.
 
 HDF5 does not reclaim the space of deleted groups, so refitting many times grows the file by the size of
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import h5py
 
-from procedures.archive.files import fsync_dir, fsync_path
+from procedures.archive.files import move_into_place
 from procedures.archive.io_errors import close_after_io_error, io_cause
 from procedures.archive.reader import open_run
 from procedures.archive.result_groups import prepare_result, write_results
@@ -64,13 +64,11 @@ def add_results(path: str | os.PathLike[str], fits: list[FitResult],
     try:
         shutil.copyfile(src, tmp)
         _write_copy(tmp, pending, drop_other_fits=only_these_fits)
-        fsync_path(tmp)
         with open_run(tmp) as check:
             missing = [n for n in pending if n not in check.results]
             if check.status != status or missing:
                 raise ArchiveError(f"{tmp}: the copy does not read back as written ({', '.join(missing) or 'status'})")
-        os.replace(tmp, dest)
-        fsync_dir(dest.parent)
+        move_into_place(tmp, dest)
     except (OSError, RuntimeError) as exc:  # a read-only folder, a full disk: nothing was changed
         _remove(tmp)
         raise ArchiveError(f"{dest}: cannot write the fits (through {tmp.name}): {io_cause(exc)}; "

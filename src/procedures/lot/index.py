@@ -54,7 +54,7 @@ import numpy as np
 
 from procedures.archive.appending import OpenArchive, close_unfinished, failed_write, open_for_append, write_commit
 from procedures.archive.declaration import RunDeclaration
-from procedures.archive.files import creating_path_of, fsync_dir, partial_path_of
+from procedures.archive.files import creating_path_of, fsync_dir, move_into_place, partial_path_of
 from procedures.archive.io_errors import io_cause
 from procedures.archive.layout import RunStamp, build_schema
 from procedures.archive.reader import open_run
@@ -225,11 +225,10 @@ def _recover(path: Path) -> None:
     moves aside unchanged (:func:`procedures.archive.resume.resume_run`, then its ``.partial`` takes the name)."""
     final, _ = resume_run(path)
     try:
-        os.replace(partial_path_of(final), final)
+        move_into_place(partial_path_of(final), final)
     except OSError as exc:
         raise ArchiveError(f"{partial_path_of(final)}: the recovered lot index cannot take its name {final.name}: "
                            f"{io_cause(exc)}; rename it by hand") from exc
-    fsync_dir(final)
 
 
 class LotIndex:
@@ -310,8 +309,7 @@ class LotIndex:
         try:
             partial = partial_path_of(p)
             if not p.exists() and partial.exists():  # a recovery was killed after its copy was complete
-                os.replace(partial, p)
-                fsync_dir(p)
+                move_into_place(partial, p)
             with open_run(p) as run:
                 _check_kind(p, run.metadata)
                 killed = run.opened_with_swmr

@@ -25,7 +25,6 @@ answering); the lot's driver decides what follows (:mod:`procedures.lot.lot_run`
 from __future__ import annotations
 
 import logging
-import os
 import time
 import traceback
 from dataclasses import dataclass
@@ -161,16 +160,16 @@ def complete_archive(archive: Path) -> bool:
     """Whether the unit's run finished ``complete`` at ``archive``. A run killed in the instant between finishing
     its archive and renaming it left a complete ``.partial`` and no ``archive``: the rename is finished here (the
     file is whole, and resuming it is refused), as the run would have."""
-    from procedures.archive.files import fsync_dir, fsync_path, partial_path_of
+    from procedures.archive.files import move_into_place, partial_path_of
 
+    if archive.exists():
+        return finished_complete(archive)
     partial = partial_path_of(archive)
-    if not archive.exists() and partial.exists() and finished_complete(partial):
-        fsync_path(partial)
-        os.replace(partial, archive)
-        fsync_dir(archive)
-        log.warning("%s: the run had finished its archive when it was stopped; renamed to %s", partial.name,
-                    archive.name)
-    return archive.exists() and finished_complete(archive)
+    if not (partial.exists() and finished_complete(partial)):
+        return False
+    move_into_place(partial, archive)
+    log.warning("%s: the run had finished its archive when it was stopped; renamed to %s", partial.name, archive.name)
+    return True
 
 
 def local_cluster(benches: list[str]) -> object:

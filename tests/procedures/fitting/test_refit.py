@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
 from test_report import make_archive  # noqa: E402  (a synthetic archive with the procedures' own tables)
 
+from procedures.archive import files  # noqa: E402
 from procedures.archive.reader import open_run  # noqa: E402
 from procedures.cli.main import main  # noqa: E402
 from procedures.fitting.archive_update import add_results  # noqa: E402
@@ -37,9 +38,13 @@ def test_every_fit_off_is_one_line_and_changes_nothing(tmp_path: Path, capsys: p
     assert _digest(archive) == before
 
 
-def _fit_groups(path: Path) -> set[str]:
+def _results(path: Path) -> set[str]:
     with h5py.File(path, "r") as f:
-        return {n for n in f["entry/results"] if n.startswith("fit_")}
+        return set(f["entry/results"])
+
+
+def _fit_groups(path: Path) -> set[str]:
+    return {n for n in _results(path) if n.startswith("fit_")}
 
 
 def test_a_refit_copy_can_hold_its_own_fits_only(tmp_path: Path) -> None:
@@ -57,9 +62,19 @@ def test_a_refit_copy_can_hold_its_own_fits_only(tmp_path: Path) -> None:
     assert _digest(archive) == before
     with open_run(only) as run:  # the copy is a whole archive: its results read back, the rest is the run's
         assert run.status == "complete"
-        assert set(run.results) == {n for n in _all_results(archive) if n != "fit_earlier_model"}
+        assert set(run.results) == _results(archive) - {"fit_earlier_model"}
 
 
-def _all_results(path: Path) -> set[str]:
-    with h5py.File(path, "r") as f:
-        return set(f["entry/results"])
+def test_a_copy_is_made_durable_where_it_lands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The copy's data and then the folder that holds its new name are fsynced (a power loss after the command
+    keeps the copy), whatever folder the copy is written to."""
+    archive = make_archive(tmp_path / "run.h5", "dc_transfer")
+    fits = refit(archive, write=False).fits
+    synced: list[Path] = []
+    real = files.fsync_path
+    monkeypatch.setattr(files, "fsync_path", lambda p: (synced.append(Path(p)), real(p))[1])
+    (tmp_path / "copies").mkdir()
+    written = add_results(archive, fits, tmp_path / "copies" / "copy.h5")
+    assert synced[-1] == tmp_path / "copies"  # the folder the copy was renamed in, last
+    assert synced[-2].parent == tmp_path / "copies" and synced[-2].name.endswith(".fit-tmp")  # its data, before
+    assert written.exists() and not synced[-2].exists()
